@@ -1,0 +1,60 @@
+# tern — see README.md.
+GO      ?= go
+BIN     := bin/tern
+PREFIX  ?= /usr
+SBINDIR ?= $(PREFIX)/sbin
+CONFDIR ?= /etc/tern
+RUNDIR  ?= $(CURDIR)/run
+
+.PHONY: all build test unit integration fuzz-smoke lint bench run stop install clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tern
+	ln -sf tern bin/sendmail
+	ln -sf tern bin/mailq
+	ln -sf tern bin/newaliases
+
+# Every test: unit tests, fuzz seed corpora, and the integration tests that
+# start the real suite. As root it first creates the test users it needs.
+test: build
+	@if [ "$$(id -u)" = 0 ]; then sh tests/setup-users.sh; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+unit:
+	$(GO) test -count=1 -short ./pkg/... ./qmgr/... ./local/... ./master/...
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+	@for f in man/*.[1-8]; do mandoc -T lint -W warning $$f || exit 1; done
+
+bench: build
+	sh tests/bench/run.sh
+
+# A working MTA in ./run on 127.0.0.1, unprivileged ports, generated config.
+run: build
+	sh tests/run-local.sh $(RUNDIR)
+
+stop:
+	./$(BIN) stop -c $(RUNDIR)/etc
+
+install: build
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)/usr/share/man/man1 $(DESTDIR)/usr/share/man/man5 $(DESTDIR)/usr/share/man/man8
+	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/tern
+	ln -sf tern $(DESTDIR)$(SBINDIR)/sendmail
+	ln -sf tern $(DESTDIR)$(SBINDIR)/newaliases
+	ln -sf $(SBINDIR)/tern $(DESTDIR)$(PREFIX)/bin/mailq
+	[ -f $(DESTDIR)$(CONFDIR)/main.cf ] || install -m 0644 conf/main.cf $(DESTDIR)$(CONFDIR)/main.cf
+	[ -f $(DESTDIR)$(CONFDIR)/master.cf ] || install -m 0644 conf/master.cf $(DESTDIR)$(CONFDIR)/master.cf
+	for f in man/*.1; do install -m 0644 $$f $(DESTDIR)/usr/share/man/man1/; done
+	for f in man/*.5; do install -m 0644 $$f $(DESTDIR)/usr/share/man/man5/; done
+	for f in man/*.8; do install -m 0644 $$f $(DESTDIR)/usr/share/man/man8/; done
+	install -D -m 0644 conf/tern.service $(DESTDIR)/lib/systemd/system/tern.service
+	id postfix >/dev/null 2>&1 || [ -n "$(DESTDIR)" ] || useradd --system --no-create-home --home-dir /var/spool/tern --shell /usr/sbin/nologin postfix
+
+clean:
+	rm -rf bin

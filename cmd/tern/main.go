@@ -1,0 +1,103 @@
+// Command tern is the single binary of the tern mail system: every daemon
+// and every command. The name it is called by (sendmail, mailq, newaliases)
+// or its first argument picks what it does; see tern(1).
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/tern-mta/tern/local"
+	"github.com/tern-mta/tern/master"
+	"github.com/tern-mta/tern/pkg/postconf"
+	"github.com/tern-mta/tern/pkg/postmap"
+	"github.com/tern-mta/tern/qmgr"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1"
+
+const usage = `usage: tern COMMAND [ARGS]
+
+Mail system control (as postfix(1)):
+  start | start-fg | stop | abort | reload | status | check
+Commands:
+  sendmail ARGS     submit mail (also as /usr/sbin/sendmail)
+  mailq             list the queue (also as mailq, sendmail -bp)
+  newaliases        rebuild alias_database (also as newaliases, sendmail -bi)
+  conf ARGS         show or edit main.cf (as postconf)
+  map ARGS          build and query lookup tables (as postmap)
+  alias ARGS        build and query alias tables (as postalias)
+  version           print the version
+Internal (started by master):
+  master, daemon NAME, local-helper
+`
+
+func main() {
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	switch filepath.Base(argv[0]) {
+	case "sendmail", "mailq", "newaliases":
+		return sendmailMain(filepath.Base(argv[0]), argv[1:], stdin, stdout, stderr)
+	}
+	if len(argv) < 2 {
+		fmt.Fprint(stderr, usage)
+		return 64
+	}
+	cmd, args := argv[1], argv[2:]
+	switch cmd {
+	case "start", "start-fg", "stop", "abort", "reload", "status", "check", "master":
+		return master.Main(argv[1:], masterOptions(stdout, stderr))
+	case "sendmail", "mailq", "newaliases":
+		return sendmailMain(cmd, args, stdin, stdout, stderr)
+	case "conf":
+		return postconf.Main(args, stdout, stderr)
+	case "map":
+		return postmap.MapMain(args, stdin, stdout, stderr)
+	case "alias":
+		return postmap.AliasMain(args, stdin, stdout, stderr)
+	case "daemon":
+		return daemonMain(args, stderr)
+	case "local-helper":
+		return local.HelperMain(stdin, stdout)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "tern %s\n", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "tern: unknown command %q\n%s", cmd, usage)
+	return 64
+}
+
+// daemons are the daemon commands this build has, by master.cf command.
+var daemons = map[string]func(args []string) int{
+	"qmgr":  qmgr.Main,
+	"local": local.Main,
+}
+
+func daemonMain(args []string, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "tern daemon: missing daemon name")
+		return 64
+	}
+	run, ok := daemons[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "tern daemon: unknown daemon %q\n", args[0])
+		return 64
+	}
+	return run(args[1:])
+}
+
+func masterOptions(stdout, stderr io.Writer) master.Options {
+	have := map[string]bool{}
+	for name := range daemons {
+		have[name] = true
+	}
+	return master.Options{Daemons: have, Stdout: stdout, Stderr: stderr}
+}

@@ -1,0 +1,160 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/daemon"
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/maps"
+)
+
+// bodyMemLimit is the largest message body the agent keeps in memory.
+const bodyMemLimit = 1 << 20
+
+// Main is the entry of `tern daemon local`.
+func Main(args []string) int {
+	d, err := daemon.Init("local")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tern/local: fatal: %v\n", err)
+		return 1
+	}
+	cfg, closeMaps, err := ConfigFrom(d.Config)
+	if err != nil {
+		d.Log.Fatalf("%v", err)
+		return 1
+	}
+	defer closeMaps()
+	cfg.Log = d.Log
+	if os.Geteuid() == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			d.Log.Fatalf("find own binary: %v", err)
+			return 1
+		}
+		cfg.Helper = &ExecSpawner{Path: exe, Args: []string{"local-helper"}}
+	}
+	ctx, stop := daemon.SignalContext()
+	defer stop()
+	srv := &agent.Server{Deliverer: New(cfg), Log: d.Log, SpoolDir: os.TempDir(), MemLimit: bodyMemLimit}
+	l := d.Listener(d.Service)
+	if l == nil && len(d.Listeners) > 0 {
+		l = d.Listeners[0].Listener
+	}
+	if l == nil {
+		d.Log.Fatalf("no listener passed by master")
+		return 1
+	}
+	if err := ipc.Serve(ctx, l, 0, srv.ServeConn); err != nil {
+		d.Log.Fatalf("%v", err)
+		return 1
+	}
+	return 0
+}
+
+// ConfigFrom builds the agent's Config from main.cf. The returned function
+// closes the lookup tables it opened.
+func ConfigFrom(c *config.Config) (Config, func(), error) {
+	cfg := Config{
+		MyHostname:          c.Get("myhostname"),
+		MyOrigin:            c.Get("myorigin"),
+		RecipientDelimiter:  c.Get("recipient_delimiter"),
+		HomeMailbox:         c.Get("home_mailbox"),
+		MailSpoolDirectory:  c.Get("mail_spool_directory"),
+		MailboxCommand:      c.Get("mailbox_command"),
+		ForwardPath:         c.List("forward_path"),
+		AllowCommands:       c.List("allow_mail_to_commands"),
+		AllowFiles:          c.List("allow_mail_to_files"),
+		DefaultPrivs:        c.Get("default_privs"),
+		MailboxSizeLimit:    c.Int64("mailbox_size_limit"),
+		CommandTimeLimit:    c.Duration("command_time_limit"),
+		OwnerRequestSpecial: c.Bool("owner_request_special"),
+		ExpandOwnerAlias:    c.Bool("expand_owner_alias"),
+		LockMethods:         c.List("mailbox_delivery_lock"),
+	}
+	// forward_path keeps its per-recipient $names for the agent to expand.
+	if raw, _ := c.Raw("forward_path"); raw != "" {
+		cfg.ForwardPath = splitList(raw)
+	}
+	for _, d := range c.List("mydestination") {
+		cfg.MyDestination = append(cfg.MyDestination, strings.ToLower(d))
+	}
+	closer := func() {}
+	if specs, _ := maps.SplitSpecs(c.Get("alias_maps")); len(specs) > 0 {
+		ms, warns, err := maps.OpenList(specs, maps.Options{})
+		if err != nil {
+			return Config{}, nil, fmt.Errorf("alias_maps: %w", err)
+		}
+		for _, w := range warns {
+			fmt.Fprintf(os.Stderr, "tern/local: warning: %s\n", w)
+		}
+		cfg.Aliases = aliasMaps(ms)
+		closer = func() {
+			for _, m := range ms {
+				m.Close()
+			}
+		}
+	}
+	cfg.Forward = &cleanupForwarder{queueDir: c.Get("queue_directory")}
+	return cfg, closer, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// aliasMaps looks an alias up in alias_maps, first match wins.
+type aliasMaps []maps.Map
+
+func (a aliasMaps) Lookup(key string) (string, bool, error) { return maps.LookupFirst(a, key) }
+
+// cleanupForwarder submits forwarded copies through qmgr's cleanup service.
+type cleanupForwarder struct {
+	queueDir string
+}
+
+// Forward implements Forwarder.
+func (f *cleanupForwarder) Forward(ctx context.Context, env *envelope.Envelope, sender string, rcpts []string, content io.Reader) (string, error) {
+	c, err := ipc.Dial(daemon.ServiceSocket(f.queueDir, "cleanup"), 5*time.Minute)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	fenv := *env
+	fenv.Sender = sender
+	rec := fenv.Record().Add("request", "submit").Add("origin", "forward")
+	for _, r := range rcpts {
+		rec = rec.Add("rcpt", envelope.RcptRecord(envelope.Recipient{Address: r}))
+	}
+	if err := c.WriteFrame(ipc.FrameRequest, rec.Encode(nil)); err != nil {
+		return "", fmt.Errorf("forward: %w", err)
+	}
+	w := c.BodyWriter()
+	if _, err := io.Copy(w, content); err != nil {
+		return "", fmt.Errorf("forward: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return "", fmt.Errorf("forward: %w", err)
+	}
+	reply, err := c.Receive(ipc.FrameReply)
+	if err != nil {
+		return "", fmt.Errorf("forward: %w", err)
+	}
+	if reply.Get("status") != "ok" {
+		return "", fmt.Errorf("forward refused: %s %s", reply.Get("dsn"), reply.Get("text"))
+	}
+	return reply.Get("id"), nil
+}

@@ -1,0 +1,206 @@
+package local
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/tern-mta/tern/pkg/agent"
+)
+
+// cmdExpFilter is Postfix's command_expansion_filter: characters outside
+// it are replaced by "_" in the environment given to commands.
+const cmdExpFilter = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+// once runs a delivery unless an identical one (same key) already ran in
+// this request; a repeat reuses the first outcome, as Postfix's duplicate
+// filter does.
+func (a *Agent) once(run *rcptRun, st state, key string, do func() agent.Result) {
+	if run.seen["done "+key] {
+		return
+	}
+	run.seen["done "+key] = true
+	res, ok := run.rs.done[key]
+	if !ok {
+		res = do()
+		run.rs.done[key] = res
+		if !strings.EqualFold(st.addr, run.top.Address) {
+			a.cfg.Log.Infof("%s: to=<%s>, orig_to=<%s>, relay=local, status=%s (%s)",
+				run.rs.req.Env.ID, st.addr, run.top.Address, statusWord(res.Status), res.Text)
+		}
+	}
+	run.add(res)
+}
+
+func statusWord(s agent.Status) string {
+	switch s {
+	case agent.OK:
+		return "sent"
+	case agent.Defer:
+		return "deferred"
+	}
+	return "bounced"
+}
+
+// newJob fills in what every delivery job carries.
+func (a *Agent) newJob(run *rcptRun, st state, kind string) Job {
+	return Job{
+		Kind:         kind,
+		Sender:       st.sender,
+		Recipient:    st.addr,
+		Prepend:      a.prepend(run, st),
+		LockMethods:  a.cfg.LockMethods,
+		LockAttempts: a.cfg.LockAttempts,
+		LockDelay:    a.cfg.LockDelay,
+		StaleLock:    a.cfg.StaleLockTime,
+		SizeLimit:    a.cfg.MailboxSizeLimit,
+		TimeLimit:    a.cfg.CommandTimeLimit,
+		OwnerUID:     -1,
+		OwnerGID:     -1,
+	}
+}
+
+// prepend returns the Return-Path, X-Original-To and Delivered-To headers
+// that local(8) adds.
+func (a *Agent) prepend(run *rcptRun, st state) string {
+	orig := run.top.Original
+	if orig == "" {
+		orig = run.top.Address
+	}
+	return "Return-Path: <" + st.sender + ">\n" +
+		"X-Original-To: " + orig + "\n" +
+		"Delivered-To: " + run.top.Address + "\n"
+}
+
+// run executes a job as uid/gid: through the helper when there is one,
+// in-process otherwise.
+func (a *Agent) run(ctx context.Context, run *rcptRun, job Job, uid, gid int) agent.Result {
+	body := run.rs.req.Body
+	if a.cfg.Helper == nil {
+		return RunJob(ctx, job, agent.Reader(body))
+	}
+	res, err := a.cfg.Helper.Run(ctx, job, uid, gid, body)
+	if err != nil {
+		a.cfg.Log.Warnf("%s: delivery helper for %s: %v", run.rs.req.Env.ID, job.Recipient, err)
+		return agent.Deferf("4.3.0", "delivery helper failed: %v", err)
+	}
+	return res
+}
+
+// mailbox delivers to a user's mailbox: mailbox_command, else the Maildir
+// or mbox that home_mailbox and mail_spool_directory name.
+func (a *Agent) mailbox(ctx context.Context, run *rcptRun, st state, u *User, rv recipientVars) {
+	a.once(run, st, "mailbox "+u.Name, func() agent.Result {
+		if a.cfg.MailboxCommand != "" {
+			job := a.newJob(run, st, KindCommand)
+			job.Command = a.cfg.MailboxCommand
+			job.Home = u.Home
+			job.User = u.Name
+			job.Env = a.commandEnv(run, st, u, rv)
+			return a.run(ctx, run, job, u.UID, u.GID)
+		}
+		hm := a.cfg.HomeMailbox
+		switch {
+		case hm == "":
+			job := a.newJob(run, st, KindMbox)
+			job.Path = filepath.Join(a.cfg.MailSpoolDirectory, u.Name)
+			job.User, job.OwnerUID, job.OwnerGID = u.Name, u.UID, u.GID
+			uid, gid := a.spoolPrivs(u)
+			return a.run(ctx, run, job, uid, gid)
+		case strings.HasSuffix(hm, "/"):
+			job := a.newJob(run, st, KindMaildir)
+			job.Path = filepath.Join(u.Home, hm) + "/"
+			job.User = u.Name
+			return a.run(ctx, run, job, u.UID, u.GID)
+		default:
+			job := a.newJob(run, st, KindMbox)
+			job.Path = filepath.Join(u.Home, hm)
+			job.User, job.OwnerUID, job.OwnerGID = u.Name, u.UID, u.GID
+			return a.run(ctx, run, job, u.UID, u.GID)
+		}
+	})
+}
+
+// spoolPrivs chooses who writes to the mail spool directory: when it is
+// not world-writable (e.g. root:mail 2775), its owner, who creates the
+// mailbox on the user's behalf; otherwise the user.
+func (a *Agent) spoolPrivs(u *User) (int, int) {
+	fi, err := os.Stat(a.cfg.MailSpoolDirectory)
+	if err != nil || a.cfg.Helper == nil {
+		return u.UID, u.GID
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || fi.Mode().Perm()&0o002 != 0 {
+		return u.UID, u.GID
+	}
+	return int(st.Uid), int(st.Gid)
+}
+
+// file delivers to /file/name (mbox format) or /maildir/.
+func (a *Agent) file(ctx context.Context, run *rcptRun, st state, path string) {
+	key := "file " + strconv.Itoa(st.privs.UID) + " " + path
+	a.once(run, st, key, func() agent.Result {
+		kind := KindFile
+		if strings.HasSuffix(path, "/") {
+			kind = KindMaildir
+		}
+		job := a.newJob(run, st, kind)
+		job.Path, job.User = path, st.privs.Name
+		return a.run(ctx, run, job, st.privs.UID, st.privs.GID)
+	})
+}
+
+// command delivers to |command.
+func (a *Agent) command(ctx context.Context, run *rcptRun, st state, cmd string) {
+	key := "command " + strconv.Itoa(st.privs.UID) + " " + cmd
+	a.once(run, st, key, func() agent.Result {
+		lp, domain := splitAddr(st.addr)
+		local := strings.ToLower(unquoteLocal(lp))
+		user, ext, delim := a.splitExt(local)
+		job := a.newJob(run, st, KindCommand)
+		job.Command, job.Home, job.User = cmd, st.privs.Home, st.privs.Name
+		rv := recipientVars{user: &User{Name: user, Home: st.privs.Home, Shell: st.privs.Shell},
+			ext: ext, delim: delim, domain: domain, local: local}
+		job.Env = a.commandEnv(run, st, rv.user, rv)
+		return a.run(ctx, run, job, st.privs.UID, st.privs.GID)
+	})
+}
+
+// commandEnv is the environment of a command, as Postfix's local(8).
+func (a *Agent) commandEnv(run *rcptRun, st state, u *User, rv recipientVars) []string {
+	env := []string{"PATH=/usr/bin:/bin"}
+	add := func(name, value string) {
+		if value != "" {
+			env = append(env, name+"="+censor(value))
+		}
+	}
+	add("HOME", u.Home)
+	add("LOGNAME", u.Name)
+	add("USER", u.Name)
+	add("SHELL", u.Shell)
+	env = append(env, "SENDER="+censor(st.sender))
+	add("RECIPIENT", st.addr)
+	add("LOCAL", rv.local)
+	add("DOMAIN", rv.domain)
+	add("EXTENSION", rv.ext)
+	add("ORIGINAL_RECIPIENT", run.top.Original)
+	e := run.rs.req.Env
+	add("CLIENT_HOSTNAME", e.ClientName)
+	add("CLIENT_ADDRESS", e.ClientAddr)
+	add("CLIENT_HELO", e.Helo)
+	add("CLIENT_PROTOCOL", e.Protocol)
+	return env
+}
+
+// censor replaces characters outside command_expansion_filter with "_".
+func censor(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 128 && strings.ContainsRune(cmdExpFilter, r) {
+			return r
+		}
+		return '_'
+	}, s)
+}

@@ -1,0 +1,293 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/envelope"
+)
+
+// Expansion classes, as allow_mail_to_commands and allow_mail_to_files
+// name them.
+const (
+	classNone    = ""
+	classAlias   = "alias"
+	classForward = "forward"
+	classInclude = "include"
+)
+
+// state is the delivery state of one level of recursion.
+type state struct {
+	addr     string // the address being delivered at this level
+	sender   string // envelope sender (owner-alias may replace it)
+	owner    string // alias with an owner- companion, or the .forward user
+	class    string // how addr was reached: "", alias, forward, include
+	privs    *User  // privileges for commands and files at this level
+	fromUser bool   // reached through a user's .forward
+	level    int
+}
+
+// rcptRun gathers everything the expansion of one request recipient
+// produced.
+type rcptRun struct {
+	rs   *requestState
+	top  envelope.Recipient
+	seen map[string]bool // aliases, .forward users and includes already expanded
+	subs []agent.Result
+	fwd  []fwdGroup
+}
+
+// fwdGroup is one message to forward: one sender, several recipients.
+type fwdGroup struct {
+	sender string
+	rcpts  []string
+}
+
+func (r *rcptRun) add(res agent.Result) { r.subs = append(r.subs, res) }
+
+func (r *rcptRun) forward(sender, addr string) {
+	key := "forward " + strings.ToLower(addr)
+	if r.seen[key] {
+		return
+	}
+	r.seen[key] = true
+	for i := range r.fwd {
+		if r.fwd[i].sender == sender {
+			r.fwd[i].rcpts = append(r.fwd[i].rcpts, addr)
+			return
+		}
+	}
+	r.fwd = append(r.fwd, fwdGroup{sender: sender, rcpts: []string{addr}})
+}
+
+// combine folds the outcomes into one result: any deferral defers the
+// recipient, else any bounce bounces it, else it was delivered.
+func (r *rcptRun) combine() agent.Result {
+	if len(r.subs) == 0 {
+		return agent.Bouncef("5.3.0", "no deliverable destination for %s", r.top.Address)
+	}
+	for _, s := range r.subs {
+		if s.Status == agent.Defer {
+			return s
+		}
+	}
+	for _, s := range r.subs {
+		if s.Status == agent.Bounce {
+			return s
+		}
+	}
+	if len(r.subs) == 1 {
+		return r.subs[0]
+	}
+	var texts []string
+	for i, s := range r.subs {
+		if i == 5 {
+			texts = append(texts, fmt.Sprintf("and %d more", len(r.subs)-i))
+			break
+		}
+		texts = append(texts, s.Text)
+	}
+	return agent.Result{Status: agent.OK, DSN: "2.0.0", Text: strings.Join(texts, "; ")}
+}
+
+// recipient delivers to one address at some level of recursion, as
+// Postfix's deliver_recipient and deliver_switch.
+func (a *Agent) recipient(ctx context.Context, run *rcptRun, st state) {
+	st.level++
+	if st.level > maxNesting {
+		a.cfg.Log.Warnf("%s: recipient nesting limit exceeded for %s", run.rs.req.Env.ID, st.addr)
+		run.add(agent.Bouncef("5.4.6", "recipient nesting limit exceeded"))
+		return
+	}
+	if run.rs.loopInfo[strings.ToLower(st.addr)] {
+		run.add(agent.Bouncef("5.4.6", "mail forwarding loop for %s", st.addr))
+		return
+	}
+	lp, domain := splitAddr(st.addr)
+	if !a.isLocalDomain(domain) {
+		run.forward(st.sender, st.addr)
+		return
+	}
+	localPart := strings.ToLower(unquoteLocal(lp))
+	user, ext, delim := a.splitExt(localPart)
+	if strings.Contains(ext, "/") {
+		a.cfg.Log.Warnf("%s: address with illegal extension: %s", run.rs.req.Env.ID, localPart)
+		localPart, ext, delim = user, "", ""
+	}
+	if user == "" {
+		run.add(agent.Bouncef("5.1.3", "null username in %q", st.addr))
+		return
+	}
+	if a.expandAlias(ctx, run, st, localPart, "", "") {
+		return
+	}
+	if ext != "" && a.expandAlias(ctx, run, st, user, ext, delim) {
+		return
+	}
+	if st.owner != "" && !strings.EqualFold(st.owner, user) || st.class == classInclude {
+		run.forward(st.sender, a.qualify(st.addr))
+		return
+	}
+	a.localUser(ctx, run, st, user, ext, delim, domain, localPart)
+}
+
+// localUser delivers to a system account: ~/.forward, else the mailbox.
+func (a *Agent) localUser(ctx context.Context, run *rcptRun, st state, name, ext, delim, domain, localPart string) {
+	u, ok := a.lookupUser(run, name)
+	if !ok {
+		return
+	}
+	if _, err := os.Stat(u.Home); err != nil {
+		run.add(agent.Deferf("4.3.0", "cannot access home directory %s: %v", u.Home, errnoText(err)))
+		return
+	}
+	rv := recipientVars{user: u, ext: ext, delim: delim, domain: domain, local: localPart}
+	if a.dotForward(ctx, run, st, rv) {
+		return
+	}
+	a.mailbox(ctx, run, st, u, rv)
+}
+
+// lookupUser finds an account; on failure it records the outcome.
+func (a *Agent) lookupUser(run *rcptRun, name string) (*User, bool) {
+	u, err := a.cfg.Users.Lookup(name)
+	switch {
+	case errors.Is(err, ErrNoUser):
+		run.add(agent.Bouncef("5.1.1", "unknown user: %q", name))
+		return nil, false
+	case err != nil:
+		a.cfg.Log.Warnf("error looking up passwd info for %s: %v", name, err)
+		run.add(agent.Deferf("4.0.0", "user lookup error"))
+		return nil, false
+	}
+	return u, true
+}
+
+// recipientVars are the per-recipient attributes of a local user.
+type recipientVars struct {
+	user          *User
+	ext, delim    string
+	domain, local string
+}
+
+// expandAlias looks name up in alias_maps and delivers to its expansion;
+// it reports whether name was an alias (or the lookup failed).
+func (a *Agent) expandAlias(ctx context.Context, run *rcptRun, st state, name, unmatched, delim string) bool {
+	if a.cfg.Aliases == nil || run.seen["alias "+name] {
+		return false
+	}
+	value, found, err := a.cfg.Aliases.Lookup(name)
+	if err != nil {
+		a.cfg.Log.Warnf("%s: alias database lookup of %s: %v", run.rs.req.Env.ID, name, err)
+		run.add(agent.Deferf("4.3.0", "alias database unavailable"))
+		return true
+	}
+	if !found {
+		return false
+	}
+	run.seen["alias "+name] = true
+	privs, err := a.defaultPrivs()
+	if err != nil {
+		run.add(agent.Deferf("4.3.5", "mail system configuration error"))
+		a.cfg.Log.Warnf("default_privs: %v", err)
+		return true
+	}
+	st.class, st.privs, st.fromUser = classAlias, privs, false
+	if sender, ok := a.ownerSender(name); ok {
+		st.sender, st.owner = sender, name
+	}
+	a.targets(ctx, run, st, ParseTargets(value), unmatched, delim)
+	return true
+}
+
+// ownerSender implements owner_request_special: when alias name has an
+// owner-name companion, mail expanded from name is sent with the
+// owner-name@$myorigin (or, with expand_owner_alias, owner-name's own
+// expansion) as the envelope sender.
+func (a *Agent) ownerSender(name string) (string, bool) {
+	if !a.cfg.OwnerRequestSpecial || strings.HasPrefix(name, "owner-") {
+		return "", false
+	}
+	value, found, err := a.cfg.Aliases.Lookup("owner-" + name)
+	if err != nil || !found {
+		return "", false
+	}
+	if a.cfg.ExpandOwnerAlias {
+		if ts := ParseTargets(value); len(ts) == 1 && ts[0].Kind == tAddress {
+			return a.qualify(ts[0].Value), true
+		}
+	}
+	return a.qualify("owner-" + name), true
+}
+
+// defaultPrivs returns the account that runs alias commands and files.
+// Without a helper everything runs as the current user anyway.
+func (a *Agent) defaultPrivs() (*User, error) {
+	u, err := a.cfg.Users.Lookup(a.cfg.DefaultPrivs)
+	if err == nil {
+		if a.cfg.Helper != nil && (u.UID == 0 || u.GID == 0) {
+			return nil, fmt.Errorf("privileged default_privs user %s", u.Name)
+		}
+		return u, nil
+	}
+	if a.cfg.Helper != nil {
+		return nil, fmt.Errorf("look up %s: %w", a.cfg.DefaultPrivs, err)
+	}
+	return &User{Name: a.cfg.DefaultPrivs, Home: "/", Shell: "/bin/sh", UID: os.Getuid(), GID: os.Getgid()}, nil
+}
+
+// targets delivers to each item of an expansion.
+func (a *Agent) targets(ctx context.Context, run *rcptRun, st state, ts []Target, unmatched, delim string) {
+	for _, t := range ts {
+		if ctx.Err() != nil {
+			run.add(agent.Deferf("4.3.0", "delivery interrupted: %v", ctx.Err()))
+			return
+		}
+		switch t.Kind {
+		case tCommand:
+			if !contains(a.cfg.AllowCommands, st.class) {
+				run.add(agent.Bouncef("5.7.1", "mail to command is restricted"))
+				continue
+			}
+			a.command(ctx, run, st, t.Value)
+		case tFile:
+			if !contains(a.cfg.AllowFiles, st.class) {
+				run.add(agent.Bouncef("5.7.1", "mail to file is restricted"))
+				continue
+			}
+			a.file(ctx, run, st, t.Value)
+		case tInclude:
+			a.include(ctx, run, st, t.Value, unmatched, delim)
+		case tMailbox:
+			a.directMailbox(ctx, run, st, t.Value)
+		default:
+			next := st
+			next.addr = a.qualify(a.addExtension(t.Value, unmatched, delim))
+			a.recipient(ctx, run, next)
+		}
+	}
+}
+
+// directMailbox delivers to \user: the mailbox, without alias or .forward.
+func (a *Agent) directMailbox(ctx context.Context, run *rcptRun, st state, name string) {
+	lp, domain := splitAddr(name)
+	name = strings.ToLower(unquoteLocal(lp))
+	u, ok := a.lookupUser(run, name)
+	if !ok {
+		return
+	}
+	a.mailbox(ctx, run, st, u, recipientVars{user: u, domain: domain, local: name})
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(strings.TrimSpace(v), s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,323 @@
+// Package agent is the protocol between qmgr and the delivery agents (local,
+// smtp, lmtp, virtual): qmgr sends one delivery request naming the sender,
+// a group of recipients and the next hop, followed by the message content;
+// the agent answers with one result per recipient, in order.
+//
+// Request record (ipc.FrameRequest): "request"="deliver", the envelope's
+// origin attributes (envelope.Envelope.Record), "transport", "nexthop", and
+// one "rcpt" attribute per recipient (envelope.RcptRecord), then the content
+// as an ipc body. Reply record (ipc.FrameReply): one "result" attribute per
+// recipient, "STATUS DSN TEXT" where STATUS is ok, defer or bounce, and an
+// optional "relay" attribute per recipient in the same order.
+package agent
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/maillog"
+)
+
+// Status is the outcome of one recipient's delivery attempt.
+type Status int
+
+// Delivery outcomes.
+const (
+	OK     Status = iota // delivered (2.x.x)
+	Defer                // try again later (4.x.x)
+	Bounce               // failed for good (5.x.x)
+)
+
+func (s Status) String() string {
+	switch s {
+	case OK:
+		return "ok"
+	case Defer:
+		return "defer"
+	default:
+		return "bounce"
+	}
+}
+
+func parseStatus(s string) (Status, bool) {
+	switch s {
+	case "ok":
+		return OK, true
+	case "defer":
+		return Defer, true
+	case "bounce":
+		return Bounce, true
+	}
+	return Defer, false
+}
+
+// Result is one recipient's outcome.
+type Result struct {
+	Status Status
+	DSN    string // enhanced status code, e.g. "5.1.1"
+	Text   string // human-readable reason, as logged and shown by mailq
+	Relay  string // where it went, e.g. "local" or "mx.example.com[192.0.2.1]:25"
+}
+
+// Deferf returns a Defer result with a formatted text.
+func Deferf(dsn, format string, args ...any) Result {
+	return Result{Status: Defer, DSN: dsn, Text: fmt.Sprintf(format, args...)}
+}
+
+// Bouncef returns a Bounce result with a formatted text.
+func Bouncef(dsn, format string, args ...any) Result {
+	return Result{Status: Bounce, DSN: dsn, Text: fmt.Sprintf(format, args...)}
+}
+
+// Body is the message content as the agent sees it: readable as often and
+// wherever it likes.
+type Body interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// Reader returns a fresh reader over the whole body.
+func Reader(b Body) io.Reader { return io.NewSectionReader(b, 0, b.Size()) }
+
+// Request is one delivery request.
+type Request struct {
+	Env        *envelope.Envelope // sender, origin, queue id; no recipients
+	Recipients []envelope.Recipient
+	Transport  string // master.cf service name, e.g. "local"
+	Nexthop    string // e.g. the domain, or "[mx.example.com]:25"
+	Body       Body
+}
+
+// Deliverer is what an agent implements. It must return exactly one result
+// per recipient of the request, in order.
+type Deliverer interface {
+	Deliver(ctx context.Context, req *Request) []Result
+}
+
+// Server serves delivery requests with a Deliverer and logs each
+// recipient's outcome in Postfix's format.
+type Server struct {
+	Deliverer Deliverer
+	Log       *maillog.Logger
+	SpoolDir  string // temporary files for bodies above MemLimit
+	MemLimit  int64  // bodies up to this size are held in memory
+}
+
+// ServeConn reads one delivery request at a time from c and answers it,
+// until the peer closes the connection.
+func (s *Server) ServeConn(ctx context.Context, c *ipc.Conn) {
+	if err := s.serve(ctx, c); err != nil && ctx.Err() == nil {
+		s.Log.Warnf("delivery request: %v", err)
+	}
+}
+
+func (s *Server) serve(ctx context.Context, c *ipc.Conn) error {
+	for {
+		rec, err := c.Receive(ipc.FrameRequest)
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if rec.Get("request") != "deliver" {
+			return fmt.Errorf("agent: unknown request %q", rec.Get("request"))
+		}
+		req := &Request{Env: envelope.FromRecord(rec), Transport: rec.Get("transport"), Nexthop: rec.Get("nexthop")}
+		for _, v := range rec.All("rcpt") {
+			req.Recipients = append(req.Recipients, envelope.ParseRcptRecord(v))
+		}
+		body, cleanup, err := spool(c.BodyReader(), s.SpoolDir, s.MemLimit)
+		if err != nil {
+			return fmt.Errorf("agent: receive body: %w", err)
+		}
+		req.Body = body
+		start := time.Now()
+		results := s.Deliverer.Deliver(ctx, req)
+		cleanup()
+		if len(results) != len(req.Recipients) {
+			return fmt.Errorf("agent: %d results for %d recipients", len(results), len(req.Recipients))
+		}
+		for i, r := range results {
+			LogResult(s.Log, req.Env, req.Recipients[i], r, start)
+		}
+		if err := c.Send(ipc.FrameReply, encodeResults(results)); err != nil {
+			return err
+		}
+	}
+}
+
+// LogResult writes Postfix's delivery line for one recipient:
+// "QID: to=<a>, orig_to=<b>, relay=R, delay=D, delays=a/b/c/d, dsn=X, status=S (text)".
+func LogResult(log *maillog.Logger, env *envelope.Envelope, rc envelope.Recipient, r Result, start time.Time) {
+	status := map[Status]string{OK: "sent", Defer: "deferred", Bounce: "bounced"}[r.Status]
+	orig := ""
+	if rc.Original != "" && !strings.EqualFold(rc.Original, rc.Address) {
+		orig = ", orig_to=<" + rc.Original + ">"
+	}
+	relay := r.Relay
+	if relay == "" {
+		relay = "none"
+	}
+	now := time.Now()
+	inQueue := start.Sub(env.Arrival).Seconds()
+	if env.Arrival.IsZero() || inQueue < 0 {
+		inQueue = 0
+	}
+	xfer := now.Sub(start).Seconds()
+	log.Infof("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/0/0/%s, dsn=%s, status=%s (%s)",
+		env.ID, rc.Address, orig, relay, seconds(inQueue+xfer), seconds(inQueue), seconds(xfer), r.DSN, status, r.Text)
+}
+
+// seconds formats a delay as Postfix does with its default
+// delay_logging_resolution_limit of 2: at most two decimals, none from ten
+// seconds on.
+func seconds(s float64) string {
+	switch {
+	case s < 0.01:
+		return "0"
+	case s < 10:
+		v := strconv.FormatFloat(s, 'f', 2, 64)
+		return strings.TrimRight(strings.TrimRight(v, "0"), ".")
+	default:
+		return strconv.FormatFloat(s, 'f', 0, 64)
+	}
+}
+
+type memBody struct{ *bytes.Reader }
+
+func (m memBody) Size() int64 { return m.Reader.Size() }
+
+type fileBody struct {
+	*os.File
+	size int64
+}
+
+func (f fileBody) Size() int64 { return f.size }
+
+// NewMemBody returns a Body over b.
+func NewMemBody(b []byte) Body { return memBody{bytes.NewReader(b)} }
+
+func spool(r io.Reader, dir string, memLimit int64) (Body, func(), error) {
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(r, memLimit+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if n <= memLimit {
+		return NewMemBody(buf.Bytes()), func() {}, nil
+	}
+	f, err := os.CreateTemp(dir, "agent-body-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool body: %w", err)
+	}
+	os.Remove(f.Name())
+	closeIt := func() { f.Close() }
+	m, err := f.Write(buf.Bytes())
+	if err != nil {
+		closeIt()
+		return nil, nil, fmt.Errorf("spool body: %w", err)
+	}
+	rest, err := io.Copy(f, r)
+	if err != nil {
+		closeIt()
+		return nil, nil, fmt.Errorf("spool body: %w", err)
+	}
+	return fileBody{f, int64(m) + rest}, closeIt, nil
+}
+
+func encodeResults(rs []Result) ipc.Record {
+	var rec ipc.Record
+	for _, r := range rs {
+		text := strings.ReplaceAll(r.Text, "\n", " ")
+		rec = rec.Add("result", r.Status.String()+" "+r.DSN+" "+text)
+	}
+	for _, r := range rs {
+		rec = rec.Add("relay", r.Relay)
+	}
+	return rec
+}
+
+func decodeResults(rec ipc.Record, n int) ([]Result, error) {
+	vals := rec.All("result")
+	if len(vals) != n {
+		return nil, fmt.Errorf("agent: %d results for %d recipients", len(vals), n)
+	}
+	relays := rec.All("relay")
+	out := make([]Result, n)
+	for i, v := range vals {
+		f := strings.SplitN(v, " ", 3)
+		for len(f) < 3 {
+			f = append(f, "")
+		}
+		st, ok := parseStatus(f[0])
+		if !ok {
+			return nil, fmt.Errorf("agent: bad result %q", v)
+		}
+		out[i] = Result{Status: st, DSN: f[1], Text: f[2]}
+		if i < len(relays) {
+			out[i].Relay = relays[i]
+		}
+	}
+	return out, nil
+}
+
+// Client sends delivery requests to one agent over one connection; a
+// connection may carry many requests in turn.
+type Client struct {
+	c *ipc.Conn
+}
+
+// DialAgent connects to the agent listening at the unix socket path.
+func DialAgent(path string, timeout time.Duration) (*Client, error) {
+	c, err := ipc.Dial(path, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{c: c}, nil
+}
+
+// NewClient wraps an existing connection.
+func NewClient(c net.Conn, timeout time.Duration) *Client {
+	return &Client{c: ipc.NewConn(c, timeout)}
+}
+
+// Close closes the connection.
+func (cl *Client) Close() error { return cl.c.Close() }
+
+// SetTimeout bounds each read and write of the next requests.
+func (cl *Client) SetTimeout(d time.Duration) { cl.c.SetTimeout(d) }
+
+// Deliver sends one request with the content read from body and waits for
+// the per-recipient results.
+func (cl *Client) Deliver(env *envelope.Envelope, rcpts []envelope.Recipient, transport, nexthop string, body io.Reader) ([]Result, error) {
+	rec := env.Record()
+	rec = rec.Add("request", "deliver").Add("transport", transport).Add("nexthop", nexthop)
+	for _, r := range rcpts {
+		rec = rec.Add("rcpt", envelope.RcptRecord(r))
+	}
+	if err := cl.c.WriteFrame(ipc.FrameRequest, rec.Encode(nil)); err != nil {
+		return nil, err
+	}
+	w := cl.c.BodyWriter()
+	if _, err := io.Copy(w, body); err != nil {
+		return nil, fmt.Errorf("send content: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("send content: %w", err)
+	}
+	reply, err := cl.c.Receive(ipc.FrameReply)
+	if err != nil {
+		return nil, err
+	}
+	return decodeResults(reply, len(rcpts))
+}

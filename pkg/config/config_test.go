@@ -1,0 +1,380 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mustParse(t *testing.T, text string) *Config {
+	t.Helper()
+	c, err := Parse("main.cf", strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return c
+}
+
+func TestParseSyntax(t *testing.T) {
+	tests := []struct {
+		name, text, param, want string
+	}{
+		{"simple", "relayhost = [mx.example.com]:25\n", "relayhost", "[mx.example.com]:25"},
+		{"no spaces", "relayhost=mx\n", "relayhost", "mx"},
+		{"continuation", "mydestination = a,\n    b,\n\tc\n", "mydestination", "a, b, c"},
+		{"comment inside continuation", "mydestination = a,\n# note\n  b\n", "mydestination", "a, b"},
+		{"blank inside continuation", "mydestination = a,\n\n  b\n", "mydestination", "a, b"},
+		{"hash in value", "smtpd_banner = x # not a comment\n", "smtpd_banner", "x # not a comment"},
+		{"indented comment", "  # comment\nrelayhost = r\n", "relayhost", "r"},
+		{"later overrides", "relayhost = a\nrelayhost = b\n", "relayhost", "b"},
+		{"empty value", "relayhost =\n", "relayhost", ""},
+		{"crlf", "relayhost = a\r\n", "relayhost", "a"},
+		{"no final newline", "relayhost = a", "relayhost", "a"},
+		{"equals in value", "mailbox_command = /bin/x -a=b\n", "mailbox_command", "/bin/x -a=b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustParse(t, tt.text)
+			got, set := c.Raw(tt.param)
+			if got != tt.want || !set {
+				t.Errorf("Raw(%s) = %q, %v; want %q, true", tt.param, got, set, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, text, want string
+	}{
+		{"missing equals", "# c\nrelayhost = a\nbogus line\n", "main.cf:3: missing '=' after parameter name"},
+		{"name with space", "foo bar = x\n", "main.cf:1: missing '=' after parameter name \"foo\""},
+		{"empty name", "\n = x\n", "main.cf:2: continuation line without a preceding definition"},
+		{"empty name 2", "= x\n", "main.cf:1: missing parameter name before '='"},
+		{"bad number", "a = b\n\nmessage_size_limit = abc\n", "main.cf:3: bad numerical parameter value: message_size_limit = abc"},
+		{"negative size", "message_size_limit = -1\n", "main.cf:1: bad numerical parameter value: message_size_limit = -1"},
+		{"bad bool", "biff = maybe\n", "main.cf:1: bad boolean parameter value: biff = maybe"},
+		{"bad time", "queue_run_delay = 5x\n", "main.cf:1: bad time parameter value: queue_run_delay = 5x"},
+		{"bad expanded number", "x = abc\nhopcount_limit = $x\n", "main.cf:2: bad numerical parameter value: hopcount_limit = abc"},
+		{"loop", "a = $b\nb = ${a}\n", "main.cf:1: recursive expansion of parameter \"a\": a -> b -> a"},
+		{"self loop", "relayhost = x$relayhost\n", "main.cf:1: recursive expansion"},
+		{"unclosed brace", "relayhost = ${myhostname\n", "main.cf:1: missing '}'"},
+		{"bad conditional", "relayhost = ${myhostname?{a}x}\n", "main.cf:1: bad parameter reference"},
+		{"default broken by setting", "mynetworks_style = host\nstress = yes\nsmtpd_timeout = $stress\n", "main.cf:3: bad time parameter value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("main.cf", strings.NewReader(tt.text))
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Parse error = %v, want *Error", err)
+			}
+			if !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("error = %q, want prefix %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	tests := []struct {
+		e    Error
+		want string
+	}{
+		{Error{File: "/etc/tern/main.cf", Line: 7, Msg: "m"}, "/etc/tern/main.cf:7: m"},
+		{Error{File: "main.cf", Msg: "default of x: y"}, "main.cf: default of x: y"},
+	}
+	for _, tt := range tests {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestExpansion(t *testing.T) {
+	const conf = `
+myhostname = mail.example.com
+empty =
+full = yes
+a = A
+b = [$a]
+nested = ${b}-$(a)
+`
+	c := mustParse(t, conf)
+	tests := []struct{ in, want string }{
+		{"$myhostname", "mail.example.com"},
+		{"${myhostname}x", "mail.example.comx"},
+		{"$(myhostname)", "mail.example.com"},
+		{"$mydomain", "example.com"},
+		{"$nested", "[A]-A"},
+		{"$undefined_thing|", "|"},
+		{"${full?yes-branch}", "yes-branch"},
+		{"${empty?yes-branch}", ""},
+		{"${undefined?x}", ""},
+		{"${full:no-branch}", ""},
+		{"${empty:no-branch}", "no-branch"},
+		{"${full?{then}:{else}}", "then"},
+		{"${empty?{then}:{else}}", "else"},
+		{"${full?{then $a}}", "then A"},
+		{"${empty:{$b}}", "[A]"},
+		{"${full?{x} : {y}}", "x"},
+		{"${full?$a$b}", "A[A]"},
+		{"${full?{a{b}c}:{d}}", "a{b}c"},
+		{"$$a", "$a"},
+		{"cost $", "cost $"},
+		{"$-x", "$-x"},
+		{"${stress?{10}:{300}}s", "300s"},
+	}
+	for _, tt := range tests {
+		got, err := c.Expand(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("Expand(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestExpansionErrors(t *testing.T) {
+	c := mustParse(t, "full = yes\n")
+	for _, in := range []string{"${", "${full", "${}", "${full!x}", "${full?{x}", "${full?{x}:y}", "${full:{x}:{y}}", "${{$full} == {yes} ? {a} : {b}}"} {
+		if got, err := c.Expand(in); err == nil {
+			t.Errorf("Expand(%q) = %q, want error", in, got)
+		}
+	}
+}
+
+func TestExpansionBlowupIsBounded(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("p0 = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n")
+	for i := 1; i < 30; i++ {
+		sb.WriteString("p" + strconv.Itoa(i) + " = $p" + strconv.Itoa(i-1) + "$p" + strconv.Itoa(i-1) + "$p" + strconv.Itoa(i-1) + "\n")
+	}
+	start := time.Now()
+	_, err := Parse("main.cf", strings.NewReader(sb.String()))
+	if err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Errorf("Parse error = %v, want expansion too large", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("expansion took %v", d)
+	}
+}
+
+func TestRawParamsStayUnexpanded(t *testing.T) {
+	c := mustParse(t, "recipient_delimiter = +\nmailbox_command = /usr/bin/procmail -a \"$EXTENSION\"\n")
+	if got := c.Get("forward_path"); got != "$home/.forward${recipient_delimiter}${extension}, $home/.forward" {
+		t.Errorf("Get(forward_path) = %q", got)
+	}
+	if got := c.Get("mailbox_command"); got != "/usr/bin/procmail -a \"$EXTENSION\"" {
+		t.Errorf("Get(mailbox_command) = %q", got)
+	}
+}
+
+func TestTypedGetters(t *testing.T) {
+	c := mustParse(t, `
+biff = No
+smtpd_use_tls = TRUE
+message_size_limit = 20480000
+hopcount_limit = 7
+mydestination = a.example, b.example  c.example,,d
+maximal_queue_lifetime = 2
+minimal_backoff_time = 90
+delay_warning_time = 4
+queue_run_delay = 2m
+foo = 12
+`)
+	if c.Bool("biff") || !c.Bool("smtpd_use_tls") || c.Bool("nonexistent") {
+		t.Error("Bool mismatch")
+	}
+	if c.Int64("message_size_limit") != 20480000 || c.Int("hopcount_limit") != 7 || c.Int("foo") != 12 {
+		t.Error("Int mismatch")
+	}
+	if c.Int("relayhost") != 0 {
+		t.Error("Int of non-number should be 0")
+	}
+	if got, want := c.List("mydestination"), []string{"a.example", "b.example", "c.example", "d"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("List = %q, want %q", got, want)
+	}
+	if got := c.List("relayhost"); len(got) != 0 {
+		t.Errorf("List(empty) = %q", got)
+	}
+	durations := map[string]time.Duration{
+		"maximal_queue_lifetime":  48 * time.Hour,
+		"minimal_backoff_time":    90 * time.Second,
+		"delay_warning_time":      4 * time.Hour,
+		"queue_run_delay":         2 * time.Minute,
+		"bounce_queue_lifetime":   5 * 24 * time.Hour,
+		"tern_queue_commit_delay": 2 * time.Millisecond,
+		"smtpd_timeout":           300 * time.Second,
+		"foo":                     12 * time.Second,
+		"relayhost":               0,
+	}
+	for name, want := range durations {
+		if got := c.Duration(name); got != want {
+			t.Errorf("Duration(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in, unit string
+		want     time.Duration
+		ok       bool
+	}{
+		{"10", "s", 10 * time.Second, true},
+		{"10", "d", 240 * time.Hour, true},
+		{"1w", "s", 168 * time.Hour, true},
+		{"3H", "s", 3 * time.Hour, true},
+		{"5ms", "s", 5 * time.Millisecond, true},
+		{"0h", "h", 0, true},
+		{"", "s", 0, false},
+		{"s", "s", 0, false},
+		{"-1s", "s", 0, false},
+		{"1y", "s", 0, false},
+		{"1.5h", "s", 0, false},
+		{"99999999999999w", "s", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseDuration(tt.in, tt.unit)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseDuration(%q, %q) = %v, %v; want %v ok=%v", tt.in, tt.unit, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestSet(t *testing.T) {
+	c := mustParse(t, "smtpd_banner = hello\n")
+	clone := c.Clone()
+	if err := clone.Set("smtpd_banner", "  $myhostname x "); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c.Raw("smtpd_banner"); v != "hello" {
+		t.Errorf("Clone shares state: original now %q", v)
+	}
+	if v, set := clone.Raw("smtpd_banner"); v != "$myhostname x" || !set {
+		t.Errorf("Raw after Set = %q, %v", v, set)
+	}
+	bad := []struct{ name, value string }{
+		{"message_size_limit", "10k"},
+		{"smtpd_use_tls", "maybe"},
+		{"smtpd_timeout", "forever"},
+		{"relayhost", "$relayhost"},
+		{"", "x"},
+		{"a b", "x"},
+		{"relayhost", "a\nb"},
+	}
+	for _, b := range bad {
+		if err := clone.Set(b.name, b.value); err == nil {
+			t.Errorf("Set(%q, %q) accepted", b.name, b.value)
+		}
+	}
+	if v, _ := clone.Raw("message_size_limit"); v != "10240000" {
+		t.Errorf("failed Set changed the value to %q", v)
+	}
+	if v, _ := clone.Raw("relayhost"); v != "" {
+		t.Errorf("failed Set changed relayhost to %q", v)
+	}
+	if err := clone.Set("user_var", "anything"); err != nil {
+		t.Errorf("Set of a user-defined name: %v", err)
+	}
+	want := []string{"smtpd_banner = $myhostname x", "user_var = anything"}
+	if got := clone.NonDefault(); !reflect.DeepEqual(got, want) {
+		t.Errorf("NonDefault = %q, want %q", got, want)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	c, err := Parse("/etc/tern/main.cf", strings.NewReader(`
+foo_bar = 1
+my_clients = 10.0.0.0/8
+mynetworks = 127.0.0.0/8 $my_clients
+unused_too = 2
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`/etc/tern/main.cf:2: warning: unknown parameter "foo_bar"`,
+		`/etc/tern/main.cf:5: warning: unknown parameter "unused_too"`,
+	}
+	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Warnings = %q, want %q", got, want)
+	}
+	if got := c.WarningsWithRefs("-o x=$unused_too"); !reflect.DeepEqual(got, want[:1]) {
+		t.Errorf("WarningsWithRefs = %q, want %q", got, want[:1])
+	}
+	if got := c.Get("mynetworks"); got != "127.0.0.0/8 10.0.0.0/8" {
+		t.Errorf("user variable not expanded: %q", got)
+	}
+	if len(Defaults().Warnings()) != 0 {
+		t.Error("Defaults has warnings")
+	}
+}
+
+func TestNamesIncludesUserDefined(t *testing.T) {
+	c := mustParse(t, "zz_custom = 1\n")
+	names := c.Names()
+	if len(names) != len(Params())+1 || names[len(names)-1] != "zz_custom" {
+		t.Errorf("Names: %d names, last %q", len(names), names[len(names)-1])
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Load(dir)
+	if err != nil {
+		t.Fatalf("Load without main.cf: %v", err)
+	}
+	if len(c.NonDefault()) != 0 || c.File() != filepath.Join(dir, "main.cf") {
+		t.Errorf("missing main.cf: NonDefault=%q File=%q", c.NonDefault(), c.File())
+	}
+	path := filepath.Join(dir, "main.cf")
+	if err := os.WriteFile(path, []byte("relayhost = r\nbiff = x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(dir)
+	var cerr *Error
+	if !errors.As(err, &cerr) || cerr.File != path || cerr.Line != 2 {
+		t.Errorf("Load error = %#v", err)
+	}
+	if Defaults().File() != "" {
+		t.Error("Defaults().File() should be empty")
+	}
+}
+
+func TestDir(t *testing.T) {
+	t.Setenv("MAIL_CONFIG", "")
+	if Dir("") != DefaultDir || Dir("/x") != "/x" {
+		t.Error("Dir without MAIL_CONFIG")
+	}
+	t.Setenv("MAIL_CONFIG", "/env")
+	if Dir("") != "/env" || Dir("/x") != "/x" {
+		t.Error("Dir with MAIL_CONFIG")
+	}
+}
+
+func TestConfFilesParse(t *testing.T) {
+	c, err := Load("../../conf")
+	if err != nil {
+		t.Fatalf("conf/main.cf: %v", err)
+	}
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("conf/main.cf warnings: %q", w)
+	}
+	services, err := LoadMaster("../../conf", c.Int("default_process_limit"))
+	if err != nil {
+		t.Fatalf("conf/master.cf: %v", err)
+	}
+	var got []string
+	for _, s := range services {
+		got = append(got, s.Name+"/"+s.Type+"/"+s.Command)
+	}
+	want := []string{"smtp/inet/smtpd", "pickup/unix/qmgr", "cleanup/unix/qmgr", "qmgr/unix/qmgr", "showq/unix/qmgr", "local/unix/local"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("services = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,153 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// validateAll checks every set value (in file order) and then every
+// default: each must expand without error and fit its type.
+func (c *Config) validateAll() error {
+	names := make([]string, 0, len(c.vals))
+	for k := range c.vals {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		li, lj := c.vals[names[i]].line, c.vals[names[j]].line
+		if li != lj {
+			return li < lj
+		}
+		return names[i] < names[j]
+	})
+	for _, k := range names {
+		if err := c.validate(k); err != nil {
+			return &Error{File: c.file, Line: c.vals[k].line, Msg: err.Error()}
+		}
+	}
+	for _, p := range paramTable {
+		if _, set := c.vals[p.Name]; set {
+			continue
+		}
+		if err := c.validate(p.Name); err != nil {
+			return &Error{File: c.file, Msg: fmt.Sprintf("default of %s: %v", p.Name, err)}
+		}
+	}
+	return nil
+}
+
+// validate expands name and checks the result against its type.
+func (c *Config) validate(name string) error {
+	if isRawParam(name) {
+		return nil
+	}
+	v, err := c.expandValue(name)
+	if err != nil {
+		return err
+	}
+	p, ok := Lookup(name)
+	if !ok {
+		return nil
+	}
+	return checkType(p, v)
+}
+
+// checkType reports whether v (expanded) is a valid value for p.
+func checkType(p Param, v string) error {
+	v = strings.TrimFunc(v, isSpaceRune)
+	var err error
+	kind := "string"
+	switch {
+	case p.Type == typeBool:
+		kind = "boolean"
+		_, err = parseBool(v)
+	case p.Type == typeInt:
+		kind = "numerical"
+		_, err = strconv.ParseInt(v, 10, 32)
+	case p.Type == typeSize:
+		kind = "numerical"
+		var n int64
+		n, err = strconv.ParseInt(v, 10, 64)
+		if err == nil && n < 0 {
+			err = errors.New("negative")
+		}
+	case strings.HasPrefix(p.Type, "time:"):
+		kind = "time"
+		_, err = parseDuration(v, p.Type[len("time:"):])
+	}
+	if err != nil {
+		return fmt.Errorf("bad %s parameter value: %s = %s", kind, p.Name, v)
+	}
+	return nil
+}
+
+// parseBool accepts yes, no, true and false in any case.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "yes", "true":
+		return true, nil
+	case "no", "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("bad boolean value %q", s)
+}
+
+// defaultUnit returns the unit assumed for a unit-less value of name.
+func defaultUnit(name string) string {
+	if p, ok := Lookup(name); ok && strings.HasPrefix(p.Type, "time:") {
+		return p.Type[len("time:"):]
+	}
+	return "s"
+}
+
+// timeUnits maps Postfix time units (plus ms, a tern extension) to their
+// length.
+func timeUnit(u string) (time.Duration, bool) {
+	switch u {
+	case "ms":
+		return time.Millisecond, true
+	case "s":
+		return time.Second, true
+	case "m":
+		return time.Minute, true
+	case "h":
+		return time.Hour, true
+	case "d":
+		return 24 * time.Hour, true
+	case "w":
+		return 7 * 24 * time.Hour, true
+	}
+	return 0, false
+}
+
+// parseDuration parses a Postfix time value: decimal digits and an
+// optional unit; unit is used when none is given.
+func parseDuration(s, unit string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("bad time value %q", s)
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad time value %q: %w", s, err)
+	}
+	if u := strings.ToLower(s[i:]); u != "" {
+		unit = u
+	}
+	d, ok := timeUnit(unit)
+	if !ok {
+		return 0, fmt.Errorf("bad time unit in %q", s)
+	}
+	if n > math.MaxInt64/int64(d) {
+		return 0, fmt.Errorf("time value %q out of range", s)
+	}
+	return time.Duration(n) * d, nil
+}

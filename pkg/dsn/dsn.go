@@ -1,0 +1,231 @@
+// Package dsn writes delivery status notifications in the multipart/report
+// format of RFC 3462 and RFC 3464, shaped as Postfix's bounce(8) writes
+// them: non-delivery reports (bounces), delay warnings and success notices.
+package dsn
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/message"
+)
+
+// Action is the Action field of RFC 3464 section 2.3.3.
+type Action string
+
+// The actions of RFC 3464.
+const (
+	Failed    Action = "failed"
+	Delayed   Action = "delayed"
+	Delivered Action = "delivered"
+	Relayed   Action = "relayed"
+	Expanded  Action = "expanded"
+)
+
+// RecipientReport is what the notification says about one recipient.
+type RecipientReport struct {
+	FinalRecipient string
+	// OriginalRecipient is the ORCPT value ("rfc822;addr", xtext
+	// encoded as in the RCPT command) or the original address, or "".
+	OriginalRecipient string
+	Action            Action // "" means the report's Kind
+	Status            string // e.g. "5.1.1"; "" or invalid gives X.0.0 of the action's class
+	DiagnosticType    string // "smtp" or "x-unix" ("" means x-unix)
+	Diagnostic        string // e.g. "550 5.1.1 <x@y>: Recipient address rejected"
+	RemoteMTA         string // "dns; mx.example.com", a bare host name, or ""
+	LastAttempt       time.Time
+	WillRetryUntil    time.Time // written for delayed recipients only
+}
+
+// Report describes one notification.
+type Report struct {
+	ReportingMTA string // myhostname
+	QueueID      string // of the original message
+	Arrival      time.Time
+	Now          time.Time // zero means time.Now()
+	Sender       string    // original envelope sender
+	// To receives the notification; "" means Sender. (For a
+	// notification about a null-sender message, set To to the
+	// postmaster and leave Sender empty.)
+	To         string
+	From       string // "" means MAILER-DAEMON@ReportingMTA
+	Postmaster string // named in the text, "" means "postmaster"
+	EnvID      string // ENVID of RFC 3461, xtext as received
+	Ret        string // RET of RFC 3461: "HDRS" returns headers only
+	Recipients []RecipientReport
+	Kind       Action // Failed (bounce), Delayed (warning) or Delivered (success)
+	MailName   string // mail_name, "" means "tern"
+}
+
+// Write writes the complete notification message (headers and
+// multipart/report body, LF line endings) to w. The original message is
+// read from orig as it is stored in the queue (LF line endings) and copied
+// as a stream: as message/rfc822 for failures without RET=HDRS, otherwise
+// (RET=HDRS, delay warnings, success notices) only its headers as
+// text/rfc822-headers. orig may be nil: the third part is then left out.
+func Write(w io.Writer, rep Report, orig io.Reader) error {
+	if err := normalise(&rep); err != nil {
+		return err
+	}
+	boundary := makeBoundary(&rep)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	writeHeaders(bw, &rep, boundary)
+	bw.WriteString("This is a MIME-encapsulated message.\n\n")
+
+	text := humanText(&rep)
+	fmt.Fprintf(bw, "--%s\nContent-Description: Notification\n"+
+		"Content-Type: text/plain; charset=%s\n\n%s\n", boundary, charset(text), text)
+
+	fmt.Fprintf(bw, "--%s\nContent-Description: Delivery report\n"+
+		"Content-Type: message/delivery-status\n\n%s\n", boundary, deliveryStatus(&rep))
+
+	if orig != nil {
+		full := rep.Kind == Failed && !strings.EqualFold(rep.Ret, "HDRS")
+		desc, ctype := "Undelivered Message", "message/rfc822"
+		if rep.Kind == Delivered {
+			desc = "Delivered Message"
+		}
+		if !full {
+			desc, ctype = desc+" Headers", "text/rfc822-headers"
+		}
+		fmt.Fprintf(bw, "--%s\nContent-Description: %s\nContent-Type: %s\n\n", boundary, desc, ctype)
+		if err := copyOriginal(bw, orig, full); err != nil {
+			return fmt.Errorf("notification for %s: %w", rep.QueueID, err)
+		}
+		bw.WriteString("\n")
+	}
+	fmt.Fprintf(bw, "--%s--\n", boundary)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write notification for %s: %w", rep.QueueID, err)
+	}
+	return nil
+}
+
+// normalise fills defaults and checks that a notification can be written.
+func normalise(rep *Report) error {
+	switch rep.Kind {
+	case Failed, Delayed, Delivered:
+	case Relayed, Expanded:
+		rep.Kind = Delivered
+	default:
+		return fmt.Errorf("notification for %s: unknown kind %q", rep.QueueID, rep.Kind)
+	}
+	if len(rep.Recipients) == 0 {
+		return fmt.Errorf("notification for %s: %w", rep.QueueID, errNoRecipients)
+	}
+	if rep.To == "" {
+		rep.To = rep.Sender
+	}
+	if rep.To == "" {
+		return fmt.Errorf("notification for %s: %w", rep.QueueID, errNoAddressee)
+	}
+	if rep.Now.IsZero() {
+		rep.Now = time.Now()
+	}
+	if rep.From == "" {
+		rep.From = "MAILER-DAEMON@" + rep.ReportingMTA
+	}
+	if rep.Postmaster == "" {
+		rep.Postmaster = "postmaster"
+	}
+	if rep.MailName == "" {
+		rep.MailName = "tern"
+	}
+	return nil
+}
+
+var (
+	errNoRecipients = errors.New("no recipients to report on")
+	errNoAddressee  = errors.New("null sender and no other addressee")
+)
+
+// subjects of the notifications, as Postfix words them.
+var subjects = map[Action]string{
+	Failed:    "Undelivered Mail Returned to Sender",
+	Delayed:   "Delayed Mail (still being retried)",
+	Delivered: "Successful Mail Delivery Report",
+}
+
+func writeHeaders(bw *bufio.Writer, rep *Report, boundary string) {
+	fmt.Fprintf(bw, "From: %s (Mail Delivery System)\n", oneLine(rep.From))
+	fmt.Fprintf(bw, "Subject: %s\n", subjects[rep.Kind])
+	fmt.Fprintf(bw, "To: %s\n", oneLine(rep.To))
+	bw.WriteString("Auto-Submitted: auto-replied\nMIME-Version: 1.0\n")
+	fmt.Fprintf(bw, "Content-Type: multipart/report; report-type=delivery-status;\n"+
+		"\tboundary=\"%s\"\n", boundary)
+	bw.WriteString("Content-Transfer-Encoding: 8bit\n")
+	fmt.Fprintf(bw, "Message-Id: <%s.%s.%s@%s>\n", rep.Now.UTC().Format("20060102150405"),
+		oneLine(rep.QueueID), rep.Kind, oneLine(rep.ReportingMTA))
+	fmt.Fprintf(bw, "Date: %s\n\n", message.FormatDate(rep.Now))
+}
+
+// makeBoundary derives the MIME boundary from the queue id, the time and
+// the host name as Postfix does ("QUEUEID.UNIXTIME/HOST"), keeping only
+// characters that RFC 2046 allows and at most 70 of them.
+func makeBoundary(rep *Report) string {
+	s := fmt.Sprintf("%s.%d/%s", rep.QueueID, rep.Now.Unix(), rep.ReportingMTA)
+	b := []byte(s)
+	for i, c := range b {
+		if !isBchar(c) {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 70 {
+		b = b[:70]
+	}
+	return string(b)
+}
+
+func isBchar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("'()+_,-./:=?", c) >= 0
+}
+
+// oneLine replaces control characters with spaces so that a value cannot
+// break a header line apart.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// copyOriginal copies the original message, or with full false only its
+// header block, ending the copy with a newline.
+func copyOriginal(bw *bufio.Writer, orig io.Reader, full bool) error {
+	br := bufio.NewReaderSize(orig, 32<<10)
+	var last byte
+	n := 0
+	atLineStart := true
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !full && atLineStart && (string(chunk) == "\n" || string(chunk) == "\r\n") {
+			break // end of the header block
+		}
+		if len(chunk) > 0 {
+			bw.Write(chunk)
+			n += len(chunk)
+			last = chunk[len(chunk)-1]
+			atLineStart = last == '\n'
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return fmt.Errorf("read original message: %w", err)
+		}
+	}
+	if n > 0 && last != '\n' {
+		bw.WriteString("\n")
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+// Package envelope defines a queued message's envelope: the sender, the
+// recipients with their delivery state, and where the message came from. It
+// is shared by the queue (which stores it), the cleanup and pickup endpoints
+// (which build it) and the delivery agents (which receive parts of it).
+package envelope
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/ipc"
+)
+
+// RcptStatus is the delivery state of one recipient.
+type RcptStatus int
+
+// Recipient states.
+const (
+	Pending   RcptStatus = iota // not yet delivered; tried again later if deferred
+	Delivered                   // delivered; nothing left to do
+	Failed                      // failed for good; a bounce is owed or sent
+)
+
+// Notify flags of RFC 3461 section 4.1 (NOTIFY=).
+const (
+	NotifyNever   = "NEVER"
+	NotifySuccess = "SUCCESS"
+	NotifyFailure = "FAILURE"
+	NotifyDelay   = "DELAY"
+)
+
+// Recipient is one envelope recipient and its delivery state.
+type Recipient struct {
+	Address  string     `json:"a"`           // current (rewritten) address
+	Original string     `json:"o,omitempty"` // address as first received
+	ORcpt    string     `json:"orcpt,omitempty"`
+	Notify   string     `json:"notify,omitempty"` // comma list of Notify* or ""
+	Status   RcptStatus `json:"s,omitempty"`
+	DSN      string     `json:"dsn,omitempty"`    // last enhanced status, e.g. 4.4.1
+	Reason   string     `json:"reason,omitempty"` // last result text, as mailq shows it
+	Relay    string     `json:"relay,omitempty"`  // agent/next hop of last attempt
+	Notified bool       `json:"nf,omitempty"`     // the sender was told of the failure
+}
+
+// Envelope is everything about a queued message except its content.
+type Envelope struct {
+	ID         string      `json:"id"`
+	Sender     string      `json:"from"` // "" is the null sender <>
+	Recipients []Recipient `json:"rcpt"`
+	Arrival    time.Time   `json:"t"`
+	// Origin of the message.
+	ClientName string `json:"cname,omitempty"`
+	ClientAddr string `json:"caddr,omitempty"`
+	Helo       string `json:"helo,omitempty"`
+	Protocol   string `json:"proto,omitempty"` // ESMTP, SMTP, local
+	SubmitUID  int    `json:"uid,omitempty"`
+	SubmitUser string `json:"user,omitempty"`
+	FullName   string `json:"fullname,omitempty"` // sendmail -F
+	// DSN attributes of RFC 3461.
+	EnvID string `json:"envid,omitempty"`
+	Ret   string `json:"ret,omitempty"` // FULL or HDRS
+	// Size of the content in bytes.
+	Size int64 `json:"size"`
+	// Scheduling.
+	Attempts    int       `json:"n,omitempty"`
+	NextAttempt time.Time `json:"next,omitempty"`
+	WarnedDelay bool      `json:"warned,omitempty"`
+}
+
+// Pending returns the indexes of the recipients that still await delivery.
+func (e *Envelope) Pending() []int {
+	var idx []int
+	for i := range e.Recipients {
+		if e.Recipients[i].Status == Pending {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// Done reports whether no recipient awaits delivery.
+func (e *Envelope) Done() bool { return len(e.Pending()) == 0 }
+
+// Record encodes the envelope's origin and sender as IPC attributes
+// (without recipients, which callers add as they need).
+func (e *Envelope) Record() ipc.Record {
+	r := ipc.Record{
+		{Name: "id", Value: e.ID},
+		{Name: "sender", Value: e.Sender},
+		{Name: "arrival", Value: strconv.FormatInt(e.Arrival.UnixNano(), 10)},
+	}
+	add := func(name, v string) {
+		if v != "" {
+			r = append(r, ipc.Attr{Name: name, Value: v})
+		}
+	}
+	add("client_name", e.ClientName)
+	add("client_addr", e.ClientAddr)
+	add("helo", e.Helo)
+	add("protocol", e.Protocol)
+	add("submit_user", e.SubmitUser)
+	add("fullname", e.FullName)
+	add("envid", e.EnvID)
+	add("ret", e.Ret)
+	if e.SubmitUID != 0 {
+		add("submit_uid", strconv.Itoa(e.SubmitUID))
+	}
+	return r
+}
+
+// FromRecord fills the fields that Record encodes.
+func FromRecord(r ipc.Record) *Envelope {
+	e := &Envelope{
+		ID:         r.Get("id"),
+		Sender:     r.Get("sender"),
+		ClientName: r.Get("client_name"),
+		ClientAddr: r.Get("client_addr"),
+		Helo:       r.Get("helo"),
+		Protocol:   r.Get("protocol"),
+		SubmitUser: r.Get("submit_user"),
+		FullName:   r.Get("fullname"),
+		EnvID:      r.Get("envid"),
+		Ret:        r.Get("ret"),
+	}
+	if n, err := strconv.ParseInt(r.Get("arrival"), 10, 64); err == nil && n > 0 {
+		e.Arrival = time.Unix(0, n)
+	}
+	if n, err := strconv.Atoi(r.Get("submit_uid")); err == nil {
+		e.SubmitUID = n
+	}
+	return e
+}
+
+// RcptRecord encodes one recipient as a single attribute value:
+// address, original, orcpt and notify separated by NUL bytes.
+func RcptRecord(rc Recipient) string {
+	return strings.Join([]string{rc.Address, rc.Original, rc.ORcpt, rc.Notify}, "\x00")
+}
+
+// ParseRcptRecord decodes RcptRecord's form.
+func ParseRcptRecord(s string) Recipient {
+	f := strings.SplitN(s, "\x00", 4)
+	for len(f) < 4 {
+		f = append(f, "")
+	}
+	return Recipient{Address: f[0], Original: f[1], ORcpt: f[2], Notify: f[3]}
+}

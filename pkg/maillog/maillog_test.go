@@ -1,0 +1,67 @@
+package maillog
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLineFormat(t *testing.T) {
+	tests := []struct {
+		log  func(l *Logger)
+		want string
+	}{
+		{func(l *Logger) { l.Infof("%s: removed", "4Xk2") }, "4Xk2: removed"},
+		{func(l *Logger) { l.Warnf("disk %d%%", 99) }, "warning: disk 99%"},
+		{func(l *Logger) { l.Errorf("x") }, "error: x"},
+		{func(l *Logger) { l.Fatalf("y") }, "fatal: y"},
+		{func(l *Logger) { l.Infof("two\nlines") }, "two lines"},
+	}
+	for _, tt := range tests {
+		var buf bytes.Buffer
+		l := &Logger{opt: Options{Program: "tern/qmgr", Hostname: "mail", PID: 42}, w: &buf,
+			now: func() time.Time { return time.Date(2026, 11, 22, 12, 0, 5, 0, time.UTC) }}
+		tt.log(l)
+		want := "Nov 22 12:00:05 mail tern/qmgr[42]: " + tt.want + "\n"
+		if buf.String() != want {
+			t.Errorf("got %q, want %q", buf.String(), want)
+		}
+	}
+}
+
+func TestSyslogFormat(t *testing.T) {
+	var buf bytes.Buffer
+	l := &Logger{opt: Options{Program: "tern/smtpd", PID: 7}, w: &buf, syslog: true, priority: facilityCode("mail") * 8,
+		now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }}
+	l.Warnf("w")
+	if got, want := buf.String(), "<20>Jan  2 03:04:05 tern/smtpd[7]: warning: w"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestFileAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	for i := 0; i < 2; i++ {
+		l, err := New(Options{Program: "tern/x", File: path, Hostname: "h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Infof("line %d", i)
+		l.Close()
+	}
+	b, _ := os.ReadFile(path)
+	re := regexp.MustCompile(`^\w{3} [ \d]\d \d\d:\d\d:\d\d h tern/x\[\d+\]: line \d$`)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines: %q", len(lines), b)
+	}
+	for _, line := range lines {
+		if !re.MatchString(line) {
+			t.Errorf("line %q does not match Postfix's format", line)
+		}
+	}
+}

@@ -1,0 +1,158 @@
+// Package maps implements Postfix-style lookup tables ("type:name"), the
+// source file parsers of postmap(1) and postalias(1), and the builder that
+// turns a source file into the bbolt database read by the hash: and btree:
+// table types.
+package maps
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Map is an open lookup table. Lookup keys are matched case-insensitively
+// (Postfix folds keys to lower case for these table types); values are
+// returned as stored.
+type Map interface {
+	// Lookup returns the value stored under key. found is false when the
+	// table has no such key; err is set when the table could not be
+	// searched (Postfix treats that as a temporary failure).
+	Lookup(key string) (value string, found bool, err error)
+	// Name returns the "type:name" the table was opened as.
+	Name() string
+	// Close releases the table's resources.
+	Close() error
+}
+
+// Walker is implemented by tables whose entries can be listed, as with
+// "postmap -s". Walk calls fn for every entry in key order and stops at the
+// first error fn returns.
+type Walker interface {
+	Walk(fn func(key, value string) error) error
+}
+
+// Options controls how tables are opened.
+type Options struct {
+	// ConfigDir is the configuration directory. Relative file names are
+	// taken as given, as Postfix uses paths as written; the directory is
+	// kept for table types whose configuration lives there.
+	ConfigDir string
+}
+
+// ErrLookup is wrapped by every error that a fail: table returns.
+var ErrLookup = errors.New("table lookup failed")
+
+// Open opens the lookup table named by spec, in Postfix's "type:name" form.
+func Open(spec string, opt Options) (Map, error) {
+	m, _, err := open(spec, opt)
+	return m, err
+}
+
+// OpenList opens every table of a Postfix table list such as alias_maps, in
+// order. A table of type "nis", which Postfix's own default alias_maps
+// names, is skipped with a warning instead of an error; any other
+// unsupported type is an error naming it. Warnings also report problems
+// found while loading text tables. On error, tables already opened are
+// closed.
+func OpenList(specs []string, opt Options) ([]Map, []string, error) {
+	var (
+		list     []Map
+		warnings []string
+	)
+	for _, spec := range specs {
+		spec = strings.TrimSpace(spec)
+		if spec == "" {
+			continue
+		}
+		if typ, _, _ := strings.Cut(spec, ":"); typ == "nis" {
+			warnings = append(warnings, fmt.Sprintf("lookup table %q: type \"nis\" is not supported; table ignored", spec))
+			continue
+		}
+		m, w, err := open(spec, opt)
+		warnings = append(warnings, w...)
+		if err != nil {
+			CloseAll(list)
+			return nil, warnings, err
+		}
+		list = append(list, m)
+	}
+	return list, warnings, nil
+}
+
+// CloseAll closes every table in ms and returns the first error.
+func CloseAll(ms []Map) error {
+	var first error
+	for _, m := range ms {
+		if err := m.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// LookupFirst searches the tables in order and returns the value of the
+// first one that has key. A lookup error stops the search and is returned,
+// as Postfix does not skip a table that could not be searched.
+func LookupFirst(ms []Map, key string) (value string, found bool, err error) {
+	for _, m := range ms {
+		v, ok, err := m.Lookup(key)
+		if err != nil {
+			return "", false, err
+		}
+		if ok {
+			return v, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// SplitSpecs splits a table list such as "hash:/etc/aliases, inline:{ a=b,
+// c=d }" at commas and whitespace, keeping text inside braces together.
+func SplitSpecs(list string) ([]string, error) {
+	return splitBraced(list)
+}
+
+// SplitSpec splits "type:name" into its two parts.
+func SplitSpec(spec string) (typ, name string, err error) {
+	typ, name, ok := strings.Cut(spec, ":")
+	if !ok || typ == "" {
+		return "", "", fmt.Errorf("open lookup table: expecting \"type:name\" form instead of %q", spec)
+	}
+	return typ, name, nil
+}
+
+// open is the type registry: it maps a table type to its opener. It also
+// returns warnings from loading text tables.
+func open(spec string, opt Options) (Map, []string, error) {
+	typ, name, err := SplitSpec(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch typ {
+	case "hash", "btree":
+		m, err := openBolt(spec, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		return m, staleWarning(name), nil
+	case "texthash":
+		return openTexthash(spec, name)
+	case "inline":
+		m, err := openInline(spec, name)
+		return m, nil, err
+	case "static":
+		m, err := openStatic(spec, name)
+		return m, nil, err
+	case "fail":
+		return failMap{spec: spec}, nil, nil
+	case "unionmap":
+		return openUnion(spec, name, opt)
+	default:
+		return nil, nil, fmt.Errorf("open %s: unsupported lookup table type %q", spec, typ)
+	}
+}
+
+// fold maps a lookup key to the case in which tables store it.
+func fold(key string) string {
+	return strings.ToLower(key)
+}

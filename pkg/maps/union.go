@@ -1,0 +1,59 @@
+package maps
+
+import (
+	"fmt"
+	"strings"
+)
+
+// unionMap queries every member table and joins the values found with ",".
+type unionMap struct {
+	spec    string
+	members []Map
+}
+
+func openUnion(spec, name string, opt Options) (Map, []string, error) {
+	inner, ok := stripBraces(strings.Trim(name, whitespace))
+	if !ok {
+		return nil, nil, fmt.Errorf("open %s: syntax error: need \"unionmap:{type:name...}\"", spec)
+	}
+	elems, err := splitBraced(inner)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", spec, err)
+	}
+	if len(elems) == 0 {
+		return nil, nil, fmt.Errorf("open %s: empty table list", spec)
+	}
+	u := &unionMap{spec: spec}
+	var warnings []string
+	for _, elem := range elems {
+		m, w, err := open(elem, opt)
+		warnings = append(warnings, w...)
+		if err != nil {
+			CloseAll(u.members)
+			return nil, warnings, fmt.Errorf("open %s: %w", spec, err)
+		}
+		u.members = append(u.members, m)
+	}
+	return u, warnings, nil
+}
+
+func (u *unionMap) Lookup(key string) (string, bool, error) {
+	var values []string
+	for _, m := range u.members {
+		v, ok, err := m.Lookup(key)
+		if err != nil {
+			return "", false, fmt.Errorf("%s: %w", u.spec, err)
+		}
+		if ok {
+			values = append(values, v)
+		}
+	}
+	if len(values) == 0 {
+		return "", false, nil
+	}
+	return strings.Join(values, ","), true, nil
+}
+
+func (u *unionMap) Name() string { return u.spec }
+
+func (u *unionMap) Close() error { return CloseAll(u.members) }

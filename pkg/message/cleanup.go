@@ -1,0 +1,239 @@
+package message
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Defaults of the CleanupOptions limits, as in Postfix.
+const (
+	DefaultHopcountLimit   = 50     // hopcount_limit
+	DefaultHeaderSizeLimit = 102400 // header_size_limit
+)
+
+// CleanupOptions describe a message being enqueued and how to treat it.
+type CleanupOptions struct {
+	QueueID    string
+	MyHostname string // for Message-Id and Received
+	MyOrigin   string // domain for From: and unqualified addresses of local submissions
+	Now        time.Time
+	Local      bool // submitted by sendmail (pickup) rather than SMTP
+	SubmitUser string
+	SubmitUID  int
+	FullName   string // sendmail -F, or "" to use GecosName
+	GecosName  string // the submitter's GECOS field ("Name,room,..."; & is the login)
+	Sender     string // envelope sender, "" for the null sender
+	// SMTP origin, for the Received header. Protocol is SMTP, ESMTP,
+	// ESMTPS, ESMTPA, ESMTPSA...
+	ClientName, ClientAddr, Helo, Protocol string
+	// Recipient is named in Received ("for <rcpt>"); set it only when
+	// the message has exactly one recipient.
+	Recipient string
+	MailName  string // mail_name, default "tern"
+	// HopcountLimit is hopcount_limit (default 50).
+	HopcountLimit int
+	// HeaderSizeLimit bounds the header block held in memory (default
+	// 102400). The line that crosses it and everything after it become
+	// the body: a blank separator line is written before that line, so
+	// nothing is lost and memory stays bounded. (Postfix discards the
+	// excess of an over-long header field instead.)
+	HeaderSizeLimit int
+	// ExtractRecipients (sendmail -t) collects the To, Cc and Bcc
+	// addresses (Resent- ones when the message has any Resent- header)
+	// into Result.Recipients and removes Bcc and Resent-Bcc headers.
+	ExtractRecipients bool
+	// NoMissingHeaders leaves out the missing Message-Id, Date and From
+	// headers, as Postfix does for clients outside
+	// local_header_rewrite_clients unless always_add_missing_headers = yes.
+	NoMissingHeaders bool
+}
+
+// Result says what Cleanup did and found.
+type Result struct {
+	Size int64 // bytes written
+	// Hops counts the Received headers, including the one Cleanup adds
+	// (Postfix counts the one its smtpd or pickup added).
+	Hops int
+	// TooManyHops is Hops >= HopcountLimit, Postfix's test: the caller
+	// bounces the message with 5.4.6 "too many hops".
+	TooManyHops bool
+	MessageID   string // Message-Id header value, found or added
+	// ResentMessageID is the Resent-Message-Id value, found or added,
+	// when the message has Resent- headers.
+	ResentMessageID string
+	// Recipients are the addresses of the To, Cc and Bcc headers (or the
+	// Resent- ones) with ExtractRecipients, without duplicates and with
+	// unqualified ones qualified with MyOrigin.
+	Recipients  []string
+	DeliveredTo []string // Delivered-To values, lower-cased, for loop detection
+}
+
+// Cleanup copies the message from r to w. It converts CRLF line endings to
+// LF (a bare CR is data and is kept), prepends a Received header and appends
+// to the header block the missing (Resent-)Message-Id and (Resent-)Date and,
+// for local submissions, (Resent-)From headers, in that order, as Postfix
+// does. Content-Length headers are removed (mbox readers trust them); with
+// ExtractRecipients so are Bcc and Resent-Bcc. Folding is preserved. The
+// header block ends at a blank line or at the first line that is not a
+// header field (then a blank line is inserted before it). A final line
+// without a line ending gets one. For local submissions a leading mbox
+// "From " line is dropped. Only the header block is held in memory.
+func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
+	defaults(&opt)
+	br := bufio.NewReaderSize(r, 64<<10)
+	hb, err := readHeader(br, opt.HeaderSizeLimit, opt.Local)
+	if err != nil {
+		return Result{}, err
+	}
+	res, keep := analyse(hb.fields, &opt)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	lw := &lfWriter{w: bw}
+	if opt.Local {
+		lw.putString(receivedLocal(&opt) + "\n")
+	} else {
+		lw.putString(receivedSMTP(&opt) + "\n")
+	}
+	for _, f := range keep {
+		lw.putString(f.text + "\n")
+	}
+	for _, h := range missing(hb.fields, &opt, &res) {
+		lw.putString(h + "\n")
+	}
+	lw.putString("\n")
+	lw.write(hb.rest)
+	if hb.eof {
+		lw.finish()
+	} else if err := lw.copyBody(br); err != nil {
+		return Result{}, err
+	}
+	if err := bw.Flush(); err != nil {
+		return Result{}, fmt.Errorf("write message %s: %w", opt.QueueID, err)
+	}
+	res.Size = lw.n
+	return res, nil
+}
+
+func defaults(opt *CleanupOptions) {
+	if opt.HopcountLimit <= 0 {
+		opt.HopcountLimit = DefaultHopcountLimit
+	}
+	if opt.HeaderSizeLimit <= 0 {
+		opt.HeaderSizeLimit = DefaultHeaderSizeLimit
+	}
+	if opt.MailName == "" {
+		opt.MailName = "tern"
+	}
+	if opt.Now.IsZero() {
+		opt.Now = time.Now()
+	}
+}
+
+// hasResent reports whether any header field is a Resent- one.
+func hasResent(fields []field) bool {
+	for _, f := range fields {
+		if strings.HasPrefix(f.key, "resent-") {
+			return true
+		}
+	}
+	return false
+}
+
+// analyse collects what Result reports from the header fields and returns
+// the fields to keep.
+func analyse(fields []field, opt *CleanupOptions) (Result, []field) {
+	res := Result{Hops: 1} // the Received header Cleanup adds
+	resent := hasResent(fields)
+	keep := make([]field, 0, len(fields))
+	for _, f := range fields {
+		switch f.key {
+		case "received":
+			res.Hops++
+		case "delivered-to":
+			res.DeliveredTo = append(res.DeliveredTo, strings.ToLower(f.value()))
+		case "message-id":
+			if res.MessageID == "" {
+				res.MessageID = f.value()
+			}
+		case "resent-message-id":
+			if res.ResentMessageID == "" {
+				res.ResentMessageID = f.value()
+			}
+		}
+		if opt.ExtractRecipients && isRecipientField(f.key, resent) {
+			res.Recipients = appendRecipients(res.Recipients, f.value(), opt.MyOrigin)
+		}
+		if f.key == "content-length" ||
+			opt.ExtractRecipients && (f.key == "bcc" || f.key == "resent-bcc") {
+			continue
+		}
+		keep = append(keep, f)
+	}
+	res.TooManyHops = res.Hops >= opt.HopcountLimit
+	return res, keep
+}
+
+func isRecipientField(key string, resent bool) bool {
+	if resent {
+		return key == "resent-to" || key == "resent-cc" || key == "resent-bcc"
+	}
+	return key == "to" || key == "cc" || key == "bcc"
+}
+
+// appendRecipients adds the addresses of an address list to list, skipping
+// duplicates (compared without regard to case) and qualifying bare local
+// parts with origin.
+func appendRecipients(list []string, value, origin string) []string {
+	for _, a := range ParseAddressList(value) {
+		if !strings.Contains(a, "@") && origin != "" {
+			a += "@" + origin
+		}
+		dup := false
+		for _, b := range list {
+			if strings.EqualFold(a, b) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			list = append(list, a)
+		}
+	}
+	return list
+}
+
+// missing returns the header lines to append, and records an added
+// message id in res.
+func missing(fields []field, opt *CleanupOptions, res *Result) []string {
+	if opt.NoMissingHeaders {
+		return nil
+	}
+	prefix := ""
+	if hasResent(fields) {
+		prefix = "Resent-"
+	}
+	seen := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		seen[f.key] = true
+	}
+	var out []string
+	lp := strings.ToLower(prefix)
+	if !seen[lp+"message-id"] {
+		id := MessageID(opt.Now, clean(opt.QueueID), clean(opt.MyHostname))
+		out = append(out, prefix+"Message-Id: "+id)
+		if prefix == "" {
+			res.MessageID = id
+		} else {
+			res.ResentMessageID = id
+		}
+	}
+	if !seen[lp+"date"] {
+		out = append(out, prefix+"Date: "+FormatDate(opt.Now))
+	}
+	if opt.Local && !seen[lp+"from"] {
+		out = append(out, prefix+"From: "+fromHeader(opt))
+	}
+	return out
+}

@@ -1,0 +1,398 @@
+package message
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testNow = time.Date(2026, 11, 23, 15, 51, 54, 0, time.UTC)
+
+func smtpOpts() CleanupOptions {
+	return CleanupOptions{
+		QueueID: "4Xk2abc", MyHostname: "mail.example.com", MyOrigin: "example.com",
+		Now: testNow, Sender: "alice@remote.example",
+		ClientName: "client.remote.example", ClientAddr: "192.0.2.7", Helo: "helo.remote.example",
+		Protocol: "ESMTP", Recipient: "bob@example.com",
+	}
+}
+
+func localOpts() CleanupOptions {
+	return CleanupOptions{
+		QueueID: "4Xk2abc", MyHostname: "mail.example.com", MyOrigin: "example.com",
+		Now: testNow, Local: true, SubmitUser: "bob", SubmitUID: 1000, Sender: "bob@example.com",
+	}
+}
+
+const (
+	rcvdSMTP = "Received: from helo.remote.example (client.remote.example [192.0.2.7])\n" +
+		"\tby mail.example.com (tern) with ESMTP id 4Xk2abc\n" +
+		"\tfor <bob@example.com>; Mon, 23 Nov 2026 15:51:54 +0000 (UTC)\n"
+	rcvdLocal = "Received: by mail.example.com (tern, from userid 1000)\n" +
+		"\tid 4Xk2abc; Mon, 23 Nov 2026 15:51:54 +0000 (UTC)\n"
+	addedID   = "Message-Id: <20261123155154.4Xk2abc@mail.example.com>\n"
+	addedDate = "Date: Mon, 23 Nov 2026 15:51:54 +0000 (UTC)\n"
+	fullHdr   = "From: a@b\nMessage-ID: <x@y>\nDate: Sun, 1 Nov 2026 00:00:00 +0000\n"
+)
+
+func TestCleanup(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  func(*CleanupOptions)
+		in   string
+		want string
+		res  Result // Size is checked against len(want)
+	}{
+		{
+			name: "smtp complete headers CRLF",
+			in:   strings.ReplaceAll(fullHdr+"Subject: hi\n\nbody\n.line\n", "\n", "\r\n"),
+			want: rcvdSMTP + fullHdr + "Subject: hi\n\nbody\n.line\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
+			name: "smtp missing id and date, no from added",
+			in:   "Subject: hi\n\nbody\n",
+			want: rcvdSMTP + "Subject: hi\n" + addedID + addedDate + "\nbody\n",
+			res:  Result{Hops: 1, MessageID: "<20261123155154.4Xk2abc@mail.example.com>"},
+		},
+		{
+			name: "smtp no missing headers option, no for",
+			opt:  func(o *CleanupOptions) { o.NoMissingHeaders = true; o.Recipient = "" },
+			in:   "Subject: hi\n\nbody\n",
+			want: strings.Replace(rcvdSMTP, "\n\tfor <bob@example.com>", "", 1) + "Subject: hi\n\nbody\n",
+			res:  Result{Hops: 1},
+		},
+		{
+			name: "smtp ipv6 no helo",
+			opt: func(o *CleanupOptions) {
+				o.ClientAddr, o.Helo, o.ClientName, o.Protocol = "2001:db8::1", "", "", "ESMTPSA"
+			},
+			in: fullHdr + "\nx\n",
+			want: "Received: from unknown (unknown [IPv6:2001:db8::1])\n" +
+				"\tby mail.example.com (tern) with ESMTPSA id 4Xk2abc\n" +
+				"\tfor <bob@example.com>; Mon, 23 Nov 2026 15:51:54 +0000 (UTC)\n" + fullHdr + "\nx\n",
+			res: Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
+			name: "local adds from with full name",
+			opt:  func(o *CleanupOptions) { o.FullName = "Bob Builder" },
+			in:   "Subject: hi\n\nbody\n",
+			want: rcvdLocal + "Subject: hi\n" + addedID + addedDate + "From: Bob Builder <bob@example.com>\n\nbody\n",
+			res:  Result{Hops: 1, MessageID: "<20261123155154.4Xk2abc@mail.example.com>"},
+		},
+		{
+			name: "local gecos name with ampersand and specials",
+			opt:  func(o *CleanupOptions) { o.GecosName = "Jo & Smith (ops),Room 1,555" },
+			in:   fullHdr[len("From: a@b\n"):] + "\nb\n",
+			want: rcvdLocal + fullHdr[len("From: a@b\n"):] + "From: \"Jo Bob Smith (ops)\" <bob@example.com>\n\nb\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
+			name: "local no name, unqualified sender, mbox From line dropped",
+			opt:  func(o *CleanupOptions) { o.Sender = "bob" },
+			in:   "From bob Mon Nov 23 15:51:54 2026\nMessage-ID: <x@y>\nDate: d\n\nb\n",
+			want: rcvdLocal + "Message-ID: <x@y>\nDate: d\nFrom: bob@example.com\n\nb\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
+			name: "local null sender with name gives MAILER-DAEMON",
+			opt:  func(o *CleanupOptions) { o.Sender, o.FullName = "", "X" },
+			in:   "Message-ID: <x@y>\nDate: d\n\nb\n",
+			want: rcvdLocal + "Message-ID: <x@y>\nDate: d\nFrom: MAILER-DAEMON@example.com\n\nb\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
+			name: "local header injection in full name",
+			opt:  func(o *CleanupOptions) { o.FullName = "Eve\nBcc: victim@x" },
+			in:   "Message-ID: <x@y>\nDate: d\n\nb\n",
+			want: rcvdLocal + "Message-ID: <x@y>\nDate: d\nFrom: \"Eve Bcc: victim@x\" <bob@example.com>\n\nb\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
+			name: "local non-ascii name encoded",
+			opt:  func(o *CleanupOptions) { o.FullName = "Jörg" },
+			in:   "Message-ID: <x@y>\nDate: d\n\nb\n",
+			want: rcvdLocal + "Message-ID: <x@y>\nDate: d\nFrom: =?utf-8?q?J=C3=B6rg?= <bob@example.com>\n\nb\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
+			name: "extract recipients removes bcc",
+			opt:  func(o *CleanupOptions) { o.ExtractRecipients = true },
+			in: fullHdr + "To: Carol <carol@x.example>, dave\nCc: grp: e@x.example,\n Carol@X.example;\n" +
+				"Bcc: secret@x.example\nSubject: s\n\nb\n",
+			want: rcvdLocal + fullHdr + "To: Carol <carol@x.example>, dave\nCc: grp: e@x.example,\n Carol@X.example;\n" +
+				"Subject: s\n\nb\n",
+			res: Result{Hops: 1, MessageID: "<x@y>",
+				Recipients: []string{"carol@x.example", "dave@example.com", "e@x.example", "secret@x.example"}},
+		},
+		{
+			name: "resent headers",
+			opt:  func(o *CleanupOptions) { o.ExtractRecipients = true },
+			in:   fullHdr + "To: old@x\nResent-To: new@x\nResent-Bcc: hidden@x\nBcc: oldbcc@x\n\nb\n",
+			want: rcvdLocal + fullHdr + "To: old@x\nResent-To: new@x\n" +
+				"Resent-Message-Id: <20261123155154.4Xk2abc@mail.example.com>\n" +
+				"Resent-Date: Mon, 23 Nov 2026 15:51:54 +0000 (UTC)\nResent-From: bob@example.com\n\nb\n",
+			res: Result{Hops: 1, MessageID: "<x@y>",
+				ResentMessageID: "<20261123155154.4Xk2abc@mail.example.com>",
+				Recipients:      []string{"new@x", "hidden@x"}},
+		},
+		{
+			name: "no body and no separator",
+			in:   fullHdr + "Subject: x",
+			want: rcvdSMTP + fullHdr + "Subject: x\n\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
+			name: "no headers",
+			in:   "hello world\r\nsecond: line\r\n",
+			want: rcvdSMTP + addedID + addedDate + "\nhello world\nsecond: line\n",
+			res:  Result{Hops: 1, MessageID: "<20261123155154.4Xk2abc@mail.example.com>"},
+		},
+		{
+			name: "empty input",
+			opt:  func(o *CleanupOptions) { o.NoMissingHeaders = true },
+			in:   "",
+			want: rcvdSMTP + "\n",
+			res:  Result{Hops: 1},
+		},
+		{
+			name: "header ends at non-header line",
+			in:   fullHdr + "this is body\nmore\n",
+			want: rcvdSMTP + fullHdr + "\nthis is body\nmore\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
+			name: "continuation first is body",
+			in:   " indented\n",
+			opt:  func(o *CleanupOptions) { o.NoMissingHeaders = true },
+			want: rcvdSMTP + "\n indented\n",
+			res:  Result{Hops: 1},
+		},
+		{
+			name: "folded headers, spaced colon, last line without newline, bare CR",
+			in:   fullHdr + "Subject : a\r\n\tb\r\n  c\r\nX-A: 1\r\n\r\nline\rwith CR\r\nlast",
+			want: rcvdSMTP + fullHdr + "Subject : a\n\tb\n  c\nX-A: 1\n\nline\rwith CR\nlast\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
+			name: "hops, delivered-to, content-length",
+			opt:  func(o *CleanupOptions) { o.HopcountLimit = 4 },
+			in: "Received: from a\n\tby b\nreceived: x\nRECEIVED: y\nDelivered-To: Bob@Example.COM\n" +
+				"Content-Length: 99\n Continued\nDelivered-To:  <x@y>\n" + fullHdr + "\nb\n",
+			want: rcvdSMTP + "Received: from a\n\tby b\nreceived: x\nRECEIVED: y\nDelivered-To: Bob@Example.COM\n" +
+				"Delivered-To:  <x@y>\n" + fullHdr + "\nb\n",
+			res: Result{Hops: 4, TooManyHops: true, MessageID: "<x@y>",
+				DeliveredTo: []string{"bob@example.com", "<x@y>"}},
+		},
+		{
+			name: "header of exactly the size limit",
+			opt:  func(o *CleanupOptions) { o.HeaderSizeLimit = 14; o.NoMissingHeaders = true },
+			in:   "Subject: one\r\n\r\nbody\n",
+			want: rcvdSMTP + "Subject: one\n\nbody\n",
+			res:  Result{Hops: 1},
+		},
+		{
+			name: "header size limit moves the rest to the body",
+			opt:  func(o *CleanupOptions) { o.HeaderSizeLimit = 60; o.NoMissingHeaders = true },
+			in:   "Subject: one\nX-Long: " + strings.Repeat("z", 80) + "\nX-After: 1\n\nbody\n",
+			want: rcvdSMTP + "Subject: one\n\nX-Long: " + strings.Repeat("z", 80) + "\nX-After: 1\n\nbody\n",
+			res:  Result{Hops: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opt := smtpOpts()
+			if strings.HasPrefix(tt.name, "local") || strings.HasPrefix(tt.name, "extract") ||
+				strings.HasPrefix(tt.name, "resent") {
+				opt = localOpts()
+			}
+			if tt.opt != nil {
+				tt.opt(&opt)
+			}
+			var out bytes.Buffer
+			res, err := Cleanup(strings.NewReader(tt.in), &out, opt)
+			if err != nil {
+				t.Fatalf("Cleanup: %v", err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("output:\n%q\nwant:\n%q", out.String(), tt.want)
+			}
+			tt.res.Size = int64(len(tt.want))
+			if !reflect.DeepEqual(res, tt.res) {
+				t.Errorf("result %+v, want %+v", res, tt.res)
+			}
+		})
+	}
+}
+
+// bodyReader produces a message with a header and size bytes of CRLF body
+// lines on the fly, and counts what was read.
+type bodyReader struct {
+	hdr  string
+	size int
+	read int
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	total := len(r.hdr) + r.size
+	if r.read >= total {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(p) && r.read < total {
+		if r.read < len(r.hdr) {
+			p[n] = r.hdr[r.read]
+		} else {
+			i := (r.read - len(r.hdr)) % 64
+			switch i {
+			case 62:
+				p[n] = '\r'
+			case 63:
+				p[n] = '\n'
+			default:
+				p[n] = 'a' + byte(i%26)
+			}
+		}
+		n++
+		r.read++
+	}
+	return n, nil
+}
+
+// watchWriter records how much of the input had been read when output
+// first arrived, and counts bytes and LF-only line endings.
+type watchWriter struct {
+	src       *bodyReader
+	firstRead int
+	n         int
+	crs       int
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	if w.n == 0 {
+		w.firstRead = w.src.read
+	}
+	w.n += len(p)
+	w.crs += bytes.Count(p, []byte("\r"))
+	return len(p), nil
+}
+
+func TestCleanupStreamsBody(t *testing.T) {
+	const size = 5 << 20 // a multiple of 64
+	src := &bodyReader{hdr: fullHdr + "Subject: big\r\n\r\n", size: size}
+	dst := &watchWriter{src: src}
+	res, err := Cleanup(src, dst, smtpOpts())
+	if err != nil {
+		t.Fatalf("Cleanup: %v", err)
+	}
+	if src.read != len(src.hdr)+size {
+		t.Fatalf("read %d bytes, want %d", src.read, len(src.hdr)+size)
+	}
+	if dst.firstRead > 1<<20 {
+		t.Errorf("first output after %d input bytes: body was buffered", dst.firstRead)
+	}
+	want := len(rcvdSMTP) + len(fullHdr) + len("Subject: big\n\n") + size/64*63
+	if dst.n != want || res.Size != int64(want) {
+		t.Errorf("wrote %d (Size %d), want %d", dst.n, res.Size, want)
+	}
+	if dst.crs != 0 {
+		t.Errorf("%d CRs left in output", dst.crs)
+	}
+}
+
+func TestLFWriterSplitCRLF(t *testing.T) {
+	// Every split of the input into two chunks gives the same output.
+	in := "a\r\nb\rc\r\n\r\r\nd\r"
+	want := "a\nb\rc\n\r\nd\n"
+	for i := 0; i <= len(in); i++ {
+		var out bytes.Buffer
+		bw := bufioWriter(&out)
+		c := &lfWriter{w: bw}
+		c.write([]byte(in[:i]))
+		c.write([]byte(in[i:]))
+		c.finish()
+		if err := bw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != want || c.n != int64(len(want)) {
+			t.Errorf("split %d: %q (n=%d), want %q", i, out.String(), c.n, want)
+		}
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+type failReader struct{ data string }
+
+func (r *failReader) Read(p []byte) (int, error) {
+	if r.data == "" {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+func TestCleanupErrors(t *testing.T) {
+	if _, err := Cleanup(strings.NewReader("Subject: x\n\nb\n"), failWriter{}, smtpOpts()); err == nil {
+		t.Error("write error not reported")
+	}
+	for _, in := range []string{"Subject: x\n", "Subject: x\n\nbody"} {
+		if _, err := Cleanup(&failReader{data: in}, io.Discard, smtpOpts()); err == nil {
+			t.Errorf("read error after %q not reported", in)
+		}
+	}
+}
+
+func TestFormatDate(t *testing.T) {
+	est := time.FixedZone("EST", -5*3600)
+	noAbbr := time.FixedZone("", 5*3600+1800)
+	tests := []struct {
+		t    time.Time
+		want string
+	}{
+		{testNow, "Mon, 23 Nov 2026 15:51:54 +0000 (UTC)"},
+		{time.Date(2026, 1, 3, 9, 4, 5, 0, est), "Sat,  3 Jan 2026 09:04:05 -0500 (EST)"},
+		{time.Date(2026, 1, 3, 9, 4, 5, 0, noAbbr), "Sat,  3 Jan 2026 09:04:05 +0530"},
+	}
+	for _, tt := range tests {
+		if got := FormatDate(tt.t); got != tt.want {
+			t.Errorf("FormatDate = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func FuzzCleanup(f *testing.F) {
+	for _, s := range []string{"", "Subject: x\n\nb", "From x\r\nTo: a@b\r\n b\r\n\r\nbody\r", "x\ry\r\n", " a\n", "\r\r", "\x00"} {
+		f.Add(s, false, 0)
+		f.Add(s, true, 20)
+	}
+	f.Fuzz(func(t *testing.T, in string, local bool, limit int) {
+		opt := smtpOpts()
+		opt.Local, opt.ExtractRecipients = local, local
+		opt.HeaderSizeLimit = limit % 4096
+		var out bytes.Buffer
+		res, err := Cleanup(strings.NewReader(in), &out, opt)
+		if err != nil {
+			t.Fatalf("Cleanup: %v", err)
+		}
+		s := out.String()
+		if res.Size != int64(len(s)) {
+			t.Fatalf("Size %d, wrote %d", res.Size, len(s))
+		}
+		if strings.Contains(s, "\r\n") && !strings.Contains(in, "\r\r") {
+			t.Fatalf("CRLF left in output %q", s)
+		}
+		if !strings.HasPrefix(s, "Received: ") || !strings.Contains(s, "\n\n") || !strings.HasSuffix(s, "\n") {
+			t.Fatalf("malformed output %q", s)
+		}
+	})
+}
+
+func bufioWriter(w io.Writer) *bufio.Writer { return bufio.NewWriter(w) }

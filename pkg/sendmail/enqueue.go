@@ -1,0 +1,76 @@
+package sendmail
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/tern-mta/tern/pkg/ipc"
+)
+
+// enqueue reads a message from standard input and submits it.
+func (r *runner) enqueue(o *options) error {
+	login, uid := r.env.Whoami()
+	who := login
+	if o.senderSet {
+		var malformed bool
+		if who, malformed = senderOf(o.sender); malformed {
+			r.warnf("-f option specified malformed sender: %s", o.sender)
+		}
+	}
+	prefix := fmt.Sprintf("%s(%d)", who, uid)
+	rcpts := recipientsOf(o.args)
+	if !o.extract && len(rcpts) == 0 {
+		return fatal(ExUsage, "Recipient addresses must be specified on the command line or via the -t option")
+	}
+	if o.verbose == 1 {
+		r.warnf("-v: tern does not mail delivery status reports; the message is delivered as usual")
+	}
+	in := newLineReader(r.env.Stdin)
+	in.dotEnds, in.skipFrom = !o.ignoreDots, true
+	var head []byte
+	if o.extract {
+		var extracted []string
+		var err error
+		if head, extracted, err = readHeader(in); err != nil {
+			return fatal(ExDataErr, "%s: error reading input: %v", prefix, err)
+		}
+		rcpts = append(rcpts, extracted...)
+		if len(rcpts) == 0 {
+			return fatal(ExUsage, "%s: No recipient addresses found in message header", prefix)
+		}
+	}
+	spoolDir := filepath.Join(r.env.QueueDirectory, MaildropDir)
+	req := submitRequest(o, who, rcpts)
+	if _, err := submitMessage(spoolDir, r.env.MessageSizeLimit, req, head, in, r.openSink); err != nil {
+		var se *submitError
+		if errors.As(err, &se) {
+			return fatal(se.code, "%s: %s", prefix, se.text)
+		}
+		return fatal(ExTempFail, "%s: %v", prefix, err)
+	}
+	return nil
+}
+
+// submitRequest builds the pickup request record.
+func submitRequest(o *options, sender string, rcpts []string) ipc.Record {
+	req := ipc.Record{{Name: AttrRequest, Value: RequestSubmit}}
+	if o.senderSet {
+		req = req.Add(AttrSender, sender)
+	}
+	for _, rc := range rcpts {
+		req = req.Add(AttrRcpt, rc)
+	}
+	optional := []ipc.Attr{
+		{Name: AttrFullname, Value: o.fullname},
+		{Name: AttrEnvID, Value: o.envid},
+		{Name: AttrRet, Value: o.ret},
+		{Name: AttrNotify, Value: o.notify},
+	}
+	for _, a := range optional {
+		if a.Value != "" {
+			req = append(req, a)
+		}
+	}
+	return req
+}

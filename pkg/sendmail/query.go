@@ -1,0 +1,66 @@
+package sendmail
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/tern-mta/tern/pkg/ipc"
+)
+
+// mailq prints the queue report that qmgr's showq service formats.
+func (r *runner) mailq() error {
+	const down = "Queue report unavailable - mail system is down"
+	c, err := r.env.Dial(filepath.Join(r.env.QueueDirectory, ShowqSocket))
+	if err != nil {
+		return fatal(ExUnavailable, "%s", down)
+	}
+	defer c.Close()
+	reply, err := c.Call(ipc.Record{{Name: AttrRequest, Value: RequestShowq}})
+	if err != nil {
+		return fatal(ExUnavailable, "%s", down)
+	}
+	if err := replyError(reply); err != nil {
+		return err
+	}
+	if _, err := io.Copy(r.env.Stdout, c.BodyReader()); err != nil {
+		return fatal(ExIOErr, "queue report: %v", err)
+	}
+	return nil
+}
+
+// flush asks qmgr to attempt delivery of everything queued now (-q). The
+// site (-qR) and queue id (-qI) narrow what Postfix flushes; tern accepts
+// them and flushes the whole queue.
+func (r *runner) flush() error {
+	const down = "Cannot flush mail queue - mail system is down"
+	c, err := r.env.Dial(filepath.Join(r.env.QueueDirectory, QmgrSocket))
+	if err != nil {
+		return fatal(ExUnavailable, "%s", down)
+	}
+	defer c.Close()
+	reply, err := c.Call(ipc.Record{{Name: AttrRequest, Value: RequestFlush}})
+	if err != nil {
+		return fatal(ExUnavailable, "%s", down)
+	}
+	return replyError(reply)
+}
+
+// replyError turns a status=error reply into an exitError; nil for ok.
+func replyError(reply ipc.Record) error {
+	switch reply.Get(AttrStatus) {
+	case StatusOK:
+		return nil
+	case StatusError:
+		code, ok := parseExitCode(reply.Get(AttrCode))
+		if !ok {
+			code = ExSoftware
+		}
+		text := reply.Get(AttrText)
+		if text == "" {
+			text = "request failed"
+		}
+		return &exitError{code: code, msg: text}
+	}
+	return fatal(ExSoftware, "malformed reply from the mail system: %s", fmt.Sprint(reply))
+}

@@ -1,0 +1,84 @@
+package qmgr
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/dsn"
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/queue"
+)
+
+// notify queues a delivery status notification about env. Mail from the
+// null sender is reported to the postmaster as a double bounce, and a failed
+// double bounce is only logged: notifications never loop.
+func (m *Manager) notify(env *envelope.Envelope, reports []dsn.RecipientReport, kind dsn.Action, now time.Time) error {
+	s := m.settings
+	doubleBounce := s.doubleBounceSender + "@" + s.myOrigin
+	to, from := env.Sender, ""
+	switch {
+	case strings.EqualFold(env.Sender, doubleBounce):
+		m.log.Infof("%s: discarding undeliverable postmaster notification", env.ID)
+		return nil
+	case env.Sender == "":
+		if kind != dsn.Failed {
+			return nil
+		}
+		to, from = qualifyLocal(s.doubleBounceRecipient, s.myOrigin), doubleBounce
+	}
+	content, _, err := m.q.Content(env.ID)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", env.ID, err)
+	}
+	defer content.Close()
+	draft, err := m.q.NewDraft()
+	if err != nil {
+		return err
+	}
+	nenv := &envelope.Envelope{
+		ID:         m.q.NewID(),
+		Sender:     from,
+		Recipients: []envelope.Recipient{{Address: to, Original: to}},
+		Arrival:    now,
+		Protocol:   "local",
+	}
+	rep := dsn.Report{
+		ReportingMTA: s.myHostname,
+		QueueID:      env.ID,
+		Arrival:      env.Arrival,
+		Now:          now,
+		Sender:       env.Sender,
+		To:           to,
+		From:         "MAILER-DAEMON@" + s.myHostname,
+		Postmaster:   "postmaster",
+		EnvID:        env.EnvID,
+		Ret:          env.Ret,
+		Recipients:   reports,
+		Kind:         kind,
+		MailName:     s.mailName,
+	}
+	if err := dsn.Write(draft, rep, content); err != nil {
+		draft.Abort()
+		return fmt.Errorf("write notification: %w", err)
+	}
+	if err := m.q.Commit(context.Background(), nenv, draft, queue.Incoming); err != nil {
+		return err
+	}
+	what := map[dsn.Action]string{dsn.Failed: "sender non-delivery notification", dsn.Delayed: "sender delay notification", dsn.Delivered: "sender delivery status notification"}[kind]
+	if from != "" {
+		what = "postmaster non-delivery notification"
+	}
+	m.log.Infof("%s: %s: %s", env.ID, what, nenv.ID)
+	m.log.Infof("%s: from=<%s>, size=%d, nrcpt=1 (queue active)", nenv.ID, nenv.Sender, nenv.Size)
+	m.sched.submit(nenv)
+	return nil
+}
+
+func qualifyLocal(addr, origin string) string {
+	if strings.Contains(addr, "@") {
+		return addr
+	}
+	return addr + "@" + origin
+}

@@ -1,0 +1,208 @@
+// Package qmgr is tern's queue manager: the one process that owns the queue
+// database. It serves Postfix's cleanup, pickup, showq and qmgr services
+// (master.cf entries with those commands all run in this one process),
+// schedules deliveries to the transport agents, retries deferred mail with
+// back-off and returns failed mail to its sender.
+package qmgr
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/daemon"
+	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/maillog"
+	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/queue"
+)
+
+// ipcTimeout bounds each read and write on a client connection.
+const ipcTimeout = 5 * time.Minute
+
+// Manager is a running queue manager.
+type Manager struct {
+	cfg      *config.Config
+	log      *maillog.Logger
+	q        *queue.Queue
+	queueDir string
+	settings settings
+	router   *router
+	sched    *scheduler
+	wg       sync.WaitGroup
+}
+
+// settings are the main.cf values the manager uses, read once at start.
+type settings struct {
+	myHostname, myOrigin   string
+	mailName               string
+	minBackoff, maxBackoff time.Duration
+	queueRunDelay          time.Duration
+	maxLifetime            time.Duration
+	bounceLifetime         time.Duration
+	delayWarning           time.Duration
+	hopcountLimit          int
+	headerSizeLimit        int
+	messageSizeLimit       int64
+	doubleBounceSender     string
+	bounceNoticeRecipient  string
+	doubleBounceRecipient  string
+	emptyAddressRecipient  string
+	processLimit           int
+	localConcurrency       int
+	defaultConcurrency     int
+	localRecipientLimit    int
+	defaultRecipientLimit  int
+	pickupWakeup           time.Duration
+	agentTimeout           time.Duration
+}
+
+func loadSettings(cfg *config.Config) settings {
+	s := settings{
+		myHostname:            cfg.Get("myhostname"),
+		myOrigin:              cfg.Get("myorigin"),
+		mailName:              cfg.Get("mail_name"),
+		minBackoff:            cfg.Duration("minimal_backoff_time"),
+		maxBackoff:            cfg.Duration("maximal_backoff_time"),
+		queueRunDelay:         cfg.Duration("queue_run_delay"),
+		maxLifetime:           cfg.Duration("maximal_queue_lifetime"),
+		bounceLifetime:        cfg.Duration("bounce_queue_lifetime"),
+		delayWarning:          cfg.Duration("delay_warning_time"),
+		hopcountLimit:         cfg.Int("hopcount_limit"),
+		headerSizeLimit:       cfg.Int("header_size_limit"),
+		messageSizeLimit:      cfg.Int64("message_size_limit"),
+		doubleBounceSender:    cfg.Get("double_bounce_sender"),
+		bounceNoticeRecipient: cfg.Get("bounce_notice_recipient"),
+		doubleBounceRecipient: cfg.Get("2bounce_notice_recipient"),
+		emptyAddressRecipient: cfg.Get("empty_address_recipient"),
+		processLimit:          cfg.Int("default_process_limit"),
+		localConcurrency:      cfg.Int("local_destination_concurrency_limit"),
+		defaultConcurrency:    cfg.Int("default_destination_concurrency_limit"),
+		localRecipientLimit:   cfg.Int("local_destination_recipient_limit"),
+		defaultRecipientLimit: cfg.Int("default_destination_recipient_limit"),
+		pickupWakeup:          60 * time.Second,
+		agentTimeout:          cfg.Duration("command_time_limit") + time.Minute,
+	}
+	if s.maxLifetime == 0 {
+		// Postfix: a zero lifetime means a single delivery attempt.
+		s.maxLifetime = time.Nanosecond
+	}
+	if s.processLimit <= 0 {
+		s.processLimit = 100
+	}
+	return s
+}
+
+// Main is the entry of `tern daemon qmgr`.
+func Main(args []string) int {
+	d, err := daemon.Init("qmgr")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tern/qmgr: fatal: %v\n", err)
+		return 1
+	}
+	m, err := New(d.Config, d.Log)
+	if err != nil {
+		d.Log.Fatalf("%v", err)
+		return 1
+	}
+	ctx, stop := daemon.SignalContext()
+	defer stop()
+	if err := m.Run(ctx, d.Listeners); err != nil {
+		d.Log.Fatalf("%v", err)
+		return 1
+	}
+	return 0
+}
+
+// New opens the queue and prepares a manager; Run starts it.
+func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
+	dir := cfg.Get("queue_directory")
+	q, err := queue.Open(dir, queue.Options{
+		CommitDelay: cfg.Duration("tern_queue_commit_delay"),
+		InlineLimit: cfg.Int64("tern_content_inline_limit"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open queue: %w", err)
+	}
+	m := &Manager{cfg: cfg, log: log, q: q, queueDir: dir, settings: loadSettings(cfg)}
+	m.router, err = newRouter(cfg, maps.Options{})
+	if err != nil {
+		q.Close()
+		return nil, err
+	}
+	for _, w := range m.router.warnings {
+		log.Warnf("%s", w)
+	}
+	m.sched = newScheduler(m)
+	return m, nil
+}
+
+// Run serves the listeners (by master.cf service name: cleanup, pickup,
+// showq, qmgr and the Postfix names folded into qmgr) and runs the
+// scheduler until ctx is cancelled. Then it stops accepting, lets running
+// deliveries finish, and closes the queue.
+func (m *Manager) Run(ctx context.Context, listeners []daemon.Listener) error {
+	defer m.q.Close()
+	defer m.router.close()
+	moved, err := m.q.Recover()
+	if err != nil {
+		return fmt.Errorf("queue recovery: %w", err)
+	}
+	if moved > 0 {
+		m.log.Infof("recovered %d messages left active by an earlier run", moved)
+	}
+	counts := m.q.Counts()
+	m.log.Infof("queue: %d incoming, %d deferred, %d hold, %d corrupt",
+		counts[queue.Incoming], counts[queue.Deferred], counts[queue.Hold], counts[queue.Corrupt])
+	for _, l := range listeners {
+		h := m.handlerFor(l.Name)
+		if h == nil {
+			m.log.Warnf("service %s: not served by qmgr; closing its socket", l.Name)
+			l.Close()
+			continue
+		}
+		m.wg.Add(1)
+		go func(l net.Listener, h ipc.Handler) {
+			defer m.wg.Done()
+			if err := ipc.Serve(ctx, l, ipcTimeout, h); err != nil {
+				m.log.Errorf("accept: %v", err)
+			}
+		}(l.Listener, h)
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.pickupLoop(ctx)
+	}()
+	m.sched.run(ctx)
+	m.wg.Wait()
+	return nil
+}
+
+// handlerFor maps a master.cf service name to the endpoint serving it.
+func (m *Manager) handlerFor(service string) ipc.Handler {
+	switch service {
+	case "cleanup":
+		return m.serveCleanup
+	case "pickup":
+		return m.servePickup
+	case "showq":
+		return m.serveShowq
+	case "qmgr", "flush":
+		return m.serveQmgr
+	}
+	return nil
+}
+
+// maildropDir is where sendmail leaves mail when qmgr is down.
+func (m *Manager) maildropDir() string { return filepath.Join(m.queueDir, "maildrop") }
+
+// agentSocket is the socket of a transport's delivery agent.
+func (m *Manager) agentSocket(transport string) string {
+	return daemon.ServiceSocket(m.queueDir, transport)
+}

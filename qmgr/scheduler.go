@@ -1,0 +1,350 @@
+package qmgr
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/queue"
+)
+
+// scheduler moves messages from the queue to the delivery agents. Messages
+// being delivered are "active" in memory only: the database keeps them in
+// incoming or deferred, so a crash simply makes them eligible again
+// (at-least-once delivery) and the hot path costs no extra commit.
+type scheduler struct {
+	m          *Manager
+	mu         sync.Mutex
+	fresh      []*envelope.Envelope // committed, not yet activated
+	active     map[string]*activeMsg
+	backlog    bool // incoming messages were left in the queue at the active limit
+	wake       chan struct{}
+	flush      chan struct{}
+	pickupKick chan struct{}
+	transports map[string]*transport
+	running    sync.WaitGroup
+}
+
+// activeMsg is a message with deliveries in progress.
+type activeMsg struct {
+	mu      sync.Mutex
+	env     *envelope.Envelope
+	state   queue.State // where the database has it
+	started time.Time
+	jobs    int // delivery jobs not yet finished
+}
+
+// job is one delivery request: recipients of one message for one route.
+type job struct {
+	msg   *activeMsg
+	idx   []int // indexes into msg.env.Recipients
+	route route
+	dest  string // concurrency key within the transport
+}
+
+const activeLimitDefault = 20000
+
+func newScheduler(m *Manager) *scheduler {
+	return &scheduler{
+		m:          m,
+		active:     map[string]*activeMsg{},
+		wake:       make(chan struct{}, 1),
+		flush:      make(chan struct{}, 1),
+		pickupKick: make(chan struct{}, 1),
+		transports: map[string]*transport{},
+	}
+}
+
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// submit hands a freshly committed message to the scheduler.
+func (s *scheduler) submit(env *envelope.Envelope) {
+	s.mu.Lock()
+	s.fresh = append(s.fresh, env)
+	s.mu.Unlock()
+	kick(s.wake)
+}
+
+// run is the scheduling loop. It returns when ctx is cancelled and every
+// delivery in progress has finished.
+func (s *scheduler) run(ctx context.Context) {
+	s.loadState(queue.Incoming)
+	s.loadDue(time.Now())
+	timer := time.NewTimer(s.nextWake())
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.stopTransports()
+			s.running.Wait()
+			return
+		case <-s.wake:
+		case <-s.flush:
+			s.loadState(queue.Deferred)
+		case <-timer.C:
+			s.loadDue(time.Now())
+		}
+		s.activateFresh()
+		if s.takeBacklog() {
+			s.loadState(queue.Incoming)
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(s.nextWake())
+	}
+}
+
+// nextWake is when deferred mail next falls due, at most queue_run_delay away.
+func (s *scheduler) nextWake() time.Duration {
+	d := s.m.settings.queueRunDelay
+	if d <= 0 {
+		d = 5 * time.Minute
+	}
+	if t, ok := s.m.q.NextDue(); ok {
+		if until := time.Until(t); until < d {
+			d = until
+		}
+	}
+	if d < 10*time.Millisecond {
+		d = 10 * time.Millisecond
+	}
+	return d
+}
+
+func (s *scheduler) takeBacklog() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.backlog && len(s.active) < activeLimitDefault/2
+	if b {
+		s.backlog = false
+	}
+	return b
+}
+
+// loadState activates every message in state that is not active yet.
+func (s *scheduler) loadState(state queue.State) {
+	var envs []*envelope.Envelope
+	err := s.m.q.Walk(state, func(env *envelope.Envelope) error {
+		envs = append(envs, env)
+		if len(envs) >= activeLimitDefault {
+			return queue.ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		s.m.log.Errorf("scan %s queue: %v", state, err)
+	}
+	for _, env := range envs {
+		s.activate(env, state)
+	}
+}
+
+// loadDue activates deferred messages whose retry time has come.
+func (s *scheduler) loadDue(now time.Time) {
+	var envs []*envelope.Envelope
+	err := s.m.q.Due(now, activeLimitDefault, func(env *envelope.Envelope) error {
+		envs = append(envs, env)
+		return nil
+	})
+	if err != nil {
+		s.m.log.Errorf("scan deferred queue: %v", err)
+	}
+	for _, env := range envs {
+		s.activate(env, queue.Deferred)
+	}
+}
+
+func (s *scheduler) activateFresh() {
+	s.mu.Lock()
+	fresh := s.fresh
+	s.fresh = nil
+	s.mu.Unlock()
+	for _, env := range fresh {
+		s.activate(env, queue.Incoming)
+	}
+}
+
+// activate resolves a message's pending recipients and queues its jobs.
+func (s *scheduler) activate(env *envelope.Envelope, state queue.State) {
+	s.mu.Lock()
+	if _, busy := s.active[env.ID]; busy {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.active) >= activeLimitDefault {
+		s.backlog = true
+		s.mu.Unlock()
+		return
+	}
+	msg := &activeMsg{env: env, state: state, started: time.Now()}
+	s.active[env.ID] = msg
+	s.mu.Unlock()
+	// A scan may hand over a copy that a delivery pass finished since:
+	// only the database's current copy, in the expected state, is used.
+	cur, curState, err := s.m.q.Get(env.ID)
+	if err != nil || curState != state {
+		s.mu.Lock()
+		delete(s.active, env.ID)
+		s.mu.Unlock()
+		return
+	}
+	msg.env = cur
+
+	jobs, immediate := s.plan(msg)
+	msg.mu.Lock()
+	msg.jobs = len(jobs)
+	for _, r := range immediate {
+		s.m.record(msg, r.idx, r.res)
+	}
+	msg.mu.Unlock()
+	if len(jobs) == 0 {
+		s.finish(msg)
+		return
+	}
+	for _, j := range jobs {
+		s.transportFor(j.route.transport).enqueue(j)
+	}
+}
+
+// immediateResult is a recipient decided without a delivery agent.
+type immediateResult struct {
+	idx int
+	res agent.Result
+}
+
+// plan groups pending recipients into jobs by route, honouring the
+// transport's recipient limit; routes that need no agent (error, discard,
+// lookup failures) are decided at once.
+func (s *scheduler) plan(msg *activeMsg) ([]*job, []immediateResult) {
+	var jobs []*job
+	var now []immediateResult
+	open := map[route]*job{}
+	for _, i := range msg.env.Pending() {
+		rc := msg.env.Recipients[i]
+		rt, err := s.m.router.resolve(rc.Address)
+		switch {
+		case err != nil:
+			now = append(now, immediateResult{i, agent.Deferf("4.3.0", "transport table lookup failure: %v", err)})
+			continue
+		case rt.transport == "error":
+			now = append(now, immediateResult{i, errorResult(rt.nexthop)})
+			continue
+		case rt.transport == "discard":
+			now = append(now, immediateResult{i, agent.Result{Status: agent.OK, DSN: "2.0.0", Text: "discarded: " + rt.nexthop, Relay: "none"}})
+			continue
+		}
+		limit := s.m.recipientLimit(rt.transport)
+		key := rt
+		if rt.transport == "local" {
+			// local(8) concurrency is per recipient.
+			key.nexthop = rt.nexthop + "\x00" + rc.Address
+		}
+		j := open[key]
+		if j == nil || (limit > 0 && len(j.idx) >= limit) {
+			j = &job{msg: msg, route: rt, dest: key.nexthop}
+			jobs = append(jobs, j)
+			open[key] = j
+		}
+		j.idx = append(j.idx, i)
+	}
+	return jobs, now
+}
+
+// errorResult is the outcome of the error(8) transport: "error:5.1.1 text"
+// style next hops carry their own status.
+func errorResult(text string) agent.Result {
+	dsn := "5.0.0"
+	if len(text) > 5 && (text[0] == '4' || text[0] == '5') && text[1] == '.' {
+		if sp := indexSpace(text); sp > 0 {
+			dsn, text = text[:sp], text[sp+1:]
+		}
+	}
+	if text == "" {
+		text = "mail delivery disabled"
+	}
+	st := agent.Bounce
+	if dsn[0] == '4' {
+		st = agent.Defer
+	}
+	return agent.Result{Status: st, DSN: dsn, Text: text, Relay: "none"}
+}
+
+func indexSpace(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			return i
+		}
+	}
+	return -1
+}
+
+func (m *Manager) recipientLimit(transport string) int {
+	if transport == "local" {
+		return m.settings.localRecipientLimit
+	}
+	return m.settings.defaultRecipientLimit
+}
+
+func (m *Manager) concurrencyLimit(transport string) int {
+	if transport == "local" {
+		return m.settings.localConcurrency
+	}
+	return m.settings.defaultConcurrency
+}
+
+// jobDone is called by a transport worker with a job's results.
+func (s *scheduler) jobDone(j *job, results []agent.Result) {
+	msg := j.msg
+	msg.mu.Lock()
+	for k, i := range j.idx {
+		s.m.record(msg, i, results[k])
+	}
+	msg.jobs--
+	last := msg.jobs == 0
+	msg.mu.Unlock()
+	if last {
+		s.finish(msg)
+	}
+}
+
+// finish settles a message whose jobs are all done and forgets it.
+func (s *scheduler) finish(msg *activeMsg) {
+	s.m.settle(msg)
+	s.mu.Lock()
+	delete(s.active, msg.env.ID)
+	backlog := s.backlog
+	s.mu.Unlock()
+	if backlog {
+		kick(s.wake)
+	}
+}
+
+func (s *scheduler) transportFor(name string) *transport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.transports[name]
+	if t == nil {
+		t = newTransport(s, name)
+		s.transports[name] = t
+	}
+	return t
+}
+
+func (s *scheduler) stopTransports() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.transports {
+		t.stop()
+	}
+}

@@ -1,0 +1,186 @@
+package qmgr
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/dsn"
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/queue"
+)
+
+// record applies one recipient's result to the message. Results that no
+// agent produced (routing decisions, an unreachable agent) are logged here;
+// agents log their own.
+func (m *Manager) record(msg *activeMsg, i int, res agent.Result) {
+	rc := &msg.env.Recipients[i]
+	rc.DSN, rc.Reason, rc.Relay = res.DSN, res.Text, res.Relay
+	switch res.Status {
+	case agent.OK:
+		rc.Status = envelope.Delivered
+	case agent.Bounce:
+		rc.Status = envelope.Failed
+	default:
+		rc.Status = envelope.Pending
+	}
+	if res.Relay == "" || res.Relay == "none" {
+		agent.LogResult(m.log, msg.env, *rc, res, msg.started)
+	}
+}
+
+// settle decides a message's fate after a delivery pass: expire recipients
+// past their lifetime, return failures to the sender, then delete the
+// message when nothing is pending or defer it with back-off.
+func (m *Manager) settle(msg *activeMsg) {
+	env := msg.env
+	now := time.Now()
+	pending := env.Pending()
+	if len(pending) > 0 && now.Sub(env.Arrival) >= m.lifetime(env) {
+		for _, i := range pending {
+			rc := &env.Recipients[i]
+			rc.Status = envelope.Failed
+			if rc.DSN == "" || rc.DSN[0] != '5' {
+				rc.DSN = "5" + strings.TrimLeft(rc.DSN, "0123456789")
+				if rc.DSN == "5" {
+					rc.DSN = "5.4.7"
+				}
+			}
+			if rc.Reason == "" {
+				rc.Reason = "delivery time expired"
+			}
+		}
+		m.log.Infof("%s: from=<%s>, status=expired, returned to sender", env.ID, env.Sender)
+	}
+	bounced := m.returnFailures(env, now)
+	if len(env.Pending()) == 0 && bounced {
+		if err := m.q.Delete(context.Background(), env.ID); err != nil {
+			m.log.Errorf("%s: remove: %v", env.ID, err)
+			return
+		}
+		m.log.Infof("%s: removed", env.ID)
+		return
+	}
+	m.warnDelay(env, now)
+	env.Attempts++
+	env.NextAttempt = now.Add(m.backoff(env, now))
+	if err := m.q.Update(context.Background(), env, queue.Deferred); err != nil {
+		m.log.Errorf("%s: update queue: %v", env.ID, err)
+	}
+}
+
+// lifetime is maximal_queue_lifetime, or bounce_queue_lifetime for mail
+// from the null sender.
+func (m *Manager) lifetime(env *envelope.Envelope) time.Duration {
+	if env.Sender == "" {
+		return m.settings.bounceLifetime
+	}
+	return m.settings.maxLifetime
+}
+
+// backoff follows Postfix: the wait grows with the message's age, between
+// minimal_backoff_time and maximal_backoff_time.
+func (m *Manager) backoff(env *envelope.Envelope, now time.Time) time.Duration {
+	d := now.Sub(env.Arrival)
+	if d < m.settings.minBackoff {
+		d = m.settings.minBackoff
+	}
+	if d > m.settings.maxBackoff {
+		d = m.settings.maxBackoff
+	}
+	return d
+}
+
+// returnFailures sends one non-delivery notification for the failed
+// recipients not yet reported and marks them reported. It returns false
+// when the notification could not be queued, so the message is kept and
+// the notification tried again.
+func (m *Manager) returnFailures(env *envelope.Envelope, now time.Time) bool {
+	var idx []int
+	for i, rc := range env.Recipients {
+		if rc.Status == envelope.Failed && !rc.Notified {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return true
+	}
+	var reports []dsn.RecipientReport
+	for _, i := range idx {
+		rc := env.Recipients[i]
+		if wantsNotice(rc.Notify, envelope.NotifyFailure) {
+			reports = append(reports, recipientReport(rc, dsn.Failed, now))
+		}
+	}
+	if len(reports) > 0 {
+		if err := m.notify(env, reports, dsn.Failed, now); err != nil {
+			m.log.Errorf("%s: cannot queue non-delivery notification: %v", env.ID, err)
+			return false
+		}
+	}
+	for _, i := range idx {
+		env.Recipients[i].Notified = true
+	}
+	return true
+}
+
+// warnDelay sends the one delay warning when delay_warning_time has passed.
+func (m *Manager) warnDelay(env *envelope.Envelope, now time.Time) {
+	if m.settings.delayWarning <= 0 || env.WarnedDelay || now.Sub(env.Arrival) < m.settings.delayWarning {
+		return
+	}
+	var reports []dsn.RecipientReport
+	for _, i := range env.Pending() {
+		rc := env.Recipients[i]
+		if wantsNotice(rc.Notify, envelope.NotifyDelay) {
+			rep := recipientReport(rc, dsn.Delayed, now)
+			rep.WillRetryUntil = env.Arrival.Add(m.lifetime(env))
+			reports = append(reports, rep)
+		}
+	}
+	env.WarnedDelay = true
+	if len(reports) == 0 {
+		return
+	}
+	if err := m.notify(env, reports, dsn.Delayed, now); err != nil {
+		m.log.Errorf("%s: cannot queue delay notification: %v", env.ID, err)
+	}
+}
+
+// wantsNotice applies RFC 3461 NOTIFY: without NOTIFY, failures and delays
+// are reported.
+func wantsNotice(notify, kind string) bool {
+	if notify == "" {
+		return kind != envelope.NotifySuccess
+	}
+	for _, n := range strings.Split(strings.ToUpper(notify), ",") {
+		if strings.TrimSpace(n) == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func recipientReport(rc envelope.Recipient, action dsn.Action, now time.Time) dsn.RecipientReport {
+	rep := dsn.RecipientReport{
+		FinalRecipient: rc.Address,
+		Action:         action,
+		Status:         rc.DSN,
+		LastAttempt:    now,
+		DiagnosticType: "x-unix",
+		Diagnostic:     rc.Reason,
+	}
+	if rc.ORcpt != "" {
+		rep.OriginalRecipient = strings.TrimPrefix(rc.ORcpt, "rfc822;")
+	} else if rc.Original != "" && !strings.EqualFold(rc.Original, rc.Address) {
+		rep.OriginalRecipient = rc.Original
+	}
+	if strings.HasPrefix(rc.Reason, "host ") || strings.HasPrefix(rc.Relay, "smtp") {
+		rep.DiagnosticType = "smtp"
+	}
+	if rep.Status == "" {
+		rep.Status = "5.0.0"
+	}
+	return rep
+}

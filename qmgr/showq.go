@@ -1,0 +1,115 @@
+package qmgr
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/queue"
+)
+
+// serveShowq answers mailq: the queue listing as text, in Postfix's layout.
+func (m *Manager) serveShowq(ctx context.Context, c *ipc.Conn) {
+	req, err := c.Receive(ipc.FrameRequest)
+	if err != nil || req.Get(attrRequest) != "showq" {
+		return
+	}
+	if err := c.Send(ipc.FrameReply, ipc.Record{{Name: attrStatus, Value: "ok"}}); err != nil {
+		return
+	}
+	w := c.BodyWriter()
+	bw := bufio.NewWriter(w)
+	if err := m.writeQueueListing(bw); err != nil {
+		m.log.Warnf("showq: %v", err)
+	}
+	bw.Flush()
+	w.Close()
+}
+
+// writeQueueListing writes every queued message: id (with * for active, !
+// for hold), size, arrival, sender, then each pending recipient preceded by
+// its last reason in parentheses.
+func (m *Manager) writeQueueListing(w io.Writer) error {
+	active := m.sched.activeIDs()
+	var count int
+	var bytes int64
+	write := func(env *envelope.Envelope, state queue.State) error {
+		if count == 0 {
+			fmt.Fprintf(w, "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n")
+		}
+		count++
+		bytes += env.Size
+		mark := " "
+		if active[env.ID] {
+			mark = "*"
+		} else if state == queue.Hold {
+			mark = "!"
+		}
+		sender := env.Sender
+		if sender == "" {
+			sender = "MAILER-DAEMON"
+		}
+		fmt.Fprintf(w, "%-11s %8d %20s  %s\n", env.ID+mark, env.Size, env.Arrival.Format("Mon Jan _2 15:04:05"), sender)
+		for _, rc := range env.Recipients {
+			if rc.Status != envelope.Pending {
+				continue
+			}
+			if rc.Reason != "" {
+				fmt.Fprintf(w, "%43s(%s)\n", "", rc.Reason)
+			}
+			fmt.Fprintf(w, "%43s%s\n", "", rc.Address)
+		}
+		_, err := fmt.Fprintln(w)
+		return err
+	}
+	for _, st := range []queue.State{queue.Incoming, queue.Deferred, queue.Hold} {
+		err := m.q.Walk(st, func(env *envelope.Envelope) error { return write(env, st) })
+		if err != nil {
+			return err
+		}
+	}
+	if count == 0 {
+		_, err := fmt.Fprintln(w, "Mail queue is empty")
+		return err
+	}
+	plural := "s"
+	if count == 1 {
+		plural = ""
+	}
+	_, err := fmt.Fprintf(w, "-- %d Kbytes in %d Request%s.\n", (bytes+1023)/1024, count, plural)
+	return err
+}
+
+// serveQmgr serves trigger requests: "flush" (sendmail -q) makes all
+// deferred mail due now, "wakeup" drains maildrop.
+func (m *Manager) serveQmgr(ctx context.Context, c *ipc.Conn) {
+	req, err := c.Receive(ipc.FrameRequest)
+	if err != nil {
+		return
+	}
+	switch req.Get(attrRequest) {
+	case "flush":
+		kick(m.sched.pickupKick)
+		kick(m.sched.flush)
+	case "wakeup":
+		kick(m.sched.pickupKick)
+	default:
+		_ = c.Send(ipc.FrameReply, ipc.Record{{Name: attrStatus, Value: "error"}, {Name: attrText, Value: "unknown request"}})
+		return
+	}
+	_ = c.Send(ipc.FrameReply, ipc.Record{{Name: attrStatus, Value: "ok"}})
+}
+
+// activeIDs returns the ids of messages with deliveries in progress.
+func (s *scheduler) activeIDs() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make(map[string]bool, len(s.active))
+	for id := range s.active {
+		ids[id] = true
+	}
+	return ids
+}

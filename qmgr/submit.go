@@ -1,0 +1,300 @@
+package qmgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/message"
+	"github.com/tern-mta/tern/pkg/queue"
+)
+
+// Submission protocol attributes, shared by the cleanup and pickup services
+// (see pkg/sendmail for the client side of pickup).
+const (
+	attrRequest = "request"
+	attrStatus  = "status"
+	attrID      = "id"
+	attrCode    = "code" // sysexits value for sendmail
+	attrDSN     = "dsn"
+	attrText    = "text"
+	attrOrigin  = "origin" // cleanup: "smtpd" (default) or "forward"
+)
+
+// Exit codes of sysexits.h returned to sendmail.
+const (
+	exDataErr  = 65
+	exSoftware = 70
+	exTempFail = 75
+)
+
+// rejection is a submission refused with an SMTP-style status.
+type rejection struct {
+	code int    // sysexits value
+	dsn  string // enhanced status
+	text string
+}
+
+func (r *rejection) Error() string { return r.dsn + " " + r.text }
+
+// submission is one message arriving at cleanup, pickup or from maildrop.
+type submission struct {
+	env       *envelope.Envelope
+	local     bool // from sendmail: add From:, local Received
+	forward   bool // from local(8) forwarding: content is already clean
+	gecosName string
+}
+
+// accept runs the message through cleanup into the queue, durably, and hands
+// it to the scheduler. It returns the queue id.
+func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (string, error) {
+	env := s.env
+	env.ID = m.q.NewID()
+	if env.Arrival.IsZero() {
+		env.Arrival = time.Now()
+	}
+	m.qualify(env)
+	if len(env.Recipients) == 0 {
+		return "", &rejection{exDataErr, "5.1.3", "no recipients specified"}
+	}
+	draft, err := m.q.NewDraft()
+	if err != nil {
+		return "", &rejection{exTempFail, "4.3.0", "queue file write error"}
+	}
+	limit := m.settings.messageSizeLimit
+	lr := &limitReader{r: body, left: limit}
+	res, err := m.cleanupContent(s, draft, lr)
+	if err == nil && limit > 0 && lr.over {
+		err = &rejection{exDataErr, "5.3.4", "message file too big"}
+	}
+	if err != nil {
+		draft.Abort()
+		var rj *rejection
+		if errors.As(err, &rj) {
+			return "", err
+		}
+		return "", &rejection{exTempFail, "4.3.0", fmt.Sprintf("message not accepted: %v", err)}
+	}
+	if res.TooManyHops {
+		for i := range env.Recipients {
+			r := &env.Recipients[i]
+			r.Status, r.DSN, r.Reason = envelope.Failed, "5.4.6", "too many hops"
+		}
+	}
+	if err := m.q.Commit(ctx, env, draft, queue.Incoming); err != nil {
+		return "", &rejection{exTempFail, "4.3.0", "queue file write error"}
+	}
+	if s.local {
+		m.log.Infof("%s: uid=%d from=<%s>", env.ID, env.SubmitUID, env.Sender)
+	}
+	if res.MessageID != "" {
+		m.log.Infof("%s: message-id=%s", env.ID, res.MessageID)
+	}
+	m.log.Infof("%s: from=<%s>, size=%d, nrcpt=%d (queue active)", env.ID, env.Sender, env.Size, len(env.Recipients))
+	m.sched.submit(env)
+	return env.ID, nil
+}
+
+func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader) (message.Result, error) {
+	if s.forward {
+		n, err := io.Copy(w, body)
+		return message.Result{Size: n}, err
+	}
+	env := s.env
+	opt := message.CleanupOptions{
+		QueueID:         env.ID,
+		MyHostname:      m.settings.myHostname,
+		MyOrigin:        m.settings.myOrigin,
+		Now:             env.Arrival,
+		Local:           s.local,
+		SubmitUser:      env.SubmitUser,
+		SubmitUID:       env.SubmitUID,
+		FullName:        env.FullName,
+		GecosName:       s.gecosName,
+		Sender:          env.Sender,
+		ClientName:      env.ClientName,
+		ClientAddr:      env.ClientAddr,
+		Helo:            env.Helo,
+		Protocol:        env.Protocol,
+		MailName:        m.settings.mailName,
+		HopcountLimit:   m.settings.hopcountLimit,
+		HeaderSizeLimit: m.settings.headerSizeLimit,
+	}
+	if len(env.Recipients) == 1 {
+		opt.Recipient = env.Recipients[0].Address
+	}
+	return message.Cleanup(body, w, opt)
+}
+
+// qualify appends @myorigin to bare addresses (append_at_myorigin) and
+// drops duplicate recipients, as Postfix's cleanup does.
+func (m *Manager) qualify(env *envelope.Envelope) {
+	if env.Sender != "" && !strings.Contains(env.Sender, "@") {
+		env.Sender += "@" + m.settings.myOrigin
+	}
+	seen := make(map[string]bool, len(env.Recipients))
+	out := env.Recipients[:0]
+	for _, r := range env.Recipients {
+		if r.Address == "" {
+			r.Address = m.settings.emptyAddressRecipient
+		}
+		if !strings.Contains(r.Address, "@") {
+			r.Address += "@" + m.settings.myOrigin
+		}
+		if r.Original == "" {
+			r.Original = r.Address
+		}
+		key := strings.ToLower(r.Address)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, r)
+	}
+	env.Recipients = out
+}
+
+// limitReader passes at most left bytes and records whether more came. It
+// keeps reading to the end so the sender is not left blocked.
+type limitReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		n, err := l.r.Read(p)
+		if n > 0 {
+			l.over = true
+		}
+		// Swallow the excess: the caller checks over.
+		if err != nil {
+			return 0, err
+		}
+		return 0, nil
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// serveCleanup serves private/cleanup: submissions from smtpd and from
+// local(8) forwarding.
+func (m *Manager) serveCleanup(ctx context.Context, c *ipc.Conn) {
+	// Only tern's own daemons (root or mail_owner) may submit here: the
+	// envelope they send is trusted. master.cf may mark the service public,
+	// as Postfix's default does, so the socket mode alone is not enough.
+	cred, err := ipc.PeerCred(c.NetConn())
+	if err != nil || (cred.UID != 0 && int(cred.UID) != os.Geteuid()) {
+		m.log.Warnf("cleanup: refusing a connection from uid %d: not a tern daemon", cred.UID)
+		return
+	}
+	m.serveSubmit(ctx, c, false)
+}
+
+// servePickup serves public/pickup: submissions from sendmail. The
+// submitter's identity comes from the kernel (SO_PEERCRED), never from the
+// client.
+func (m *Manager) servePickup(ctx context.Context, c *ipc.Conn) {
+	m.serveSubmit(ctx, c, true)
+}
+
+func (m *Manager) serveSubmit(ctx context.Context, c *ipc.Conn, local bool) {
+	for {
+		req, err := c.Receive(ipc.FrameRequest)
+		if err != nil {
+			return
+		}
+		if req.Get(attrRequest) != "submit" {
+			_ = c.Send(ipc.FrameReply, ipc.Record{{Name: attrStatus, Value: "error"},
+				{Name: attrCode, Value: strconv.Itoa(exSoftware)}, {Name: attrText, Value: "unknown request"}})
+			return
+		}
+		s := m.submissionFrom(req, local)
+		if local {
+			cred, err := ipc.PeerCred(c.NetConn())
+			if err != nil {
+				m.log.Warnf("pickup: %v", err)
+				return
+			}
+			m.setSubmitter(s, int(cred.UID), req.Has("sender"))
+		}
+		body := c.BodyReader()
+		id, err := m.accept(ctx, s, body)
+		if err != nil {
+			// Drain what is left of the body so the reply can be read.
+			_, _ = io.Copy(io.Discard, body)
+		}
+		if !m.reply(c, id, err) {
+			return
+		}
+	}
+}
+
+func (m *Manager) reply(c *ipc.Conn, id string, err error) bool {
+	if err == nil {
+		return c.Send(ipc.FrameReply, ipc.Record{{Name: attrStatus, Value: "ok"}, {Name: attrID, Value: id}}) == nil
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return false
+	}
+	rj := &rejection{exTempFail, "4.3.0", err.Error()}
+	errors.As(err, &rj)
+	m.log.Warnf("message not accepted: %s %s", rj.dsn, rj.text)
+	return c.Send(ipc.FrameReply, ipc.Record{
+		{Name: attrStatus, Value: "error"}, {Name: attrCode, Value: strconv.Itoa(rj.code)},
+		{Name: attrDSN, Value: rj.dsn}, {Name: attrText, Value: rj.text},
+	}) == nil
+}
+
+// submissionFrom builds a submission from a request record. Recipients come
+// as "rcpt" attributes, either plain addresses (pickup) or
+// envelope.RcptRecord values (cleanup).
+func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
+	env := envelope.FromRecord(req)
+	env.ID = ""
+	env.Arrival = time.Time{} // a new message: its own arrival time
+	for _, v := range req.All("rcpt") {
+		env.Recipients = append(env.Recipients, envelope.ParseRcptRecord(v))
+	}
+	if n := req.Get("notify"); n != "" {
+		for i := range env.Recipients {
+			if env.Recipients[i].Notify == "" {
+				env.Recipients[i].Notify = strings.ToUpper(n)
+			}
+		}
+	}
+	s := &submission{env: env, local: local, forward: req.Get(attrOrigin) == "forward"}
+	if local {
+		env.Protocol = "local"
+		env.ClientName, env.ClientAddr, env.Helo = "", "", ""
+	}
+	return s
+}
+
+// setSubmitter records the local submitter and derives the default sender
+// (login@myorigin) when sendmail was not given -f.
+func (m *Manager) setSubmitter(s *submission, uid int, senderGiven bool) {
+	s.env.SubmitUID = uid
+	name := strconv.Itoa(uid)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+		s.gecosName, _, _ = strings.Cut(u.Name, ",")
+	}
+	s.env.SubmitUser = name
+	if !senderGiven {
+		s.env.Sender = name
+	}
+}

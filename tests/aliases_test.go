@@ -1,0 +1,173 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func homeOf(t *testing.T, name string) string {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Skipf("user %s: %v", name, err)
+	}
+	return u.HomeDir
+}
+
+func assertOwner(t *testing.T, path, name string) {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Uid)); got != u.Uid {
+		t.Errorf("%s owned by uid %s, want %s (%s)", path, got, u.Uid, name)
+	}
+}
+
+// TestAliasesAllTargetKinds covers aliases(5): an address, a |command, a
+// /file and an :include: file, plus recursion through another alias.
+func TestAliasesAllTargetKinds(t *testing.T) {
+	rcpt := localUser(t)
+	in := newInstance(t, options{})
+	out := filepath.Join(in.dir, "out")
+	mustMkdir(t, out, 0o777)
+	os.Chmod(out, 0o777)
+	in.write("etc/include.list", "inclusion-target\n")
+	in.write("etc/aliases", fmt.Sprintf(`# test aliases
+team: member, "|cat > %[1]s/command.out", %[1]s/file.out
+member: %[2]s
+inc: :include:%[3]s
+inclusion-target: %[2]s
+`, out, rcpt, filepath.Join(in.conf, "include.list")))
+	in.run("newaliases")
+	in.start()
+	if code, o := in.sendmail("Subject: to team\n\nteam body\n", "team"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, o)
+	}
+	if code, o := in.sendmail("Subject: to inc\n\ninc body\n", "inc@example.tst"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, o)
+	}
+	waitFor(t, deliveryTimeout, "mailbox delivery via alias and include", func() bool {
+		box := in.mbox(rcpt)
+		return strings.Contains(box, "team body") && strings.Contains(box, "inc body")
+	})
+	waitFor(t, deliveryTimeout, "command delivery", func() bool { return fileContains(filepath.Join(out, "command.out"), "team body") })
+	waitFor(t, deliveryTimeout, "file delivery", func() bool { return fileContains(filepath.Join(out, "file.out"), "team body") })
+	if b, _ := os.ReadFile(filepath.Join(out, "file.out")); !strings.HasPrefix(string(b), "From ") {
+		t.Errorf("file delivery is not in mbox format:\n%s", b)
+	}
+	in.waitLog("orig_to=<team@example.tst>", deliveryTimeout)
+}
+
+// TestReferenceLocalDomainAliases runs the aliases file of the reference
+// local-domain setup: userA keeps a copy and userB gets one too; userC's
+// mail goes only to userB.
+func TestReferenceLocalDomainAliases(t *testing.T) {
+	if !isRoot() {
+		t.Skip("needs the system users usera, userb, userc (root)")
+	}
+	for _, u := range []string{"usera", "userb", "userc"} {
+		homeOf(t, u)
+	}
+	ref, err := os.ReadFile("../../shared/reference/local-domain/aliases")
+	if err != nil {
+		t.Skipf("reference setup not beside the repository: %v", err)
+	}
+	in := newInstance(t, options{aliases: string(ref)})
+	in.start()
+	in.sendmail("Subject: for A\n\nmsg-for-a\n", "userA@example.tst")
+	in.sendmail("Subject: for C\n\nmsg-for-c\n", "userC@example.tst")
+	waitFor(t, deliveryTimeout, "deliveries", func() bool {
+		return strings.Contains(in.mbox("userb"), "msg-for-a") && strings.Contains(in.mbox("userb"), "msg-for-c") &&
+			strings.Contains(in.mbox("usera"), "msg-for-a")
+	})
+	if strings.Contains(in.mbox("usera"), "msg-for-c") || in.mbox("userc") != "" {
+		t.Errorf("userC's mail went beyond userB: usera=%q userc=%q", in.mbox("usera"), in.mbox("userc"))
+	}
+	assertOwner(t, filepath.Join(in.spool, "userb"), "userb")
+}
+
+func TestDotForward(t *testing.T) {
+	if !isRoot() {
+		t.Skip(".forward is tested as root with the test users")
+	}
+	home := homeOf(t, "userc")
+	homeOf(t, "userb")
+	fwd := filepath.Join(home, ".forward")
+	t.Cleanup(func() { os.Remove(fwd) })
+	if err := os.WriteFile(fwd, []byte("userb, \\userc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := user.Lookup("userc")
+	uid, _ := strconv.Atoi(u.Uid)
+	os.Chown(fwd, uid, -1)
+	in := newInstance(t, options{})
+	in.start()
+	in.sendmail("Subject: forwarded\n\nforward body\n", "userc")
+	waitFor(t, deliveryTimeout, "forwarded copies", func() bool {
+		return strings.Contains(in.mbox("userb"), "forward body") && strings.Contains(in.mbox("userc"), "forward body")
+	})
+}
+
+// TestFailingCommandAliasBounces checks that a |command alias that fails
+// returns the message to its sender as an RFC 3464 report that Python's
+// email package parses.
+func TestFailingCommandAliasBounces(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	sender := localUser(t)
+	in := newInstance(t, options{aliases: "broken: \"|echo no such thing >&2; exit 1\"\n"})
+	in.start()
+	if code, o := in.sendmail("Subject: to broken\n\nbroken body\n", "-f", sender+"@example.tst", "broken"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, o)
+	}
+	waitFor(t, deliveryTimeout, "the bounce", func() bool { return strings.Contains(in.mbox(sender), "multipart/report") })
+	msgs := mboxMessages(in.mbox(sender))
+	bounce := msgs[len(msgs)-1]
+	_, bounce, _ = strings.Cut(bounce, "\n") // drop the From_ line
+	path := filepath.Join(in.dir, "bounce.eml")
+	in.write("bounce.eml", bounce)
+	script := `
+import email, sys
+from email import policy
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=policy.default)
+assert m.get_content_type() == 'multipart/report', m.get_content_type()
+assert m.get_param('report-type') == 'delivery-status'
+parts = list(m.iter_parts())
+ds = [p for p in parts if p.get_content_type() == 'message/delivery-status']
+assert ds, [p.get_content_type() for p in parts]
+blocks = ds[0].get_payload()
+rcpt = blocks[1]
+print(rcpt['Action'], rcpt['Status'], rcpt['Final-Recipient'], '|', rcpt['Diagnostic-Code'])
+`
+	out, err := exec.Command(python, "-c", script, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python could not parse the bounce: %v\n%s\n%s", err, out, bounce)
+	}
+	got := string(out)
+	for _, want := range []string{"failed", "5.3.0", "broken@example.tst", "no such thing"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("delivery-status %q lacks %q", got, want)
+		}
+	}
+	in.waitLog("sender non-delivery notification", deliveryTimeout)
+}
+
+func fileContains(path, s string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(b), s)
+}

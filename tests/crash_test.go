@@ -1,0 +1,225 @@
+package tests
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// sendLoop submits n messages to rcpt from `workers` concurrent sendmail
+// processes and returns the tokens of those sendmail reported queued
+// (exit 0). progress is incremented after each submission.
+func (in *instance) sendLoop(t *testing.T, rcpt string, n, workers int, progress *atomic.Int64) map[string]bool {
+	t.Helper()
+	var mu sync.Mutex
+	queued := map[string]bool{}
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				token := fmt.Sprintf("token-%05d-end", i)
+				code, _ := in.sendmail("Subject: "+token+"\n\n"+token+"\n", rcpt)
+				if code == 0 {
+					mu.Lock()
+					queued[token] = true
+					mu.Unlock()
+				}
+				progress.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return queued
+}
+
+var tokenRE = regexp.MustCompile(`(?m)^token-\d{5}-end$`)
+
+// assertAllDelivered waits until every queued token is in rcpt's mbox.
+func (in *instance) assertAllDelivered(t *testing.T, rcpt string, queued map[string]bool, timeout time.Duration) {
+	t.Helper()
+	var missing int
+	deadline := time.Now().Add(timeout)
+	for {
+		got := map[string]bool{}
+		for _, tok := range tokenRE.FindAllString(in.mbox(rcpt), -1) {
+			got[tok] = true
+		}
+		missing = 0
+		for tok := range queued {
+			if !got[tok] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			t.Logf("%d messages queued, all delivered (%d distinct in mailbox)", len(queued), len(got))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages that sendmail reported queued were never delivered", missing, len(queued))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// killAt sends SIGKILL to the instance's `daemon` processes when progress
+// reaches each of the given counts.
+func (in *instance) killAt(t *testing.T, daemon string, progress *atomic.Int64, at []int64, after func()) (killed int) {
+	for _, n := range at {
+		for progress.Load() < n {
+			time.Sleep(5 * time.Millisecond)
+		}
+		pids := in.daemonPIDs(daemon)
+		for _, pid := range pids {
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed++
+			}
+		}
+		if after != nil {
+			after()
+		}
+	}
+	return killed
+}
+
+func randomPoints(n, total int) []int64 {
+	pts := make([]int64, n)
+	for i := range pts {
+		lo := total * i / n
+		pts[i] = int64(lo + 50 + rand.Intn(total/n-100))
+	}
+	return pts
+}
+
+func TestKillQmgrDuringSendmailLoopLosesNothing(t *testing.T) {
+	rcpt := localUser(t)
+	in := newInstance(t, options{})
+	in.start()
+	const total = 2000
+	var progress atomic.Int64
+	done := make(chan int)
+	go func() { done <- in.killAt(t, "qmgr", &progress, randomPoints(3, total), nil) }()
+	queued := in.sendLoop(t, rcpt, total, 4, &progress)
+	killed := <-done
+	if killed < 3 {
+		t.Errorf("killed qmgr %d times, want 3", killed)
+	}
+	in.assertAllDelivered(t, rcpt, queued, 3*time.Minute)
+	if len(queued) < total*9/10 {
+		t.Errorf("only %d of %d submissions succeeded", len(queued), total)
+	}
+}
+
+func TestKillMasterDuringSendmailLoopLosesNothing(t *testing.T) {
+	rcpt := localUser(t)
+	in := newInstance(t, options{})
+	in.start()
+	const total = 2000
+	var progress atomic.Int64
+	done := make(chan int)
+	restart := func() {
+		// The daemons follow master down; then start the system again.
+		waitFor(t, 15*time.Second, "daemons to exit after master died", func() bool {
+			return len(in.daemonPIDs("qmgr")) == 0 && len(in.daemonPIDs("local")) == 0
+		})
+		in.run("tern", "start")
+	}
+	go func() { done <- in.killAt(t, "master", &progress, randomPoints(2, total), restart) }()
+	queued := in.sendLoop(t, rcpt, total, 4, &progress)
+	if killed := <-done; killed < 2 {
+		t.Errorf("killed master %d times, want 2", killed)
+	}
+	in.assertAllDelivered(t, rcpt, queued, 3*time.Minute)
+	if len(queued) != total {
+		t.Errorf("%d of %d submissions failed although maildrop was available", total-len(queued), total)
+	}
+}
+
+func TestStopDuringDeliveriesLosesNothing(t *testing.T) {
+	rcpt := localUser(t)
+	in := newInstance(t, options{})
+	in.start()
+	var progress atomic.Int64
+	queued := in.sendLoop(t, rcpt, 300, 4, &progress)
+	in.stop()
+	in.start()
+	in.assertAllDelivered(t, rcpt, queued, time.Minute)
+	if strings.Count(in.log(), "terminating on signal 15") == 0 {
+		t.Errorf("master did not log its stop")
+	}
+}
+
+func TestRootDropsPrivileges(t *testing.T) {
+	if !isRoot() {
+		t.Skip("privilege drop needs root")
+	}
+	in := newInstance(t, options{})
+	in.start()
+	want := lookupUID(t, "postfix")
+	// The daemon starts as root and drops privileges during start-up.
+	var u string
+	waitFor(t, 10*time.Second, "qmgr to run as postfix", func() bool {
+		pids := in.daemonPIDs("qmgr")
+		if len(pids) != 1 {
+			return false
+		}
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pids[0]))
+		u = uidLine(string(status))
+		return err == nil && u == want
+	})
+	// local(8) keeps root to write as each recipient (master.cf unpriv n).
+	pids := in.daemonPIDs("local")
+	if len(pids) != 1 {
+		t.Fatalf("%d local processes", len(pids))
+	}
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pids[0]))
+	if got := uidLine(string(status)); got != "0" {
+		t.Errorf("local runs as uid %s, want root", got)
+	}
+}
+
+// TestOrdinaryUserInstance runs the whole suite as an ordinary user on
+// unprivileged ports, as `make run` does.
+func TestOrdinaryUserInstance(t *testing.T) {
+	in := newInstance(t, options{runAs: "terntest"})
+	in.start()
+	if code, out := in.sendmail("Subject: unprivileged\n\nas terntest\n", "terntest"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	waitFor(t, deliveryTimeout, "delivery", func() bool { return strings.Contains(in.mbox("terntest"), "as terntest") })
+	assertOwner(t, in.spool+"/terntest", "terntest")
+}
+
+func uidLine(status string) string {
+	for _, l := range strings.Split(status, "\n") {
+		if strings.HasPrefix(l, "Uid:") {
+			f := strings.Fields(l)
+			if len(f) > 1 {
+				return f[1]
+			}
+		}
+	}
+	return ""
+}
+
+func lookupUID(t *testing.T, name string) string {
+	t.Helper()
+	u, err := userLookup(name)
+	if err != nil {
+		t.Skipf("user %s: %v", name, err)
+	}
+	return u
+}
