@@ -43,7 +43,7 @@ stop:
 	./$(BIN) stop -c $(RUNDIR)/etc
 
 install: build
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)/usr/share/man/man1 $(DESTDIR)/usr/share/man/man5 $(DESTDIR)/usr/share/man/man8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CONFDIR) $(DESTDIR)/usr/share/man/man1 $(DESTDIR)/usr/share/man/man5 $(DESTDIR)/usr/share/man/man8
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/tern
 	ln -sf tern $(DESTDIR)$(SBINDIR)/sendmail
 	ln -sf tern $(DESTDIR)$(SBINDIR)/newaliases

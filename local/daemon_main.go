@@ -78,6 +78,9 @@ func ConfigFrom(c *config.Config) (Config, func(), error) {
 		OwnerRequestSpecial: c.Bool("owner_request_special"),
 		ExpandOwnerAlias:    c.Bool("expand_owner_alias"),
 		LockMethods:         c.List("mailbox_delivery_lock"),
+		LockAttempts:        c.Int("deliver_lock_attempts"),
+		LockDelay:           c.Duration("deliver_lock_delay"),
+		StaleLockTime:       c.Duration("stale_lock_time"),
 	}
 	// forward_path keeps its per-recipient $names for the agent to expand.
 	if raw, _ := c.Raw("forward_path"); raw != "" {

@@ -162,7 +162,9 @@ func (m *Manager) Run(ctx context.Context, listeners []daemon.Listener) error {
 	for _, l := range listeners {
 		h := m.handlerFor(l.Name)
 		if h == nil {
-			m.log.Warnf("service %s: not served by qmgr; closing its socket", l.Name)
+			// Postfix's bounce, defer, trace, trivial-rewrite, ... work
+			// happens inside qmgr without a socket of its own.
+			m.log.Infof("service %s: done inside qmgr; socket not used", l.Name)
 			l.Close()
 			continue
 		}

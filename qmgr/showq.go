@@ -38,7 +38,9 @@ func (m *Manager) writeQueueListing(w io.Writer) error {
 	var bytes int64
 	write := func(env *envelope.Envelope, state queue.State) error {
 		if count == 0 {
-			fmt.Fprintf(w, "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n")
+			// Postfix's layout, with the id column as wide as tern's
+			// 13-character ids plus the status mark.
+			fmt.Fprintf(w, "%-14s %8s %20s %s\n", "-Queue ID-", "--Size--", "----Arrival Time----", "-Sender/Recipient-------")
 		}
 		count++
 		bytes += env.Size
@@ -52,15 +54,15 @@ func (m *Manager) writeQueueListing(w io.Writer) error {
 		if sender == "" {
 			sender = "MAILER-DAEMON"
 		}
-		fmt.Fprintf(w, "%-11s %8d %20s  %s\n", env.ID+mark, env.Size, env.Arrival.Format("Mon Jan _2 15:04:05"), sender)
+		fmt.Fprintf(w, "%-14s %8d %20s %s\n", env.ID+mark, env.Size, env.Arrival.Format("Mon Jan _2 15:04:05"), sender)
 		for _, rc := range env.Recipients {
 			if rc.Status != envelope.Pending {
 				continue
 			}
 			if rc.Reason != "" {
-				fmt.Fprintf(w, "%43s(%s)\n", "", rc.Reason)
+				fmt.Fprintf(w, "%45s(%s)\n", "", rc.Reason)
 			}
-			fmt.Fprintf(w, "%43s%s\n", "", rc.Address)
+			fmt.Fprintf(w, "%45s%s\n", "", rc.Address)
 		}
 		_, err := fmt.Fprintln(w)
 		return err

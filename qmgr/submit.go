@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/user"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
 	"github.com/tern-mta/tern/pkg/message"
@@ -31,9 +33,10 @@ const (
 
 // Exit codes of sysexits.h returned to sendmail.
 const (
-	exDataErr  = 65
-	exSoftware = 70
-	exTempFail = 75
+	exDataErr     = 65
+	exUnavailable = 69 // Postfix's sendmail exit for message_size_limit
+	exSoftware    = 70
+	exTempFail    = 75
 )
 
 // rejection is a submission refused with an SMTP-style status.
@@ -71,9 +74,12 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	}
 	limit := m.settings.messageSizeLimit
 	lr := &limitReader{r: body, left: limit}
+	if limit <= 0 {
+		lr.left = math.MaxInt64 // message_size_limit = 0: no limit
+	}
 	res, err := m.cleanupContent(s, draft, lr)
 	if err == nil && limit > 0 && lr.over {
-		err = &rejection{exDataErr, "5.3.4", "message file too big"}
+		err = &rejection{exUnavailable, "5.3.4", "message file too big"}
 	}
 	if err != nil {
 		draft.Abort()
@@ -89,7 +95,9 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 			r.Status, r.DSN, r.Reason = envelope.Failed, "5.4.6", "too many hops"
 		}
 	}
-	if err := m.q.Commit(ctx, env, draft, queue.Incoming); err != nil {
+	// A submission whose content has arrived is committed even when
+	// shutdown has begun: the client is waiting for the answer.
+	if err := m.q.Commit(context.WithoutCancel(ctx), env, draft, queue.Incoming); err != nil {
 		return "", &rejection{exTempFail, "4.3.0", "queue file write error"}
 	}
 	if s.local {
@@ -99,6 +107,11 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		m.log.Infof("%s: message-id=%s", env.ID, res.MessageID)
 	}
 	m.log.Infof("%s: from=<%s>, size=%d, nrcpt=%d (queue active)", env.ID, env.Sender, env.Size, len(env.Recipients))
+	if res.TooManyHops {
+		for _, rc := range env.Recipients {
+			agent.LogResult(m.log, env, rc, agent.Result{Status: agent.Bounce, DSN: rc.DSN, Text: rc.Reason, Relay: "none"}, env.Arrival)
+		}
+	}
 	m.sched.submit(env)
 	return env.ID, nil
 }
@@ -172,15 +185,15 @@ type limitReader struct {
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.left <= 0 {
-		n, err := l.r.Read(p)
+		// Swallow the excess to the end: the caller checks over.
+		n, err := io.Copy(io.Discard, l.r)
 		if n > 0 {
 			l.over = true
 		}
-		// Swallow the excess: the caller checks over.
 		if err != nil {
 			return 0, err
 		}
-		return 0, nil
+		return 0, io.EOF
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left]

@@ -32,12 +32,14 @@ func (in *instance) sendLoop(t *testing.T, rcpt string, n, workers int, progress
 					return
 				}
 				token := fmt.Sprintf("token-%05d-end", i)
-				code, _ := in.sendmail("Subject: "+token+"\n\n"+token+"\n", rcpt)
+				code, out := in.sendmail("Subject: "+token+"\n\n"+token+"\n", rcpt)
+				mu.Lock()
 				if code == 0 {
-					mu.Lock()
 					queued[token] = true
-					mu.Unlock()
+				} else {
+					t.Logf("sendmail %s: exit %d: %s", token, code, out)
 				}
+				mu.Unlock()
 				progress.Add(1)
 			}
 		}()
@@ -76,23 +78,34 @@ func (in *instance) assertAllDelivered(t *testing.T, rcpt string, queued map[str
 }
 
 // killAt sends SIGKILL to the instance's `daemon` processes when progress
-// reaches each of the given counts.
-func (in *instance) killAt(t *testing.T, daemon string, progress *atomic.Int64, at []int64, after func()) (killed int) {
+// reaches each of the given counts, then runs after. It runs in its own
+// goroutine, so it reports failure as an error rather than through t.
+func (in *instance) killAt(daemon string, progress *atomic.Int64, at []int64, after func() error) (killed int, err error) {
 	for _, n := range at {
+		deadline := time.Now().Add(5 * time.Minute)
 		for progress.Load() < n {
+			if time.Now().After(deadline) {
+				return killed, fmt.Errorf("progress stuck at %d", progress.Load())
+			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		pids := in.daemonPIDs(daemon)
-		for _, pid := range pids {
+		for _, pid := range in.daemonPIDs(daemon) {
 			if syscall.Kill(pid, syscall.SIGKILL) == nil {
 				killed++
 			}
 		}
 		if after != nil {
-			after()
+			if err := after(); err != nil {
+				return killed, err
+			}
 		}
 	}
-	return killed
+	return killed, nil
+}
+
+type killResult struct {
+	killed int
+	err    error
 }
 
 func randomPoints(n, total int) []int64 {
@@ -110,12 +123,14 @@ func TestKillQmgrDuringSendmailLoopLosesNothing(t *testing.T) {
 	in.start()
 	const total = 2000
 	var progress atomic.Int64
-	done := make(chan int)
-	go func() { done <- in.killAt(t, "qmgr", &progress, randomPoints(3, total), nil) }()
+	done := make(chan killResult)
+	go func() {
+		n, err := in.killAt("qmgr", &progress, randomPoints(3, total), nil)
+		done <- killResult{n, err}
+	}()
 	queued := in.sendLoop(t, rcpt, total, 4, &progress)
-	killed := <-done
-	if killed < 3 {
-		t.Errorf("killed qmgr %d times, want 3", killed)
+	if res := <-done; res.err != nil || res.killed < 3 {
+		t.Errorf("killed qmgr %d times (want 3): %v", res.killed, res.err)
 	}
 	in.assertAllDelivered(t, rcpt, queued, 3*time.Minute)
 	if len(queued) < total*9/10 {
@@ -129,18 +144,28 @@ func TestKillMasterDuringSendmailLoopLosesNothing(t *testing.T) {
 	in.start()
 	const total = 2000
 	var progress atomic.Int64
-	done := make(chan int)
-	restart := func() {
+	done := make(chan killResult)
+	restart := func() error {
 		// The daemons follow master down; then start the system again.
-		waitFor(t, 15*time.Second, "daemons to exit after master died", func() bool {
-			return len(in.daemonPIDs("qmgr")) == 0 && len(in.daemonPIDs("local")) == 0
-		})
-		in.run("tern", "start")
+		deadline := time.Now().Add(15 * time.Second)
+		for len(in.daemonPIDs("qmgr"))+len(in.daemonPIDs("local")) > 0 {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("daemons still running 15s after master died")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if out, err := in.command("tern", "start").CombinedOutput(); err != nil {
+			return fmt.Errorf("tern start: %v: %s", err, out)
+		}
+		return nil
 	}
-	go func() { done <- in.killAt(t, "master", &progress, randomPoints(2, total), restart) }()
+	go func() {
+		n, err := in.killAt("master", &progress, randomPoints(2, total), restart)
+		done <- killResult{n, err}
+	}()
 	queued := in.sendLoop(t, rcpt, total, 4, &progress)
-	if killed := <-done; killed < 2 {
-		t.Errorf("killed master %d times, want 2", killed)
+	if res := <-done; res.err != nil || res.killed < 2 {
+		t.Fatalf("killed master %d times (want 2): %v", res.killed, res.err)
 	}
 	in.assertAllDelivered(t, rcpt, queued, 3*time.Minute)
 	if len(queued) != total {

@@ -49,6 +49,10 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 64
 	}
 	cmd, args := argv[1], argv[2:]
+	// "tern -c DIR start", as master's usage and postfix(1) write it.
+	if cmd == "-c" && len(argv) >= 4 {
+		cmd, args = argv[3], append([]string{"-c", argv[2]}, argv[4:]...)
+	}
 	switch cmd {
 	case "start", "start-fg", "stop", "abort", "reload", "status", "check", "master":
 		return master.Main(argv[1:], masterOptions(stdout, stderr))

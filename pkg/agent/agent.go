@@ -115,6 +115,10 @@ type Server struct {
 // ServeConn reads one delivery request at a time from c and answers it,
 // until the peer closes the connection.
 func (s *Server) ServeConn(ctx context.Context, c *ipc.Conn) {
+	// On shutdown, stop waiting for the next request; a delivery in
+	// progress still completes and answers.
+	stop := context.AfterFunc(ctx, func() { _ = c.NetConn().SetReadDeadline(time.Now()) })
+	defer stop()
 	if err := s.serve(ctx, c); err != nil && ctx.Err() == nil {
 		s.Log.Warnf("delivery request: %v", err)
 	}

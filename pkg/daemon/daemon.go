@@ -29,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maillog"
 )
@@ -95,7 +97,11 @@ func Init(name string) (*Daemon, error) {
 	if d.Listeners, err = inherit(os.Getenv(EnvListeners)); err != nil {
 		return nil, err
 	}
+	master := os.Getppid()
 	if err := dropPrivileges(os.Getenv(EnvUser), os.Getenv(EnvChroot)); err != nil {
+		return nil, err
+	}
+	if err := followMaster(master); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -148,6 +154,24 @@ func inherit(spec string) ([]Listener, error) {
 		out = append(out, Listener{Name: f[0], Type: f[1], Wakeup: wakeup, Listener: l})
 	}
 	return out, nil
+}
+
+// followMaster makes the kernel send SIGTERM when master dies, so that
+// no daemon outlives it holding the queue or the sockets. master sets this
+// when it starts a daemon, but the kernel clears it when the daemon changes
+// its credentials, so it is set again after the privilege drop; a master
+// that died in between is noticed by the changed parent.
+func followMaster(master int) error {
+	if os.Getenv(EnvListeners) == "" && os.Getenv(EnvService) == "" {
+		return nil // not started by master (a test or a manual run)
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_SET_PDEATHSIG: %w", err)
+	}
+	if os.Getppid() != master {
+		return fmt.Errorf("master exited during start-up")
+	}
+	return nil
 }
 
 // rsplit3 splits "name:type:wakeup" at its last two colons.

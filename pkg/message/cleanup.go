@@ -165,8 +165,10 @@ func analyse(fields []field, opt *CleanupOptions) (Result, []field) {
 		if opt.ExtractRecipients && isRecipientField(f.key, resent) {
 			res.Recipients = appendRecipients(res.Recipients, f.value(), opt.MyOrigin)
 		}
-		if f.key == "content-length" ||
-			opt.ExtractRecipients && (f.key == "bcc" || f.key == "resent-bcc") {
+		// As Postfix's cleanup(8): Bcc, Content-Length, Resent-Bcc and
+		// Return-Path are removed, whether or not recipients were
+		// extracted; local delivery writes its own Return-Path.
+		if f.key == "content-length" || f.key == "bcc" || f.key == "resent-bcc" || f.key == "return-path" {
 			continue
 		}
 		keep = append(keep, f)

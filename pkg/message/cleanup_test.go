@@ -396,3 +396,21 @@ func FuzzCleanup(f *testing.F) {
 }
 
 func bufioWriter(w io.Writer) *bufio.Writer { return bufio.NewWriter(w) }
+
+// TestCleanupRemovesBccWithoutExtract pins the bug where Bcc headers of
+// mail submitted without -t were kept, unlike Postfix's cleanup(8).
+func TestCleanupRemovesBccWithoutExtract(t *testing.T) {
+	in := "From: a@example.com\nBcc: hidden@example.com\nResent-Bcc: h2@example.com\nReturn-Path: <forged@example.com>\nContent-Length: 3\nSubject: s\n\nbody\n"
+	var out strings.Builder
+	if _, err := Cleanup(strings.NewReader(in), &out, CleanupOptions{QueueID: "Q", MyHostname: "h", MyOrigin: "o", Local: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"Bcc:", "hidden@", "Return-Path:", "Content-Length:"} {
+		if strings.Contains(out.String(), gone) {
+			t.Errorf("output keeps %q:\n%s", gone, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "Subject: s\n") || !strings.HasSuffix(out.String(), "\nbody\n") {
+		t.Errorf("output lost content:\n%s", out.String())
+	}
+}

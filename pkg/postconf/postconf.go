@@ -57,6 +57,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "%s: fatal: %v\n", prog, err)
 		return exitUnknown
 	}
 	o.args = fs.Args()

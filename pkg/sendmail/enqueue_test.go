@@ -2,6 +2,7 @@ package sendmail
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -112,12 +113,8 @@ func TestEnqueueErrors(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{
-			name: "tempfail reply", args: []string{"u"}, stdin: "x\n",
-			reply:  ipc.Record{{Name: AttrStatus, Value: StatusError}, {Name: AttrCode, Value: "75"}, {Name: AttrText, Value: "queue file write error"}},
-			code:   ExTempFail,
-			stderr: "sendmail: fatal: alice(1000): queue file write error\n",
-		},
+		// A temporary refusal goes to maildrop:
+		// TestPickupTemporaryRefusalGoesToMaildrop.
 		{
 			name: "symbolic code", args: []string{"-f", "bob@x", "u"}, stdin: "x\n",
 			reply:  ipc.Record{{Name: AttrStatus, Value: StatusError}, {Name: AttrCode, Value: "EX_NOPERM"}, {Name: AttrText, Value: "not allowed"}},
@@ -375,5 +372,70 @@ func TestEnqueueConnectsAfterInput(t *testing.T) {
 	}
 	if subs := p.submissions(t, 1); len(subs) != 1 || subs[0].body != "a\nb\n" {
 		t.Fatalf("submissions %+v", subs)
+	}
+}
+
+// TestPickupDiesMidSubmissionFallsBackToMaildrop pins the bug where a qmgr
+// killed while a submission was in flight made sendmail exit 75 although
+// maildrop was available: found by the kill -9 integration test.
+func TestPickupDiesMidSubmissionFallsBackToMaildrop(t *testing.T) {
+	tests := []struct {
+		name string
+		h    ipc.Handler
+	}{
+		{"closed after the request", func(ctx context.Context, c *ipc.Conn) {
+			c.Receive(ipc.FrameRequest)
+		}},
+		{"closed after the body, no reply", func(ctx context.Context, c *ipc.Conn) {
+			c.Receive(ipc.FrameRequest)
+			io.Copy(io.Discard, c.BodyReader())
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := testEnv(t)
+			fakeServer(t, env, PickupSocket, tt.h)
+			res := runMain(t, env, "sendmail", []string{"a@b"}, "Subject: s\n\nbody\n")
+			if res.code != 0 {
+				t.Fatalf("exit %d: %s", res.code, res.stderr)
+			}
+			if files := maildropFiles(t, env); len(files) != 1 {
+				t.Fatalf("maildrop holds %v, want one file", files)
+			}
+		})
+	}
+}
+
+func TestPickupTemporaryRefusalGoesToMaildrop(t *testing.T) {
+	env := testEnv(t)
+	fakeServer(t, env, PickupSocket, func(ctx context.Context, c *ipc.Conn) {
+		c.Receive(ipc.FrameRequest)
+		io.Copy(io.Discard, c.BodyReader())
+		c.Send(ipc.FrameReply, ipc.Record{{Name: AttrStatus, Value: StatusError}, {Name: AttrCode, Value: "75"},
+			{Name: AttrDSN, Value: "4.3.0"}, {Name: AttrText, Value: "queue file write error"}})
+	})
+	res := runMain(t, env, "sendmail", []string{"a@b"}, "Subject: s\n\nbody\n")
+	if res.code != 0 {
+		t.Errorf("exit %d, want 0: %s", res.code, res.stderr)
+	}
+	if files := maildropFiles(t, env); len(files) != 1 {
+		t.Errorf("maildrop holds %v, want one file", files)
+	}
+}
+
+func TestPickupRefusalIsNotRetriedInMaildrop(t *testing.T) {
+	env := testEnv(t)
+	fakeServer(t, env, PickupSocket, func(ctx context.Context, c *ipc.Conn) {
+		c.Receive(ipc.FrameRequest)
+		io.Copy(io.Discard, c.BodyReader())
+		c.Send(ipc.FrameReply, ipc.Record{{Name: AttrStatus, Value: StatusError}, {Name: AttrCode, Value: "65"},
+			{Name: AttrDSN, Value: "5.3.4"}, {Name: AttrText, Value: "message file too big"}})
+	})
+	res := runMain(t, env, "sendmail", []string{"a@b"}, "Subject: s\n\nbody\n")
+	if res.code != 65 {
+		t.Errorf("exit %d, want 65: %s", res.code, res.stderr)
+	}
+	if files := maildropFiles(t, env); len(files) != 0 {
+		t.Errorf("a refused message went to maildrop: %v", files)
 	}
 }

@@ -230,7 +230,10 @@ func (streamAddr) String() string  { return "file" }
 func sendSpool(s *sink, sp *spool) (string, error) {
 	id, err := sendSpoolOnce(s, sp)
 	var se *submitError
-	if err == nil || s.fallback == nil || !errors.As(err, &se) || !se.broken {
+	// A broken connection or a temporary refusal (qmgr stopping, its
+	// disk full) sends the message to maildrop instead, as Postfix's
+	// sendmail always writes there.
+	if err == nil || s.fallback == nil || !errors.As(err, &se) || !(se.broken || se.code == ExTempFail) {
 		return id, err
 	}
 	drop, derr := s.fallback()

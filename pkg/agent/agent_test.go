@@ -1,0 +1,502 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/maillog"
+)
+
+// fakeDeliverer records each request (with the body read whole) and answers
+// with results made by answer, or one OK result per recipient.
+type fakeDeliverer struct {
+	mu     sync.Mutex
+	reqs   []*Request
+	bodies [][]byte
+	kinds  []string // memBody or fileBody
+	answer func(req *Request) []Result
+	during func(req *Request) // runs while the body is still open
+}
+
+func (f *fakeDeliverer) Deliver(_ context.Context, req *Request) []Result {
+	b, err := io.ReadAll(Reader(req.Body))
+	if err != nil {
+		b = []byte("read error: " + err.Error())
+	}
+	// Read it twice: a Body may be read as often as the agent likes.
+	again, _ := io.ReadAll(Reader(req.Body))
+	if !bytes.Equal(b, again) {
+		b = []byte("second read differs")
+	}
+	kind := "other"
+	switch req.Body.(type) {
+	case memBody:
+		kind = "memBody"
+	case fileBody:
+		kind = "fileBody"
+	}
+	if f.during != nil {
+		f.during(req)
+	}
+	f.mu.Lock()
+	f.reqs = append(f.reqs, req)
+	f.bodies = append(f.bodies, b)
+	f.kinds = append(f.kinds, kind)
+	f.mu.Unlock()
+	if f.answer != nil {
+		return f.answer(req)
+	}
+	out := make([]Result, len(req.Recipients))
+	for i := range out {
+		out[i] = Result{Status: OK, DSN: "2.0.0", Text: "delivered to mailbox", Relay: "local"}
+	}
+	return out
+}
+
+// countingListener counts accepted connections.
+type countingListener struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (c *countingListener) Accept() (net.Conn, error) {
+	nc, err := c.Listener.Accept()
+	if err == nil {
+		c.n.Add(1)
+	}
+	return nc, err
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type harness struct {
+	path     string
+	spoolDir string
+	lis      *countingListener
+	log      *syncBuffer
+}
+
+// startServer runs a Server with d on a unix socket in a temporary
+// directory until the test ends.
+func startServer(t *testing.T, d Deliverer, memLimit int64) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	h := &harness{path: filepath.Join(dir, "local"), spoolDir: filepath.Join(dir, "spool"), log: &syncBuffer{}}
+	if err := os.Mkdir(h.spoolDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.lis = &countingListener{Listener: l}
+	srv := &Server{Deliverer: d, Log: maillog.NewWriter(h.log, "tern/local"), SpoolDir: h.spoolDir, MemLimit: memLimit}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = ipc.Serve(ctx, h.lis, 5*time.Second, srv.ServeConn)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return h
+}
+
+func dial(t *testing.T, h *harness) *Client {
+	t.Helper()
+	cl, err := DialAgent(h.path, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+func testEnv() *envelope.Envelope {
+	return &envelope.Envelope{ID: "4QueueId1", Sender: "sender@example.com", Arrival: time.Now().Add(-time.Second), Protocol: "ESMTP"}
+}
+
+func TestClientServerRoundTrip(t *testing.T) {
+	fd := &fakeDeliverer{answer: func(req *Request) []Result {
+		out := make([]Result, len(req.Recipients))
+		for i, rc := range req.Recipients {
+			switch {
+			case strings.HasPrefix(rc.Address, "ok"):
+				out[i] = Result{Status: OK, DSN: "2.0.0", Text: "delivered to mailbox", Relay: "local"}
+			case strings.HasPrefix(rc.Address, "later"):
+				out[i] = Deferf("4.2.2", "mailbox full (%d)", i)
+			default:
+				out[i] = Bouncef("5.1.1", "unknown user: %q", rc.Address)
+				out[i].Relay = "mx.example.net[192.0.2.7]:25"
+			}
+		}
+		return out
+	}}
+	h := startServer(t, fd, 1<<20)
+	cl := dial(t, h)
+	rcpts := []envelope.Recipient{
+		{Address: "ok1@example.com", Original: "ok1", Notify: "NEVER"},
+		{Address: "later@example.com"},
+		{Address: "gone@example.com", ORcpt: "rfc822;gone@example.com"},
+	}
+	body := "Subject: hi\n\nline one\nline two\n"
+	res, err := cl.Deliver(testEnv(), rcpts, "local", "example.com", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	want := []Result{
+		{Status: OK, DSN: "2.0.0", Text: "delivered to mailbox", Relay: "local"},
+		{Status: Defer, DSN: "4.2.2", Text: "mailbox full (1)"},
+		{Status: Bounce, DSN: "5.1.1", Text: `unknown user: "gone@example.com"`, Relay: "mx.example.net[192.0.2.7]:25"},
+	}
+	if !reflect.DeepEqual(res, want) {
+		t.Errorf("results\n got %+v\nwant %+v", res, want)
+	}
+	if len(fd.reqs) != 1 {
+		t.Fatalf("%d requests", len(fd.reqs))
+	}
+	req := fd.reqs[0]
+	if req.Transport != "local" || req.Nexthop != "example.com" || req.Env.ID != "4QueueId1" || req.Env.Sender != "sender@example.com" || req.Env.Protocol != "ESMTP" {
+		t.Errorf("request %+v env %+v", req, req.Env)
+	}
+	if !reflect.DeepEqual(req.Recipients, rcpts) {
+		t.Errorf("recipients\n got %+v\nwant %+v", req.Recipients, rcpts)
+	}
+	if string(fd.bodies[0]) != body || fd.kinds[0] != "memBody" {
+		t.Errorf("body %q (%s)", fd.bodies[0], fd.kinds[0])
+	}
+	// The server logs one line per recipient.
+	log := h.log.String()
+	for _, s := range []string{
+		"4QueueId1: to=<ok1@example.com>, orig_to=<ok1>, relay=local,",
+		"status=sent (delivered to mailbox)",
+		"to=<later@example.com>, relay=none,",
+		"dsn=4.2.2, status=deferred (mailbox full (1))",
+		"relay=mx.example.net[192.0.2.7]:25",
+		"status=bounced (unknown user",
+	} {
+		if !strings.Contains(log, s) {
+			t.Errorf("log lacks %q:\n%s", s, log)
+		}
+	}
+}
+
+func TestClientReusesConnection(t *testing.T) {
+	fd := &fakeDeliverer{}
+	h := startServer(t, fd, 1<<20)
+	cl := dial(t, h)
+	for i := 0; i < 3; i++ {
+		body := strings.Repeat("x", i*100) + "\n"
+		rc := []envelope.Recipient{{Address: "u@example.com"}}
+		res, err := cl.Deliver(testEnv(), rc, "local", "", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if len(res) != 1 || res[0].Status != OK {
+			t.Fatalf("request %d: %+v", i, res)
+		}
+		if got := string(fd.bodies[i]); got != body {
+			t.Errorf("request %d body %q", i, got)
+		}
+	}
+	if n := h.lis.n.Load(); n != 1 {
+		t.Errorf("%d connections for 3 requests, want 1", n)
+	}
+}
+
+func TestServerSpoolsLargeBody(t *testing.T) {
+	var spoolEntries []int
+	fd := &fakeDeliverer{}
+	h := startServer(t, fd, 1000)
+	fd.during = func(*Request) {
+		// The spool file is unlinked while in use.
+		es, _ := os.ReadDir(h.spoolDir)
+		spoolEntries = append(spoolEntries, len(es))
+	}
+	cl := dial(t, h)
+	small := strings.Repeat("s", 1000)
+	large := strings.Repeat("0123456789abcdef", 200<<10/16) // 200 KiB: several data frames
+	for _, body := range []string{small, large} {
+		if _, err := cl.Deliver(testEnv(), []envelope.Recipient{{Address: "u@x"}}, "local", "", strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fd.kinds[0] != "memBody" || fd.kinds[1] != "fileBody" {
+		t.Errorf("body kinds %v, want [memBody fileBody]", fd.kinds)
+	}
+	if string(fd.bodies[0]) != small || string(fd.bodies[1]) != large {
+		t.Errorf("bodies differ: lengths %d, %d", len(fd.bodies[0]), len(fd.bodies[1]))
+	}
+	if fd.reqs[1].Body.Size() != int64(len(large)) {
+		t.Errorf("Size() = %d, want %d", fd.reqs[1].Body.Size(), len(large))
+	}
+	es, err := os.ReadDir(h.spoolDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 0 || !reflect.DeepEqual(spoolEntries, []int{0, 0}) {
+		t.Errorf("spool dir holds %v after delivery, %v during", es, spoolEntries)
+	}
+}
+
+func TestServerSpoolDirMissing(t *testing.T) {
+	fd := &fakeDeliverer{}
+	h := startServer(t, fd, 10)
+	if err := os.Remove(h.spoolDir); err != nil {
+		t.Fatal(err)
+	}
+	cl := dial(t, h)
+	_, err := cl.Deliver(testEnv(), []envelope.Recipient{{Address: "u@x"}}, "local", "", strings.NewReader(strings.Repeat("y", 100)))
+	if err == nil {
+		t.Fatal("Deliver succeeded without a spool directory")
+	}
+	if len(fd.reqs) != 0 {
+		t.Errorf("deliverer called with an unspooled body")
+	}
+	waitLog(t, h.log, "receive body")
+}
+
+func TestServerWrongResultCount(t *testing.T) {
+	fd := &fakeDeliverer{answer: func(req *Request) []Result { return []Result{{Status: OK}} }}
+	h := startServer(t, fd, 1<<20)
+	cl := dial(t, h)
+	_, err := cl.Deliver(testEnv(), []envelope.Recipient{{Address: "a@x"}, {Address: "b@x"}}, "local", "", strings.NewReader("x\n"))
+	if err == nil {
+		t.Fatal("Deliver succeeded with 1 result for 2 recipients")
+	}
+	waitLog(t, h.log, "1 results for 2 recipients")
+}
+
+func TestServerUnknownRequest(t *testing.T) {
+	h := startServer(t, &fakeDeliverer{}, 1<<20)
+	c, err := ipc.Dial(h.path, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Call(ipc.Record{{Name: "request", Value: "bogus"}}); err == nil {
+		t.Error("unknown request answered")
+	}
+	waitLog(t, h.log, `unknown request "bogus"`)
+}
+
+// waitLog polls the log for s with a deadline: the server logs after the
+// client has seen the connection close.
+func waitLog(t *testing.T, log *syncBuffer, s string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(log.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log lacks %q:\n%s", s, log.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestDecodeResults(t *testing.T) {
+	tests := []struct {
+		name    string
+		rec     ipc.Record
+		n       int
+		want    []Result
+		wantErr bool
+	}{
+		{"empty", nil, 0, []Result{}, false},
+		{"count short", ipc.Record{{Name: "result", Value: "ok 2.0.0 x"}}, 2, nil, true},
+		{"count long", ipc.Record{{Name: "result", Value: "ok 2.0.0 x"}, {Name: "result", Value: "ok 2.0.0 y"}}, 1, nil, true},
+		{"bad status", ipc.Record{{Name: "result", Value: "maybe 2.0.0 x"}}, 1, nil, true},
+		{"empty value", ipc.Record{{Name: "result", Value: ""}}, 1, nil, true},
+		{"status only", ipc.Record{{Name: "result", Value: "defer"}}, 1, []Result{{Status: Defer}}, false},
+		{"no text", ipc.Record{{Name: "result", Value: "bounce 5.1.1"}}, 1, []Result{{Status: Bounce, DSN: "5.1.1"}}, false},
+		{"text with spaces", ipc.Record{{Name: "result", Value: "ok 2.0.0 delivered to  mailbox "}},
+			1, []Result{{Status: OK, DSN: "2.0.0", Text: "delivered to  mailbox "}}, false},
+		{"fewer relays", ipc.Record{{Name: "result", Value: "ok 2.0.0 a"}, {Name: "result", Value: "ok 2.0.0 b"}, {Name: "relay", Value: "r1"}},
+			2, []Result{{Status: OK, DSN: "2.0.0", Text: "a", Relay: "r1"}, {Status: OK, DSN: "2.0.0", Text: "b"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeResults(tt.rec, tt.n)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEncodeResultsOneLine(t *testing.T) {
+	in := []Result{{Status: Bounce, DSN: "5.0.0", Text: "line1\nline2", Relay: "r"}}
+	got, err := decodeResults(encodeResults(in), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Text != "line1 line2" || got[0].Relay != "r" {
+		t.Errorf("got %+v", got[0])
+	}
+}
+
+func TestLogResult(t *testing.T) {
+	start := time.Now()
+	arrival := start.Add(-1500 * time.Millisecond)
+	num := `(0|\d+(\.\d\d?)?)`
+	tests := []struct {
+		name string
+		rc   envelope.Recipient
+		res  Result
+		want string // regexp after "tern/local[pid]: "
+	}{
+		{"ok", envelope.Recipient{Address: "joe@example.com", Original: "joe@example.com"},
+			Result{Status: OK, DSN: "2.0.0", Text: "delivered to mailbox", Relay: "local"},
+			`^QID1: to=<joe@example\.com>, relay=local, delay=` + num + `, delays=1\.5/0/0/` + num + `, dsn=2\.0\.0, status=sent \(delivered to mailbox\)$`},
+		{"orig_to", envelope.Recipient{Address: "joe@example.com", Original: "postmaster"},
+			Result{Status: OK, DSN: "2.0.0", Text: "delivered to mailbox", Relay: "local"},
+			`^QID1: to=<joe@example\.com>, orig_to=<postmaster>, relay=local, `},
+		{"orig_to same but case", envelope.Recipient{Address: "joe@example.com", Original: "JOE@example.com"},
+			Result{Status: OK, DSN: "2.0.0", Text: "x", Relay: "local"},
+			`^QID1: to=<joe@example\.com>, relay=local, `},
+		{"defer", envelope.Recipient{Address: "a@b"},
+			Result{Status: Defer, DSN: "4.4.1", Text: "connection refused"},
+			`^QID1: to=<a@b>, relay=none, delay=` + num + `, delays=1\.5/0/0/` + num + `, dsn=4\.4\.1, status=deferred \(connection refused\)$`},
+		{"bounce", envelope.Recipient{Address: "a@b"},
+			Result{Status: Bounce, DSN: "5.1.1", Text: "unknown user", Relay: "mx[192.0.2.1]:25"},
+			`, relay=mx\[192\.0\.2\.1\]:25, .*, dsn=5\.1\.1, status=bounced \(unknown user\)$`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			env := &envelope.Envelope{ID: "QID1", Arrival: arrival}
+			LogResult(maillog.NewWriter(&buf, "tern/local"), env, tt.rc, tt.res, start)
+			line := strings.TrimSuffix(buf.String(), "\n")
+			if strings.Count(buf.String(), "\n") != 1 {
+				t.Fatalf("want one line, got %q", buf.String())
+			}
+			_, msg, ok := strings.Cut(line, "tern/local[")
+			if !ok {
+				t.Fatalf("no program in %q", line)
+			}
+			_, msg, _ = strings.Cut(msg, "]: ")
+			if !regexp.MustCompile(tt.want).MatchString(msg) {
+				t.Errorf("line %q\ndoes not match %s", msg, tt.want)
+			}
+		})
+	}
+}
+
+func TestLogResultZeroArrival(t *testing.T) {
+	var buf bytes.Buffer
+	LogResult(maillog.NewWriter(&buf, "tern/smtp"), &envelope.Envelope{ID: "Q"}, envelope.Recipient{Address: "a@b"},
+		Result{Status: OK, DSN: "2.0.0", Text: "ok"}, time.Now())
+	if !regexp.MustCompile(`delays=0/0/0/`).MatchString(buf.String()) {
+		t.Errorf("zero arrival gave %q", buf.String())
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	tests := []struct {
+		in   float64
+		want string
+	}{
+		{0, "0"},
+		{0.004, "0"},
+		{0.0099, "0"},
+		{0.01, "0.01"},
+		{0.032, "0.03"},
+		{0.1, "0.1"},
+		{1, "1"},
+		{1.5, "1.5"},
+		{9.99, "9.99"},
+		{10, "10"},
+		{12.3, "12"},
+		{12.7, "13"},
+		{4000, "4000"},
+	}
+	for _, tt := range tests {
+		if got := seconds(tt.in); got != tt.want {
+			t.Errorf("seconds(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestStatusString(t *testing.T) {
+	for _, s := range []Status{OK, Defer, Bounce} {
+		got, ok := parseStatus(s.String())
+		if !ok || got != s {
+			t.Errorf("parseStatus(%q) = %v, %v", s.String(), got, ok)
+		}
+	}
+}
+
+func FuzzDecodeResults(f *testing.F) {
+	f.Add(ipc.Record{{Name: "result", Value: "ok 2.0.0 delivered"}, {Name: "relay", Value: "local"}}.Encode(nil), 1)
+	f.Add(ipc.Record{{Name: "result", Value: "defer"}, {Name: "result", Value: "bounce 5.1.1 no\nsuch"}}.Encode(nil), 2)
+	f.Add([]byte("\x06result\x03ok "), 1)
+	f.Add([]byte{}, 0)
+	f.Fuzz(func(t *testing.T, payload []byte, n int) {
+		rec, err := ipc.DecodeRecord(payload)
+		if err != nil {
+			return
+		}
+		if n < 0 || n > 1000 {
+			n = len(rec.All("result"))
+		}
+		got, err := decodeResults(rec, n)
+		if err != nil {
+			return
+		}
+		if len(got) != n {
+			t.Fatalf("%d results for n=%d", len(got), n)
+		}
+		for _, r := range got {
+			if r.Status != OK && r.Status != Defer && r.Status != Bounce {
+				t.Fatalf("bad status %v", r.Status)
+			}
+			if strings.Contains(r.DSN, " ") {
+				t.Fatalf("space in DSN %q", r.DSN)
+			}
+		}
+		// What was decoded survives a round trip, newlines aside.
+		again, err := decodeResults(encodeResults(got), n)
+		if err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+		for i := range got {
+			want := got[i]
+			want.Text = strings.ReplaceAll(want.Text, "\n", " ")
+			if again[i] != want {
+				t.Fatalf("round trip %+v -> %+v", want, again[i])
+			}
+		}
+	})
+}

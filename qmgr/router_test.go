@@ -1,0 +1,184 @@
+package qmgr
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/maps"
+)
+
+// routerFor builds a router from main.cf text on top of a few settings
+// every router test shares.
+func routerFor(t *testing.T, mainCF string) *router {
+	t.Helper()
+	base := "myhostname = mx.example.com\nmyorigin = example.com\nmydestination = example.com, localhost\n"
+	cfg, err := config.Parse("main.cf", strings.NewReader(base+mainCF))
+	if err != nil {
+		t.Fatalf("main.cf: %v", err)
+	}
+	r, err := newRouter(cfg, maps.Options{})
+	if err != nil {
+		t.Fatalf("newRouter: %v", err)
+	}
+	t.Cleanup(r.close)
+	return r
+}
+
+type routeCase struct {
+	addr      string
+	transport string
+	nexthop   string
+}
+
+func checkRoutes(t *testing.T, r *router, cases []routeCase) {
+	t.Helper()
+	for _, c := range cases {
+		got, err := r.resolve(c.addr)
+		if err != nil {
+			t.Errorf("resolve(%q): %v", c.addr, err)
+			continue
+		}
+		if want := (route{c.transport, c.nexthop}); got != want {
+			t.Errorf("resolve(%q) = %+v, want %+v", c.addr, got, want)
+		}
+	}
+}
+
+func TestRouterTransportMaps(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "transport")
+	src := `
+special.example.com     smtp:[relay.special]:2525
+.parent.example         relay:gw.parent
+user@other.example      lmtp:unix:/run/dovecot/lmtp
+emptytransport.example  :[backup.example]
+emptynexthop.example    smtp:
+bare.example            smtp
+bounce.example          error:5.1.2 domain disabled
+devnull.example         discard:silently
+fwd@example.com         smtp:[hub.example]
+loc@example.com         local:
+`
+	if err := os.WriteFile(table, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := routerFor(t, "transport_maps = texthash:"+table+"\n")
+	checkRoutes(t, r, []routeCase{
+		{"joe@example.com", "local", "mx.example.com"},
+		{"joe@EXAMPLE.Com", "local", "mx.example.com"},
+		{"joe@localhost", "local", "mx.example.com"},
+		{"joe", "local", "mx.example.com"},
+		{"joe@remote.org", "smtp", "remote.org"},
+		{"joe@Remote.ORG", "smtp", "remote.org"},
+		{"x@special.example.com", "smtp", "[relay.special]:2525"},
+		{"x@sub.special.example.com", "smtp", "sub.special.example.com"},
+		{"x@a.parent.example", "relay", "gw.parent"},
+		{"x@a.b.parent.example", "relay", "gw.parent"},
+		{"x@parent.example", "smtp", "parent.example"},
+		{"user@other.example", "lmtp", "unix:/run/dovecot/lmtp"},
+		{"someone@other.example", "smtp", "other.example"},
+		{"x@emptytransport.example", "smtp", "[backup.example]"},
+		{"x@emptynexthop.example", "smtp", "emptynexthop.example"},
+		{"x@bare.example", "smtp", "bare.example"},
+		{"x@bounce.example", "error", "5.1.2 domain disabled"},
+		{"x@devnull.example", "discard", "silently"},
+		{"fwd@example.com", "smtp", "[hub.example]"},
+		{"loc@example.com", "local", "mx.example.com"},
+	})
+}
+
+func TestRouterWildcardAndRelayhost(t *testing.T) {
+	tests := []struct {
+		name   string
+		mainCF string
+		cases  []routeCase
+	}{
+		{"inline wildcard", "transport_maps = inline:{ {*=smtp:[smarthost.example]:587}, example.org=: }\n", []routeCase{
+			{"a@remote.org", "smtp", "[smarthost.example]:587"},
+			{"a@example.com", "smtp", "[smarthost.example]:587"},
+			{"a@example.org", "smtp", "example.org"},
+		}},
+		{"relayhost", "relayhost = [relay.isp.example]:587\n", []routeCase{
+			{"a@remote.org", "smtp", "[relay.isp.example]:587"},
+			{"a@example.com", "local", "mx.example.com"},
+		}},
+		{"relayhost with empty map nexthop", "relayhost = [relay.isp.example]\ntransport_maps = inline:{example.org=smtp:}\n", []routeCase{
+			{"a@example.org", "smtp", "[relay.isp.example]"},
+		}},
+		{"default_transport nexthop beats relayhost", "relayhost = [relay.isp.example]\ndefault_transport = smtp:[own.example]\n", []routeCase{
+			{"a@remote.org", "smtp", "[own.example]"},
+		}},
+		{"default_transport error", "default_transport = error:5.7.1 relaying disabled\n", []routeCase{
+			{"a@remote.org", "error", "5.7.1 relaying disabled"},
+			{"a@example.com", "local", "mx.example.com"},
+		}},
+		{"local_transport with nexthop", "local_transport = lmtp:unix:private/dovecot\n", []routeCase{
+			{"a@example.com", "lmtp", "unix:private/dovecot"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkRoutes(t, routerFor(t, tt.mainCF), tt.cases)
+		})
+	}
+}
+
+func TestRouterLookupFailure(t *testing.T) {
+	r := routerFor(t, "transport_maps = fail:broken\n")
+	if rt, err := r.resolve("a@remote.org"); err == nil {
+		t.Errorf("resolve with a failing table = %+v, want an error", rt)
+	}
+}
+
+func TestRouterBadTransportMaps(t *testing.T) {
+	cfg, err := config.Parse("main.cf", strings.NewReader("transport_maps = nosuchtype:/x\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newRouter(cfg, maps.Options{}); err == nil {
+		t.Error("newRouter accepted an unknown table type")
+	}
+}
+
+func TestErrorResult(t *testing.T) {
+	tests := []struct {
+		nexthop string
+		status  string
+		dsn     string
+		text    string
+	}{
+		{"", "bounce", "5.0.0", "mail delivery disabled"},
+		{"5.1.2 domain disabled", "bounce", "5.1.2", "domain disabled"},
+		{"4.3.2 try later", "defer", "4.3.2", "try later"},
+		{"user unknown", "bounce", "5.0.0", "user unknown"},
+		{"5.1.1", "bounce", "5.0.0", "5.1.1"},
+	}
+	for _, tt := range tests {
+		got := errorResult(tt.nexthop)
+		if got.Status.String() != tt.status || got.DSN != tt.dsn || got.Text != tt.text || got.Relay != "none" {
+			t.Errorf("errorResult(%q) = %+v", tt.nexthop, got)
+		}
+	}
+}
+
+func TestWantsNotice(t *testing.T) {
+	tests := []struct {
+		notify, kind string
+		want         bool
+	}{
+		{"", "FAILURE", true},
+		{"", "DELAY", true},
+		{"", "SUCCESS", false},
+		{"NEVER", "FAILURE", false},
+		{"SUCCESS,FAILURE", "FAILURE", true},
+		{"success, delay", "DELAY", true},
+		{"SUCCESS", "FAILURE", false},
+	}
+	for _, tt := range tests {
+		if got := wantsNotice(tt.notify, tt.kind); got != tt.want {
+			t.Errorf("wantsNotice(%q, %q) = %v", tt.notify, tt.kind, got)
+		}
+	}
+}
