@@ -39,7 +39,7 @@ func Main(args []string) int {
 			d.Log.Fatalf("find own binary: %v", err)
 			return 1
 		}
-		cfg.Helper = &ExecSpawner{Path: exe, Args: []string{"local-helper"}}
+		cfg.Helper = rootSpawner(&ExecSpawner{Path: exe, Args: []string{"local-helper"}})
 	}
 	ctx, stop := daemon.SignalContext()
 	defer stop()
