@@ -248,3 +248,31 @@ func lookupUID(t *testing.T, name string) string {
 	}
 	return u
 }
+
+// TestChrootedQmgr runs qmgr chrooted into the queue directory, as
+// master.cf's chroot column asks, and checks mail still flows.
+func TestChrootedQmgr(t *testing.T) {
+	if !isRoot() {
+		t.Skip("chroot needs root")
+	}
+	rcpt := localUser(t)
+	chrooted := strings.NewReplacer("unix  n       -       n", "unix  n       -       y").Replace(testMasterCF)
+	in := newInstance(t, options{master: chrooted})
+	in.start()
+	// qmgr chroots during its start-up: wait for it to be in the jail.
+	waitFor(t, 10*time.Second, "qmgr chrooted into "+in.queue, func() bool {
+		pids := in.daemonPIDs("qmgr")
+		if len(pids) != 1 {
+			return false
+		}
+		root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pids[0]))
+		return err == nil && root == in.queue
+	})
+	if code, out := in.sendmail("Subject: jailed\n\nfrom the jail\n", rcpt); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	waitFor(t, deliveryTimeout, "delivery", func() bool { return strings.Contains(in.mbox(rcpt), "from the jail") })
+	if out := in.run("mailq"); !strings.Contains(out, "Mail queue is empty") {
+		t.Errorf("mailq: %s", out)
+	}
+}

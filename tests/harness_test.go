@@ -72,6 +72,7 @@ type options struct {
 	main    []string // extra main.cf lines, appended (later ones win)
 	aliases string   // aliases file content
 	runAs   string   // run the suite as this user (root only)
+	master  string   // master.cf content; "" = testMasterCF
 }
 
 // newInstance writes the configuration of an instance; start runs it.
@@ -125,7 +126,10 @@ func newInstance(t *testing.T, opt options) *instance {
 	}
 	mainCF = append(mainCF, opt.main...)
 	in.write("etc/main.cf", strings.Join(mainCF, "\n")+"\n")
-	in.write("etc/master.cf", testMasterCF)
+	if opt.master == "" {
+		opt.master = testMasterCF
+	}
+	in.write("etc/master.cf", opt.master)
 	in.write("etc/aliases", opt.aliases)
 	if in.runAs != nil {
 		in.chownAll(dir)

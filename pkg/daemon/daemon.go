@@ -98,8 +98,16 @@ func Init(name string) (*Daemon, error) {
 		return nil, err
 	}
 	master := os.Getppid()
-	if err := dropPrivileges(os.Getenv(EnvUser), os.Getenv(EnvChroot)); err != nil {
+	chroot := os.Getenv(EnvChroot)
+	if err := dropPrivileges(os.Getenv(EnvUser), chroot); err != nil {
 		return nil, err
+	}
+	if chroot != "" {
+		// Inside the jail the queue directory is the root, as for
+		// Postfix's chrooted daemons.
+		if err := cfg.Set("queue_directory", "/"); err != nil {
+			return nil, err
+		}
 	}
 	if err := followMaster(master); err != nil {
 		return nil, err
