@@ -272,6 +272,7 @@ func TestChrootedQmgr(t *testing.T) {
 		t.Fatalf("sendmail: %d %s", code, out)
 	}
 	waitFor(t, deliveryTimeout, "delivery", func() bool { return strings.Contains(in.mbox(rcpt), "from the jail") })
+	in.waitLog(": removed", deliveryTimeout) // the mailbox is written before qmgr hears back
 	if out := in.run("mailq"); !strings.Contains(out, "Mail queue is empty") {
 		t.Errorf("mailq: %s", out)
 	}
