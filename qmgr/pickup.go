@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,24 +51,45 @@ func (m *Manager) drainMaildrop(ctx context.Context) {
 		}
 	}
 	sort.Strings(names)
+	// Several files at once, so that their commits share fsyncs.
+	var wg sync.WaitGroup
+	var tempFail atomic.Bool
+	sem := make(chan struct{}, pickupConcurrency)
 	for _, name := range names {
-		if ctx.Err() != nil {
-			return
+		if ctx.Err() != nil || tempFail.Load() {
+			break
 		}
-		path := filepath.Join(dir, name)
-		if err := m.pickupFile(ctx, path); err != nil {
-			m.log.Warnf("maildrop/%s: %v", name, err)
-			var rj *rejection
-			if errors.As(err, &rj) && rj.code == exTempFail {
-				return // try again later; the file stays
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(name string) {
+			defer func() { <-sem; wg.Done() }()
+			if m.pickupOne(ctx, filepath.Join(dir, name)) {
+				tempFail.Store(true) // try again later; the file stays
 			}
-			m.quarantine(path)
-			continue
-		}
-		if err := os.Remove(path); err != nil {
-			m.log.Warnf("remove %s: %v", path, err)
-		}
+		}(name)
 	}
+	wg.Wait()
+}
+
+// pickupConcurrency is how many maildrop files are picked up at once.
+const pickupConcurrency = 16
+
+// pickupOne submits and removes one maildrop file, or quarantines it when
+// it is unusable. It reports a temporary failure.
+func (m *Manager) pickupOne(ctx context.Context, path string) (tempFail bool) {
+	if err := m.pickupFile(ctx, path); err != nil {
+		m.log.Warnf("maildrop/%s: %v", filepath.Base(path), err)
+		var rj *rejection
+		if errors.As(err, &rj) && rj.code == exTempFail {
+			return true
+		}
+		m.quarantine(path)
+		return false
+	}
+	if err := os.Remove(path); err != nil {
+		m.log.Warnf("remove %s: %v", path, err)
+	}
+	return false
 }
 
 // pickupFile submits one maildrop file, written by sendmail as an IPC

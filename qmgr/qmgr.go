@@ -122,8 +122,12 @@ func Main(args []string) int {
 // New opens the queue and prepares a manager; Run starts it.
 func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 	dir := cfg.Get("queue_directory")
+	delay := cfg.Duration("tern_queue_commit_delay")
+	if delay <= 0 {
+		delay = -1 // no window: batches form while the previous commit runs
+	}
 	q, err := queue.Open(dir, queue.Options{
-		CommitDelay: cfg.Duration("tern_queue_commit_delay"),
+		CommitDelay: delay,
 		InlineLimit: cfg.Int64("tern_content_inline_limit"),
 	})
 	if err != nil {

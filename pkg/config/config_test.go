@@ -207,7 +207,7 @@ foo = 12
 		"delay_warning_time":      4 * time.Hour,
 		"queue_run_delay":         2 * time.Minute,
 		"bounce_queue_lifetime":   5 * 24 * time.Hour,
-		"tern_queue_commit_delay": 2 * time.Millisecond,
+		"tern_queue_commit_delay": 0,
 		"smtpd_timeout":           300 * time.Second,
 		"foo":                     12 * time.Second,
 		"relayhost":               0,

@@ -1,0 +1,91 @@
+// Command bench measures tern's core path — sendmail injection rate and
+// latency, queue and local delivery rate — and, when Postfix is installed
+// and the bench runs as root, does the same work on a Postfix instance
+// configured alike in a temporary folder, printing tern/Postfix ratios.
+//
+// It is what "make bench" runs (through tests/bench/run.sh):
+//
+//	go run ./tests/bench -tern bin/tern [-n 1000] [-c 8] [-l 200] [-runs 1]
+//
+// Every instance lives in its own temporary folder on loopback and is
+// stopped and removed at the end, also on error or interrupt.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// config holds the command-line settings of one bench invocation.
+type config struct {
+	messages    int           // N: messages per injection and delivery phase
+	concurrency int           // concurrent sendmail callers
+	latency     int           // sequential calls timed for latency
+	runs        int           // repetitions of the whole bench
+	tern        string        // the tern binary
+	postfixMail string        // Postfix's sendmail
+	noPostfix   bool          // measure tern only
+	stall       time.Duration // give up when delivery makes no progress this long
+	strict      bool          // exit 1 when a target is missed
+	tmpRoot     string        // where the temporary folders go ("": the system's)
+	keep        bool          // keep the instances' folders (for their logs)
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	missed, err := run(ctx, cfg, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		stop()
+		os.Exit(1)
+	}
+	if missed && cfg.strict {
+		stop()
+		os.Exit(1)
+	}
+}
+
+// parseFlags reads the command line into a config.
+func parseFlags(args []string, errOut io.Writer) (config, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	var cfg config
+	fs.IntVar(&cfg.messages, "n", 1000, "messages per injection and delivery phase")
+	fs.IntVar(&cfg.concurrency, "c", 8, "concurrent sendmail callers in the injection-rate phase")
+	fs.IntVar(&cfg.latency, "l", 200, "sequential sendmail calls timed for latency")
+	fs.IntVar(&cfg.runs, "runs", 1, "repeat the whole bench this many times and report medians")
+	fs.StringVar(&cfg.tern, "tern", "bin/tern", "the tern binary")
+	fs.StringVar(&cfg.postfixMail, "postfix-sendmail", "/usr/sbin/sendmail", "Postfix's sendmail")
+	fs.BoolVar(&cfg.noPostfix, "no-postfix", false, "measure tern only")
+	fs.DurationVar(&cfg.stall, "stall", 120*time.Second, "fail when delivery makes no progress for this long")
+	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 when tern misses a target")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the instances' temporary folders (logs, mailboxes) and print where")
+	fs.StringVar(&cfg.tmpRoot, "tmpdir", "", "folder for the instances' temporary folders (default: $TMPDIR or /tmp)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(errOut, "bench: unexpected argument %q\n", fs.Arg(0))
+		return cfg, errors.New("unexpected arguments")
+	}
+	if cfg.messages < 2 || cfg.concurrency < 1 || cfg.latency < 1 || cfg.runs < 1 || cfg.stall <= 0 {
+		fmt.Fprintln(errOut, "bench: need -n >= 2, -c >= 1, -l >= 1, -runs >= 1, -stall > 0")
+		return cfg, errors.New("bad flag values")
+	}
+	return cfg, nil
+}

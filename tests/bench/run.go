@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"runtime"
+	"strings"
+)
+
+// run runs the bench as cfg says and writes the report to w. It reports
+// whether tern missed a target against Postfix.
+func run(ctx context.Context, cfg config, w io.Writer) (bool, error) {
+	rcpt, owner, err := identities()
+	if err != nil {
+		return false, err
+	}
+	withPostfix, why := false, "disabled with -no-postfix"
+	if !cfg.noPostfix {
+		withPostfix, why = postfixUsable(cfg.postfixMail)
+	}
+	binDir, err := os.MkdirTemp(cfg.tmpRoot, "tern-bench-bin-")
+	if err != nil {
+		return false, fmt.Errorf("temporary folder: %w", err)
+	}
+	defer os.RemoveAll(binDir)
+	if err := os.Chmod(binDir, 0o755); err != nil {
+		return false, fmt.Errorf("chmod %s: %w", binDir, err)
+	}
+	ternBin, err := installTern(cfg.tern, binDir)
+	if err != nil {
+		return false, err
+	}
+	pfVersion := ""
+	if withPostfix {
+		pfVersion = postfixVersion(ctx)
+	}
+	loadStart := loadAverage()
+	printHeader(w, cfg, runtime.NumCPU(), ternVersion(ctx, ternBin), pfVersion, why)
+	flavors := []flavor{ternFlavor{bin: ternBin}}
+	if withPostfix {
+		flavors = append(flavors, postfixFlavor{sendmailPath: cfg.postfixMail})
+	}
+	all := make([]runResults, 0, cfg.runs)
+	missed := false
+	for i := range cfg.runs {
+		r, err := oneRun(ctx, cfg, flavors, rcpt, owner)
+		if err != nil {
+			return false, fmt.Errorf("run %d: %w", i+1, err)
+		}
+		all = append(all, r)
+		missed = printTable(w, fmt.Sprintf("run %d of %d:", i+1, cfg.runs), r, withPostfix)
+	}
+	if cfg.runs > 1 {
+		missed = printTable(w, fmt.Sprintf("median of %d runs:", cfg.runs), medians(all), withPostfix)
+	}
+	printFooter(w, withPostfix, cfg.runs, loadStart, runtime.NumCPU())
+	return missed, nil
+}
+
+// oneRun measures each system in turn, each on a fresh instance.
+func oneRun(ctx context.Context, cfg config, flavors []flavor, rcpt, owner string) (runResults, error) {
+	var r runResults
+	for _, f := range flavors {
+		res, err := measureOne(ctx, cfg, f, rcpt, owner)
+		if err != nil {
+			return r, err
+		}
+		if f.name() == "tern" {
+			r.tern = res
+		} else {
+			r.postfix = res
+		}
+	}
+	return r, nil
+}
+
+// measureOne sets up one system, measures it and removes it again.
+func measureOne(ctx context.Context, cfg config, f flavor, rcpt, owner string) (result, error) {
+	in, err := newInstance(ctx, cfg.tmpRoot, f, rcpt, owner)
+	if err != nil {
+		return result{}, err
+	}
+	defer in.close(cfg.keep)
+	res, err := benchSystem(ctx, cfg, in)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", f.name(), err)
+	}
+	return res, nil
+}
+
+// identities returns the recipient and the mail_owner: as root the test
+// user usera and postfix (as tests/setup-users.sh creates them), else the
+// invoking user for both.
+func identities() (rcpt, owner string, err error) {
+	if os.Geteuid() == 0 {
+		for _, name := range []string{"usera", "postfix"} {
+			if _, err := user.Lookup(name); err != nil {
+				return "", "", fmt.Errorf("user %s missing (run tests/setup-users.sh as root): %w", name, err)
+			}
+		}
+		return "usera", "postfix", nil
+	}
+	u, err := user.Current()
+	if err != nil {
+		return "", "", fmt.Errorf("current user: %w", err)
+	}
+	return u.Username, u.Username, nil
+}
+
+// ternVersion returns what "tern version" prints ("" if it fails).
+func ternVersion(ctx context.Context, bin string) string {
+	out, err := exec.CommandContext(ctx, bin, "version").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
