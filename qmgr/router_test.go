@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/maps"
 )
 
@@ -179,6 +180,24 @@ func TestWantsNotice(t *testing.T) {
 	for _, tt := range tests {
 		if got := wantsNotice(tt.notify, tt.kind); got != tt.want {
 			t.Errorf("wantsNotice(%q, %q) = %v", tt.notify, tt.kind, got)
+		}
+	}
+}
+
+// TestUnqualifiedRecipientKeepsOriginal pins the bug where "sendmail usera"
+// logged no orig_to=<usera>, unlike Postfix: the original recipient was
+// recorded after qualification.
+func TestUnqualifiedRecipientKeepsOriginal(t *testing.T) {
+	m := &Manager{settings: settings{myOrigin: "example.com", emptyAddressRecipient: "MAILER-DAEMON"}}
+	env := &envelope.Envelope{Recipients: []envelope.Recipient{{Address: "usera"}, {Address: "b@example.org"}}}
+	m.qualify(env)
+	want := []envelope.Recipient{
+		{Address: "usera@example.com", Original: "usera"},
+		{Address: "b@example.org", Original: "b@example.org"},
+	}
+	for i, w := range want {
+		if env.Recipients[i] != w {
+			t.Errorf("recipient %d = %+v, want %+v", i, env.Recipients[i], w)
 		}
 	}
 }

@@ -159,11 +159,13 @@ func (m *Manager) qualify(env *envelope.Envelope) {
 		if r.Address == "" {
 			r.Address = m.settings.emptyAddressRecipient
 		}
-		if !strings.Contains(r.Address, "@") {
-			r.Address += "@" + m.settings.myOrigin
-		}
+		// The original is the address as given, so that delivery logs
+		// orig_to=<user> for an unqualified recipient, as Postfix does.
 		if r.Original == "" {
 			r.Original = r.Address
+		}
+		if !strings.Contains(r.Address, "@") {
+			r.Address += "@" + m.settings.myOrigin
 		}
 		key := strings.ToLower(r.Address)
 		if seen[key] {
