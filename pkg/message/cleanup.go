@@ -41,10 +41,6 @@ type CleanupOptions struct {
 	// nothing is lost and memory stays bounded. (Postfix discards the
 	// excess of an over-long header field instead.)
 	HeaderSizeLimit int
-	// ExtractRecipients (sendmail -t) collects the To, Cc and Bcc
-	// addresses (Resent- ones when the message has any Resent- header)
-	// into Result.Recipients and removes Bcc and Resent-Bcc headers.
-	ExtractRecipients bool
 	// NoMissingHeaders leaves out the missing Message-Id, Date and From
 	// headers, as Postfix does for clients outside
 	// local_header_rewrite_clients unless always_add_missing_headers = yes.
@@ -64,10 +60,6 @@ type Result struct {
 	// ResentMessageID is the Resent-Message-Id value, found or added,
 	// when the message has Resent- headers.
 	ResentMessageID string
-	// Recipients are the addresses of the To, Cc and Bcc headers (or the
-	// Resent- ones) with ExtractRecipients, without duplicates and with
-	// unqualified ones qualified with MyOrigin.
-	Recipients  []string
 	DeliveredTo []string // Delivered-To values, lower-cased, for loop detection
 }
 
@@ -75,8 +67,9 @@ type Result struct {
 // LF (a bare CR is data and is kept), prepends a Received header and appends
 // to the header block the missing (Resent-)Message-Id and (Resent-)Date and,
 // for local submissions, (Resent-)From headers, in that order, as Postfix
-// does. Content-Length headers are removed (mbox readers trust them); with
-// ExtractRecipients so are Bcc and Resent-Bcc. Folding is preserved. The
+// does. Bcc, Resent-Bcc, Return-Path and Content-Length headers are
+// removed, as Postfix's cleanup(8) removes them (sendmail -t extracts
+// recipients itself, before the message gets here). Folding is preserved. The
 // header block ends at a blank line or at the first line that is not a
 // header field (then a blank line is inserted before it). A final line
 // without a line ending gets one. For local submissions a leading mbox
@@ -145,7 +138,6 @@ func hasResent(fields []field) bool {
 // the fields to keep.
 func analyse(fields []field, opt *CleanupOptions) (Result, []field) {
 	res := Result{Hops: 1} // the Received header Cleanup adds
-	resent := hasResent(fields)
 	keep := make([]field, 0, len(fields))
 	for _, f := range fields {
 		switch f.key {
@@ -162,9 +154,6 @@ func analyse(fields []field, opt *CleanupOptions) (Result, []field) {
 				res.ResentMessageID = f.value()
 			}
 		}
-		if opt.ExtractRecipients && isRecipientField(f.key, resent) {
-			res.Recipients = appendRecipients(res.Recipients, f.value(), opt.MyOrigin)
-		}
 		// As Postfix's cleanup(8): Bcc, Content-Length, Resent-Bcc and
 		// Return-Path are removed, whether or not recipients were
 		// extracted; local delivery writes its own Return-Path.
@@ -177,34 +166,6 @@ func analyse(fields []field, opt *CleanupOptions) (Result, []field) {
 	return res, keep
 }
 
-func isRecipientField(key string, resent bool) bool {
-	if resent {
-		return key == "resent-to" || key == "resent-cc" || key == "resent-bcc"
-	}
-	return key == "to" || key == "cc" || key == "bcc"
-}
-
-// appendRecipients adds the addresses of an address list to list, skipping
-// duplicates (compared without regard to case) and qualifying bare local
-// parts with origin.
-func appendRecipients(list []string, value, origin string) []string {
-	for _, a := range ParseAddressList(value) {
-		if !strings.Contains(a, "@") && origin != "" {
-			a += "@" + origin
-		}
-		dup := false
-		for _, b := range list {
-			if strings.EqualFold(a, b) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			list = append(list, a)
-		}
-	}
-	return list
-}
 
 // missing returns the header lines to append, and records an added
 // message id in res.

@@ -406,36 +406,32 @@ func TestPickupDiesMidSubmissionFallsBackToMaildrop(t *testing.T) {
 	}
 }
 
-func TestPickupTemporaryRefusalGoesToMaildrop(t *testing.T) {
-	env := testEnv(t)
-	fakeServer(t, env, PickupSocket, func(ctx context.Context, c *ipc.Conn) {
-		c.Receive(ipc.FrameRequest)
-		io.Copy(io.Discard, c.BodyReader())
-		c.Send(ipc.FrameReply, ipc.Record{{Name: AttrStatus, Value: StatusError}, {Name: AttrCode, Value: "75"},
-			{Name: AttrDSN, Value: "4.3.0"}, {Name: AttrText, Value: "queue file write error"}})
-	})
-	res := runMain(t, env, "sendmail", []string{"a@b"}, "Subject: s\n\nbody\n")
-	if res.code != 0 {
-		t.Errorf("exit %d, want 0: %s", res.code, res.stderr)
+// TestPickupRefusals: a temporary refusal (qmgr stopping, its disk full)
+// sends the message to maildrop; a permanent one is the caller's answer.
+func TestPickupRefusals(t *testing.T) {
+	tests := []struct {
+		name, code, dsn, text string
+		exit, maildropFiles   int
+	}{
+		{"temporary goes to maildrop", "75", "4.3.0", "queue file write error", 0, 1},
+		{"permanent is final", "65", "5.3.4", "message file too big", 65, 0},
 	}
-	if files := maildropFiles(t, env); len(files) != 1 {
-		t.Errorf("maildrop holds %v, want one file", files)
-	}
-}
-
-func TestPickupRefusalIsNotRetriedInMaildrop(t *testing.T) {
-	env := testEnv(t)
-	fakeServer(t, env, PickupSocket, func(ctx context.Context, c *ipc.Conn) {
-		c.Receive(ipc.FrameRequest)
-		io.Copy(io.Discard, c.BodyReader())
-		c.Send(ipc.FrameReply, ipc.Record{{Name: AttrStatus, Value: StatusError}, {Name: AttrCode, Value: "65"},
-			{Name: AttrDSN, Value: "5.3.4"}, {Name: AttrText, Value: "message file too big"}})
-	})
-	res := runMain(t, env, "sendmail", []string{"a@b"}, "Subject: s\n\nbody\n")
-	if res.code != 65 {
-		t.Errorf("exit %d, want 65: %s", res.code, res.stderr)
-	}
-	if files := maildropFiles(t, env); len(files) != 0 {
-		t.Errorf("a refused message went to maildrop: %v", files)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := testEnv(t)
+			fakeServer(t, env, PickupSocket, func(ctx context.Context, c *ipc.Conn) {
+				c.Receive(ipc.FrameRequest)
+				io.Copy(io.Discard, c.BodyReader())
+				c.Send(ipc.FrameReply, ipc.Record{{Name: AttrStatus, Value: StatusError}, {Name: AttrCode, Value: tt.code},
+					{Name: AttrDSN, Value: tt.dsn}, {Name: AttrText, Value: tt.text}})
+			})
+			res := runMain(t, env, "sendmail", []string{"a@b"}, "Subject: s\n\nbody\n")
+			if res.code != tt.exit {
+				t.Errorf("exit %d, want %d: %s", res.code, tt.exit, res.stderr)
+			}
+			if files := maildropFiles(t, env); len(files) != tt.maildropFiles {
+				t.Errorf("maildrop holds %v, want %d files", files, tt.maildropFiles)
+			}
+		})
 	}
 }
