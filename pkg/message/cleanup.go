@@ -60,7 +60,7 @@ type Result struct {
 	// ResentMessageID is the Resent-Message-Id value, found or added,
 	// when the message has Resent- headers.
 	ResentMessageID string
-	DeliveredTo []string // Delivered-To values, lower-cased, for loop detection
+	DeliveredTo     []string // Delivered-To values, lower-cased, for loop detection
 }
 
 // Cleanup copies the message from r to w. It converts CRLF line endings to
@@ -165,7 +165,6 @@ func analyse(fields []field, opt *CleanupOptions) (Result, []field) {
 	res.TooManyHops = res.Hops >= opt.HopcountLimit
 	return res, keep
 }
-
 
 // missing returns the header lines to append, and records an added
 // message id in res.
