@@ -31,7 +31,6 @@ type scheduler struct {
 type activeMsg struct {
 	mu      sync.Mutex
 	env     *envelope.Envelope
-	state   queue.State // where the database has it
 	started time.Time
 	jobs    int // delivery jobs not yet finished
 }
@@ -187,7 +186,7 @@ func (s *scheduler) activate(env *envelope.Envelope, state queue.State) {
 		s.mu.Unlock()
 		return
 	}
-	msg := &activeMsg{env: env, state: state, started: time.Now()}
+	msg := &activeMsg{env: env, started: time.Now()}
 	s.active[env.ID] = msg
 	s.mu.Unlock()
 	// A scan may hand over a copy that a delivery pass finished since:

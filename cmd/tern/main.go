@@ -79,10 +79,12 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 64
 }
 
-// daemons are the daemon commands this build has, by master.cf command.
-var daemons = map[string]func(args []string) int{
-	"qmgr":  qmgr.Main,
-	"local": local.Main,
+// daemons returns the daemon commands this build has, by master.cf command.
+func daemons() map[string]func(args []string) int {
+	return map[string]func(args []string) int{
+		"qmgr":  qmgr.Main,
+		"local": local.Main,
+	}
 }
 
 func daemonMain(args []string, stderr io.Writer) int {
@@ -90,7 +92,7 @@ func daemonMain(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tern daemon: missing daemon name")
 		return 64
 	}
-	run, ok := daemons[args[0]]
+	run, ok := daemons()[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "tern daemon: unknown daemon %q\n", args[0])
 		return 64
@@ -100,7 +102,7 @@ func daemonMain(args []string, stderr io.Writer) int {
 
 func masterOptions(stdout, stderr io.Writer) master.Options {
 	have := map[string]bool{}
-	for name := range daemons {
+	for name := range daemons() {
 		have[name] = true
 	}
 	return master.Options{Daemons: have, Stdout: stdout, Stderr: stderr}

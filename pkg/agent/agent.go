@@ -16,7 +16,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -288,11 +287,6 @@ func DialAgent(path string, timeout time.Duration) (*Client, error) {
 		return nil, err
 	}
 	return &Client{c: c}, nil
-}
-
-// NewClient wraps an existing connection.
-func NewClient(c net.Conn, timeout time.Duration) *Client {
-	return &Client{c: ipc.NewConn(c, timeout)}
 }
 
 // Close closes the connection.
