@@ -89,11 +89,14 @@ type child struct {
 }
 
 // newChild prepares the supervisor of process p.
-func newChild(binary string, p procSpec, env []string, socks []*socket, log *maillog.Logger, timeout time.Duration) *child {
-	files := make([]*os.File, len(socks))
+// The read end of master's life pipe, life, follows the sockets.
+func newChild(binary string, p procSpec, env []string, socks []*socket, life *os.File, log *maillog.Logger, timeout time.Duration) *child {
+	files := make([]*os.File, len(socks), len(socks)+1)
 	for i, s := range socks {
 		files[i] = s.file
 	}
+	files = append(files, life)
+	env = append(env, fmt.Sprintf("%s=%d", daemon.EnvMasterFD, daemon.FirstFD+len(socks)))
 	args := append([]string{"daemon", p.Daemon}, p.Args...)
 	return &child{
 		name: filepath.Join(filepath.Dir(binary), p.Daemon),
@@ -102,7 +105,6 @@ func newChild(binary string, p procSpec, env []string, socks []*socket, log *mai
 			cmd.Env = env
 			cmd.ExtraFiles = files
 			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 			return cmd
 		},
 		log: log, timeout: timeout,

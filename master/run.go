@@ -60,6 +60,10 @@ type master struct {
 	pid      *pidLock
 	socks    socketSet
 	children []*child
+	// life is a pipe whose read end every daemon inherits and whose write
+	// end only master holds, so that daemons see end of file when master
+	// dies (pkg/daemon TERN_MASTER_FD).
+	lifeR, lifeW *os.File
 }
 
 // loaded is one reading of main.cf and master.cf.
@@ -177,11 +181,13 @@ func (m *master) start(cfg *config.Config) (err error) {
 	if m.pid, err = lockPID(pidPath(l.queueDir)); err != nil {
 		return err
 	}
+	if m.lifeR, m.lifeW, err = os.Pipe(); err != nil {
+		m.pid.release()
+		return fmt.Errorf("master pipe: %w", err)
+	}
 	defer func() {
 		if err != nil {
-			m.stopChildren(true)
-			m.socks.closeAll()
-			m.pid.release()
+			m.shutdown(true)
 		}
 	}()
 	m.log.Infof("daemon started -- version %s, configuration %s", version, m.dir)
@@ -289,7 +295,7 @@ func (m *master) startChildren(l *loaded, socks [][]*socket) {
 			m.log.Warnf("service %s: no listener could be bound; %s not started", p.Service, p.Daemon)
 			continue
 		}
-		c := newChild(m.binary, p, env.environ(os.Environ(), p, socks[i]), socks[i], m.log, m.opt.StopTimeout)
+		c := newChild(m.binary, p, env.environ(os.Environ(), p, socks[i]), socks[i], m.lifeR, m.log, m.opt.StopTimeout)
 		m.children = append(m.children, c)
 		go c.supervise()
 	}
@@ -311,5 +317,7 @@ func (m *master) stopChildren(immediate bool) {
 func (m *master) shutdown(immediate bool) {
 	m.stopChildren(immediate)
 	m.socks.closeAll()
+	_ = m.lifeW.Close()
+	_ = m.lifeR.Close()
 	m.pid.release()
 }

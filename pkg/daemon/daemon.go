@@ -11,6 +11,8 @@
 //	TERN_CHROOT       directory to chroot into ("" = none)
 //	TERN_MAXPROC      master.cf maxproc of the service (0 = unlimited)
 //	TERN_SERVICE      master.cf service name, e.g. "smtp" or "local"
+//	TERN_MASTER_FD    descriptor of the read end of a pipe whose only write
+//	                  end master holds: end of file there means master died
 //
 // A daemon calls Init first: it loads main.cf with the overrides, opens the
 // log, adopts the listeners, and then chroots and drops privileges, so that
@@ -29,8 +31,6 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maillog"
 )
@@ -44,6 +44,7 @@ const (
 	EnvChroot    = "TERN_CHROOT"
 	EnvMaxProc   = "TERN_MAXPROC"
 	EnvService   = "TERN_SERVICE"
+	EnvMasterFD  = "TERN_MASTER_FD"
 )
 
 // FirstFD is the descriptor number of the first inherited listener.
@@ -97,7 +98,9 @@ func Init(name string) (*Daemon, error) {
 	if d.Listeners, err = inherit(os.Getenv(EnvListeners)); err != nil {
 		return nil, err
 	}
-	master := os.Getppid()
+	if err := watchMaster(os.Getenv(EnvMasterFD), d.Log); err != nil {
+		return nil, err
+	}
 	chroot := os.Getenv(EnvChroot)
 	if err := dropPrivileges(os.Getenv(EnvUser), chroot); err != nil {
 		return nil, err
@@ -108,9 +111,6 @@ func Init(name string) (*Daemon, error) {
 		if err := cfg.Set("queue_directory", "/"); err != nil {
 			return nil, err
 		}
-	}
-	if err := followMaster(master); err != nil {
-		return nil, err
 	}
 	return d, nil
 }
@@ -162,24 +162,6 @@ func inherit(spec string) ([]Listener, error) {
 		out = append(out, Listener{Name: f[0], Type: f[1], Wakeup: wakeup, Listener: l})
 	}
 	return out, nil
-}
-
-// followMaster makes the kernel send SIGTERM when master dies, so that
-// no daemon outlives it holding the queue or the sockets. master sets this
-// when it starts a daemon, but the kernel clears it when the daemon changes
-// its credentials, so it is set again after the privilege drop; a master
-// that died in between is noticed by the changed parent.
-func followMaster(master int) error {
-	if os.Getenv(EnvListeners) == "" && os.Getenv(EnvService) == "" {
-		return nil // not started by master (a test or a manual run)
-	}
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl PR_SET_PDEATHSIG: %w", err)
-	}
-	if os.Getppid() != master {
-		return fmt.Errorf("master exited during start-up")
-	}
-	return nil
 }
 
 // rsplit3 splits "name:type:wakeup" at its last two colons.
