@@ -67,7 +67,7 @@ func (e childEnv) environ(base []string, p procSpec, socks []*socket) []string {
 	return append(env,
 		daemon.EnvConfigDir+"="+e.ConfigDir,
 		daemon.EnvListeners+"="+strings.Join(items, ","),
-		daemon.EnvOverrides+"="+strings.Join(overrides, "\x00"),
+		daemon.EnvOverrides+"="+strings.Join(overrides, "\n"),
 		daemon.EnvUser+"="+user,
 		daemon.EnvChroot+"="+chroot,
 		daemon.EnvMaxProc+"="+strconv.Itoa(p.MaxProc),

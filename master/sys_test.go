@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"slices"
@@ -216,7 +217,7 @@ func TestChildEnviron(t *testing.T) {
 			"PATH=/bin", "HOME=/root",
 			daemon.EnvConfigDir + "=/etc/tern",
 			daemon.EnvListeners + "=submission:inet:0,x:unix:5",
-			daemon.EnvOverrides + "=syslog_name=tern/submission\x00smtpd_tls_security_level=encrypt",
+			daemon.EnvOverrides + "=syslog_name=tern/submission\nsmtpd_tls_security_level=encrypt",
 			daemon.EnvUser + "=" + tt.user,
 			daemon.EnvChroot + "=" + tt.chroot,
 			daemon.EnvMaxProc + "=7",
@@ -230,5 +231,25 @@ func TestChildEnviron(t *testing.T) {
 	env := childEnv{Owner: owner{Name: "postfix", Root: true}}.environ(nil, p, nil)
 	if !slices.Contains(env, daemon.EnvUser+"=") || !slices.Contains(env, daemon.EnvChroot+"=") {
 		t.Errorf("privileged service got a user or chroot: %q", strings.Join(env, " "))
+	}
+}
+
+// TestSeveralOverridesDoNotBreakExec pins a bug: the -o overrides were
+// joined with NUL bytes, which no environment can hold, so a service with
+// two or more -o options could never start ("environment variable
+// contains NUL").
+func TestSeveralOverridesDoNotBreakExec(t *testing.T) {
+	p := procSpec{Daemon: "smtpd", Service: "submission",
+		Overrides: [][2]string{{"syslog_name", "tern/submission"}, {"smtpd_tls_security_level", "encrypt"}, {"smtpd_sasl_auth_enable", "yes"}}}
+	env := childEnv{ConfigDir: "/etc/tern"}.environ([]string{"PATH=/usr/bin:/bin"}, p, nil)
+	cmd := exec.Command("/bin/sh", "-c", `printf '%s' "$`+daemon.EnvOverrides+`"`)
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("exec with the daemon environment: %v", err)
+	}
+	lines := strings.Split(string(out), "\n")
+	if len(lines) != 3 || lines[2] != "smtpd_sasl_auth_enable=yes" {
+		t.Errorf("overrides lost on the way: %q", out)
 	}
 }

@@ -6,7 +6,8 @@
 //	TERN_CONFIG_DIR   the configuration directory (as for -c)
 //	TERN_LISTENERS    comma list of name:type:wakeup, one per inherited fd in
 //	                  order, e.g. "cleanup:unix:0,pickup:unix:60"
-//	TERN_OVERRIDES    master.cf -o settings, "name=value" joined by NUL bytes
+//	TERN_OVERRIDES    master.cf -o settings, "name=value" joined by newlines
+//	                  (a value cannot hold one; the environment cannot hold NUL)
 //	TERN_USER         the user to run as after start-up ("" = stay as is)
 //	TERN_CHROOT       directory to chroot into ("" = none)
 //	TERN_MAXPROC      master.cf maxproc of the service (0 = unlimited)
@@ -129,7 +130,7 @@ func applyOverrides(cfg *config.Config, s string) error {
 	if s == "" {
 		return nil
 	}
-	for _, kv := range strings.Split(s, "\x00") {
+	for _, kv := range strings.Split(s, "\n") {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
 			return fmt.Errorf("master.cf override %q: missing '='", kv)

@@ -42,7 +42,7 @@ func TestApplyOverrides(t *testing.T) {
 	}{
 		{"empty", "", "", nil},
 		{"one", "smtpd_banner=hi there", "", map[string]string{"smtpd_banner": "hi there"}},
-		{"several trimmed", "hopcount_limit = 7\x00myhostname=mx.example.com",
+		{"several trimmed", "hopcount_limit = 7\nmyhostname=mx.example.com",
 			"", map[string]string{"hopcount_limit": "7", "myhostname": "mx.example.com"}},
 		{"value with =", "smtpd_banner=a=b", "", map[string]string{"smtpd_banner": "a=b"}},
 		{"missing =", "hopcount_limit", "missing '='", nil},
