@@ -1,0 +1,5 @@
+package sasl
+
+import "errors"
+
+func isAuthFailed(err error) bool { return err != nil && errors.Is(err, ErrAuthFailed) }
