@@ -69,6 +69,7 @@ func ternParams() []Param {
 	return []Param{
 		{"dns_resolver_address", "", typeString, "host:port of the DNS server used for MX lookups; empty means the servers in /etc/resolv.conf."},
 		{"tern_content_inline_limit", "262144", typeSize, "Message content up to this many bytes is stored inside queue.db; larger content goes to a file beside it."},
+		{"tern_sasl_password_maps", "", typeMapList, "With smtpd_sasl_type = tern: tables of user name to password hash ($6$ SHA-512-crypt, $5$ SHA-256-crypt or bcrypt)."},
 		{"tern_queue_commit_delay", "0", typeTimeS, "Extra time qmgr waits after the first enqueue of a batch for others to share its fsync; 0 commits at once, and enqueues arriving during a commit share the next one."},
 	}
 }

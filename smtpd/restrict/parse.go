@@ -1,0 +1,423 @@
+package restrict
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tern-mta/tern/pkg/config"
+)
+
+// The restriction lists of one smtpd service, in evaluation order.
+const (
+	listClient = iota
+	listHelo
+	listSender
+	listRelay
+	listRecipient
+	listData
+	listEOD
+	numLists
+)
+
+// listParams names the parameter of each list.
+var listParams = [numLists]string{
+	"smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
+	"smtpd_relay_restrictions", "smtpd_recipient_restrictions",
+	"smtpd_data_restrictions", "smtpd_end_of_data_restrictions",
+}
+
+// kind is what a restriction does.
+type kind int
+
+const (
+	kPermit kind = iota
+	kReject
+	kDefer
+	kDeferIfPermit
+	kDeferIfReject
+	kWarnIfReject
+	kPermitMynetworks
+	kPermitSASL
+	kPermitAuthDest
+	kRejectUnauthDest
+	kDeferUnauthDest
+	kRejectUnauthPipelining
+	kRejectPlaintext
+	kRejectNonFQDNHelo
+	kRejectInvalidHelo
+	kRejectUnknownHelo
+	kRejectNonFQDNSender
+	kRejectNonFQDNRcpt
+	kRejectUnknownSenderDomain
+	kRejectUnknownRcptDomain
+	kRejectUnlistedSender
+	kRejectUnlistedRcpt
+	kRejectUnknownClient
+	kRejectUnknownReverseClient
+	kRejectMultiRcptBounce
+	kCheckClient
+	kCheckReverseClient
+	kCheckHelo
+	kCheckSender
+	kCheckRcpt
+	kCheckSASL
+	kImplicitMap // a bare type:name: the list's own check_*_access
+	kClass       // a smtpd_restriction_classes name
+)
+
+// deps a restriction needs.
+const (
+	needMap = 1 << iota
+	needLocal
+	needKnown
+	needDNS
+	needMyNet
+)
+
+// wordInfo describes one built-in restriction.
+type wordInfo struct {
+	kind  kind
+	table bool // takes a type:name argument
+	needs int
+}
+
+// builtins maps restriction names (lower case) to what they do. Older
+// Postfix names are aliases of the current ones.
+var builtins = map[string]wordInfo{
+	"permit":                                 {kind: kPermit},
+	"reject":                                 {kind: kReject},
+	"defer":                                  {kind: kDefer},
+	"defer_if_permit":                        {kind: kDeferIfPermit},
+	"defer_if_reject":                        {kind: kDeferIfReject},
+	"warn_if_reject":                         {kind: kWarnIfReject},
+	"permit_mynetworks":                      {kind: kPermitMynetworks, needs: needMyNet},
+	"permit_sasl_authenticated":              {kind: kPermitSASL},
+	"permit_auth_destination":                {kind: kPermitAuthDest, needs: needLocal},
+	"reject_unauth_destination":              {kind: kRejectUnauthDest, needs: needLocal},
+	"defer_unauth_destination":               {kind: kDeferUnauthDest, needs: needLocal},
+	"reject_unauth_pipelining":               {kind: kRejectUnauthPipelining},
+	"reject_plaintext_session":               {kind: kRejectPlaintext},
+	"reject_non_fqdn_helo_hostname":          {kind: kRejectNonFQDNHelo},
+	"reject_non_fqdn_hostname":               {kind: kRejectNonFQDNHelo},
+	"reject_invalid_helo_hostname":           {kind: kRejectInvalidHelo},
+	"reject_invalid_hostname":                {kind: kRejectInvalidHelo},
+	"reject_unknown_helo_hostname":           {kind: kRejectUnknownHelo, needs: needDNS},
+	"reject_unknown_hostname":                {kind: kRejectUnknownHelo, needs: needDNS},
+	"reject_non_fqdn_sender":                 {kind: kRejectNonFQDNSender},
+	"reject_non_fqdn_recipient":              {kind: kRejectNonFQDNRcpt},
+	"reject_unknown_sender_domain":           {kind: kRejectUnknownSenderDomain, needs: needLocal | needDNS},
+	"reject_unknown_address":                 {kind: kRejectUnknownSenderDomain, needs: needLocal | needDNS},
+	"reject_unknown_recipient_domain":        {kind: kRejectUnknownRcptDomain, needs: needLocal | needDNS},
+	"reject_unlisted_sender":                 {kind: kRejectUnlistedSender, needs: needLocal | needKnown},
+	"reject_unlisted_recipient":              {kind: kRejectUnlistedRcpt, needs: needLocal | needKnown},
+	"check_recipient_maps":                   {kind: kRejectUnlistedRcpt, needs: needLocal | needKnown},
+	"reject_unknown_client_hostname":         {kind: kRejectUnknownClient},
+	"reject_unknown_client":                  {kind: kRejectUnknownClient},
+	"reject_unknown_reverse_client_hostname": {kind: kRejectUnknownReverseClient},
+	"reject_multi_recipient_bounce":          {kind: kRejectMultiRcptBounce},
+	"check_client_access":                    {kind: kCheckClient, table: true, needs: needMap},
+	"check_reverse_client_hostname_access":   {kind: kCheckReverseClient, table: true, needs: needMap},
+	"check_helo_access":                      {kind: kCheckHelo, table: true, needs: needMap},
+	"check_sender_access":                    {kind: kCheckSender, table: true, needs: needMap | needLocal},
+	"check_recipient_access":                 {kind: kCheckRcpt, table: true, needs: needMap | needLocal},
+	"check_sasl_access":                      {kind: kCheckSASL, table: true, needs: needMap},
+}
+
+// unsupported lists Postfix restrictions that tern does not implement
+// yet; naming one is a configuration error rather than a silent no-op.
+var unsupported = map[string]bool{
+	"reject_rbl_client": true, "reject_rbl": true, "reject_maps_rbl": true, "permit_dnswl_client": true,
+	"reject_rhsbl_client": true, "reject_rhsbl_reverse_client": true, "reject_rhsbl_helo": true,
+	"reject_rhsbl_sender": true, "reject_rhsbl_recipient": true, "permit_rhswl_client": true,
+	"check_policy_service": true, "reject_unverified_sender": true, "reject_unverified_recipient": true,
+	"permit_tls_clientcerts": true, "permit_tls_all_clientcerts": true, "check_ccert_access": true,
+	"reject_sender_login_mismatch": true, "reject_authenticated_sender_login_mismatch": true,
+	"reject_known_sender_login_mismatch": true, "reject_unauthenticated_sender_login_mismatch": true,
+	"permit_mx_backup": true, "check_relay_domains": true, "permit_inet_interfaces": true,
+	"permit_naked_ip_address": true, "sleep": true, "check_etrn_access": true,
+	"check_client_mx_access": true, "check_client_ns_access": true, "check_client_a_access": true,
+	"check_reverse_client_hostname_mx_access": true, "check_reverse_client_hostname_ns_access": true,
+	"check_reverse_client_hostname_a_access": true, "check_helo_mx_access": true,
+	"check_helo_ns_access": true, "check_helo_a_access": true, "check_sender_mx_access": true,
+	"check_sender_ns_access": true, "check_sender_a_access": true, "check_recipient_mx_access": true,
+	"check_recipient_ns_access": true, "check_recipient_a_access": true,
+}
+
+// step is one compiled restriction.
+type step struct {
+	word  string // the name as written, for Result.Restriction and logs
+	kind  kind
+	table string // type:name of check_*_access
+	class string // class name of kClass
+}
+
+// list is one compiled restriction list.
+type list struct {
+	param string
+	steps []step
+}
+
+// splitWords splits a restriction list at commas and whitespace, keeping
+// text inside braces (inline:{ a=b, c=d }) in one word.
+func splitWords(s string) []string {
+	var out []string
+	depth, start := 0, -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '{':
+			depth++
+		case c == '}' && depth > 0:
+			depth--
+		case depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n'):
+			if start >= 0 {
+				out = append(out, s[start:i])
+				start = -1
+			}
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+// compile parses every list and restriction class and opens their tables.
+func (c *Checker) compile(cfg *config.Config) error {
+	classNames := splitWords(param(cfg, "smtpd_restriction_classes"))
+	for _, name := range classNames {
+		c.classes[name] = nil
+	}
+	for _, name := range classNames {
+		if _, clash := builtins[strings.ToLower(name)]; clash {
+			return fmt.Errorf("smtpd_restriction_classes: class name %q is a built-in restriction", name)
+		}
+		value := param(cfg, name)
+		if strings.TrimSpace(value) == "" {
+			return fmt.Errorf("smtpd_restriction_classes: restriction class %q needs a definition", name)
+		}
+		l, err := c.compileList(name, value, -1)
+		if err != nil {
+			return err
+		}
+		c.classes[name] = l
+	}
+	if err := c.checkClassCycles(); err != nil {
+		return err
+	}
+	for i, name := range listParams {
+		l, err := c.compileList(name, param(cfg, name), i)
+		if err != nil {
+			return err
+		}
+		c.lists[i] = l
+	}
+	if !c.hasRequired(c.lists[listRelay].steps, map[string]bool{}) &&
+		!c.hasRequired(c.lists[listRecipient].steps, map[string]bool{}) {
+		return errors.New("in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, " +
+			"specify at least one working instance of: reject_unauth_destination, defer_unauth_destination, " +
+			"reject, defer or defer_if_permit (refusing to run an open relay)")
+	}
+	return c.checkDomainDeps(cfg)
+}
+
+// compileList parses one list; idx is its list index, or -1 for a class.
+func (c *Checker) compileList(paramName, value string, idx int) (*list, error) {
+	l := &list{param: paramName}
+	words := splitWords(value)
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if strings.Contains(w, ":") || strings.HasPrefix(w, "{") {
+			if idx == listData || idx == listEOD {
+				return nil, fmt.Errorf("%s: table %q needs check_client_access, check_helo_access, check_sender_access or check_recipient_access in front", paramName, w)
+			}
+			if err := c.openTable(paramName, w, w); err != nil {
+				return nil, err
+			}
+			l.steps = append(l.steps, step{word: w, kind: kImplicitMap, table: w})
+			continue
+		}
+		info, ok := builtins[strings.ToLower(w)]
+		switch {
+		case ok && info.table:
+			if i+1 >= len(words) {
+				return nil, fmt.Errorf("%s: restriction %q needs a type:name argument", paramName, w)
+			}
+			arg := words[i+1]
+			if !strings.Contains(arg, ":") {
+				return nil, fmt.Errorf("%s: restriction %q: bad argument %q: need maptype:mapname", paramName, w, arg)
+			}
+			if err := c.checkNeeds(paramName, w, info.needs); err != nil {
+				return nil, err
+			}
+			if err := c.openTable(paramName, w, arg); err != nil {
+				return nil, err
+			}
+			l.steps = append(l.steps, step{word: w, kind: info.kind, table: arg})
+			i++
+		case ok:
+			if err := c.checkNeeds(paramName, w, info.needs); err != nil {
+				return nil, err
+			}
+			l.steps = append(l.steps, step{word: w, kind: info.kind})
+		default:
+			if _, isClass := c.classes[w]; isClass {
+				l.steps = append(l.steps, step{word: w, kind: kClass, class: w})
+				continue
+			}
+			if unsupported[strings.ToLower(w)] {
+				return nil, fmt.Errorf("%s: restriction %q is not supported by tern", paramName, w)
+			}
+			return nil, fmt.Errorf("%s: unknown restriction %q", paramName, w)
+		}
+	}
+	return l, nil
+}
+
+// checkNeeds reports a restriction whose dependency is missing.
+func (c *Checker) checkNeeds(paramName, word string, needs int) error {
+	missing := []struct {
+		bit  int
+		ok   bool
+		what string
+	}{
+		{needMap, c.deps.OpenMap != nil, "a table opener (Deps.OpenMap)"},
+		{needLocal, c.deps.LocalDomain != nil, "a local domain lookup (Deps.LocalDomain)"},
+		{needKnown, c.deps.KnownRecipient != nil, "a recipient lookup (Deps.KnownRecipient)"},
+		{needDNS, c.deps.DomainResolves != nil, "a DNS lookup (Deps.DomainResolves)"},
+		{needMyNet, c.deps.MyNetworks != nil, "a mynetworks matcher (Deps.MyNetworks)"},
+	}
+	for _, m := range missing {
+		if needs&m.bit != 0 && !m.ok {
+			return fmt.Errorf("%s: restriction %q needs %s, which this server does not provide", paramName, word, m.what)
+		}
+	}
+	return nil
+}
+
+// openTable opens spec once and keeps it for the Checker's lifetime.
+func (c *Checker) openTable(paramName, word, spec string) error {
+	if _, ok := c.tables[spec]; ok {
+		return nil
+	}
+	if c.deps.OpenMap == nil {
+		return fmt.Errorf("%s: restriction %q needs a table opener (Deps.OpenMap), which this server does not provide", paramName, word)
+	}
+	m, err := c.deps.OpenMap(spec)
+	if err != nil {
+		return fmt.Errorf("%s: %s: open %s: %w", paramName, word, spec, err)
+	}
+	c.tables[spec] = m
+	return nil
+}
+
+// checkDomainDeps makes sure that address classes configured in main.cf
+// can be looked up when some restriction resolves addresses.
+func (c *Checker) checkDomainDeps(cfg *config.Config) error {
+	if c.deps.LocalDomain == nil {
+		return nil // no restriction resolves addresses (checkNeeds saw to that)
+	}
+	if c.deps.RelayDomain == nil && strings.TrimSpace(cfg.Get("relay_domains")) != "" {
+		return errors.New("relay_domains is set but no relay domain lookup (Deps.RelayDomain) was given")
+	}
+	if c.deps.VirtualDomain == nil && (strings.TrimSpace(cfg.Get("virtual_alias_domains")) != "" ||
+		strings.TrimSpace(cfg.Get("virtual_mailbox_domains")) != "") {
+		return errors.New("virtual domains are configured but no virtual domain lookup (Deps.VirtualDomain) was given")
+	}
+	return nil
+}
+
+// requiredKinds end a relay policy safely (Postfix's rcpt_required list).
+var requiredKinds = map[kind]bool{kRejectUnauthDest: true, kDeferUnauthDest: true, kReject: true, kDefer: true, kDeferIfPermit: true}
+
+// hasRequired reports whether steps contain a restriction that rejects
+// unauthorised relaying, looking into classes; a permit before it ends
+// the search, as in Postfix.
+func (c *Checker) hasRequired(steps []step, seen map[string]bool) bool {
+	for i := 0; i < len(steps); i++ {
+		s := steps[i]
+		switch {
+		case s.kind == kWarnIfReject:
+			i++ // the next restriction only warns
+		case s.kind == kPermit:
+			return false
+		case requiredKinds[s.kind]:
+			return true
+		case s.kind == kClass && !seen[s.class]:
+			seen[s.class] = true
+			if l := c.classes[s.class]; l != nil && c.hasRequired(l.steps, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkClassCycles rejects restriction classes that refer to themselves.
+func (c *Checker) checkClassCycles() error {
+	names := make([]string, 0, len(c.classes))
+	for n := range c.classes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(string) error
+	visit = func(n string) error {
+		switch state[n] {
+		case 1:
+			return fmt.Errorf("smtpd_restriction_classes: class %q refers to itself", n)
+		case 2:
+			return nil
+		}
+		state[n] = 1
+		for _, s := range c.classes[n].steps {
+			if s.kind == kClass {
+				if err := visit(s.class); err != nil {
+					return err
+				}
+			}
+		}
+		state[n] = 2
+		return nil
+	}
+	for _, n := range names {
+		if err := visit(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseRuntime parses restriction words found in an access table result.
+// Tables cannot be opened at this point, so only restrictions without a
+// table argument and class names are allowed.
+func (c *Checker) parseRuntime(value string) ([]step, error) {
+	var steps []step
+	for _, w := range splitWords(value) {
+		if strings.Contains(w, ":") {
+			return nil, fmt.Errorf("access table result names lookup table %q; define a restriction class and use its name instead", w)
+		}
+		if info, ok := builtins[strings.ToLower(w)]; ok {
+			if info.table {
+				return nil, fmt.Errorf("access table result uses %q, which needs a table argument", w)
+			}
+			if err := c.checkNeeds("access table result", w, info.needs); err != nil {
+				return nil, err
+			}
+			steps = append(steps, step{word: w, kind: info.kind})
+			continue
+		}
+		if _, isClass := c.classes[w]; isClass {
+			steps = append(steps, step{word: w, kind: kClass, class: w})
+			continue
+		}
+		return nil, fmt.Errorf("unknown restriction %q in access table result", w)
+	}
+	return steps, nil
+}

@@ -1,0 +1,207 @@
+package restrict
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/tern-mta/tern/pkg/config"
+)
+
+// tempfailAction is what a temporary DNS failure does
+// (reject_tempfail_action and friends).
+type tempfailAction int
+
+const (
+	tempfailDeferIfPermit tempfailAction = iota // remember, defer only if the request would pass
+	tempfailDefer                               // defer at once
+)
+
+// settings are the parameters the engine reads from main.cf.
+type settings struct {
+	delayReject, heloRequired                     bool
+	rejectCode, deferCode, relayCode              int
+	unknownAddrCode, unknownClientCode            int
+	unknownHostnameCode, nonFQDNCode, badNameCode int
+	mapRejectCode, mapDeferCode, plaintextCode    int
+	localRcptCode, virtAliasCode, virtMailboxCode int
+	relayRcptCode, multiRcptCode                  int
+	nullKey                                       string
+	rejectUnlistedRcpt, rejectUnlistedSender      bool
+	showUnknownTable                              bool
+	parentMatches                                 bool // smtpd_access_maps in parent_domain_matches_subdomains
+	allowUntrustedRouting                         bool
+	percentHack, swapBang, dequote, resolveNull   bool
+	appendDotMydomain                             bool
+	myorigin, mydomain, delimiters, doubleBounce  string
+	softBounce                                    bool
+	relayFirst                                    bool
+	unknownAddrTempfail, unknownHeloTempfail      tempfailAction
+	permitLog                                     map[string]bool
+	permitLogAll                                  bool
+}
+
+// missingDefaults are Postfix parameters that pkg/config does not list
+// yet, with Postfix 3.7's defaults. A value set in main.cf still wins.
+var missingDefaults = map[string]string{
+	"parent_domain_matches_subdomains":          "debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps",
+	"allow_untrusted_routing":                   "no",
+	"show_user_unknown_table_name":              "yes",
+	"reject_tempfail_action":                    "defer_if_permit",
+	"unknown_address_tempfail_action":           "$reject_tempfail_action",
+	"unknown_helo_hostname_tempfail_action":     "$reject_tempfail_action",
+	"smtpd_relay_before_recipient_restrictions": "yes",
+}
+
+// param returns the expanded value of name, or Postfix's default for
+// parameters that pkg/config does not know yet.
+func param(cfg *config.Config, name string) string {
+	if _, set := cfg.Raw(name); set {
+		return cfg.Get(name)
+	}
+	if _, known := config.Lookup(name); known {
+		return cfg.Get(name)
+	}
+	def := missingDefaults[name]
+	if strings.HasPrefix(def, "$") {
+		return param(cfg, def[1:])
+	}
+	return def
+}
+
+func paramBool(cfg *config.Config, name string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(param(cfg, name))) {
+	case "yes", "true":
+		return true, nil
+	case "no", "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: bad boolean value %q", name, param(cfg, name))
+}
+
+// paramCode reads an SMTP reply code parameter, which must be 4xx or 5xx.
+func paramCode(cfg *config.Config, name string) (int, error) {
+	v := strings.TrimSpace(param(cfg, name))
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 400 || n > 599 {
+		return 0, fmt.Errorf("%s: bad SMTP reply code %q: need 4xx or 5xx", name, v)
+	}
+	return n, nil
+}
+
+func paramTempfail(cfg *config.Config, name string) (tempfailAction, error) {
+	switch v := strings.TrimSpace(param(cfg, name)); strings.ToLower(v) {
+	case "defer_if_permit":
+		return tempfailDeferIfPermit, nil
+	case "defer":
+		return tempfailDefer, nil
+	default:
+		return 0, fmt.Errorf("%s: bad value %q: need defer_if_permit or defer", name, v)
+	}
+}
+
+func readSettings(cfg *config.Config) (settings, error) {
+	var s settings
+	var err error
+	bools := []struct {
+		dst  *bool
+		name string
+	}{
+		{&s.delayReject, "smtpd_delay_reject"}, {&s.heloRequired, "smtpd_helo_required"},
+		{&s.rejectUnlistedRcpt, "smtpd_reject_unlisted_recipient"},
+		{&s.rejectUnlistedSender, "smtpd_reject_unlisted_sender"},
+		{&s.showUnknownTable, "show_user_unknown_table_name"},
+		{&s.allowUntrustedRouting, "allow_untrusted_routing"},
+		{&s.percentHack, "allow_percent_hack"}, {&s.swapBang, "swap_bangpath"},
+		{&s.dequote, "resolve_dequoted_address"}, {&s.resolveNull, "resolve_null_domain"},
+		{&s.appendDotMydomain, "append_dot_mydomain"}, {&s.softBounce, "soft_bounce"},
+		{&s.relayFirst, "smtpd_relay_before_recipient_restrictions"},
+	}
+	for _, b := range bools {
+		if *b.dst, err = paramBool(cfg, b.name); err != nil {
+			return s, err
+		}
+	}
+	codes := []struct {
+		dst  *int
+		name string
+	}{
+		{&s.rejectCode, "reject_code"}, {&s.deferCode, "defer_code"},
+		{&s.relayCode, "relay_domains_reject_code"},
+		{&s.unknownAddrCode, "unknown_address_reject_code"},
+		{&s.unknownClientCode, "unknown_client_reject_code"},
+		{&s.unknownHostnameCode, "unknown_hostname_reject_code"},
+		{&s.nonFQDNCode, "non_fqdn_reject_code"},
+		{&s.badNameCode, "invalid_hostname_reject_code"},
+		{&s.mapRejectCode, "access_map_reject_code"},
+		{&s.mapDeferCode, "access_map_defer_code"},
+		{&s.plaintextCode, "plaintext_reject_code"},
+		{&s.localRcptCode, "unknown_local_recipient_reject_code"},
+		{&s.virtAliasCode, "unknown_virtual_alias_reject_code"},
+		{&s.virtMailboxCode, "unknown_virtual_mailbox_reject_code"},
+		{&s.relayRcptCode, "unknown_relay_recipient_reject_code"},
+		{&s.multiRcptCode, "multi_recipient_bounce_reject_code"},
+	}
+	for _, c := range codes {
+		if *c.dst, err = paramCode(cfg, c.name); err != nil {
+			return s, err
+		}
+	}
+	if s.relayCode < 500 {
+		return s, fmt.Errorf("relay_domains_reject_code: %d: need a 5xx code (defer_unauth_destination uses it minus 100)", s.relayCode)
+	}
+	if s.unknownAddrTempfail, err = paramTempfail(cfg, "unknown_address_tempfail_action"); err != nil {
+		return s, err
+	}
+	if s.unknownHeloTempfail, err = paramTempfail(cfg, "unknown_helo_hostname_tempfail_action"); err != nil {
+		return s, err
+	}
+	s.nullKey = param(cfg, "smtpd_null_access_lookup_key")
+	s.myorigin = strings.ToLower(strings.TrimSpace(param(cfg, "myorigin")))
+	s.mydomain = strings.ToLower(strings.TrimSpace(param(cfg, "mydomain")))
+	s.delimiters = param(cfg, "recipient_delimiter")
+	s.doubleBounce = strings.ToLower(param(cfg, "double_bounce_sender"))
+	for _, item := range splitWords(param(cfg, "parent_domain_matches_subdomains")) {
+		if strings.EqualFold(item, "smtpd_access_maps") {
+			s.parentMatches = true
+		}
+	}
+	s.permitLog = map[string]bool{}
+	for _, item := range splitWords(param(cfg, "smtpd_log_access_permit_actions")) {
+		if strings.EqualFold(item, "static:all") {
+			s.permitLogAll = true
+		} else {
+			s.permitLog[strings.ToLower(item)] = true
+		}
+	}
+	return s, nil
+}
+
+// parseNetwork parses one mynetworks element.
+func parseNetwork(item string) (netip.Prefix, error) {
+	s := item
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return netip.Prefix{}, fmt.Errorf("bad network %q: missing ']'", item)
+		}
+		s = s[1:end] + s[end+1:]
+	}
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("bad network %q: %w", item, err)
+		}
+		if p.Addr().Is4In6() {
+			return netip.Prefix{}, fmt.Errorf("bad network %q: IPv4-mapped IPv6 networks are not supported", item)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("unsupported network %q: need an address or address/length", item)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
