@@ -1,9 +1,9 @@
 package qmgr
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"github.com/tern-mta/tern/internal/testutil"
 	"io"
 	"net"
 	"os"
@@ -25,23 +25,7 @@ import (
 // waitTimeout bounds every wait of these tests.
 const waitTimeout = 10 * time.Second
 
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // agentReq is what the fake delivery agent received.
 type agentReq struct {

@@ -51,8 +51,9 @@ func (r *rejection) Error() string { return r.dsn + " " + r.text }
 // submission is one message arriving at cleanup, pickup or from maildrop.
 type submission struct {
 	env       *envelope.Envelope
-	local     bool // from sendmail: add From:, local Received
-	forward   bool // from local(8) forwarding: content is already clean
+	tls       string // smtpd: the TLS session, for Received
+	local     bool   // from sendmail: add From:, local Received
+	forward   bool   // from local(8) forwarding: content is already clean
 	gecosName string
 }
 
@@ -137,6 +138,7 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader) (me
 		ClientAddr:      env.ClientAddr,
 		Helo:            env.Helo,
 		Protocol:        env.Protocol,
+		TLS:             s.tls,
 		MailName:        m.settings.mailName,
 		HopcountLimit:   m.settings.hopcountLimit,
 		HeaderSizeLimit: m.settings.headerSizeLimit,
@@ -291,10 +293,10 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 			}
 		}
 	}
-	s := &submission{env: env, local: local, forward: req.Get(attrOrigin) == "forward"}
+	s := &submission{env: env, local: local, forward: req.Get(attrOrigin) == "forward", tls: req.Get("tls")}
 	if local {
 		env.Protocol = "local"
-		env.ClientName, env.ClientAddr, env.Helo = "", "", ""
+		env.ClientName, env.ClientAddr, env.Helo, s.tls = "", "", "", ""
 	}
 	return s
 }

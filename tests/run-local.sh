@@ -3,6 +3,7 @@
 # 127.0.0.1 and unprivileged ports, with a generated configuration.
 set -eu
 dir=${1:-$PWD/run}
+port=${SMTP_PORT:-2525}
 bin=$(cd "$(dirname "$0")/.." && pwd)/bin
 mkdir -p "$dir/etc" "$dir/mail"
 chmod 1777 "$dir/mail"
@@ -28,6 +29,7 @@ cleanup   unix  n       -       n       -       0       qmgr
 qmgr      unix  n       -       n       300     1       qmgr
 showq     unix  n       -       n       -       -       qmgr
 local     unix  -       n       n       -       -       local
+127.0.0.1:$port inet n  -       n       -       -       smtpd
 CF
 	printf 'postmaster: %s\nroot: %s\n' "$me" "$me" > "$dir/etc/aliases"
 fi
@@ -36,6 +38,7 @@ fi
 cat <<MSG
 tern is running in $dir (log: $dir/maillog).
 Send a message:   echo hello | MAIL_CONFIG=$dir/etc $bin/sendmail $me
+Or over SMTP:     swaks --server 127.0.0.1:$port --to $me@localhost
 Read it:          cat $dir/mail/$me
 Queue:            MAIL_CONFIG=$dir/etc $bin/mailq
 Stop:             make stop

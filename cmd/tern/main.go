@@ -14,6 +14,7 @@ import (
 	"github.com/tern-mta/tern/pkg/postconf"
 	"github.com/tern-mta/tern/pkg/postmap"
 	"github.com/tern-mta/tern/qmgr"
+	"github.com/tern-mta/tern/smtpd"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -84,6 +85,7 @@ func daemons() map[string]func(args []string) int {
 	return map[string]func(args []string) int{
 		"qmgr":  qmgr.Main,
 		"local": local.Main,
+		"smtpd": smtpd.Main,
 	}
 }
 

@@ -57,3 +57,32 @@ func (u *unionMap) Lookup(key string) (string, bool, error) {
 func (u *unionMap) Name() string { return u.spec }
 
 func (u *unionMap) Close() error { return CloseAll(u.members) }
+
+// chainMap searches its tables in order; the first that has the key wins.
+type chainMap struct {
+	name string
+	list []Map
+}
+
+// Chain makes one Map of a parameter's table list, searched in order as
+// Postfix searches alias_maps or smtpd_sender_login_maps: the first table
+// that has the key answers; a table that fails stops the search with its
+// error. name is the parameter's name, for messages.
+func Chain(name string, list []Map) Map { return &chainMap{name: name, list: list} }
+
+func (c *chainMap) Lookup(key string) (string, bool, error) {
+	for _, m := range c.list {
+		v, found, err := m.Lookup(key)
+		if err != nil || found {
+			return v, found, err
+		}
+	}
+	return "", false, nil
+}
+
+func (c *chainMap) Name() string { return c.name }
+
+func (c *chainMap) Close() error {
+	CloseAll(c.list)
+	return nil
+}

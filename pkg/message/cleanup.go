@@ -29,6 +29,9 @@ type CleanupOptions struct {
 	// SMTP origin, for the Received header. Protocol is SMTP, ESMTP,
 	// ESMTPS, ESMTPA, ESMTPSA...
 	ClientName, ClientAddr, Helo, Protocol string
+	// TLS describes the client's TLS session for the Received header
+	// ("TLSv1.3 with cipher ..."), set with smtpd_tls_received_header.
+	TLS string
 	// Recipient is named in Received ("for <rcpt>"); set it only when
 	// the message has exactly one recipient.
 	Recipient string

@@ -77,8 +77,12 @@ func receivedSMTP(opt *CleanupOptions) string {
 		proto = "SMTP"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Received: from %s (%s [%s])\n\tby %s (%s) with %s id %s",
-		helo, name, addr, clean(opt.MyHostname), clean(opt.MailName), proto, clean(opt.QueueID))
+	fmt.Fprintf(&b, "Received: from %s (%s [%s])", helo, name, addr)
+	if opt.TLS != "" {
+		fmt.Fprintf(&b, "\n\t(using %s)", clean(opt.TLS))
+	}
+	fmt.Fprintf(&b, "\n\tby %s (%s) with %s id %s",
+		clean(opt.MyHostname), clean(opt.MailName), proto, clean(opt.QueueID))
 	if opt.Recipient != "" {
 		fmt.Fprintf(&b, "\n\tfor <%s>", clean(opt.Recipient))
 	}

@@ -1,0 +1,135 @@
+package smtpd
+
+import (
+	"bufio"
+	"errors"
+	"io"
+)
+
+// bareLFPolicy is smtpd_forbid_bare_newline.
+type bareLFPolicy int
+
+const (
+	// bareLFNormalize takes a line ending in a bare LF as if it ended in
+	// CRLF, but only CRLF "." CRLF ends the message (Postfix 3.9 normalize;
+	// also "yes" and "no" here, because tern never lets a bare LF end DATA).
+	bareLFNormalize bareLFPolicy = iota
+	// bareLFReject refuses the whole message when a line ends in a bare LF.
+	bareLFReject
+)
+
+// dataResult says what readData found.
+type dataResult struct {
+	size   int64 // bytes of content as queued (LF line endings)
+	tooBig bool  // more than the limit; the rest was read and dropped
+	bareLF bool  // a line ended in a bare LF
+}
+
+// readData copies the content of a DATA command from br to w until the
+// end-of-data line, RFC 5321 section 4.1.1.4: removes dot-stuffing
+// (section 4.5.2) and ends lines with LF, as the queue stores them.
+//
+// Only the exact sequence CRLF "." CRLF ends the message. A line ending in
+// a bare LF never ends it and "." after a bare LF or CR is content, so
+// "\n.\n", "\n.\r\n", "\r.\r\n" and "\r\n.\r" can neither end a message
+// early nor smuggle a second one past this server or one behind it. A bare
+// CR is kept as data. Long lines stream through in pieces: memory does not
+// grow with line length. Once more than limit bytes (limit > 0) have come,
+// nothing more is written, but reading goes on to the end so the reply
+// lands in sync. before is called before every read (to set deadlines).
+func readData(br *bufio.Reader, w io.Writer, limit int64, before func()) (dataResult, error) {
+	var (
+		res       dataResult
+		atStart   = true // at the start of a line
+		prevCRLF  = true // the previous line ended in CRLF (DATA's did)
+		pendingCR bool   // a piece ended in CR, not yet written
+	)
+	write := func(p []byte) {
+		if res.tooBig {
+			return
+		}
+		res.size += int64(len(p))
+		if limit > 0 && res.size > limit {
+			res.tooBig = true
+			return
+		}
+		if _, err := w.Write(p); err != nil {
+			// The sink failed: keep reading to the end, report tooBig
+			// no further; the caller learns of the failure from the sink.
+			w = io.Discard
+		}
+	}
+	for {
+		before()
+		piece, err := br.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return res, err
+		}
+		complete := err == nil
+		if atStart && complete && prevCRLF && string(piece) == ".\r\n" {
+			return res, nil
+		}
+		if atStart && len(piece) > 0 && piece[0] == '.' {
+			piece = piece[1:] // dot-stuffing: a leading dot is doubled
+		}
+		if pendingCR {
+			pendingCR = false
+			if complete && len(piece) == 1 { // the CR and this LF make CRLF
+				write([]byte{'\n'})
+				atStart, prevCRLF = true, true
+				continue
+			}
+			write([]byte{'\r'})
+		}
+		if !complete {
+			if n := len(piece); n > 0 && piece[n-1] == '\r' {
+				piece, pendingCR = piece[:n-1], true
+			}
+			write(piece)
+			atStart = false
+			continue
+		}
+		n := len(piece)
+		crlf := n >= 2 && piece[n-2] == '\r'
+		if crlf {
+			write(piece[:n-2])
+		} else {
+			res.bareLF = true
+			write(piece[:n-1])
+		}
+		write([]byte{'\n'})
+		atStart, prevCRLF = true, crlf
+	}
+}
+
+// readLine reads one command line of at most limit bytes without its line
+// ending. A longer line is read to its end and reported with tooLong; a
+// line ending in a bare LF is reported with bareLF.
+func readLine(br *bufio.Reader, limit int) (line string, tooLong, bareLF bool, err error) {
+	var buf []byte
+	for {
+		piece, err := br.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return "", false, false, err
+		}
+		if len(buf)+len(piece) > limit+2 {
+			tooLong = true
+		} else {
+			buf = append(buf, piece...)
+		}
+		if err == nil {
+			break
+		}
+	}
+	if tooLong {
+		return "", true, false, nil
+	}
+	n := len(buf)
+	if n >= 2 && buf[n-2] == '\r' {
+		return string(buf[:n-2]), false, false, nil
+	}
+	return string(buf[:n-1]), false, true, nil
+}

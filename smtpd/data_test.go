@@ -1,0 +1,132 @@
+package smtpd
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestReadData(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		want   string // content as queued
+		rest   string // what follows the end of data
+		bareLF bool
+	}{
+		{"simple", "a\r\nb\r\n.\r\nQUIT\r\n", "a\nb\n", "QUIT\r\n", false},
+		{"empty", ".\r\n", "", "", false},
+		{"dot stuffing", "..x\r\n..\r\n.\r\n", ".x\n.\n", "", false},
+		{"bare CR kept", "a\rb\r\n.\r\n", "a\rb\n", "", false},
+		// The smuggling sequences: none of these ends the message.
+		{"LF.LF", "a\n.\nMAIL FROM:<x>\r\n.\r\n", "a\n\nMAIL FROM:<x>\n", "", true},
+		{"LF.CRLF", "a\n.\r\nMAIL FROM:<x>\r\n.\r\n", "a\n\nMAIL FROM:<x>\n", "", true},
+		{"CR.CRLF", "a\r.\r\nMAIL FROM:<x>\r\n.\r\n", "a\r.\nMAIL FROM:<x>\n", "", false},
+		{"CRLF.CR", "a\r\n.\rMAIL FROM:<x>\r\n.\r\n", "a\n\rMAIL FROM:<x>\n", "", false},
+		{"CRLF.LF", "a\r\n.\nb\r\n.\r\n", "a\n\nb\n", "", true},
+		{"bare LF line", "a\nb\r\n.\r\n", "a\nb\n", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			br := bufio.NewReaderSize(strings.NewReader(tt.in), 16)
+			var out bytes.Buffer
+			res, err := readData(br, &out, 0, func() {})
+			if err != nil {
+				t.Fatalf("readData: %v", err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("content %q, want %q", out.String(), tt.want)
+			}
+			rest, _ := io.ReadAll(br)
+			if string(rest) != tt.rest {
+				t.Errorf("rest %q, want %q", rest, tt.rest)
+			}
+			if res.bareLF != tt.bareLF {
+				t.Errorf("bareLF %v, want %v", res.bareLF, tt.bareLF)
+			}
+			if res.size != int64(len(tt.want)) {
+				t.Errorf("size %d, want %d", res.size, len(tt.want))
+			}
+		})
+	}
+}
+
+// TestReadDataLongLines streams lines longer than the read buffer,
+// including a CRLF split across two reads.
+func TestReadDataLongLines(t *testing.T) {
+	long := strings.Repeat("x", 15) // with CR, fills a 16-byte buffer exactly
+	in := "." + long + "\r\n" + strings.Repeat("y", 100) + "\r\n.\r\n"
+	br := bufio.NewReaderSize(strings.NewReader(in), 16)
+	var out bytes.Buffer
+	if _, err := readData(br, &out, 0, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	want := long + "\n" + strings.Repeat("y", 100) + "\n"
+	if out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
+
+func TestReadDataLimit(t *testing.T) {
+	in := strings.Repeat("0123456789\r\n", 10) + ".\r\nNOOP\r\n"
+	br := bufio.NewReader(strings.NewReader(in))
+	var out bytes.Buffer
+	res, err := readData(br, &out, 50, func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.tooBig || out.Len() > 50 {
+		t.Errorf("tooBig %v, wrote %d bytes", res.tooBig, out.Len())
+	}
+	if rest, _ := io.ReadAll(br); string(rest) != "NOOP\r\n" {
+		t.Errorf("not in step after the limit: rest %q", rest)
+	}
+}
+
+func TestReadDataHangUp(t *testing.T) {
+	br := bufio.NewReader(strings.NewReader("Subject: x\r\n\r\nhalf"))
+	_, err := readData(br, io.Discard, 0, func() {})
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("err %v, want unexpected EOF", err)
+	}
+}
+
+func TestReadLine(t *testing.T) {
+	tests := []struct {
+		in            string
+		line          string
+		tooLong, bare bool
+	}{
+		{"HELO x\r\n", "HELO x", false, false},
+		{"HELO x\n", "HELO x", false, true},
+		{strings.Repeat("a", 600) + "\r\n", "", true, false},
+		{"NOOP\r\r\n", "NOOP\r", false, false},
+	}
+	for _, tt := range tests {
+		br := bufio.NewReaderSize(strings.NewReader(tt.in), 64)
+		line, tooLong, bare, err := readLine(br, 512)
+		if err != nil || line != tt.line || tooLong != tt.tooLong || bare != tt.bare {
+			t.Errorf("readLine(%.20q) = %q %v %v %v", tt.in, line, tooLong, bare, err)
+		}
+	}
+}
+
+func FuzzReadData(f *testing.F) {
+	for _, s := range []string{"a\r\n.\r\n", "a\n.\n.\r\n", "..\r\n\r.\r\n.\r\n", ".\r", "x\r"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		br := bufio.NewReaderSize(strings.NewReader(in), 16)
+		var out bytes.Buffer
+		res, err := readData(br, &out, 1<<20, func() {})
+		if err == nil && !strings.Contains("\r\n"+in, "\r\n.\r\n") {
+			t.Fatalf("ended without CRLF.CRLF: %q", in)
+		}
+		if res.size != int64(out.Len()) {
+			t.Fatalf("size %d, wrote %d", res.size, out.Len())
+		}
+	})
+}

@@ -1,0 +1,185 @@
+package smtpd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/daemon"
+	"github.com/tern-mta/tern/pkg/maillog"
+	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/sasl"
+	"github.com/tern-mta/tern/smtpd/restrict"
+)
+
+// Main is the entry of `tern daemon smtpd`.
+func Main(args []string) int {
+	d, err := daemon.Init("smtpd")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tern/smtpd: fatal: %v\n", err)
+		return 1
+	}
+	srv, err := New(d.Config, d.ConfigDir, d.Log)
+	if err != nil {
+		d.Log.Fatalf("%v", err)
+		return 1
+	}
+	defer srv.Close()
+	srv.maxConns = d.MaxProc
+	ctx, stop := daemon.SignalContext()
+	defer stop()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(d.Listeners))
+	for _, l := range d.Listeners {
+		wg.Add(1)
+		go func(l net.Listener) {
+			defer wg.Done()
+			errs <- srv.Serve(ctx, l)
+		}(l.Listener)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			d.Log.Fatalf("%v", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// New builds a Server from main.cf (with the service's -o overrides
+// applied). configDir resolves relative table names.
+func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, error) {
+	set, err := loadSettings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	srv := &Server{set: set, log: log, anvil: newAnvil(set.rateUnit)}
+	if srv.tlsConfig, err = tlsConfig(cfg, set); err != nil {
+		return nil, err
+	}
+	if cfg.Bool("smtpd_sasl_auth_enable") {
+		if srv.sasl, err = saslServer(cfg, configDir); err != nil {
+			return nil, err
+		}
+	}
+	resolver := &net.Resolver{}
+	if set.peernameLookup {
+		srv.lookupName = func(ctx context.Context, a netip.Addr) string { return verifiedName(ctx, resolver, a) }
+	}
+	deps, err := restrictDeps(cfg, configDir, set, resolver, log)
+	if err != nil {
+		return nil, err
+	}
+	checker, err := restrict.New(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	srv.checker = checker
+	for _, w := range checker.Warnings() {
+		log.Warnf("%s", w)
+	}
+	return srv, nil
+}
+
+// Close releases the SASL back end and the restrictions' tables.
+func (srv *Server) Close() {
+	if srv.sasl != nil {
+		_ = srv.sasl.Close()
+	}
+	if srv.checker != nil {
+		_ = srv.checker.Close()
+	}
+}
+
+// saslServer opens the back end smtpd_sasl_type names.
+func saslServer(cfg *config.Config, configDir string) (sasl.Server, error) {
+	switch t := cfg.Get("smtpd_sasl_type"); t {
+	case "dovecot":
+		path := cfg.Get("smtpd_sasl_path")
+		if !strings.HasPrefix(path, "/") {
+			// Postfix takes a relative path from the queue directory.
+			path = cfg.Get("queue_directory") + "/" + path
+		}
+		return sasl.NewDovecotServer(path, 30*time.Second), nil
+	case "tern":
+		specs, err := maps.SplitSpecs(cfg.Get("tern_sasl_password_maps"))
+		if err != nil || len(specs) == 0 {
+			return nil, fmt.Errorf("smtpd_sasl_type = tern needs tern_sasl_password_maps")
+		}
+		m, _, err := maps.OpenList(specs, maps.Options{ConfigDir: configDir})
+		if err != nil {
+			return nil, fmt.Errorf("tern_sasl_password_maps: %w", err)
+		}
+		return sasl.NewPasswordServer(maps.Chain("tern_sasl_password_maps", m)), nil
+	default:
+		return nil, fmt.Errorf("smtpd_sasl_type = %s is not supported; use dovecot, or tern with tern_sasl_password_maps", t)
+	}
+}
+
+// restrictDeps connects the restrictions to main.cf's domain classes,
+// tables and DNS.
+func restrictDeps(cfg *config.Config, configDir string, set settings, r *net.Resolver, log *maillog.Logger) (restrict.Deps, error) {
+	local, err := newDomainSet("mydestination", cfg.List("mydestination"))
+	if err != nil {
+		return restrict.Deps{}, err
+	}
+	relay, err := newDomainSet("relay_domains", cfg.List("relay_domains"))
+	if err != nil {
+		return restrict.Deps{}, err
+	}
+	virtual := domainSet{}
+	for _, p := range []string{"virtual_alias_domains", "virtual_mailbox_domains"} {
+		vs, err := newDomainSet(p, cfg.List(p))
+		if err != nil {
+			return restrict.Deps{}, err
+		}
+		for d := range vs {
+			virtual[d] = true
+		}
+	}
+	recipients, err := newLocalRecipients(cfg, configDir)
+	if err != nil {
+		return restrict.Deps{}, err
+	}
+	return restrict.Deps{
+		OpenMap:        func(spec string) (maps.Map, error) { return maps.Open(spec, maps.Options{ConfigDir: configDir}) },
+		LocalDomain:    local.match,
+		RelayDomain:    relay.match,
+		VirtualDomain:  virtual.match,
+		KnownRecipient: recipients.known,
+		DomainResolves: func(ctx context.Context, d string) (bool, bool, error) { return domainResolves(ctx, r, d) },
+		MyNetworks:     set.myNetworks,
+		Logf:           log.Infof,
+	}, nil
+}
+
+// verifiedName returns the client's name when its address maps to a name
+// that maps back to the address (forward-confirmed reverse DNS), else
+// "unknown", as Postfix's smtpd does.
+func verifiedName(ctx context.Context, r *net.Resolver, a netip.Addr) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	names, err := r.LookupAddr(ctx, a.String())
+	if err != nil || len(names) == 0 {
+		return "unknown"
+	}
+	name := strings.TrimSuffix(names[0], ".")
+	addrs, err := r.LookupNetIP(ctx, "ip", name)
+	if err != nil {
+		return "unknown"
+	}
+	for _, b := range addrs {
+		if b.Unmap() == a {
+			return name
+		}
+	}
+	return "unknown"
+}

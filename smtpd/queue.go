@@ -1,0 +1,122 @@
+package smtpd
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/daemon"
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/reply"
+)
+
+// queueSubmission is one message on its way into qmgr's cleanup service
+// (the protocol of qmgr/submit.go): the envelope first, then the content
+// as it arrives, then qmgr's verdict. Closing the connection without the
+// end frame makes qmgr drop the message: a client that hangs up mid-DATA
+// leaves nothing queued.
+type queueSubmission struct {
+	c    *ipc.Conn
+	body io.WriteCloser
+	err  error // the first write error
+}
+
+// cleanupTimeout bounds each exchange with qmgr; the commit that makes a
+// message durable happens within it.
+const cleanupTimeout = 100 * time.Second
+
+// openQueue connects to cleanup and sends the envelope of s's transaction.
+func (srv *Server) openQueue(s *session) (*queueSubmission, error) {
+	path := daemon.ServiceSocket(srv.set.queueDir, "cleanup")
+	c, err := ipc.Dial(path, cleanupTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", path, err)
+	}
+	if err := c.Send(ipc.FrameRequest, srv.request(s)); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("send to %s: %w", path, err)
+	}
+	return &queueSubmission{c: c, body: c.BodyWriter()}, nil
+}
+
+// request is the cleanup request record of the session's transaction.
+func (srv *Server) request(s *session) ipc.Record {
+	tx := s.tx
+	env := envelope.Envelope{
+		Sender: tx.sender, ClientName: s.client.name, ClientAddr: s.client.addr.String(),
+		Helo: s.helo, Protocol: s.protocol(), EnvID: tx.envid, Ret: tx.ret,
+	}
+	req := ipc.Record{{Name: "request", Value: "submit"}}
+	req = append(req, env.Record()...)
+	for _, rc := range tx.rcpts {
+		req = req.Add("rcpt", envelope.RcptRecord(rc))
+	}
+	if s.authUser != "" {
+		req = req.Add("sasl_method", s.authMech).Add("sasl_username", s.authUser)
+	}
+	if s.tls != nil && srv.set.tlsReceived {
+		req = req.Add("tls", tlsSummary(s.tls))
+	}
+	return req
+}
+
+// Write streams content to qmgr. After a failure it swallows the rest,
+// so the session can read the client's data to its end; finish reports.
+func (q *queueSubmission) Write(p []byte) (int, error) {
+	if q.err != nil {
+		return len(p), nil
+	}
+	if _, err := q.body.Write(p); err != nil {
+		q.err = err
+	}
+	return len(p), nil
+}
+
+// abort drops the message: qmgr sees the connection end mid-body.
+func (q *queueSubmission) abort() {
+	if q.c != nil {
+		q.c.Close()
+		q.c = nil
+	}
+}
+
+// finish ends the content and waits for qmgr's verdict: the queue id, or
+// the reply to give the client.
+func (q *queueSubmission) finish() (string, reply.Reply) {
+	defer q.abort()
+	if q.err == nil {
+		q.err = q.body.Close()
+	}
+	if q.err != nil {
+		return "", reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
+	}
+	r, err := q.c.Receive(ipc.FrameReply)
+	if err != nil {
+		return "", reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
+	}
+	if r.Get("status") == "ok" {
+		return r.Get("id"), reply.Reply{}
+	}
+	return "", cleanupReply(r)
+}
+
+// cleanupReply turns cleanup's refusal into an SMTP reply: 552 for a
+// message over the size limit, 554 for other permanent refusals, 451 for
+// temporary ones.
+func cleanupReply(r ipc.Record) reply.Reply {
+	dsn, text := r.Get("dsn"), r.Get("text")
+	code, _ := strconv.Atoi(r.Get("code"))
+	switch {
+	case dsn == reply.StatusTooBig:
+		return replyTooBig
+	case strings.HasPrefix(dsn, "5") || (dsn == "" && code != 75 && code != 0):
+		if dsn == "" {
+			dsn = reply.StatusPerm
+		}
+		return reply.New(reply.CodeFailed, dsn, "Error: %s", text)
+	}
+	return reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: %s", text)
+}

@@ -1,0 +1,129 @@
+package smtpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/user"
+	"strings"
+
+	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/maps"
+)
+
+// domainSet matches a domain against a Postfix domain list of names. Lookup
+// tables in such lists are issue 5's work; until then they are refused
+// with the parameter's name rather than ignored.
+type domainSet map[string]bool
+
+func newDomainSet(param string, list []string) (domainSet, error) {
+	set := domainSet{}
+	for _, d := range list {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if d == "" {
+			continue
+		}
+		if strings.Contains(d, ":") || strings.HasPrefix(d, "/") {
+			return nil, fmt.Errorf("%s: %q: lookup tables in domain lists are not supported yet", param, d)
+		}
+		set[d] = true
+	}
+	return set, nil
+}
+
+func (s domainSet) match(domain string) (bool, error) {
+	return s[strings.TrimSuffix(strings.ToLower(domain), ".")], nil
+}
+
+// localRecipients says whether a local address names a known recipient,
+// with local_recipient_maps: Postfix's default "proxy:unix:passwd.byname
+// $alias_maps" is the system users plus the aliases.
+type localRecipients struct {
+	any       bool // local_recipient_maps is empty: accept every local part
+	passwd    bool // unix:passwd.byname is in the list
+	tables    []maps.Map
+	delimiter string
+}
+
+func newLocalRecipients(cfg *config.Config, configDir string) (*localRecipients, error) {
+	specs, err := maps.SplitSpecs(cfg.Get("local_recipient_maps"))
+	if err != nil {
+		return nil, fmt.Errorf("local_recipient_maps: %w", err)
+	}
+	lr := &localRecipients{any: len(specs) == 0, delimiter: cfg.Get("recipient_delimiter")}
+	var rest []string
+	for _, s := range specs {
+		switch strings.TrimPrefix(s, "proxy:") {
+		case "unix:passwd.byname":
+			lr.passwd = true
+		default:
+			rest = append(rest, s)
+		}
+	}
+	if len(rest) > 0 {
+		lr.tables, _, err = maps.OpenList(rest, maps.Options{ConfigDir: configDir})
+		if err != nil {
+			return nil, fmt.Errorf("local_recipient_maps: %w", err)
+		}
+	}
+	return lr, nil
+}
+
+// known reports whether the local part names a recipient: the address,
+// then the local part, then both without the address extension.
+func (lr *localRecipients) known(_ context.Context, addr string) (bool, error) {
+	if lr.any {
+		return true, nil
+	}
+	local, _, _ := strings.Cut(addr, "@")
+	local = strings.ToLower(local)
+	keys := []string{strings.ToLower(addr), local}
+	if lr.delimiter != "" {
+		if i := strings.IndexAny(local, lr.delimiter); i > 0 {
+			keys = append(keys, local[:i])
+		}
+	}
+	for _, k := range keys {
+		if lr.passwd && !strings.Contains(k, "@") {
+			if _, err := user.Lookup(k); err == nil {
+				return true, nil
+			} else if !errors.As(err, new(user.UnknownUserError)) {
+				return false, fmt.Errorf("passwd lookup %s: %w", k, err)
+			}
+		}
+		for _, t := range lr.tables {
+			if _, found, err := t.Lookup(k); err != nil {
+				return false, err
+			} else if found {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// domainResolves reports whether a domain has an MX or an address record,
+// for reject_unknown_sender_domain and reject_unknown_recipient_domain.
+func domainResolves(ctx context.Context, r *net.Resolver, domain string) (ok, temporary bool, err error) {
+	domain = strings.TrimSuffix(domain, ".")
+	if strings.HasPrefix(domain, "[") {
+		return true, false, nil // an address literal
+	}
+	if mx, err := r.LookupMX(ctx, domain); err == nil && len(mx) > 0 {
+		return true, false, nil
+	} else if tempDNS(err) {
+		return false, true, err
+	}
+	if addrs, err := r.LookupHost(ctx, domain); err == nil && len(addrs) > 0 {
+		return true, false, nil
+	} else if tempDNS(err) {
+		return false, true, err
+	}
+	return false, false, nil
+}
+
+func tempDNS(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && (de.IsTemporary || de.IsTimeout)
+}

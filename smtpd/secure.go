@@ -1,0 +1,147 @@
+package smtpd
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"strings"
+
+	"github.com/tern-mta/tern/pkg/reply"
+	"github.com/tern-mta/tern/pkg/sasl"
+)
+
+// starttls serves STARTTLS (RFC 3207). Whatever the client sent after the
+// command and before the handshake is discarded, never read as commands
+// of the encrypted session (the STARTTLS command injection attack), and
+// the session forgets all it knew from before (section 4.2).
+func (s *session) starttls(ctx context.Context, arg string) reply.Reply {
+	switch {
+	case arg != "":
+		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: STARTTLS")
+	case s.tls != nil:
+		return reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: TLS already active")
+	case s.srv.tlsConfig == nil:
+		return reply.New(reply.CodeTempAuthFailure, reply.StatusTempPolicy, "TLS not available due to local problem")
+	}
+	if n := s.br.Buffered(); n > 0 {
+		s.srv.log.Infof("improper command pipelining after STARTTLS from %s: %d bytes discarded", s.client, n)
+		_, _ = s.br.Discard(n)
+	}
+	s.send(reply.New(reply.CodeReady, reply.StatusOK, "Ready to start TLS"))
+	if err := s.flush(); err != nil {
+		s.lost(err)
+		s.closing = true
+		return reply.Reply{}
+	}
+	tc := tls.Server(s.conn, s.srv.tlsConfig)
+	_ = tc.SetDeadline(deadlineFrom(s.srv.set.starttlsTimeout))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		s.srv.log.Warnf("TLS library problem: %v", err)
+		s.srv.log.Infof("lost connection after STARTTLS from %s", s.client)
+		s.closing = true
+		return reply.Reply{}
+	}
+	st := tc.ConnectionState()
+	s.conn, s.tls = tc, &st
+	s.br = bufio.NewReaderSize(tc, 4096)
+	s.bw = bufio.NewWriterSize(tc, 4096)
+	s.reset()
+	s.helo, s.esmtp, s.authUser, s.authMech = "", false, "", ""
+	return reply.Reply{}
+}
+
+// authMechanisms are the SASL mechanisms to offer now: none unless
+// smtpd_sasl_auth_enable, and none before TLS with smtpd_tls_auth_only.
+func (s *session) authMechanisms() []string {
+	if s.srv.sasl == nil || (s.srv.set.authOnlyTLS && s.tls == nil) {
+		return nil
+	}
+	mechs, err := s.srv.sasl.Mechanisms(context.Background(), s.tls != nil)
+	if err != nil {
+		s.srv.log.Warnf("SASL: %v", err)
+		return nil
+	}
+	return mechs
+}
+
+// auth serves AUTH (RFC 4954).
+func (s *session) auth(ctx context.Context, arg string) reply.Reply {
+	mechs := s.authMechanisms()
+	switch {
+	case len(mechs) == 0:
+		return reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: authentication not enabled")
+	case !s.esmtp:
+		return reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: send EHLO first")
+	case s.authUser != "":
+		return reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: already authenticated")
+	case s.tx != nil:
+		return reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: MAIL transaction in progress")
+	}
+	mech, initText, hasInit := strings.Cut(strings.TrimSpace(arg), " ")
+	mech = strings.ToUpper(mech)
+	if mech == "" {
+		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: AUTH mechanism")
+	}
+	var initial []byte
+	if hasInit {
+		if initText != "=" { // RFC 4954 section 4: "=" is an empty response
+			var err error
+			if initial, err = base64.StdEncoding.DecodeString(initText); err != nil {
+				return reply.New(reply.CodeSyntaxParams, reply.StatusSyntax, "Cannot decode response")
+			}
+		} else {
+			initial = []byte{}
+		}
+	}
+	info := sasl.Info{Service: s.srv.set.saslService, LocalAddr: s.conn.LocalAddr().String(),
+		RemoteAddr: s.conn.RemoteAddr().String(), Secured: s.tls != nil}
+	ex, err := s.srv.sasl.Start(ctx, mech, initial, info)
+	if err != nil {
+		return s.authFailed(mech, err)
+	}
+	return s.authExchange(ctx, mech, ex, initial)
+}
+
+// authExchange runs the challenges and responses of one AUTH command.
+func (s *session) authExchange(ctx context.Context, mech string, ex sasl.Exchange, resp []byte) reply.Reply {
+	for round := 0; round < 10; round++ {
+		challenge, done, user, err := ex.Next(ctx, resp)
+		if err != nil {
+			return s.authFailed(mech, err)
+		}
+		if done {
+			s.authUser, s.authMech = user, mech
+			return reply.New(reply.CodeAuthOK, reply.StatusAuthOK, "Authentication successful")
+		}
+		s.send(reply.Reply{Code: reply.CodeAuthChallenge, Text: base64.StdEncoding.EncodeToString(challenge)})
+		if err := s.flush(); err != nil {
+			s.lost(err)
+			s.closing = true
+			return reply.Reply{}
+		}
+		s.deadline()
+		line, tooLong, _, err := readLine(s.br, 12288)
+		if err != nil {
+			s.lost(err)
+			s.closing = true
+			return reply.Reply{}
+		}
+		if tooLong {
+			return replyLineTooLong
+		}
+		if line == "*" {
+			return reply.New(reply.CodeSyntaxParams, reply.StatusPolicy, "Authentication aborted")
+		}
+		if resp, err = base64.StdEncoding.DecodeString(line); err != nil {
+			return reply.New(reply.CodeSyntaxParams, reply.StatusSyntax, "Cannot decode response")
+		}
+	}
+	return s.authFailed(mech, errors.New("too many rounds"))
+}
+
+func (s *session) authFailed(mech string, err error) reply.Reply {
+	s.srv.log.Warnf("%s: SASL %s authentication failed: %v", s.client, mech, err)
+	return sasl.ReplyFor(err)
+}

@@ -1,0 +1,222 @@
+// Package smtpd is tern's SMTP server, smtpd(8): it speaks RFC 5321 ESMTP
+// on the inet services master.cf gives it (smtp on 25, submission on 587,
+// smtps on 465), applies Postfix's access restrictions, and hands each
+// accepted message to qmgr's cleanup service, replying 250 only after qmgr
+// has made it durable.
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/maillog"
+	"github.com/tern-mta/tern/pkg/reply"
+	"github.com/tern-mta/tern/pkg/sasl"
+	"github.com/tern-mta/tern/smtpd/restrict"
+)
+
+// Server serves SMTP sessions on listeners.
+type Server struct {
+	set       settings
+	log       *maillog.Logger
+	checker   *restrict.Checker
+	sasl      sasl.Server // nil: AUTH not offered
+	tlsConfig *tls.Config // nil: no STARTTLS, no wrapper mode
+	maxConns  int         // master.cf maxproc; 0 = unlimited
+	anvil     *anvil
+	// lookupName finds a client's verified name; nil means "unknown".
+	lookupName func(ctx context.Context, a netip.Addr) string
+	wg         sync.WaitGroup
+}
+
+// Serve accepts sessions on l until ctx ends. At most maxConns sessions
+// run at once (master.cf maxproc); further clients wait in the listen
+// queue, as with Postfix's process limit.
+func (srv *Server) Serve(ctx context.Context, l net.Listener) error {
+	var slots chan struct{}
+	if srv.maxConns > 0 {
+		slots = make(chan struct{}, srv.maxConns)
+	}
+	go func() {
+		<-ctx.Done()
+		_ = l.Close()
+	}()
+	for {
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				srv.wg.Wait()
+				return nil
+			}
+		}
+		conn, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				srv.wg.Wait()
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		srv.wg.Add(1)
+		go func() {
+			defer srv.wg.Done()
+			srv.handle(ctx, conn)
+			if slots != nil {
+				<-slots
+			}
+		}()
+	}
+}
+
+// handle runs one session and closes its connection.
+func (srv *Server) handle(ctx context.Context, conn net.Conn) {
+	defer conn.Close()
+	c := clientOf(conn)
+	if srv.lookupName != nil && c.addr.IsValid() {
+		c.name = srv.lookupName(ctx, c.addr)
+	}
+	if srv.set.wrapperMode {
+		tc := tls.Server(conn, srv.tlsConfig)
+		_ = tc.SetDeadline(deadlineFrom(srv.set.starttlsTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			srv.log.Infof("connect from %s", c)
+			srv.log.Warnf("TLS library problem: %v", err)
+			srv.log.Infof("lost connection after CONNECT from %s", c)
+			return
+		}
+		conn = tc
+	}
+	release := srv.anvil.connect(c.addr)
+	defer release()
+	newSession(srv, conn, c).serve(ctx)
+}
+
+func clientOf(conn net.Conn) client {
+	c := client{name: "unknown"}
+	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
+		c.addr, c.port = ap.Addr().Unmap(), int(ap.Port())
+	}
+	return c
+}
+
+func deadlineFrom(d time.Duration) time.Time {
+	if d <= 0 {
+		d = 300 * time.Second
+	}
+	return time.Now().Add(d)
+}
+
+// checkConnect applies the per-client connection count and rate limits.
+func (srv *Server) checkConnect(s *session) reply.Reply {
+	a := s.client.addr
+	if srv.set.limitExempt(a) {
+		return reply.Reply{}
+	}
+	count, rate := srv.anvil.status(a)
+	if lim := srv.set.connCountLimit; lim > 0 && count > lim {
+		srv.log.Warnf("Connection concurrency limit exceeded: %d from %s for service %s", count, s.client, "smtp")
+		return reply.New(reply.CodeUnavailable, reply.StatusTempPolicy, "%s Error: too many connections from %s", srv.set.hostname, a)
+	}
+	if lim := srv.set.connRateLimit; lim > 0 && rate > lim {
+		srv.log.Warnf("Connection rate limit exceeded: %d from %s for service %s", rate, s.client, "smtp")
+		return reply.New(reply.CodeUnavailable, reply.StatusTempPolicy, "%s Error: too many connections from %s", srv.set.hostname, a)
+	}
+	return reply.Reply{}
+}
+
+// checkMessageRate applies smtpd_client_message_rate_limit at MAIL.
+func (srv *Server) checkMessageRate(s *session) reply.Reply {
+	a := s.client.addr
+	lim := srv.set.msgRateLimit
+	if lim <= 0 || srv.set.limitExempt(a) {
+		return reply.Reply{}
+	}
+	if n := srv.anvil.message(a); n > lim {
+		srv.log.Warnf("Message delivery request rate limit exceeded: %d from %s for service smtp", n, s.client)
+		return reply.New(reply.CodeInsufficient, "4.3.2", "Error: too much mail from %s", a)
+	}
+	return reply.Reply{}
+}
+
+// anvil counts connections and events per client, as Postfix's anvil(8)
+// does for one smtpd service (tern's smtpd is one process per service).
+type anvil struct {
+	mu     sync.Mutex
+	unit   time.Duration
+	now    func() time.Time
+	counts map[netip.Addr]*clientCount
+}
+
+type clientCount struct {
+	active      int
+	windowStart time.Time
+	conns, msgs int
+}
+
+func newAnvil(unit time.Duration) *anvil {
+	if unit <= 0 {
+		unit = time.Minute
+	}
+	return &anvil{unit: unit, now: time.Now, counts: map[netip.Addr]*clientCount{}}
+}
+
+// entry returns a's counters, starting a new rate window when the last
+// one has ended. The caller holds mu.
+func (a *anvil) entry(addr netip.Addr) *clientCount {
+	c := a.counts[addr]
+	if c == nil {
+		c = &clientCount{}
+		a.counts[addr] = c
+	}
+	if now := a.now(); now.Sub(c.windowStart) >= a.unit {
+		c.windowStart, c.conns, c.msgs = now, 0, 0
+	}
+	return c
+}
+
+// connect records a new connection and returns its release.
+func (a *anvil) connect(addr netip.Addr) func() {
+	a.mu.Lock()
+	c := a.entry(addr)
+	c.active++
+	c.conns++
+	a.mu.Unlock()
+	return func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		c.active--
+		if c.active == 0 && a.now().Sub(c.windowStart) >= a.unit {
+			delete(a.counts, addr)
+		}
+	}
+}
+
+// status returns the active connections and the connections in the
+// current window.
+func (a *anvil) status(addr netip.Addr) (active, rate int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.entry(addr)
+	return c.active, c.conns
+}
+
+// message counts one MAIL and returns the count in the current window.
+func (a *anvil) message(addr netip.Addr) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.entry(addr)
+	c.msgs++
+	return c.msgs
+}

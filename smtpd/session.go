@@ -1,0 +1,386 @@
+package smtpd
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/reply"
+	"github.com/tern-mta/tern/smtpd/restrict"
+)
+
+// client names the peer of a session as Postfix logs it: "name[addr]".
+type client struct {
+	addr netip.Addr
+	port int
+	name string // verified reverse name, or "unknown"
+}
+
+func (c client) String() string { return c.name + "[" + c.addr.String() + "]" }
+
+// transaction is one MAIL ... DATA/BDAT LAST exchange.
+type transaction struct {
+	sender   string
+	size     int64 // SIZE= as declared, 0 if none
+	smtputf8 bool
+	ret      string
+	envid    string
+	rcpts    []envelope.Recipient
+	chunks   *chunking // non-nil once BDAT has begun
+}
+
+// session is one SMTP connection, from greeting to close.
+type session struct {
+	srv      *Server
+	conn     net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	client   client
+	tls      *tls.ConnectionState
+	helo     string
+	esmtp    bool
+	authUser string
+	authMech string
+	tx       *transaction
+	errors   int
+	counts   commandCounts
+	last     string // the last command verb, for "lost connection after X"
+	closing  bool
+	// connReject is a client restriction's reject under
+	// smtpd_delay_reject = no: every later command gets it.
+	connReject reply.Reply
+	pipelined  bool
+	policy     *restrict.Session // nil: no restrictions (tests)
+}
+
+func newSession(srv *Server, conn net.Conn, c client) *session {
+	s := &session{srv: srv, conn: conn, client: c, last: "CONNECT"}
+	s.br = bufio.NewReaderSize(conn, 4096)
+	s.bw = bufio.NewWriterSize(conn, 4096)
+	if srv.checker != nil {
+		s.policy = srv.checker.NewSession()
+	}
+	if tc, ok := conn.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		s.tls = &st
+	}
+	return s
+}
+
+// send writes a reply; it goes out at the next flush.
+func (s *session) send(r reply.Reply) {
+	if r.Permanent() || r.Temporary() {
+		s.errors++
+		if s.errors > s.srv.set.softErrorLimit && s.srv.set.errorSleep > 0 {
+			_ = s.bw.Flush()
+			time.Sleep(s.srv.set.errorSleep)
+		}
+	}
+	_, _ = s.bw.WriteString(r.Lines(true))
+}
+
+func (s *session) flush() error {
+	s.deadline()
+	return s.bw.Flush()
+}
+
+func (s *session) deadline() {
+	_ = s.conn.SetDeadline(time.Now().Add(s.srv.set.timeout))
+}
+
+// serve runs the session until QUIT, a fatal error or ctx ends.
+func (s *session) serve(ctx context.Context) {
+	log := s.srv.log
+	log.Infof("connect from %s", s.client)
+	defer func() {
+		log.Infof("disconnect from %s %s", s.client, s.counts)
+	}()
+	if r := s.srv.checkConnect(s); !r.IsZero() {
+		s.send(r)
+		_ = s.flush()
+		return
+	}
+	if r := s.check(ctx, restrict.Connect, ""); !r.IsZero() {
+		s.connReject = r
+	}
+	s.send(reply.Reply{Code: reply.CodeReady, Text: s.srv.set.banner})
+	for !s.closing {
+		if s.br.Buffered() == 0 {
+			if err := s.flush(); err != nil {
+				s.lost(err)
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			s.send(reply.New(reply.CodeUnavailable, "4.3.2", "%s Service shutting down, closing transmission channel", s.srv.set.hostname))
+			_ = s.flush()
+			return
+		}
+		s.deadline()
+		line, tooLong, bareLF, err := readLine(s.br, s.srv.set.lineLimit)
+		if err != nil {
+			s.lost(err)
+			return
+		}
+		switch {
+		case tooLong:
+			s.send(replyLineTooLong)
+		case bareLF && s.rejectBareLF():
+			s.send(s.bareLFReply())
+		default:
+			s.command(ctx, line)
+		}
+		if s.errors >= s.srv.set.hardErrorLimit && !s.closing {
+			log.Infof("too many errors after %s from %s", s.last, s.client)
+			s.send(reply.New(reply.CodeUnavailable, reply.StatusTempPolicy, "%s Error: too many errors", s.srv.set.hostname))
+			s.closing = true
+		}
+	}
+	_ = s.flush()
+}
+
+// lost logs the end of a connection that the client did not QUIT.
+func (s *session) lost(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		s.send(reply.New(reply.CodeUnavailable, reply.StatusTempConn, "%s Error: timeout exceeded", s.srv.set.hostname))
+		_ = s.bw.Flush()
+		s.srv.log.Infof("timeout after %s from %s", s.last, s.client)
+		return
+	}
+	s.srv.log.Infof("lost connection after %s from %s", s.last, s.client)
+}
+
+// command runs one command line.
+func (s *session) command(ctx context.Context, line string) {
+	cmd := parseCommand(line)
+	if strings.ContainsRune(line, 0) {
+		s.counts.add("unknown", false)
+		s.send(replyBadSyntax)
+		return
+	}
+	for _, f := range s.srv.set.forbidden {
+		if cmd.verb == f || strings.HasPrefix(cmd.verb, f+":") {
+			// An HTTP or proxy request sent to the mail port.
+			s.srv.log.Warnf("non-SMTP command from %s: %.100s", s.client, line)
+			s.counts.add("unknown", false)
+			// 2.7.0: a policy status on a closing reply, as Postfix sends it.
+			s.send(reply.New(reply.CodeClosing, "2.7.0", "Error: I can break rules, too. Goodbye."))
+			s.closing = true
+			return
+		}
+	}
+	h, ok := s.handlers()[cmd.verb]
+	if !ok {
+		s.last = "UNKNOWN"
+		s.counts.add("unknown", false)
+		s.send(replyNotRecognized)
+		return
+	}
+	s.last = cmd.verb
+	r := h(ctx, cmd.arg)
+	s.counts.add(strings.ToLower(cmd.verb), r.Positive() || r.IsZero())
+	if !r.IsZero() {
+		s.send(r)
+	}
+}
+
+type handler func(ctx context.Context, arg string) reply.Reply
+
+func (s *session) handlers() map[string]handler {
+	return map[string]handler{
+		"HELO":     func(ctx context.Context, a string) reply.Reply { return s.hello(ctx, a, false) },
+		"EHLO":     func(ctx context.Context, a string) reply.Reply { return s.hello(ctx, a, true) },
+		"MAIL":     s.mail,
+		"RCPT":     s.rcpt,
+		"DATA":     s.data,
+		"BDAT":     s.bdat,
+		"RSET":     s.rset,
+		"NOOP":     func(context.Context, string) reply.Reply { return replyOK },
+		"QUIT":     s.quit,
+		"VRFY":     s.vrfy,
+		"HELP":     s.help,
+		"STARTTLS": s.starttls,
+		"AUTH":     s.auth,
+	}
+}
+
+var replyOK = reply.New(reply.CodeOK, reply.StatusOK, "Ok")
+
+func (s *session) rset(_ context.Context, arg string) reply.Reply {
+	if arg != "" {
+		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: RSET")
+	}
+	s.reset()
+	return replyOK
+}
+
+// reset abandons the transaction in progress.
+func (s *session) reset() {
+	if s.tx != nil && s.tx.chunks != nil {
+		s.tx.chunks.abort()
+	}
+	s.tx = nil
+}
+
+func (s *session) quit(context.Context, string) reply.Reply {
+	s.reset()
+	s.closing = true
+	return reply.New(reply.CodeClosing, reply.StatusOK, "Bye")
+}
+
+func (s *session) vrfy(_ context.Context, arg string) reply.Reply {
+	if s.srv.set.vrfyDisabled {
+		return reply.New(reply.CodeNotImplemented, reply.StatusBadCommand, "VRFY command is disabled")
+	}
+	if arg == "" {
+		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: VRFY address")
+	}
+	// RFC 5321 section 3.5.3: 252 when the server will not say more.
+	return reply.New(reply.CodeCannotVRFY, reply.StatusOK, "%s", arg)
+}
+
+func (s *session) help(context.Context, string) reply.Reply {
+	return reply.New(reply.CodeHelp, reply.StatusOK,
+		"Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY STARTTLS AUTH")
+}
+
+// hello serves HELO and EHLO (RFC 5321 section 4.1.1.1).
+func (s *session) hello(ctx context.Context, arg string, esmtp bool) reply.Reply {
+	verb := "HELO"
+	if esmtp {
+		verb = "EHLO"
+	}
+	if arg == "" {
+		return reply.New(reply.CodeSyntaxParams, "", "Syntax: %s hostname", verb)
+	}
+	if !s.connReject.IsZero() {
+		return s.connReject
+	}
+	s.reset()
+	s.helo, s.esmtp = arg, esmtp
+	if r := s.check(ctx, restrict.Helo, ""); !r.IsZero() {
+		return r
+	}
+	if !esmtp {
+		return reply.New(reply.CodeOK, "", "%s", s.srv.set.hostname)
+	}
+	return reply.Reply{Code: reply.CodeOK, Text: strings.Join(append([]string{s.srv.set.hostname}, s.extensions()...), "\n")}
+}
+
+// extensions lists the EHLO keywords this session offers.
+func (s *session) extensions() []string {
+	set := s.srv.set
+	ext := []string{"PIPELINING"}
+	if set.sizeLimit > 0 {
+		ext = append(ext, fmt.Sprintf("SIZE %d", set.sizeLimit))
+	} else {
+		ext = append(ext, "SIZE")
+	}
+	if !set.vrfyDisabled {
+		ext = append(ext, "VRFY")
+	}
+	if s.srv.tlsConfig != nil && s.tls == nil {
+		ext = append(ext, "STARTTLS")
+	}
+	if mechs := s.authMechanisms(); len(mechs) > 0 {
+		ext = append(ext, "AUTH "+strings.Join(mechs, " "))
+		if set.brokenAuthClients {
+			ext = append(ext, "AUTH="+strings.Join(mechs, " "))
+		}
+	}
+	ext = append(ext, "ENHANCEDSTATUSCODES", "8BITMIME", "DSN")
+	if set.smtputf8 {
+		ext = append(ext, "SMTPUTF8")
+	}
+	ext = append(ext, "CHUNKING")
+	out := ext[:0]
+	for _, e := range ext {
+		kw, _, _ := strings.Cut(e, " ")
+		if !set.discardEhlo[strings.ToLower(kw)] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// protocol is what the Received header and logs call the session:
+// SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA (RFC 3848).
+func (s *session) protocol() string {
+	if !s.esmtp {
+		return "SMTP"
+	}
+	p := "ESMTP"
+	if s.tls != nil {
+		p += "S"
+	}
+	if s.authUser != "" {
+		p += "A"
+	}
+	return p
+}
+
+// needTLS is the reply when smtpd_tls_security_level = encrypt and the
+// session is not yet encrypted (RFC 3207 section 4).
+func (s *session) needTLS() reply.Reply {
+	if s.srv.set.tlsLevel == "encrypt" && s.tls == nil {
+		return reply.New(reply.CodeAuthRequired, reply.StatusEncryptRequired, "Must issue a STARTTLS command first")
+	}
+	return reply.Reply{}
+}
+
+// facts is what the restrictions see now.
+func (s *session) facts(rcpt string) restrict.Facts {
+	f := restrict.Facts{
+		ClientAddr: s.client.addr, ClientName: s.client.name, ClientPort: s.client.port,
+		Helo: s.helo, SASLUser: s.authUser, TLS: s.tls != nil, Pipelined: s.pipelined,
+		Protocol: s.protocol(), Recipient: rcpt,
+	}
+	if s.tx != nil {
+		f.Sender = s.tx.sender
+		f.RecipientCount = len(s.tx.rcpts)
+	}
+	return f
+}
+
+// check runs the restrictions of a stage and logs a rejection as Postfix
+// does ("NOQUEUE: reject: RCPT from ...").
+func (s *session) check(ctx context.Context, stage restrict.Stage, rcpt string) reply.Reply {
+	if s.policy == nil {
+		return reply.Reply{}
+	}
+	res := s.policy.Check(ctx, stage, s.facts(rcpt))
+	if res.Reply.IsZero() || res.Reply.Positive() {
+		return reply.Reply{}
+	}
+	verb := map[restrict.Stage]string{restrict.Connect: "CONNECT", restrict.Helo: s.last,
+		restrict.Mail: "MAIL", restrict.Rcpt: "RCPT", restrict.Data: "DATA", restrict.EndOfData: "END-OF-MESSAGE"}[stage]
+	var from, to string
+	if s.tx != nil {
+		from = fmt.Sprintf(" from=<%s>", s.tx.sender)
+	}
+	if rcpt != "" {
+		to = fmt.Sprintf(" to=<%s>", rcpt)
+	}
+	s.srv.log.Infof("NOQUEUE: reject: %s from %s: %s;%s%s proto=%s helo=<%s>",
+		verb, s.client, res.Reply, from, to, s.protocol(), s.helo)
+	return res.Reply
+}
+
+// rejectBareLF reports whether smtpd_forbid_bare_newline = reject applies
+// to this client.
+func (s *session) rejectBareLF() bool {
+	return s.srv.set.bareLF == bareLFReject && !s.srv.set.bareLFExempt(s.client.addr)
+}
+
+func (s *session) bareLFReply() reply.Reply {
+	s.srv.log.Infof("disconnect: bare <LF> received from %s after %s", s.client, s.last)
+	return reply.New(s.srv.set.bareLFCode, reply.StatusSyntax, "Error: bare <LF> received")
+}

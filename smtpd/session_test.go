@@ -1,0 +1,298 @@
+package smtpd
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/envelope"
+)
+
+func TestEhloAdvertises(t *testing.T) {
+	ts := startServer(t, "")
+	c := ts.dial(t)
+	r := c.cmd("EHLO client.example", "250-mx.example.tst")
+	for _, ext := range []string{"PIPELINING", "SIZE 10240000", "VRFY", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"} {
+		if !strings.Contains(r, "250-"+ext+"\r\n") && !strings.Contains(r, "250 "+ext+"\r\n") {
+			t.Errorf("EHLO reply lacks %s:\n%s", ext, r)
+		}
+	}
+	if strings.Contains(r, "STARTTLS") || strings.Contains(r, "AUTH") {
+		t.Errorf("STARTTLS or AUTH offered without TLS or SASL configured:\n%s", r)
+	}
+	c.cmd("HELO client.example", "250 mx.example.tst")
+	c.cmd("QUIT", "221 2.0.0")
+}
+
+func TestOneMessage(t *testing.T) {
+	ts := startServer(t, "")
+	c := ts.dial(t)
+	c.cmd("EHLO client.example", "250")
+	c.cmd("MAIL FROM:<sender@remote.tst>", "250 2.1.0")
+	c.cmd("RCPT TO:<user@example.tst>", "250 2.1.5")
+	c.cmd("DATA", "354 ")
+	c.cmd("Subject: hi\r\n\r\n..dotted\r\nbody\r\n.", "250 2.0.0 Ok: queued as QID1")
+	c.cmd("QUIT", "221")
+	msgs := ts.cleanup.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages queued", len(msgs))
+	}
+	m := msgs[0]
+	if m.body != "Subject: hi\n\n.dotted\nbody\n" {
+		t.Errorf("body %q", m.body)
+	}
+	env := envelope.FromRecord(m.req)
+	if env.Sender != "sender@remote.tst" || env.Helo != "client.example" || env.Protocol != "ESMTP" || env.ClientAddr != "127.0.0.1" {
+		t.Errorf("envelope %+v", env)
+	}
+	if got := rcptOf(m); len(got) != 1 || got[0] != "user@example.tst" {
+		t.Errorf("recipients %v", got)
+	}
+	waitLog(t, ts, "QID1: client=unknown[127.0.0.1]")
+	waitLog(t, ts, "disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5")
+}
+
+func waitLog(t *testing.T, ts *testServer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(ts.log.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log lacks %q:\n%s", want, ts.log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCommandReplies(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra string // main.cf
+		steps [][2]string
+	}{
+		{"sequence", "", [][2]string{
+			{"RCPT TO:<a@example.tst>", "503 5.5.1 Error: need MAIL command"},
+			{"DATA", "503 5.5.1 Error: need MAIL command"},
+			{"MAIL FROM:<a@b.tst>", "250 2.1.0"},
+			{"MAIL FROM:<a@b.tst>", "503 5.5.1 Error: nested MAIL command"},
+			{"DATA", "554 5.5.1 Error: no valid recipients"},
+			{"RSET", "250 2.0.0"},
+			{"NOOP", "250 2.0.0"},
+			{"XYZZY", "502 5.5.2 Error: command not recognized"},
+		}},
+		{"syntax", "", [][2]string{
+			{"HELO", "501 Syntax: HELO hostname"},
+			{"MAIL TO:<a@b>", "501 5.5.4 Syntax: MAIL FROM:<address>"},
+			{"MAIL FROM:<a@b", "501 5.5.4"},
+			{"MAIL FROM:<a\x01b@c>", "501 5.1.7 Bad sender address syntax"},
+			{"MAIL FROM:<a@b> FOO=bar", "555 5.5.4 Unsupported option: FOO"},
+			{"MAIL FROM:<a@b> SIZE=x", "501 5.5.4 Bad message size syntax"},
+			{"MAIL FROM:<a@b> SIZE=99999999999", "552 5.3.4 Message size exceeds fixed limit"},
+			{"MAIL FROM:<a@b> RET=ALL", "501 5.5.4"},
+			{"MAIL FROM:<@relay.tst:a@b.tst>", "250 2.1.0"},
+			{"RCPT TO:<>", "501 5.1.3 Bad recipient address syntax"},
+			{"RCPT TO:<u@example.tst> NOTIFY=NEVER,SUCCESS", "501 5.5.4"},
+			{"RCPT TO:<u@example.tst> ORCPT=bogus", "501 5.5.4"},
+			{"RCPT TO:<u@example.tst> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;u+40example.tst", "250 2.1.5"},
+			{strings.Repeat("NOOP ", 600), "500 5.5.2 Error: line too long"},
+		}},
+		{"unicode", "", [][2]string{
+			{"EHLO c", "250"},
+			{"MAIL FROM:<jörg@example.tst>", "553 5.6.7"},
+			{"MAIL FROM:<jörg@example.tst> SMTPUTF8", "250 2.1.0"},
+			{"RCPT TO:<müller@example.tst>", "250 2.1.5"},
+		}},
+		{"recipient limit", "smtpd_recipient_limit = 2", [][2]string{
+			{"MAIL FROM:<>", "250"},
+			{"RCPT TO:<a@example.tst>", "250"},
+			{"RCPT TO:<b@example.tst>", "250"},
+			{"RCPT TO:<c@example.tst>", "452 4.5.3 Error: too many recipients"},
+		}},
+		{"vrfy", "disable_vrfy_command = yes", [][2]string{
+			{"VRFY root", "502 5.5.1 VRFY command is disabled"},
+		}},
+		{"helo required", "smtpd_helo_required = yes", [][2]string{
+			{"MAIL FROM:<a@b.tst>", "503 5.5.1 Error: send HELO/EHLO first"},
+		}},
+		{"relay denied outside mynetworks", "mynetworks = 192.0.2.0/24", [][2]string{
+			{"EHLO c", "250"},
+			{"MAIL FROM:<a@b.tst>", "250"},
+			{"RCPT TO:<victim@elsewhere.tst>", "454 4.7.1 <victim@elsewhere.tst>: Relay access denied"},
+			{"RCPT TO:<user@example.tst>", "250 2.1.5"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, tt.extra)
+			c := ts.dial(t)
+			for _, st := range tt.steps {
+				c.cmd(st[0], st[1])
+			}
+		})
+	}
+}
+
+func TestPipelinedTransactions(t *testing.T) {
+	ts := startServer(t, "")
+	c := ts.dial(t)
+	c.cmd("EHLO c", "250")
+	c.send("MAIL FROM:<a@b.tst>\r\nRCPT TO:<x@example.tst>\r\nRCPT TO:<y@example.tst>\r\nDATA\r\n")
+	for _, want := range []string{"250 2.1.0", "250 2.1.5", "250 2.1.5", "354"} {
+		c.expect(want)
+	}
+	c.send("one\r\n.\r\nMAIL FROM:<c@d.tst>\r\nRCPT TO:<z@example.tst>\r\nBDAT 4 LAST\r\ntwo\nQUIT\r\n")
+	for _, want := range []string{"250 2.0.0 Ok: queued as QID1", "250 2.1.0", "250 2.1.5", "250 2.0.0 Ok: queued as QID2", "221"} {
+		c.expect(want)
+	}
+	msgs := ts.cleanup.messages()
+	if len(msgs) != 2 || msgs[0].body != "one\n" || msgs[1].body != "two\n" {
+		t.Fatalf("queued %+v", msgs)
+	}
+	if got := rcptOf(msgs[0]); len(got) != 2 {
+		t.Errorf("first message recipients %v", got)
+	}
+}
+
+func TestDSNParametersReachQueue(t *testing.T) {
+	ts := startServer(t, "")
+	c := ts.dial(t)
+	c.cmd("EHLO c", "250")
+	c.cmd("MAIL FROM:<a@b.tst> RET=HDRS ENVID=QQ+2B1", "250")
+	c.cmd("RCPT TO:<u@example.tst> NOTIFY=success,failure ORCPT=rfc822;U+40example.tst", "250")
+	c.cmd("DATA", "354")
+	c.cmd("x\r\n.", "250")
+	m := ts.cleanup.messages()[0]
+	env := envelope.FromRecord(m.req)
+	if env.Ret != "HDRS" || env.EnvID != "QQ+1" {
+		t.Errorf("ret %q envid %q", env.Ret, env.EnvID)
+	}
+	rc := envelope.ParseRcptRecord(m.req.Get("rcpt"))
+	if rc.Notify != "SUCCESS,FAILURE" || rc.ORcpt != "rfc822;U@example.tst" {
+		t.Errorf("recipient %+v", rc)
+	}
+}
+
+func TestBDATChunks(t *testing.T) {
+	ts := startServer(t, "")
+	c := ts.dial(t)
+	c.cmd("EHLO c", "250")
+	c.cmd("MAIL FROM:<a@b.tst>", "250")
+	c.cmd("RCPT TO:<u@example.tst>", "250")
+	c.send("BDAT 13\r\nSubject: x\r\n\r")
+	c.expect("250 2.0.0 Ok: 13 bytes")
+	c.send("BDAT 7 LAST\r\n\nbody\r\n")
+	c.expect("250 2.0.0 Ok: queued as QID1")
+	c.cmd("DATA", "503 5.5.1 Error: need MAIL command")
+	if m := ts.cleanup.messages(); len(m) != 1 || m[0].body != "Subject: x\r\n\r\nbody\r\n" {
+		t.Fatalf("queued %+v", m)
+	}
+}
+
+func TestSizeLimitDuringData(t *testing.T) {
+	ts := startServer(t, "message_size_limit = 100")
+	c := ts.dial(t)
+	c.cmd("MAIL FROM:<a@b.tst>", "250")
+	c.cmd("RCPT TO:<u@example.tst>", "250")
+	c.cmd("DATA", "354")
+	c.cmd(strings.Repeat("0123456789\r\n", 20)+".", "552 5.3.4 Error: message file too big")
+	c.cmd("MAIL FROM:<a@b.tst>", "250")
+	c.cmd("RCPT TO:<u@example.tst>", "250")
+	c.cmd("BDAT 150 LAST\r\n"+strings.Repeat("x", 148), "552 5.3.4")
+	c.cmd("NOOP", "250")
+	if m := ts.cleanup.messages(); len(m) != 0 {
+		t.Fatalf("queued %d messages over the limit", len(m))
+	}
+}
+
+func TestHangUpMidDataQueuesNothing(t *testing.T) {
+	ts := startServer(t, "")
+	c := ts.dial(t)
+	c.cmd("MAIL FROM:<a@b.tst>", "250")
+	c.cmd("RCPT TO:<u@example.tst>", "250")
+	c.cmd("DATA", "354")
+	c.send("Subject: half\r\n\r\nsome of the body\r\n")
+	c.c.Close()
+	waitLog(t, ts, "lost connection after DATA")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ts.cleanup.mu.Lock()
+		broken := ts.cleanup.broken
+		ts.cleanup.mu.Unlock()
+		if broken == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cleanup did not see the submission abandoned")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if m := ts.cleanup.messages(); len(m) != 0 {
+		t.Fatalf("queued %d messages", len(m))
+	}
+}
+
+// TestSmugglingSequencesDoNotEndData sends each SMTP smuggling sequence
+// followed by a second transaction inside one message: exactly one message
+// must be queued, holding the would-be second one as text.
+func TestSmugglingSequencesDoNotEndData(t *testing.T) {
+	for _, seq := range []string{"\n.\n", "\n.\r\n", "\r.\r\n", "\r\n.\r"} {
+		t.Run(strings.NewReplacer("\r", "CR", "\n", "LF").Replace(seq), func(t *testing.T) {
+			ts := startServer(t, "")
+			c := ts.dial(t)
+			c.cmd("EHLO c", "250")
+			c.cmd("MAIL FROM:<a@b.tst>", "250")
+			c.cmd("RCPT TO:<u@example.tst>", "250")
+			c.cmd("DATA", "354")
+			c.send("Subject: one\r\n\r\nfirst" + seq + "MAIL FROM:<evil@b.tst>\r\nRCPT TO:<victim@example.tst>\r\nDATA\r\nSubject: smuggled\r\n\r\n.\r\n")
+			c.expect("250 2.0.0 Ok: queued as QID1")
+			c.cmd("NOOP", "250")
+			msgs := ts.cleanup.messages()
+			if len(msgs) != 1 || !strings.Contains(msgs[0].body, "Subject: smuggled") {
+				t.Fatalf("queued %+v", msgs)
+			}
+		})
+	}
+}
+
+func TestBareLFReject(t *testing.T) {
+	ts := startServer(t, "smtpd_forbid_bare_newline = reject\nsmtpd_forbid_bare_newline_exclusions =")
+	c := ts.dial(t)
+	c.cmd("MAIL FROM:<a@b.tst>", "250")
+	c.cmd("RCPT TO:<u@example.tst>", "250")
+	c.cmd("DATA", "354")
+	c.cmd("a\nb\r\n.", "550 5.5.2 Error: bare <LF> received")
+	c.send("NOOP\n")
+	c.expect("550 5.5.2")
+	if m := ts.cleanup.messages(); len(m) != 0 {
+		t.Fatalf("queued %d messages", len(m))
+	}
+}
+
+func TestForbiddenCommandCloses(t *testing.T) {
+	ts := startServer(t, "")
+	c := ts.dial(t)
+	c.cmd("GET / HTTP/1.0", "221 2.7.0")
+	if _, err := c.br.ReadByte(); err == nil {
+		t.Fatal("connection still open after a forbidden command")
+	}
+}
+
+func TestHardErrorLimit(t *testing.T) {
+	ts := startServer(t, "smtpd_hard_error_limit = 3")
+	c := ts.dial(t)
+	c.cmd("X1", "502")
+	c.cmd("X2", "502")
+	c.send("X3\r\n")
+	c.expect("502")
+	c.expect("421 4.7.0 mx.example.tst Error: too many errors")
+	waitLog(t, ts, "too many errors after UNKNOWN from unknown[127.0.0.1]")
+}
+
+func TestCleanupRefusal(t *testing.T) {
+	ts := startServer(t, "")
+	ts.cleanup.refuse = ipcRecord("status", "error", "code", "75", "dsn", "4.3.0", "text", "queue file write error")
+	c := ts.dial(t)
+	c.cmd("MAIL FROM:<a@b.tst>", "250")
+	c.cmd("RCPT TO:<u@example.tst>", "250")
+	c.cmd("DATA", "354")
+	c.cmd("x\r\n.", "451 4.3.0")
+}

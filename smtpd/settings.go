@@ -1,0 +1,173 @@
+package smtpd
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/config"
+)
+
+// settings are the main.cf parameters one smtpd service runs with.
+type settings struct {
+	hostname          string
+	banner            string
+	queueDir          string
+	wrapperMode       bool   // smtpd_tls_wrappermode: TLS from the first byte (port 465)
+	tlsLevel          string // none, may or encrypt
+	authOnlyTLS       bool
+	saslService       string
+	brokenAuthClients bool
+	vrfyDisabled      bool
+	heloRequired      bool
+	smtputf8          bool
+	sizeLimit         int64
+	recipientLimit    int
+	lineLimit         int
+	timeout           time.Duration
+	starttlsTimeout   time.Duration
+	softErrorLimit    int
+	hardErrorLimit    int
+	errorSleep        time.Duration
+	bareLF            bareLFPolicy
+	bareLFCode        int
+	bareLFExempt      func(netip.Addr) bool
+	forbidden         []string
+	discardEhlo       map[string]bool
+	peernameLookup    bool
+	tlsReceived       bool
+	connCountLimit    int
+	connRateLimit     int
+	msgRateLimit      int
+	rateUnit          time.Duration
+	limitExempt       func(netip.Addr) bool
+	myNetworks        func(netip.Addr) bool
+}
+
+// loadSettings reads the smtpd parameters from cfg.
+func loadSettings(cfg *config.Config) (settings, error) {
+	s := settings{
+		hostname:          cfg.Get("myhostname"),
+		banner:            cfg.Get("smtpd_banner"),
+		queueDir:          cfg.Get("queue_directory"),
+		wrapperMode:       cfg.Bool("smtpd_tls_wrappermode"),
+		authOnlyTLS:       cfg.Bool("smtpd_tls_auth_only"),
+		saslService:       cfg.Get("smtpd_sasl_service"),
+		brokenAuthClients: cfg.Bool("broken_sasl_auth_clients"),
+		vrfyDisabled:      cfg.Bool("disable_vrfy_command"),
+		heloRequired:      cfg.Bool("smtpd_helo_required"),
+		smtputf8:          cfg.Bool("smtputf8_enable"),
+		sizeLimit:         cfg.Int64("message_size_limit"),
+		recipientLimit:    cfg.Int("smtpd_recipient_limit"),
+		lineLimit:         cfg.Int("line_length_limit"),
+		timeout:           cfg.Duration("smtpd_timeout"),
+		starttlsTimeout:   cfg.Duration("smtpd_starttls_timeout"),
+		softErrorLimit:    cfg.Int("smtpd_soft_error_limit"),
+		hardErrorLimit:    cfg.Int("smtpd_hard_error_limit"),
+		errorSleep:        cfg.Duration("smtpd_error_sleep_time"),
+		bareLFCode:        cfg.Int("smtpd_forbid_bare_newline_reject_code"),
+		peernameLookup:    cfg.Bool("smtpd_peername_lookup"),
+		tlsReceived:       cfg.Bool("smtpd_tls_received_header"),
+		connCountLimit:    cfg.Int("smtpd_client_connection_count_limit"),
+		connRateLimit:     cfg.Int("smtpd_client_connection_rate_limit"),
+		msgRateLimit:      cfg.Int("smtpd_client_message_rate_limit"),
+		rateUnit:          cfg.Duration("anvil_rate_time_unit"),
+		discardEhlo:       map[string]bool{},
+	}
+	for _, f := range cfg.List("smtpd_forbidden_commands") {
+		s.forbidden = append(s.forbidden, strings.ToUpper(f))
+	}
+	for _, k := range cfg.List("smtpd_discard_ehlo_keywords") {
+		s.discardEhlo[strings.ToLower(k)] = true
+	}
+	if s.recipientLimit <= 0 {
+		s.recipientLimit = 1000
+	}
+	if s.lineLimit < 512 {
+		s.lineLimit = 512 // RFC 5321 section 4.5.3.1.4: at least 512
+	}
+	if s.hardErrorLimit <= 0 {
+		s.hardErrorLimit = 20
+	}
+	var err error
+	if s.tlsLevel, err = tlsLevel(cfg); err != nil {
+		return s, err
+	}
+	switch v := strings.ToLower(cfg.Get("smtpd_forbid_bare_newline")); v {
+	case "normalize", "yes", "no", "":
+		s.bareLF = bareLFNormalize
+	case "reject":
+		s.bareLF = bareLFReject
+	default:
+		return s, fmt.Errorf("smtpd_forbid_bare_newline: unknown value %q (normalize, reject or no)", v)
+	}
+	if s.myNetworks, err = parseNetworks("mynetworks", cfg.List("mynetworks")); err != nil {
+		return s, err
+	}
+	if s.bareLFExempt, err = parseNetworks("smtpd_forbid_bare_newline_exclusions", cfg.List("smtpd_forbid_bare_newline_exclusions")); err != nil {
+		return s, err
+	}
+	if s.limitExempt, err = parseNetworks("smtpd_client_event_limit_exceptions", cfg.List("smtpd_client_event_limit_exceptions")); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// tlsLevel is smtpd_tls_security_level, or what the obsolete
+// smtpd_enforce_tls and smtpd_use_tls say when it is empty, as in Postfix.
+func tlsLevel(cfg *config.Config) (string, error) {
+	switch v := strings.ToLower(cfg.Get("smtpd_tls_security_level")); v {
+	case "none", "may", "encrypt":
+		return v, nil
+	case "":
+	default:
+		return "", fmt.Errorf("smtpd_tls_security_level: unknown level %q (none, may or encrypt)", v)
+	}
+	switch {
+	case cfg.Bool("smtpd_enforce_tls"):
+		return "encrypt", nil
+	case cfg.Bool("smtpd_use_tls"):
+		return "may", nil
+	}
+	return "none", nil
+}
+
+// parseNetworks turns a Postfix network list (addresses, CIDR blocks,
+// "[::1]/128" bracketed IPv6) into a matcher. Lookup tables in the list
+// are not supported yet and are an error that names them.
+func parseNetworks(param string, list []string) (func(netip.Addr) bool, error) {
+	var prefixes []netip.Prefix
+	for _, item := range list {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if strings.Contains(item, ":") && !strings.HasPrefix(item, "[") && strings.Count(item, ":") == 1 {
+			return nil, fmt.Errorf("%s: %q: lookup tables in network lists are not supported yet", param, item)
+		}
+		text := strings.Replace(strings.TrimPrefix(item, "["), "]", "", 1)
+		if !strings.Contains(text, "/") {
+			a, err := netip.ParseAddr(text)
+			if err != nil {
+				return nil, fmt.Errorf("%s: bad network %q", param, item)
+			}
+			prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(text)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad network %q", param, item)
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return func(a netip.Addr) bool {
+		a = a.Unmap()
+		for _, p := range prefixes {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}, nil
+}

@@ -1,0 +1,227 @@
+package smtpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/tern-mta/tern/pkg/reply"
+	"github.com/tern-mta/tern/smtpd/restrict"
+)
+
+// beforeContent runs what DATA and the first BDAT share: the sequence
+// checks, the data restrictions and opening the queue submission.
+func (s *session) beforeContent(ctx context.Context) (*queueSubmission, reply.Reply) {
+	if s.tx == nil {
+		return nil, reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: need MAIL command")
+	}
+	if len(s.tx.rcpts) == 0 {
+		return nil, reply.New(reply.CodeFailed, reply.StatusBadCommand, "Error: no valid recipients")
+	}
+	if r := s.check(ctx, restrict.Data, ""); !r.IsZero() {
+		return nil, r
+	}
+	q, err := s.srv.openQueue(s)
+	if err != nil {
+		s.srv.log.Warnf("%s: queue submission: %v", s.client, err)
+		return nil, reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
+	}
+	return q, reply.Reply{}
+}
+
+// data serves DATA (RFC 5321 section 4.1.1.4): 354, the content, and the
+// reply that says whether it is queued, after qmgr has made it durable.
+func (s *session) data(ctx context.Context, arg string) reply.Reply {
+	if arg != "" {
+		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: DATA")
+	}
+	if s.tx != nil && s.tx.chunks != nil {
+		return reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: DATA after BDAT")
+	}
+	if s.br.Buffered() > 0 {
+		// RFC 2920 section 3.1: DATA ends a pipelined group; the client
+		// must wait for 354.
+		s.pipelined = true
+		s.srv.log.Infof("improper command pipelining after DATA from %s", s.client)
+	}
+	q, r := s.beforeContent(ctx)
+	if !r.IsZero() {
+		return r
+	}
+	s.send(reply.New(reply.CodeStartData, "", "End data with <CR><LF>.<CR><LF>"))
+	if err := s.flush(); err != nil {
+		q.abort()
+		s.lost(err)
+		s.closing = true
+		return reply.Reply{}
+	}
+	res, err := readData(s.br, q, s.srv.set.sizeLimit, s.deadline)
+	if err != nil {
+		q.abort()
+		s.lost(err)
+		s.srv.log.Infof("lost connection after DATA (%d bytes) from %s", res.size, s.client)
+		s.closing = true
+		s.tx = nil
+		return reply.Reply{}
+	}
+	switch {
+	case res.tooBig:
+		q.abort()
+		s.tx = nil
+		return replyTooBig
+	case res.bareLF && s.rejectBareLF():
+		q.abort()
+		s.tx = nil
+		return s.bareLFReply()
+	}
+	return s.finish(ctx, q)
+}
+
+var replyTooBig = reply.New(reply.CodeExceededStorage, reply.StatusTooBig, "Error: message file too big")
+
+// finish runs the end-of-data restrictions, completes the submission and
+// ends the transaction.
+func (s *session) finish(ctx context.Context, q *queueSubmission) reply.Reply {
+	defer func() { s.tx = nil }()
+	if r := s.check(ctx, restrict.EndOfData, ""); !r.IsZero() {
+		q.abort()
+		return r
+	}
+	id, r := q.finish()
+	if r.IsZero() {
+		line := fmt.Sprintf("%s: client=%s", id, s.client)
+		if s.authUser != "" {
+			line += fmt.Sprintf(", sasl_method=%s, sasl_username=%s", s.authMech, s.authUser)
+		}
+		s.srv.log.Infof("%s", line)
+		return reply.New(reply.CodeOK, reply.StatusOK, "Ok: queued as %s", id)
+	}
+	return r
+}
+
+// chunking is the state of a BDAT transfer (RFC 3030).
+type chunking struct {
+	q      *queueSubmission
+	size   int64
+	failed reply.Reply // once set, every chunk up to LAST gets it
+}
+
+func (c *chunking) abort() {
+	if c.q != nil {
+		c.q.abort()
+		c.q = nil
+	}
+}
+
+// bdat serves BDAT size [LAST] (RFC 3030 section 2). The chunk is read in
+// full whatever the reply, so the session stays in step with the client.
+func (s *session) bdat(ctx context.Context, arg string) reply.Reply {
+	fields := strings.Fields(arg)
+	n, err := strconv.ParseInt(firstOr(fields, ""), 10, 64)
+	if err != nil || n < 0 || len(fields) > 2 || len(fields) == 2 && !strings.EqualFold(fields[1], "LAST") {
+		// The chunk size is unknown, so the session cannot stay in step.
+		s.closing = true
+		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: BDAT count [LAST]")
+	}
+	last := len(fields) == 2
+	if s.tx == nil || s.tx.chunks == nil {
+		q, r := s.beforeContent(ctx)
+		if !r.IsZero() {
+			if err := s.discard(n); err != nil {
+				return s.lostInChunk(err)
+			}
+			return r
+		}
+		s.tx.chunks = &chunking{q: q}
+	}
+	c := s.tx.chunks
+	if err := s.readChunk(c, n); err != nil {
+		return s.lostInChunk(err)
+	}
+	if !c.failed.IsZero() {
+		if last {
+			c.abort()
+			s.tx = nil
+		}
+		return c.failed
+	}
+	if !last {
+		return reply.New(reply.CodeOK, reply.StatusOK, "Ok: %d bytes", n)
+	}
+	q := c.q
+	c.q = nil
+	return s.finish(ctx, q)
+}
+
+func firstOr(f []string, def string) string {
+	if len(f) == 0 {
+		return def
+	}
+	return f[0]
+}
+
+// readChunk copies n bytes of a chunk into the submission, or drops them
+// once the transfer has failed or grown too big.
+func (s *session) readChunk(c *chunking, n int64) error {
+	if !c.failed.IsZero() {
+		return s.discard(n)
+	}
+	lim := s.srv.set.sizeLimit
+	if lim > 0 && c.size+n > lim {
+		c.failed = replyTooBig
+		c.abort()
+		return s.discard(n)
+	}
+	c.size += n
+	if err := s.copyN(c.q, n); err != nil {
+		var qe *queueWriteError
+		if errors.As(err, &qe) {
+			c.failed = reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
+			c.abort()
+			return s.discard(n - qe.written)
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *session) discard(n int64) error { return s.copyN(io.Discard, n) }
+
+// copyN copies n bytes from the client to w, renewing the deadline as
+// data arrives. A write failure is a *queueWriteError.
+func (s *session) copyN(w io.Writer, n int64) error {
+	buf := make([]byte, 32<<10)
+	var done int64
+	for done < n {
+		s.deadline()
+		want := min(int64(len(buf)), n-done)
+		k, err := io.ReadFull(s.br, buf[:want])
+		if k > 0 {
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return &queueWriteError{written: done + int64(k), err: werr}
+			}
+			done += int64(k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type queueWriteError struct {
+	written int64
+	err     error
+}
+
+func (e *queueWriteError) Error() string { return "queue write: " + e.err.Error() }
+
+func (s *session) lostInChunk(err error) reply.Reply {
+	s.reset()
+	s.lost(err)
+	s.closing = true
+	return reply.Reply{}
+}
