@@ -72,6 +72,12 @@ type syncBuffer = testutil.SyncBuffer
 // startServer runs an smtpd whose main.cf is the defaults plus extra.
 func startServer(t *testing.T, extra string) *testServer {
 	t.Helper()
+	return startServerWith(t, extra, nil)
+}
+
+// startServerWith is startServer with a hook to adjust the Server.
+func startServerWith(t *testing.T, extra string, adjust func(*Server)) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	queueDir := filepath.Join(dir, "queue")
 	if err := os.MkdirAll(filepath.Join(queueDir, "private"), 0o755); err != nil {
@@ -91,6 +97,9 @@ func startServer(t *testing.T, extra string) *testServer {
 	srv, err := New(cfg, dir, maillog.NewWriter(ts.log, "tern/smtpd"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(srv)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cl, err := net.Listen("unix", filepath.Join(queueDir, "private", "cleanup"))

@@ -106,6 +106,8 @@ func (s *session) auth(ctx context.Context, arg string) reply.Reply {
 
 // authExchange runs the challenges and responses of one AUTH command.
 func (s *session) authExchange(ctx context.Context, mech string, ex sasl.Exchange, resp []byte) reply.Reply {
+	// Releases the back end's connection of an unfinished exchange.
+	defer func() { _ = sasl.Abort(ex) }()
 	for round := 0; round < 10; round++ {
 		challenge, done, user, err := ex.Next(ctx, resp)
 		if err != nil {

@@ -151,6 +151,7 @@ func (s *session) lost(err error) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		s.send(reply.New(reply.CodeUnavailable, reply.StatusTempConn, "%s Error: timeout exceeded", s.srv.set.hostname))
+		_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		_ = s.bw.Flush()
 		s.srv.log.Infof("timeout after %s from %s", s.last, s.client)
 		return

@@ -1,6 +1,8 @@
 package smtpd
 
 import (
+	"bufio"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -295,4 +297,71 @@ func TestCleanupRefusal(t *testing.T) {
 	c.cmd("RCPT TO:<u@example.tst>", "250")
 	c.cmd("DATA", "354")
 	c.cmd("x\r\n.", "451 4.3.0")
+}
+
+func TestClientLimits(t *testing.T) {
+	t.Run("connection count", func(t *testing.T) {
+		ts := startServer(t, "smtpd_client_connection_count_limit = 1\nsmtpd_client_event_limit_exceptions =")
+		first := ts.dial(t)
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		second := &testClient{t: t, c: c, br: bufio.NewReader(c)}
+		second.expect("421 4.7.0 mx.example.tst Error: too many connections from 127.0.0.1")
+		first.cmd("NOOP", "250")
+	})
+	t.Run("message rate", func(t *testing.T) {
+		ts := startServer(t, "smtpd_client_message_rate_limit = 2\nsmtpd_client_event_limit_exceptions =")
+		c := ts.dial(t)
+		for i := 0; i < 2; i++ {
+			c.cmd("MAIL FROM:<a@b.tst>", "250")
+			c.cmd("RSET", "250")
+		}
+		c.cmd("MAIL FROM:<a@b.tst>", "452 4.3.2 Error: too much mail from 127.0.0.1")
+	})
+	t.Run("exempt network", func(t *testing.T) {
+		ts := startServer(t, "smtpd_client_message_rate_limit = 1\nsmtpd_client_event_limit_exceptions = 127.0.0.0/8")
+		c := ts.dial(t)
+		for i := 0; i < 3; i++ {
+			c.cmd("MAIL FROM:<a@b.tst>", "250")
+			c.cmd("RSET", "250")
+		}
+	})
+}
+
+func TestIdleClientTimesOut(t *testing.T) {
+	ts := startServer(t, "smtpd_timeout = 1s")
+	c := ts.dial(t)
+	c.expect("421 4.4.2 mx.example.tst Error: timeout exceeded")
+	waitLog(t, ts, "timeout after CONNECT from unknown[127.0.0.1]")
+}
+
+func TestUnlistedRecipientRejected(t *testing.T) {
+	ts := startServer(t, "local_recipient_maps = inline:{known=x}")
+	c := ts.dial(t)
+	c.cmd("MAIL FROM:<a@b.tst>", "250")
+	c.cmd("RCPT TO:<known@example.tst>", "250")
+	c.cmd("RCPT TO:<nosuchuser@example.tst>", "550 5.1.1 <nosuchuser@example.tst>: Recipient address rejected: User unknown in local recipient table")
+}
+
+// TestMaxprocCapsSessions: with master.cf maxproc 1 a second client is
+// not greeted until the first leaves.
+func TestMaxprocCapsSessions(t *testing.T) {
+	ts := startServerWith(t, "", func(s *Server) { s.maxConns = 1 })
+	first := ts.dial(t)
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := bufio.NewReader(c).ReadByte(); err == nil {
+		t.Fatal("second client greeted while the first holds the only slot")
+	}
+	first.cmd("QUIT", "221")
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	second := &testClient{t: t, c: c, br: bufio.NewReader(c)}
+	second.expect("220 ")
 }
