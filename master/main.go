@@ -125,7 +125,7 @@ func (c *cli) validate() (*loaded, int) {
 	if err != nil {
 		return nil, c.failure(err)
 	}
-	l, err := load(c.dir, cfg, c.opt.Daemons, "")
+	l, err := load(c.dir, cfg, c.opt, "")
 	if err != nil {
 		return nil, c.failure(err)
 	}

@@ -2,6 +2,7 @@ package master
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tern-mta/tern/pkg/config"
 )
 
 // runMain runs Main and returns its exit status and stderr.
@@ -141,5 +144,33 @@ func TestMainStartFailure(t *testing.T) {
 	}
 	if time.Since(start) > startWait {
 		t.Errorf("start took %v", time.Since(start))
+	}
+}
+
+// TestCheckRunsDaemonChecks: a daemon's check sees main.cf with the
+// service's -o overrides, and its error stops check with exit 2 at the
+// master.cf entry.
+func TestCheckRunsDaemonChecks(t *testing.T) {
+	dir, _, _ := setup(t, "127.0.0.1:0 inet n - n - - smtpd\n  -o smtpd_relay_restrictions=bogus_word\n")
+	var seen string
+	check := func(cfg *config.Config, _ string) error {
+		seen = cfg.Get("smtpd_relay_restrictions")
+		if seen == "bogus_word" {
+			return errors.New("smtpd_relay_restrictions: unknown restriction bogus_word")
+		}
+		return nil
+	}
+	opt := Options{Checks: map[string]CheckFunc{"smtpd": check}}
+	code, out := runMain(t, opt, "check", "-c", dir)
+	want := filepath.Join(dir, "master.cf") + ":1: service 127.0.0.1:0: smtpd_relay_restrictions: unknown restriction bogus_word"
+	if code != 2 || !strings.Contains(out, want) {
+		t.Errorf("check: %d %q, want exit 2 and %q", code, out, want)
+	}
+	if seen != "bogus_word" {
+		t.Errorf("the check saw %q, not the -o override", seen)
+	}
+	code, out = runMain(t, opt, "start", "-c", dir)
+	if code != 2 || !strings.Contains(out, want) {
+		t.Errorf("start: %d %q", code, out)
 	}
 }

@@ -63,6 +63,8 @@ type procSpec struct {
 	Chroot    bool
 	MaxProc   int
 	Sockets   []sockSpec
+	File      string // master.cf entry, for messages
+	Line      int
 }
 
 // planEnv is what turning master.cf entries into processes depends on.
@@ -134,6 +136,7 @@ func procFromService(s config.Service, daemon string, socks []sockSpec) procSpec
 	return procSpec{
 		Daemon: daemon, Service: s.Name, Args: s.Args, Overrides: s.Overrides,
 		Unpriv: s.Unpriv, Chroot: s.Chroot, MaxProc: s.MaxProc, Sockets: socks,
+		File: s.File, Line: s.Line,
 	}
 }
 

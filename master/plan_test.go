@@ -82,7 +82,7 @@ func TestMakePlan(t *testing.T) {
 			Daemons: map[string]bool{"qmgr": true, "smtpd": true, "smtp": true}},
 	)
 	want := []procSpec{
-		{Daemon: "smtpd", Service: "smtp", Unpriv: true, MaxProc: 100, Sockets: []sockSpec{
+		{Daemon: "smtpd", Service: "smtp", Unpriv: true, MaxProc: 100, File: smtp.File, Line: 1, Sockets: []sockSpec{
 			{Service: "smtp", Type: "inet", Network: "tcp", Address: ":25"},
 		}},
 		{Daemon: "qmgr", Service: "qmgr", Unpriv: true, MaxProc: 1, Overrides: [][2]string{{"a", "b"}}, Sockets: []sockSpec{
@@ -91,7 +91,7 @@ func TestMakePlan(t *testing.T) {
 			{Service: "flush", Type: "unix", Network: "unix", Address: q + "/private/flush", Mode: 0o600},
 			{Service: "pickup", Type: "unix", Network: "unix", Address: q + "/public/pickup", Mode: 0o666},
 		}},
-		{Daemon: "smtp", Service: "relay", Unpriv: true, MaxProc: 100, Overrides: relay.Overrides, Sockets: []sockSpec{
+		{Daemon: "smtp", Service: "relay", Unpriv: true, MaxProc: 100, Overrides: relay.Overrides, File: relay.File, Line: 5, Sockets: []sockSpec{
 			{Service: "relay", Type: "unix", Network: "unix", Address: q + "/private/relay", Mode: 0o600},
 		}},
 	}

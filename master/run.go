@@ -48,7 +48,15 @@ type Options struct {
 	// OnReady, when set, is called once master is ready: every listener
 	// bound, every daemon started and the pid file written.
 	OnReady func()
+	// Checks validate a daemon's settings before anything starts: for
+	// each master.cf service that runs the daemon, the function gets
+	// main.cf with the service's -o overrides applied. An error stops
+	// start, check and reload with the entry's file and line.
+	Checks map[string]CheckFunc
 }
+
+// CheckFunc validates the configuration of one service of a daemon.
+type CheckFunc func(cfg *config.Config, configDir string) error
 
 // master is the running supervisor.
 type master struct {
@@ -77,7 +85,8 @@ type loaded struct {
 
 // load reads master.cf against cfg and plans the processes. A non-empty
 // queueDir overrides queue_directory (it cannot change on reload).
-func load(dir string, cfg *config.Config, daemons map[string]bool, queueDir string) (*loaded, error) {
+func load(dir string, cfg *config.Config, opt Options, queueDir string) (*loaded, error) {
+	daemons := opt.Daemons
 	l := &loaded{cfg: cfg, queueDir: queueDir}
 	if l.queueDir == "" {
 		l.queueDir = cfg.Get("queue_directory")
@@ -108,7 +117,33 @@ func load(dir string, cfg *config.Config, daemons map[string]bool, queueDir stri
 		QueueDir: l.queueDir, Interfaces: cfg.List("inet_interfaces"), Protocols: proto, Daemons: daemons,
 	})
 	l.procs, l.warnings = procs, append(l.warnings, warns...)
+	for _, p := range l.procs {
+		if err := checkService(dir, cfg, p, opt.Checks[p.Daemon]); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
+}
+
+// checkService runs a daemon's check on main.cf with the service's -o
+// overrides applied; a failure is reported at the master.cf entry.
+func checkService(dir string, cfg *config.Config, p procSpec, check CheckFunc) error {
+	if check == nil {
+		return nil
+	}
+	fail := func(err error) error {
+		return &config.Error{File: p.File, Line: p.Line, Msg: fmt.Sprintf("service %s: %v", p.Service, err)}
+	}
+	c := cfg.Clone()
+	for _, o := range p.Overrides {
+		if err := c.Set(o[0], o[1]); err != nil {
+			return fail(fmt.Errorf("-o %s=%s: %w", o[0], o[1], err))
+		}
+	}
+	if err := check(c, dir); err != nil {
+		return fail(err)
+	}
+	return nil
 }
 
 // plainWarning drops the "warning: " that a configuration warning may
@@ -170,7 +205,7 @@ func newMaster(opt Options) (*master, error) {
 // start prepares the queue, takes the pid lock, binds every listener and
 // starts every daemon; the pid is written last, as the sign of readiness.
 func (m *master) start(cfg *config.Config) (err error) {
-	l, err := load(m.dir, cfg, m.opt.Daemons, "")
+	l, err := load(m.dir, cfg, m.opt, "")
 	if err != nil {
 		return err
 	}
@@ -263,7 +298,7 @@ func (m *master) reload() {
 	cfg, err := config.Load(m.dir)
 	var l *loaded
 	if err == nil {
-		l, err = load(m.dir, cfg, m.opt.Daemons, m.queueDir)
+		l, err = load(m.dir, cfg, m.opt, m.queueDir)
 	}
 	if err == nil {
 		err = prepareDirs(l.queueDir, l.owner)

@@ -3,9 +3,11 @@ package smtpd
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -20,17 +22,23 @@ import (
 
 // Main is the entry of `tern daemon smtpd`.
 func Main(args []string) int {
-	d, err := daemon.Init("smtpd")
+	var srv *Server
+	// The server is built before the privilege drop: TLS keys and tables
+	// may be readable by root only.
+	d, err := daemon.InitWith("smtpd", func(d *daemon.Daemon) error {
+		var err error
+		srv, err = New(d.Config, d.ConfigDir, d.Log)
+		return err
+	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "tern/smtpd: fatal: %v\n", err)
-		return 1
-	}
-	srv, err := New(d.Config, d.ConfigDir, d.Log)
-	if err != nil {
-		d.Log.Fatalf("%v", err)
+		if d != nil && d.Log != nil {
+			d.Log.Fatalf("%v", err)
+		}
 		return 1
 	}
 	defer srv.Close()
+	srv.adoptQueueDir(d.Config)
 	srv.maxConns = d.MaxProc
 	ctx, stop := daemon.SignalContext()
 	defer stop()
@@ -89,6 +97,37 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	return srv, nil
 }
 
+// Check validates the settings of one smtpd service, for master's start
+// and check: everything New builds, and then nothing is kept.
+func Check(cfg *config.Config, configDir string) error {
+	srv, err := New(cfg, configDir, maillog.NewWriter(io.Discard, "smtpd"))
+	if err != nil {
+		return err
+	}
+	srv.Close()
+	return nil
+}
+
+// adoptQueueDir takes queue_directory as the daemon sees it after start-up
+// ("/" in a chroot) for the cleanup socket and Dovecot's relative path.
+func (srv *Server) adoptQueueDir(cfg *config.Config) {
+	srv.set.queueDir = cfg.Get("queue_directory")
+	if cfg.Bool("smtpd_sasl_auth_enable") && cfg.Get("smtpd_sasl_type") == "dovecot" {
+		_ = srv.sasl.Close()
+		srv.sasl = sasl.NewDovecotServer(dovecotPath(cfg), 30*time.Second)
+	}
+}
+
+// dovecotPath is smtpd_sasl_path, taken from the queue directory when
+// relative, as Postfix takes it.
+func dovecotPath(cfg *config.Config) string {
+	path := cfg.Get("smtpd_sasl_path")
+	if !strings.HasPrefix(path, "/") {
+		path = filepath.Join(cfg.Get("queue_directory"), path)
+	}
+	return path
+}
+
 // Close releases the SASL back end and the restrictions' tables.
 func (srv *Server) Close() {
 	if srv.sasl != nil {
@@ -103,12 +142,7 @@ func (srv *Server) Close() {
 func saslServer(cfg *config.Config, configDir string) (sasl.Server, error) {
 	switch t := cfg.Get("smtpd_sasl_type"); t {
 	case "dovecot":
-		path := cfg.Get("smtpd_sasl_path")
-		if !strings.HasPrefix(path, "/") {
-			// Postfix takes a relative path from the queue directory.
-			path = cfg.Get("queue_directory") + "/" + path
-		}
-		return sasl.NewDovecotServer(path, 30*time.Second), nil
+		return sasl.NewDovecotServer(dovecotPath(cfg), 30*time.Second), nil
 	case "tern":
 		specs, err := maps.SplitSpecs(cfg.Get("tern_sasl_password_maps"))
 		if err != nil || len(specs) == 0 {

@@ -3,10 +3,13 @@ package smtpd
 import (
 	"bufio"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/envelope"
 )
 
@@ -364,4 +367,29 @@ func TestMaxprocCapsSessions(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	second := &testClient{t: t, c: c, br: bufio.NewReader(c)}
 	second.expect("220 ")
+}
+
+func TestCheckRejectsBadSettings(t *testing.T) {
+	tests := []struct{ conf, want string }{
+		{"smtpd_relay_restrictions = permit_mynetworks, bogus_word, reject", "bogus_word"},
+		{"smtpd_sasl_auth_enable = yes", "smtpd_sasl_type = cyrus is not supported"},
+		{"smtpd_tls_security_level = encrypt", "needs smtpd_tls_cert_file"},
+		{"smtpd_forbid_bare_newline = sometimes", "smtpd_forbid_bare_newline"},
+		{"smtpd_relay_restrictions =\nsmtpd_recipient_restrictions = permit", ""},
+		{"mynetworks = 10.0.0.0/33", "mynetworks"},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "main.cf"), []byte("alias_maps =\n"+tt.conf+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = Check(cfg, dir)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Check(%q) = %v, want an error about %q", tt.conf, err, tt.want)
+		}
+	}
 }

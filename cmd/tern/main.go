@@ -107,5 +107,6 @@ func masterOptions(stdout, stderr io.Writer) master.Options {
 	for name := range daemons() {
 		have[name] = true
 	}
-	return master.Options{Daemons: have, Stdout: stdout, Stderr: stderr}
+	checks := map[string]master.CheckFunc{"smtpd": smtpd.Check}
+	return master.Options{Daemons: have, Checks: checks, Stdout: stdout, Stderr: stderr}
 }

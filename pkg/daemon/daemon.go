@@ -82,6 +82,14 @@ func (d *Daemon) Listener(name string) net.Listener {
 
 // Init performs the start-up contract for the daemon command name.
 func Init(name string) (*Daemon, error) {
+	return InitWith(name, nil)
+}
+
+// InitWith is Init with setup run after the configuration, log and
+// listeners are ready but before the chroot and the privilege drop: the
+// place to read files only root may read, such as TLS keys, as Postfix's
+// daemons do. Inside a chroot, queue_directory is "/" only after setup.
+func InitWith(name string, setup func(*Daemon) error) (*Daemon, error) {
 	d := &Daemon{Name: name, ConfigDir: config.Dir(os.Getenv(EnvConfigDir)), Service: os.Getenv(EnvService)}
 	cfg, err := config.Load(d.ConfigDir)
 	if err != nil {
@@ -101,6 +109,11 @@ func Init(name string) (*Daemon, error) {
 	}
 	if err := watchMaster(os.Getenv(EnvMasterFD), d.Log); err != nil {
 		return nil, err
+	}
+	if setup != nil {
+		if err := setup(d); err != nil {
+			return nil, err
+		}
 	}
 	chroot := os.Getenv(EnvChroot)
 	if err := dropPrivileges(os.Getenv(EnvUser), chroot); err != nil {
