@@ -1,11 +1,14 @@
 // Command bench measures tern's core path — sendmail injection rate and
-// latency, queue and local delivery rate — and, when Postfix is installed
-// and the bench runs as root, does the same work on a Postfix instance
-// configured alike in a temporary folder, printing tern/Postfix ratios.
+// latency, queue and local delivery rate — and its SMTP intake rate
+// (Postfix's smtp-source at several sizes and concurrencies) and, when
+// Postfix is installed and the bench runs as root, does the same work on
+// a Postfix instance configured alike in a temporary folder, printing
+// tern/Postfix ratios.
 //
 // It is what "make bench" runs (through tests/bench/run.sh):
 //
 //	go run ./tests/bench -tern bin/tern [-n 1000] [-c 8] [-l 200] [-runs 1]
+//	    [-smtp-only | -no-smtp] [-smtp-n 2000] [-smtp-n-large 300] [-smtp-sessions 1,10,50]
 //
 // Every instance lives in its own temporary folder on loopback and is
 // stopped and removed at the end, also on error or interrupt.
@@ -36,6 +39,16 @@ type config struct {
 	strict      bool          // exit 1 when a target is missed
 	tmpRoot     string        // where the temporary folders go ("": the system's)
 	keep        bool          // keep the instances' folders (for their logs)
+
+	// The SMTP intake phase.
+	smtpOnly     bool          // run the SMTP phase alone
+	noSMTP       bool          // skip the SMTP phase
+	smtpSource   string        // Postfix's smtp-source
+	smtpSessions []int         // parallel sessions of each case
+	smtpSmall    int           // 1 KB messages per sessions count (0: none)
+	smtpLarge    int           // 100 KB messages per sessions count (0: none)
+	smtpReuse    bool          // smtp-source -d: one connection per session
+	smtpTimeout  time.Duration // bound of one smtp-source run
 }
 
 func main() {
@@ -76,8 +89,26 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 when tern misses a target")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the instances' temporary folders (logs, mailboxes) and print where")
 	fs.StringVar(&cfg.tmpRoot, "tmpdir", "", "folder for the instances' temporary folders (default: $TMPDIR or /tmp)")
+	fs.BoolVar(&cfg.smtpOnly, "smtp-only", false, "run only the SMTP intake phase")
+	fs.BoolVar(&cfg.noSMTP, "no-smtp", false, "skip the SMTP intake phase")
+	fs.StringVar(&cfg.smtpSource, "smtp-source", "/usr/sbin/smtp-source", "Postfix's SMTP load generator")
+	sessions := fs.String("smtp-sessions", "1,10,50", "SMTP phase: comma-separated parallel session counts")
+	fs.IntVar(&cfg.smtpSmall, "smtp-n", 2000, "SMTP phase: 1 KB messages per session count (0: none)")
+	fs.IntVar(&cfg.smtpLarge, "smtp-n-large", 300, "SMTP phase: 100 KB messages per session count (0: none)")
+	fs.BoolVar(&cfg.smtpReuse, "smtp-reuse", false, "SMTP phase: send all of a session's messages over one connection (smtp-source -d)")
+	fs.DurationVar(&cfg.smtpTimeout, "smtp-timeout", 3*time.Minute, "SMTP phase: give up on one smtp-source run after this long")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	var err error
+	if cfg.smtpSessions, err = parseSessions(*sessions); err != nil {
+		fmt.Fprintln(errOut, "bench: -smtp-sessions:", err)
+		return cfg, err
+	}
+	if cfg.smtpOnly && cfg.noSMTP || cfg.smtpSmall < 0 || cfg.smtpLarge < 0 || cfg.smtpTimeout <= 0 ||
+		cfg.smtpOnly && cfg.smtpSmall == 0 && cfg.smtpLarge == 0 {
+		fmt.Fprintln(errOut, "bench: need -smtp-n >= 0, -smtp-n-large >= 0 (not both 0 with -smtp-only), -smtp-timeout > 0, and not both -smtp-only and -no-smtp")
+		return cfg, errors.New("bad flag values")
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(errOut, "bench: unexpected argument %q\n", fs.Arg(0))

@@ -23,6 +23,7 @@ type result struct {
 	endToEnd     float64       // messages per second from the first call to the last delivery
 	sendmailCPU  time.Duration // CPU time per sendmail call (with postdrop for Postfix)
 	daemonCPU    time.Duration // CPU time of the whole system per message in the delivery phase
+	smtp         []smtpFigures // the SMTP phase, one per case
 }
 
 // messageSize is the size of every test message.

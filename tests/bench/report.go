@@ -40,14 +40,58 @@ type runResults struct {
 	tern, postfix result
 }
 
-// printTable writes one table of figures; it reports whether tern missed
-// a target (only when Postfix was measured).
+// smtpMetrics lists the SMTP phase's lines: the intake rate of every
+// case, then the CPU time per message of every case.
+func smtpMetrics(cases []smtpCase) []metric {
+	var rates, cpus []metric
+	for i, c := range cases {
+		target := 0.0
+		if c.sessions == smtpTargetSession {
+			target = smtpTarget
+		}
+		rates = append(rates, metric{"SMTP intake " + c.label(), "msg/s", func(r result) float64 {
+			if i >= len(r.smtp) {
+				return math.NaN()
+			}
+			return r.smtp[i].rate
+		}, true, target, "x rate"})
+		cpus = append(cpus, metric{"CPU per message " + c.label(), "ms", func(r result) float64 {
+			if i >= len(r.smtp) {
+				return math.NaN()
+			}
+			return ms(r.smtp[i].cpu)
+		}, false, 0, "x less CPU"})
+	}
+	return append(rates, cpus...)
+}
+
+// printRun writes a run's tables (core when asked, SMTP when it has
+// cases); it reports whether tern missed a target.
+func printRun(w io.Writer, title string, core bool, cases []smtpCase, r runResults, withPostfix bool) bool {
+	missed := false
+	if core {
+		missed = printTable(w, title+":", r, withPostfix)
+	}
+	if len(cases) > 0 {
+		missed = printRows(w, title+", SMTP intake:", smtpMetrics(cases), r, withPostfix) || missed
+	}
+	return missed
+}
+
+// printTable writes one table of the core figures; it reports whether
+// tern missed a target (only when Postfix was measured).
 func printTable(w io.Writer, title string, r runResults, withPostfix bool) bool {
+	return printRows(w, title, metrics(), r, withPostfix)
+}
+
+// printRows writes one table of figures; it reports whether tern missed
+// a target (only when Postfix was measured).
+func printRows(w io.Writer, title string, rows []metric, r runResults, withPostfix bool) bool {
 	fmt.Fprintf(w, "\n%s\n", title)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if !withPostfix {
 		fmt.Fprintln(tw, "metric\tunit\ttern")
-		for _, m := range metrics() {
+		for _, m := range rows {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", m.label, m.unit, num(m.value(r.tern)))
 		}
 		tw.Flush()
@@ -55,7 +99,7 @@ func printTable(w io.Writer, title string, r runResults, withPostfix bool) bool 
 	}
 	missed := false
 	fmt.Fprintln(tw, "metric\tunit\ttern\tpostfix\ttern advantage\ttarget\tresult")
-	for _, m := range metrics() {
+	for _, m := range rows {
 		t, p := m.value(r.tern), m.value(r.postfix)
 		adv := t / p
 		if !m.higher {
@@ -111,12 +155,38 @@ func medians(runs []runResults) runResults {
 			endToEnd:     med(func(r result) float64 { return r.endToEnd }),
 			sendmailCPU:  medDur(func(r result) time.Duration { return r.sendmailCPU }),
 			daemonCPU:    medDur(func(r result) time.Duration { return r.daemonCPU }),
+			smtp:         medSMTP(runs, sys),
 		}
 	}
 	return runResults{
 		tern:    pick(func(r runResults) result { return r.tern }),
 		postfix: pick(func(r runResults) result { return r.postfix }),
 	}
+}
+
+// medSMTP returns the median of each SMTP case's figures over the runs
+// of one system (nil when the system has none).
+func medSMTP(runs []runResults, sys func(runResults) result) []smtpFigures {
+	if len(runs) == 0 {
+		return nil
+	}
+	n := len(sys(runs[0]).smtp)
+	for _, r := range runs {
+		n = min(n, len(sys(r).smtp))
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]smtpFigures, n)
+	rate, cpu := make([]float64, len(runs)), make([]float64, len(runs))
+	for i := range out {
+		for j, r := range runs {
+			f := sys(r).smtp[i]
+			rate[j], cpu[j] = f.rate, float64(f.cpu)
+		}
+		out[i] = smtpFigures{rate: median(rate), cpu: time.Duration(median(cpu))}
+	}
+	return out
 }
 
 // median returns the middle value (the mean of the two middle ones for
@@ -133,30 +203,59 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// printHeader describes the setup of the bench.
-func printHeader(w io.Writer, cfg config, cores int, ternVersion, postfixVersion, noPostfixWhy string) {
-	fmt.Fprintf(w, "tern bench: %d messages of %d bytes to one local mbox recipient; injection %d callers at a time; latency over %d sequential calls; %d run(s)\n",
-		cfg.messages, messageSize, cfg.concurrency, cfg.latency, cfg.runs)
+// printHeader describes the setup of the bench: the phases that run
+// (the SMTP one when it has cases, else smtpWhy says why not).
+func printHeader(w io.Writer, cfg config, cores int, ternVersion, postfixVersion, noPostfixWhy string, cases []smtpCase, smtpWhy string) {
+	if !cfg.smtpOnly {
+		fmt.Fprintf(w, "tern bench: %d messages of %d bytes to one local mbox recipient; injection %d callers at a time; latency over %d sequential calls; %d run(s)\n",
+			cfg.messages, messageSize, cfg.concurrency, cfg.latency, cfg.runs)
+	}
+	if len(cases) > 0 {
+		conn := "a new connection per message"
+		if cfg.smtpReuse {
+			conn = "one connection per session (-d)"
+		}
+		fmt.Fprintf(w, "SMTP intake bench: smtp-source, %s; %s; recipient a local user routed to the discard transport; %d run(s)\n",
+			conn, smtpCaseList(cases), cfg.runs)
+	} else {
+		fmt.Fprintf(w, "no SMTP intake bench: %s\n", smtpWhy)
+	}
 	fmt.Fprintf(w, "machine: %d CPU cores, load average %.2f at start\n", cores, loadAverage())
 	fmt.Fprint(w, ternVersion)
 	if noPostfixWhy == "" {
-		fmt.Fprintf(w, " vs Postfix %s, both configured alike in temporary folders (mailbox fsync on both)\n", postfixVersion)
+		fmt.Fprintf(w, " vs Postfix %s, both configured alike in temporary folders (mailbox and queue fsync on both)\n", postfixVersion)
 	} else {
 		fmt.Fprintf(w, "; no Postfix comparison: %s\n", noPostfixWhy)
 	}
 }
 
+// smtpCaseList summarises the cases: "2000 x 1 KB, 300 x 100 KB at 1,
+// 10, 50 sessions".
+func smtpCaseList(cases []smtpCase) string {
+	var sizes, sessions []string
+	seenSize, seenSess := map[int]bool{}, map[int]bool{}
+	for _, c := range cases {
+		if !seenSize[c.size] {
+			seenSize[c.size] = true
+			sizes = append(sizes, fmt.Sprintf("%d x %s", c.messages, sizeLabel(c.size)))
+		}
+		if !seenSess[c.sessions] {
+			seenSess[c.sessions] = true
+			sessions = append(sessions, fmt.Sprint(c.sessions))
+		}
+	}
+	return strings.Join(sizes, ", ") + " at " + strings.Join(sessions, ", ") + " parallel sessions"
+}
+
 // printFooter explains the figures; loadStart (the load average before
 // the bench) tells whether other work competed for the cores.
-func printFooter(w io.Writer, withPostfix bool, runs int, loadStart float64, cores int) {
-	notes := []string{
-		"injection rate: sendmail calls per second until all exited 0; latency: wall time of one sendmail call.",
-		"queue+local delivery rate: N messages put in the maildrop while stopped, then the system started;",
-		"  (N-1) / time from the first to the last delivery logged (pickup, queue manager and local together).",
-		"end-to-end rate: N / time from the first concurrent sendmail call to the last delivery.",
-		"CPU per sendmail call: user+system time of sendmail (and Postfix's postdrop) in the injection-rate phase;",
-		"  daemon CPU: all of the system's processes in the delivery phase, per message. CPU figures suffer",
-		"  less than wall times when other work competes for the cores (10 ms ticks: use large -n).",
+func printFooter(w io.Writer, withPostfix, core, smtp bool, runs int, loadStart float64, cores int) {
+	var notes []string
+	if core {
+		notes = append(notes, coreNotes()...)
+	}
+	if smtp {
+		notes = append(notes, smtpNotes()...)
 	}
 	if withPostfix {
 		notes = append(notes, "tern advantage: tern/Postfix for rates, Postfix/tern for latencies and CPU (> 1 is better for tern).")
@@ -171,4 +270,28 @@ func printFooter(w io.Writer, withPostfix bool, runs int, loadStart float64, cor
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, strings.Join(notes, "\n"))
+}
+
+// smtpNotes explain the SMTP phase's figures.
+func smtpNotes() []string {
+	return []string{
+		"SMTP intake rate: messages / wall time of one smtp-source run (Postfix's load generator, on the same cores);",
+		"  a 250 after DATA only once the message is fsynced, in both; smtpd defaults in both (client name lookup",
+		"  of 127.0.0.1 on every connection, mynetworks 127.0.0.0/8, unknown local users rejected). Deliveries to",
+		"  discard run meanwhile in both; the queue is drained between cases (not timed). CPU per message: all of",
+		"  the system's processes from the first connection to the last discard of the case.",
+	}
+}
+
+// coreNotes explain the core phase's figures.
+func coreNotes() []string {
+	return []string{
+		"injection rate: sendmail calls per second until all exited 0; latency: wall time of one sendmail call.",
+		"queue+local delivery rate: N messages put in the maildrop while stopped, then the system started;",
+		"  (N-1) / time from the first to the last delivery logged (pickup, queue manager and local together).",
+		"end-to-end rate: N / time from the first concurrent sendmail call to the last delivery.",
+		"CPU per sendmail call: user+system time of sendmail (and Postfix's postdrop) in the injection-rate phase;",
+		"  daemon CPU: all of the system's processes in the delivery phase, per message. CPU figures suffer",
+		"  less than wall times when other work competes for the cores (10 ms ticks: use large -n).",
+	}
 }

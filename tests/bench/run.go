@@ -38,8 +38,15 @@ func run(ctx context.Context, cfg config, w io.Writer) (bool, error) {
 	if withPostfix {
 		pfVersion = postfixVersion(ctx)
 	}
+	var cases []smtpCase
+	smtpOK, smtpWhy := smtpUsable(cfg)
+	if smtpOK {
+		cases = smtpCases(cfg)
+	} else if cfg.smtpOnly {
+		return false, fmt.Errorf("-smtp-only, but the SMTP phase cannot run: %s", smtpWhy)
+	}
 	loadStart := loadAverage()
-	printHeader(w, cfg, runtime.NumCPU(), ternVersion(ctx, ternBin), pfVersion, why)
+	printHeader(w, cfg, runtime.NumCPU(), ternVersion(ctx, ternBin), pfVersion, why, cases, smtpWhy)
 	flavors := []flavor{ternFlavor{bin: ternBin}}
 	if withPostfix {
 		flavors = append(flavors, postfixFlavor{sendmailPath: cfg.postfixMail})
@@ -47,27 +54,35 @@ func run(ctx context.Context, cfg config, w io.Writer) (bool, error) {
 	all := make([]runResults, 0, cfg.runs)
 	missed := false
 	for i := range cfg.runs {
-		r, err := oneRun(ctx, cfg, flavors, rcpt, owner)
+		r, err := oneRun(ctx, cfg, flavors, rcpt, owner, cases)
 		if err != nil {
 			return false, fmt.Errorf("run %d: %w", i+1, err)
 		}
 		all = append(all, r)
-		missed = printTable(w, fmt.Sprintf("run %d of %d:", i+1, cfg.runs), r, withPostfix)
+		missed = printRun(w, fmt.Sprintf("run %d of %d", i+1, cfg.runs), !cfg.smtpOnly, cases, r, withPostfix)
 	}
 	if cfg.runs > 1 {
-		missed = printTable(w, fmt.Sprintf("median of %d runs:", cfg.runs), medians(all), withPostfix)
+		missed = printRun(w, fmt.Sprintf("median of %d runs", cfg.runs), !cfg.smtpOnly, cases, medians(all), withPostfix)
 	}
-	printFooter(w, withPostfix, cfg.runs, loadStart, runtime.NumCPU())
+	printFooter(w, withPostfix, !cfg.smtpOnly, len(cases) > 0, cfg.runs, loadStart, runtime.NumCPU())
 	return missed, nil
 }
 
-// oneRun measures each system in turn, each on a fresh instance.
-func oneRun(ctx context.Context, cfg config, flavors []flavor, rcpt, owner string) (runResults, error) {
+// oneRun measures each system in turn, each phase on a fresh instance.
+func oneRun(ctx context.Context, cfg config, flavors []flavor, rcpt, owner string, cases []smtpCase) (runResults, error) {
 	var r runResults
 	for _, f := range flavors {
-		res, err := measureOne(ctx, cfg, f, rcpt, owner)
-		if err != nil {
-			return r, err
+		var res result
+		var err error
+		if !cfg.smtpOnly {
+			if res, err = measureOne(ctx, cfg, f, rcpt, owner); err != nil {
+				return r, err
+			}
+		}
+		if len(cases) > 0 {
+			if res.smtp, err = measureSMTP(ctx, cfg, f, rcpt, owner, cases); err != nil {
+				return r, err
+			}
 		}
 		if f.name() == "tern" {
 			r.tern = res
@@ -80,7 +95,7 @@ func oneRun(ctx context.Context, cfg config, flavors []flavor, rcpt, owner strin
 
 // measureOne sets up one system, measures it and removes it again.
 func measureOne(ctx context.Context, cfg config, f flavor, rcpt, owner string) (result, error) {
-	in, err := newInstance(ctx, cfg.tmpRoot, f, rcpt, owner)
+	in, err := newInstance(ctx, cfg.tmpRoot, f, rcpt, owner, extraConf{})
 	if err != nil {
 		return result{}, err
 	}

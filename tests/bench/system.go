@@ -28,6 +28,11 @@ type flavor interface {
 	control(ctx context.Context, in *instance, action string) error
 	// sendmail returns the command that submits one message.
 	sendmail(ctx context.Context, in *instance, rcpt string) *exec.Cmd
+	// smtpListen returns the master.cf service name (host:port) of the
+	// SMTP listener.
+	smtpListen() (string, error)
+	// smtpAddr returns the address that listener bound, once started.
+	smtpAddr(ctx context.Context, in *instance, service string) (string, error)
 }
 
 // instance is one mail system in its own temporary folder.
@@ -40,21 +45,29 @@ type instance struct {
 	logPath string // maillog_file
 	rcpt    string // the one local recipient
 	owner   string // mail_owner
+	extra   extraConf
 	running bool
+}
+
+// extraConf is what a phase adds to the shared configuration.
+type extraConf struct {
+	main   []string // main.cf lines appended to mainCF
+	master []string // master.cf lines appended to the flavor's master.cf
 }
 
 // controlTimeout bounds a start or stop command.
 const controlTimeout = 60 * time.Second
 
-// newInstance writes the configuration of a system in a new temporary
-// folder under tmpRoot ("": the system's). The caller must call close.
-func newInstance(ctx context.Context, tmpRoot string, f flavor, rcpt, owner string) (*instance, error) {
+// newInstance writes the configuration of a system, with extra added, in
+// a new temporary folder under tmpRoot ("": the system's). The caller
+// must call close.
+func newInstance(ctx context.Context, tmpRoot string, f flavor, rcpt, owner string, extra extraConf) (*instance, error) {
 	dir, err := os.MkdirTemp(tmpRoot, "tern-bench-"+f.name()+"-")
 	if err != nil {
 		return nil, fmt.Errorf("temporary folder: %w", err)
 	}
 	in := &instance{flavor: f, dir: dir, conf: filepath.Join(dir, "etc"), queue: filepath.Join(dir, "queue"),
-		spool: filepath.Join(dir, "mail"), logPath: filepath.Join(dir, "maillog"), rcpt: rcpt, owner: owner}
+		spool: filepath.Join(dir, "mail"), logPath: filepath.Join(dir, "maillog"), rcpt: rcpt, owner: owner, extra: extra}
 	if err := in.prepare(ctx); err != nil {
 		in.close(false)
 		return nil, fmt.Errorf("set up %s in %s: %w", f.name(), dir, err)
@@ -84,8 +97,11 @@ func (in *instance) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, line := range in.extra.master {
+		master += line + "\n"
+	}
 	aliases := "postmaster: " + in.rcpt + "\n"
-	main := strings.Join(in.mainCF(), "\n") + "\n"
+	main := strings.Join(append(in.mainCF(), in.extra.main...), "\n") + "\n"
 	for name, content := range map[string]string{"main.cf": main, "master.cf": master, "aliases": aliases} {
 		path := filepath.Join(in.conf, name)
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
