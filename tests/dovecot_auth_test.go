@@ -1,0 +1,223 @@
+package tests
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// dovecotAuth is a running Dovecot with nothing but its auth service.
+type dovecotAuth struct {
+	dir    string // base of its files
+	socket string // the auth client listener, an absolute path
+}
+
+// startDovecotAuth runs Dovecot's auth service in a folder of its own,
+// with a passwd-file holding users (name → password, hashed by doveadm as
+// SHA512-CRYPT) and a client listener at an absolute path anyone may
+// connect to. The service is stopped by t.Cleanup.
+func startDovecotAuth(t *testing.T, users map[string]string) dovecotAuth {
+	t.Helper()
+	dovecot, err := exec.LookPath("dovecot")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("dovecot not installed (Debian package dovecot-core)")
+		}
+		t.Skip("dovecot not installed (Debian package dovecot-core)")
+	}
+	doveadm, err := exec.LookPath("doveadm")
+	if err != nil {
+		t.Fatal("dovecot without doveadm")
+	}
+	// A short path (unix socket names are limited) that Dovecot's
+	// unprivileged auth worker and tern's smtpd can both walk into.
+	dir, err := os.MkdirTemp("", "tern-dvc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := dovecotAuth{dir: dir, socket: filepath.Join(dir, "auth-client")}
+
+	var passwd strings.Builder
+	for name, password := range users {
+		out, err := exec.Command(doveadm, "pw", "-s", "SHA512-CRYPT", "-p", password).Output()
+		if err != nil {
+			t.Fatalf("doveadm pw: %v", err)
+		}
+		hash := strings.TrimSpace(string(out))
+		if !strings.HasPrefix(hash, "{SHA512-CRYPT}$6$") {
+			t.Fatalf("doveadm pw gave %q", hash)
+		}
+		fmt.Fprintf(&passwd, "%s:%s\n", name, hash)
+	}
+	conf := filepath.Join(dir, "dovecot.conf")
+	for path, content := range map[string]string{
+		filepath.Join(dir, "passwd"): passwd.String(),
+		conf:                         d.config(t),
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// -F keeps the master in the foreground: it is our child, and its
+	// output goes to /dev/null (nil Stdout/Stderr) so nothing holds the
+	// test's pipes open.
+	cmd := exec.Command(dovecot, "-F", "-c", conf)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start dovecot: %v", err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { d.stop(t, cmd, done) })
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if fi, err := os.Stat(d.socket); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			return d
+		}
+		select {
+		case <-done:
+			t.Fatalf("dovecot exited: %v\n%s", waitErr, d.log())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no dovecot auth socket after 15s\n%s", d.log())
+		}
+	}
+}
+
+// config is a Dovecot configuration with no protocol but the auth service.
+func (d dovecotAuth) config(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "instance_name = tern-auth-%s\n", filepath.Base(d.dir))
+	fmt.Fprintf(&b, "base_dir = %s/run\nstate_dir = %s/state\nlog_path = %s/dovecot.log\n", d.dir, d.dir, d.dir)
+	b.WriteString("protocols =\nssl = no\nauth_mechanisms = plain login\n")
+	b.WriteString("disable_plaintext_auth = no\nauth_failure_delay = 0\n")
+	if !isRoot() {
+		// Unprivileged, every Dovecot process runs as the test's user.
+		name := currentUser(t).Username
+		fmt.Fprintf(&b, "default_internal_user = %s\ndefault_login_user = %s\n", name, name)
+	}
+	fmt.Fprintf(&b, "passdb {\n  driver = passwd-file\n  args = %s/passwd\n}\n", d.dir)
+	b.WriteString("userdb {\n  driver = static\n  args = uid=65534 gid=65534 home=/nonexistent\n}\n")
+	fmt.Fprintf(&b, "service auth {\n  unix_listener %s {\n    mode = 0666\n  }\n}\n", d.socket)
+	return b.String()
+}
+
+// stop sends SIGTERM to Dovecot's master (our child: it ran with -F) and
+// waits for it, killing it after 10s.
+func (d dovecotAuth) stop(t *testing.T, cmd *exec.Cmd, done chan struct{}) {
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("stop dovecot: %v", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Errorf("dovecot did not stop within 10s")
+	}
+	if t.Failed() {
+		t.Logf("dovecot log:\n%s", d.log())
+	}
+}
+
+func (d dovecotAuth) log() string {
+	b, _ := os.ReadFile(filepath.Join(d.dir, "dovecot.log"))
+	return string(b)
+}
+
+// pyDovecotSubmission authenticates at the submission service after
+// STARTTLS with each mechanism on a connection of its own and prints each
+// outcome. Arguments: address, CA file, user, password, relay recipient.
+const pyDovecotSubmission = `
+import smtplib, ssl, sys
+host, port = sys.argv[1].rsplit(":", 1)
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+user, password, rcpt = sys.argv[3], sys.argv[4], sys.argv[5]
+
+def session():
+    s = smtplib.SMTP(host, int(port), timeout=20)
+    s.ehlo("client.example")
+    s.starttls(context=ctx)
+    s.ehlo("client.example")
+    return s
+
+def attempt(label, mech, pw, send=False):
+    s = session()
+    print(label, "offered:", s.esmtp_features.get("auth", "").strip())
+    s.user, s.password = user, pw
+    auth = {"PLAIN": s.auth_plain, "LOGIN": s.auth_login}[mech]
+    try:
+        code, msg = s.auth(mech, auth, initial_response_ok=(mech == "PLAIN"))
+        print(label, "auth:", code, msg.decode())
+    except smtplib.SMTPAuthenticationError as e:
+        print(label, "auth:", e.smtp_code, e.smtp_error.decode())
+        s.quit()
+        return
+    if send:
+        s.mail(user + "@example.tst")
+        code, msg = s.rcpt(rcpt)
+        print(label, "rcpt:", code, msg.decode())
+        code, msg = s.data("Subject: via dovecot auth\r\n\r\nrelayed after SASL\r\n")
+        print(label, "data:", code, msg.decode())
+    s.quit()
+
+# Failures last: Dovecot delays a client address after a failed attempt.
+attempt("plain", "PLAIN", password, send=True)
+attempt("login", "LOGIN", password)
+attempt("badplain", "PLAIN", password + "x")
+print("done")
+`
+
+// TestSMTPAuthWithDovecot: smtpd_sasl_type = dovecot against a real
+// Dovecot auth service; PLAIN and LOGIN succeed with bob's password, a
+// wrong one is refused, and the authenticated client may relay.
+func TestSMTPAuthWithDovecot(t *testing.T) {
+	dv := startDovecotAuth(t, map[string]string{"bob": "builder"})
+	in, ca := startSMTPDSuite(t, "", []string{"smtpd_sasl_type = dovecot", "smtpd_sasl_path = " + dv.socket})
+	out, err := pythonSMTP(t, pyDovecotSubmission, in.smtpAddr("127.0.0.2:0"), ca.caFile, "bob", "builder", "friend@elsewhere.tst")
+	if err != nil {
+		t.Fatalf("python smtplib: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"plain offered: PLAIN LOGIN",
+		"plain auth: 235 2.7.0 Authentication successful",
+		"plain rcpt: 250 ",
+		"plain data: 250 ",
+		"login auth: 235 2.7.0 Authentication successful",
+		"badplain auth: 535 5.7.8",
+		"done",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("smtplib output lacks %q:\n%s", want, out)
+		}
+	}
+	m := queuedAsRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no queue id in the output:\n%s", out)
+	}
+	id := m[1]
+	in.waitLog(id+": client=localhost[127.0.0.1], sasl_method=PLAIN, sasl_username=bob", deliveryTimeout)
+	// No smtp transport in smtpdMasterCF: the relayed message waits in
+	// the queue for elsewhere.tst.
+	waitFor(t, deliveryTimeout, "the relayed message in mailq", func() bool {
+		q := in.run("mailq")
+		return strings.Contains(q, id) && strings.Contains(q, "friend@elsewhere.tst")
+	})
+	if !strings.Contains(in.log(), "localhost[127.0.0.1]: SASL PLAIN authentication failed") {
+		t.Errorf("no log line for the failed PLAIN attempt:\n%s", in.log())
+	}
+}
