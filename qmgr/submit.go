@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
@@ -229,8 +230,31 @@ func (m *Manager) servePickup(ctx context.Context, c *ipc.Conn) {
 }
 
 func (m *Manager) serveSubmit(ctx context.Context, c *ipc.Conn, local bool) {
+	// smtpd keeps connections open between messages; when qmgr stops, an
+	// idle one is closed at once, one in the middle of a submission is
+	// left to finish.
+	var mu sync.Mutex
+	idle := true
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if idle {
+			c.Close()
+		}
+	})
+	defer stop()
+	setIdle := func(v bool) {
+		mu.Lock()
+		idle = v
+		mu.Unlock()
+	}
 	for {
+		setIdle(true)
+		if ctx.Err() != nil {
+			return
+		}
 		req, err := c.Receive(ipc.FrameRequest)
+		setIdle(false)
 		if err != nil {
 			return
 		}

@@ -31,27 +31,37 @@ type fakeCleanup struct {
 	mu     sync.Mutex
 	msgs   []queued
 	broken int // submissions that ended without the end frame
+	conns  int // connections accepted
 	refuse ipc.Record
 }
 
+// serve answers submissions on one connection until it closes, as qmgr
+// does.
 func (f *fakeCleanup) serve(ctx context.Context, c *ipc.Conn) {
+	f.mu.Lock()
+	f.conns++
+	f.mu.Unlock()
+	for f.serveOne(c) {
+	}
+}
+
+func (f *fakeCleanup) serveOne(c *ipc.Conn) bool {
 	req, err := c.Receive(ipc.FrameRequest)
 	if err != nil {
-		return
+		return false
 	}
 	body, err := io.ReadAll(c.BodyReader())
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err != nil {
 		f.broken++
-		return
+		return false
 	}
 	if f.refuse != nil {
-		_ = c.Send(ipc.FrameReply, f.refuse)
-		return
+		return c.Send(ipc.FrameReply, f.refuse) == nil
 	}
 	f.msgs = append(f.msgs, queued{req, string(body)})
-	_ = c.Send(ipc.FrameReply, ipc.Record{{Name: "status", Value: "ok"}, {Name: "id", Value: fmt.Sprintf("QID%d", len(f.msgs))}})
+	return c.Send(ipc.FrameReply, ipc.Record{{Name: "status", Value: "ok"}, {Name: "id", Value: fmt.Sprintf("QID%d", len(f.msgs))}}) == nil
 }
 
 func (f *fakeCleanup) messages() []queued {
@@ -111,14 +121,16 @@ func startServerWith(t *testing.T, extra string, adjust func(*Server)) *testServ
 		t.Fatal(err)
 	}
 	ts.addr = l.Addr().String()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = ipc.Serve(ctx, cl, 10*time.Second, ts.cleanup.serve) }()
-	go func() { defer wg.Done(); _ = srv.Serve(ctx, l) }()
+	var cleanupDone, smtpdDone sync.WaitGroup
+	cleanupDone.Add(1)
+	smtpdDone.Add(1)
+	go func() { defer cleanupDone.Done(); _ = ipc.Serve(ctx, cl, 10*time.Second, ts.cleanup.serve) }()
+	go func() { defer smtpdDone.Done(); _ = srv.Serve(ctx, l) }()
 	t.Cleanup(func() {
 		cancel()
-		wg.Wait()
-		srv.Close()
+		smtpdDone.Wait()
+		srv.Close() // closes the pooled cleanup connections
+		cleanupDone.Wait()
 		if t.Failed() {
 			t.Logf("smtpd log:\n%s", ts.log.String())
 		}

@@ -130,6 +130,7 @@ func dovecotPath(cfg *config.Config) string {
 
 // Close releases the SASL back end and the restrictions' tables.
 func (srv *Server) Close() {
+	srv.cleanup.closeAll()
 	if srv.sasl != nil {
 		_ = srv.sasl.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tern-mta/tern/pkg/daemon"
@@ -21,25 +22,94 @@ import (
 type queueSubmission struct {
 	c    *ipc.Conn
 	body io.WriteCloser
-	err  error // the first write error
+	err  error        // the first write error
+	pool *cleanupPool // where the connection goes after a complete exchange
 }
 
 // cleanupTimeout bounds each exchange with qmgr; the commit that makes a
 // message durable happens within it.
 const cleanupTimeout = 100 * time.Second
 
-// openQueue connects to cleanup and sends the envelope of s's transaction.
+// openQueue sends the envelope of s's transaction to cleanup, on an idle
+// connection from an earlier message when there is one.
 func (srv *Server) openQueue(s *session) (*queueSubmission, error) {
+	req := srv.request(s)
+	for {
+		c := srv.cleanup.get()
+		if c == nil {
+			break
+		}
+		if err := c.Send(ipc.FrameRequest, req); err == nil {
+			return &queueSubmission{c: c, body: c.BodyWriter(), pool: &srv.cleanup}, nil
+		}
+		c.Close() // qmgr closed it meanwhile: try the next, then a new one
+	}
 	path := daemon.ServiceSocket(srv.set.queueDir, "cleanup")
 	c, err := ipc.Dial(path, cleanupTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", path, err)
 	}
-	if err := c.Send(ipc.FrameRequest, srv.request(s)); err != nil {
+	if err := c.Send(ipc.FrameRequest, req); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("send to %s: %w", path, err)
 	}
-	return &queueSubmission{c: c, body: c.BodyWriter()}, nil
+	return &queueSubmission{c: c, body: c.BodyWriter(), pool: &srv.cleanup}, nil
+}
+
+// cleanupPool keeps connections to cleanup between messages, so that a
+// message costs no connection set-up on either side. qmgr serves one
+// submission after another on a connection.
+type cleanupPool struct {
+	mu   sync.Mutex
+	idle []pooledConn
+}
+
+type pooledConn struct {
+	c     *ipc.Conn
+	since time.Time
+}
+
+// Pool limits: how many idle connections are kept, and for how long (well
+// under qmgr's idle timeout, so a kept connection is still open).
+const (
+	cleanupPoolSize = 64
+	cleanupPoolIdle = 20 * time.Second
+)
+
+// get returns an idle connection, or nil.
+func (p *cleanupPool) get() *ipc.Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.idle) > 0 {
+		last := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if time.Since(last.since) < cleanupPoolIdle {
+			return last.c
+		}
+		last.c.Close()
+	}
+	return nil
+}
+
+// put keeps c for the next message, or closes it when the pool is full.
+func (p *cleanupPool) put(c *ipc.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle) >= cleanupPoolSize {
+		c.Close()
+		return
+	}
+	p.idle = append(p.idle, pooledConn{c, time.Now()})
+}
+
+// closeAll closes the idle connections.
+func (p *cleanupPool) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pc := range p.idle {
+		pc.c.Close()
+	}
+	p.idle = nil
 }
 
 // request is the cleanup request record of the session's transaction.
@@ -84,19 +154,23 @@ func (q *queueSubmission) abort() {
 }
 
 // finish ends the content and waits for qmgr's verdict: the queue id, or
-// the reply to give the client.
+// the reply to give the client. After a complete exchange the connection
+// goes back to the pool.
 func (q *queueSubmission) finish() (string, reply.Reply) {
-	defer q.abort()
 	if q.err == nil {
 		q.err = q.body.Close()
 	}
 	if q.err != nil {
+		q.abort()
 		return "", reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
 	}
 	r, err := q.c.Receive(ipc.FrameReply)
 	if err != nil {
+		q.abort()
 		return "", reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
 	}
+	q.pool.put(q.c)
+	q.c = nil
 	if r.Get("status") == "ok" {
 		return r.Get("id"), reply.Reply{}
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"os/user"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maps"
@@ -44,6 +46,46 @@ type localRecipients struct {
 	passwd    bool // unix:passwd.byname is in the list
 	tables    []maps.Map
 	delimiter string
+	users     userCache
+}
+
+// userCache remembers system user lookups for a minute, as Postfix's
+// proxymap spares smtpd the passwd lookups: a lookup through NSS costs
+// far more than the rest of a RCPT command.
+type userCache struct {
+	mu      sync.Mutex
+	entries map[string]userEntry
+}
+
+type userEntry struct {
+	exists bool
+	at     time.Time
+}
+
+const (
+	userCacheTTL  = time.Minute
+	userCacheSize = 10000
+)
+
+// exists reports whether the system has the user name.
+func (uc *userCache) exists(name string) (bool, error) {
+	uc.mu.Lock()
+	e, ok := uc.entries[name]
+	uc.mu.Unlock()
+	if ok && time.Since(e.at) < userCacheTTL {
+		return e.exists, nil
+	}
+	_, err := user.Lookup(name)
+	if err != nil && !errors.As(err, new(user.UnknownUserError)) {
+		return false, fmt.Errorf("passwd lookup %s: %w", name, err)
+	}
+	uc.mu.Lock()
+	defer uc.mu.Unlock()
+	if uc.entries == nil || len(uc.entries) >= userCacheSize {
+		uc.entries = map[string]userEntry{}
+	}
+	uc.entries[name] = userEntry{exists: err == nil, at: time.Now()}
+	return err == nil, nil
 }
 
 func newLocalRecipients(cfg *config.Config, configDir string) (*localRecipients, error) {
@@ -86,10 +128,8 @@ func (lr *localRecipients) known(_ context.Context, addr string) (bool, error) {
 	}
 	for _, k := range keys {
 		if lr.passwd && !strings.Contains(k, "@") {
-			if _, err := user.Lookup(k); err == nil {
-				return true, nil
-			} else if !errors.As(err, new(user.UnknownUserError)) {
-				return false, fmt.Errorf("passwd lookup %s: %w", k, err)
+			if ok, err := lr.users.exists(k); err != nil || ok {
+				return ok, err
 			}
 		}
 		for _, t := range lr.tables {

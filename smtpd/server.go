@@ -30,6 +30,7 @@ type Server struct {
 	tlsConfig *tls.Config // nil: no STARTTLS, no wrapper mode
 	maxConns  int         // master.cf maxproc; 0 = unlimited
 	anvil     *anvil
+	cleanup   cleanupPool
 	// lookupName finds a client's verified name; nil means "unknown".
 	lookupName func(ctx context.Context, a netip.Addr) string
 	wg         sync.WaitGroup

@@ -152,6 +152,12 @@ func TestPipelinedTransactions(t *testing.T) {
 	if len(msgs) != 2 || msgs[0].body != "one\n" || msgs[1].body != "two\n" {
 		t.Fatalf("queued %+v", msgs)
 	}
+	ts.cleanup.mu.Lock()
+	conns := ts.cleanup.conns
+	ts.cleanup.mu.Unlock()
+	if conns != 1 {
+		t.Errorf("%d connections to cleanup for two messages, want 1 (reused)", conns)
+	}
 	if got := rcptOf(msgs[0]); len(got) != 2 {
 		t.Errorf("first message recipients %v", got)
 	}

@@ -79,7 +79,7 @@ type Result struct {
 // "From " line is dropped. Only the header block is held in memory.
 func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 	defaults(&opt)
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, 16<<10)
 	hb, err := readHeader(br, opt.HeaderSizeLimit, opt.Local)
 	if err != nil {
 		return Result{}, err
