@@ -172,9 +172,9 @@ func recipientReport(rc envelope.Recipient, action dsn.Action, now time.Time) ds
 		Diagnostic:     rc.Reason,
 	}
 	if rc.ORcpt != "" {
-		rep.OriginalRecipient = strings.TrimPrefix(rc.ORcpt, "rfc822;")
+		rep.OriginalRecipient = rc.ORcpt
 	} else if rc.Original != "" && !strings.EqualFold(rc.Original, rc.Address) {
-		rep.OriginalRecipient = rc.Original
+		rep.OriginalRecipient = "rfc822;" + rc.Original
 	}
 	if strings.HasPrefix(rc.Reason, "host ") || strings.HasPrefix(rc.Relay, "smtp") {
 		rep.DiagnosticType = "smtp"

@@ -243,6 +243,37 @@ func decodeXtext(s string) (string, bool) {
 	return b.String(), true
 }
 
+// decodeUTF8AddrXtext decodes the utf-8 address type of RFC 6533 section
+// 3: UTF-8 text in which "\x{HEX}" stands for a character; '+', '=',
+// controls and invalid UTF-8 are refused.
+func decodeUTF8AddrXtext(s string) (string, bool) {
+	if !utf8.ValidString(s) {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case strings.HasPrefix(s[i:], "\\x{"):
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return "", false
+			}
+			n, err := strconv.ParseUint(s[i+3:i+end], 16, 32)
+			if err != nil || end-3 < 2 || end-3 > 6 || !utf8.ValidRune(rune(n)) {
+				return "", false
+			}
+			b.WriteRune(rune(n))
+			i += end
+		case c < '!' || c == 0x7f || c == '+' || c == '=' || c == '\\':
+			return "", false
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), true
+}
+
 // sizeParam parses the value of SIZE= (RFC 1870): a decimal count.
 func sizeParam(v string) (int64, bool) {
 	if v == "" || len(v) > 18 {

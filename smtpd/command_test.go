@@ -110,6 +110,29 @@ func TestDecodeXtext(t *testing.T) {
 	}
 }
 
+func TestDecodeUTF8AddrXtext(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"jörg@example.tst", "jörg@example.tst", true},
+		{"j\\x{F6}rg@example.tst", "jörg@example.tst", true},
+		{"a\\x{1F600}b", "a\U0001F600b", true},
+		{"a+2Bb", "", false},
+		{"a\\x{F6", "", false},
+		{"a\\x{ZZ}", "", false},
+		{"a\\y", "", false},
+		{"a b", "", false},
+		{"\xff", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := decodeUTF8AddrXtext(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("decodeUTF8AddrXtext(%q) = %q %v, want %q %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
 func TestCommandCounts(t *testing.T) {
 	var c commandCounts
 	c.add("ehlo", true)
@@ -142,6 +165,7 @@ func FuzzParseCommand(f *testing.F) {
 			}
 		}
 		_, _ = decodeXtext(cmd.arg)
+		_, _ = decodeUTF8AddrXtext(cmd.arg)
 		_, _ = parseNotify(cmd.arg)
 	})
 }

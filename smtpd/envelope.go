@@ -147,12 +147,21 @@ func rcptParam(rc *envelope.Recipient, p param) reply.Reply {
 		}
 		rc.Notify = v
 	case "ORCPT":
+		// Kept decoded, with its type: "rfc822;user@example".
 		typ, val, ok := strings.Cut(p.value, ";")
-		dec, good := decodeXtext(val)
-		if !ok || !good || dec == "" || !strings.EqualFold(typ, "rfc822") && !strings.EqualFold(typ, "utf-8") || rc.ORcpt != "" {
+		typ = strings.ToLower(typ)
+		var dec string
+		good := false
+		switch typ {
+		case "rfc822":
+			dec, good = decodeXtext(val)
+		case "utf-8":
+			dec, good = decodeUTF8AddrXtext(val)
+		}
+		if !ok || !good || dec == "" || rc.ORcpt != "" {
 			return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Error: Bad ORCPT parameter syntax")
 		}
-		rc.ORcpt = strings.ToLower(typ) + ";" + dec
+		rc.ORcpt = typ + ";" + dec
 	default:
 		return unsupported(p)
 	}

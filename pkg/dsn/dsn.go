@@ -29,8 +29,9 @@ const (
 // RecipientReport is what the notification says about one recipient.
 type RecipientReport struct {
 	FinalRecipient string
-	// OriginalRecipient is the ORCPT value ("rfc822;addr", xtext
-	// encoded as in the RCPT command) or the original address, or "".
+	// OriginalRecipient is the ORCPT value as the queue keeps it
+	// ("rfc822;addr" with the xtext of the RCPT command decoded), or the
+	// original address, or "".
 	OriginalRecipient string
 	Action            Action // "" means the report's Kind
 	Status            string // e.g. "5.1.1"; "" or invalid gives X.0.0 of the action's class

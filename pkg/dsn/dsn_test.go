@@ -30,7 +30,7 @@ func baseReport(kind Action) Report {
 		Sender: "alice@example.com", Kind: kind,
 		Recipients: []RecipientReport{{
 			FinalRecipient:    "bob@remote.example",
-			OriginalRecipient: "rfc822;Bob+2Bx@remote.example",
+			OriginalRecipient: "rfc822;Bob+x@remote.example",
 			Status:            "5.1.1", DiagnosticType: "smtp",
 			Diagnostic:  "550 5.1.1 <bob@remote.example>: Recipient address rejected",
 			RemoteMTA:   "dns; mx.remote.example",
@@ -292,9 +292,12 @@ func TestStatusAndHelpers(t *testing.T) {
 			t.Errorf("validStatus(%q) = %v", s, !ok)
 		}
 	}
-	for in, want := range map[string]string{"a+2Bb": "a+b", "+": "+", "a+2": "a+2", "+zz": "+zz", "x+40y": "x@y"} {
-		if got := xtextDecode(in); got != want {
-			t.Errorf("xtextDecode(%q) = %q, want %q", in, got, want)
+	for in, want := range map[string][2]string{
+		"rfc822;a+b@x": {"rfc822", "a+b@x"}, "utf-8; jörg@x": {"utf-8", "jörg@x"},
+		"a;b@x": {"a", "b@x"}, "plain@x": {"rfc822", "plain@x"}, "a@b;c": {"rfc822", "a@b;c"},
+	} {
+		if typ, addr := originalRecipient(in); typ != want[0] || addr != want[1] {
+			t.Errorf("originalRecipient(%q) = %q %q, want %q", in, typ, addr, want)
 		}
 	}
 	for in, want := range map[string]string{"mx.example.com": "dns; mx.example.com", "dns; a": "dns; a"} {

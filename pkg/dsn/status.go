@@ -2,7 +2,6 @@ package dsn
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -95,34 +94,14 @@ func validStatus(s string) bool {
 	return true
 }
 
-// originalRecipient splits an ORCPT value ("rfc822;addr+2Bext", the
-// address xtext-encoded) into its type and decoded address; a value
-// without a type is an rfc822 address as is.
+// originalRecipient splits an original recipient ("rfc822;addr" or
+// "utf-8;addr", the address decoded, as the queue keeps ORCPT) into its
+// type and address; a value without a type is an rfc822 address as is.
 func originalRecipient(v string) (typ, addr string) {
 	if i := strings.IndexByte(v, ';'); i > 0 && isAtom(v[:i]) && !strings.Contains(v[:i], "@") {
-		return v[:i], xtextDecode(strings.TrimSpace(v[i+1:]))
+		return v[:i], strings.TrimSpace(v[i+1:])
 	}
 	return "rfc822", v
-}
-
-// xtextDecode decodes the "+XX" escapes of RFC 3461 xtext; malformed
-// escapes are left as they are.
-func xtextDecode(s string) string {
-	if !strings.Contains(s, "+") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '+' && i+2 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 2
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // remoteMTA gives a Remote-MTA value its "dns;" type when it has none.

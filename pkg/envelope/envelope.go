@@ -32,9 +32,9 @@ const (
 
 // Recipient is one envelope recipient and its delivery state.
 type Recipient struct {
-	Address  string     `json:"a"`           // current (rewritten) address
-	Original string     `json:"o,omitempty"` // address as first received
-	ORcpt    string     `json:"orcpt,omitempty"`
+	Address  string     `json:"a"`                // current (rewritten) address
+	Original string     `json:"o,omitempty"`      // address as first received
+	ORcpt    string     `json:"orcpt,omitempty"`  // RFC 3461 ORCPT, "type;address" with the address decoded
 	Notify   string     `json:"notify,omitempty"` // comma list of Notify* or ""
 	Status   RcptStatus `json:"s,omitempty"`
 	DSN      string     `json:"dsn,omitempty"`    // last enhanced status, e.g. 4.4.1
