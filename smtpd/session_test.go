@@ -17,13 +17,13 @@ func TestEhloAdvertises(t *testing.T) {
 	ts := startServer(t, "")
 	c := ts.dial(t)
 	r := c.cmd("EHLO client.example", "250-mx.example.tst")
-	for _, ext := range []string{"PIPELINING", "SIZE 10240000", "VRFY", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"} {
+	for _, ext := range []string{"PIPELINING", "SIZE 10240000", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"} {
 		if !strings.Contains(r, "250-"+ext+"\r\n") && !strings.Contains(r, "250 "+ext+"\r\n") {
 			t.Errorf("EHLO reply lacks %s:\n%s", ext, r)
 		}
 	}
-	if strings.Contains(r, "STARTTLS") || strings.Contains(r, "AUTH") {
-		t.Errorf("STARTTLS or AUTH offered without TLS or SASL configured:\n%s", r)
+	if strings.Contains(r, "STARTTLS") || strings.Contains(r, "AUTH") || strings.Contains(r, "VRFY") {
+		t.Errorf("STARTTLS, AUTH or VRFY offered by default:\n%s", r)
 	}
 	c.cmd("HELO client.example", "250 mx.example.tst")
 	c.cmd("QUIT", "221 2.0.0")
@@ -112,8 +112,13 @@ func TestCommandReplies(t *testing.T) {
 			{"RCPT TO:<b@example.tst>", "250"},
 			{"RCPT TO:<c@example.tst>", "452 4.5.3 Error: too many recipients"},
 		}},
-		{"vrfy", "disable_vrfy_command = yes", [][2]string{
+		{"vrfy off by default", "", [][2]string{
 			{"VRFY root", "502 5.5.1 VRFY command is disabled"},
+		}},
+		{"vrfy on", "disable_vrfy_command = no", [][2]string{
+			{"EHLO c", "250"},
+			{"VRFY root", "252 2.0.0 root"},
+			{"VRFY", "501 5.5.4"},
 		}},
 		{"helo required", "smtpd_helo_required = yes", [][2]string{
 			{"MAIL FROM:<a@b.tst>", "503 5.5.1 Error: send HELO/EHLO first"},

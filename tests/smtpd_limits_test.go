@@ -260,3 +260,58 @@ func (s *smtpConn) cmd(line, prefix string) string {
 	}
 	return s.expect(prefix)
 }
+
+// TestSmugglingPipeliningAndBDAT drives the running suite over a raw
+// connection: each SMTP smuggling sequence stays inside its message, a
+// pipelined group of transactions is answered in order, and a BDAT
+// message arrives whole.
+func TestSmugglingPipeliningAndBDAT(t *testing.T) {
+	rcpt := localUser(t)
+	in, _ := smtpdInstance(t)
+	c := dialSMTP(t, in.smtpAddr("127.0.0.1:0"))
+	c.cmd("EHLO smuggler.remote.tst", "250")
+	for i, seq := range []string{"\n.\n", "\n.\r\n", "\r.\r\n", "\r\n.\r"} {
+		c.cmd("MAIL FROM:<a@remote.tst>", "250")
+		c.cmd("RCPT TO:<"+rcpt+"@example.tst>", "250")
+		c.cmd("DATA", "354")
+		body := fmt.Sprintf("Subject: carrier %d\r\n\r\ncarrier-%d", i, i) + seq +
+			"MAIL FROM:<evil@remote.tst>\r\nRCPT TO:<" + rcpt + "@example.tst>\r\nDATA\r\nSubject: smuggled\r\n\r\nsmuggled-body\r\n.\r\n"
+		if _, err := c.c.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		c.expect("250 2.0.0 Ok: queued as ")
+	}
+	// A pipelined group: two transactions in one write.
+	group := "MAIL FROM:<p1@remote.tst>\r\nRCPT TO:<" + rcpt + "@example.tst>\r\nDATA\r\n"
+	if _, err := c.c.Write([]byte(group)); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("250 2.1.0")
+	c.expect("250 2.1.5")
+	c.expect("354")
+	chunk := "Subject: chunked\r\n\r\nbdat-body\r\n"
+	if _, err := c.c.Write([]byte("Subject: piped\r\n\r\npipelined-body\r\n.\r\nMAIL FROM:<p2@remote.tst>\r\nRCPT TO:<" + rcpt + "@example.tst>\r\n" +
+		fmt.Sprintf("BDAT %d LAST\r\n", len(chunk)) + chunk)); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("250 2.0.0 Ok: queued as ")
+	c.expect("250 2.1.0")
+	c.expect("250 2.1.5")
+	c.expect("250 2.0.0 Ok: queued as ")
+	c.cmd("QUIT", "221")
+	in.waitMbox(rcpt, "bdat-body")
+	in.waitMbox(rcpt, "pipelined-body")
+	waitFor(t, 30*time.Second, "all six messages", func() bool {
+		return strings.Count(in.mbox(rcpt), "\nFrom ") + 1 >= 6
+	})
+	mbox := in.mbox(rcpt)
+	if n := strings.Count(mbox, "Subject: smuggled"); n != 4 {
+		t.Errorf("%d smuggled texts in the mailbox, want 4, each inside its carrier", n)
+	}
+	if n := strings.Count(mbox, "From evil@remote.tst") + strings.Count(mbox, "Return-Path: <evil@remote.tst>"); n != 0 {
+		t.Errorf("a smuggled message was delivered on its own (%d)", n)
+	}
+	if n := strings.Count(mbox, "\nFrom ") + 1; n != 6 {
+		t.Errorf("%d messages in the mailbox, want 6", n)
+	}
+}

@@ -10,7 +10,7 @@ func smtpdParams() []Param {
 		{"authorized_verp_clients", "$mynetworks", typeMapList, "Clients allowed to request VERP delivery."},
 		{"broken_sasl_auth_clients", "no", typeBool, "smtpd also announces AUTH=... for old clients."},
 		{"defer_code", "450", typeInt, "smtpd reply code for defer restrictions."},
-		{"disable_vrfy_command", "no", typeBool, "smtpd rejects the VRFY command."},
+		{"disable_vrfy_command", "yes", typeBool, "smtpd rejects the VRFY command (Postfix: no; tern does not help address harvesters by default)."},
 		{"fast_flush_domains", "$relay_domains", typeMapList, "Domains for which ETRN flushes are allowed."},
 		{"invalid_hostname_reject_code", "501", typeInt, "smtpd reply code for reject_invalid_helo_hostname."},
 		{"maps_rbl_reject_code", "554", typeInt, "smtpd reply code for DNSBL rejections."},
