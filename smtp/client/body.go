@@ -1,0 +1,104 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// defaultLineLimit is Postfix's smtp_line_length_limit default.
+const defaultLineLimit = 998
+
+// errBodyRead marks a failure to read the message, as opposed to a
+// failure to write it to the server.
+var errBodyRead = errors.New("read message content")
+
+// writeContent copies a message stored with LF line ends to w as SMTP
+// DATA content: every line ends in CRLF (a CRLF in the input stays one
+// CRLF, a last line without LF gets one), a line that starts with '.'
+// gets another (RFC 5321 section 4.5.2), and a line longer than limit
+// bytes (limit > 0) is broken with CRLF SPACE as Postfix does. The final
+// "." line is not written.
+func writeContent(w *bufio.Writer, r io.Reader, limit int) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	col := 0           // bytes written on the current output line
+	pendingCR := false // a CR whose meaning depends on the next byte
+	for {
+		chunk, rerr := br.ReadSlice('\n')
+		for _, c := range chunk {
+			if pendingCR {
+				pendingCR = false
+				if c != '\n' {
+					col = putByte(w, '\r', col, limit)
+				}
+			}
+			switch c {
+			case '\n':
+				w.WriteString("\r\n")
+				col = 0
+			case '\r':
+				pendingCR = true
+			default:
+				col = putByte(w, c, col, limit)
+			}
+		}
+		if _, werr := w.Write(nil); werr != nil { // bufio.Writer keeps its first error
+			return werr
+		}
+		if rerr != nil && !errors.Is(rerr, bufio.ErrBufferFull) {
+			if !errors.Is(rerr, io.EOF) {
+				return fmt.Errorf("%w: %w", errBodyRead, rerr)
+			}
+			break
+		}
+	}
+	if pendingCR {
+		col = putByte(w, '\r', col, limit)
+	}
+	if col > 0 {
+		w.WriteString("\r\n")
+	}
+	return nil
+}
+
+// putByte writes one content byte at column col and returns the new column.
+func putByte(w *bufio.Writer, c byte, col, limit int) int {
+	if limit > 0 && col >= limit {
+		w.WriteString("\r\n ")
+		col = 1
+	}
+	if col == 0 && c == '.' {
+		w.WriteByte('.')
+		col++
+	}
+	w.WriteByte(c)
+	return col + 1
+}
+
+// deadlineWriter writes to the session's connection with a fresh
+// deadline for every write, as Postfix's smtp_data_xfer_timeout applies
+// to each write rather than to the whole content.
+type deadlineWriter struct {
+	s   *Session
+	ctx context.Context
+}
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	if err := d.s.arm(d.ctx, d.s.to.Body); err != nil {
+		return 0, err
+	}
+	return d.s.conn.Write(p)
+}
+
+// lineLimit returns the effective smtp_line_length_limit.
+func (s *Session) lineLimit() int {
+	switch {
+	case s.opt.LineLengthLimit == 0:
+		return defaultLineLimit
+	case s.opt.LineLengthLimit < 0:
+		return 0
+	}
+	return s.opt.LineLengthLimit
+}

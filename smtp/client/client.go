@@ -1,0 +1,361 @@
+// Package client is the protocol side of tern's SMTP and LMTP delivery
+// agents, with the semantics of Postfix 3.7 smtp(8) and lmtp(8): on a
+// connection someone else has dialled, it reads the greeting, says
+// EHLO/LHLO (HELO as fallback), starts TLS and authenticates as the
+// options ask, and runs mail transactions, pipelined when the server
+// offers PIPELINING (RFC 5321, RFC 2033, RFC 3207, RFC 4954, RFC 1870,
+// RFC 6152, RFC 6531, RFC 3461, RFC 2920).
+package client
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TLSLevel is Postfix's smtp_tls_security_level.
+type TLSLevel string
+
+// The TLS levels the client knows.
+const (
+	TLSNone    TLSLevel = "none"    // never STARTTLS
+	TLSMay     TLSLevel = "may"     // STARTTLS when offered, no certificate check
+	TLSEncrypt TLSLevel = "encrypt" // STARTTLS required, no certificate check
+	TLSVerify  TLSLevel = "verify"  // STARTTLS required, certificate checked by TLSConfig
+	TLSSecure  TLSLevel = "secure"  // as verify; the caller's TLSConfig names what to match
+)
+
+// Auth holds SASL credentials for AUTH PLAIN or LOGIN (RFC 4954).
+type Auth struct {
+	User     string
+	Password string
+}
+
+// Timeouts are the time limits per stage; zero fields take Postfix's
+// defaults (see DefaultTimeouts).
+type Timeouts struct {
+	Greeting time.Duration // initial greeting (smtp_helo_timeout)
+	Helo     time.Duration // EHLO/LHLO/HELO reply (smtp_helo_timeout)
+	StartTLS time.Duration // STARTTLS reply and handshake (smtp_starttls_timeout)
+	Auth     time.Duration // each AUTH step (no Postfix parameter; as smtp_helo_timeout)
+	Mail     time.Duration // MAIL FROM reply (smtp_mail_timeout)
+	Rcpt     time.Duration // each RCPT TO reply (smtp_rcpt_timeout)
+	Data     time.Duration // the 354 reply to DATA (smtp_data_init_timeout)
+	Body     time.Duration // each write of message content (smtp_data_xfer_timeout)
+	DataDone time.Duration // reply after the final dot (smtp_data_done_timeout)
+	Rset     time.Duration // RSET reply (smtp_rset_timeout)
+	Quit     time.Duration // QUIT reply (smtp_quit_timeout)
+}
+
+// DefaultTimeouts are Postfix 3.7's defaults for smtp_*_timeout (and the
+// identical lmtp_*_timeout).
+var DefaultTimeouts = Timeouts{
+	Greeting: 300 * time.Second,
+	Helo:     300 * time.Second,
+	StartTLS: 300 * time.Second,
+	Auth:     300 * time.Second,
+	Mail:     300 * time.Second,
+	Rcpt:     300 * time.Second,
+	Data:     120 * time.Second,
+	Body:     180 * time.Second,
+	DataDone: 600 * time.Second,
+	Rset:     20 * time.Second,
+	Quit:     300 * time.Second,
+}
+
+// withDefaults fills zero fields from DefaultTimeouts.
+func (t Timeouts) withDefaults() Timeouts {
+	pick := func(v, d time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return d
+	}
+	d := DefaultTimeouts
+	return Timeouts{
+		Greeting: pick(t.Greeting, d.Greeting), Helo: pick(t.Helo, d.Helo),
+		StartTLS: pick(t.StartTLS, d.StartTLS), Auth: pick(t.Auth, d.Auth),
+		Mail: pick(t.Mail, d.Mail), Rcpt: pick(t.Rcpt, d.Rcpt), Data: pick(t.Data, d.Data),
+		Body: pick(t.Body, d.Body), DataDone: pick(t.DataDone, d.DataDone),
+		Rset: pick(t.Rset, d.Rset), Quit: pick(t.Quit, d.Quit),
+	}
+}
+
+// Options configure a session.
+type Options struct {
+	Helo string // name for EHLO/LHLO/HELO; "" means the system's host name
+	LMTP bool   // speak LMTP (RFC 2033): LHLO, one reply per accepted recipient
+	// TLSLevel is Postfix's smtp_tls_security_level; "" means none.
+	TLSLevel TLSLevel
+	// TLSConfig is used as given (cloned) when set; ServerName defaults to
+	// the peer's host name. nil means a default config that skips the
+	// certificate check for may and encrypt.
+	TLSConfig *tls.Config
+	// Auth, when set, authenticates with PLAIN (or LOGIN if only that is
+	// offered), only over TLS unless AllowPlainAuth is set. A server that
+	// offers no AUTH is used without authentication, as Postfix does.
+	Auth           *Auth
+	AllowPlainAuth bool
+	// AuthSoftBounce makes a 5xx AUTH reply a temporary failure, as
+	// Postfix's smtp_sasl_auth_soft_bounce (default yes there).
+	AuthSoftBounce bool
+	// LineLengthLimit is smtp_line_length_limit: longer content lines are
+	// broken with CRLF SPACE. 0 means 998; negative means no limit.
+	LineLengthLimit int
+	Timeouts        Timeouts
+}
+
+// Session is one SMTP or LMTP session on a connection. It is not safe for
+// concurrent use.
+type Session struct {
+	opt      Options
+	to       Timeouts
+	peerName string // "host[addr]" for messages
+	hostName string // "host" for TLS
+
+	mu     sync.Mutex // orders deadline changes against cancellation
+	conn   net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	ext    map[string]string
+	tls    *tls.ConnectionState
+	broken bool // connection closed or unusable
+}
+
+// Open reads the greeting, says EHLO (LHLO for LMTP; HELO after a 5xx
+// EHLO reply, not for LMTP), starts TLS as the level asks, says EHLO
+// again after TLS, and authenticates when opt.Auth is set. peer names the
+// server in messages ("mx.example.com[192.0.2.1]:25"). On failure the
+// connection is closed and the error is an *Error.
+func Open(ctx context.Context, conn net.Conn, peer string, opt Options) (*Session, error) {
+	s := &Session{opt: opt, to: opt.Timeouts.withDefaults(), conn: conn}
+	s.peerName, s.hostName = splitPeer(peer)
+	s.br = bufio.NewReader(conn)
+	s.bw = bufio.NewWriter(conn)
+	switch opt.TLSLevel {
+	case "", TLSNone, TLSMay, TLSEncrypt, TLSVerify, TLSSecure:
+	default:
+		conn.Close()
+		return nil, &Error{Peer: s.peerName, Stage: StageStartTLS, Temporary: true, Status: statusTLS,
+			Err: fmt.Errorf("unsupported TLS security level %q", opt.TLSLevel)}
+	}
+	stop := s.watch(ctx)
+	defer stop()
+	if err := s.open(ctx); err != nil {
+		s.quit(ctx) // unless the connection is already gone
+		s.shutdown()
+		return nil, err
+	}
+	return s, nil
+}
+
+// splitPeer turns "host[addr]:port" into "host[addr]" and "host".
+func splitPeer(peer string) (name, host string) {
+	name = peer
+	if i := strings.LastIndexByte(peer, ']'); i >= 0 {
+		name = peer[:i+1]
+	} else if h, _, err := net.SplitHostPort(peer); err == nil {
+		name = h
+	}
+	host = name
+	if i := strings.IndexByte(name, '['); i >= 0 {
+		host = name[:i]
+	}
+	return name, host
+}
+
+func (s *Session) open(ctx context.Context) error {
+	if tc, ok := s.conn.(*tls.Conn); ok { // smtp_tls_wrappermode: TLS from the start
+		if err := s.handshake(ctx, tc); err != nil {
+			return err
+		}
+	}
+	r, err := s.read(ctx, StageGreeting, s.to.Greeting)
+	if err != nil {
+		return err
+	}
+	if !r.Positive() {
+		return s.replyError(StageGreeting, r.Reply)
+	}
+	if err := s.hello(ctx); err != nil {
+		return err
+	}
+	if err := s.startTLS(ctx); err != nil {
+		return err
+	}
+	return s.authenticate(ctx)
+}
+
+// hello sends EHLO or LHLO, and HELO when an SMTP server refuses EHLO
+// with a 5xx reply.
+func (s *Session) hello(ctx context.Context) error {
+	name := s.opt.Helo
+	if name == "" {
+		name, _ = os.Hostname()
+		if name == "" {
+			name = "localhost"
+		}
+	}
+	stage := StageEHLO
+	if s.opt.LMTP {
+		stage = StageLHLO
+	}
+	r, err := s.cmd(ctx, stage, s.to.Helo, stage+" "+name)
+	if err != nil {
+		return err
+	}
+	if r.Positive() {
+		s.ext = parseEHLO(r.lines)
+		return nil
+	}
+	if s.opt.LMTP || !r.Permanent() {
+		return s.replyError(stage, r.Reply)
+	}
+	r, err = s.cmd(ctx, StageHELO, s.to.Helo, "HELO "+name)
+	if err != nil {
+		return err
+	}
+	if !r.Positive() {
+		return s.replyError(StageHELO, r.Reply)
+	}
+	s.ext = map[string]string{}
+	return nil
+}
+
+// Extensions reports what the server announced in its EHLO or LHLO reply
+// (keyword in upper case → parameter text), e.g. "SIZE": "10240000".
+func (s *Session) Extensions() map[string]string { return maps.Clone(s.ext) }
+
+// TLS returns the state of the TLS connection, or nil without TLS.
+func (s *Session) TLS() *tls.ConnectionState { return s.tls }
+
+// has reports whether the server announced an extension.
+func (s *Session) has(kw string) bool {
+	_, ok := s.ext[kw]
+	return ok
+}
+
+// Reset sends RSET so that the session can carry another message.
+func (s *Session) Reset(ctx context.Context) error {
+	if s.broken {
+		return &Error{Peer: s.peerName, Stage: StageRset, Temporary: true, Status: statusConn, Err: net.ErrClosed}
+	}
+	stop := s.watch(ctx)
+	defer stop()
+	return s.rset(ctx)
+}
+
+func (s *Session) rset(ctx context.Context) error {
+	r, err := s.cmd(ctx, StageRset, s.to.Rset, "RSET")
+	if err != nil {
+		return err
+	}
+	if !r.Positive() {
+		s.shutdown()
+		return s.replyError(StageRset, r.Reply)
+	}
+	return nil
+}
+
+// Close sends QUIT (when the session is still usable) and closes the
+// connection.
+func (s *Session) Close(ctx context.Context) error {
+	if s.broken {
+		return nil
+	}
+	stop := s.watch(ctx)
+	defer stop()
+	s.quit(ctx)
+	return s.shutdown()
+}
+
+// quit says QUIT and waits for the reply, ignoring what goes wrong.
+func (s *Session) quit(ctx context.Context) {
+	if s.broken {
+		return
+	}
+	_, _ = s.cmd(ctx, StageQuit, s.to.Quit, "QUIT")
+}
+
+// shutdown closes the connection for good.
+func (s *Session) shutdown() error {
+	if s.broken {
+		return nil
+	}
+	s.broken = true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.conn.Close(); err != nil {
+		return fmt.Errorf("close connection with %s: %w", s.peerName, err)
+	}
+	return nil
+}
+
+// watch makes the cancellation of ctx interrupt any I/O in progress.
+func (s *Session) watch(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_ = s.conn.SetDeadline(time.Unix(1, 0))
+	})
+}
+
+// arm sets the connection's deadline to d from now, or ctx's deadline
+// when that comes first.
+func (s *Session) arm(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dl := time.Now().Add(d)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(dl) {
+		dl = cd
+	}
+	return s.conn.SetDeadline(dl)
+}
+
+// cmd sends one command line and reads its reply. I/O failures close the
+// session and come back as *Error; any reply, good or bad, is returned.
+// A 421 reply also closes the session, after which the caller reports it.
+func (s *Session) cmd(ctx context.Context, stage string, timeout time.Duration, line string) (response, error) {
+	if err := s.arm(ctx, timeout); err != nil {
+		s.shutdown()
+		return response{}, s.ioError(ctx, stage, err)
+	}
+	s.bw.WriteString(line)
+	s.bw.WriteString("\r\n")
+	if err := s.bw.Flush(); err != nil {
+		s.shutdown()
+		return response{}, s.ioError(ctx, stage, err)
+	}
+	return s.readArmed(ctx, stage)
+}
+
+// read waits up to timeout for a reply.
+func (s *Session) read(ctx context.Context, stage string, timeout time.Duration) (response, error) {
+	if err := s.arm(ctx, timeout); err != nil {
+		s.shutdown()
+		return response{}, s.ioError(ctx, stage, err)
+	}
+	return s.readArmed(ctx, stage)
+}
+
+func (s *Session) readArmed(ctx context.Context, stage string) (response, error) {
+	r, err := readReply(s.br)
+	if err != nil {
+		s.shutdown()
+		return response{}, s.ioError(ctx, stage, err)
+	}
+	if r.Code == 421 {
+		s.shutdown()
+	}
+	return r, nil
+}
