@@ -29,6 +29,7 @@ cleanup   unix  n       -       n       -       0       qmgr
 qmgr      unix  n       -       n       300     1       qmgr
 showq     unix  n       -       n       -       -       qmgr
 local     unix  -       n       n       -       -       local
+smtp      unix  -       -       n       -       -       smtp
 127.0.0.1:$port inet n  -       n       -       -       smtpd
 CF
 	printf 'postmaster: %s\nroot: %s\n' "$me" "$me" > "$dir/etc/aliases"

@@ -302,7 +302,7 @@ func TestSmugglingPipeliningAndBDAT(t *testing.T) {
 	in.waitMbox(rcpt, "bdat-body")
 	in.waitMbox(rcpt, "pipelined-body")
 	waitFor(t, 30*time.Second, "all six messages", func() bool {
-		return strings.Count(in.mbox(rcpt), "\nFrom ") + 1 >= 6
+		return strings.Count(in.mbox(rcpt), "\nFrom ")+1 >= 6
 	})
 	mbox := in.mbox(rcpt)
 	if n := strings.Count(mbox, "Subject: smuggled"); n != 4 {

@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tern-mta/tern/lmtp"
 	"github.com/tern-mta/tern/local"
 	"github.com/tern-mta/tern/master"
 	"github.com/tern-mta/tern/pkg/postconf"
 	"github.com/tern-mta/tern/pkg/postmap"
 	"github.com/tern-mta/tern/qmgr"
+	"github.com/tern-mta/tern/smtp"
 	"github.com/tern-mta/tern/smtpd"
 )
 
@@ -86,6 +88,8 @@ func daemons() map[string]func(args []string) int {
 		"qmgr":  qmgr.Main,
 		"local": local.Main,
 		"smtpd": smtpd.Main,
+		"smtp":  smtp.Main,
+		"lmtp":  lmtp.Main,
 	}
 }
 
@@ -107,6 +111,6 @@ func masterOptions(stdout, stderr io.Writer) master.Options {
 	for name := range daemons() {
 		have[name] = true
 	}
-	checks := map[string]master.CheckFunc{"smtpd": smtpd.Check}
+	checks := map[string]master.CheckFunc{"smtpd": smtpd.Check, "smtp": smtp.Check, "lmtp": smtp.CheckLMTP}
 	return master.Options{Daemons: have, Checks: checks, Stdout: stdout, Stderr: stderr}
 }

@@ -373,7 +373,8 @@ func TestConfFilesParse(t *testing.T) {
 	for _, s := range services {
 		got = append(got, s.Name+"/"+s.Type+"/"+s.Command)
 	}
-	want := []string{"smtp/inet/smtpd", "pickup/unix/qmgr", "cleanup/unix/qmgr", "qmgr/unix/qmgr", "showq/unix/qmgr", "local/unix/local"}
+	want := []string{"smtp/inet/smtpd", "pickup/unix/qmgr", "cleanup/unix/qmgr", "qmgr/unix/qmgr", "showq/unix/qmgr", "local/unix/local",
+		"smtp/unix/smtp", "relay/unix/smtp", "lmtp/unix/lmtp"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("services = %q, want %q", got, want)
 	}

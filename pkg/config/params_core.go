@@ -53,6 +53,7 @@ func coreParams() []Param {
 		{"proxy_interfaces", "", typeList, "Addresses of proxies or NAT devices that forward mail to this host."},
 		{"readme_directory", "no", typeString, "Directory holding the README files, or no."},
 		{"sendmail_path", "/usr/sbin/sendmail", typeString, "Path of the sendmail command."},
+		{"service_name", "", typeString, "The master.cf service name of the running daemon, set by master (read-only, as in Postfix)."},
 		{"service_throttle_time", "60s", typeTimeS, "How long master waits before restarting a service that fails at start."},
 		{"setgid_group", "postdrop", typeString, "Group of the set-gid submission and queue tools."},
 		{"shlib_directory", "no", typeString, "Directory holding shared libraries, or no."},
@@ -70,6 +71,7 @@ func ternParams() []Param {
 		{"dns_resolver_address", "", typeString, "host:port of the DNS server used for MX lookups; empty means the servers in /etc/resolv.conf."},
 		{"tern_content_inline_limit", "262144", typeSize, "Message content up to this many bytes is stored inside queue.db; larger content goes to a file beside it."},
 		{"tern_sasl_password_maps", "", typeMapList, "With smtpd_sasl_type = tern: tables of user name to password hash ($6$ SHA-512-crypt, $5$ SHA-256-crypt or bcrypt)."},
+		{"tern_dns_servers", "", typeList, "DNS servers the smtp client asks for MX and address records (ip or ip:port), instead of the nameservers of /etc/resolv.conf."},
 		{"tern_queue_commit_delay", "0", typeTimeS, "Extra time qmgr waits after the first enqueue of a batch for others to share its fsync; 0 commits at once, and enqueues arriving during a commit share the next one."},
 	}
 }

@@ -95,6 +95,12 @@ func InitWith(name string, setup func(*Daemon) error) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.Service != "" {
+		// For -o values such as syslog_name=tern/$service_name.
+		if err := cfg.Set("service_name", d.Service); err != nil {
+			return nil, err
+		}
+	}
 	if err := applyOverrides(cfg, os.Getenv(EnvOverrides)); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,305 @@
+// Package smtp is tern's SMTP and LMTP delivery agent, Postfix's smtp(8)
+// and lmtp(8): qmgr hands it a group of recipients for one next hop and
+// the message; it finds the servers (MX records, or the next hop as
+// given), delivers over SMTP or LMTP with smtp/client, and answers one
+// result per recipient.
+package smtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/smtp/client"
+	"github.com/tern-mta/tern/smtp/mx"
+)
+
+// Agent delivers requests; it implements agent.Deliverer.
+type Agent struct {
+	set      settings
+	resolver *mx.Resolver
+	cache    *sessionCache
+	// dial connects to one server; tests may replace it.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// target is one server to try: a name for messages and where to connect.
+type target struct {
+	name    string // host name, or the socket path
+	network string
+	addr    string // "ip:port" or the socket path
+}
+
+// peer is the server as Postfix names it in logs: "name[ip]:port".
+func (t target) peer() string {
+	if t.network == "unix" {
+		return t.name
+	}
+	host, port, _ := net.SplitHostPort(t.addr)
+	return t.name + "[" + host + "]:" + port
+}
+
+// Deliver implements agent.Deliverer.
+func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result {
+	results := make([]agent.Result, len(req.Recipients))
+	dest, err := parseNexthop(req.Nexthop, a.set.lmtp, a.set.port, a.set.queueDir)
+	if err != nil {
+		return fillAll(results, agent.Deferf("4.3.5", "mail transport unavailable: %v", err))
+	}
+	msg := a.message(req)
+	if c := a.cache.take(dest.key()); c != nil {
+		if done := a.send(ctx, c.s, c.peer, dest, msg, results); done {
+			return results
+		}
+	}
+	targets, res := a.targets(ctx, dest)
+	if res != nil {
+		return fillAll(results, *res)
+	}
+	var last agent.Result
+	perm := true
+	for _, t := range targets {
+		s, r := a.open(ctx, dest, t)
+		if s == nil {
+			last = r
+			perm = perm && r.Status == agent.Bounce
+			continue
+		}
+		if a.send(ctx, s, t.peer(), dest, msg, results) {
+			return results
+		}
+		last, perm = agent.Deferf("4.4.2", "lost connection with %s while sending the message", t.peer()), false
+	}
+	if len(targets) == 0 {
+		last, perm = agent.Deferf("4.4.3", "no server to deliver to for %s", dest.key()), false
+	}
+	if !perm {
+		last.Status = agent.Defer
+		if strings.HasPrefix(last.DSN, "5") {
+			last.DSN = "4" + last.DSN[1:]
+		}
+	}
+	return fillAll(results, last)
+}
+
+func fillAll(results []agent.Result, r agent.Result) []agent.Result {
+	for i := range results {
+		results[i] = r
+	}
+	return results
+}
+
+// targets resolves the destination to the servers to try, in order, at
+// most smtp_mx_address_limit addresses. A DNS answer that settles the
+// delivery (null MX, no such domain, a temporary failure) is returned as
+// the result for every recipient.
+func (a *Agent) targets(ctx context.Context, dest destination) ([]target, *agent.Result) {
+	if dest.network == "unix" {
+		return []target{{name: dest.path, network: "unix", addr: dest.path}}, nil
+	}
+	var hosts []mx.Host
+	var err error
+	if dest.mx {
+		hosts, err = a.resolver.LookupMX(ctx, dest.host)
+	} else {
+		var h mx.Host
+		h, err = a.resolver.LookupHost(ctx, dest.host)
+		hosts = []mx.Host{h}
+	}
+	switch {
+	case errors.Is(err, mx.ErrNullMX):
+		r := agent.Bouncef("5.1.10", "Recipient address has null MX")
+		return nil, &r
+	case errors.Is(err, mx.ErrNotFound):
+		r := agent.Bouncef("5.4.4", "Host or domain name not found. %v", err)
+		return nil, &r
+	case err != nil:
+		r := agent.Deferf("4.4.3", "Host or domain name not found. %v", err)
+		return nil, &r
+	}
+	var out []target
+	for _, h := range hosts {
+		for _, ip := range h.Addrs {
+			if a.set.addressLimit > 0 && len(out) >= a.set.addressLimit {
+				return out, nil
+			}
+			out = append(out, target{name: h.Name, network: "tcp", addr: netip.AddrPortFrom(ip, uint16(dest.port)).String()})
+		}
+	}
+	return out, nil
+}
+
+// open connects to one server and runs the session start (greeting,
+// EHLO, STARTTLS, AUTH). On failure it returns the result that server
+// earned, for the case that no other server does better.
+func (a *Agent) open(ctx context.Context, dest destination, t target) (*client.Session, agent.Result) {
+	dctx, cancel := context.WithTimeout(ctx, a.set.connectTimeout)
+	conn, err := a.dial(dctx, t.network, t.addr)
+	cancel()
+	if err != nil {
+		return nil, agent.Deferf("4.4.1", "connect to %s: %s", t.peer(), connectReason(err))
+	}
+	opt, err := a.sessionOptions(dest, t)
+	if err != nil {
+		conn.Close()
+		return nil, agent.Deferf("4.3.5", "%v", err)
+	}
+	s, err := client.Open(ctx, conn, t.peer(), opt)
+	if err != nil {
+		conn.Close()
+		return nil, sessionResult(t, err)
+	}
+	return s, agent.Result{}
+}
+
+// connectReason is the short reason of a failed connect, as Postfix
+// writes it ("Connection refused", "Connection timed out").
+func connectReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "Connection timed out"
+	case strings.Contains(err.Error(), "connection refused"):
+		return "Connection refused"
+	case strings.Contains(err.Error(), "no such file"):
+		return "No such file or directory"
+	}
+	return err.Error()
+}
+
+// sessionResult maps a session failure to a result, with the text
+// Postfix logs ("host X refused to talk to me: ...").
+func sessionResult(t target, err error) agent.Result {
+	var ce *client.Error
+	if !errors.As(err, &ce) {
+		return agent.Deferf("4.4.2", "conversation with %s: %v", t.peer(), err)
+	}
+	dsn := ce.Status
+	if ce.Temporary {
+		if dsn == "" || dsn[0] != '4' {
+			dsn = "4.0.0"
+		}
+		return agent.Deferf(dsn, "%s", ce.Error())
+	}
+	if dsn == "" || dsn[0] != '5' {
+		dsn = "5.0.0"
+	}
+	return agent.Bouncef(dsn, "%s", ce.Error())
+}
+
+// send runs the transaction on s and fills results; it reports false
+// when the session broke before any recipient had an answer, so the
+// caller may try another server. A session still good goes back to the
+// cache.
+func (a *Agent) send(ctx context.Context, s *client.Session, peer string, dest destination, msg func() client.Message, results []agent.Result) bool {
+	rr, err := s.Send(ctx, msg())
+	var ce *client.Error
+	dead := errors.As(err, &ce)
+	if err != nil && !dead {
+		// The queued message could not be read: nothing was sent.
+		fillAll(results, agent.Deferf("4.3.0", "error reading the queued message: %v", err))
+		a.keep(ctx, s, peer, dest)
+		return true
+	}
+	answered := false
+	for _, r := range rr {
+		answered = answered || r.Answered()
+	}
+	if dead && !answered {
+		_ = s.Close(ctx)
+		return false
+	}
+	for i := range results {
+		switch {
+		case i < len(rr) && rr[i].Answered():
+			results[i] = recipientResult(peer, rr[i])
+		case dead:
+			results[i] = agent.Deferf(ce.Status, "%s", ce.Error())
+		default:
+			results[i] = agent.Deferf("4.4.2", "no answer from %s for this recipient", peer)
+		}
+	}
+	if dead {
+		_ = s.Close(ctx)
+		return true
+	}
+	a.keep(ctx, s, peer, dest)
+	return true
+}
+
+// keep resets a session and caches it for the next message.
+func (a *Agent) keep(ctx context.Context, s *client.Session, peer string, dest destination) {
+	if s.Reset(ctx) != nil {
+		_ = s.Close(ctx)
+		return
+	}
+	a.cache.put(dest.key(), cached{s: s, peer: peer})
+}
+
+// recipientResult maps one recipient's reply.
+func recipientResult(peer string, r client.RcptResult) agent.Result {
+	res := agent.Result{DSN: r.Reply.Enhanced, Relay: peer}
+	switch {
+	case r.Reply.Code >= 200 && r.Reply.Code < 300:
+		res.Status, res.Text = agent.OK, r.Reply.Text
+		if res.DSN == "" {
+			res.DSN = "2.0.0"
+		}
+	case r.Reply.Code >= 500:
+		res.Status = agent.Bounce
+		res.Text = fmt.Sprintf("host %s said: %s (in reply to %s command)", peer, r.Reply.Text, r.Stage)
+		if res.DSN == "" || res.DSN[0] != '5' {
+			res.DSN = "5.0.0"
+		}
+	default:
+		res.Status = agent.Defer
+		res.Text = fmt.Sprintf("host %s said: %s (in reply to %s command)", peer, r.Reply.Text, r.Stage)
+		if res.DSN == "" || res.DSN[0] != '4' {
+			res.DSN = "4.0.0"
+		}
+	}
+	return res
+}
+
+// message builds the client's view of the request; it is a function so
+// that each attempt reads the body from its start.
+func (a *Agent) message(req *agent.Request) func() client.Message {
+	return func() client.Message {
+		m := client.Message{
+			Sender: req.Env.Sender, Size: req.Body.Size(), Ret: req.Env.Ret, EnvID: req.Env.EnvID,
+			Body: agent.Reader(req.Body),
+		}
+		m.SMTPUTF8 = !isASCII(m.Sender)
+		for _, rc := range req.Recipients {
+			m.Recipients = append(m.Recipients, client.Recipient{Addr: rc.Address, Notify: rc.Notify, ORcpt: orcpt(rc)})
+			m.SMTPUTF8 = m.SMTPUTF8 || !isASCII(rc.Address)
+		}
+		return m
+	}
+}
+
+// orcpt is the ORCPT to pass on: the one received, or the original
+// address when aliasing or rewriting changed it.
+func orcpt(rc envelope.Recipient) string {
+	if rc.ORcpt != "" {
+		return rc.ORcpt
+	}
+	if rc.Original != "" && !strings.EqualFold(rc.Original, rc.Address) && strings.Contains(rc.Original, "@") {
+		return "rfc822;" + rc.Original
+	}
+	return ""
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,217 @@
+package smtp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/smtp/client"
+	"github.com/tern-mta/tern/smtp/mx"
+	"github.com/tern-mta/tern/smtp/mx/mxtest"
+)
+
+// fakeMX is a scripted SMTP server: greeting, then lock-step replies;
+// rcpt maps a recipient to its RCPT reply (default 250).
+type fakeMX struct {
+	greeting string
+	rcpt     map[string]string
+	mu       sync.Mutex
+	conns    int
+	messages int
+}
+
+func (f *fakeMX) serve(t *testing.T, l net.Listener) {
+	t.Helper()
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.conns++
+			f.mu.Unlock()
+			wg.Add(1)
+			go func() { defer wg.Done(); f.session(c) }()
+		}
+	}()
+}
+
+func (f *fakeMX) session(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "%s\r\n", f.greeting)
+	if !strings.HasPrefix(f.greeting, "220") {
+		return
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		cmd := strings.ToUpper(strings.TrimSpace(line))
+		switch {
+		case strings.HasPrefix(cmd, "EHLO"):
+			fmt.Fprint(c, "250-fake\r\n250 ENHANCEDSTATUSCODES\r\n")
+		case strings.HasPrefix(cmd, "MAIL"), strings.HasPrefix(cmd, "RSET"):
+			fmt.Fprint(c, "250 2.0.0 Ok\r\n")
+		case strings.HasPrefix(cmd, "RCPT"):
+			addr := strings.ToLower(strings.Trim(strings.TrimPrefix(cmd, "RCPT TO:"), "<> "))
+			r, ok := f.rcpt[addr]
+			if !ok {
+				r = "250 2.1.5 Ok"
+			}
+			fmt.Fprintf(c, "%s\r\n", r)
+		case cmd == "DATA":
+			fmt.Fprint(c, "354 go ahead\r\n")
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+			}
+			f.mu.Lock()
+			f.messages++
+			f.mu.Unlock()
+			fmt.Fprint(c, "250 2.0.0 Ok: queued as FAKE1\r\n")
+		case cmd == "QUIT":
+			fmt.Fprint(c, "221 2.0.0 Bye\r\n")
+			return
+		default:
+			fmt.Fprint(c, "502 5.5.2 what\r\n")
+		}
+	}
+}
+
+// listenPair listens on 127.0.0.1:0 and the same port on 127.0.0.2.
+func listenPair(t *testing.T) (net.Listener, net.Listener, int) {
+	t.Helper()
+	for i := 0; i < 10; i++ {
+		a, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := a.Addr().(*net.TCPAddr).Port
+		b, err := net.Listen("tcp", fmt.Sprintf("127.0.0.2:%d", port))
+		if err == nil {
+			return a, b, port
+		}
+		a.Close()
+	}
+	t.Fatal("no port free on both 127.0.0.1 and 127.0.0.2")
+	return nil, nil, 0
+}
+
+func testAgent(t *testing.T, dnsAddr string, port int) *Agent {
+	t.Helper()
+	r, err := mx.NewResolver("/nonexistent", []string{dnsAddr}, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Agent{
+		set: settings{helo: "client.example", port: port, connectTimeout: 5 * time.Second,
+			tlsLevel: "may", cacheTime: 2 * time.Second, lineLimit: -1, timeouts: client.Timeouts{}},
+		resolver: r, cache: newSessionCache(2 * time.Second), dial: (&net.Dialer{}).DialContext,
+	}
+	t.Cleanup(a.Close)
+	return a
+}
+
+func request(nexthop string, rcpts ...string) *agent.Request {
+	req := &agent.Request{Env: &envelope.Envelope{ID: "Q1", Sender: "s@example.org"}, Nexthop: nexthop,
+		Body: agentBody("Subject: x\n\nhello\n")}
+	for _, r := range rcpts {
+		req.Recipients = append(req.Recipients, envelope.Recipient{Address: r, Original: r})
+	}
+	return req
+}
+
+type memBody struct{ *bytes.Reader }
+
+func agentBody(s string) agent.Body { return memBody{bytes.NewReader([]byte(s))} }
+
+func TestDeliverPerRecipientResultsAndGreetingFallback(t *testing.T) {
+	a1, a2, port := listenPair(t)
+	busy := &fakeMX{greeting: "421 4.3.2 busy, try later"}
+	good := &fakeMX{greeting: "220 fake ESMTP", rcpt: map[string]string{
+		"gone@dest.tst": "550 5.1.1 <gone@dest.tst>: User unknown",
+		"full@dest.tst": "452 4.2.2 <full@dest.tst>: Mailbox full",
+	}}
+	busy.serve(t, a2) // 127.0.0.2: the preferred MX, greets with 421
+	good.serve(t, a1)
+	dns := mxtest.NewServer(t, "dest.tst. MX 10 mx1.dest.tst.\ndest.tst. MX 20 mx2.dest.tst.\nmx1.dest.tst. A 127.0.0.2\nmx2.dest.tst. A 127.0.0.1\n")
+	a := testAgent(t, dns.Addr(), port)
+	res := a.Deliver(context.Background(), request("dest.tst", "ok@dest.tst", "gone@dest.tst", "full@dest.tst"))
+	want := []struct {
+		status agent.Status
+		dsn    string
+		text   string
+	}{
+		{agent.OK, "2.0.0", "250 2.0.0 Ok: queued as FAKE1"},
+		{agent.Bounce, "5.1.1", "host mx2.dest.tst[127.0.0.1]:"},
+		{agent.Defer, "4.2.2", "Mailbox full"},
+	}
+	for i, w := range want {
+		if res[i].Status != w.status || res[i].DSN != w.dsn || !strings.Contains(res[i].Text, w.text) {
+			t.Errorf("recipient %d: %+v, want %v %s ...%s...", i, res[i], w.status, w.dsn, w.text)
+		}
+	}
+	if !strings.HasPrefix(res[0].Relay, "mx2.dest.tst[127.0.0.1]:") {
+		t.Errorf("relay %q", res[0].Relay)
+	}
+	// A second message to the same next hop reuses the connection.
+	res = a.Deliver(context.Background(), request("dest.tst", "again@dest.tst"))
+	if res[0].Status != agent.OK {
+		t.Fatalf("second delivery: %+v", res[0])
+	}
+	good.mu.Lock()
+	defer good.mu.Unlock()
+	if good.conns != 1 || good.messages != 2 {
+		t.Errorf("%d connections for %d messages, want 1 for 2", good.conns, good.messages)
+	}
+}
+
+func TestDeliverAllServersFail(t *testing.T) {
+	a1, a2, port := listenPair(t)
+	(&fakeMX{greeting: "554 5.7.1 go away"}).serve(t, a1)
+	a2.Close() // nothing listens on 127.0.0.2: connection refused
+	dns := mxtest.NewServer(t, "dest.tst. MX 10 mx1.dest.tst.\ndest.tst. MX 20 mx2.dest.tst.\nmx1.dest.tst. A 127.0.0.2\nmx2.dest.tst. A 127.0.0.1\nnull.tst. MX 0 .\n")
+	dns.SetBehavior("down.tst", mxtest.ServFail)
+	a := testAgent(t, dns.Addr(), port)
+	tests := []struct {
+		hop    string
+		status agent.Status
+		dsn    string
+	}{
+		// One server refused the connection: not every server answered
+		// 5xx, so the mail is deferred, as Postfix does.
+		{"dest.tst", agent.Defer, "4.7.1"},
+		{"[127.0.0.1]", agent.Bounce, "5.7.1"},
+		{"null.tst", agent.Bounce, "5.1.10"},
+		{"down.tst", agent.Defer, "4.4.3"},
+		{"nosuch.tst", agent.Bounce, "5.4.4"},
+		{"[127.0.0.2]", agent.Defer, "4.4.1"},
+	}
+	for _, tt := range tests {
+		res := a.Deliver(context.Background(), request(tt.hop, "u@dest.tst"))
+		if res[0].Status != tt.status || res[0].DSN != tt.dsn {
+			t.Errorf("%s: %+v, want %v %s", tt.hop, res[0], tt.status, tt.dsn)
+		}
+	}
+}

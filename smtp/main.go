@@ -1,0 +1,107 @@
+package smtp
+
+import (
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/daemon"
+	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/smtp/mx"
+)
+
+// bodyMemLimit is the largest message body the agent keeps in memory.
+const bodyMemLimit = 1 << 20
+
+// Main is the entry of `tern daemon smtp`.
+func Main(args []string) int { return run("smtp", false) }
+
+// MainLMTP is the entry of `tern daemon lmtp`.
+func MainLMTP(args []string) int { return run("lmtp", true) }
+
+func run(name string, lmtp bool) int {
+	var a *Agent
+	d, err := daemon.InitWith(name, func(d *daemon.Daemon) error {
+		var err error
+		a, err = New(d.Config, d.ConfigDir, lmtp)
+		return err
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tern/%s: fatal: %v\n", name, err)
+		if d != nil && d.Log != nil {
+			d.Log.Fatalf("%v", err)
+		}
+		return 1
+	}
+	defer a.Close()
+	a.set.queueDir = d.Config.Get("queue_directory")
+	ctx, stop := daemon.SignalContext()
+	defer stop()
+	srv := &agent.Server{Deliverer: a, Log: d.Log, SpoolDir: os.TempDir(), MemLimit: bodyMemLimit}
+	l := d.Listener(d.Service)
+	if l == nil && len(d.Listeners) > 0 {
+		l = d.Listeners[0].Listener
+	}
+	if l == nil {
+		d.Log.Fatalf("no listener passed by master")
+		return 1
+	}
+	if err := ipc.Serve(ctx, l, 0, srv.ServeConn); err != nil {
+		d.Log.Fatalf("%v", err)
+		return 1
+	}
+	return 0
+}
+
+// New builds an agent from main.cf (with the service's -o overrides).
+func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
+	set, err := loadSettings(cfg, configDir, lmtp)
+	if err != nil {
+		return nil, err
+	}
+	v4, v6 := inetProtocols(cfg.List("inet_protocols"))
+	r, err := mx.NewResolver("/etc/resolv.conf", cfg.List("tern_dns_servers"), v4, v6)
+	if err != nil {
+		return nil, fmt.Errorf("tern_dns_servers: %w", err)
+	}
+	if r.Preference, err = mx.ParseAddrPreference(cfg.Get("smtp_address_preference")); err != nil {
+		return nil, fmt.Errorf("smtp_address_preference: %w", err)
+	}
+	dialer := &net.Dialer{}
+	return &Agent{set: set, resolver: r, cache: newSessionCache(set.cacheTime), dial: dialer.DialContext}, nil
+}
+
+// Check validates the settings of one smtp service for master.
+func Check(cfg *config.Config, configDir string) error { return check(cfg, configDir, false) }
+
+// CheckLMTP validates the settings of one lmtp service for master.
+func CheckLMTP(cfg *config.Config, configDir string) error { return check(cfg, configDir, true) }
+
+func check(cfg *config.Config, configDir string, lmtp bool) error {
+	a, err := New(cfg, configDir, lmtp)
+	if err != nil {
+		return err
+	}
+	a.Close()
+	return nil
+}
+
+// Close ends the cached sessions.
+func (a *Agent) Close() { a.cache.closeAll() }
+
+// inetProtocols reads inet_protocols: all, ipv4, ipv6 or a list.
+func inetProtocols(list []string) (v4, v6 bool) {
+	for _, p := range list {
+		switch p {
+		case "all":
+			return true, true
+		case "ipv4":
+			v4 = true
+		case "ipv6":
+			v6 = true
+		}
+	}
+	return v4, v6
+}

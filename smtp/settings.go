@@ -1,0 +1,197 @@
+package smtp
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/smtp/client"
+)
+
+// settings are the main.cf parameters of one smtp or lmtp service. The
+// lmtp agent reads the lmtp_* forms where Postfix has them.
+type settings struct {
+	lmtp           bool
+	queueDir       string
+	helo           string
+	port           int
+	addressLimit   int
+	connectTimeout time.Duration
+	tlsLevel       client.TLSLevel
+	tlsPolicy      []maps.Map
+	rootCAs        *x509.CertPool
+	saslEnable     bool
+	saslPasswords  []maps.Map
+	timeouts       client.Timeouts
+	cacheTime      time.Duration
+	authSoftBounce bool
+	lineLimit      int
+}
+
+func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, error) {
+	p := "smtp_"
+	if lmtp {
+		p = "lmtp_"
+	}
+	s := settings{
+		lmtp:           lmtp,
+		queueDir:       cfg.Get("queue_directory"),
+		helo:           cfg.Get("smtp_helo_name"),
+		addressLimit:   cfg.Int("smtp_mx_address_limit"),
+		connectTimeout: cfg.Duration(p + "connect_timeout"),
+		saslEnable:     cfg.Bool(p + "sasl_auth_enable"),
+		cacheTime:      cfg.Duration("smtp_connection_cache_time_limit"),
+		timeouts: client.Timeouts{
+			Greeting: cfg.Duration("smtp_helo_timeout"), Helo: cfg.Duration("smtp_helo_timeout"),
+			StartTLS: cfg.Duration("smtp_starttls_timeout"), Mail: cfg.Duration("smtp_mail_timeout"),
+			Rcpt: cfg.Duration("smtp_rcpt_timeout"), Data: cfg.Duration("smtp_data_init_timeout"),
+			Body: cfg.Duration("smtp_data_xfer_timeout"), DataDone: cfg.Duration("smtp_data_done_timeout"),
+			Quit: cfg.Duration("smtp_quit_timeout"), Rset: cfg.Duration("smtp_rset_timeout"),
+		},
+		authSoftBounce: cfg.Bool("smtp_sasl_auth_soft_bounce"),
+		lineLimit:      cfg.Int("smtp_line_length_limit"),
+	}
+	if s.lineLimit == 0 {
+		s.lineLimit = -1 // Postfix: 0 means no limit; the client's -1
+	}
+	if lmtp {
+		s.helo = cfg.Get("lmtp_lhlo_name")
+	}
+	if s.connectTimeout <= 0 {
+		s.connectTimeout = 30 * time.Second
+	}
+	portParam := "smtp_tcp_port"
+	if lmtp {
+		portParam = "lmtp_tcp_port"
+	}
+	var err error
+	if s.port, err = parsePort(cfg.Get(portParam)); err != nil {
+		return s, fmt.Errorf("%s: %w", portParam, err)
+	}
+	if s.tlsLevel, err = tlsLevel(cfg, p); err != nil {
+		return s, err
+	}
+	opt := maps.Options{ConfigDir: configDir}
+	if s.tlsPolicy, err = openList(cfg, "smtp_tls_policy_maps", opt); err != nil {
+		return s, err
+	}
+	if s.saslPasswords, err = openList(cfg, p+"sasl_password_maps", opt); err != nil {
+		return s, err
+	}
+	if f := cfg.Get("smtp_tls_CAfile"); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return s, fmt.Errorf("smtp_tls_CAfile: %w", err)
+		}
+		s.rootCAs = x509.NewCertPool()
+		if !s.rootCAs.AppendCertsFromPEM(pem) {
+			return s, fmt.Errorf("smtp_tls_CAfile %s: no certificates", f)
+		}
+	}
+	return s, nil
+}
+
+func openList(cfg *config.Config, param string, opt maps.Options) ([]maps.Map, error) {
+	if strings.TrimSpace(cfg.Get(param)) == "" {
+		return nil, nil
+	}
+	specs, err := maps.SplitSpecs(cfg.Get(param))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", param, err)
+	}
+	list, _, err := maps.OpenList(specs, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", param, err)
+	}
+	return list, nil
+}
+
+// tlsLevel is smtp_tls_security_level, or what the obsolete
+// smtp_enforce_tls and smtp_use_tls say when it is empty.
+func tlsLevel(cfg *config.Config, prefix string) (client.TLSLevel, error) {
+	v := strings.ToLower(cfg.Get(prefix + "tls_security_level"))
+	if v == "" && prefix == "smtp_" {
+		switch {
+		case cfg.Bool("smtp_enforce_tls"):
+			v = "verify"
+		case cfg.Bool("smtp_use_tls"):
+			v = "may"
+		default:
+			v = "none"
+		}
+	}
+	if v == "" {
+		v = "none"
+	}
+	switch v {
+	case "none", "may", "encrypt", "verify", "secure":
+		return client.TLSLevel(v), nil
+	case "dane", "dane-only", "fingerprint":
+		return "", fmt.Errorf("%stls_security_level = %s is not supported yet", prefix, v)
+	}
+	return "", fmt.Errorf("%stls_security_level: unknown level %q", prefix, v)
+}
+
+// lookupKeys are the keys Postfix tries for a next hop in per-destination
+// tables: the next hop as written, then the bare host.
+func lookupKeys(d destination) []string {
+	port := strconv.Itoa(d.port)
+	if d.mx {
+		return []string{d.host + ":" + port, d.host}
+	}
+	return []string{"[" + d.host + "]:" + port, "[" + d.host + "]", d.host}
+}
+
+func lookupFirst(tables []maps.Map, keys []string) (string, bool, error) {
+	for _, k := range keys {
+		v, found, err := maps.LookupFirst(tables, k)
+		if err != nil || found {
+			return v, found, err
+		}
+	}
+	return "", false, nil
+}
+
+// sessionOptions are the client options for one server of dest.
+func (a *Agent) sessionOptions(dest destination, t target) (client.Options, error) {
+	opt := client.Options{Helo: a.set.helo, LMTP: a.set.lmtp, TLSLevel: a.set.tlsLevel, Timeouts: a.set.timeouts,
+		AuthSoftBounce: a.set.authSoftBounce, LineLengthLimit: a.set.lineLimit}
+	if dest.network == "unix" {
+		opt.TLSLevel = "none"
+	} else if v, found, err := lookupFirst(a.set.tlsPolicy, lookupKeys(dest)); err != nil {
+		return opt, fmt.Errorf("smtp_tls_policy_maps: %w", err)
+	} else if found {
+		level, _, _ := strings.Cut(strings.TrimSpace(v), " ")
+		switch level {
+		case "none", "may", "encrypt", "verify", "secure":
+			opt.TLSLevel = client.TLSLevel(level)
+		default:
+			return opt, fmt.Errorf("smtp_tls_policy_maps: %s: unsupported policy %q", dest.key(), level)
+		}
+	}
+	switch opt.TLSLevel {
+	case "verify", "secure":
+		opt.TLSConfig = &tls.Config{ServerName: t.name, RootCAs: a.set.rootCAs, MinVersion: tls.VersionTLS12}
+	case "may", "encrypt":
+		// Opportunistic and mandatory-unauthenticated TLS do not check
+		// the certificate, as in Postfix.
+		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true} //nolint:gosec
+	}
+	if a.set.saslEnable {
+		v, found, err := lookupFirst(a.set.saslPasswords, lookupKeys(dest))
+		if err != nil {
+			return opt, fmt.Errorf("smtp_sasl_password_maps: %w", err)
+		}
+		if found {
+			user, pass, _ := strings.Cut(v, ":")
+			opt.Auth = &client.Auth{User: user, Password: pass}
+		}
+	}
+	return opt, nil
+}
