@@ -178,7 +178,7 @@ func (s *session) command(ctx context.Context, line string) {
 			return
 		}
 	}
-	h, ok := s.handlers()[cmd.verb]
+	h, ok := s.handler(cmd.verb)
 	if !ok {
 		s.last = "UNKNOWN"
 		s.counts.add("unknown", false)
@@ -195,22 +195,38 @@ func (s *session) command(ctx context.Context, line string) {
 
 type handler func(ctx context.Context, arg string) reply.Reply
 
-func (s *session) handlers() map[string]handler {
-	return map[string]handler{
-		"HELO":     func(ctx context.Context, a string) reply.Reply { return s.hello(ctx, a, false) },
-		"EHLO":     func(ctx context.Context, a string) reply.Reply { return s.hello(ctx, a, true) },
-		"MAIL":     s.mail,
-		"RCPT":     s.rcpt,
-		"DATA":     s.data,
-		"BDAT":     s.bdat,
-		"RSET":     s.rset,
-		"NOOP":     func(context.Context, string) reply.Reply { return replyOK },
-		"QUIT":     s.quit,
-		"VRFY":     s.vrfy,
-		"HELP":     s.help,
-		"STARTTLS": s.starttls,
-		"AUTH":     s.auth,
+// handler returns the handler of a command verb. A switch rather than a
+// map of closures: this runs for every command of every session.
+func (s *session) handler(verb string) (handler, bool) {
+	switch verb {
+	case "HELO":
+		return func(ctx context.Context, a string) reply.Reply { return s.hello(ctx, a, false) }, true
+	case "EHLO":
+		return func(ctx context.Context, a string) reply.Reply { return s.hello(ctx, a, true) }, true
+	case "MAIL":
+		return s.mail, true
+	case "RCPT":
+		return s.rcpt, true
+	case "DATA":
+		return s.data, true
+	case "BDAT":
+		return s.bdat, true
+	case "RSET":
+		return s.rset, true
+	case "NOOP":
+		return func(context.Context, string) reply.Reply { return replyOK }, true
+	case "QUIT":
+		return s.quit, true
+	case "VRFY":
+		return s.vrfy, true
+	case "HELP":
+		return s.help, true
+	case "STARTTLS":
+		return s.starttls, true
+	case "AUTH":
+		return s.auth, true
 	}
+	return nil, false
 }
 
 var replyOK = reply.New(reply.CodeOK, reply.StatusOK, "Ok")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/smtpd/restrict"
 )
 
 // settings are the main.cf parameters one smtpd service runs with.
@@ -102,13 +103,13 @@ func loadSettings(cfg *config.Config) (settings, error) {
 	default:
 		return s, fmt.Errorf("smtpd_forbid_bare_newline: unknown value %q (normalize, reject or no)", v)
 	}
-	if s.myNetworks, err = parseNetworks("mynetworks", cfg.List("mynetworks")); err != nil {
+	if s.myNetworks, err = restrict.ParseNetworks("mynetworks", cfg.List("mynetworks")); err != nil {
 		return s, err
 	}
-	if s.bareLFExempt, err = parseNetworks("smtpd_forbid_bare_newline_exclusions", cfg.List("smtpd_forbid_bare_newline_exclusions")); err != nil {
+	if s.bareLFExempt, err = restrict.ParseNetworks("smtpd_forbid_bare_newline_exclusions", cfg.List("smtpd_forbid_bare_newline_exclusions")); err != nil {
 		return s, err
 	}
-	if s.limitExempt, err = parseNetworks("smtpd_client_event_limit_exceptions", cfg.List("smtpd_client_event_limit_exceptions")); err != nil {
+	if s.limitExempt, err = restrict.ParseNetworks("smtpd_client_event_limit_exceptions", cfg.List("smtpd_client_event_limit_exceptions")); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -131,43 +132,4 @@ func tlsLevel(cfg *config.Config) (string, error) {
 		return "may", nil
 	}
 	return "none", nil
-}
-
-// parseNetworks turns a Postfix network list (addresses, CIDR blocks,
-// "[::1]/128" bracketed IPv6) into a matcher. Lookup tables in the list
-// are not supported yet and are an error that names them.
-func parseNetworks(param string, list []string) (func(netip.Addr) bool, error) {
-	var prefixes []netip.Prefix
-	for _, item := range list {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		if strings.Contains(item, ":") && !strings.HasPrefix(item, "[") && strings.Count(item, ":") == 1 {
-			return nil, fmt.Errorf("%s: %q: lookup tables in network lists are not supported yet", param, item)
-		}
-		text := strings.Replace(strings.TrimPrefix(item, "["), "]", "", 1)
-		if !strings.Contains(text, "/") {
-			a, err := netip.ParseAddr(text)
-			if err != nil {
-				return nil, fmt.Errorf("%s: bad network %q", param, item)
-			}
-			prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(text)
-		if err != nil {
-			return nil, fmt.Errorf("%s: bad network %q", param, item)
-		}
-		prefixes = append(prefixes, p.Masked())
-	}
-	return func(a netip.Addr) bool {
-		a = a.Unmap()
-		for _, p := range prefixes {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maps"
@@ -263,15 +264,23 @@ func (c *Checker) check(ctx context.Context, stage Stage, f Facts, carry *carrie
 }
 
 // MyNetworksFromConfig builds a Deps.MyNetworks matcher from the
-// mynetworks parameter: IP addresses and CIDR networks, with IPv6 written
-// as [addr] or [net]/len. Host names, /file/name and type:table entries are
-// not supported and are reported as an error.
+// mynetworks parameter.
 func MyNetworksFromConfig(cfg *config.Config) (func(netip.Addr) bool, error) {
+	return ParseNetworks("mynetworks", cfg.List("mynetworks"))
+}
+
+// ParseNetworks turns a Postfix network list (addresses, address/length,
+// "[::1]/128") into a matcher; param names the parameter in errors.
+// Lookup tables in such lists are not supported yet and are an error.
+func ParseNetworks(param string, list []string) (func(netip.Addr) bool, error) {
 	var nets []netip.Prefix
-	for _, item := range cfg.List("mynetworks") {
-		p, err := parseNetwork(item)
+	for _, item := range list {
+		if strings.TrimSpace(item) == "" {
+			continue
+		}
+		p, err := parseNetwork(strings.TrimSpace(item))
 		if err != nil {
-			return nil, fmt.Errorf("mynetworks: %w", err)
+			return nil, fmt.Errorf("%s: %w", param, err)
 		}
 		nets = append(nets, p)
 	}
