@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/pkg/sasl"
@@ -58,11 +60,36 @@ func (s *session) authMechanisms() []string {
 	if s.srv.sasl == nil || (s.srv.set.authOnlyTLS && s.tls == nil) {
 		return nil
 	}
-	mechs, err := s.srv.sasl.Mechanisms(context.Background(), s.tls != nil)
+	return s.srv.mechanisms.get(s.srv, s.tls != nil)
+}
+
+// mechanismCache keeps the SASL back end's mechanism list for a minute:
+// asking Dovecot costs a connection and a handshake, and every EHLO
+// needs the list.
+type mechanismCache struct {
+	mu      sync.Mutex
+	at      [2]time.Time
+	entries [2][]string
+}
+
+const mechanismCacheTime = time.Minute
+
+func (c *mechanismCache) get(srv *Server, secured bool) []string {
+	i := 0
+	if secured {
+		i = 1
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at[i].IsZero() && time.Since(c.at[i]) < mechanismCacheTime {
+		return c.entries[i]
+	}
+	mechs, err := srv.sasl.Mechanisms(context.Background(), secured)
 	if err != nil {
-		s.srv.log.Warnf("SASL: %v", err)
+		srv.log.Warnf("SASL: %v", err)
 		return nil
 	}
+	c.at[i], c.entries[i] = time.Now(), mechs
 	return mechs
 }
 

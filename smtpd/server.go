@@ -31,6 +31,8 @@ type Server struct {
 	maxConns  int         // master.cf maxproc; 0 = unlimited
 	anvil     *anvil
 	cleanup   cleanupPool
+	// mechanisms caches the SASL mechanisms to announce.
+	mechanisms mechanismCache
 	// lookupName finds a client's verified name; nil means "unknown".
 	lookupName func(ctx context.Context, a netip.Addr) string
 	wg         sync.WaitGroup
