@@ -56,6 +56,7 @@ type settings struct {
 	processLimit           int
 	localConcurrency       int
 	defaultConcurrency     int
+	initialConcurrency     int
 	localRecipientLimit    int
 	defaultRecipientLimit  int
 	pickupWakeup           time.Duration
@@ -83,6 +84,7 @@ func loadSettings(cfg *config.Config) settings {
 		processLimit:          cfg.Int("default_process_limit"),
 		localConcurrency:      cfg.Int("local_destination_concurrency_limit"),
 		defaultConcurrency:    cfg.Int("default_destination_concurrency_limit"),
+		initialConcurrency:    cfg.Int("initial_destination_concurrency"),
 		localRecipientLimit:   cfg.Int("local_destination_recipient_limit"),
 		defaultRecipientLimit: cfg.Int("default_destination_recipient_limit"),
 		pickupWakeup:          60 * time.Second,

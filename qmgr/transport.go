@@ -1,6 +1,7 @@
 package qmgr
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/tern-mta/tern/pkg/agent"
@@ -10,7 +11,13 @@ import (
 // transport runs delivery jobs for one master.cf transport (local, smtp,
 // ...) with up to default_process_limit workers, each keeping one
 // connection to the agent, and at most the transport's destination
-// concurrency limit of jobs per destination at once.
+// concurrency limit of jobs per destination at once. Below that limit
+// each destination has a window, Postfix's slow start: it begins at
+// initial_destination_concurrency, grows as deliveries reach the
+// destination and shrinks when they fail to, so that a dead or struggling
+// destination gets few connections. Jobs are taken in arrival order, but
+// one whose destination is at its window is passed over, so a busy
+// destination never holds up the others.
 type transport struct {
 	s       *scheduler
 	name    string
@@ -18,13 +25,14 @@ type transport struct {
 	cond    *sync.Cond
 	pending []*job
 	busy    map[string]int
+	windows map[string]float64
 	workers int
 	idle    int
 	stopped bool
 }
 
 func newTransport(s *scheduler, name string) *transport {
-	t := &transport{s: s, name: name, busy: map[string]int{}}
+	t := &transport{s: s, name: name, busy: map[string]int{}, windows: map[string]float64{}}
 	t.cond = sync.NewCond(&t.mu)
 	return t
 }
@@ -62,7 +70,7 @@ func (t *transport) take() *job {
 			return nil
 		}
 		for i, j := range t.pending {
-			if limit <= 0 || t.busy[j.dest] < limit {
+			if t.busy[j.dest] < t.window(j.dest, limit) {
 				t.pending = append(t.pending[:i], t.pending[i+1:]...)
 				t.busy[j.dest]++
 				return j
@@ -74,13 +82,66 @@ func (t *transport) take() *job {
 	}
 }
 
-func (t *transport) release(j *job) {
+// window is the number of jobs dest may have at once; t.mu is held. A
+// transport without a limit has no slow start either.
+func (t *transport) window(dest string, limit int) int {
+	if limit <= 0 {
+		return int(^uint(0) >> 1)
+	}
+	w, ok := t.windows[dest]
+	if !ok {
+		w = float64(t.s.m.settings.initialConcurrency)
+	}
+	return min(max(int(w), 1), limit)
+}
+
+// release ends a job and feeds its outcome back into the destination's
+// window: +1/window when the destination was reached, -1/window when it
+// was not (Postfix's default feedback), never below 1 nor above the
+// transport's limit.
+func (t *transport) release(j *job, results []agent.Result) {
+	limit := t.s.m.concurrencyLimit(t.name)
 	t.mu.Lock()
+	if limit > 0 {
+		w, ok := t.windows[j.dest]
+		if !ok {
+			w = float64(t.s.m.settings.initialConcurrency)
+		}
+		switch feedback(results) {
+		case 1:
+			w = min(w+1/w, float64(limit))
+		case -1:
+			w = max(w-1/w, 1)
+		}
+		t.windows[j.dest] = w
+	}
 	if t.busy[j.dest]--; t.busy[j.dest] <= 0 {
 		delete(t.busy, j.dest)
+		if t.windows[j.dest] <= float64(t.s.m.settings.initialConcurrency) {
+			delete(t.windows, j.dest) // back to the start: nothing to remember
+		}
 	}
 	t.mu.Unlock()
 	t.cond.Broadcast()
+}
+
+// feedback says whether a job reached its destination (1: a delivery or
+// a reply from the server), failed to (-1: every recipient deferred for
+// want of a connection or an agent), or tells nothing (0).
+func feedback(results []agent.Result) int {
+	unreached := 0
+	for _, r := range results {
+		switch {
+		case r.Status == agent.OK || r.Relay != "" && r.Relay != "none":
+			return 1
+		case r.Status == agent.Defer && (strings.HasPrefix(r.DSN, "4.4.") || r.DSN == "4.3.0"):
+			unreached++
+		}
+	}
+	if unreached > 0 && unreached == len(results) {
+		return -1
+	}
+	return 0
 }
 
 func (t *transport) worker() {
@@ -98,7 +159,7 @@ func (t *transport) worker() {
 		}
 		var results []agent.Result
 		results, cl = t.deliver(cl, j)
-		t.release(j)
+		t.release(j, results)
 		t.s.jobDone(j, results)
 	}
 }

@@ -1,0 +1,68 @@
+package qmgr
+
+import (
+	"testing"
+
+	"github.com/tern-mta/tern/pkg/agent"
+)
+
+func TestFeedback(t *testing.T) {
+	sent := agent.Result{Status: agent.OK, DSN: "2.0.0", Relay: "mx[192.0.2.1]:25"}
+	refused := agent.Result{Status: agent.Defer, DSN: "4.4.1", Text: "connect to mx: Connection refused"}
+	remote4xx := agent.Result{Status: agent.Defer, DSN: "4.2.2", Relay: "mx[192.0.2.1]:25"}
+	bounced := agent.Result{Status: agent.Bounce, DSN: "5.1.1", Relay: "mx[192.0.2.1]:25"}
+	dnsDown := agent.Result{Status: agent.Defer, DSN: "4.4.3"}
+	tests := []struct {
+		name    string
+		results []agent.Result
+		want    int
+	}{
+		{"sent", []agent.Result{sent}, 1},
+		{"server answered 4xx", []agent.Result{remote4xx}, 1},
+		{"server answered 5xx", []agent.Result{bounced}, 1},
+		{"refused", []agent.Result{refused, refused}, -1},
+		{"dns down", []agent.Result{dnsDown}, -1},
+		{"agent unavailable", []agent.Result{agent.Deferf("4.3.0", "mail transport unavailable")}, -1},
+		{"mixed", []agent.Result{refused, sent}, 1},
+		{"local policy defer", []agent.Result{agent.Deferf("4.2.0", "mailbox busy")}, 0},
+	}
+	for _, tt := range tests {
+		if got := feedback(tt.results); got != tt.want {
+			t.Errorf("%s: feedback %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestSlowStartWindow: a destination starts at
+// initial_destination_concurrency, grows by 1/window per delivery up to
+// the limit, and shrinks towards 1 while it cannot be reached.
+func TestSlowStartWindow(t *testing.T) {
+	m := &Manager{settings: settings{initialConcurrency: 5, defaultConcurrency: 20, localConcurrency: 2}}
+	tr := newTransport(&scheduler{m: m}, "smtp")
+	j := &job{dest: "example.com"}
+	if w := tr.window(j.dest, 20); w != 5 {
+		t.Fatalf("initial window %d, want 5", w)
+	}
+	sent := []agent.Result{{Status: agent.OK, Relay: "mx[192.0.2.1]:25"}}
+	for i := 0; i < 200; i++ {
+		tr.busy[j.dest]++ // as take does
+		tr.release(j, sent)
+	}
+	if w := tr.window(j.dest, 20); w != 20 {
+		t.Errorf("window after 200 deliveries %d, want the limit 20", w)
+	}
+	refused := []agent.Result{{Status: agent.Defer, DSN: "4.4.1"}}
+	for i := 0; i < 500; i++ {
+		tr.busy[j.dest] += 2 // another job stays in flight: the state is kept
+		tr.release(j, refused)
+		tr.busy[j.dest]--
+	}
+	if w := tr.window(j.dest, 20); w != 1 {
+		t.Errorf("window after 500 failures %d, want 1", w)
+	}
+	// The local transport's limit caps the window below the initial size.
+	local := newTransport(&scheduler{m: m}, "local")
+	if w := local.window("localhost", m.concurrencyLimit("local")); w != 2 {
+		t.Errorf("local window %d, want 2", w)
+	}
+}
