@@ -241,3 +241,34 @@ func TestTransportLookupFailureDefers(t *testing.T) {
 		t.Errorf("%d deliveries despite the lookup failure", n)
 	}
 }
+
+// TestNotifySuccessSendsDeliveryNotice: NOTIFY=SUCCESS gives the sender a
+// "delivered" report for local delivery and a "relayed" one for a hand-off
+// to another server (the fake agent reports a remote relay for one).
+func TestNotifySuccessSendsDeliveryNotice(t *testing.T) {
+	fa := &fakeAgent{answer: func(n int, r agentReq) []agent.Result {
+		out := allOK(r)
+		for i, rc := range r.rcpts {
+			if strings.HasPrefix(rc.Address, "remote") {
+				out[i].Relay = "mx.example.net[192.0.2.1]:25"
+			}
+		}
+		return out
+	}}
+	h := newMTA(t, "", fa)
+	id := h.submit(rcpts("here@example.com", "remote@example.com", "quiet@example.com").
+		Add("sender", "alice@example.com").Add("notify", "SUCCESS"), "Subject: hi\n\nx\n")
+	reqs := h.waitRequests(2)
+	h.waitEmpty()
+	h.waitLog(id + ": removed")
+	nd := notifications(reqs, "")
+	if len(nd) != 1 || nd[0].rcpts[0].Address != "alice@example.com" {
+		t.Fatalf("notifications %+v", nd)
+	}
+	ds := parseReport(t, nd[0].body).parts["message/delivery-status"]
+	for _, s := range []string{"Action: delivered", "rfc822; here@example.com", "Action: relayed", "rfc822; remote@example.com"} {
+		if !strings.Contains(ds, s) {
+			t.Errorf("delivery status lacks %q:\n%s", s, ds)
+		}
+	}
+}

@@ -54,6 +54,7 @@ func (m *Manager) settle(msg *activeMsg) {
 		m.log.Infof("%s: from=<%s>, status=expired, returned to sender", env.ID, env.Sender)
 	}
 	bounced := m.returnFailures(env, now)
+	m.returnSuccesses(env, now)
 	if len(env.Pending()) == 0 && bounced {
 		if err := m.q.Delete(context.Background(), env.ID); err != nil {
 			m.log.Errorf("%s: remove: %v", env.ID, err)
@@ -123,6 +124,35 @@ func (m *Manager) returnFailures(env *envelope.Envelope, now time.Time) bool {
 		env.Recipients[i].Notified = true
 	}
 	return true
+}
+
+// returnSuccesses sends one success notification (RFC 3461 NOTIFY=SUCCESS)
+// for the delivered recipients that asked for it and were not yet
+// reported: "delivered" for final delivery here, "relayed" for a hand-off
+// to another server (which may or may not send its own notice, as tern
+// does not yet learn whether it took the DSN request). A notification
+// that cannot be queued is logged and not tried again: the mail itself
+// was delivered.
+func (m *Manager) returnSuccesses(env *envelope.Envelope, now time.Time) {
+	var reports []dsn.RecipientReport
+	for i := range env.Recipients {
+		rc := &env.Recipients[i]
+		if rc.Status != envelope.Delivered || rc.Notified || !wantsNotice(rc.Notify, envelope.NotifySuccess) {
+			continue
+		}
+		action := dsn.Delivered
+		if strings.Contains(rc.Relay, "[") {
+			action = dsn.Relayed
+		}
+		reports = append(reports, recipientReport(*rc, action, now))
+		rc.Notified = true
+	}
+	if len(reports) == 0 {
+		return
+	}
+	if err := m.notify(env, reports, dsn.Delivered, now); err != nil {
+		m.log.Errorf("%s: cannot queue delivery status notification: %v", env.ID, err)
+	}
 }
 
 // warnDelay sends the one delay warning when delay_warning_time has passed.
