@@ -108,3 +108,24 @@ func TestSMTPClientDNSFailureDefers(t *testing.T) {
 		t.Errorf("the message is not waiting in the queue:\n%s", q)
 	}
 }
+
+// TestFlushRetriesAtOnce: mail deferred by a DNS failure waits out a long
+// back-off until `tern flush` (postfix flush) sends it.
+func TestFlushRetriesAtOnce(t *testing.T) {
+	rcpt := localUser(t)
+	p := newRelayPair(t, "minimal_backoff_time = 1h", "maximal_backoff_time = 2h", "queue_run_delay = 1h")
+	code, out := p.sender.sendmail("Subject: flush me\n\nflushed body\n", rcpt+"@broken.tst")
+	if code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	waitFor(t, 20*time.Second, "the deferral", func() bool {
+		return strings.Contains(p.sender.log(), "dsn=4.4.3, status=deferred")
+	})
+	// DNS is back: broken.tst's MX is the receiver, which takes mail for
+	// remote.tst only, so it is routed there as remote.tst.
+	p.dns.SetBehavior("broken.tst", mxtest.Answer)
+	p.receiver.run("tern", "conf", "-e", "mydestination = $myhostname, remote.tst, broken.tst")
+	p.receiver.run("tern", "reload")
+	p.sender.run("tern", "flush")
+	p.receiver.waitMbox(rcpt, "flushed body")
+}

@@ -26,6 +26,7 @@ const usage = `usage: tern COMMAND [ARGS]
 
 Mail system control (as postfix(1)):
   start | start-fg | stop | abort | reload | status | check
+  flush             try every deferred message now (as postfix flush)
 Commands:
   sendmail ARGS     submit mail (also as /usr/sbin/sendmail)
   mailq             list the queue (also as mailq, sendmail -bp)
@@ -61,6 +62,8 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return master.Main(argv[1:], masterOptions(stdout, stderr))
 	case "sendmail", "mailq", "newaliases":
 		return sendmailMain(cmd, args, stdin, stdout, stderr)
+	case "flush":
+		return sendmailMain("sendmail", flushArgs(args), stdin, stdout, stderr)
 	case "conf":
 		return postconf.Main(args, stdout, stderr)
 	case "map":
@@ -113,4 +116,18 @@ func masterOptions(stdout, stderr io.Writer) master.Options {
 	}
 	checks := map[string]master.CheckFunc{"smtpd": smtpd.Check, "smtp": smtp.Check, "lmtp": smtp.CheckLMTP}
 	return master.Options{Daemons: have, Checks: checks, Stdout: stdout, Stderr: stderr}
+}
+
+// flushArgs turns "flush [-c DIR]" into sendmail's "-q [-C DIR]".
+func flushArgs(args []string) []string {
+	out := []string{"-q"}
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-c" && i+1 < len(args) {
+			out = append(out, "-C", args[i+1])
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
