@@ -41,22 +41,7 @@ func Main(args []string) int {
 		}
 		cfg.Helper = rootSpawner(&ExecSpawner{Path: exe, Args: []string{"local-helper"}})
 	}
-	ctx, stop := daemon.SignalContext()
-	defer stop()
-	srv := &agent.Server{Deliverer: New(cfg), Log: d.Log, SpoolDir: os.TempDir(), MemLimit: bodyMemLimit}
-	l := d.Listener(d.Service)
-	if l == nil && len(d.Listeners) > 0 {
-		l = d.Listeners[0].Listener
-	}
-	if l == nil {
-		d.Log.Fatalf("no listener passed by master")
-		return 1
-	}
-	if err := ipc.Serve(ctx, l, 0, srv.ServeConn); err != nil {
-		d.Log.Fatalf("%v", err)
-		return 1
-	}
-	return 0
+	return agent.ServeDaemon(d, New(cfg), bodyMemLimit)
 }
 
 // ConfigFrom builds the agent's Config from main.cf. The returned function

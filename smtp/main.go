@@ -8,7 +8,6 @@ import (
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/daemon"
-	"github.com/tern-mta/tern/pkg/ipc"
 	"github.com/tern-mta/tern/smtp/mx"
 )
 
@@ -37,22 +36,7 @@ func run(name string, lmtp bool) int {
 	}
 	defer a.Close()
 	a.set.queueDir = d.Config.Get("queue_directory")
-	ctx, stop := daemon.SignalContext()
-	defer stop()
-	srv := &agent.Server{Deliverer: a, Log: d.Log, SpoolDir: os.TempDir(), MemLimit: bodyMemLimit}
-	l := d.Listener(d.Service)
-	if l == nil && len(d.Listeners) > 0 {
-		l = d.Listeners[0].Listener
-	}
-	if l == nil {
-		d.Log.Fatalf("no listener passed by master")
-		return 1
-	}
-	if err := ipc.Serve(ctx, l, 0, srv.ServeConn); err != nil {
-		d.Log.Fatalf("%v", err)
-		return 1
-	}
-	return 0
+	return agent.ServeDaemon(d, a, bodyMemLimit)
 }
 
 // New builds an agent from main.cf (with the service's -o overrides).

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tern-mta/tern/pkg/daemon"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
 	"github.com/tern-mta/tern/pkg/maillog"
@@ -318,4 +319,26 @@ func (cl *Client) Deliver(env *envelope.Envelope, rcpts []envelope.Recipient, tr
 		return nil, err
 	}
 	return decodeResults(reply, len(rcpts))
+}
+
+// ServeDaemon runs a delivery agent daemon: it serves delivery requests
+// on the daemon's listener (its service's, or the first master passed)
+// until SIGTERM, logging each result. It returns the exit status.
+func ServeDaemon(d *daemon.Daemon, dl Deliverer, memLimit int64) int {
+	ctx, stop := daemon.SignalContext()
+	defer stop()
+	srv := &Server{Deliverer: dl, Log: d.Log, SpoolDir: os.TempDir(), MemLimit: memLimit}
+	l := d.Listener(d.Service)
+	if l == nil && len(d.Listeners) > 0 {
+		l = d.Listeners[0].Listener
+	}
+	if l == nil {
+		d.Log.Fatalf("no listener passed by master")
+		return 1
+	}
+	if err := ipc.Serve(ctx, l, 0, srv.ServeConn); err != nil {
+		d.Log.Fatalf("%v", err)
+		return 1
+	}
+	return 0
 }
