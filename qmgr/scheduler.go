@@ -204,7 +204,7 @@ func (s *scheduler) activate(env *envelope.Envelope, state queue.State) {
 	msg.mu.Lock()
 	msg.jobs = len(jobs)
 	for _, r := range immediate {
-		s.m.record(msg, r.idx, r.res)
+		s.m.record(msg, r.idx, r.res, false)
 	}
 	msg.mu.Unlock()
 	if len(jobs) == 0 {
@@ -302,12 +302,13 @@ func (m *Manager) concurrencyLimit(transport string) int {
 	return m.settings.defaultConcurrency
 }
 
-// jobDone is called by a transport worker with a job's results.
-func (s *scheduler) jobDone(j *job, results []agent.Result) {
+// jobDone is called by a transport worker with a job's results; logged
+// says the agent has logged them already.
+func (s *scheduler) jobDone(j *job, results []agent.Result, logged bool) {
 	msg := j.msg
 	msg.mu.Lock()
 	for k, i := range j.idx {
-		s.m.record(msg, i, results[k])
+		s.m.record(msg, i, results[k], logged)
 	}
 	msg.jobs--
 	last := msg.jobs == 0

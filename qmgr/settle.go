@@ -14,9 +14,10 @@ import (
 // record applies one recipient's result to the message. Results that no
 // agent produced (routing decisions, an unreachable agent) are logged here;
 // agents log their own.
-func (m *Manager) record(msg *activeMsg, i int, res agent.Result) {
+func (m *Manager) record(msg *activeMsg, i int, res agent.Result, logged bool) {
 	rc := &msg.env.Recipients[i]
 	rc.DSN, rc.Reason, rc.Relay = res.DSN, res.Text, res.Relay
+	rc.Diag, rc.RemoteMTA = res.Diagnostic, res.RemoteMTA
 	switch res.Status {
 	case agent.OK:
 		rc.Status = envelope.Delivered
@@ -25,7 +26,7 @@ func (m *Manager) record(msg *activeMsg, i int, res agent.Result) {
 	default:
 		rc.Status = envelope.Pending
 	}
-	if res.Relay == "" || res.Relay == "none" {
+	if !logged {
 		agent.LogResult(m.log, msg.env, *rc, res, msg.started)
 	}
 }
@@ -206,7 +207,10 @@ func recipientReport(rc envelope.Recipient, action dsn.Action, now time.Time) ds
 	} else if rc.Original != "" && !strings.EqualFold(rc.Original, rc.Address) {
 		rep.OriginalRecipient = "rfc822;" + rc.Original
 	}
-	if strings.HasPrefix(rc.Reason, "host ") || strings.HasPrefix(rc.Relay, "smtp") {
+	if rc.Diag != "" {
+		// The remote server's own words, as RFC 3464 section 2.3.6 wants.
+		rep.DiagnosticType, rep.Diagnostic, rep.RemoteMTA = "smtp", rc.Diag, rc.RemoteMTA
+	} else if strings.HasPrefix(rc.Reason, "host ") || strings.HasPrefix(rc.Relay, "smtp") {
 		rep.DiagnosticType = "smtp"
 	}
 	if rep.Status == "" {

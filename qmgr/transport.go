@@ -158,27 +158,29 @@ func (t *transport) worker() {
 			return
 		}
 		var results []agent.Result
-		results, cl = t.deliver(cl, j)
+		var logged bool
+		results, cl, logged = t.deliver(cl, j)
 		t.release(j, results)
-		t.s.jobDone(j, results)
+		t.s.jobDone(j, results, logged)
 	}
 }
 
-// deliver runs one job over cl (dialling when nil) and returns the results
-// and the connection to keep, nil when it broke.
-func (t *transport) deliver(cl *agent.Client, j *job) ([]agent.Result, *agent.Client) {
+// deliver runs one job over cl (dialling when nil) and returns the results,
+// the connection to keep (nil when it broke) and whether the agent gave
+// (and so logged) the results; otherwise qmgr made them and logs them.
+func (t *transport) deliver(cl *agent.Client, j *job) ([]agent.Result, *agent.Client, bool) {
 	m := t.s.m
 	if cl == nil {
 		var err error
 		cl, err = agent.DialAgent(m.agentSocket(t.name), m.settings.agentTimeout)
 		if err != nil {
 			m.log.Warnf("connect to transport private/%s: %v", t.name, err)
-			return allResults(j, agent.Deferf("4.3.0", "mail transport unavailable")), nil
+			return allResults(j, agent.Deferf("4.3.0", "mail transport unavailable")), nil, false
 		}
 	}
 	content, _, err := m.q.Content(j.msg.env.ID)
 	if err != nil {
-		return allResults(j, agent.Deferf("4.3.0", "queue file read error: %v", err)), cl
+		return allResults(j, agent.Deferf("4.3.0", "queue file read error: %v", err)), cl, false
 	}
 	defer content.Close()
 	env := j.msg.env
@@ -190,9 +192,9 @@ func (t *transport) deliver(cl *agent.Client, j *job) ([]agent.Result, *agent.Cl
 	if err != nil {
 		cl.Close()
 		m.log.Warnf("%s: lost connection with %s agent: %v", env.ID, t.name, err)
-		return allResults(j, agent.Deferf("4.3.0", "lost connection with %s agent", t.name)), nil
+		return allResults(j, agent.Deferf("4.3.0", "lost connection with %s agent", t.name)), nil, false
 	}
-	return results, cl
+	return results, cl, true
 }
 
 func allResults(j *job, r agent.Result) []agent.Result {

@@ -35,7 +35,7 @@ type target struct {
 	addr    string // "ip:port" or the socket path
 }
 
-// peer is the server as Postfix names it in logs: "name[ip]:port".
+// peer is the server as Postfix names it in relay=: "name[ip]:port".
 func (t target) peer() string {
 	if t.network == "unix" {
 		return t.name
@@ -149,7 +149,7 @@ func (a *Agent) open(ctx context.Context, dest destination, t target) (*client.S
 		conn.Close()
 		return nil, agent.Deferf("4.3.5", "%v", err)
 	}
-	s, err := client.Open(ctx, conn, t.peer(), opt)
+	s, err := client.Open(ctx, conn, namaddr(t.peer()), opt)
 	if err != nil {
 		conn.Close()
 		return nil, sessionResult(t, err)
@@ -179,17 +179,26 @@ func sessionResult(t target, err error) agent.Result {
 	if !errors.As(err, &ce) {
 		return agent.Deferf("4.4.2", "conversation with %s: %v", t.peer(), err)
 	}
+	// A session existed: Postfix names the server in relay=.
+	diag, mta := "", ""
+	if ce.Reply != nil {
+		diag, mta = ce.Reply.Text, t.name
+	}
 	dsn := ce.Status
 	if ce.Temporary {
 		if dsn == "" || dsn[0] != '4' {
 			dsn = "4.0.0"
 		}
-		return agent.Deferf(dsn, "%s", ce.Error())
+		r := agent.Deferf(dsn, "%s", ce.Error())
+		r.Relay, r.Diagnostic, r.RemoteMTA = t.peer(), diag, mta
+		return r
 	}
 	if dsn == "" || dsn[0] != '5' {
 		dsn = "5.0.0"
 	}
-	return agent.Bouncef(dsn, "%s", ce.Error())
+	r := agent.Bouncef(dsn, "%s", ce.Error())
+	r.Relay, r.Diagnostic, r.RemoteMTA = t.peer(), diag, mta
+	return r
 }
 
 // send runs the transaction on s and fills results; it reports false
@@ -241,9 +250,28 @@ func (a *Agent) keep(ctx context.Context, s *client.Session, peer string, dest d
 	a.cache.put(dest.key(), cached{s: s, peer: peer})
 }
 
+// namaddr drops the port from "name[ip]:port": Postfix names the server
+// so in "host ... said:" texts, the port being in relay=.
+func namaddr(peer string) string {
+	if i := strings.LastIndexByte(peer, ']'); i >= 0 {
+		return peer[:i+1]
+	}
+	return peer
+}
+
+// hostName is the name part of "name[ip]:port".
+func hostName(peer string) string {
+	name, _, _ := strings.Cut(peer, "[")
+	return name
+}
+
 // recipientResult maps one recipient's reply.
 func recipientResult(peer string, r client.RcptResult) agent.Result {
 	res := agent.Result{DSN: r.Reply.Enhanced, Relay: peer}
+	host := namaddr(peer)
+	if r.Reply.Code >= 400 {
+		res.Diagnostic, res.RemoteMTA = r.Reply.Text, hostName(peer)
+	}
 	switch {
 	case r.Reply.Code >= 200 && r.Reply.Code < 300:
 		res.Status, res.Text = agent.OK, r.Reply.Text
@@ -252,13 +280,13 @@ func recipientResult(peer string, r client.RcptResult) agent.Result {
 		}
 	case r.Reply.Code >= 500:
 		res.Status = agent.Bounce
-		res.Text = fmt.Sprintf("host %s said: %s (in reply to %s command)", peer, r.Reply.Text, r.Stage)
+		res.Text = fmt.Sprintf("host %s said: %s (in reply to %s command)", host, r.Reply.Text, r.Stage)
 		if res.DSN == "" || res.DSN[0] != '5' {
 			res.DSN = "5.0.0"
 		}
 	default:
 		res.Status = agent.Defer
-		res.Text = fmt.Sprintf("host %s said: %s (in reply to %s command)", peer, r.Reply.Text, r.Stage)
+		res.Text = fmt.Sprintf("host %s said: %s (in reply to %s command)", host, r.Reply.Text, r.Stage)
 		if res.DSN == "" || res.DSN[0] != '4' {
 			res.DSN = "4.0.0"
 		}

@@ -164,7 +164,7 @@ func TestDeliverPerRecipientResultsAndGreetingFallback(t *testing.T) {
 		text   string
 	}{
 		{agent.OK, "2.0.0", "250 2.0.0 Ok: queued as FAKE1"},
-		{agent.Bounce, "5.1.1", "host mx2.dest.tst[127.0.0.1]:"},
+		{agent.Bounce, "5.1.1", "host mx2.dest.tst[127.0.0.1] said: 550 5.1.1"},
 		{agent.Defer, "4.2.2", "Mailbox full"},
 	}
 	for i, w := range want {

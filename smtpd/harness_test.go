@@ -72,6 +72,7 @@ func (f *fakeCleanup) messages() []queued {
 
 // testServer is an smtpd on a loopback port with a fake cleanup.
 type testServer struct {
+	stop    func() // stops smtpd (and the fake cleanup), as SIGTERM does
 	addr    string
 	cleanup *fakeCleanup
 	log     *syncBuffer
@@ -121,6 +122,7 @@ func startServerWith(t *testing.T, extra string, adjust func(*Server)) *testServ
 		t.Fatal(err)
 	}
 	ts.addr = l.Addr().String()
+	ts.stop = cancel
 	var cleanupDone, smtpdDone sync.WaitGroup
 	cleanupDone.Add(1)
 	smtpdDone.Add(1)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tern-mta/tern/pkg/envelope"
@@ -58,6 +59,10 @@ type session struct {
 	connReject reply.Reply
 	pipelined  bool
 	policy     *restrict.Session // nil: no restrictions (tests)
+	// waiting is set while the session waits for a command; stopping
+	// once smtpd stops. Together they let a stop interrupt only an idle
+	// wait.
+	waiting, stopping atomic.Bool
 }
 
 func newSession(srv *Server, conn net.Conn, c client) *session {
@@ -91,7 +96,20 @@ func (s *session) flush() error {
 	return s.bw.Flush()
 }
 
+// shuttingDown tells the client that smtpd stops (RFC 5321 section 3.8).
+func (s *session) shuttingDown() {
+	_ = s.conn.SetDeadline(time.Now().Add(10 * time.Second))
+	s.send(reply.New(reply.CodeUnavailable, "4.3.2", "%s Service shutting down, closing transmission channel", s.srv.set.hostname))
+	_ = s.bw.Flush()
+}
+
+// deadline arms smtpd_timeout for the next read or write; while waiting
+// for a command after a stop it expires at once.
 func (s *session) deadline() {
+	if s.waiting.Load() && s.stopping.Load() {
+		_ = s.conn.SetDeadline(time.Now())
+		return
+	}
 	_ = s.conn.SetDeadline(time.Now().Add(s.srv.set.timeout))
 }
 
@@ -111,6 +129,16 @@ func (s *session) serve(ctx context.Context) {
 		s.connReject = r
 	}
 	s.send(reply.Reply{Code: reply.CodeReady, Text: s.srv.set.banner})
+	// On stop, a client waiting between commands is told at once; one in
+	// the middle of a command or of DATA is left to finish it.
+	raw := s.conn
+	stop := context.AfterFunc(ctx, func() {
+		s.stopping.Store(true)
+		if s.waiting.Load() {
+			_ = raw.SetReadDeadline(time.Now())
+		}
+	})
+	defer stop()
 	for !s.closing {
 		if s.br.Buffered() == 0 {
 			if err := s.flush(); err != nil {
@@ -118,14 +146,19 @@ func (s *session) serve(ctx context.Context) {
 				return
 			}
 		}
+		s.waiting.Store(true)
 		if ctx.Err() != nil {
-			s.send(reply.New(reply.CodeUnavailable, "4.3.2", "%s Service shutting down, closing transmission channel", s.srv.set.hostname))
-			_ = s.flush()
+			s.shuttingDown()
 			return
 		}
 		s.deadline()
 		line, tooLong, bareLF, err := readLine(s.br, s.srv.set.lineLimit)
+		s.waiting.Store(false)
 		if err != nil {
+			if ctx.Err() != nil {
+				s.shuttingDown()
+				return
+			}
 			s.lost(err)
 			return
 		}

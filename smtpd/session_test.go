@@ -404,3 +404,17 @@ func TestCheckRejectsBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestStopTellsIdleClients: when smtpd stops, a client waiting between
+// commands gets 421 at once rather than holding the stop up.
+func TestStopTellsIdleClients(t *testing.T) {
+	ts := startServer(t, "")
+	c := ts.dial(t)
+	c.cmd("EHLO c", "250")
+	start := time.Now()
+	ts.stop()
+	c.expect("421 4.3.2 mx.example.tst Service shutting down")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the idle client was told after %v", d)
+	}
+}

@@ -7,8 +7,9 @@
 // origin attributes (envelope.Envelope.Record), "transport", "nexthop", and
 // one "rcpt" attribute per recipient (envelope.RcptRecord), then the content
 // as an ipc body. Reply record (ipc.FrameReply): one "result" attribute per
-// recipient, "STATUS DSN TEXT" where STATUS is ok, defer or bounce, and an
-// optional "relay" attribute per recipient in the same order.
+// recipient, "STATUS DSN TEXT" where STATUS is ok, defer or bounce, and
+// optional "relay", "diag" and "mta" attributes per recipient in the same
+// order.
 package agent
 
 import (
@@ -66,6 +67,12 @@ type Result struct {
 	DSN    string // enhanced status code, e.g. "5.1.1"
 	Text   string // human-readable reason, as logged and shown by mailq
 	Relay  string // where it went, e.g. "local" or "mx.example.com[192.0.2.1]:25"
+	// Diagnostic is the remote server's reply ("550 5.1.1 <u@x>: ...")
+	// and RemoteMTA its host name, for a delivery status notification's
+	// Diagnostic-Code and Remote-MTA fields (RFC 3464 section 2.3); both
+	// are "" for local deliveries.
+	Diagnostic string
+	RemoteMTA  string
 }
 
 // Deferf returns a Defer result with a formatted text.
@@ -248,6 +255,9 @@ func encodeResults(rs []Result) ipc.Record {
 	for _, r := range rs {
 		rec = rec.Add("relay", r.Relay)
 	}
+	for _, r := range rs {
+		rec = rec.Add("diag", strings.ReplaceAll(r.Diagnostic, "\n", " ")).Add("mta", r.RemoteMTA)
+	}
 	return rec
 }
 
@@ -256,7 +266,7 @@ func decodeResults(rec ipc.Record, n int) ([]Result, error) {
 	if len(vals) != n {
 		return nil, fmt.Errorf("agent: %d results for %d recipients", len(vals), n)
 	}
-	relays := rec.All("relay")
+	relays, diags, mtas := rec.All("relay"), rec.All("diag"), rec.All("mta")
 	out := make([]Result, n)
 	for i, v := range vals {
 		f := strings.SplitN(v, " ", 3)
@@ -270,6 +280,9 @@ func decodeResults(rec ipc.Record, n int) ([]Result, error) {
 		out[i] = Result{Status: st, DSN: f[1], Text: f[2]}
 		if i < len(relays) {
 			out[i].Relay = relays[i]
+		}
+		if i < len(diags) && i < len(mtas) {
+			out[i].Diagnostic, out[i].RemoteMTA = diags[i], mtas[i]
 		}
 	}
 	return out, nil

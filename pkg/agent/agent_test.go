@@ -353,6 +353,23 @@ func TestEncodeResultsOneLine(t *testing.T) {
 	}
 }
 
+func TestEncodeResultsCarriesRemoteReply(t *testing.T) {
+	in := []Result{
+		{Status: OK, DSN: "2.0.0", Text: "250 ok", Relay: "local"},
+		{Status: Bounce, DSN: "5.1.1", Text: "host mx[192.0.2.1] said: 550 5.1.1 gone", Relay: "mx[192.0.2.1]:25",
+			Diagnostic: "550 5.1.1 <u@x>: gone", RemoteMTA: "mx.example.net"},
+	}
+	got, err := decodeResults(encodeResults(in), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in {
+		if got[i] != in[i] {
+			t.Errorf("result %d: got %+v, want %+v", i, got[i], in[i])
+		}
+	}
+}
+
 func TestLogResult(t *testing.T) {
 	start := time.Now()
 	arrival := start.Add(-1500 * time.Millisecond)

@@ -41,6 +41,10 @@ type Recipient struct {
 	Reason   string     `json:"reason,omitempty"` // last result text, as mailq shows it
 	Relay    string     `json:"relay,omitempty"`  // agent/next hop of last attempt
 	Notified bool       `json:"nf,omitempty"`     // the sender was told of the failure
+	// Diag and RemoteMTA are the remote server's reply and host name of
+	// the last attempt, for delivery status notifications.
+	Diag      string `json:"diag,omitempty"`
+	RemoteMTA string `json:"mta,omitempty"`
 }
 
 // Envelope is everything about a queued message except its content.
