@@ -1,15 +1,11 @@
 package tests
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // dovecotAuth is a running Dovecot with nothing but its auth service.
@@ -24,29 +20,15 @@ type dovecotAuth struct {
 // connect to. The service is stopped by t.Cleanup.
 func startDovecotAuth(t *testing.T, users map[string]string) dovecotAuth {
 	t.Helper()
-	dovecot, err := exec.LookPath("dovecot")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("dovecot not installed (Debian package dovecot-core)")
-		}
-		t.Skip("dovecot not installed (Debian package dovecot-core)")
+	if _, err := exec.LookPath("dovecot"); err != nil {
+		needPackage(t, "dovecot-core", "dovecot not installed")
 	}
 	doveadm, err := exec.LookPath("doveadm")
 	if err != nil {
 		t.Fatal("dovecot without doveadm")
 	}
-	// A short path (unix socket names are limited) that Dovecot's
-	// unprivileged auth worker and tern's smtpd can both walk into.
-	dir, err := os.MkdirTemp("", "tern-dvc-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := dovecotDir(t, "tern-dvc-")
 	d := dovecotAuth{dir: dir, socket: filepath.Join(dir, "auth-client")}
-
 	var passwd strings.Builder
 	for name, password := range users {
 		out, err := exec.Command(doveadm, "pw", "-s", "SHA512-CRYPT", "-p", password).Output()
@@ -59,85 +41,23 @@ func startDovecotAuth(t *testing.T, users map[string]string) dovecotAuth {
 		}
 		fmt.Fprintf(&passwd, "%s:%s\n", name, hash)
 	}
-	conf := filepath.Join(dir, "dovecot.conf")
-	for path, content := range map[string]string{
-		filepath.Join(dir, "passwd"): passwd.String(),
-		conf:                         d.config(t),
-	} {
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	// -F keeps the master in the foreground: it is our child, and its
-	// output goes to /dev/null (nil Stdout/Stderr) so nothing holds the
-	// test's pipes open.
-	cmd := exec.Command(dovecot, "-F", "-c", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dovecot: %v", err)
-	}
-	done := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { d.stop(t, cmd, done) })
-
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if fi, err := os.Stat(d.socket); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			return d
-		}
-		select {
-		case <-done:
-			t.Fatalf("dovecot exited: %v\n%s", waitErr, d.log())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no dovecot auth socket after 15s\n%s", d.log())
-		}
-	}
+	runDovecot(t, dir, d.config(), map[string]string{"passwd": passwd.String()}, d.socket)
+	return d
 }
 
-// config is a Dovecot configuration with no protocol but the auth service.
-func (d dovecotAuth) config(t *testing.T) string {
-	t.Helper()
+// config is the body of a Dovecot configuration with no protocol but the
+// auth service.
+func (d dovecotAuth) config() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "instance_name = tern-auth-%s\n", filepath.Base(d.dir))
-	fmt.Fprintf(&b, "base_dir = %s/run\nstate_dir = %s/state\nlog_path = %s/dovecot.log\n", d.dir, d.dir, d.dir)
 	b.WriteString("protocols =\nssl = no\nauth_mechanisms = plain login\n")
 	b.WriteString("disable_plaintext_auth = no\nauth_failure_delay = 0\n")
-	if !isRoot() {
-		// Unprivileged, every Dovecot process runs as the test's user.
-		name := currentUser(t).Username
-		fmt.Fprintf(&b, "default_internal_user = %s\ndefault_login_user = %s\n", name, name)
-	}
 	fmt.Fprintf(&b, "passdb {\n  driver = passwd-file\n  args = %s/passwd\n}\n", d.dir)
 	b.WriteString("userdb {\n  driver = static\n  args = uid=65534 gid=65534 home=/nonexistent\n}\n")
 	fmt.Fprintf(&b, "service auth {\n  unix_listener %s {\n    mode = 0666\n  }\n}\n", d.socket)
 	return b.String()
 }
 
-// stop sends SIGTERM to Dovecot's master (our child: it ran with -F) and
-// waits for it, killing it after 10s.
-func (d dovecotAuth) stop(t *testing.T, cmd *exec.Cmd, done chan struct{}) {
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Errorf("stop dovecot: %v", err)
-	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Errorf("dovecot did not stop within 10s")
-	}
-	if t.Failed() {
-		t.Logf("dovecot log:\n%s", d.log())
-	}
-}
-
-func (d dovecotAuth) log() string {
-	b, _ := os.ReadFile(filepath.Join(d.dir, "dovecot.log"))
-	return string(b)
-}
+func (d dovecotAuth) log() string { return dovecotLog(d.dir) }
 
 // pyDovecotSubmission authenticates at the submission service after
 // STARTTLS with each mechanism on a connection of its own and prints each
