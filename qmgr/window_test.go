@@ -1,7 +1,10 @@
 package qmgr
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
 )
@@ -64,5 +67,31 @@ func TestSlowStartWindow(t *testing.T) {
 	local := newTransport(&scheduler{m: m}, "local")
 	if w := local.window("localhost", m.concurrencyLimit("local")); w != 2 {
 		t.Errorf("local window %d, want 2", w)
+	}
+}
+
+// TestBusyDestinationDoesNotBlockOthers: with one delivery at a time per
+// destination, three messages for a stuck destination queued first do not
+// hold up a message for another destination.
+func TestBusyDestinationDoesNotBlockOthers(t *testing.T) {
+	release := make(chan struct{})
+	fa := &fakeAgent{answer: func(n int, r agentReq) []agent.Result {
+		if strings.HasPrefix(r.rcpts[0].Address, "stuck@") {
+			select {
+			case <-release:
+			case <-time.After(waitTimeout):
+			}
+		}
+		return allOK(r)
+	}}
+	h := newMTA(t, "local_destination_concurrency_limit = 1\n", fa)
+	defer close(release)
+	for i := 0; i < 3; i++ {
+		h.submit(rcpts("stuck@example.com").Add("sender", "a@example.com"), fmt.Sprintf("Subject: %d\n\nx\n", i))
+	}
+	other := h.submit(rcpts("free@example.com").Add("sender", "a@example.com"), "Subject: other\n\nx\n")
+	h.waitLog(other + ": removed")
+	if n := len(h.agent.requests()); n != 2 {
+		t.Errorf("%d deliveries started, want 2 (one stuck, one free)", n)
 	}
 }
