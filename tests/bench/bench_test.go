@@ -23,7 +23,7 @@ func TestBenchSmoke(t *testing.T) {
 	if ok, _ := postfixUsable(cfg.postfixMail); ok {
 		want = append(want, "tern advantage", "postfix")
 	}
-	smokeRun(ctx, t, cfg, want, []string{"SMTP intake 1 KB"})
+	smokeRun(ctx, t, cfg, want, []string{"SMTP intake 1 KB", "relay rate"})
 }
 
 // TestBenchSMTPSmoke runs the SMTP intake phase alone with a few
@@ -48,7 +48,35 @@ func TestBenchSMTPSmoke(t *testing.T) {
 	if ok, _ := postfixUsable(cfg.postfixMail); ok {
 		want = append(want, "tern advantage", ">= 3x")
 	}
-	smokeRun(ctx, t, cfg, want, []string{"sendmail injection rate"})
+	smokeRun(ctx, t, cfg, want, []string{"sendmail injection rate", "relay rate"})
+}
+
+// TestBenchRelaySmoke runs the relay phase alone with a few messages at
+// two concurrencies: smtp-source -> tern (and, when installed, Postfix)
+// -> smtp-sink.
+func TestBenchRelaySmoke(t *testing.T) {
+	const source, sinkPath = "/usr/sbin/smtp-source", "/usr/sbin/smtp-sink"
+	for _, p := range []string{source, sinkPath} {
+		if _, err := os.Stat(p); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s missing in CI (install Debian's postfix): %v", p, err)
+			}
+			t.Skipf("%s missing (Debian package postfix): %v", p, err)
+		}
+	}
+	bin, tmp := smokeSetup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cfg := config{messages: 2, concurrency: 1, latency: 1, runs: 1, tern: bin,
+		postfixMail: "/usr/sbin/sendmail", stall: 20 * time.Second, tmpRoot: tmp,
+		relayOnly: true, smtpSource: source, smtpSink: sinkPath, relaySessions: []int{1, 10}, relayN: 20,
+		smtpTimeout: 30 * time.Second}
+	want := []string{"relay rate 1 KB, 1 session", "relay rate 1 KB, 10 sessions", "relay CPU per message 1 KB, 10 sessions",
+		"relay bench: smtp-source"}
+	if ok, _ := postfixUsable(cfg.postfixMail); ok {
+		want = append(want, "tern advantage", ">= 3x")
+	}
+	smokeRun(ctx, t, cfg, want, []string{"sendmail injection rate", "SMTP intake 1 KB"})
 }
 
 // smokeSetup builds tern and makes a temporary root for the instances;

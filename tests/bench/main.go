@@ -1,14 +1,16 @@
 // Command bench measures tern's core path — sendmail injection rate and
-// latency, queue and local delivery rate — and its SMTP intake rate
-// (Postfix's smtp-source at several sizes and concurrencies) and, when
-// Postfix is installed and the bench runs as root, does the same work on
-// a Postfix instance configured alike in a temporary folder, printing
-// tern/Postfix ratios.
+// latency, queue and local delivery rate —, its SMTP intake rate
+// (Postfix's smtp-source at several sizes and concurrencies) and its relay
+// rate end to end (smtp-source to smtpd, relayed by the smtp client to
+// Postfix's smtp-sink) and, when Postfix is installed and the bench runs
+// as root, does the same work on a Postfix instance configured alike in a
+// temporary folder, printing tern/Postfix ratios.
 //
 // It is what "make bench" runs (through tests/bench/run.sh):
 //
 //	go run ./tests/bench -tern bin/tern [-n 1000] [-c 8] [-l 200] [-runs 1]
 //	    [-smtp-only | -no-smtp] [-smtp-n 2000] [-smtp-n-large 300] [-smtp-sessions 1,10,50]
+//	    [-relay-only | -no-relay] [-relay-n 2000] [-relay-sessions 1,10,50]
 //
 // Every instance lives in its own temporary folder on loopback and is
 // stopped and removed at the end, also on error or interrupt.
@@ -49,6 +51,13 @@ type config struct {
 	smtpLarge    int           // 100 KB messages per sessions count (0: none)
 	smtpReuse    bool          // smtp-source -d: one connection per session
 	smtpTimeout  time.Duration // bound of one smtp-source run
+
+	// The relay phase (smtp-source -> system -> smtp-sink).
+	relayOnly     bool   // run the relay phase alone
+	noRelay       bool   // skip the relay phase
+	smtpSink      string // Postfix's smtp-sink
+	relaySessions []int  // smtp-source's parallel sessions of each case
+	relayN        int    // 1 KB messages per sessions count (0: none)
 }
 
 func main() {
@@ -97,12 +106,25 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.IntVar(&cfg.smtpLarge, "smtp-n-large", 300, "SMTP phase: 100 KB messages per session count (0: none)")
 	fs.BoolVar(&cfg.smtpReuse, "smtp-reuse", false, "SMTP phase: send all of a session's messages over one connection (smtp-source -d)")
 	fs.DurationVar(&cfg.smtpTimeout, "smtp-timeout", 3*time.Minute, "SMTP phase: give up on one smtp-source run after this long")
+	fs.BoolVar(&cfg.relayOnly, "relay-only", false, "run only the relay phase (smtp-source -> system -> smtp-sink)")
+	fs.BoolVar(&cfg.noRelay, "no-relay", false, "skip the relay phase")
+	fs.StringVar(&cfg.smtpSink, "smtp-sink", "/usr/sbin/smtp-sink", "Postfix's SMTP test server, the relay phase's destination")
+	relaySessions := fs.String("relay-sessions", "1,10,50", "relay phase: comma-separated smtp-source parallel session counts")
+	fs.IntVar(&cfg.relayN, "relay-n", 2000, "relay phase: 1 KB messages per session count (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	var err error
 	if cfg.smtpSessions, err = parseSessions(*sessions); err != nil {
 		fmt.Fprintln(errOut, "bench: -smtp-sessions:", err)
+		return cfg, err
+	}
+	if cfg.relaySessions, err = parseSessions(*relaySessions); err != nil {
+		fmt.Fprintln(errOut, "bench: -relay-sessions:", err)
+		return cfg, err
+	}
+	if err := checkPhases(cfg); err != nil {
+		fmt.Fprintln(errOut, "bench:", err)
 		return cfg, err
 	}
 	if cfg.smtpOnly && cfg.noSMTP || cfg.smtpSmall < 0 || cfg.smtpLarge < 0 || cfg.smtpTimeout <= 0 ||
@@ -119,4 +141,19 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 		return cfg, errors.New("bad flag values")
 	}
 	return cfg, nil
+}
+
+// checkPhases rejects contradicting phase flags.
+func checkPhases(cfg config) error {
+	switch {
+	case cfg.relayOnly && cfg.noRelay:
+		return errors.New("not both -relay-only and -no-relay")
+	case cfg.relayOnly && cfg.smtpOnly:
+		return errors.New("not both -relay-only and -smtp-only")
+	case cfg.relayN < 0:
+		return errors.New("need -relay-n >= 0")
+	case cfg.relayOnly && cfg.relayN == 0:
+		return errors.New("-relay-only needs -relay-n > 0")
+	}
+	return nil
 }

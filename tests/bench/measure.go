@@ -24,6 +24,7 @@ type result struct {
 	sendmailCPU  time.Duration // CPU time per sendmail call (with postdrop for Postfix)
 	daemonCPU    time.Duration // CPU time of the whole system per message in the delivery phase
 	smtp         []smtpFigures // the SMTP phase, one per case
+	relay        []smtpFigures // the relay phase, one per case
 }
 
 // messageSize is the size of every test message.

@@ -43,37 +43,57 @@ type runResults struct {
 // smtpMetrics lists the SMTP phase's lines: the intake rate of every
 // case, then the CPU time per message of every case.
 func smtpMetrics(cases []smtpCase) []metric {
+	return caseMetrics(cases, "SMTP intake ", "CPU per message ", smtpTargetSession, smtpTarget,
+		func(r result) []smtpFigures { return r.smtp })
+}
+
+// relayMetrics lists the relay phase's lines: the relay rate of every
+// case, then the CPU time per message of every case.
+func relayMetrics(cases []smtpCase) []metric {
+	return caseMetrics(cases, "relay rate ", "relay CPU per message ", relayTargetSession, relayTarget,
+		func(r result) []smtpFigures { return r.relay })
+}
+
+// caseMetrics lists a rate line per case (the targetSessions row with
+// the target), then a CPU line per case, reading the figures that figs
+// picks from a result.
+func caseMetrics(cases []smtpCase, ratePrefix, cpuPrefix string, targetSessions int, targetAdv float64,
+	figs func(result) []smtpFigures) []metric {
 	var rates, cpus []metric
 	for i, c := range cases {
 		target := 0.0
-		if c.sessions == smtpTargetSession {
-			target = smtpTarget
+		if c.sessions == targetSessions {
+			target = targetAdv
 		}
-		rates = append(rates, metric{"SMTP intake " + c.label(), "msg/s", func(r result) float64 {
-			if i >= len(r.smtp) {
-				return math.NaN()
+		rates = append(rates, metric{ratePrefix + c.label(), "msg/s", func(r result) float64 {
+			if f := figs(r); i < len(f) {
+				return f[i].rate
 			}
-			return r.smtp[i].rate
+			return math.NaN()
 		}, true, target, "x rate"})
-		cpus = append(cpus, metric{"CPU per message " + c.label(), "ms", func(r result) float64 {
-			if i >= len(r.smtp) {
-				return math.NaN()
+		cpus = append(cpus, metric{cpuPrefix + c.label(), "ms", func(r result) float64 {
+			if f := figs(r); i < len(f) {
+				return ms(f[i].cpu)
 			}
-			return ms(r.smtp[i].cpu)
+			return math.NaN()
 		}, false, 0, "x less CPU"})
 	}
 	return append(rates, cpus...)
 }
 
-// printRun writes a run's tables (core when asked, SMTP when it has
-// cases); it reports whether tern missed a target.
-func printRun(w io.Writer, title string, core bool, cases []smtpCase, r runResults, withPostfix bool) bool {
+// printRun writes a run's tables (core when planned, SMTP and relay when
+// they have cases); it reports whether tern missed a target.
+func printRun(w io.Writer, title string, p plan, r runResults, withPostfix bool) bool {
 	missed := false
-	if core {
+	if p.core {
 		missed = printTable(w, title+":", r, withPostfix)
 	}
-	if len(cases) > 0 {
-		missed = printRows(w, title+", SMTP intake:", smtpMetrics(cases), r, withPostfix) || missed
+	if len(p.smtp) > 0 {
+		missed = printRows(w, title+", SMTP intake:", smtpMetrics(p.smtp), r, withPostfix) || missed
+	}
+	if len(p.relay) > 0 {
+		missed = printRows(w, title+", relay (smtp-source -> smtpd -> smtp -> smtp-sink):",
+			relayMetrics(p.relay), r, withPostfix) || missed
 	}
 	return missed
 }
@@ -155,7 +175,8 @@ func medians(runs []runResults) runResults {
 			endToEnd:     med(func(r result) float64 { return r.endToEnd }),
 			sendmailCPU:  medDur(func(r result) time.Duration { return r.sendmailCPU }),
 			daemonCPU:    medDur(func(r result) time.Duration { return r.daemonCPU }),
-			smtp:         medSMTP(runs, sys),
+			smtp:         medFigures(runs, func(r runResults) []smtpFigures { return sys(r).smtp }),
+			relay:        medFigures(runs, func(r runResults) []smtpFigures { return sys(r).relay }),
 		}
 	}
 	return runResults{
@@ -164,15 +185,15 @@ func medians(runs []runResults) runResults {
 	}
 }
 
-// medSMTP returns the median of each SMTP case's figures over the runs
-// of one system (nil when the system has none).
-func medSMTP(runs []runResults, sys func(runResults) result) []smtpFigures {
+// medFigures returns the median of each case's figures, as figs picks
+// them from a run, over the runs (nil when there are none).
+func medFigures(runs []runResults, figs func(runResults) []smtpFigures) []smtpFigures {
 	if len(runs) == 0 {
 		return nil
 	}
-	n := len(sys(runs[0]).smtp)
+	n := len(figs(runs[0]))
 	for _, r := range runs {
-		n = min(n, len(sys(r).smtp))
+		n = min(n, len(figs(r)))
 	}
 	if n == 0 {
 		return nil
@@ -181,7 +202,7 @@ func medSMTP(runs []runResults, sys func(runResults) result) []smtpFigures {
 	rate, cpu := make([]float64, len(runs)), make([]float64, len(runs))
 	for i := range out {
 		for j, r := range runs {
-			f := sys(r).smtp[i]
+			f := figs(r)[i]
 			rate[j], cpu[j] = f.rate, float64(f.cpu)
 		}
 		out[i] = smtpFigures{rate: median(rate), cpu: time.Duration(median(cpu))}
@@ -204,21 +225,27 @@ func median(v []float64) float64 {
 }
 
 // printHeader describes the setup of the bench: the phases that run
-// (the SMTP one when it has cases, else smtpWhy says why not).
-func printHeader(w io.Writer, cfg config, cores int, ternVersion, postfixVersion, noPostfixWhy string, cases []smtpCase, smtpWhy string) {
-	if !cfg.smtpOnly {
+// (the SMTP and relay ones when they have cases, else why not).
+func printHeader(w io.Writer, cfg config, cores int, ternVersion, postfixVersion, noPostfixWhy string, p plan) {
+	if p.core {
 		fmt.Fprintf(w, "tern bench: %d messages of %d bytes to one local mbox recipient; injection %d callers at a time; latency over %d sequential calls; %d run(s)\n",
 			cfg.messages, messageSize, cfg.concurrency, cfg.latency, cfg.runs)
 	}
-	if len(cases) > 0 {
-		conn := "a new connection per message"
-		if cfg.smtpReuse {
-			conn = "one connection per session (-d)"
-		}
+	conn := "a new connection per message"
+	if cfg.smtpReuse {
+		conn = "one connection per session (-d)"
+	}
+	if len(p.smtp) > 0 {
 		fmt.Fprintf(w, "SMTP intake bench: smtp-source, %s; %s; recipient a local user routed to the discard transport; %d run(s)\n",
-			conn, smtpCaseList(cases), cfg.runs)
+			conn, smtpCaseList(p.smtp), cfg.runs)
 	} else {
-		fmt.Fprintf(w, "no SMTP intake bench: %s\n", smtpWhy)
+		fmt.Fprintf(w, "no SMTP intake bench: %s\n", p.smtpWhy)
+	}
+	if len(p.relay) > 0 {
+		fmt.Fprintf(w, "relay bench: smtp-source (%s) -> smtpd -> queue -> smtp client -> smtp-sink, all on 127.0.0.1; %s; %d run(s)\n",
+			conn, smtpCaseList(p.relay), cfg.runs)
+	} else {
+		fmt.Fprintf(w, "no relay bench: %s\n", p.relayWhy)
 	}
 	fmt.Fprintf(w, "machine: %d CPU cores, load average %.2f at start\n", cores, loadAverage())
 	fmt.Fprint(w, ternVersion)
@@ -249,13 +276,16 @@ func smtpCaseList(cases []smtpCase) string {
 
 // printFooter explains the figures; loadStart (the load average before
 // the bench) tells whether other work competed for the cores.
-func printFooter(w io.Writer, withPostfix, core, smtp bool, runs int, loadStart float64, cores int) {
+func printFooter(w io.Writer, withPostfix bool, p plan, runs int, loadStart float64, cores int) {
 	var notes []string
-	if core {
+	if p.core {
 		notes = append(notes, coreNotes()...)
 	}
-	if smtp {
+	if len(p.smtp) > 0 {
 		notes = append(notes, smtpNotes()...)
+	}
+	if len(p.relay) > 0 {
+		notes = append(notes, relayNotes()...)
 	}
 	if withPostfix {
 		notes = append(notes, "tern advantage: tern/Postfix for rates, Postfix/tern for latencies and CPU (> 1 is better for tern).")
@@ -293,5 +323,16 @@ func coreNotes() []string {
 		"CPU per sendmail call: user+system time of sendmail (and Postfix's postdrop) in the injection-rate phase;",
 		"  daemon CPU: all of the system's processes in the delivery phase, per message. CPU figures suffer",
 		"  less than wall times when other work competes for the cores (10 ms ticks: use large -n).",
+	}
+}
+
+// relayNotes explain the relay phase's figures.
+func relayNotes() []string {
+	return []string{
+		"relay rate: N / time from smtp-source's start until the system's smtp-sink has received the N-th message",
+		"  (intake, queue and the smtp client together; smtp-source and smtp-sink share the cores). The recipient",
+		"  domain is routed with transport_maps to [127.0.0.1]:sink port; relaying allowed by mynetworks; default",
+		"  concurrency limits and connection caching, smtp_tls_security_level = none, queue fsync in both.",
+		"  relay CPU per message: all of the system's processes from smtp-source's start to the last delivery logged.",
 	}
 }

@@ -38,15 +38,12 @@ func run(ctx context.Context, cfg config, w io.Writer) (bool, error) {
 	if withPostfix {
 		pfVersion = postfixVersion(ctx)
 	}
-	var cases []smtpCase
-	smtpOK, smtpWhy := smtpUsable(cfg)
-	if smtpOK {
-		cases = smtpCases(cfg)
-	} else if cfg.smtpOnly {
-		return false, fmt.Errorf("-smtp-only, but the SMTP phase cannot run: %s", smtpWhy)
+	p, err := makePlan(cfg)
+	if err != nil {
+		return false, err
 	}
 	loadStart := loadAverage()
-	printHeader(w, cfg, runtime.NumCPU(), ternVersion(ctx, ternBin), pfVersion, why, cases, smtpWhy)
+	printHeader(w, cfg, runtime.NumCPU(), ternVersion(ctx, ternBin), pfVersion, why, p)
 	flavors := []flavor{ternFlavor{bin: ternBin}}
 	if withPostfix {
 		flavors = append(flavors, postfixFlavor{sendmailPath: cfg.postfixMail})
@@ -54,33 +51,70 @@ func run(ctx context.Context, cfg config, w io.Writer) (bool, error) {
 	all := make([]runResults, 0, cfg.runs)
 	missed := false
 	for i := range cfg.runs {
-		r, err := oneRun(ctx, cfg, flavors, rcpt, owner, cases)
+		r, err := oneRun(ctx, cfg, flavors, rcpt, owner, p)
 		if err != nil {
 			return false, fmt.Errorf("run %d: %w", i+1, err)
 		}
 		all = append(all, r)
-		missed = printRun(w, fmt.Sprintf("run %d of %d", i+1, cfg.runs), !cfg.smtpOnly, cases, r, withPostfix)
+		missed = printRun(w, fmt.Sprintf("run %d of %d", i+1, cfg.runs), p, r, withPostfix)
 	}
 	if cfg.runs > 1 {
-		missed = printRun(w, fmt.Sprintf("median of %d runs", cfg.runs), !cfg.smtpOnly, cases, medians(all), withPostfix)
+		missed = printRun(w, fmt.Sprintf("median of %d runs", cfg.runs), p, medians(all), withPostfix)
 	}
-	printFooter(w, withPostfix, !cfg.smtpOnly, len(cases) > 0, cfg.runs, loadStart, runtime.NumCPU())
+	printFooter(w, withPostfix, p, cfg.runs, loadStart, runtime.NumCPU())
 	return missed, nil
 }
 
+// plan is what one bench invocation measures: the core phase, the SMTP
+// intake cases and the relay cases (each phase skipped when it has
+// none), and why a phase that has none does not run.
+type plan struct {
+	core     bool
+	smtp     []smtpCase
+	smtpWhy  string
+	relay    []smtpCase
+	relayWhy string
+}
+
+// makePlan decides the phases from cfg and what is installed; a phase
+// asked for alone (-smtp-only, -relay-only) that cannot run is an error.
+func makePlan(cfg config) (plan, error) {
+	p := plan{core: !cfg.smtpOnly && !cfg.relayOnly}
+	ok, why := smtpUsable(cfg)
+	if ok {
+		p.smtp = smtpCases(cfg)
+	} else if cfg.smtpOnly {
+		return p, fmt.Errorf("-smtp-only, but the SMTP phase cannot run: %s", why)
+	}
+	p.smtpWhy = why
+	ok, why = relayUsable(cfg)
+	if ok {
+		p.relay = relayCases(cfg)
+	} else if cfg.relayOnly {
+		return p, fmt.Errorf("-relay-only, but the relay phase cannot run: %s", why)
+	}
+	p.relayWhy = why
+	return p, nil
+}
+
 // oneRun measures each system in turn, each phase on a fresh instance.
-func oneRun(ctx context.Context, cfg config, flavors []flavor, rcpt, owner string, cases []smtpCase) (runResults, error) {
+func oneRun(ctx context.Context, cfg config, flavors []flavor, rcpt, owner string, p plan) (runResults, error) {
 	var r runResults
 	for _, f := range flavors {
 		var res result
 		var err error
-		if !cfg.smtpOnly {
+		if p.core {
 			if res, err = measureOne(ctx, cfg, f, rcpt, owner); err != nil {
 				return r, err
 			}
 		}
-		if len(cases) > 0 {
-			if res.smtp, err = measureSMTP(ctx, cfg, f, rcpt, owner, cases); err != nil {
+		if len(p.smtp) > 0 {
+			if res.smtp, err = measureSMTP(ctx, cfg, f, rcpt, owner, p.smtp); err != nil {
+				return r, err
+			}
+		}
+		if len(p.relay) > 0 {
+			if res.relay, err = measureRelay(ctx, cfg, f, rcpt, owner, p.relay); err != nil {
 				return r, err
 			}
 		}

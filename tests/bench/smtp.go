@@ -106,15 +106,22 @@ func parseSessions(s string) ([]int, error) {
 
 // smtpUsable says whether the SMTP phase can run, and if not, why.
 func smtpUsable(cfg config) (bool, string) {
-	if cfg.noSMTP {
+	switch {
+	case cfg.noSMTP:
 		return false, "disabled with -no-smtp"
-	}
-	if len(smtpCases(cfg)) == 0 {
+	case cfg.relayOnly:
+		return false, "not with -relay-only"
+	case len(smtpCases(cfg)) == 0:
 		return false, "no cases selected"
 	}
-	st, err := os.Stat(cfg.smtpSource)
+	return sourceUsable(cfg.smtpSource)
+}
+
+// sourceUsable says whether smtp-source is at path, and if not, why.
+func sourceUsable(path string) (bool, string) {
+	st, err := os.Stat(path)
 	if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		return false, "smtp-source (Debian package postfix) is not installed at " + cfg.smtpSource
+		return false, "smtp-source (Debian package postfix) is not installed at " + path
 	}
 	return true, ""
 }
@@ -167,17 +174,7 @@ func parseListening(log []byte) (string, bool) {
 
 // smtpListen picks a free loopback port for Postfix's smtpd: bind port 0,
 // note the port, close.
-func (postfixFlavor) smtpListen() (string, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("pick a port: %w", err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		return "", fmt.Errorf("pick a port: %w", err)
-	}
-	return addr, nil
-}
+func (postfixFlavor) smtpListen() (string, error) { return pickPort() }
 
 // smtpAddr is the address written into master.cf.
 func (postfixFlavor) smtpAddr(_ context.Context, _ *instance, service string) (string, error) {
@@ -229,7 +226,8 @@ func smtpSystem(ctx context.Context, cfg config, in *instance, service string, c
 		return nil, err
 	}
 	b := &bencher{in: in, stall: cfg.stall, lc: &logCounter{path: in.logPath}}
-	s := &sourcer{path: cfg.smtpSource, addr: addr, rcpt: in.rcpt + "@" + smtpDomain, reuse: cfg.smtpReuse, timeout: cfg.smtpTimeout}
+	rcpt := in.rcpt + "@" + smtpDomain
+	s := &sourcer{path: cfg.smtpSource, addr: addr, from: rcpt, to: rcpt, reuse: cfg.smtpReuse, timeout: cfg.smtpTimeout}
 	// Warm-up at the highest concurrency: daemons (Postfix's smtpd
 	// processes) started, caches filled.
 	most := 1
@@ -301,7 +299,8 @@ func waitListening(ctx context.Context, addr string) error {
 type sourcer struct {
 	path    string
 	addr    string
-	rcpt    string // sender and recipient
+	from    string // envelope sender
+	to      string // envelope recipient
 	reuse   bool   // -d: all of a session's messages over one connection
 	timeout time.Duration
 }
@@ -309,7 +308,7 @@ type sourcer struct {
 // args returns smtp-source's command line for c.
 func (s *sourcer) args(c smtpCase) []string {
 	a := []string{"-c", "-s", strconv.Itoa(c.sessions), "-m", strconv.Itoa(c.messages),
-		"-l", strconv.Itoa(c.size), "-f", s.rcpt, "-t", s.rcpt, "-M", smtpHelo}
+		"-l", strconv.Itoa(c.size), "-f", s.from, "-t", s.to, "-M", smtpHelo}
 	if s.reuse {
 		a = append(a, "-d")
 	}

@@ -114,7 +114,7 @@ func TestCaseLabel(t *testing.T) {
 }
 
 func TestSourcerArgs(t *testing.T) {
-	s := &sourcer{addr: "127.0.0.1:2525", rcpt: "usera@example.tst"}
+	s := &sourcer{addr: "127.0.0.1:2525", from: "usera@example.tst", to: "usera@example.tst"}
 	c := smtpCase{size: 1024, sessions: 10, messages: 2000}
 	want := "-c -s 10 -m 2000 -l 1024 -f usera@example.tst -t usera@example.tst -M client.example.tst 127.0.0.1:2525"
 	if got := strings.Join(s.args(c), " "); got != want {
@@ -180,7 +180,7 @@ func TestPrintRunSMTPMarks(t *testing.T) {
 		postfix: result{smtp: []smtpFigures{{rate: 200, cpu: time.Millisecond}, {rate: 100, cpu: 2 * time.Millisecond}, {rate: 10, cpu: 2 * time.Millisecond}}},
 	}
 	var b bytes.Buffer
-	missed := printRun(&b, "run 1 of 1", false, cases, r, true)
+	missed := printRun(&b, "run 1 of 1", plan{smtp: cases}, r, true)
 	out := b.String()
 	if !missed {
 		t.Errorf("missed = false with 100 KB at 2x:\n%s", out)
@@ -201,7 +201,7 @@ func TestPrintRunSMTPMarks(t *testing.T) {
 		}
 	}
 	b.Reset()
-	if printRun(&b, "t", false, cases, r, false) {
+	if printRun(&b, "t", plan{smtp: cases}, r, false) {
 		t.Error("missed without Postfix")
 	}
 	if strings.Contains(b.String(), "postfix") {

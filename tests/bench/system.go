@@ -33,6 +33,9 @@ type flavor interface {
 	smtpListen() (string, error)
 	// smtpAddr returns the address that listener bound, once started.
 	smtpAddr(ctx context.Context, in *instance, service string) (string, error)
+	// relayMaster returns the master.cf lines the relay phase needs
+	// beyond the flavor's master.cf (its smtp client).
+	relayMaster() []string
 }
 
 // instance is one mail system in its own temporary folder.
