@@ -27,6 +27,9 @@ const ipcTimeout = 5 * time.Minute
 
 // Manager is a running queue manager.
 type Manager struct {
+	// limits caches per-transport limits read from cfg.
+	limitsMu sync.Mutex
+	limits   map[string]int
 	cfg      *config.Config
 	log      *maillog.Logger
 	q        *queue.Queue

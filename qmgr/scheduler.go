@@ -2,6 +2,7 @@ package qmgr
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -288,18 +289,50 @@ func indexSpace(s string) int {
 	return -1
 }
 
+// recipientLimit is transport_destination_recipient_limit, as Postfix
+// reads it for any transport name, else the default.
 func (m *Manager) recipientLimit(transport string) int {
+	def := m.settings.defaultRecipientLimit
 	if transport == "local" {
-		return m.settings.localRecipientLimit
+		def = m.settings.localRecipientLimit
 	}
-	return m.settings.defaultRecipientLimit
+	return m.transportLimit(transport+"_destination_recipient_limit", def)
 }
 
+// concurrencyLimit is transport_destination_concurrency_limit, else the
+// default.
 func (m *Manager) concurrencyLimit(transport string) int {
+	def := m.settings.defaultConcurrency
 	if transport == "local" {
-		return m.settings.localConcurrency
+		def = m.settings.localConcurrency
 	}
-	return m.settings.defaultConcurrency
+	return m.transportLimit(transport+"_destination_concurrency_limit", def)
+}
+
+// transportLimit reads a per-transport limit once and remembers it; an
+// unset or unreadable one is def.
+func (m *Manager) transportLimit(name string, def int) int {
+	if m.cfg == nil {
+		return def
+	}
+	m.limitsMu.Lock()
+	defer m.limitsMu.Unlock()
+	if v, ok := m.limits[name]; ok {
+		return v
+	}
+	n := def
+	if v := m.cfg.Get(name); v != "" {
+		if parsed, err := strconv.Atoi(v); err == nil && parsed >= 0 {
+			n = parsed
+		} else {
+			m.log.Warnf("%s = %s: not a number; using %d", name, v, def)
+		}
+	}
+	if m.limits == nil {
+		m.limits = map[string]int{}
+	}
+	m.limits[name] = n
+	return n
 }
 
 // jobDone is called by a transport worker with a job's results; logged

@@ -2,11 +2,14 @@ package qmgr
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/maillog"
 )
 
 func TestFeedback(t *testing.T) {
@@ -93,5 +96,37 @@ func TestBusyDestinationDoesNotBlockOthers(t *testing.T) {
 	h.waitLog(other + ": removed")
 	if n := len(h.agent.requests()); n != 2 {
 		t.Errorf("%d deliveries started, want 2 (one stuck, one free)", n)
+	}
+}
+
+// TestPerTransportLimits: transport_destination_recipient_limit and
+// _concurrency_limit are read for the transport at hand, as Postfix reads
+// them for any master.cf transport name.
+func TestPerTransportLimits(t *testing.T) {
+	cfg, err := config.Parse("main.cf", strings.NewReader(
+		"smtp_destination_recipient_limit = 7\nrelay_destination_concurrency_limit = 3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{cfg: cfg, log: maillog.NewWriter(io.Discard, "qmgr"), settings: loadSettings(cfg)}
+	tests := []struct {
+		got, want int
+		what      string
+	}{
+		{m.recipientLimit("smtp"), 7, "smtp recipients"},
+		{m.recipientLimit("relay"), 50, "relay recipients: default_destination_recipient_limit"},
+		{m.recipientLimit("local"), 1, "local recipients"},
+		{m.concurrencyLimit("relay"), 3, "relay concurrency"},
+		{m.concurrencyLimit("smtp"), 20, "smtp concurrency ($default_destination_concurrency_limit)"},
+		{m.concurrencyLimit("local"), 2, "local concurrency"},
+		{m.concurrencyLimit("lmtp"), 20, "lmtp concurrency"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.what, tt.got, tt.want)
+		}
+	}
+	if got := (&Manager{settings: settings{defaultConcurrency: 20}}).concurrencyLimit("smtp"); got != 20 {
+		t.Errorf("without a configuration: %d, want the default", got)
 	}
 }
