@@ -3,6 +3,7 @@ package qmgr
 import (
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/envelope"
@@ -26,13 +27,16 @@ type transport struct {
 	pending []*job
 	busy    map[string]int
 	windows map[string]float64
+	// dead holds destinations that could not be reached even one job at
+	// a time, until when, and why: their jobs are deferred without a try.
+	dead    map[string]deadDest
 	workers int
 	idle    int
 	stopped bool
 }
 
 func newTransport(s *scheduler, name string) *transport {
-	t := &transport{s: s, name: name, busy: map[string]int{}, windows: map[string]float64{}}
+	t := &transport{s: s, name: name, busy: map[string]int{}, windows: map[string]float64{}, dead: map[string]deadDest{}}
 	t.cond = sync.NewCond(&t.mu)
 	return t
 }
@@ -110,7 +114,13 @@ func (t *transport) release(j *job, results []agent.Result) {
 		switch feedback(results) {
 		case 1:
 			w = min(w+1/w, float64(limit))
+			delete(t.dead, j.dest)
 		case -1:
+			if w <= 1 && len(results) > 0 && !strings.HasPrefix(results[0].Text, suspendedText) {
+				// Not even one job at a time gets through: Postfix's
+				// dead destination, left alone until the next queue run.
+				t.dead[j.dest] = deadDest{until: time.Now().Add(t.s.m.settings.queueRunDelay), why: results[0]}
+			}
 			w = max(w-1/w, 1)
 		}
 		t.windows[j.dest] = w
@@ -123,6 +133,33 @@ func (t *transport) release(j *job, results []agent.Result) {
 	}
 	t.mu.Unlock()
 	t.cond.Broadcast()
+}
+
+// deadDest is a destination given up on for a while.
+type deadDest struct {
+	until time.Time
+	why   agent.Result
+}
+
+// suspendedText starts the reason of jobs deferred for a dead destination,
+// as Postfix words it.
+const suspendedText = "delivery temporarily suspended: "
+
+// suspended returns the deferral for a job to a dead destination.
+func (t *transport) suspended(dest string) (agent.Result, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d, ok := t.dead[dest]
+	if !ok {
+		return agent.Result{}, false
+	}
+	if time.Now().After(d.until) {
+		delete(t.dead, dest)
+		return agent.Result{}, false
+	}
+	r := agent.Deferf(d.why.DSN, "%s%s", suspendedText, d.why.Text)
+	r.Relay = "none"
+	return r, true
 }
 
 // feedback says whether a job reached its destination (1: a delivery or
@@ -159,7 +196,11 @@ func (t *transport) worker() {
 		}
 		var results []agent.Result
 		var logged bool
-		results, cl, logged = t.deliver(cl, j)
+		if r, dead := t.suspended(j.dest); dead {
+			results = allResults(j, r)
+		} else {
+			results, cl, logged = t.deliver(cl, j)
+		}
 		t.release(j, results)
 		t.s.jobDone(j, results, logged)
 	}

@@ -130,3 +130,39 @@ func TestPerTransportLimits(t *testing.T) {
 		t.Errorf("without a configuration: %d, want the default", got)
 	}
 }
+
+// TestDeadDestination: a destination that cannot be reached even one job
+// at a time is suspended until the next queue run, with the reason of the
+// failure, and a success or the end of the suspension lifts it.
+func TestDeadDestination(t *testing.T) {
+	m := &Manager{settings: settings{initialConcurrency: 1, defaultConcurrency: 20, queueRunDelay: time.Hour}}
+	tr := newTransport(&scheduler{m: m}, "smtp")
+	j := &job{dest: "down.example"}
+	refused := []agent.Result{{Status: agent.Defer, DSN: "4.4.1", Text: "connect to mx.down.example[192.0.2.1]:25: Connection refused"}}
+	tr.busy[j.dest]++
+	tr.release(j, refused)
+	r, dead := tr.suspended(j.dest)
+	if !dead || r.Status != agent.Defer || r.DSN != "4.4.1" ||
+		r.Text != "delivery temporarily suspended: connect to mx.down.example[192.0.2.1]:25: Connection refused" {
+		t.Fatalf("suspended = %+v, %v", r, dead)
+	}
+	// Suspended jobs do not extend the suspension.
+	until := tr.dead[j.dest].until
+	tr.busy[j.dest]++
+	tr.release(j, []agent.Result{r})
+	if tr.dead[j.dest].until != until {
+		t.Errorf("a suspended job extended the suspension")
+	}
+	tr.busy[j.dest]++
+	tr.release(j, []agent.Result{{Status: agent.OK, Relay: "mx.down.example[192.0.2.1]:25"}})
+	if _, dead := tr.suspended(j.dest); dead {
+		t.Errorf("still suspended after a delivery")
+	}
+	tr.dead[j.dest] = deadDest{until: time.Now().Add(-time.Second), why: refused[0]}
+	if _, dead := tr.suspended(j.dest); dead {
+		t.Errorf("still suspended after the suspension ended")
+	}
+	if _, dead := tr.suspended("other.example"); dead {
+		t.Errorf("another destination suspended")
+	}
+}
