@@ -77,13 +77,12 @@ func startFake(t *testing.T, handle func(fc *fakeConn)) *fakeDovecot {
 	return f
 }
 
-// send writes lines, each with an LF.
+// send writes lines, each with an LF, in one write: a client that hangs
+// up after the first line must not make a later write fail
+// (TestDovecotHandshakeProblems/wrong_version was flaky that way).
 func (fc *fakeConn) send(lines ...string) {
-	for _, l := range lines {
-		if _, err := fc.c.Write([]byte(l + "\n")); err != nil {
-			fc.t.Errorf("fake dovecot: write: %v", err)
-			return
-		}
+	if _, err := fc.c.Write([]byte(strings.Join(lines, "\n") + "\n")); err != nil {
+		fc.t.Errorf("fake dovecot: write: %v", err)
 	}
 }
 
