@@ -120,17 +120,10 @@ func measureRelay(ctx context.Context, cfg config, f flavor, rcpt, owner string,
 
 // relaySystem starts the instance, warms it up and times each case.
 func relaySystem(ctx context.Context, cfg config, in *instance, sk *sink, service string, cases []smtpCase) ([]smtpFigures, error) {
-	if err := in.start(ctx); err != nil {
-		return nil, err
-	}
-	addr, err := in.smtpAddr(ctx, in, service)
+	addr, b, err := startSMTP(ctx, cfg, in, service)
 	if err != nil {
 		return nil, err
 	}
-	if err := waitListening(ctx, addr); err != nil {
-		return nil, err
-	}
-	b := &bencher{in: in, stall: cfg.stall, lc: &logCounter{path: in.logPath}}
 	s := &sourcer{path: cfg.smtpSource, addr: addr, from: in.rcpt + "@" + smtpDomain,
 		to: relayLocal + "@" + relayDomain, reuse: cfg.smtpReuse, timeout: cfg.smtpTimeout}
 	// Warm-up at the highest concurrency: daemons started, the

@@ -213,19 +213,28 @@ func measureSMTP(ctx context.Context, cfg config, f flavor, rcpt, owner string, 
 	return figs, nil
 }
 
-// smtpSystem starts the instance, warms it up and times each case.
-func smtpSystem(ctx context.Context, cfg config, in *instance, service string, cases []smtpCase) ([]smtpFigures, error) {
+// startSMTP starts the instance and waits until its SMTP service named
+// service listens; it returns the address and a bencher for the instance.
+func startSMTP(ctx context.Context, cfg config, in *instance, service string) (string, *bencher, error) {
 	if err := in.start(ctx); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	addr, err := in.smtpAddr(ctx, in, service)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if err := waitListening(ctx, addr); err != nil {
+		return "", nil, err
+	}
+	return addr, &bencher{in: in, stall: cfg.stall, lc: &logCounter{path: in.logPath}}, nil
+}
+
+// smtpSystem starts the instance, warms it up and times each case.
+func smtpSystem(ctx context.Context, cfg config, in *instance, service string, cases []smtpCase) ([]smtpFigures, error) {
+	addr, b, err := startSMTP(ctx, cfg, in, service)
+	if err != nil {
 		return nil, err
 	}
-	b := &bencher{in: in, stall: cfg.stall, lc: &logCounter{path: in.logPath}}
 	rcpt := in.rcpt + "@" + smtpDomain
 	s := &sourcer{path: cfg.smtpSource, addr: addr, from: rcpt, to: rcpt, reuse: cfg.smtpReuse, timeout: cfg.smtpTimeout}
 	// Warm-up at the highest concurrency: daemons (Postfix's smtpd
