@@ -63,8 +63,17 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 	}
 	var last agent.Result
 	perm := true
+	sessions := 0
 	for _, t := range targets {
+		// smtp_mx_session_limit counts the servers that answered the
+		// connection; refused connections do not count.
+		if a.set.sessionLimit > 0 && sessions >= a.set.sessionLimit {
+			break
+		}
 		s, r := a.open(ctx, dest, t)
+		if s != nil || r.Relay != "" {
+			sessions++
+		}
 		if s == nil {
 			last = r
 			perm = perm && r.Status == agent.Bounce

@@ -215,3 +215,57 @@ func TestDeliverAllServersFail(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliverSessionLimit: after smtp_mx_session_limit servers that
+// answered but would not take the mail, the agent stops trying; servers
+// that refused the connection do not count.
+func TestDeliverSessionLimit(t *testing.T) {
+	var ls []net.Listener
+	var port int
+	for attempt := 0; attempt < 10 && len(ls) < 3; attempt++ {
+		ls = nil
+		first, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = first.Addr().(*net.TCPAddr).Port
+		ls = append(ls, first)
+		for _, ip := range []string{"127.0.0.2", "127.0.0.3"} {
+			l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
+			if err != nil {
+				break
+			}
+			ls = append(ls, l)
+		}
+		if len(ls) < 3 {
+			for _, l := range ls {
+				l.Close()
+			}
+		}
+	}
+	if len(ls) < 3 {
+		t.Fatal("no port free on three loopback addresses")
+	}
+	busy := make([]*fakeMX, 3)
+	for i, l := range ls {
+		busy[i] = &fakeMX{greeting: "421 4.3.2 busy"}
+		busy[i].serve(t, l)
+	}
+	dns := mxtest.NewServer(t, "dest.tst. MX 10 a.dest.tst.\ndest.tst. MX 20 b.dest.tst.\ndest.tst. MX 30 c.dest.tst.\n"+
+		"a.dest.tst. A 127.0.0.1\nb.dest.tst. A 127.0.0.2\nc.dest.tst. A 127.0.0.3\n")
+	a := testAgent(t, dns.Addr(), port)
+	a.set.sessionLimit = 2
+	res := a.Deliver(context.Background(), request("dest.tst", "u@dest.tst"))
+	if res[0].Status != agent.Defer {
+		t.Fatalf("result %+v, want a deferral", res[0])
+	}
+	tried := 0
+	for _, f := range busy {
+		f.mu.Lock()
+		tried += f.conns
+		f.mu.Unlock()
+	}
+	if tried != 2 {
+		t.Errorf("%d servers tried, want smtp_mx_session_limit = 2", tried)
+	}
+}

@@ -22,6 +22,7 @@ type settings struct {
 	helo           string
 	port           int
 	addressLimit   int
+	sessionLimit   int
 	connectTimeout time.Duration
 	tlsLevel       client.TLSLevel
 	tlsPolicy      []maps.Map
@@ -44,6 +45,7 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		queueDir:       cfg.Get("queue_directory"),
 		helo:           cfg.Get("smtp_helo_name"),
 		addressLimit:   cfg.Int("smtp_mx_address_limit"),
+		sessionLimit:   cfg.Int("smtp_mx_session_limit"),
 		connectTimeout: cfg.Duration(p + "connect_timeout"),
 		saslEnable:     cfg.Bool(p + "sasl_auth_enable"),
 		cacheTime:      cfg.Duration("smtp_connection_cache_time_limit"),
