@@ -91,7 +91,7 @@ type Deps struct {
 	// (reject_unknown_*_domain, reject_unknown_helo_hostname).
 	DomainResolves func(ctx context.Context, domain string) (ok bool, temporary bool, err error)
 	// MyNetworks reports whether a client address matches mynetworks; see
-	// MyNetworksFromConfig.
+	// ParseNetworks.
 	MyNetworks func(addr netip.Addr) bool
 	// Logf receives Postfix's informational lines (reject_warning, WARN
 	// and INFO actions, table warnings). Nil drops them.
@@ -261,12 +261,6 @@ func (c *Checker) check(ctx context.Context, stage Stage, f Facts, carry *carrie
 		e.checkData()
 	}
 	return e.result()
-}
-
-// MyNetworksFromConfig builds a Deps.MyNetworks matcher from the
-// mynetworks parameter.
-func MyNetworksFromConfig(cfg *config.Config) (func(netip.Addr) bool, error) {
-	return ParseNetworks("mynetworks", cfg.List("mynetworks"))
 }
 
 // ParseNetworks turns a Postfix network list (addresses, address/length,

@@ -311,9 +311,9 @@ func TestPermitLogging(t *testing.T) {
 	}
 }
 
-func TestMyNetworksFromConfig(t *testing.T) {
+func TestParseNetworks(t *testing.T) {
 	cfg := parseConf(t, "mynetworks = 127.0.0.0/8, [::1]/128 192.0.2.7 [2001:db8::]/32\n")
-	match, err := MyNetworksFromConfig(cfg)
+	match, err := ParseNetworks("mynetworks", cfg.List("mynetworks"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestMyNetworksFromConfig(t *testing.T) {
 			t.Errorf("%s: %v, want %v", addr, got, want)
 		}
 	}
-	if _, err := MyNetworksFromConfig(parseConf(t, "mynetworks = hash:/etc/nets\n")); err == nil ||
+	if _, err := ParseNetworks("mynetworks", parseConf(t, "mynetworks = hash:/etc/nets\n").List("mynetworks")); err == nil ||
 		!strings.Contains(err.Error(), "hash:/etc/nets") {
 		t.Errorf("table in mynetworks: err = %v", err)
 	}
