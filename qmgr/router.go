@@ -5,56 +5,103 @@ import (
 	"strings"
 
 	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/domainlist"
 	"github.com/tern-mta/tern/pkg/maps"
 )
 
 // route is where one recipient goes.
 type route struct {
-	transport string // master.cf service: local, smtp, lmtp, error, discard
+	transport string // master.cf service: local, smtp, lmtp, virtual, error, discard
 	nexthop   string
 }
 
+// Replies of Postfix's trivial-rewrite(8) for addresses it sends to the
+// error transport.
+const (
+	unknownVirtualAlias = "5.1.1 User unknown in virtual alias table"
+	relocatedFormat     = "5.1.6 User has moved to %s"
+)
+
 // router resolves recipients to transports the way Postfix's
-// trivial-rewrite(8) does for the address classes tern supports so far:
-// transport_maps first, then mydestination (local_transport), then
-// default_transport with relayhost.
+// trivial-rewrite(8) does: relocated_maps first, then transport_maps, then
+// the address class: mydestination (local_transport), virtual alias
+// domains (unknown user: their aliases were expanded in cleanup), virtual
+// mailbox domains (virtual_transport), relay_domains (relay_transport),
+// and everything else (default_transport with relayhost).
 type router struct {
-	myDestination map[string]bool
-	localT        route
-	defaultT      route
-	transportMaps []maps.Map
-	warnings      []string
+	myDestination  *domainlist.List
+	virtualAlias   *domainlist.List
+	virtualMailbox *domainlist.List
+	relayDomains   *domainlist.List
+	localT         route
+	virtualT       route
+	relayT         route
+	defaultT       route
+	transportMaps  []maps.Map
+	relocatedMaps  []maps.Map
+	warnings       []string
 }
 
 func newRouter(cfg *config.Config, opt maps.Options) (*router, error) {
-	r := &router{myDestination: map[string]bool{}}
-	for _, d := range cfg.List("mydestination") {
-		r.myDestination[strings.ToLower(d)] = true
+	r := &router{
+		localT:   parseRoute(cfg.Get("local_transport"), cfg.Get("myhostname")),
+		virtualT: parseRoute(cfg.Get("virtual_transport"), ""),
+		relayT:   parseRoute(cfg.Get("relay_transport"), ""),
+		defaultT: parseRoute(cfg.Get("default_transport"), ""),
 	}
-	r.localT = parseRoute(cfg.Get("local_transport"), cfg.Get("myhostname"))
-	r.defaultT = parseRoute(cfg.Get("default_transport"), "")
-	if relay := cfg.Get("relayhost"); relay != "" && r.defaultT.nexthop == "" {
-		r.defaultT.nexthop = relay
-	}
-	specs, err := maps.SplitSpecs(cfg.Get("transport_maps"))
-	if err != nil {
-		return nil, fmt.Errorf("transport_maps: %w", err)
-	}
-	if len(specs) > 0 {
-		ms, warns, err := maps.OpenList(specs, opt)
-		if err != nil {
-			return nil, fmt.Errorf("transport_maps: %w", err)
-		}
-		r.transportMaps = ms
-		r.warnings = append(r.warnings, warns...)
+	if err := r.open(cfg, opt); err != nil {
+		r.close()
+		return nil, err
 	}
 	return r, nil
 }
 
-func (r *router) close() {
-	for _, m := range r.transportMaps {
-		m.Close()
+// open reads the domain lists and tables.
+func (r *router) open(cfg *config.Config, opt maps.Options) (err error) {
+	if relay := cfg.Get("relayhost"); relay != "" && r.defaultT.nexthop == "" {
+		r.defaultT.nexthop = relay
 	}
+	lists := []struct {
+		param string
+		dst   **domainlist.List
+	}{
+		{"mydestination", &r.myDestination},
+		{"virtual_alias_domains", &r.virtualAlias},
+		{"virtual_mailbox_domains", &r.virtualMailbox},
+		{"relay_domains", &r.relayDomains},
+	}
+	for _, l := range lists {
+		*l.dst, err = domainlist.FromConfig(cfg.Get, l.param, opt)
+		if err != nil {
+			return err
+		}
+	}
+	if r.transportMaps, err = r.openTables(cfg, "transport_maps", opt); err != nil {
+		return err
+	}
+	r.relocatedMaps, err = r.openTables(cfg, "relocated_maps", opt)
+	return err
+}
+
+func (r *router) openTables(cfg *config.Config, param string, opt maps.Options) ([]maps.Map, error) {
+	specs, err := maps.SplitSpecs(cfg.Get(param))
+	if err != nil || len(specs) == 0 {
+		return nil, err
+	}
+	ms, warns, err := maps.OpenList(specs, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", param, err)
+	}
+	r.warnings = append(r.warnings, warns...)
+	return ms, nil
+}
+
+func (r *router) close() {
+	for _, l := range []*domainlist.List{r.myDestination, r.virtualAlias, r.virtualMailbox, r.relayDomains} {
+		l.Close()
+	}
+	maps.CloseAll(r.transportMaps)
+	maps.CloseAll(r.relocatedMaps)
 }
 
 // parseRoute splits "transport:nexthop".
@@ -70,29 +117,82 @@ func parseRoute(v, defaultNexthop string) route {
 // recipient is deferred, never misrouted.
 func (r *router) resolve(addr string) (route, error) {
 	local, domain := splitAddr(addr)
-	isLocal := domain == "" || r.myDestination[domain]
-	base := r.defaultT
-	if isLocal {
-		base = r.localT
+	isLocal := domain == ""
+	if !isLocal {
+		ok, err := r.myDestination.Match(domain)
+		if err != nil {
+			return route{}, err
+		}
+		isLocal = ok
 	}
-	if rt, found, err := r.lookupTransport(local, domain); err != nil {
+	if moved, found, err := r.relocated(local, domain, isLocal); err != nil || found {
+		return route{transport: "error", nexthop: fmt.Sprintf(relocatedFormat, moved)}, err
+	}
+	base, err := r.classRoute(domain, isLocal)
+	if err != nil {
 		return route{}, err
-	} else if found {
-		if rt.transport == "" {
-			rt.transport = base.transport
-		}
-		if rt.nexthop == "" {
-			rt.nexthop = base.nexthop
-			if !isLocal && rt.nexthop == "" {
-				rt.nexthop = domain
-			}
-		}
-		return rt, nil
 	}
-	if !isLocal && base.nexthop == "" {
+	rt, found, err := r.lookupTransport(local, domain)
+	if err != nil {
+		return route{}, err
+	}
+	if !found {
+		return base, nil
+	}
+	if rt.transport == "" {
+		rt.transport = base.transport
+	}
+	if rt.nexthop == "" {
+		rt.nexthop = base.nexthop
+		if !isLocal && rt.nexthop == "" {
+			rt.nexthop = domain
+		}
+	}
+	return rt, nil
+}
+
+// classRoute is the route of the domain's address class.
+func (r *router) classRoute(domain string, isLocal bool) (route, error) {
+	if isLocal {
+		return r.localT, nil
+	}
+	if ok, err := r.virtualAlias.Match(domain); err != nil || ok {
+		return route{transport: "error", nexthop: unknownVirtualAlias}, err
+	}
+	base := r.defaultT
+	if ok, err := r.virtualMailbox.Match(domain); err != nil {
+		return route{}, err
+	} else if ok {
+		base = r.virtualT
+	} else if ok, err := r.relayDomains.Match(domain); err != nil {
+		return route{}, err
+	} else if ok {
+		base = r.relayT
+	}
+	if base.nexthop == "" {
 		base.nexthop = domain
 	}
 	return base, nil
+}
+
+// relocated looks the address up in relocated_maps: user@domain, user
+// (local domains only), then @domain.
+func (r *router) relocated(local, domain string, isLocal bool) (string, bool, error) {
+	if len(r.relocatedMaps) == 0 {
+		return "", false, nil
+	}
+	keys := []string{local + "@" + domain}
+	if isLocal {
+		keys = append(keys, local)
+	}
+	keys = append(keys, "@"+domain)
+	for _, k := range keys {
+		v, found, err := maps.LookupFirst(r.relocatedMaps, k)
+		if err != nil || found {
+			return strings.TrimSpace(v), found, err
+		}
+	}
+	return "", false, nil
 }
 
 // lookupTransport follows transport(5)'s order: user@domain, domain, then

@@ -118,6 +118,29 @@ func TestRouterWildcardAndRelayhost(t *testing.T) {
 		{"local_transport with nexthop", "local_transport = lmtp:unix:private/dovecot\n", []routeCase{
 			{"a@example.com", "lmtp", "unix:private/dovecot"},
 		}},
+		{"address classes", "virtual_alias_domains = alias.example\nvirtual_mailbox_domains = inline:{ vbox.example=1 }\n" +
+			"virtual_transport = lmtp:unix:private/dovecot-lmtp\nrelay_domains = relayed.example\nrelayhost = [smart.example]\n", []routeCase{
+			{"a@alias.example", "error", "5.1.1 User unknown in virtual alias table"},
+			{"a@vbox.example", "lmtp", "unix:private/dovecot-lmtp"},
+			{"a@sub.vbox.example", "smtp", "[smart.example]"},
+			{"a@relayed.example", "relay", "relayed.example"},
+			{"a@sub.relayed.example", "relay", "sub.relayed.example"},
+			{"a@example.com", "local", "mx.example.com"},
+			{"a@remote.org", "smtp", "[smart.example]"},
+		}},
+		{"default virtual transport", "virtual_mailbox_domains = vbox.example\n", []routeCase{
+			{"a@vbox.example", "virtual", "vbox.example"},
+		}},
+		{"transport_maps beat the class", "virtual_mailbox_domains = vbox.example\ntransport_maps = inline:{ vbox.example=smtp:[mx.vbox] }\n", []routeCase{
+			{"a@vbox.example", "smtp", "[mx.vbox]"},
+		}},
+		{"relocated", "relocated_maps = inline:{ {old@example.com=new@example.net}, {gone=gone@elsewhere.example}, {@moved.example=moved.example.net} }\n", []routeCase{
+			{"old@example.com", "error", "5.1.6 User has moved to new@example.net"},
+			{"gone@example.com", "error", "5.1.6 User has moved to gone@elsewhere.example"},
+			{"gone@remote.org", "smtp", "remote.org"},
+			{"anyone@moved.example", "error", "5.1.6 User has moved to moved.example.net"},
+			{"other@example.com", "local", "mx.example.com"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,13 +156,25 @@ func TestRouterLookupFailure(t *testing.T) {
 	}
 }
 
-func TestRouterBadTransportMaps(t *testing.T) {
-	cfg, err := config.Parse("main.cf", strings.NewReader("transport_maps = nosuchtype:/x\n"))
-	if err != nil {
-		t.Fatal(err)
+func TestRouterBadTables(t *testing.T) {
+	for _, line := range []string{"transport_maps = nosuchtype:/x", "relocated_maps = nosuchtype:/x",
+		"virtual_mailbox_domains = nosuchtype:/x", "relay_domains = /nonexistent/file"} {
+		cfg, err := config.Parse("main.cf", strings.NewReader(line+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := newRouter(cfg, maps.Options{}); err == nil {
+			t.Errorf("newRouter accepted %q", line)
+		}
 	}
-	if _, err := newRouter(cfg, maps.Options{}); err == nil {
-		t.Error("newRouter accepted an unknown table type")
+}
+
+func TestRouterDomainListLookupFailure(t *testing.T) {
+	for _, line := range []string{"virtual_mailbox_domains = fail:x", "relocated_maps = fail:x", "mydestination = fail:x"} {
+		r := routerFor(t, line+"\n")
+		if rt, err := r.resolve("a@remote.org"); err == nil {
+			t.Errorf("%s: resolve = %+v, want an error", line, rt)
+		}
 	}
 }
 

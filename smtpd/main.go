@@ -162,37 +162,21 @@ func saslServer(cfg *config.Config, configDir string) (sasl.Server, error) {
 // restrictDeps connects the restrictions to main.cf's domain classes,
 // tables and DNS.
 func restrictDeps(cfg *config.Config, configDir string, set settings, r *net.Resolver, log *maillog.Logger) (restrict.Deps, error) {
-	local, err := newDomainSet("mydestination", cfg.List("mydestination"))
-	if err != nil {
-		return restrict.Deps{}, err
-	}
-	relay, err := newDomainSet("relay_domains", cfg.List("relay_domains"))
-	if err != nil {
-		return restrict.Deps{}, err
-	}
-	virtual := domainSet{}
-	for _, p := range []string{"virtual_alias_domains", "virtual_mailbox_domains"} {
-		vs, err := newDomainSet(p, cfg.List(p))
-		if err != nil {
-			return restrict.Deps{}, err
-		}
-		for d := range vs {
-			virtual[d] = true
-		}
-	}
-	recipients, err := newLocalRecipients(cfg, configDir)
+	dir, err := newDirectory(cfg, configDir)
 	if err != nil {
 		return restrict.Deps{}, err
 	}
 	return restrict.Deps{
-		OpenMap:        func(spec string) (maps.Map, error) { return maps.Open(spec, maps.Options{ConfigDir: configDir}) },
-		LocalDomain:    local.match,
-		RelayDomain:    relay.match,
-		VirtualDomain:  virtual.match,
-		KnownRecipient: recipients.known,
-		DomainResolves: func(ctx context.Context, d string) (bool, bool, error) { return domainResolves(ctx, r, d) },
-		MyNetworks:     set.myNetworks,
-		Logf:           log.Infof,
+		OpenMap:            func(spec string) (maps.Map, error) { return maps.Open(spec, maps.Options{ConfigDir: configDir}) },
+		LocalDomain:        dir.local.Match,
+		RelayDomain:        dir.relay.Match,
+		VirtualDomain:      dir.virtualDomain,
+		VirtualAliasDomain: dir.virtualAlias.Match,
+		KnownRecipient:     dir.known,
+		Relocated:          dir.relocated,
+		DomainResolves:     func(ctx context.Context, d string) (bool, bool, error) { return domainResolves(ctx, r, d) },
+		MyNetworks:         set.myNetworks,
+		Logf:               log.Infof,
 	}, nil
 }
 

@@ -14,30 +14,6 @@ import (
 	"github.com/tern-mta/tern/pkg/maps"
 )
 
-// domainSet matches a domain against a Postfix domain list of names. Lookup
-// tables in such lists are issue 5's work; until then they are refused
-// with the parameter's name rather than ignored.
-type domainSet map[string]bool
-
-func newDomainSet(param string, list []string) (domainSet, error) {
-	set := domainSet{}
-	for _, d := range list {
-		d = strings.ToLower(strings.TrimSpace(d))
-		if d == "" {
-			continue
-		}
-		if strings.Contains(d, ":") || strings.HasPrefix(d, "/") {
-			return nil, fmt.Errorf("%s: %q: lookup tables in domain lists are not supported yet", param, d)
-		}
-		set[d] = true
-	}
-	return set, nil
-}
-
-func (s domainSet) match(domain string) (bool, error) {
-	return s[strings.TrimSuffix(strings.ToLower(domain), ".")], nil
-}
-
 // localRecipients says whether a local address names a known recipient,
 // with local_recipient_maps: Postfix's default "proxy:unix:passwd.byname
 // $alias_maps" is the system users plus the aliases.

@@ -186,6 +186,17 @@ func (in *instance) chownAll(root string) {
 	})
 }
 
+// appendMain adds lines to the instance's main.cf; later lines win.
+func (in *instance) appendMain(lines ...string) {
+	in.t.Helper()
+	path := filepath.Join(in.conf, "main.cf")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	in.write("etc/main.cf", string(b)+strings.Join(lines, "\n")+"\n")
+}
+
 // command prepares a tern command (or one of its link names) for this
 // instance, as the instance's user.
 func (in *instance) command(name string, args ...string) *exec.Cmd {

@@ -147,6 +147,8 @@ func open(spec string, opt Options) (Map, []string, error) {
 		return failMap{spec: spec}, nil, nil
 	case "unionmap":
 		return openUnion(spec, name, opt)
+	case "pipemap":
+		return openPipe(spec, name, opt)
 	default:
 		return nil, nil, fmt.Errorf("open %s: unsupported lookup table type %q", spec, typ)
 	}

@@ -74,6 +74,7 @@ func TestOpenTypes(t *testing.T) {
 		{"static:{ text with spaces }", []lookupCase{{"x", "text with spaces", true}}},
 		{"unionmap:{ inline:{a=1, b=2}, static:S, inline:{ a=3 } }", []lookupCase{{"a", "1,S,3", true}, {"B", "2,S", true}, {"z", "S", true}}},
 		{"unionmap:{inline:{a=1}}", []lookupCase{{"b", "", false}}},
+		{"pipemap:{ inline:{a=b, c=d}, inline:{b=final} }", []lookupCase{{"a", "final", true}, {"c", "", false}, {"x", "", false}}},
 	}
 	for _, tt := range tests {
 		m := mustOpen(t, tt.spec)
@@ -99,7 +100,8 @@ func TestOpenErrors(t *testing.T) {
 		{"static:{ x", "syntax error"},
 		{"unionmap:inline:{a=b}", "syntax error"},
 		{"unionmap:{ }", "empty table list"},
-		{"unionmap:{ inline:{a=b}, pcre:/x }", `unsupported lookup table type "pcre"`},
+		{"pipemap:inline:{a=b}", "syntax error: need \"pipemap:{type:name...}\""},
+		{"unionmap:{ inline:{a=b}, nosuch:/x }", `unsupported lookup table type "nosuch"`},
 	}
 	for _, tt := range tests {
 		m, err := Open(tt.spec, Options{})

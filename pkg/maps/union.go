@@ -12,9 +12,18 @@ type unionMap struct {
 }
 
 func openUnion(spec, name string, opt Options) (Map, []string, error) {
+	members, warnings, err := openMembers(spec, name, "unionmap", opt)
+	if err != nil {
+		return nil, warnings, err
+	}
+	return &unionMap{spec: spec, members: members}, warnings, nil
+}
+
+// openMembers opens the tables of "typ:{type:name, ...}".
+func openMembers(spec, name, typ string, opt Options) ([]Map, []string, error) {
 	inner, ok := stripBraces(strings.Trim(name, whitespace))
 	if !ok {
-		return nil, nil, fmt.Errorf("open %s: syntax error: need \"unionmap:{type:name...}\"", spec)
+		return nil, nil, fmt.Errorf("open %s: syntax error: need \"%s:{type:name...}\"", spec, typ)
 	}
 	elems, err := splitBraced(inner)
 	if err != nil {
@@ -23,19 +32,54 @@ func openUnion(spec, name string, opt Options) (Map, []string, error) {
 	if len(elems) == 0 {
 		return nil, nil, fmt.Errorf("open %s: empty table list", spec)
 	}
-	u := &unionMap{spec: spec}
-	var warnings []string
+	var (
+		members  []Map
+		warnings []string
+	)
 	for _, elem := range elems {
 		m, w, err := open(elem, opt)
 		warnings = append(warnings, w...)
 		if err != nil {
-			CloseAll(u.members)
+			CloseAll(members)
 			return nil, warnings, fmt.Errorf("open %s: %w", spec, err)
 		}
-		u.members = append(u.members, m)
+		members = append(members, m)
 	}
-	return u, warnings, nil
+	return members, warnings, nil
 }
+
+// pipeMap feeds each table's result to the next as its key; the last
+// table's result is the answer (Postfix's pipemap:).
+type pipeMap struct {
+	spec    string
+	members []Map
+}
+
+func openPipe(spec, name string, opt Options) (Map, []string, error) {
+	members, warnings, err := openMembers(spec, name, "pipemap", opt)
+	if err != nil {
+		return nil, warnings, err
+	}
+	return &pipeMap{spec: spec, members: members}, warnings, nil
+}
+
+func (p *pipeMap) Lookup(key string) (string, bool, error) {
+	for _, m := range p.members {
+		v, ok, err := m.Lookup(key)
+		if err != nil {
+			return "", false, fmt.Errorf("%s: %w", p.spec, err)
+		}
+		if !ok {
+			return "", false, nil
+		}
+		key = v
+	}
+	return key, true, nil
+}
+
+func (p *pipeMap) Name() string { return p.spec }
+
+func (p *pipeMap) Close() error { return CloseAll(p.members) }
 
 func (u *unionMap) Lookup(key string) (string, bool, error) {
 	var values []string

@@ -301,6 +301,10 @@ func (e *eval) rejectUnauthDest(deferOnly bool) status {
 	return e.reject(rej{code: code, dsn: dsn, text: fmt.Sprintf("<%s>: Relay access denied", rcpt), reason: "Relay access denied"})
 }
 
+// relocatedCode is the reply code for a relocated recipient: Postfix
+// replies 550 whatever the unknown-user codes say.
+const relocatedCode = 550
+
 // checkAddrMaps is Postfix's check_rcpt_maps: reject an address of a
 // local, virtual or relay domain that its class's tables do not list.
 func (e *eval) checkAddrMaps(addr, class string) status {
@@ -326,6 +330,15 @@ func (e *eval) checkAddrMaps(addr, class string) status {
 		code, table = set.relayRcptCode, " in relay recipient table"
 	default:
 		return dunno
+	}
+	if class == classRecipient && e.c.deps.Relocated != nil {
+		moved, found, err := e.c.deps.Relocated(e.ctx, r.addr)
+		if err != nil {
+			return e.dictRetry(addr, err)
+		}
+		if found {
+			return e.reject(classReject(relocatedCode, "5.1.6", listCtx{name: addr, class: class}, "User has moved to "+moved))
+		}
 	}
 	known, err := e.c.deps.KnownRecipient(e.ctx, r.addr)
 	if err != nil {

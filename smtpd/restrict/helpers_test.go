@@ -31,6 +31,7 @@ func (r recMap) Lookup(key string) (string, bool, error) {
 type world struct {
 	local, relay, virtual, alias map[string]bool
 	known                        map[string]bool
+	moved                        map[string]string // relocated_maps
 	dns                          map[string]string // domain -> "ok", "temp", "err"; missing = not found
 	mynet                        netip.Prefix
 	localErr                     bool
@@ -48,6 +49,7 @@ func newWorld() *world {
 		alias:   set("alias.example"),
 		known:   set("user@example.com", "user%foreign.net@example.com", "v@virt.example", "a@alias.example", "r@relay.example", "user@[192.0.2.1]"),
 		dns:     map[string]string{"foreign.net": "ok", "mail.foreign.net": "ok", "temp.example": "temp", "err.example": "err"},
+		moved:   map[string]string{"old@example.com": "new@example.net", "gone@virt.example": "a street address"},
 		mynet:   netip.MustParsePrefix("10.0.0.0/8"),
 	}
 }
@@ -86,6 +88,10 @@ func (w *world) deps() Deps {
 				return false, errors.New("recipient table broken")
 			}
 			return w.known[strings.ToLower(addr)], nil
+		},
+		Relocated: func(_ context.Context, addr string) (string, bool, error) {
+			v, ok := w.moved[strings.ToLower(addr)]
+			return v, ok, nil
 		},
 		DomainResolves: func(_ context.Context, d string) (bool, bool, error) {
 			switch w.dns[d] {

@@ -87,6 +87,10 @@ type Deps struct {
 	// virtual_alias_maps, virtual_mailbox_maps, relay_recipient_maps,
 	// canonical maps). It returns true when the class has no table.
 	KnownRecipient func(ctx context.Context, addr string) (known bool, err error)
+	// Relocated, when set, looks a resolved address up in relocated_maps
+	// and returns its new location; a listed recipient is rejected with
+	// 550 5.1.6 "User has moved to ..." where unknown ones would be.
+	Relocated func(ctx context.Context, addr string) (newLocation string, found bool, err error)
 	// DomainResolves reports whether a domain has an MX, A or AAAA record
 	// (reject_unknown_*_domain, reject_unknown_helo_hostname).
 	DomainResolves func(ctx context.Context, domain string) (ok bool, temporary bool, err error)

@@ -272,6 +272,13 @@ func TestUnlisted(t *testing.T) {
 		{name: "sender", conf: "smtpd_reject_unlisted_sender = yes\n", stage: Rcpt, mod: func(f *Facts) { f.Sender = "nobody@example.com" },
 			want: "550 5.1.0 <nobody@example.com>: Sender address rejected: User unknown in local recipient table"},
 		{name: "foreign sender not checked", conf: "smtpd_reject_unlisted_sender = yes\n", stage: Rcpt},
+		{name: "relocated local", conf: "unknown_local_recipient_reject_code = 450\n", stage: Rcpt, mod: rcpt("old@example.com"),
+			want: "550 5.1.6 <old@example.com>: Recipient address rejected: User has moved to new@example.net"},
+		{name: "relocated virtual", stage: Rcpt, mod: rcpt("gone@virt.example"),
+			want: "550 5.1.6 <gone@virt.example>: Recipient address rejected: User has moved to a street address"},
+		{name: "relocated sender is only unknown", conf: "smtpd_reject_unlisted_sender = yes\n", stage: Rcpt,
+			mod:  func(f *Facts) { f.Sender = "old@example.com" },
+			want: "550 5.1.0 <old@example.com>: Sender address rejected: User unknown in local recipient table"},
 	})
 }
 
