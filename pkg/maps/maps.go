@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/tern-mta/tern/pkg/maps/cidrmap"
+	"github.com/tern-mta/tern/pkg/maps/regexpmap"
 )
 
 // Map is an open lookup table. Lookup keys are matched case-insensitively
@@ -149,6 +152,18 @@ func open(spec string, opt Options) (Map, []string, error) {
 		return openUnion(spec, name, opt)
 	case "pipemap":
 		return openPipe(spec, name, opt)
+	case "regexp", "pcre":
+		m, err := regexpmap.Open(spec, name, typ == "pcre")
+		if err != nil {
+			return nil, nil, err
+		}
+		return m, nil, nil
+	case "cidr":
+		m, err := cidrmap.Open(spec, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		return m, nil, nil
 	default:
 		return nil, nil, fmt.Errorf("open %s: unsupported lookup table type %q", spec, typ)
 	}

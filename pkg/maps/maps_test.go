@@ -90,7 +90,7 @@ func TestOpenErrors(t *testing.T) {
 	tests := []struct {
 		spec, want string
 	}{
-		{"regexp:/etc/x", `unsupported lookup table type "regexp"`},
+		{"regexp:/nonexistent/x", "no such file"},
 		{"mysql:/etc/x.cf", `unsupported lookup table type "mysql"`},
 		{"noscheme", `expecting "type:name"`},
 		{":x", `expecting "type:name"`},
@@ -237,5 +237,35 @@ func TestStaleWarning(t *testing.T) {
 	CloseAll(ms)
 	if len(warnings) != 0 {
 		t.Errorf("warnings after rebuild = %q", warnings)
+	}
+}
+
+// TestPatternTableTypes opens regexp:, pcre: and cidr: tables through the
+// registry, as main.cf names them.
+func TestPatternTableTypes(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"re":   "/^(.*)@old\\.example$/ $1@new.example\n",
+		"pcre": "/^postmaster@/ OK\n",
+		"cidr": "192.0.2.0/24 REJECT\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct{ spec, key, want string }{
+		{"regexp:" + filepath.Join(dir, "re"), "joe@old.example", "joe@new.example"},
+		{"pcre:" + filepath.Join(dir, "pcre"), "PostMaster@x", "OK"},
+		{"cidr:" + filepath.Join(dir, "cidr"), "192.0.2.7", "REJECT"},
+	}
+	for _, tt := range tests {
+		m := mustOpen(t, tt.spec)
+		if v, ok, err := m.Lookup(tt.key); err != nil || !ok || v != tt.want {
+			t.Errorf("%s: Lookup(%q) = %q, %v, %v; want %q", tt.spec, tt.key, v, ok, err, tt.want)
+		}
+		if m.Name() != tt.spec {
+			t.Errorf("Name() = %q, want %q", m.Name(), tt.spec)
+		}
 	}
 }
