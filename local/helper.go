@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/mailbox"
 )
 
 // HelperSpawner runs delivery jobs as another user.
@@ -100,7 +101,7 @@ func (s ExecSpawner) Run(ctx context.Context, job Job, uid, gid int, body agent.
 	cmd.Stdin = io.MultiReader(bytes.NewReader(append(hdr, '\n')), agent.Reader(body))
 	var stdout bytes.Buffer
 	stderr := &capWriter{max: maxCommandOutput}
-	cmd.Stdout, cmd.Stderr = &limitWriter{w: &stdout, max: maxJobLine}, stderr
+	cmd.Stdout, cmd.Stderr = mailbox.NewLimitWriter(&stdout, maxJobLine), stderr
 	runErr := cmd.Run()
 	var res agent.Result
 	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil || res.DSN == "" {

@@ -1,16 +1,12 @@
 package local
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"syscall"
 	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/mailbox"
 )
 
 // Job kinds.
@@ -61,14 +57,8 @@ func RunJob(ctx context.Context, job Job, body io.Reader) agent.Result {
 	return agent.Deferf("4.3.5", "mail system configuration error: unknown delivery job kind %q", job.Kind)
 }
 
-// errTooLarge is the EFBIG a write beyond the size limit fails with.
-var errTooLarge = fmt.Errorf("size limit exceeded: %w", syscall.EFBIG)
-
 // errRead marks failures to read the message content.
-type errRead struct{ err error }
-
-func (e errRead) Error() string { return "error reading message: " + e.err.Error() }
-func (e errRead) Unwrap() error { return e.err }
+type errRead = mailbox.ReadError
 
 // copyOpts chooses what copyMessage adds, as Postfix's MAIL_COPY_* flags.
 type copyOpts struct {
@@ -77,82 +67,11 @@ type copyOpts struct {
 	blank    bool // an empty line after the message
 }
 
-// mailerDaemon is the From_ line's name for the null sender.
-const mailerDaemon = "MAILER-DAEMON"
-
 // copyMessage writes the job's headers and the content to w with Unix line
 // ends.
 func copyMessage(w io.Writer, job Job, body io.Reader, o copyOpts) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	if o.fromLine {
-		sender := job.Sender
-		if sender == "" {
-			sender = mailerDaemon
-		}
-		bw.WriteString("From " + sender + "  " + time.Now().Format("Mon Jan _2 15:04:05 2006") + "\n")
-	}
-	bw.WriteString(job.Prepend)
-	br := bufio.NewReaderSize(body, 64<<10)
-	atStart := true
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(chunk) > 0 {
-			if atStart && o.quote && bytes.HasPrefix(chunk, []byte("From ")) {
-				bw.WriteByte('>')
-			}
-			atStart = chunk[len(chunk)-1] == '\n'
-			if atStart && len(chunk) >= 2 && chunk[len(chunk)-2] == '\r' {
-				bw.Write(chunk[:len(chunk)-2])
-				bw.WriteByte('\n')
-			} else {
-				bw.Write(chunk)
-			}
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return errRead{err}
-		}
-	}
-	if !atStart {
-		bw.WriteByte('\n')
-	}
-	if o.blank {
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
-}
-
-// limitWriter fails with errTooLarge instead of growing past max bytes;
-// max < 0 means no limit.
-type limitWriter struct {
-	w   io.Writer
-	max int64
-}
-
-func (l *limitWriter) Write(p []byte) (int, error) {
-	if l.max >= 0 && int64(len(p)) > l.max {
-		return 0, errTooLarge
-	}
-	n, err := l.w.Write(p)
-	if l.max >= 0 {
-		l.max -= int64(n)
-	}
-	return n, err
-}
-
-// writeDSN maps a write error to an enhanced status, as Postfix's
-// mbox_dsn: a full mailbox (EFBIG, EDQUOT) is 5.2.2, anything else is
-// temporary.
-func writeDSN(err error) string {
-	if errors.Is(err, syscall.EFBIG) || errors.Is(err, syscall.EDQUOT) {
-		return "5.2.2"
-	}
-	return "4.3.0"
+	return mailbox.Copy(w, body, mailbox.CopyOptions{Sender: job.Sender, Prepend: job.Prepend,
+		FromLine: o.fromLine, Quote: o.quote, Blank: o.blank})
 }
 
 // resultFor turns a DSN and text into a result.
@@ -165,28 +84,4 @@ func resultFor(dsn, text string) agent.Result {
 
 // errnoText describes err the way strerror does ("No such file or
 // directory"), falling back to err's own text.
-func errnoText(err error) string {
-	var en syscall.Errno
-	if errors.Is(err, errTooLarge) {
-		en = syscall.EFBIG
-	} else if !errors.As(err, &en) {
-		return err.Error()
-	}
-	s := en.Error()
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		s = string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
-}
-
-// sleepCtx waits for d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func errnoText(err error) string { return mailbox.ErrnoText(err) }

@@ -17,6 +17,7 @@ import (
 	"github.com/tern-mta/tern/qmgr"
 	"github.com/tern-mta/tern/smtp"
 	"github.com/tern-mta/tern/smtpd"
+	"github.com/tern-mta/tern/virtual"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -88,11 +89,12 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // daemons returns the daemon commands this build has, by master.cf command.
 func daemons() map[string]func(args []string) int {
 	return map[string]func(args []string) int{
-		"qmgr":  qmgr.Main,
-		"local": local.Main,
-		"smtpd": smtpd.Main,
-		"smtp":  smtp.Main,
-		"lmtp":  lmtp.Main,
+		"qmgr":    qmgr.Main,
+		"local":   local.Main,
+		"smtpd":   smtpd.Main,
+		"smtp":    smtp.Main,
+		"lmtp":    lmtp.Main,
+		"virtual": virtual.Main,
 	}
 }
 

@@ -48,6 +48,12 @@ type CleanupOptions struct {
 	// headers, as Postfix does for clients outside
 	// local_header_rewrite_clients unless always_add_missing_headers = yes.
 	NoMissingHeaders bool
+	// RewriteHeader, when set, rewrites the addresses in a header field
+	// (canonical mapping and masquerading, Postfix's header_sender and
+	// header_recipient classes). It gets the field name as written and the
+	// unfolded value and returns the new value and whether it changed; an
+	// error (a table lookup failure) fails the whole cleanup.
+	RewriteHeader func(name, value string) (string, bool, error)
 }
 
 // Result says what Cleanup did and found.
@@ -85,6 +91,9 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 		return Result{}, err
 	}
 	res, keep := analyse(hb.fields, &opt)
+	if err := rewriteHeaders(keep, &opt); err != nil {
+		return Result{}, err
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	lw := &lfWriter{w: bw}
 	if opt.Local {
@@ -110,6 +119,25 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 	}
 	res.Size = lw.n
 	return res, nil
+}
+
+// rewriteHeaders applies opt.RewriteHeader to the fields in place. A
+// rewritten field is written unfolded.
+func rewriteHeaders(fields []field, opt *CleanupOptions) error {
+	if opt.RewriteHeader == nil {
+		return nil
+	}
+	for i, f := range fields {
+		name, _, _ := strings.Cut(f.text, ":")
+		v, changed, err := opt.RewriteHeader(strings.TrimSpace(name), f.value())
+		if err != nil {
+			return fmt.Errorf("rewrite %s header of %s: %w", name, opt.QueueID, err)
+		}
+		if changed {
+			fields[i].text = strings.TrimSpace(name) + ": " + v
+		}
+	}
+	return nil
 }
 
 func defaults(opt *CleanupOptions) {

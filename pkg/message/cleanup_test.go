@@ -3,6 +3,7 @@ package message
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"reflect"
 	"strings"
@@ -399,5 +400,30 @@ func TestCleanupRemovesBccWithoutExtract(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Subject: s\n") || !strings.HasSuffix(out.String(), "\nbody\n") {
 		t.Errorf("output lost content:\n%s", out.String())
+	}
+}
+
+func TestCleanupRewritesHeaders(t *testing.T) {
+	in := "From: Joe <joe@old.example>\nTo: a@x.example,\n  b@y.example\nSubject: s\n\nbody\n"
+	opt := CleanupOptions{QueueID: "Q1", MyHostname: "mx.example", Now: time.Unix(0, 0),
+		RewriteHeader: func(name, value string) (string, bool, error) {
+			if name != "From" {
+				return value, false, nil
+			}
+			return strings.ReplaceAll(value, "old.example", "new.example"), true, nil
+		}}
+	var out strings.Builder
+	if _, err := Cleanup(strings.NewReader(in), &out, opt); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "\nFrom: Joe <joe@new.example>\n") {
+		t.Errorf("From not rewritten:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "\nTo: a@x.example,\n  b@y.example\n") {
+		t.Errorf("an unchanged field lost its folding:\n%s", out.String())
+	}
+	opt.RewriteHeader = func(string, string) (string, bool, error) { return "", false, errors.New("table down") }
+	if _, err := Cleanup(strings.NewReader(in), &out, opt); err == nil {
+		t.Error("a rewrite error did not fail cleanup")
 	}
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package local
+package mailbox
 
 import (
 	"io"
