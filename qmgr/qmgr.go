@@ -36,6 +36,7 @@ type Manager struct {
 	queueDir string
 	settings settings
 	router   *router
+	rewriter *addressRewriter
 	sched    *scheduler
 	wg       sync.WaitGroup
 }
@@ -147,6 +148,12 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 	for _, w := range m.router.warnings {
 		log.Warnf("%s", w)
 	}
+	m.rewriter, err = newAddressRewriter(cfg, log)
+	if err != nil {
+		m.router.close()
+		q.Close()
+		return nil, err
+	}
 	m.sched = newScheduler(m)
 	return m, nil
 }
@@ -158,6 +165,7 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 func (m *Manager) Run(ctx context.Context, listeners []daemon.Listener) error {
 	defer m.q.Close()
 	defer m.router.close()
+	defer m.rewriter.close()
 	moved, err := m.q.Recover()
 	if err != nil {
 		return fmt.Errorf("queue recovery: %w", err)

@@ -67,6 +67,12 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		env.Arrival = time.Now()
 	}
 	m.qualify(env)
+	if m.rewriter != nil {
+		if err := m.rewriter.envelope(env); err != nil {
+			m.log.Warnf("%s: %v", env.ID, err)
+			return "", rewriteRejection(err)
+		}
+	}
 	if len(env.Recipients) == 0 {
 		return "", &rejection{exDataErr, "5.1.3", "no recipients specified"}
 	}
@@ -146,6 +152,9 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader) (me
 	}
 	if len(env.Recipients) == 1 {
 		opt.Recipient = env.Recipients[0].Address
+	}
+	if m.rewriter != nil {
+		opt.RewriteHeader = m.rewriter.headers(s)
 	}
 	return message.Cleanup(body, w, opt)
 }

@@ -46,6 +46,7 @@ func rewriteParams() []Param {
 		{"sendmail_fix_line_endings", "always", typeString, "Convert line endings of sendmail input: always, strict or never."},
 		{"swap_bangpath", "yes", typeBool, "Rewrite site!user as user@site."},
 		{"virtual_alias_domains", "$virtual_alias_maps", typeMapList, "Domains whose recipients exist only as virtual aliases."},
+		{"virtual_alias_address_length_limit", "1000", typeInt, "Maximal length of an address produced by virtual alias expansion."},
 		{"virtual_alias_expansion_limit", "1000", typeInt, "Maximal addresses produced by virtual alias expansion."},
 		{"virtual_alias_maps", "$virtual_maps", typeMapList, "Virtual alias tables applied to all recipients."},
 		{"virtual_alias_recursion_limit", "1000", typeInt, "Maximal nesting depth of virtual alias expansion."},

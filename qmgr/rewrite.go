@@ -1,0 +1,123 @@
+package qmgr
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/maillog"
+	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/rewrite"
+)
+
+// addressRewriter is cleanup's address rewriting: canonical mapping,
+// masquerading and virtual alias expansion of the envelope, and canonical
+// mapping and masquerading of the headers of mail from clients in
+// local_header_rewrite_clients.
+type addressRewriter struct {
+	rw *rewrite.Settings
+	// headerClients: which SMTP clients get their headers rewritten
+	// (local submissions always do).
+	allClients    bool
+	ownInterfaces map[netip.Addr]bool
+}
+
+func newAddressRewriter(cfg *config.Config, log *maillog.Logger) (*addressRewriter, error) {
+	open := func(list string) ([]maps.Map, error) {
+		specs, err := maps.SplitSpecs(list)
+		if err != nil || len(specs) == 0 {
+			return nil, err
+		}
+		ms, warns, err := maps.OpenList(specs, maps.Options{})
+		for _, w := range warns {
+			log.Warnf("%s", w)
+		}
+		return ms, err
+	}
+	rw, err := rewrite.FromConfig(cfg.Get, open)
+	if err != nil {
+		return nil, err
+	}
+	rw.Warn = func(msg string) { log.Warnf("%s", msg) }
+	a := &addressRewriter{rw: rw, ownInterfaces: map[netip.Addr]bool{}}
+	for _, w := range cfg.List("local_header_rewrite_clients") {
+		switch w {
+		case "permit_inet_interfaces":
+			for _, i := range append(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces")...) {
+				if ip, err := netip.ParseAddr(i); err == nil {
+					a.ownInterfaces[ip] = true
+				}
+			}
+		case "static:all":
+			a.allClients = true
+		default:
+			log.Warnf("local_header_rewrite_clients: %q is not supported; only permit_inet_interfaces and static:all are", w)
+		}
+	}
+	return a, nil
+}
+
+func (a *addressRewriter) close() { a.rw.Close() }
+
+// envelope rewrites the sender and expands every recipient. Recipients
+// that expand to several addresses keep their original recipient and DSN
+// settings; duplicates are dropped.
+func (a *addressRewriter) envelope(env *envelope.Envelope) error {
+	if env.Sender != "" {
+		s, err := a.rw.Sender(env.Sender)
+		if err != nil {
+			return err
+		}
+		env.Sender = s
+	}
+	seen := make(map[string]bool, len(env.Recipients))
+	out := make([]envelope.Recipient, 0, len(env.Recipients))
+	for _, r := range env.Recipients {
+		if r.Status != envelope.Pending {
+			out = append(out, r)
+			continue
+		}
+		addrs, err := a.rw.ExpandRecipient(r.Address)
+		if err != nil {
+			return err
+		}
+		for _, addr := range addrs {
+			key := strings.ToLower(addr)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			c := r
+			c.Address = addr
+			out = append(out, c)
+		}
+	}
+	env.Recipients = out
+	return nil
+}
+
+// headers returns the header rewriting hook for a submission, or nil when
+// its headers are left alone.
+func (a *addressRewriter) headers(s *submission) func(name, value string) (string, bool, error) {
+	if !s.local && !a.allClients {
+		ip, err := netip.ParseAddr(s.env.ClientAddr)
+		if err != nil || !(ip.IsLoopback() || a.ownInterfaces[ip.Unmap()]) {
+			return nil
+		}
+	}
+	return a.rw.HeaderLine
+}
+
+// rewriteRejection turns a rewriting failure into cleanup's answer: every
+// such failure is temporary, as in Postfix.
+func rewriteRejection(err error) *rejection {
+	var re *rewrite.Error
+	if errors.As(err, &re) {
+		_, dsn, text := re.Status()
+		return &rejection{exTempFail, dsn, text}
+	}
+	return &rejection{exTempFail, "4.3.0", fmt.Sprintf("address rewriting failed: %v", err)}
+}

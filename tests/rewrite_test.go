@@ -1,0 +1,65 @@
+package tests
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestCanonicalMasqueradeAndVirtualAliasesWithSendmail runs a message from
+// sendmail through cleanup's rewriting: the sender is canonicalised and
+// masqueraded in the envelope and in From:, and a virtual alias fans the
+// recipient out.
+func TestCanonicalMasqueradeAndVirtualAliasesWithSendmail(t *testing.T) {
+	u := localUser(t)
+	in := newInstance(t, options{main: []string{
+		"sender_canonical_maps = inline:{ {oldname@example.tst=" + u + "@host.example.tst} }",
+		"masquerade_domains = example.tst",
+		"virtual_alias_maps = inline:{ {team@example.tst=" + u + "@example.tst, postmaster@example.tst} }",
+	}})
+	in.start()
+	msg := "From: Old Name <oldname@example.tst>\nTo: team@example.tst\nSubject: rewritten\n\nrewrite body\n"
+	if code, out := in.sendmail(msg, "-f", "oldname@example.tst", "team@example.tst"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	in.waitMbox(u, "rewrite body")
+	box := in.mbox(u)
+	if !strings.Contains(box, "From: Old Name <"+u+"@example.tst>") {
+		t.Errorf("From: was not canonicalised and masqueraded:\n%s", box)
+	}
+	if !strings.Contains(box, "Return-Path: <"+u+"@example.tst>") {
+		t.Errorf("the envelope sender was not rewritten:\n%s", box)
+	}
+	if !strings.Contains(box, "To: team@example.tst") {
+		t.Errorf("a header recipient without a mapping changed:\n%s", box)
+	}
+	// The mailbox is written before the agent's result is logged.
+	sent := regexp.MustCompile(`to=<` + u + `@example\.tst>, orig_to=<team@example\.tst>, .*status=sent`)
+	waitFor(t, deliveryTimeout, "the delivery log line with orig_to", func() bool { return sent.MatchString(in.log()) })
+	if log := in.log(); !strings.Contains(log, "from=<"+u+"@example.tst>") {
+		t.Errorf("qmgr did not log the rewritten sender:\n%s", log)
+	}
+}
+
+// TestVirtualAliasDomainOverSMTP accepts mail for a virtual alias domain
+// over SMTP and delivers it to the local user the alias names; a lookup
+// table that fails makes smtpd answer 451 rather than accept or refuse.
+func TestVirtualAliasDomainOverSMTP(t *testing.T) {
+	u := localUser(t)
+	in, _ := smtpdInstance(t,
+		"virtual_alias_domains = virt.example",
+		"virtual_alias_maps = inline:{ {info@virt.example="+u+"@example.tst} }",
+		"relay_domains = broken.example",
+		"relay_recipient_maps = fail:broken",
+	)
+	addr := in.smtpAddr("127.0.0.1:0")
+	if out, err := swaks(t, "--server", addr, "--from", "s@remote.example", "--to", "info@virt.example",
+		"--body", "virtual alias body"); err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	in.waitMbox(u, "virtual alias body")
+	out, err := swaks(t, "--server", addr, "--from", "s@remote.example", "--to", "x@broken.example")
+	if err == nil || !strings.Contains(out, "451 4.3.0 <x@broken.example>: Temporary lookup failure") {
+		t.Errorf("a failing relay_recipient_maps did not give 451:\n%s", out)
+	}
+}
