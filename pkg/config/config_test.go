@@ -374,7 +374,7 @@ func TestConfFilesParse(t *testing.T) {
 		got = append(got, s.Name+"/"+s.Type+"/"+s.Command)
 	}
 	want := []string{"smtp/inet/smtpd", "pickup/unix/qmgr", "cleanup/unix/qmgr", "qmgr/unix/qmgr", "showq/unix/qmgr", "local/unix/local",
-		"smtp/unix/smtp", "relay/unix/smtp", "lmtp/unix/lmtp"}
+		"smtp/unix/smtp", "relay/unix/smtp", "lmtp/unix/lmtp", "virtual/unix/virtual"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("services = %q, want %q", got, want)
 	}
