@@ -117,3 +117,27 @@ func TestRelocatedAndVirtualAliasDomainOverSMTP(t *testing.T) {
 		return strings.Contains(in.mbox(sender), "User has moved to new@elsewhere.example")
 	})
 }
+
+// TestTransportErrorAndDiscard routes with transport_maps to error: (a
+// bounce with the map's status and text) and discard: (accepted, logged,
+// never delivered).
+func TestTransportErrorAndDiscard(t *testing.T) {
+	sender := localUser(t)
+	in := newInstance(t, options{main: []string{
+		"transport_maps = inline:{ {gone.example=error:5.1.2 domain is gone}, {devnull.example=discard:silenced} }",
+	}})
+	in.start()
+	if code, out := in.sendmail("Subject: routed\n\nrouted body\n", "-f", sender+"@example.tst",
+		"a@gone.example", "b@devnull.example"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	in.waitLog("to=<b@devnull.example>, relay=none", deliveryTimeout)
+	in.waitLog("status=sent (discarded: silenced)", deliveryTimeout)
+	waitFor(t, deliveryTimeout, "the bounce", func() bool {
+		b := in.mbox(sender)
+		return strings.Contains(b, "Status: 5.1.2") && strings.Contains(b, "domain is gone")
+	})
+	if strings.Contains(in.mbox(sender), "b@devnull.example") && strings.Count(in.mbox(sender), "Final-Recipient") > 1 {
+		t.Errorf("the discarded recipient was reported in the bounce:\n%s", in.mbox(sender))
+	}
+}
