@@ -6,7 +6,7 @@ SBINDIR ?= $(PREFIX)/sbin
 CONFDIR ?= /etc/tern
 RUNDIR  ?= $(CURDIR)/run
 
-.PHONY: all build test unit integration fuzz-smoke lint bench run stop install clean
+.PHONY: all build test unit integration fuzz-smoke lint bench run stop install install-postfix-links clean
 
 all: build
 
@@ -55,6 +55,12 @@ install: build
 	for f in man/*.8; do install -m 0644 $$f $(DESTDIR)/usr/share/man/man8/; done
 	install -D -m 0644 conf/tern.service $(DESTDIR)/lib/systemd/system/tern.service
 	id postfix >/dev/null 2>&1 || [ -n "$(DESTDIR)" ] || useradd --system --no-create-home --home-dir /var/spool/tern --shell /usr/sbin/nologin postfix
+
+# Optional: postmap and postalias as links to tern, for scripts that call
+# them. Not part of install, as they would replace Postfix's own.
+install-postfix-links:
+	ln -sf tern $(DESTDIR)$(SBINDIR)/postmap
+	ln -sf tern $(DESTDIR)$(SBINDIR)/postalias
 
 clean:
 	rm -rf bin

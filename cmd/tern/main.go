@@ -48,6 +48,10 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch filepath.Base(argv[0]) {
 	case "sendmail", "mailq", "newaliases":
 		return sendmailMain(filepath.Base(argv[0]), argv[1:], stdin, stdout, stderr)
+	case "postmap":
+		return postmap.MapMain(argv[1:], stdin, stdout, stderr)
+	case "postalias":
+		return postmap.AliasMain(argv[1:], stdin, stdout, stderr)
 	}
 	if len(argv) < 2 {
 		fmt.Fprint(stderr, usage)
