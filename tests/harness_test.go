@@ -64,6 +64,7 @@ type instance struct {
 	spool   string // mail_spool_directory
 	logFile string
 	runAs   *user.User // nil: the test's own user
+	env     []string   // extra environment for its commands (NAME=value)
 	started bool
 }
 
@@ -201,7 +202,7 @@ func (in *instance) appendMain(lines ...string) {
 // instance, as the instance's user.
 func (in *instance) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(binDir, name), args...)
-	cmd.Env = append(os.Environ(), "MAIL_CONFIG="+in.conf)
+	cmd.Env = append(append(os.Environ(), in.env...), "MAIL_CONFIG="+in.conf)
 	in.setCredential(cmd)
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/maps/cidrmap"
 	"github.com/tern-mta/tern/pkg/maps/regexpmap"
+	"github.com/tern-mta/tern/pkg/maps/sqlmap"
 )
 
 // Map is an open lookup table. Lookup keys are matched case-insensitively
@@ -160,6 +161,12 @@ func open(spec string, opt Options) (Map, []string, error) {
 		return m, nil, nil
 	case "cidr":
 		m, err := cidrmap.Open(spec, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		return m, nil, nil
+	case "mysql", "pgsql", "sqlite":
+		m, err := sqlmap.Open(typ, name)
 		if err != nil {
 			return nil, nil, err
 		}

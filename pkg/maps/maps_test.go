@@ -91,7 +91,7 @@ func TestOpenErrors(t *testing.T) {
 		spec, want string
 	}{
 		{"regexp:/nonexistent/x", "no such file"},
-		{"mysql:/etc/x.cf", `unsupported lookup table type "mysql"`},
+		{"mysql:/nonexistent/x.cf", "no such file"},
 		{"noscheme", `expecting "type:name"`},
 		{":x", `expecting "type:name"`},
 		{"hash:" + filepath.Join(dir, "missing"), "open database"},
