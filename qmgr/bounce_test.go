@@ -252,13 +252,15 @@ func TestNotifySuccessSendsDeliveryNotice(t *testing.T) {
 			if strings.HasPrefix(rc.Address, "remote") {
 				out[i].Relay = "mx.example.net[192.0.2.1]:25"
 			}
+			// A next hop that announced DSN took the request over.
+			out[i].DSNPassed = strings.HasPrefix(rc.Address, "dsnhop")
 		}
 		return out
 	}}
 	h := newMTA(t, "", fa)
-	id := h.submit(rcpts("here@example.com", "remote@example.com", "quiet@example.com").
+	id := h.submit(rcpts("here@example.com", "remote@example.com", "dsnhop@example.com", "quiet@example.com").
 		Add("sender", "alice@example.com").Add("notify", "SUCCESS"), "Subject: hi\n\nx\n")
-	h.waitRequests(4) // one per local recipient, and the notice
+	h.waitRequests(5) // one per local recipient, and the notice
 	h.waitEmpty()
 	h.waitLog(id + ": removed")
 	reqs := h.agent.requests()
@@ -271,5 +273,8 @@ func TestNotifySuccessSendsDeliveryNotice(t *testing.T) {
 		if !strings.Contains(ds, s) {
 			t.Errorf("delivery status lacks %q:\n%s", s, ds)
 		}
+	}
+	if strings.Contains(ds, "dsnhop@example.com") {
+		t.Errorf("a recipient whose next hop took the DSN request was reported:\n%s", ds)
 	}
 }

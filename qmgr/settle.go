@@ -21,6 +21,8 @@ func (m *Manager) record(msg *activeMsg, i int, res agent.Result, logged bool) {
 	switch res.Status {
 	case agent.OK:
 		rc.Status = envelope.Delivered
+		// The next hop took the DSN request: its notices replace ours.
+		rc.Notified = rc.Notified || res.DSNPassed
 	case agent.Bounce:
 		rc.Status = envelope.Failed
 	default:
@@ -130,8 +132,8 @@ func (m *Manager) returnFailures(env *envelope.Envelope, now time.Time) bool {
 // returnSuccesses sends one success notification (RFC 3461 NOTIFY=SUCCESS)
 // for the delivered recipients that asked for it and were not yet
 // reported: "delivered" for final delivery here, "relayed" for a hand-off
-// to another server (which may or may not send its own notice, as tern
-// does not yet learn whether it took the DSN request). A notification
+// to a server that did not announce DSN (one that did took over the
+// request, see agent.Result.DSNPassed, and is not reported). A notification
 // that cannot be queued is logged and not tried again: the mail itself
 // was delivered.
 func (m *Manager) returnSuccesses(env *envelope.Envelope, now time.Time) {

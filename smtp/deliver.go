@@ -232,10 +232,12 @@ func (a *Agent) send(ctx context.Context, s *client.Session, peer string, dest d
 		_ = s.Close(ctx)
 		return false
 	}
+	_, dsnPassed := s.Extensions()["DSN"]
 	for i := range results {
 		switch {
 		case i < len(rr) && rr[i].Answered():
 			results[i] = recipientResult(peer, rr[i])
+			results[i].DSNPassed = dsnPassed && results[i].Status == agent.OK
 		case dead:
 			results[i] = agent.Deferf(ce.Status, "%s", ce.Error())
 		default:

@@ -22,6 +22,7 @@ import (
 // rcpt maps a recipient to its RCPT reply (default 250).
 type fakeMX struct {
 	greeting string
+	dsn      bool // announce DSN
 	rcpt     map[string]string
 	mu       sync.Mutex
 	conns    int
@@ -64,6 +65,8 @@ func (f *fakeMX) session(c net.Conn) {
 		}
 		cmd := strings.ToUpper(strings.TrimSpace(line))
 		switch {
+		case strings.HasPrefix(cmd, "EHLO") && f.dsn:
+			fmt.Fprint(c, "250-fake\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n")
 		case strings.HasPrefix(cmd, "EHLO"):
 			fmt.Fprint(c, "250-fake\r\n250 ENHANCEDSTATUSCODES\r\n")
 		case strings.HasPrefix(cmd, "MAIL"), strings.HasPrefix(cmd, "RSET"):
@@ -184,6 +187,30 @@ func TestDeliverPerRecipientResultsAndGreetingFallback(t *testing.T) {
 	defer good.mu.Unlock()
 	if good.conns != 1 || good.messages != 2 {
 		t.Errorf("%d connections for %d messages, want 1 for 2", good.conns, good.messages)
+	}
+}
+
+// TestDeliverDSNPassedOnlyWhenAnnounced pins the bug where a next hop
+// that announced DSN still got a "relayed" notice from tern: the success
+// says whether the DSN request went along.
+func TestDeliverDSNPassedOnlyWhenAnnounced(t *testing.T) {
+	for _, announce := range []bool{false, true} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mxs := &fakeMX{greeting: "220 fake ESMTP", dsn: announce, rcpt: map[string]string{"gone@dest.tst": "550 5.1.1 gone"}}
+		mxs.serve(t, l)
+		port := l.Addr().(*net.TCPAddr).Port
+		dns := mxtest.NewServer(t, "dest.tst. MX 10 mx.dest.tst.\nmx.dest.tst. A 127.0.0.1\n")
+		a := testAgent(t, dns.Addr(), port)
+		res := a.Deliver(context.Background(), request("dest.tst", "ok@dest.tst", "gone@dest.tst"))
+		if res[0].Status != agent.OK || res[0].DSNPassed != announce {
+			t.Errorf("DSN announced %v: success %+v, want DSNPassed %v", announce, res[0], announce)
+		}
+		if res[1].DSNPassed {
+			t.Errorf("DSN announced %v: a refused recipient is marked DSNPassed", announce)
+		}
 	}
 }
 

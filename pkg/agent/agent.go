@@ -73,6 +73,11 @@ type Result struct {
 	// are "" for local deliveries.
 	Diagnostic string
 	RemoteMTA  string
+	// DSNPassed is set on a success when the next hop announced DSN and
+	// took the recipient with its NOTIFY and ORCPT: from then on notices
+	// are its duty (RFC 3461 section 4.1), so tern sends no "relayed"
+	// notice of its own.
+	DSNPassed bool
 }
 
 // Deferf returns a Defer result with a formatted text.
@@ -258,6 +263,13 @@ func encodeResults(rs []Result) ipc.Record {
 	for _, r := range rs {
 		rec = rec.Add("diag", strings.ReplaceAll(r.Diagnostic, "\n", " ")).Add("mta", r.RemoteMTA)
 	}
+	for _, r := range rs {
+		passed := ""
+		if r.DSNPassed {
+			passed = "1"
+		}
+		rec = rec.Add("dsnpassed", passed)
+	}
 	return rec
 }
 
@@ -266,7 +278,7 @@ func decodeResults(rec ipc.Record, n int) ([]Result, error) {
 	if len(vals) != n {
 		return nil, fmt.Errorf("agent: %d results for %d recipients", len(vals), n)
 	}
-	relays, diags, mtas := rec.All("relay"), rec.All("diag"), rec.All("mta")
+	relays, diags, mtas, passed := rec.All("relay"), rec.All("diag"), rec.All("mta"), rec.All("dsnpassed")
 	out := make([]Result, n)
 	for i, v := range vals {
 		f := strings.SplitN(v, " ", 3)
@@ -283,6 +295,9 @@ func decodeResults(rec ipc.Record, n int) ([]Result, error) {
 		}
 		if i < len(diags) && i < len(mtas) {
 			out[i].Diagnostic, out[i].RemoteMTA = diags[i], mtas[i]
+		}
+		if i < len(passed) {
+			out[i].DSNPassed = passed[i] == "1"
 		}
 	}
 	return out, nil

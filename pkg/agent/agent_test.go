@@ -358,8 +358,9 @@ func TestEncodeResultsCarriesRemoteReply(t *testing.T) {
 		{Status: OK, DSN: "2.0.0", Text: "250 ok", Relay: "local"},
 		{Status: Bounce, DSN: "5.1.1", Text: "host mx[192.0.2.1] said: 550 5.1.1 gone", Relay: "mx[192.0.2.1]:25",
 			Diagnostic: "550 5.1.1 <u@x>: gone", RemoteMTA: "mx.example.net"},
+		{Status: OK, DSN: "2.0.0", Text: "250 queued", Relay: "mx[192.0.2.1]:25", DSNPassed: true},
 	}
-	got, err := decodeResults(encodeResults(in), 2)
+	got, err := decodeResults(encodeResults(in), 3)
 	if err != nil {
 		t.Fatal(err)
 	}
