@@ -188,6 +188,7 @@ func (s *scheduler) activate(env *envelope.Envelope, state queue.State) {
 		return
 	}
 	msg := &activeMsg{env: env, started: time.Now()}
+	env.Activated = msg.started
 	s.active[env.ID] = msg
 	s.mu.Unlock()
 	// A scan may hand over a copy that a delivery pass finished since:

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/envelope"
@@ -46,6 +47,7 @@ func (t target) peer() string {
 
 // Deliver implements agent.Deliverer.
 func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result {
+	begin := time.Now()
 	results := make([]agent.Result, len(req.Recipients))
 	dest, err := parseNexthop(req.Nexthop, a.set.lmtp, a.set.port, a.set.queueDir)
 	if err != nil {
@@ -53,7 +55,7 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 	}
 	msg := a.message(req)
 	if c := a.cache.take(dest.key()); c != nil {
-		if done := a.send(ctx, c.s, c.peer, dest, msg, results); done {
+		if done := a.send(ctx, c.s, c.peer, dest, msg, results, begin); done {
 			return results
 		}
 	}
@@ -79,7 +81,7 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 			perm = perm && r.Status == agent.Bounce
 			continue
 		}
-		if a.send(ctx, s, t.peer(), dest, msg, results) {
+		if a.send(ctx, s, t.peer(), dest, msg, results, begin) {
 			return results
 		}
 		last, perm = agent.Deferf("4.4.2", "lost connection with %s while sending the message", t.peer()), false
@@ -93,6 +95,8 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 			last.DSN = "4" + last.DSN[1:]
 		}
 	}
+	// No message went out: all the time went into connecting.
+	last.Setup = time.Since(begin)
 	return fillAll(results, last)
 }
 
@@ -213,8 +217,15 @@ func sessionResult(t target, err error) agent.Result {
 // send runs the transaction on s and fills results; it reports false
 // when the session broke before any recipient had an answer, so the
 // caller may try another server. A session still good goes back to the
-// cache.
-func (a *Agent) send(ctx context.Context, s *client.Session, peer string, dest destination, msg func() client.Message, results []agent.Result) bool {
+// cache. The time from begin to now is the connection setup time of the
+// results (the c of delays=a/b/c/d).
+func (a *Agent) send(ctx context.Context, s *client.Session, peer string, dest destination, msg func() client.Message, results []agent.Result, begin time.Time) bool {
+	setup := time.Since(begin)
+	defer func() {
+		for i := range results {
+			results[i].Setup = setup
+		}
+	}()
 	rr, err := s.Send(ctx, msg())
 	var ce *client.Error
 	dead := errors.As(err, &ce)

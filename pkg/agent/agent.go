@@ -78,6 +78,11 @@ type Result struct {
 	// are its duty (RFC 3461 section 4.1), so tern sends no "relayed"
 	// notice of its own.
 	DSNPassed bool
+	// Setup is the time the agent spent before the transfer: DNS
+	// lookups, connecting, greeting, EHLO, TLS and AUTH (the c of
+	// Postfix's delays=a/b/c/d). It is logged by the agent and not sent
+	// to the queue manager.
+	Setup time.Duration
 }
 
 // Deferf returns a Defer result with a formatted text.
@@ -174,6 +179,9 @@ func (s *Server) serve(ctx context.Context, c *ipc.Conn) error {
 
 // LogResult writes Postfix's delivery line for one recipient:
 // "QID: to=<a>, orig_to=<b>, relay=R, delay=D, delays=a/b/c/d, dsn=X, status=S (text)".
+// start is when the delivery began. The delays are: a, from arrival to
+// the queue manager taking the message in (env.Activated); b, from then
+// to start; c, r.Setup; d, the rest.
 func LogResult(log *maillog.Logger, env *envelope.Envelope, rc envelope.Recipient, r Result, start time.Time) {
 	status := map[Status]string{OK: "sent", Defer: "deferred", Bounce: "bounced"}[r.Status]
 	orig := ""
@@ -184,14 +192,29 @@ func LogResult(log *maillog.Logger, env *envelope.Envelope, rc envelope.Recipien
 	if relay == "" {
 		relay = "none"
 	}
-	now := time.Now()
-	inQueue := start.Sub(env.Arrival).Seconds()
-	if env.Arrival.IsZero() || inQueue < 0 {
-		inQueue = 0
+	a, b, c, d := delays(env, r, start, time.Now())
+	log.Infof("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
+		env.ID, rc.Address, orig, relay, seconds(a+b+c+d), seconds(a), seconds(b), seconds(c), seconds(d), r.DSN, status, r.Text)
+}
+
+// delays splits the time since arrival into Postfix's four parts, in
+// seconds; a part that cannot be measured is 0.
+func delays(env *envelope.Envelope, r Result, start, now time.Time) (a, b, c, d float64) {
+	since := func(from, to time.Time) float64 {
+		if from.IsZero() || to.Before(from) {
+			return 0
+		}
+		return to.Sub(from).Seconds()
 	}
-	xfer := now.Sub(start).Seconds()
-	log.Infof("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/0/0/%s, dsn=%s, status=%s (%s)",
-		env.ID, rc.Address, orig, relay, seconds(inQueue+xfer), seconds(inQueue), seconds(xfer), r.DSN, status, r.Text)
+	activated := env.Activated
+	if activated.IsZero() || activated.After(start) {
+		activated = start
+	}
+	a = since(env.Arrival, activated)
+	b = since(activated, start)
+	total := since(start, now)
+	c = min(r.Setup.Seconds(), total)
+	return a, b, c, total - c
 }
 
 // seconds formats a delay as Postfix does with its default

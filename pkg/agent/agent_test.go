@@ -504,3 +504,27 @@ func FuzzDecodeResults(f *testing.F) {
 		}
 	})
 }
+
+// TestDelaysSplit pins the bug where delays= logged its middle parts as 0:
+// the time in the queue manager and the connection setup are measured.
+func TestDelaysSplit(t *testing.T) {
+	arrival := time.Unix(1000, 0)
+	tests := []struct {
+		name                       string
+		activated, start, now      time.Time
+		setup                      time.Duration
+		wantA, wantB, wantC, wantD float64
+	}{
+		{"all parts", arrival.Add(2 * time.Second), arrival.Add(5 * time.Second), arrival.Add(9 * time.Second), 3 * time.Second, 2, 3, 3, 1},
+		{"not activated", time.Time{}, arrival.Add(4 * time.Second), arrival.Add(5 * time.Second), 0, 4, 0, 0, 1},
+		{"setup beyond the delivery", arrival, arrival, arrival.Add(time.Second), 5 * time.Second, 0, 0, 1, 0},
+		{"activation after start", arrival.Add(9 * time.Second), arrival.Add(3 * time.Second), arrival.Add(4 * time.Second), 0, 3, 0, 0, 1},
+	}
+	for _, tt := range tests {
+		env := &envelope.Envelope{Arrival: arrival, Activated: tt.activated}
+		a, b, c, d := delays(env, Result{Setup: tt.setup}, tt.start, tt.now)
+		if a != tt.wantA || b != tt.wantB || c != tt.wantC || d != tt.wantD {
+			t.Errorf("%s: delays = %v/%v/%v/%v, want %v/%v/%v/%v", tt.name, a, b, c, d, tt.wantA, tt.wantB, tt.wantC, tt.wantD)
+		}
+	}
+}

@@ -53,6 +53,9 @@ type Envelope struct {
 	Sender     string      `json:"from"` // "" is the null sender <>
 	Recipients []Recipient `json:"rcpt"`
 	Arrival    time.Time   `json:"t"`
+	// Activated is when the queue manager last took the message into its
+	// active set, for the delays= of log lines; it is not stored.
+	Activated time.Time `json:"-"`
 	// Origin of the message.
 	ClientName string `json:"cname,omitempty"`
 	ClientAddr string `json:"caddr,omitempty"`
@@ -94,6 +97,9 @@ func (e *Envelope) Record() ipc.Record {
 		{Name: "sender", Value: e.Sender},
 		{Name: "arrival", Value: strconv.FormatInt(e.Arrival.UnixNano(), 10)},
 	}
+	if !e.Activated.IsZero() {
+		r = append(r, ipc.Attr{Name: "activated", Value: strconv.FormatInt(e.Activated.UnixNano(), 10)})
+	}
 	add := func(name, v string) {
 		if v != "" {
 			r = append(r, ipc.Attr{Name: name, Value: v})
@@ -129,6 +135,9 @@ func FromRecord(r ipc.Record) *Envelope {
 	}
 	if n, err := strconv.ParseInt(r.Get("arrival"), 10, 64); err == nil && n > 0 {
 		e.Arrival = time.Unix(0, n)
+	}
+	if n, err := strconv.ParseInt(r.Get("activated"), 10, 64); err == nil && n > 0 {
+		e.Activated = time.Unix(0, n)
 	}
 	if n, err := strconv.Atoi(r.Get("submit_uid")); err == nil {
 		e.SubmitUID = n

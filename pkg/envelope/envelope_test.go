@@ -22,7 +22,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			ID: "4Abf", Sender: "b@example.org", Arrival: arrival,
 			ClientName: "mx.example.org", ClientAddr: "192.0.2.1", Helo: "mx",
 			Protocol: "ESMTP", SubmitUID: 1000, SubmitUser: "joe", FullName: "Joe User",
-			EnvID: "ENV1", Ret: "HDRS",
+			EnvID: "ENV1", Ret: "HDRS", Activated: arrival.Add(time.Second),
 		}},
 		{"root uid is left out", Envelope{ID: "4Ac0", Sender: "root@h", SubmitUID: 0, SubmitUser: "root"}},
 	}
@@ -39,7 +39,11 @@ func TestRecordRoundTrip(t *testing.T) {
 			if !got.Arrival.Equal(want.Arrival) {
 				t.Errorf("arrival %v, want %v", got.Arrival, want.Arrival)
 			}
+			if !got.Activated.Equal(want.Activated) {
+				t.Errorf("activated %v, want %v", got.Activated, want.Activated)
+			}
 			got.Arrival, want.Arrival = time.Time{}, time.Time{}
+			got.Activated, want.Activated = time.Time{}, time.Time{}
 			if !reflect.DeepEqual(*got, want) {
 				t.Errorf("round trip\n got %+v\nwant %+v", *got, want)
 			}
