@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"sync"
@@ -65,20 +66,57 @@ type boltMap struct {
 	checkInterval time.Duration
 	lastCheck     atomic.Int64 // unix nanoseconds of the last stat
 
-	mu sync.RWMutex // guards db and id
-	db *bolt.DB
-	id fileID
+	mu   sync.RWMutex // guards view
+	view *boltView    // nil once closed
+}
+
+// boltView is one version of a table file, open for reading: the
+// database, one read transaction held for as long as the version is in
+// use, and the bucket of entries. A table file is never changed in place
+// (a build writes a new file and renames it over the old one), so the
+// one transaction sees the whole version, and lookups need not start a
+// transaction each. Lookups on the bucket may run concurrently: a
+// read-only transaction only reads the file's memory map.
+type boltView struct {
+	db      *bolt.DB
+	tx      *bolt.Tx
+	bucket  *bolt.Bucket // nil when the table has no entries
+	id      fileID
+	cursors sync.Pool // of *bolt.Cursor on bucket, for lookups
 }
 
 func openBolt(spec, name string) (Map, error) {
 	bm := &boltMap{spec: spec, path: DBPath(name), checkInterval: defaultCheckInterval}
-	db, id, err := openReadOnly(bm.path)
+	v, err := openView(bm.path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", spec, err)
 	}
-	bm.db, bm.id = db, id
+	bm.view = v
 	bm.lastCheck.Store(time.Now().UnixNano())
 	return bm, nil
+}
+
+// openView opens the table file at path for lookups.
+func openView(path string) (*boltView, error) {
+	db, id, err := openReadOnly(path)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := db.Begin(false)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return &boltView{db: db, tx: tx, bucket: tx.Bucket([]byte(bucketName)), id: id}, nil
+}
+
+// close ends the view's transaction and closes its database.
+func (v *boltView) close() error {
+	if err := v.tx.Rollback(); err != nil {
+		v.db.Close()
+		return err
+	}
+	return v.db.Close()
 }
 
 // openReadOnly opens a table file read-only and returns the identity of the
@@ -113,49 +151,81 @@ func (bm *boltMap) refresh() {
 	}
 	id, err := statID(bm.path)
 	bm.mu.RLock()
-	same := err != nil || id == bm.id
+	same := err != nil || bm.view == nil || id == bm.view.id
 	bm.mu.RUnlock()
 	if same {
 		return
 	}
-	db, id, err := openReadOnly(bm.path)
+	v, err := openView(bm.path)
 	if err != nil {
 		return
 	}
 	bm.mu.Lock()
-	old := bm.db
-	bm.db, bm.id = db, id
-	bm.mu.Unlock()
-	if old != nil {
-		old.Close()
+	old := bm.view
+	if old == nil {
+		// closed meanwhile
+		bm.mu.Unlock()
+		v.close()
+		return
 	}
+	bm.view = v
+	bm.mu.Unlock()
+	old.close()
 }
+
+// maxStackKey is the longest folded key looked up without a heap buffer.
+const maxStackKey = 256
 
 func (bm *boltMap) Lookup(key string) (string, bool, error) {
 	bm.refresh()
 	bm.mu.RLock()
 	defer bm.mu.RUnlock()
-	if bm.db == nil {
+	v := bm.view
+	if v == nil {
 		return "", false, fmt.Errorf("%s: table is closed", bm.spec)
 	}
-	var (
-		value string
-		found bool
-	)
-	err := bm.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bucketName))
-		if b == nil {
-			return nil
-		}
-		if v := b.Get([]byte(fold(key))); v != nil {
-			value, found = string(v), true
-		}
-		return nil
-	})
-	if err != nil {
-		return "", false, fmt.Errorf("%s: lookup %q: %w", bm.spec, key, err)
+	if v.bucket == nil || key == "" {
+		return "", false, nil
 	}
-	return value, found, nil
+	var buf [maxStackKey]byte
+	val := v.get(appendFold(buf[:0], key))
+	if val == nil {
+		return "", false, nil
+	}
+	return string(val), true, nil
+}
+
+// get returns the value stored under the folded key, or nil. It uses a
+// cursor from the view's pool: a cursor keeps its search stack between
+// lookups, where Bucket.Get allocates a new cursor and stack each time.
+func (v *boltView) get(key []byte) []byte {
+	c, _ := v.cursors.Get().(*bolt.Cursor)
+	if c == nil {
+		c = v.bucket.Cursor()
+	}
+	k, val := c.Seek(key)
+	v.cursors.Put(c)
+	if val == nil || !bytes.Equal(k, key) {
+		return nil
+	}
+	return val
+}
+
+// appendFold appends fold(key) to dst, folding ASCII keys in place
+// instead of through a new string.
+func appendFold(dst []byte, key string) []byte {
+	start := len(dst)
+	dst = append(dst, key...)
+	b := dst[start:]
+	for i, c := range b {
+		switch {
+		case c >= 0x80:
+			return append(dst[:start], fold(key)...)
+		case 'A' <= c && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return dst
 }
 
 func (bm *boltMap) Name() string { return bm.spec }
@@ -163,11 +233,11 @@ func (bm *boltMap) Name() string { return bm.spec }
 func (bm *boltMap) Close() error {
 	bm.mu.Lock()
 	defer bm.mu.Unlock()
-	if bm.db == nil {
+	if bm.view == nil {
 		return nil
 	}
-	err := bm.db.Close()
-	bm.db = nil
+	err := bm.view.close()
+	bm.view = nil
 	if err != nil {
 		return fmt.Errorf("close %s: %w", bm.spec, err)
 	}
@@ -178,16 +248,14 @@ func (bm *boltMap) Close() error {
 func (bm *boltMap) Walk(fn func(key, value string) error) error {
 	bm.mu.RLock()
 	defer bm.mu.RUnlock()
-	if bm.db == nil {
+	v := bm.view
+	if v == nil {
 		return fmt.Errorf("%s: table is closed", bm.spec)
 	}
-	return bm.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bucketName))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			return fn(string(k), string(v))
-		})
+	if v.bucket == nil {
+		return nil
+	}
+	return v.bucket.ForEach(func(k, val []byte) error {
+		return fn(string(k), string(val))
 	})
 }

@@ -42,42 +42,44 @@ func (c *command) runBuild(specs []string) error {
 }
 
 // runQuery implements -q: the first value found for the key, or with
-// "-q -" a "key value" line for every key on stdin that is found.
+// "-q -" a "key<TAB>value" line for every key on stdin that is found, as
+// the keys are read.
 func (c *command) runQuery(specs []string) error {
 	ms, err := c.openAll(specs)
 	if err != nil {
 		return err
 	}
 	defer maps.CloseAll(ms)
-	keys, err := c.keys(c.query)
+	out := bufio.NewWriterSize(c.stdout, 64<<10)
+	var found bool
+	if c.query == "-" {
+		found, err = c.queryStream(ms, out)
+	} else {
+		found, err = c.queryOne(ms, out)
+	}
+	if ferr := out.Flush(); ferr != nil && err == nil {
+		err = fmt.Errorf("write output: %w", ferr)
+	}
 	if err != nil {
 		return err
-	}
-	out := bufio.NewWriter(c.stdout)
-	found := false
-	for _, key := range keys {
-		value, ok, err := maps.LookupFirst(ms, key)
-		if err != nil {
-			out.Flush()
-			return fmt.Errorf("query error: %w", err)
-		}
-		if !ok {
-			continue
-		}
-		found = true
-		if c.query == "-" {
-			fmt.Fprintln(out, c.format(key, value))
-		} else {
-			fmt.Fprintln(out, value)
-		}
-	}
-	if err := out.Flush(); err != nil {
-		return fmt.Errorf("write output: %w", err)
 	}
 	if !found {
 		return errNotFound
 	}
 	return nil
+}
+
+// queryOne looks up the -q key and writes its value.
+func (c *command) queryOne(ms []maps.Map, out *bufio.Writer) (bool, error) {
+	value, ok, err := maps.LookupFirst(ms, c.query)
+	if err != nil {
+		return false, fmt.Errorf("query error: %w", err)
+	}
+	if ok {
+		out.WriteString(value)
+		out.WriteByte('\n')
+	}
+	return ok, nil
 }
 
 // runDump implements -s: every entry of every table.
@@ -94,8 +96,7 @@ func (c *command) runDump(specs []string) error {
 			return fmt.Errorf("table %s: sequence operation is not supported", m.Name())
 		}
 		err := w.Walk(func(k, v string) error {
-			_, err := fmt.Fprintln(out, c.format(k, v))
-			return err
+			return c.writeEntry(out, k, v)
 		})
 		if err != nil {
 			return fmt.Errorf("table %s: %w", m.Name(), err)

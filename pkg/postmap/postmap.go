@@ -159,6 +159,16 @@ func (c *command) buildOptions() maps.BuildOptions {
 	return opt
 }
 
+// maxKeyLine is the longest line of keys read from stdin.
+const maxKeyLine = 1 << 20
+
+// newKeyScanner returns a scanner for the lines of keys on r.
+func newKeyScanner(r io.Reader) *bufio.Scanner {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), maxKeyLine)
+	return sc
+}
+
 // keys returns the keys named by a -q or -d argument: the argument itself,
 // or the lines of stdin for "-".
 func (c *command) keys(arg string) ([]string, error) {
@@ -166,8 +176,7 @@ func (c *command) keys(arg string) ([]string, error) {
 		return []string{arg}, nil
 	}
 	var keys []string
-	sc := bufio.NewScanner(c.stdin)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	sc := newKeyScanner(c.stdin)
 	for sc.Scan() {
 		keys = append(keys, strings.TrimRight(sc.Text(), "\r"))
 	}
@@ -177,10 +186,20 @@ func (c *command) keys(arg string) ([]string, error) {
 	return keys, nil
 }
 
-// format renders one entry the way the command prints it.
-func (c *command) format(key, value string) string {
+// writeEntry writes one entry the way postmap -s and -q - print it:
+// "key<TAB>value", or for postalias "key:<TAB>value". Write errors stick
+// in out and are reported by its Flush.
+func (c *command) writeEntry(out *bufio.Writer, key, value string) error {
+	c.writeKey(out, key)
+	out.WriteString(value)
+	return out.WriteByte('\n')
+}
+
+// writeKey writes the part of an entry's line before the value.
+func (c *command) writeKey(out *bufio.Writer, key string) {
+	out.WriteString(key)
 	if c.aliases {
-		return key + ": " + value
+		out.WriteByte(':')
 	}
-	return key + " " + value
+	out.WriteByte('\t')
 }

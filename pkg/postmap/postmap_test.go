@@ -69,12 +69,16 @@ func TestMapCommand(t *testing.T) {
 		{"query not found", "", []string{"-q", "nobody", src}, 1, ""},
 		{"query several maps", "", []string{"-q", "x", "inline:{a=b}", "inline:{x=y}", src}, 0, "y\n"},
 		{"query stdin", "info@example.com\nnone\nSALES@example.com\n", []string{"-q", "-", src}, 0,
-			"info@example.com alice\nSALES@example.com bob,  carol\n"},
+			"info@example.com\talice\nSALES@example.com\tbob,  carol\n"},
 		{"query stdin none", "a\nb\n", []string{"-q", "-", src}, 1, ""},
+		{"query stdin several maps", "x\ninfo@example.com\r\nnone\nX\n", []string{"-q", "-", "inline:{x=y}", src}, 0,
+			"x\ty\ninfo@example.com\talice\nX\ty\n"},
+		{"query stdin order kept", "zzz\nsales@example.com\nINFO@example.com\nsales@example.com\n", []string{"-q", "-", src}, 0,
+			"sales@example.com\tbob,  carol\nINFO@example.com\talice\nsales@example.com\tbob,  carol\n"},
 		{"query inline", "", []string{"-q", "k", "inline:{ { k = v w } }"}, 0, "v w\n"},
-		{"dump", "", []string{"-s", src}, 0, "info@example.com alice\nsales@example.com bob,  carol\n"},
+		{"dump", "", []string{"-s", src}, 0, "info@example.com\talice\nsales@example.com\tbob,  carol\n"},
 		{"nul flags", "", []string{"-N", "-n", "-q", "info@example.com", src}, 0, "alice\n"},
-		{"bundled flags", "", []string{"-vs", src}, 0, "info@example.com alice\nsales@example.com bob,  carol\n"},
+		{"bundled flags", "", []string{"-vs", src}, 0, "info@example.com\talice\nsales@example.com\tbob,  carol\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,7 +102,7 @@ func TestMapErrors(t *testing.T) {
 		{"bad flag", []string{"-Z", src}, "unknown shorthand flag"},
 		{"missing source", []string{filepath.Join(filepath.Dir(src), "none")}, "tern map: fatal:"},
 		{"unsupported build type", []string{"regexp:" + src}, `unsupported table type for building: "regexp"`},
-		{"unsupported query type", []string{"-q", "x", "pcre:" + src}, `unsupported lookup table type "pcre"`},
+		{"unsupported query type", []string{"-q", "x", "ldap:" + src}, `unsupported lookup table type "ldap"`},
 		{"no table file", []string{"-q", "x", src}, "open database"},
 		{"query error", []string{"-q", "x", "fail:x"}, "query error"},
 		{"dump unsupported", []string{"-s", "static:x"}, "sequence operation is not supported"},
@@ -132,7 +136,7 @@ func TestMapIncrementalDeleteAndDuplicates(t *testing.T) {
 	if r := runMap(t, "c 4\nd 5\n", "-c", cfg, "-i", src); r.code != 0 {
 		t.Fatalf("-i: %+v", r)
 	}
-	if r := runMap(t, "", "-c", cfg, "-s", src); r.stdout != "a 1\nb 2\nc 4\nd 5\n" {
+	if r := runMap(t, "", "-c", cfg, "-s", src); r.stdout != "a\t1\nb\t2\nc\t4\nd\t5\n" {
 		t.Errorf("after -i: %+v", r)
 	}
 	if r := runMap(t, "", "-c", cfg, "-d", "B", src); r.code != 0 {
@@ -144,7 +148,7 @@ func TestMapIncrementalDeleteAndDuplicates(t *testing.T) {
 	if r := runMap(t, "c\nzz\n", "-c", cfg, "-d", "-", src); r.code != 0 {
 		t.Errorf("-d -: %+v", r)
 	}
-	if r := runMap(t, "", "-c", cfg, "-s", src); r.stdout != "a 1\nd 5\n" {
+	if r := runMap(t, "", "-c", cfg, "-s", src); r.stdout != "a\t1\nd\t5\n" {
 		t.Errorf("after -d: %+v", r)
 	}
 	if r := runMap(t, "", "-c", cfg, "-f", "-q", "A", src); r.code != 0 || !strings.Contains(r.stderr, "-f is not supported") {
@@ -183,8 +187,8 @@ func TestAliasCommand(t *testing.T) {
 	}{
 		{"", []string{"-q", "postmaster", src}, 0, "root\n"},
 		{"", []string{"-q", "@", src}, 0, "@\n"},
-		{"ROOT\nnone\n", []string{"-q", "-", src}, 0, "ROOT: admin,\t\"|/usr/bin/log, x\"\n"},
-		{"", []string{"-s", src}, 0, "@: @\npostmaster: root\nroot: admin,\t\"|/usr/bin/log, x\"\n"},
+		{"ROOT\nnone\n", []string{"-q", "-", src}, 0, "ROOT:\tadmin,\t\"|/usr/bin/log, x\"\n"},
+		{"", []string{"-s", src}, 0, "@:\t@\npostmaster:\troot\nroot:\tadmin,\t\"|/usr/bin/log, x\"\n"},
 		{"", []string{"-q", "nobody", src}, 1, ""},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@
 //	go run ./tests/bench -tern bin/tern [-n 1000] [-c 8] [-l 200] [-runs 1]
 //	    [-smtp-only | -no-smtp] [-smtp-n 2000] [-smtp-n-large 300] [-smtp-sessions 1,10,50]
 //	    [-relay-only | -no-relay] [-relay-n 2000] [-relay-sessions 1,10,50]
+//	    [-maps-only | -no-maps] [-maps-keys 1000000] [-maps-queries 100000] [-maps-runs 3]
 //
 // Every instance lives in its own temporary folder on loopback and is
 // stopped and removed at the end, also on error or interrupt.
@@ -58,6 +59,14 @@ type config struct {
 	smtpSink      string // Postfix's smtp-sink
 	relaySessions []int  // smtp-source's parallel sessions of each case
 	relayN        int    // 1 KB messages per sessions count (0: none)
+
+	// The map phase (tern map vs postmap: build and -q - lookups).
+	mapsOnly    bool   // run the map phase alone
+	noMaps      bool   // skip the map phase
+	postmap     string // Postfix's postmap
+	mapsKeys    int    // keys of the table (0: no map phase)
+	mapsQueries int    // keys looked up with -q -
+	mapsRuns    int    // runs of the map phase, for medians
 }
 
 func main() {
@@ -111,6 +120,12 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.StringVar(&cfg.smtpSink, "smtp-sink", "/usr/sbin/smtp-sink", "Postfix's SMTP test server, the relay phase's destination")
 	relaySessions := fs.String("relay-sessions", "1,10,50", "relay phase: comma-separated smtp-source parallel session counts")
 	fs.IntVar(&cfg.relayN, "relay-n", 2000, "relay phase: 1 KB messages per session count (0: none)")
+	fs.BoolVar(&cfg.mapsOnly, "maps-only", false, "run only the map phase (tern map vs postmap: build and -q - lookups)")
+	fs.BoolVar(&cfg.noMaps, "no-maps", false, "skip the map phase")
+	fs.StringVar(&cfg.postmap, "postmap", "/usr/sbin/postmap", "Postfix's postmap, the map phase's comparison")
+	fs.IntVar(&cfg.mapsKeys, "maps-keys", 1_000_000, "map phase: keys of the hash: table (0: no map phase)")
+	fs.IntVar(&cfg.mapsQueries, "maps-queries", 100_000, "map phase: keys looked up with -q -, half of them present")
+	fs.IntVar(&cfg.mapsRuns, "maps-runs", 3, "map phase: runs, of which the medians are reported")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -154,6 +169,12 @@ func checkPhases(cfg config) error {
 		return errors.New("need -relay-n >= 0")
 	case cfg.relayOnly && cfg.relayN == 0:
 		return errors.New("-relay-only needs -relay-n > 0")
+	case cfg.mapsOnly && (cfg.noMaps || cfg.smtpOnly || cfg.relayOnly):
+		return errors.New("-maps-only goes with none of -no-maps, -smtp-only, -relay-only")
+	case cfg.mapsKeys < 0 || cfg.mapsQueries < 1 || cfg.mapsRuns < 1:
+		return errors.New("need -maps-keys >= 0, -maps-queries >= 1, -maps-runs >= 1")
+	case cfg.mapsOnly && cfg.mapsKeys == 0:
+		return errors.New("-maps-only needs -maps-keys > 0")
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ type result struct {
 	daemonCPU    time.Duration // CPU time of the whole system per message in the delivery phase
 	smtp         []smtpFigures // the SMTP phase, one per case
 	relay        []smtpFigures // the relay phase, one per case
+	maps         mapFigures    // the map phase (its own medians)
 }
 
 // messageSize is the size of every test message.

@@ -52,6 +52,8 @@ func relayUsable(cfg config) (bool, string) {
 		return false, "disabled with -no-relay"
 	case cfg.smtpOnly:
 		return false, "not with -smtp-only"
+	case cfg.mapsOnly:
+		return false, "not with -maps-only"
 	case len(relayCases(cfg)) == 0:
 		return false, "no cases selected"
 	}

@@ -111,6 +111,8 @@ func smtpUsable(cfg config) (bool, string) {
 		return false, "disabled with -no-smtp"
 	case cfg.relayOnly:
 		return false, "not with -relay-only"
+	case cfg.mapsOnly:
+		return false, "not with -maps-only"
 	case len(smtpCases(cfg)) == 0:
 		return false, "no cases selected"
 	}
