@@ -63,3 +63,25 @@ func TestVirtualAliasDomainOverSMTP(t *testing.T) {
 		t.Errorf("a failing relay_recipient_maps did not give 451:\n%s", out)
 	}
 }
+
+// TestRecipientCanonicalOverSMTP maps a recipient arriving over SMTP to a
+// local user with recipient_canonical_maps; the address is known at RCPT
+// because the table lists it, although no such user exists.
+func TestRecipientCanonicalOverSMTP(t *testing.T) {
+	u := localUser(t)
+	in, _ := smtpdInstance(t, "recipient_canonical_maps = inline:{ {first.last@example.tst="+u+"@example.tst} }")
+	addr := in.smtpAddr("127.0.0.1:0")
+	if out, err := swaks(t, "--server", addr, "--from", "s@remote.example", "--to", "First.Last@example.tst",
+		"--header", "To: First Last <first.last@example.tst>", "--body", "canonical over smtp"); err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	in.waitMbox(u, "canonical over smtp")
+	// Headers of a remote client are not rewritten (Postfix's
+	// local_header_rewrite_clients); 127.0.0.1 is one of this host's
+	// interfaces, so here they are.
+	if box := in.mbox(u); !strings.Contains(box, "To: First Last <"+u+"@example.tst>") {
+		t.Errorf("the To: header of a client on our own interface was not rewritten:\n%s", box)
+	}
+	sent := regexp.MustCompile(`to=<` + u + `@example\.tst>, orig_to=<First\.Last@example\.tst>, .*status=sent`)
+	waitFor(t, deliveryTimeout, "the delivery with orig_to", func() bool { return sent.MatchString(in.log()) })
+}

@@ -11,7 +11,7 @@ import (
 
 // virtualMasterCF adds the virtual(8) agent; it runs as root (unpriv n)
 // to take on the mailbox owner's ids.
-const virtualMasterCF = testMasterCF + "virtual unix - n n - - virtual\n"
+const virtualMasterCF = testMasterCF + "virtual unix - n n - - virtual\n127.0.0.1:0 inet n - n - - smtpd\n"
 
 // TestVirtualMailboxDelivery delivers to virtual mailboxes in the
 // reference layout, base/domain/user/ as Maildir, owned by the uid that
@@ -67,6 +67,21 @@ func TestVirtualMailboxDelivery(t *testing.T) {
 		return strings.Contains(in.mbox(sender), `unknown user: "nosuchuser@vhost.example"`)
 	})
 	in.waitLog("relay=virtual", deliveryTimeout)
+
+	// Over SMTP: the mailbox table decides at RCPT.
+	addr := in.smtpAddr("127.0.0.1:0")
+	if out, err := swaks(t, "--server", addr, "--from", "s@remote.example", "--to", "email1@vhost.example",
+		"--body", "virtual over smtp"); err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	out, err := swaks(t, "--server", addr, "--from", "s@remote.example", "--to", "nosuchuser@vhost.example")
+	if err == nil || !strings.Contains(out, "550 5.1.1 <nosuchuser@vhost.example>: Recipient address rejected: User unknown in virtual mailbox table") {
+		t.Errorf("an unknown virtual user was not refused at RCPT:\n%s", out)
+	}
+	waitFor(t, deliveryTimeout, "the SMTP message in the Maildir", func() bool {
+		entries, _ := os.ReadDir(newDir)
+		return len(entries) == 2
+	})
 }
 
 func chownTo(t *testing.T, path string, u *user.User) {
