@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/tern-mta/tern/pkg/maps/tablefile"
 )
 
 // ruleKind tells what a table line does.
@@ -50,7 +52,7 @@ func Open(spec, path string) (*Table, error) {
 // Parse reads a table from r. spec becomes the table's Name; file names
 // the source in error messages, which read "FILE:LINE: message".
 func Parse(spec, file string, r io.Reader) (*Table, error) {
-	lines, err := readLogicalLines(file, r)
+	lines, err := tablefile.Read(file, r)
 	if err != nil {
 		return nil, err
 	}
@@ -111,21 +113,21 @@ func (p *parser) errorf(line int, format string, args ...any) error {
 }
 
 // parseLine parses one logical line.
-func (p *parser) parseLine(l logicalLine) error {
-	text := strings.TrimRight(l.text, spaces)
+func (p *parser) parseLine(l tablefile.Line) error {
+	text := strings.TrimRight(l.Text, spaces)
 	switch {
 	case isKeyword(text, "if"):
-		return p.parseIf(strings.TrimLeft(text[2:], spaces), l.line)
+		return p.parseIf(strings.TrimLeft(text[2:], spaces), l.Number)
 	case isKeyword(text, "endif"):
-		return p.parseEndif(strings.TrimLeft(text[5:], spaces), l.line)
+		return p.parseEndif(strings.TrimLeft(text[5:], spaces), l.Number)
 	}
 	key, value := splitField(text)
 	if value == "" {
-		return p.errorf(l.line, "no lookup result for %q", clip(key))
+		return p.errorf(l.Number, "no lookup result for %q", clip(key))
 	}
 	prefix, match, err := parsePattern(key)
 	if err != nil {
-		return p.errorf(l.line, "%v", err)
+		return p.errorf(l.Number, "%v", err)
 	}
 	p.rules = append(p.rules, rule{kind: kindMatch, prefix: prefix, match: match, result: value})
 	return nil

@@ -1,61 +1,6 @@
 package cidrmap
 
-import (
-	"bufio"
-	"fmt"
-	"io"
-	"strings"
-)
+import "github.com/tern-mta/tern/pkg/maps/tablefile"
 
 // spaces are the characters Postfix's ISSPACE accepts.
-const spaces = " \t\n\v\f\r"
-
-// logicalLine is one logical line of a table file: a line that starts with
-// non-whitespace text plus the continuation lines that follow it.
-type logicalLine struct {
-	text string
-	line int // number of the first physical line
-}
-
-// readLogicalLines splits r into logical lines as Postfix's readllines()
-// does: blank lines and lines whose first non-whitespace character is '#'
-// are skipped, and a line that starts with whitespace continues the
-// previous logical line.
-func readLogicalLines(file string, r io.Reader) ([]logicalLine, error) {
-	br := bufio.NewReader(r)
-	var (
-		out  []logicalLine
-		cur  strings.Builder // text of the logical line being read
-		from int             // its first line number, 0 when none
-	)
-	flush := func() {
-		if from > 0 {
-			out = append(out, logicalLine{text: cur.String(), line: from})
-		}
-		cur.Reset()
-	}
-	for n := 1; ; n++ {
-		s, err := br.ReadString('\n')
-		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("read %s: %w", file, err)
-		}
-		s = strings.TrimSuffix(s, "\n")
-		trimmed := strings.TrimLeft(s, spaces)
-		switch {
-		case trimmed == "" || trimmed[0] == '#':
-			// blank line or comment
-		case len(trimmed) == len(s):
-			flush()
-			cur.WriteString(s)
-			from = n
-		case from == 0:
-			return nil, fmt.Errorf("%s:%d: logical line must not start with whitespace", file, n)
-		default:
-			cur.WriteString(s)
-		}
-		if err == io.EOF {
-			flush()
-			return out, nil
-		}
-	}
-}
+const spaces = tablefile.Spaces

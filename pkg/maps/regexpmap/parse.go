@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tern-mta/tern/pkg/maps/tablefile"
 )
 
 // parser turns logical lines into rules.
@@ -29,33 +31,33 @@ func (p *parser) errorf(line int, format string, args ...any) error {
 }
 
 // parseLine compiles one logical line.
-func (p *parser) parseLine(l logicalLine) error {
-	text := strings.TrimRight(l.text, spaces)
+func (p *parser) parseLine(l tablefile.Line) error {
+	text := strings.TrimRight(l.Text, spaces)
 	switch {
 	case isKeyword(text, "if"):
-		return p.parseIf(text[2:], l.line)
+		return p.parseIf(text[2:], l.Number)
 	case isKeyword(text, "endif"):
-		return p.parseEndif(text[5:], l.line)
+		return p.parseEndif(text[5:], l.Number)
 	case isAlnum(text[0]):
-		return p.errorf(l.line, "unrecognized request %q: expected /pattern/, !/pattern/, IF or ENDIF", clip(text))
+		return p.errorf(l.Number, "unrecognized request %q: expected /pattern/, !/pattern/, IF or ENDIF", clip(text))
 	}
 	pat, rest, err := getPattern(text)
 	if err != nil {
-		return p.errorf(l.line, "%v", err)
+		return p.errorf(l.Number, "%v", err)
 	}
 	re, err := p.compile(pat)
 	if err != nil {
-		return p.errorf(l.line, "%v", err)
+		return p.errorf(l.Number, "%v", err)
 	}
 	segs, high, err := parseResult(strings.TrimLeft(rest, spaces))
 	if err != nil {
-		return p.errorf(l.line, "%v", err)
+		return p.errorf(l.Number, "%v", err)
 	}
 	if high > 0 && !pat.match {
-		return p.errorf(l.line, "$number found in negative match replacement text")
+		return p.errorf(l.Number, "$number found in negative match replacement text")
 	}
 	if n := re.NumSubexp(); high > n {
-		return p.errorf(l.line, "out-of-range replacement index \"%d\": the pattern has %d group(s)", high, n)
+		return p.errorf(l.Number, "out-of-range replacement index \"%d\": the pattern has %d group(s)", high, n)
 	}
 	p.rules = append(p.rules, rule{kind: kindMatch, re: re, match: pat.match, result: segs, subst: high > 0})
 	return nil

@@ -24,6 +24,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/tern-mta/tern/pkg/maps/tablefile"
 )
 
 // ruleKind tells what a table line does.
@@ -68,7 +70,7 @@ func Open(spec, path string, pcre bool) (*Table, error) {
 // Parse compiles a table from r. spec becomes the table's Name; file names
 // the source in error messages, which read "FILE:LINE: message".
 func Parse(spec, file string, r io.Reader, pcre bool) (*Table, error) {
-	lines, err := readLogicalLines(file, r)
+	lines, err := tablefile.Read(file, r)
 	if err != nil {
 		return nil, err
 	}

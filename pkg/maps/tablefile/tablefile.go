@@ -1,0 +1,63 @@
+// Package tablefile reads the line structure shared by Postfix's pattern
+// tables (regexp_table(5), pcre_table(5), cidr_table(5)).
+package tablefile
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Spaces are the characters Postfix's ISSPACE accepts.
+const Spaces = " \t\n\v\f\r"
+
+// Line is one logical line of a table file: a line that starts with
+// non-whitespace text plus the continuation lines that follow it.
+type Line struct {
+	Text   string
+	Number int // number of the first physical line
+}
+
+// Read splits r into logical lines as Postfix's readllines()
+// does: blank lines and lines whose first non-whitespace character is '#'
+// are skipped, and a line that starts with whitespace continues the
+// previous logical line.
+func Read(file string, r io.Reader) ([]Line, error) {
+	br := bufio.NewReader(r)
+	var (
+		out  []Line
+		cur  strings.Builder // text of the logical line being read
+		from int             // its first line number, 0 when none
+	)
+	flush := func() {
+		if from > 0 {
+			out = append(out, Line{Text: cur.String(), Number: from})
+		}
+		cur.Reset()
+	}
+	for n := 1; ; n++ {
+		s, err := br.ReadString('\n')
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("read %s: %w", file, err)
+		}
+		s = strings.TrimSuffix(s, "\n")
+		trimmed := strings.TrimLeft(s, Spaces)
+		switch {
+		case trimmed == "" || trimmed[0] == '#':
+			// blank line or comment
+		case len(trimmed) == len(s):
+			flush()
+			cur.WriteString(s)
+			from = n
+		case from == 0:
+			return nil, fmt.Errorf("%s:%d: logical line must not start with whitespace", file, n)
+		default:
+			cur.WriteString(s)
+		}
+		if err == io.EOF {
+			flush()
+			return out, nil
+		}
+	}
+}

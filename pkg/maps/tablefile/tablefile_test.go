@@ -1,0 +1,33 @@
+package tablefile
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestRead(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []Line
+		err      string
+	}{
+		{"plain", "a 1\nb 2", []Line{{"a 1", 1}, {"b 2", 2}}, ""},
+		{"comments and blanks", "# c\n\n  # indented comment\na 1\n", []Line{{"a 1", 4}}, ""},
+		{"continuation", "a 1\n  more\n\tand more\nb 2\n", []Line{{"a 1  more\tand more", 1}, {"b 2", 4}}, ""},
+		{"continuation first", "  a 1\n", nil, "t:1: logical line must not start with whitespace"},
+		{"crlf is kept for the parser", "a 1\r\n", []Line{{"a 1\r", 1}}, ""},
+	}
+	for _, tt := range tests {
+		got, err := Read("t", strings.NewReader(tt.in))
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%s: error %v, want %q", tt.name, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: Read = %+v, %v; want %+v", tt.name, got, err, tt.want)
+		}
+	}
+}
