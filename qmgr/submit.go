@@ -97,6 +97,7 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		}
 		return "", &rejection{exTempFail, "4.3.0", fmt.Sprintf("message not accepted: %v", err)}
 	}
+	env.EightBit = res.EightBit
 	if res.TooManyHops {
 		for i := range env.Recipients {
 			r := &env.Recipients[i]
@@ -126,8 +127,9 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 
 func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader) (message.Result, error) {
 	if s.forward {
-		n, err := io.Copy(w, body)
-		return message.Result{Size: n}, err
+		ew := &message.EightBitWriter{W: w}
+		n, err := io.Copy(ew, body)
+		return message.Result{Size: n, EightBit: ew.EightBit}, err
 	}
 	env := s.env
 	opt := message.CleanupOptions{

@@ -322,7 +322,7 @@ func (a *Agent) message(req *agent.Request) func() client.Message {
 	return func() client.Message {
 		m := client.Message{
 			Sender: req.Env.Sender, Size: req.Body.Size(), Ret: req.Env.Ret, EnvID: req.Env.EnvID,
-			Body: agent.Reader(req.Body),
+			Body: agent.Reader(req.Body), EightBit: req.Env.EightBit,
 		}
 		m.SMTPUTF8 = !isASCII(m.Sender)
 		for _, rc := range req.Recipients {

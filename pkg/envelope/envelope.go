@@ -67,6 +67,8 @@ type Envelope struct {
 	// DSN attributes of RFC 3461.
 	EnvID string `json:"envid,omitempty"`
 	Ret   string `json:"ret,omitempty"` // FULL or HDRS
+	// EightBit: the content has 8-bit bytes (see message.Result).
+	EightBit bool `json:"8bit,omitempty"`
 	// Size of the content in bytes.
 	Size int64 `json:"size"`
 	// Scheduling.
@@ -113,6 +115,9 @@ func (e *Envelope) Record() ipc.Record {
 	add("fullname", e.FullName)
 	add("envid", e.EnvID)
 	add("ret", e.Ret)
+	if e.EightBit {
+		add("8bit", "1")
+	}
 	if e.SubmitUID != 0 {
 		add("submit_uid", strconv.Itoa(e.SubmitUID))
 	}
@@ -132,6 +137,7 @@ func FromRecord(r ipc.Record) *Envelope {
 		FullName:   r.Get("fullname"),
 		EnvID:      r.Get("envid"),
 		Ret:        r.Get("ret"),
+		EightBit:   r.Get("8bit") == "1",
 	}
 	if n, err := strconv.ParseInt(r.Get("arrival"), 10, 64); err == nil && n > 0 {
 		e.Arrival = time.Unix(0, n)

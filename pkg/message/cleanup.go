@@ -66,6 +66,9 @@ type Result struct {
 	// bounces the message with 5.4.6 "too many hops".
 	TooManyHops bool
 	MessageID   string // Message-Id header value, found or added
+	// EightBit is set when the message holds bytes with the high bit
+	// set; the smtp client sends it with BODY=8BITMIME or downgrades it.
+	EightBit bool
 	// ResentMessageID is the Resent-Message-Id value, found or added,
 	// when the message has Resent- headers.
 	ResentMessageID string
@@ -118,6 +121,7 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 		return Result{}, fmt.Errorf("write message %s: %w", opt.QueueID, err)
 	}
 	res.Size = lw.n
+	res.EightBit = lw.eightBit
 	return res, nil
 }
 

@@ -427,3 +427,25 @@ func TestCleanupRewritesHeaders(t *testing.T) {
 		t.Error("a rewrite error did not fail cleanup")
 	}
 }
+
+func TestCleanupDetectsEightBit(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     bool
+	}{
+		{"ascii", "Subject: plain\n\nhello\n", false},
+		{"8-bit body", "Subject: x\n\nGr\xc3\xbc\xc3\x9fe\n", true},
+		{"8-bit header", "Subject: K\xc3\xb6ln\n\nbody\n", true},
+		{"8-bit in a long body line", "Subject: x\n\n" + strings.Repeat("a", 100000) + "\xe9\n", true},
+	}
+	for _, tt := range tests {
+		var out strings.Builder
+		res, err := Cleanup(strings.NewReader(tt.in), &out, CleanupOptions{QueueID: "Q", MyHostname: "h", Now: time.Unix(0, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.EightBit != tt.want {
+			t.Errorf("%s: EightBit = %v, want %v", tt.name, res.EightBit, tt.want)
+		}
+	}
+}

@@ -17,12 +17,14 @@ type lfWriter struct {
 	pendingCR bool
 	last      byte  // last byte written, if n > 0
 	n         int64 // bytes written
+	eightBit  bool  // a byte written had its high bit set
 }
 
 func (c *lfWriter) put(b []byte) {
 	if len(b) == 0 {
 		return
 	}
+	c.eightBit = c.eightBit || Has8Bit(b)
 	m, _ := c.w.Write(b) // the error sticks in the bufio.Writer; Flush reports it
 	c.n += int64(m)
 	c.last = b[len(b)-1]
@@ -32,6 +34,7 @@ func (c *lfWriter) putString(s string) {
 	if len(s) == 0 {
 		return
 	}
+	c.eightBit = c.eightBit || has8BitString(s)
 	m, _ := c.w.WriteString(s)
 	c.n += int64(m)
 	c.last = s[len(s)-1]
@@ -90,4 +93,37 @@ func (c *lfWriter) copyBody(r *bufio.Reader) error {
 			return fmt.Errorf("read message body: %w", err)
 		}
 	}
+}
+
+// Has8Bit reports whether b holds a byte with the high bit set: content
+// that needs BODY=8BITMIME, or a downgrade, to pass through SMTP.
+func Has8Bit(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+func has8BitString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// EightBitWriter passes writes to W and remembers whether any byte had
+// its high bit set.
+type EightBitWriter struct {
+	W        io.Writer
+	EightBit bool
+}
+
+// Write implements io.Writer.
+func (e *EightBitWriter) Write(b []byte) (int, error) {
+	e.EightBit = e.EightBit || Has8Bit(b)
+	return e.W.Write(b)
 }
