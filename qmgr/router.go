@@ -39,15 +39,17 @@ type router struct {
 	defaultT       route
 	transportMaps  []maps.Map
 	relocatedMaps  []maps.Map
+	delimiter      string // recipient_delimiter
 	warnings       []string
 }
 
 func newRouter(cfg *config.Config, opt maps.Options) (*router, error) {
 	r := &router{
-		localT:   parseRoute(cfg.Get("local_transport"), cfg.Get("myhostname")),
-		virtualT: parseRoute(cfg.Get("virtual_transport"), ""),
-		relayT:   parseRoute(cfg.Get("relay_transport"), ""),
-		defaultT: parseRoute(cfg.Get("default_transport"), ""),
+		localT:    parseRoute(cfg.Get("local_transport"), cfg.Get("myhostname")),
+		virtualT:  parseRoute(cfg.Get("virtual_transport"), ""),
+		relayT:    parseRoute(cfg.Get("relay_transport"), ""),
+		defaultT:  parseRoute(cfg.Get("default_transport"), ""),
+		delimiter: cfg.Get("recipient_delimiter"),
 	}
 	if err := r.open(cfg, opt); err != nil {
 		r.close()
@@ -175,18 +177,13 @@ func (r *router) classRoute(domain string, isLocal bool) (route, error) {
 	return base, nil
 }
 
-// relocated looks the address up in relocated_maps: user@domain, user
-// (local domains only), then @domain.
+// relocated looks the address up in relocated_maps: user+ext@domain,
+// user@domain, user (local domains only), then @domain.
 func (r *router) relocated(local, domain string, isLocal bool) (string, bool, error) {
 	if len(r.relocatedMaps) == 0 {
 		return "", false, nil
 	}
-	keys := []string{local + "@" + domain}
-	if isLocal {
-		keys = append(keys, local)
-	}
-	keys = append(keys, "@"+domain)
-	for _, k := range keys {
+	for _, k := range maps.AddressKeys(local, domain, r.delimiter, isLocal) {
 		v, found, err := maps.LookupFirst(r.relocatedMaps, k)
 		if err != nil || found {
 			return strings.TrimSpace(v), found, err

@@ -134,8 +134,9 @@ func TestRouterWildcardAndRelayhost(t *testing.T) {
 		{"transport_maps beat the class", "virtual_mailbox_domains = vbox.example\ntransport_maps = inline:{ vbox.example=smtp:[mx.vbox] }\n", []routeCase{
 			{"a@vbox.example", "smtp", "[mx.vbox]"},
 		}},
-		{"relocated", "relocated_maps = inline:{ {old@example.com=new@example.net}, {gone=gone@elsewhere.example}, {@moved.example=moved.example.net} }\n", []routeCase{
+		{"relocated", "recipient_delimiter = +\nrelocated_maps = inline:{ {old@example.com=new@example.net}, {gone=gone@elsewhere.example}, {@moved.example=moved.example.net} }\n", []routeCase{
 			{"old@example.com", "error", "5.1.6 User has moved to new@example.net"},
+			{"old+tag@example.com", "error", "5.1.6 User has moved to new@example.net"},
 			{"gone@example.com", "error", "5.1.6 User has moved to gone@elsewhere.example"},
 			{"gone@remote.org", "smtp", "remote.org"},
 			{"anyone@moved.example", "error", "5.1.6 User has moved to moved.example.net"},

@@ -139,7 +139,7 @@ func (d *directory) relocated(_ context.Context, addr string) (string, bool, err
 	if err != nil {
 		return "", false, err
 	}
-	for _, k := range addressKeys(local, domain, d.delimiter, isLocal) {
+	for _, k := range maps.AddressKeys(local, domain, d.delimiter, isLocal) {
 		v, found, err := maps.LookupFirst(d.relocatedMaps, k)
 		if err != nil || found {
 			return strings.TrimSpace(v), found, err
@@ -153,35 +153,12 @@ func (d *directory) lookup(tables []maps.Map, local, domain string, isLocal bool
 	if len(tables) == 0 {
 		return false, nil
 	}
-	for _, k := range addressKeys(local, domain, d.delimiter, isLocal) {
+	for _, k := range maps.AddressKeys(local, domain, d.delimiter, isLocal) {
 		if _, found, err := maps.LookupFirst(tables, k); err != nil || found {
 			return found, err
 		}
 	}
 	return false, nil
-}
-
-// addressKeys are the lookup keys of virtual(5) and relocated(5):
-// user+ext@domain, user@domain, then for local domains user+ext and user,
-// then @domain.
-func addressKeys(local, domain, delimiter string, isLocal bool) []string {
-	base := local
-	if delimiter != "" {
-		if i := strings.IndexAny(local, delimiter); i > 0 {
-			base = local[:i]
-		}
-	}
-	keys := []string{local + "@" + domain}
-	if base != local {
-		keys = append(keys, base+"@"+domain)
-	}
-	if isLocal {
-		keys = append(keys, local)
-		if base != local {
-			keys = append(keys, base)
-		}
-	}
-	return append(keys, "@"+domain)
 }
 
 // virtualDomain reports whether a domain is a virtual alias or virtual

@@ -133,6 +133,14 @@ func open(spec string, opt Options) (Map, []string, error) {
 		return nil, nil, err
 	}
 	switch typ {
+	case "proxy":
+		// Postfix's proxymap(8) shares tables among its daemons and
+		// reaches them from a chroot; tern's daemons open the table
+		// themselves, so the prefix only names the table behind it.
+		return open(name, opt)
+	case "unix":
+		m, err := openUnix(spec, name)
+		return m, nil, err
 	case "hash", "btree":
 		m, err := openBolt(spec, name)
 		if err != nil {
@@ -179,4 +187,28 @@ func open(spec string, opt Options) (Map, []string, error) {
 // fold maps a lookup key to the case in which tables store it.
 func fold(key string) string {
 	return strings.ToLower(key)
+}
+
+// AddressKeys returns the keys of virtual(5), relocated(5) and
+// access-style address lookups, in order: user+ext@domain, user@domain,
+// then for local domains user+ext and user, then @domain. The extension is
+// what follows the first of the recipient_delimiter characters.
+func AddressKeys(local, domain, delimiter string, isLocal bool) []string {
+	base := local
+	if delimiter != "" {
+		if i := strings.IndexAny(local, delimiter); i > 0 {
+			base = local[:i]
+		}
+	}
+	keys := []string{local + "@" + domain}
+	if base != local {
+		keys = append(keys, base+"@"+domain)
+	}
+	if isLocal {
+		keys = append(keys, local)
+		if base != local {
+			keys = append(keys, base)
+		}
+	}
+	return append(keys, "@"+domain)
 }

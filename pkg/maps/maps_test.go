@@ -269,3 +269,40 @@ func TestPatternTableTypes(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyAndUnixPasswd(t *testing.T) {
+	m := mustOpen(t, "proxy:inline:{ a=b }")
+	if v, ok, err := m.Lookup("A"); err != nil || !ok || v != "b" {
+		t.Errorf("proxy:inline lookup = %q, %v, %v", v, ok, err)
+	}
+	pw := mustOpen(t, "proxy:unix:passwd.byname")
+	if v, ok, err := pw.Lookup("root"); err != nil || !ok || !strings.HasPrefix(v, "root:x:0:0:") {
+		t.Errorf("passwd.byname root = %q, %v, %v", v, ok, err)
+	}
+	if _, ok, err := pw.Lookup("nosuchuser"); err != nil || ok {
+		t.Errorf("passwd.byname nosuchuser found=%v err=%v", ok, err)
+	}
+	if _, err := Open("unix:group.byname", Options{}); err == nil {
+		t.Error("unix:group.byname opened")
+	}
+}
+
+func TestAddressKeys(t *testing.T) {
+	tests := []struct {
+		local, domain, delim string
+		isLocal              bool
+		want                 string
+	}{
+		{"joe", "example.com", "", false, "joe@example.com @example.com"},
+		{"joe", "example.com", "", true, "joe@example.com joe @example.com"},
+		{"joe+tag", "example.com", "+", false, "joe+tag@example.com joe@example.com @example.com"},
+		{"joe+tag", "example.com", "+-", true, "joe+tag@example.com joe@example.com joe+tag joe @example.com"},
+		{"+tag", "example.com", "+", false, "+tag@example.com @example.com"},
+	}
+	for _, tt := range tests {
+		got := strings.Join(AddressKeys(tt.local, tt.domain, tt.delim, tt.isLocal), " ")
+		if got != tt.want {
+			t.Errorf("AddressKeys(%q, %q, %q, %v) = %q, want %q", tt.local, tt.domain, tt.delim, tt.isLocal, got, tt.want)
+		}
+	}
+}
