@@ -85,6 +85,9 @@ func writeSelected(w *bufio.Writer, heading, intro string, params []config.Param
 func writeParam(w *bufio.Writer, p config.Param, computed bool) {
 	fmt.Fprintf(w, ".TP\n.B %s\n", roffArg(p.Name))
 	fmt.Fprintf(w, "%s\n.br\n", textLine(p.Doc))
+	if config.Unsupported(p.Name) {
+		w.WriteString("Not supported by tern yet: a setting other than the default is warned about at start and has no effect.\n.br\n")
+	}
 	fmt.Fprintf(w, "Type: %s.\n", textLine(typeText(p.Type)))
 	switch {
 	case computed:

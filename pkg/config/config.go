@@ -270,14 +270,26 @@ func (c *Config) WarningsWithRefs(extraValues ...string) []string {
 	}
 	var list []unknown
 	for k, s := range c.vals {
-		if _, known := paramIndex[k]; known || s.line == 0 || refs[k] {
+		if s.line == 0 {
 			continue
 		}
-		list = append(list, unknown{k, s.line})
+		if p, known := Lookup(k); known {
+			if def, _ := c.Expand(p.Default); unsupportedParams[k] && strings.TrimSpace(c.Get(k)) != strings.TrimSpace(def) {
+				list = append(list, unknown{k, s.line})
+			}
+			continue
+		}
+		if !refs[k] {
+			list = append(list, unknown{k, s.line})
+		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].line < list[j].line })
 	out := make([]string, len(list))
 	for i, u := range list {
+		if unsupportedParams[u.name] {
+			out[i] = fmt.Sprintf("%s:%d: warning: %s is not supported by tern yet: the setting has no effect", c.file, u.line, u.name)
+			continue
+		}
 		out[i] = fmt.Sprintf("%s:%d: warning: unknown parameter %q", c.file, u.line, u.name)
 	}
 	return out

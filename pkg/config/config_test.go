@@ -379,3 +379,18 @@ func TestConfFilesParse(t *testing.T) {
 		t.Errorf("services = %q, want %q", got, want)
 	}
 }
+
+func TestUnsupportedParameterWarning(t *testing.T) {
+	src := "myhostname = mx.example\nheader_checks = regexp:/etc/tern/header_checks\nmime_header_checks = $header_checks\nqueue_minfree = 0\n"
+	c, err := Parse("/etc/tern/main.cf", strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/etc/tern/main.cf:2: warning: header_checks is not supported by tern yet: the setting has no effect"}
+	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Warnings() = %q, want %q (a value equal to the default draws none)", got, want)
+	}
+	if !Unsupported("smtpd_milters") || Unsupported("canonical_maps") {
+		t.Error("Unsupported misreports")
+	}
+}
