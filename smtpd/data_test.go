@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestReadData(t *testing.T) {
@@ -129,4 +130,29 @@ func FuzzReadData(f *testing.F) {
 			t.Fatalf("size %d, wrote %d", res.size, out.Len())
 		}
 	})
+}
+
+// TestReadDataRenewsDeadlineOnlyBeforeReads pins the cost found in
+// profiling: the deadline was renewed for every line; it is needed only
+// before a read that may block, when no whole line is buffered.
+func TestReadDataRenewsDeadlineOnlyBeforeReads(t *testing.T) {
+	body := strings.Repeat("a line of text\r\n", 1000) + ".\r\n"
+	calls := 0
+	br := bufio.NewReaderSize(strings.NewReader(body), 64<<10)
+	if _, err := readData(br, io.Discard, 0, func() { calls++ }); err != nil {
+		t.Fatal(err)
+	}
+	if calls > 3 {
+		t.Errorf("deadline renewed %d times for 1,001 buffered lines", calls)
+	}
+	// A client that sends a byte at a time gets a renewal before every
+	// line, as before: the deadline never runs from an earlier line.
+	calls = 0
+	br = bufio.NewReaderSize(iotest.OneByteReader(strings.NewReader("ab\r\n.\r\n")), 16)
+	if _, err := readData(br, io.Discard, 0, func() { calls++ }); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 {
+		t.Errorf("deadline renewed %d times for 2 unbuffered lines, want 2", calls)
+	}
 }
