@@ -59,11 +59,19 @@ func (m *Manager) settle(msg *activeMsg) {
 	bounced := m.returnFailures(env, now)
 	m.returnSuccesses(env, now)
 	if len(env.Pending()) == 0 && bounced {
-		if err := m.q.Delete(context.Background(), env.ID); err != nil {
-			m.log.Errorf("%s: remove: %v", env.ID, err)
-			return
+		// The removal need not be durable before the next message: it
+		// shares a later commit (a lost one means a second delivery).
+		id := env.ID
+		err := m.q.DeleteLater(id, func(err error) {
+			if err != nil {
+				m.log.Errorf("%s: remove: %v", id, err)
+				return
+			}
+			m.log.Infof("%s: removed", id)
+		})
+		if err != nil {
+			m.log.Errorf("%s: remove: %v", id, err)
 		}
-		m.log.Infof("%s: removed", env.ID)
 		return
 	}
 	m.warnDelay(env, now)

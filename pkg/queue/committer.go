@@ -20,7 +20,15 @@ type request struct {
 	// dirSync asks for the content directory to be fsynced before the
 	// transaction, because the request names a file just renamed into it.
 	dirSync bool
-	done    chan error
+	// lazy requests need not be durable at once (a removal: if it is
+	// lost, the message is delivered again): they wait up to LazyDelay
+	// for a batch that a durable request starts, instead of costing an
+	// fsync of their own.
+	lazy bool
+	// notify, when set, receives the outcome in place of a waiting
+	// caller.
+	notify func(error)
+	done   chan error
 
 	err      error // outcome, set by the committer
 	live     bool  // still part of the batch
@@ -66,7 +74,14 @@ func (q *Queue) run() {
 		if !ok {
 			return
 		}
-		batch, more := q.gather(first)
+		batch := []*request{first}
+		more := true
+		if first.lazy {
+			batch, more = q.awaitDurable(batch)
+		}
+		if more {
+			batch, more = q.gather(batch)
+		}
 		q.commit(batch)
 		if !more {
 			return
@@ -74,10 +89,31 @@ func (q *Queue) run() {
 	}
 }
 
-// gather collects requests after first until CommitDelay has passed or
-// MaxBatch is reached. more is false once reqs is closed.
-func (q *Queue) gather(first *request) (batch []*request, more bool) {
-	batch = append(make([]*request, 0, q.opt.MaxBatch), first)
+// awaitDurable holds a batch of lazy requests until a durable request
+// joins it or LazyDelay passes. more is false once reqs is closed.
+func (q *Queue) awaitDurable(batch []*request) ([]*request, bool) {
+	timer := time.NewTimer(q.opt.LazyDelay)
+	defer timer.Stop()
+	for len(batch) < q.opt.MaxBatch {
+		select {
+		case r, ok := <-q.reqs:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, r)
+			if !r.lazy {
+				return batch, true
+			}
+		case <-timer.C:
+			return batch, true
+		}
+	}
+	return batch, true
+}
+
+// gather adds requests to batch until CommitDelay has passed or MaxBatch
+// is reached. more is false once reqs is closed.
+func (q *Queue) gather(batch []*request) ([]*request, bool) {
 	if q.opt.CommitDelay < 0 {
 		for len(batch) < q.opt.MaxBatch {
 			select {
@@ -195,5 +231,8 @@ func (q *Queue) finish(batch []*request, err error) {
 			}
 		}
 		r.done <- r.err
+		if r.notify != nil {
+			r.notify(r.err)
+		}
 	}
 }

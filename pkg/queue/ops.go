@@ -259,6 +259,33 @@ func (q *Queue) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
+// DeleteLater removes a message as Delete does, without waiting for the
+// commit: the removal joins the next batch that a durable write starts,
+// or is committed on its own after LazyDelay, as a lost removal only
+// means a second delivery (Postfix does not fsync its unlinks either).
+// done, when not nil, gets the outcome on the committer's goroutine and
+// must not block. The error is about submitting: ErrClosed once the queue
+// is closed.
+func (q *Queue) DeleteLater(id string, done func(error)) error {
+	if !ValidID(id) {
+		return fmt.Errorf("delete: invalid queue id %q", id)
+	}
+	r := &request{
+		apply:  func(tx *bolt.Tx) error { return deleteTx(tx, id) },
+		after:  func() { _ = os.Remove(q.contentPath(id)) },
+		lazy:   true,
+		notify: done,
+		done:   make(chan error, 1),
+	}
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return ErrClosed
+	}
+	q.reqs <- r
+	return nil
+}
+
 // deleteTx is Delete's change in the batch transaction.
 func deleteTx(tx *bolt.Tx, id string) error {
 	old, st, err := lookup(tx, id)

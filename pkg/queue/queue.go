@@ -65,6 +65,7 @@ var (
 const (
 	DefaultCommitDelay = 2 * time.Millisecond
 	DefaultMaxBatch    = 256
+	DefaultLazyDelay   = 100 * time.Millisecond
 	DefaultInlineLimit = 256 << 10
 	lockTimeout        = 500 * time.Millisecond
 )
@@ -77,6 +78,9 @@ type Options struct {
 	CommitDelay time.Duration
 	// MaxBatch is the most requests in one transaction (default 256).
 	MaxBatch int
+	// LazyDelay is how long a removal (DeleteLater) may wait for a
+	// durable write to share its commit (default 100ms).
+	LazyDelay time.Duration
 	// InlineLimit is the largest content kept inside the database; larger
 	// content is a file in dir/content. Zero means DefaultInlineLimit; a
 	// negative value puts all non-empty content in files.
@@ -90,6 +94,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.CommitDelay == 0 {
 		o.CommitDelay = DefaultCommitDelay
+	}
+	if o.LazyDelay <= 0 {
+		o.LazyDelay = DefaultLazyDelay
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
