@@ -281,3 +281,25 @@ func TestUnavailableTransportDefers(t *testing.T) {
 	h.waitLog("connect to transport private/smtp")
 	h.waitLog(id + ": to=<joe@remote.org>, relay=none, ")
 }
+
+// TestRetriedMessageDeliveredOnce pins the bug where a retried message was
+// delivered again and again: its removal waits for a later commit, and a
+// queue scan meanwhile found it still deferred in the database. The
+// scheduler now forgets a message only once its removal is committed.
+func TestRetriedMessageDeliveredOnce(t *testing.T) {
+	fa := &fakeAgent{answer: func(n int, r agentReq) []agent.Result {
+		if n == 0 {
+			return deferAll(r, "4.4.1", "connection refused")
+		}
+		return allOK(r)
+	}}
+	h := newMTA(t, "minimal_backoff_time = 10ms\nmaximal_backoff_time = 10ms\nqueue_run_delay = 10ms\n", fa)
+	id := h.submit(rcpts("joe@example.com"), "Subject: once\n\nx\n")
+	h.waitRequests(2)
+	h.waitLog(id + ": removed")
+	// Queue scans every 10 ms: a redelivery would show within this time.
+	time.Sleep(300 * time.Millisecond)
+	if n := len(h.agent.requests()); n != 2 {
+		t.Errorf("%d delivery requests, want 2 (one deferral, one delivery)", n)
+	}
+}

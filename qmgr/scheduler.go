@@ -352,16 +352,18 @@ func (s *scheduler) jobDone(j *job, results []agent.Result, logged bool) {
 	}
 }
 
-// finish settles a message whose jobs are all done and forgets it.
+// finish settles a message whose jobs are all done and forgets it once
+// the queue is updated.
 func (s *scheduler) finish(msg *activeMsg) {
-	s.m.settle(msg)
-	s.mu.Lock()
-	delete(s.active, msg.env.ID)
-	backlog := s.backlog
-	s.mu.Unlock()
-	if backlog {
-		kick(s.wake)
-	}
+	s.m.settle(msg, func() {
+		s.mu.Lock()
+		delete(s.active, msg.env.ID)
+		backlog := s.backlog
+		s.mu.Unlock()
+		if backlog {
+			kick(s.wake)
+		}
+	})
 }
 
 func (s *scheduler) transportFor(name string) *transport {

@@ -35,8 +35,11 @@ func (m *Manager) record(msg *activeMsg, i int, res agent.Result, logged bool) {
 
 // settle decides a message's fate after a delivery pass: expire recipients
 // past their lifetime, return failures to the sender, then delete the
-// message when nothing is pending or defer it with back-off.
-func (m *Manager) settle(msg *activeMsg) {
+// message when nothing is pending or defer it with back-off. forget is
+// called once the queue no longer offers the message for delivery: at
+// once for a deferral, after the commit for a removal, so that no queue
+// scan finds a delivered message before its removal is committed.
+func (m *Manager) settle(msg *activeMsg, forget func()) {
 	env := msg.env
 	now := time.Now()
 	pending := env.Pending()
@@ -63,6 +66,7 @@ func (m *Manager) settle(msg *activeMsg) {
 		// shares a later commit (a lost one means a second delivery).
 		id := env.ID
 		err := m.q.DeleteLater(id, func(err error) {
+			defer forget()
 			if err != nil {
 				m.log.Errorf("%s: remove: %v", id, err)
 				return
@@ -71,9 +75,11 @@ func (m *Manager) settle(msg *activeMsg) {
 		})
 		if err != nil {
 			m.log.Errorf("%s: remove: %v", id, err)
+			forget()
 		}
 		return
 	}
+	defer forget()
 	m.warnDelay(env, now)
 	env.Attempts++
 	env.NextAttempt = now.Add(m.backoff(env, now))
