@@ -67,7 +67,6 @@ func (d dovecotLMTP) config(uid int) string {
 	return b.String()
 }
 
-func (d dovecotLMTP) log() string { return dovecotLog(d.dir) }
 
 // maildirNew returns the contents of the messages in the new/ folder of
 // the Maildir of local@domain.
