@@ -57,7 +57,6 @@ func (d dovecotAuth) config() string {
 	return b.String()
 }
 
-
 // pyDovecotSubmission authenticates at the submission service after
 // STARTTLS with each mechanism on a connection of its own and prints each
 // outcome. Arguments: address, CA file, user, password, relay recipient.

@@ -67,7 +67,6 @@ func (d dovecotLMTP) config(uid int) string {
 	return b.String()
 }
 
-
 // maildirNew returns the contents of the messages in the new/ folder of
 // the Maildir of local@domain.
 func (d dovecotLMTP) maildirNew(local, domain string) []string {
