@@ -62,8 +62,8 @@ func Parse(spec, file string, r io.Reader) (*Table, error) {
 			return nil, err
 		}
 	}
-	if len(p.open) > 0 {
-		return nil, p.errorf(p.openLines[len(p.open)-1], "IF has no matching ENDIF")
+	if line, ok := p.open.Unclosed(); ok {
+		return nil, p.errorf(line, "IF has no matching ENDIF")
 	}
 	return &Table{spec: spec, rules: p.rules}, nil
 }
@@ -101,10 +101,9 @@ func (t *Table) Close() error { return nil }
 
 // parser turns logical lines into rules.
 type parser struct {
-	file      string
-	rules     []rule
-	open      []int // indexes of IF rules still waiting for ENDIF
-	openLines []int // their line numbers
+	file  string
+	rules []rule
+	open  tablefile.IfStack // IF rules still waiting for ENDIF
 }
 
 // errorf returns an error that names the file and line.
@@ -146,8 +145,7 @@ func (p *parser) parseIf(rest string, line int) error {
 	if err != nil {
 		return p.errorf(line, "%v", err)
 	}
-	p.open = append(p.open, len(p.rules))
-	p.openLines = append(p.openLines, line)
+	p.open.Push(len(p.rules), line)
 	p.rules = append(p.rules, rule{kind: kindIf, prefix: prefix, match: match})
 	return nil
 }
@@ -157,12 +155,11 @@ func (p *parser) parseEndif(rest string, line int) error {
 	if rest != "" {
 		return p.errorf(line, "extra text after ENDIF: %q", clip(rest))
 	}
-	if len(p.open) == 0 {
+	top, ok := p.open.Pop()
+	if !ok {
 		return p.errorf(line, "ENDIF without matching IF")
 	}
-	top := len(p.open) - 1
-	p.rules[p.open[top]].end = len(p.rules)
-	p.open, p.openLines = p.open[:top], p.openLines[:top]
+	p.rules[top].end = len(p.rules)
 	p.rules = append(p.rules, rule{kind: kindEndif})
 	return nil
 }

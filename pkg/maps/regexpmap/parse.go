@@ -11,11 +11,10 @@ import (
 
 // parser turns logical lines into rules.
 type parser struct {
-	file      string
-	pcre      bool
-	rules     []rule
-	open      []int // indexes of IF rules still waiting for ENDIF
-	openLines []int // their line numbers
+	file  string
+	pcre  bool
+	rules []rule
+	open  tablefile.IfStack // IF rules still waiting for ENDIF
 }
 
 // pattern is a "/regexp/flags" pattern as written in the table.
@@ -76,8 +75,7 @@ func (p *parser) parseIf(rest string, line int) error {
 	if err != nil {
 		return p.errorf(line, "%v", err)
 	}
-	p.open = append(p.open, len(p.rules))
-	p.openLines = append(p.openLines, line)
+	p.open.Push(len(p.rules), line)
 	p.rules = append(p.rules, rule{kind: kindIf, re: re, match: pat.match})
 	return nil
 }
@@ -87,12 +85,11 @@ func (p *parser) parseEndif(rest string, line int) error {
 	if rest = strings.TrimLeft(rest, spaces); rest != "" {
 		return p.errorf(line, "extra text after ENDIF: %q", clip(rest))
 	}
-	if len(p.open) == 0 {
+	top, ok := p.open.Pop()
+	if !ok {
 		return p.errorf(line, "ENDIF without matching IF")
 	}
-	top := len(p.open) - 1
-	p.rules[p.open[top]].end = len(p.rules)
-	p.open, p.openLines = p.open[:top], p.openLines[:top]
+	p.rules[top].end = len(p.rules)
 	p.rules = append(p.rules, rule{kind: kindEndif})
 	return nil
 }

@@ -80,8 +80,8 @@ func Parse(spec, file string, r io.Reader, pcre bool) (*Table, error) {
 			return nil, err
 		}
 	}
-	if len(p.open) > 0 {
-		return nil, p.errorf(p.openLines[len(p.open)-1], "IF has no matching ENDIF")
+	if line, ok := p.open.Unclosed(); ok {
+		return nil, p.errorf(line, "IF has no matching ENDIF")
 	}
 	return &Table{spec: spec, rules: p.rules}, nil
 }

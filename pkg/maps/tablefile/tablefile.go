@@ -61,3 +61,37 @@ func Read(file string, r io.Reader) ([]Line, error) {
 		}
 	}
 }
+
+// IfStack tracks the IF blocks of a pattern table that wait for their
+// ENDIF: each entry is the index of the IF rule and its line number.
+type IfStack struct {
+	rules []int
+	lines []int
+}
+
+// Push opens an IF block at rule index rule, written on line.
+func (s *IfStack) Push(rule, line int) {
+	s.rules = append(s.rules, rule)
+	s.lines = append(s.lines, line)
+}
+
+// Pop closes the innermost IF block and returns its rule index; ok is
+// false when no block is open ("ENDIF without matching IF").
+func (s *IfStack) Pop() (rule int, ok bool) {
+	top := len(s.rules) - 1
+	if top < 0 {
+		return 0, false
+	}
+	rule = s.rules[top]
+	s.rules, s.lines = s.rules[:top], s.lines[:top]
+	return rule, true
+}
+
+// Unclosed returns the line of the innermost IF still open at the end of
+// the file; ok is false when every IF has its ENDIF.
+func (s *IfStack) Unclosed() (line int, ok bool) {
+	if len(s.lines) == 0 {
+		return 0, false
+	}
+	return s.lines[len(s.lines)-1], true
+}

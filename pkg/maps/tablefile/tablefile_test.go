@@ -31,3 +31,24 @@ func TestRead(t *testing.T) {
 		}
 	}
 }
+
+func TestIfStack(t *testing.T) {
+	var s IfStack
+	if _, ok := s.Pop(); ok {
+		t.Fatal("Pop on an empty stack succeeded")
+	}
+	s.Push(3, 10)
+	s.Push(5, 12)
+	if line, ok := s.Unclosed(); !ok || line != 12 {
+		t.Errorf("Unclosed = %d, %v; want 12", line, ok)
+	}
+	if r, ok := s.Pop(); !ok || r != 5 {
+		t.Errorf("Pop = %d, %v; want 5", r, ok)
+	}
+	if r, ok := s.Pop(); !ok || r != 3 {
+		t.Errorf("Pop = %d, %v; want 3", r, ok)
+	}
+	if _, ok := s.Unclosed(); ok {
+		t.Error("an emptied stack reports an open IF")
+	}
+}
