@@ -110,7 +110,8 @@ func TestSMTPClientDNSFailureDefers(t *testing.T) {
 }
 
 // TestFlushRetriesAtOnce: mail deferred by a DNS failure waits out a long
-// back-off until `tern flush` (postfix flush) sends it.
+// back-off until `tern queue flush` (postfix flush) sends it; `tern queue
+// list` shows it with its reason meanwhile, as mailq does.
 func TestFlushRetriesAtOnce(t *testing.T) {
 	rcpt := localUser(t)
 	p := newRelayPair(t, "minimal_backoff_time = 1h", "maximal_backoff_time = 2h", "queue_run_delay = 1h")
@@ -126,6 +127,9 @@ func TestFlushRetriesAtOnce(t *testing.T) {
 	p.dns.SetBehavior("broken.tst", mxtest.Answer)
 	p.receiver.run("tern", "conf", "-e", "mydestination = $myhostname, remote.tst, broken.tst")
 	p.receiver.run("tern", "reload")
-	p.sender.run("tern", "flush")
+	if list := p.sender.run("tern", "queue", "list"); !strings.Contains(list, rcpt+"@broken.tst") || !strings.Contains(list, "Host or domain name not found") {
+		t.Errorf("tern queue list does not show the deferred message and its reason:\n%s", list)
+	}
+	p.sender.run("tern", "queue", "flush")
 	p.receiver.waitMbox(rcpt, "flushed body")
 }

@@ -35,3 +35,12 @@ func TestPostmapAndPostaliasLinks(t *testing.T) {
 		}
 	}
 }
+
+func TestQueueCommandErrors(t *testing.T) {
+	for _, argv := range [][]string{{"tern", "queue"}, {"tern", "queue", "purge"}} {
+		var out, errb bytes.Buffer
+		if code := run(argv, strings.NewReader(""), &out, &errb); code != 64 || !strings.Contains(errb.String(), "need flush or list") {
+			t.Errorf("%v: exit %d, stderr %q", argv, code, errb.String())
+		}
+	}
+}

@@ -28,6 +28,7 @@ const usage = `usage: tern COMMAND [ARGS]
 Mail system control (as postfix(1)):
   start | start-fg | stop | abort | reload | status | check
   flush             try every deferred message now (as postfix flush)
+  queue flush|list  the same as flush; list the queue (as mailq)
 Commands:
   sendmail ARGS     submit mail (also as /usr/sbin/sendmail)
   mailq             list the queue (also as mailq, sendmail -bp)
@@ -69,6 +70,8 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return sendmailMain(cmd, args, stdin, stdout, stderr)
 	case "flush":
 		return sendmailMain("sendmail", flushArgs(args), stdin, stdout, stderr)
+	case "queue":
+		return queueMain(args, stdin, stdout, stderr)
 	case "conf":
 		return postconf.Main(args, stdout, stderr)
 	case "map":
@@ -122,6 +125,22 @@ func masterOptions(stdout, stderr io.Writer) master.Options {
 	}
 	checks := map[string]master.CheckFunc{"smtpd": smtpd.Check, "smtp": smtp.Check, "lmtp": smtp.CheckLMTP}
 	return master.Options{Daemons: have, Checks: checks, Stdout: stdout, Stderr: stderr}
+}
+
+// queueMain runs "tern queue flush" and "tern queue list" (mailq).
+func queueMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, "tern queue: need flush or list\n")
+		return 64
+	}
+	switch args[0] {
+	case "flush":
+		return sendmailMain("sendmail", flushArgs(args[1:]), stdin, stdout, stderr)
+	case "list":
+		return sendmailMain("mailq", flushArgs(args[1:])[1:], stdin, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "tern queue: unknown command %q: need flush or list\n", args[0])
+	return 64
 }
 
 // flushArgs turns "flush [-c DIR]" into sendmail's "-q [-C DIR]".
