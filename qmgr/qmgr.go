@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -176,6 +177,9 @@ func (m *Manager) Run(ctx context.Context, listeners []daemon.Listener) error {
 	counts := m.q.Counts()
 	m.log.Infof("queue: %d incoming, %d deferred, %d hold, %d corrupt",
 		counts[queue.Incoming], counts[queue.Deferred], counts[queue.Hold], counts[queue.Corrupt])
+	if counts[queue.Incoming]+counts[queue.Deferred]+counts[queue.Hold] > largeListing {
+		debug.FreeOSMemory() // recovery read every message
+	}
 	for _, l := range listeners {
 		h := m.handlerFor(l.Name)
 		if h == nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
@@ -27,7 +28,16 @@ func (m *Manager) serveShowq(ctx context.Context, c *ipc.Conn) {
 	}
 	bw.Flush()
 	w.Close()
+	// A listing of a large queue leaves its garbage behind: give the
+	// memory back now rather than at the collector's leisure.
+	if n := m.q.Counts(); n[queue.Incoming]+n[queue.Deferred]+n[queue.Hold] > largeListing {
+		debug.FreeOSMemory()
+	}
 }
+
+// largeListing is the queue size above which a listing returns its memory
+// to the system at once.
+const largeListing = 10000
 
 // writeQueueListing writes every queued message: id (with * for active, !
 // for hold), size, arrival, sender, then each pending recipient preceded by

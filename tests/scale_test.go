@@ -96,7 +96,7 @@ func TestLargeDeferredQueue(t *testing.T) {
 		if ready > 30*time.Second || listed > 30*time.Second {
 			t.Errorf("round %d: start %v, mailq %v: not seconds", round, ready, listed)
 		}
-		if anon > 256*1024 {
+		if anon > 64*1024 {
 			t.Errorf("qmgr holds %d KiB of heap with %d deferred messages", anon, n)
 		}
 		in.stop()

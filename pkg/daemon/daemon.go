@@ -138,8 +138,10 @@ func InitWith(name string, setup func(*Daemon) error) (*Daemon, error) {
 }
 
 // setGCPercent applies tern_gc_percent unless the environment sets GOGC.
-// A mail daemon allocates per message and keeps little: collecting less
-// often saves a fifth of smtpd's and qmgr's CPU for a few tens of MiB.
+// A mail daemon allocates per message and keeps little: collecting half as
+// often saves about a tenth of smtpd's and qmgr's CPU for a few MiB. (At
+// 400 it saved a fifth, but qmgr kept 110-190 MiB after a walk of a
+// 100,000-message queue instead of 10-25 MiB.)
 func setGCPercent(cfg *config.Config) {
 	if os.Getenv("GOGC") != "" {
 		return

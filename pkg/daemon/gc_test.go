@@ -15,7 +15,7 @@ func TestSetGCPercent(t *testing.T) {
 		gogc, mainCF string
 		want         int
 	}{
-		{"", "", 400},
+		{"", "", 200},
 		{"", "tern_gc_percent = 150\n", 150},
 		{"50", "tern_gc_percent = 150\n", 100}, // GOGC set: left to the runtime
 	}
