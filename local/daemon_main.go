@@ -57,6 +57,7 @@ func ConfigFrom(c *config.Config) (Config, func(), error) {
 		ForwardPath:         c.List("forward_path"),
 		AllowCommands:       c.List("allow_mail_to_commands"),
 		AllowFiles:          c.List("allow_mail_to_files"),
+		ExportEnv:           c.List("export_environment"),
 		DefaultPrivs:        c.Get("default_privs"),
 		MailboxSizeLimit:    c.Int64("mailbox_size_limit"),
 		CommandTimeLimit:    c.Duration("command_time_limit"),

@@ -169,9 +169,11 @@ func (a *Agent) command(ctx context.Context, run *rcptRun, st state, cmd string)
 	})
 }
 
-// commandEnv is the environment of a command, as Postfix's local(8).
+// commandEnv is the environment of a command, as Postfix's local(8):
+// export_environment, a fixed PATH, then the recipient's variables.
 func (a *Agent) commandEnv(run *rcptRun, st state, u *User, rv recipientVars) []string {
-	env := []string{"PATH=/usr/bin:/bin"}
+	env := exportedEnv(a.cfg.ExportEnv, os.Getenv)
+	env = append(env, "PATH=/usr/bin:/bin")
 	add := func(name, value string) {
 		if value != "" {
 			env = append(env, name+"="+censor(value))
@@ -192,6 +194,20 @@ func (a *Agent) commandEnv(run *rcptRun, st state, u *User, rv recipientVars) []
 	add("CLIENT_ADDRESS", e.ClientAddr)
 	add("CLIENT_HELO", e.Helo)
 	add("CLIENT_PROTOCOL", e.Protocol)
+	return env
+}
+
+// exportedEnv expands export_environment: NAME=value as written, NAME
+// with its value in this process's environment (left out when unset).
+func exportedEnv(list []string, getenv func(string) string) []string {
+	var env []string
+	for _, item := range list {
+		if strings.Contains(item, "=") {
+			env = append(env, item)
+		} else if v := getenv(item); v != "" {
+			env = append(env, item+"="+v)
+		}
+	}
 	return env
 }
 

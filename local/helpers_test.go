@@ -192,3 +192,12 @@ func mboxMessages(s string) int {
 	}
 	return n
 }
+
+func TestExportedEnv(t *testing.T) {
+	env := map[string]string{"TZ": "UTC", "LANG": "de_DE.UTF-8"}
+	got := exportedEnv([]string{"TZ", "MAIL_CONFIG", "LANG", "FOO=bar"}, func(k string) string { return env[k] })
+	want := []string{"TZ=UTC", "LANG=de_DE.UTF-8", "FOO=bar"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("exportedEnv = %q, want %q", got, want)
+	}
+}

@@ -90,9 +90,12 @@ type Config struct {
 	// ForwardPath is forward_path, with main.cf's $names expanded; the
 	// per-recipient $home, $user, $extension, $recipient_delimiter, $local,
 	// $domain, $shell and $recipient are expanded here.
-	ForwardPath         []string
-	AllowCommands       []string      // allow_mail_to_commands: alias, forward, include
-	AllowFiles          []string      // allow_mail_to_files: alias, forward, include
+	ForwardPath   []string
+	AllowCommands []string // allow_mail_to_commands: alias, forward, include
+	AllowFiles    []string // allow_mail_to_files: alias, forward, include
+	// ExportEnv is export_environment: NAME (copied from the agent's own
+	// environment when set) or NAME=value, given to commands first.
+	ExportEnv           []string
 	DefaultPrivs        string        // default_privs
 	MailboxSizeLimit    int64         // mailbox_size_limit; 0 = none
 	CommandTimeLimit    time.Duration // command_time_limit; 0 = 1000s

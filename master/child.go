@@ -41,6 +41,31 @@ func listenerItem(s sockSpec) string {
 	return fmt.Sprintf("%s:%s:%d", name, s.Type, s.Wakeup)
 }
 
+// importEnvironment returns the environment daemons start with, as
+// Postfix's import_environment has it: each NAME is kept from from when
+// set there, each NAME=value is set. Nothing else passes, so daemons do
+// not inherit whatever the shell that started tern had (LD_PRELOAD, a
+// stray MYSQL_PWD, ...).
+func importEnvironment(list, from []string) []string {
+	have := make(map[string]string, len(from))
+	for _, kv := range from {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			have[k] = v
+		}
+	}
+	var env []string
+	for _, item := range list {
+		if strings.Contains(item, "=") {
+			env = append(env, item)
+			continue
+		}
+		if v, ok := have[item]; ok {
+			env = append(env, item+"="+v)
+		}
+	}
+	return env
+}
+
 // environ returns the environment for p whose sockets are socks.
 func (e childEnv) environ(base []string, p procSpec, socks []*socket) []string {
 	var env []string

@@ -330,7 +330,8 @@ func (m *master) startChildren(l *loaded, socks [][]*socket) {
 			m.log.Warnf("service %s: no listener could be bound; %s not started", p.Service, p.Daemon)
 			continue
 		}
-		c := newChild(m.binary, p, env.environ(os.Environ(), p, socks[i]), socks[i], m.lifeR, m.log, m.opt.StopTimeout)
+		base := importEnvironment(l.cfg.List("import_environment"), os.Environ())
+		c := newChild(m.binary, p, env.environ(base, p, socks[i]), socks[i], m.lifeR, m.log, m.opt.StopTimeout)
 		m.children = append(m.children, c)
 		go c.supervise()
 	}

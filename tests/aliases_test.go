@@ -171,3 +171,35 @@ func fileContains(path, s string) bool {
 	b, err := os.ReadFile(path)
 	return err == nil && strings.Contains(string(b), s)
 }
+
+// TestCommandEnvironment: a |command alias runs with Postfix's variables
+// and with export_environment, and nothing else of the environment tern
+// was started with (import_environment filters what reaches the daemons).
+func TestCommandEnvironment(t *testing.T) {
+	in := newInstance(t, options{main: []string{
+		"import_environment = MAIL_CONFIG TZ=UTC LANG=C",
+		"export_environment = TZ LANG EXTRA=exported",
+	}})
+	in.env = append(in.env, "SHELL_LEFTOVER=leaked")
+	out := filepath.Join(in.dir, "out")
+	mustMkdir(t, out, 0o777)
+	os.Chmod(out, 0o777)
+	in.write("etc/aliases", fmt.Sprintf("envdump: \"|env > %s/env.out\"\n", out))
+	in.run("newaliases")
+	in.start()
+	if code, o := in.sendmail("Subject: env\n\nx\n", "-f", "sender@example.org", "envdump"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, o)
+	}
+	path := filepath.Join(out, "env.out")
+	waitFor(t, deliveryTimeout, "the command's output", func() bool { return fileContains(path, "PATH=") })
+	b, _ := os.ReadFile(path)
+	env := string(b)
+	for _, want := range []string{"TZ=UTC\n", "LANG=C\n", "EXTRA=exported\n", "SENDER=sender@example.org\n", "RECIPIENT=envdump@example.tst\n", "PATH=/usr/bin:/bin\n"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("command environment lacks %q:\n%s", want, env)
+		}
+	}
+	if strings.Contains(env, "SHELL_LEFTOVER") {
+		t.Errorf("the environment of tern start leaked into a command:\n%s", env)
+	}
+}

@@ -37,9 +37,11 @@ INSERT INTO recipients VALUES ('ok@pg.example');`); err != nil {
 	domains := cf("relay-domains.cf", "SELECT 1 FROM routes WHERE domain = '%s'")
 	rcpts := cf("relay-recipients.cf", "SELECT 'OK' FROM recipients WHERE address = '%s'")
 	transport := cf("transport.cf", "SELECT transport FROM routes WHERE domain = '%s'")
-	// The daemons inherit PGPORT from "tern start", as libpq's users do.
+	// The daemons get PGPORT from "tern start" through import_environment,
+	// as libpq's users in Postfix do.
 	t.Setenv("PGPORT", strconv.Itoa(pg.Port))
-	in, _ := smtpdInstance(t, "relay_domains = "+domains, "relay_recipient_maps = "+rcpts, "transport_maps = "+transport)
+	in, _ := smtpdInstance(t, "relay_domains = "+domains, "relay_recipient_maps = "+rcpts, "transport_maps = "+transport,
+		"import_environment = MAIL_CONFIG TZ LANG=C PGPORT")
 
 	out, err := in.command("tern", "map", "-q", "pg.example", transport).CombinedOutput()
 	if err != nil || string(out) != "discard:routed by postgres\n" {

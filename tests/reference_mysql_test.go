@@ -97,7 +97,10 @@ func TestReferenceMySQLDovecotSetup(t *testing.T) {
 	in.appendMain(referenceMainCF(t, "postfix-dovecot-mysql", in.conf)...)
 	// The certificate is the test CA's; clients outside 192.0.2.0/24 are
 	// not trusted, so relaying needs AUTH.
-	in.appendMain("smtpd_tls_cert_file = "+ca.certFile, "smtpd_tls_key_file = "+ca.keyFile,
+	// MYSQL_TCP_PORT reaches the daemons only through import_environment,
+	// as with Postfix and libmysqlclient.
+	in.appendMain("import_environment = MAIL_CONFIG TZ LANG=C MYSQL_TCP_PORT",
+		"smtpd_tls_cert_file = "+ca.certFile, "smtpd_tls_key_file = "+ca.keyFile,
 		"mynetworks = 192.0.2.0/24", "smtpd_error_sleep_time = 0", "inet_interfaces = 127.0.0.1")
 
 	cf := filepath.Join(in.conf, "mysql-virtual-mailbox-domains.cf")
