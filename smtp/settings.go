@@ -11,6 +11,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/tlsconf"
 	"github.com/tern-mta/tern/smtp/client"
 )
 
@@ -27,12 +28,15 @@ type settings struct {
 	tlsLevel       client.TLSLevel
 	tlsPolicy      []maps.Map
 	rootCAs        *x509.CertPool
-	saslEnable     bool
-	saslPasswords  []maps.Map
-	timeouts       client.Timeouts
-	cacheTime      time.Duration
-	authSoftBounce bool
-	lineLimit      int
+	// tlsMin and tlsMandatoryMin are smtp_tls_protocols (level may) and
+	// smtp_tls_mandatory_protocols (encrypt and above).
+	tlsMin, tlsMandatoryMin uint16
+	saslEnable              bool
+	saslPasswords           []maps.Map
+	timeouts                client.Timeouts
+	cacheTime               time.Duration
+	authSoftBounce          bool
+	lineLimit               int
 }
 
 func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, error) {
@@ -77,6 +81,12 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		return s, fmt.Errorf("%s: %w", portParam, err)
 	}
 	if s.tlsLevel, err = tlsLevel(cfg, p); err != nil {
+		return s, err
+	}
+	if s.tlsMin, err = tlsconf.MinVersion("smtp_tls_protocols", cfg.Get("smtp_tls_protocols")); err != nil {
+		return s, err
+	}
+	if s.tlsMandatoryMin, err = tlsconf.MinVersion("smtp_tls_mandatory_protocols", cfg.Get("smtp_tls_mandatory_protocols")); err != nil {
 		return s, err
 	}
 	opt := maps.Options{ConfigDir: configDir}
@@ -179,11 +189,13 @@ func (a *Agent) sessionOptions(dest destination, t target) (client.Options, erro
 	}
 	switch opt.TLSLevel {
 	case "verify", "secure":
-		opt.TLSConfig = &tls.Config{ServerName: t.name, RootCAs: a.set.rootCAs, MinVersion: tls.VersionTLS12}
-	case "may", "encrypt":
-		// Opportunistic and mandatory-unauthenticated TLS do not check
+		opt.TLSConfig = &tls.Config{ServerName: t.name, RootCAs: a.set.rootCAs, MinVersion: max(a.set.tlsMandatoryMin, tls.VersionTLS12)}
+	case "encrypt":
+		// Mandatory-unauthenticated and opportunistic TLS do not check
 		// the certificate, as in Postfix.
-		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true} //nolint:gosec
+		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMandatoryMin} //nolint:gosec
+	case "may":
+		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMin} //nolint:gosec
 	}
 	if a.set.saslEnable {
 		v, found, err := lookupFirst(a.set.saslPasswords, lookupKeys(dest))

@@ -55,8 +55,6 @@ var unsupportedParams = map[string]bool{
 	"smtp_tls_ciphers":                        true,
 	"smtp_tls_key_file":                       true,
 	"smtp_tls_mandatory_ciphers":              true,
-	"smtp_tls_mandatory_protocols":            true,
-	"smtp_tls_protocols":                      true,
 	"smtp_tls_wrappermode":                    true,
 	"smtpd_authorized_xclient_hosts":          true,
 	"smtpd_authorized_xforward_hosts":         true,
@@ -78,7 +76,6 @@ var unsupportedParams = map[string]bool{
 	"smtpd_tls_exclude_ciphers":               true,
 	"smtpd_tls_mandatory_ciphers":             true,
 	"smtpd_tls_mandatory_exclude_ciphers":     true,
-	"smtpd_tls_mandatory_protocols":           true,
 	"smtpd_tls_req_ccert":                     true,
 	"strict_rfc821_envelopes":                 true,
 }

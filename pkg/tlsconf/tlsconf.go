@@ -1,0 +1,67 @@
+// Package tlsconf reads Postfix's TLS protocol lists (smtpd_tls_protocols,
+// smtp_tls_mandatory_protocols, ...) into crypto/tls versions.
+package tlsconf
+
+import (
+	"crypto/tls"
+	"fmt"
+	"strings"
+)
+
+var versions = []struct {
+	name string
+	v    uint16
+}{{"TLSv1", tls.VersionTLS10}, {"TLSv1.1", tls.VersionTLS11}, {"TLSv1.2", tls.VersionTLS12}, {"TLSv1.3", tls.VersionTLS13}}
+
+// MinVersion reads a protocol list of parameter param: ">=TLSv1.2", or
+// exclusions like "!SSLv2, !SSLv3, !TLSv1", or protocols named to allow.
+// SSL versions are never offered, so naming them changes nothing.
+func MinVersion(param, list string) (uint16, error) {
+	min := uint16(tls.VersionTLS10)
+	for _, p := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == ':' || r == '\t' }) {
+		switch {
+		case strings.HasPrefix(p, ">="):
+			v, ok := Version(p[2:])
+			if !ok {
+				return 0, fmt.Errorf("%s: unknown protocol %q", param, p)
+			}
+			min = max(min, v)
+		case strings.HasPrefix(p, "!"):
+			if strings.HasPrefix(p[1:], "SSL") {
+				continue
+			}
+			v, ok := Version(p[1:])
+			if !ok {
+				return 0, fmt.Errorf("%s: unknown protocol %q", param, p)
+			}
+			if v >= min && v < tls.VersionTLS13 {
+				min = v + 1
+			}
+		default:
+			if _, ok := Version(p); !ok && !strings.HasPrefix(p, "SSL") {
+				return 0, fmt.Errorf("%s: unknown protocol %q", param, p)
+			}
+		}
+	}
+	return min, nil
+}
+
+// Version returns the version named as Postfix does ("TLSv1.2").
+func Version(name string) (uint16, bool) {
+	for _, t := range versions {
+		if strings.EqualFold(t.name, name) {
+			return t.v, true
+		}
+	}
+	return 0, false
+}
+
+// Name returns Postfix's name of a version, or "TLS" for an unknown one.
+func Name(v uint16) string {
+	for _, t := range versions {
+		if t.v == v {
+			return t.name
+		}
+	}
+	return "TLS"
+}
