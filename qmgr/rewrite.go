@@ -3,6 +3,7 @@ package qmgr
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/rewrite"
+	"github.com/tern-mta/tern/smtpd/restrict"
 )
 
 // addressRewriter is cleanup's address rewriting: canonical mapping,
@@ -19,10 +21,14 @@ import (
 // local_header_rewrite_clients.
 type addressRewriter struct {
 	rw *rewrite.Settings
-	// headerClients: which SMTP clients get their headers rewritten
-	// (local submissions always do).
+	// local_header_rewrite_clients: which SMTP clients get their headers
+	// rewritten and missing headers added (local submissions always do).
 	allClients    bool
+	saslClients   bool
 	ownInterfaces map[netip.Addr]bool
+	myNetworks    func(netip.Addr) bool
+	// alwaysAddMissing is always_add_missing_headers.
+	alwaysAddMissing bool
 }
 
 func newAddressRewriter(cfg *config.Config, log *maillog.Logger) (*addressRewriter, error) {
@@ -42,19 +48,22 @@ func newAddressRewriter(cfg *config.Config, log *maillog.Logger) (*addressRewrit
 		return nil, err
 	}
 	rw.Warn = func(msg string) { log.Warnf("%s", msg) }
-	a := &addressRewriter{rw: rw, ownInterfaces: map[netip.Addr]bool{}}
+	a := &addressRewriter{rw: rw, ownInterfaces: map[netip.Addr]bool{}, alwaysAddMissing: cfg.Bool("always_add_missing_headers")}
 	for _, w := range cfg.List("local_header_rewrite_clients") {
 		switch w {
 		case "permit_inet_interfaces":
-			for _, i := range append(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces")...) {
-				if ip, err := netip.ParseAddr(i); err == nil {
-					a.ownInterfaces[ip] = true
-				}
+			a.addInterfaces(append(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces")...))
+		case "permit_mynetworks":
+			if a.myNetworks, err = restrict.ParseNetworks("mynetworks", cfg.List("mynetworks")); err != nil {
+				rw.Close()
+				return nil, err
 			}
+		case "permit_sasl_authenticated":
+			a.saslClients = true
 		case "static:all":
 			a.allClients = true
 		default:
-			log.Warnf("local_header_rewrite_clients: %q is not supported; only permit_inet_interfaces and static:all are", w)
+			log.Warnf("local_header_rewrite_clients: %q is not supported; only permit_inet_interfaces, permit_mynetworks, permit_sasl_authenticated and static:all are", w)
 		}
 	}
 	return a, nil
@@ -99,16 +108,59 @@ func (a *addressRewriter) envelope(env *envelope.Envelope) error {
 	return nil
 }
 
+// localClient reports whether a submission's headers are rewritten and
+// completed: local submissions, and SMTP clients that
+// local_header_rewrite_clients names.
+func (a *addressRewriter) localClient(s *submission) bool {
+	if s.local || a.allClients || (a.saslClients && s.saslUser != "") {
+		return true
+	}
+	ip, err := netip.ParseAddr(s.env.ClientAddr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	return a.ownInterfaces[ip] || (a.myNetworks != nil && a.myNetworks(ip))
+}
+
+// addInterfaces records this host's addresses as inet_interfaces names
+// them: addresses as written, "all" for every interface address,
+// "loopback-only" for 127.0.0.1 and ::1.
+func (a *addressRewriter) addInterfaces(list []string) {
+	for _, i := range list {
+		switch i {
+		case "all":
+			addrs, _ := net.InterfaceAddrs()
+			for _, ad := range addrs {
+				if p, err := netip.ParsePrefix(ad.String()); err == nil {
+					a.ownInterfaces[p.Addr().Unmap()] = true
+				}
+			}
+		case "loopback-only":
+			a.ownInterfaces[netip.MustParseAddr("127.0.0.1")] = true
+			a.ownInterfaces[netip.IPv6Loopback()] = true
+		default:
+			if ip, err := netip.ParseAddr(strings.Trim(i, "[]")); err == nil {
+				a.ownInterfaces[ip.Unmap()] = true
+			}
+		}
+	}
+}
+
 // headers returns the header rewriting hook for a submission, or nil when
 // its headers are left alone.
 func (a *addressRewriter) headers(s *submission) func(name, value string) (string, bool, error) {
-	if !s.local && !a.allClients {
-		ip, err := netip.ParseAddr(s.env.ClientAddr)
-		if err != nil || !(ip.IsLoopback() || a.ownInterfaces[ip.Unmap()]) {
-			return nil
-		}
+	if !a.localClient(s) {
+		return nil
 	}
 	return a.rw.HeaderLine
+}
+
+// noMissingHeaders reports whether cleanup leaves out the missing
+// Message-Id, Date and From headers, as Postfix does for clients outside
+// local_header_rewrite_clients unless always_add_missing_headers is set.
+func (a *addressRewriter) noMissingHeaders(s *submission) bool {
+	return !a.alwaysAddMissing && !a.localClient(s)
 }
 
 // rewriteRejection turns a rewriting failure into cleanup's answer: every

@@ -55,6 +55,7 @@ type submission struct {
 	tls       string // smtpd: the TLS session, for Received
 	local     bool   // from sendmail: add From:, local Received
 	forward   bool   // from local(8) forwarding: content is already clean
+	saslUser  string // smtpd: the client's SASL login name
 	gecosName string
 }
 
@@ -157,6 +158,7 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader) (me
 	}
 	if m.rewriter != nil {
 		opt.RewriteHeader = m.rewriter.headers(s)
+		opt.NoMissingHeaders = m.rewriter.noMissingHeaders(s)
 	}
 	return message.Cleanup(body, w, opt)
 }
@@ -328,7 +330,8 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 			}
 		}
 	}
-	s := &submission{env: env, local: local, forward: req.Get(attrOrigin) == "forward", tls: req.Get("tls")}
+	s := &submission{env: env, local: local, forward: req.Get(attrOrigin) == "forward", tls: req.Get("tls"),
+		saslUser: req.Get("sasl_username")}
 	if local {
 		env.Protocol = "local"
 		env.ClientName, env.ClientAddr, env.Helo, s.tls = "", "", "", ""

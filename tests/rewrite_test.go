@@ -85,3 +85,34 @@ func TestRecipientCanonicalOverSMTP(t *testing.T) {
 	sent := regexp.MustCompile(`to=<` + u + `@example\.tst>, orig_to=<First\.Last@example\.tst>, .*status=sent`)
 	waitFor(t, deliveryTimeout, "the delivery with orig_to", func() bool { return sent.MatchString(in.log()) })
 }
+
+// TestRemoteClientHeadersLeftAlone: as in Postfix, a client outside
+// local_header_rewrite_clients (here 127.0.0.2, not in inet_interfaces)
+// gets neither header rewriting nor the missing Message-Id and Date, while
+// one on this host's interface (127.0.0.1) gets both.
+func TestRemoteClientHeadersLeftAlone(t *testing.T) {
+	u := localUser(t)
+	in, _ := smtpdInstance(t, "canonical_maps = inline:{ {old@example.tst="+u+"@example.tst} }")
+	addr := in.smtpAddr("127.0.0.1:0")
+	send := func(from, marker string) {
+		t.Helper()
+		out, err := swaks(t, "--server", addr, "--local-interface", from, "--from", "s@remote.example",
+			"--to", u+"@example.tst", "--data", "From: Old <old@example.tst>\r\nSubject: "+marker+"\r\n\r\n"+marker+"\r\n")
+		if err != nil {
+			t.Fatalf("swaks from %s: %v\n%s", from, err, out)
+		}
+	}
+	send("127.0.0.2", "remote-marker")
+	send("127.0.0.1", "local-marker")
+	in.waitMbox(u, "remote-marker")
+	in.waitMbox(u, "local-marker")
+	for _, m := range mboxMessages(in.mbox(u)) {
+		remote := strings.Contains(m, "remote-marker")
+		if got := strings.Contains(m, "\nMessage-Id: "); got == remote {
+			t.Errorf("remote=%v: Message-Id added=%v:\n%s", remote, got, m)
+		}
+		if got := strings.Contains(m, "From: Old <"+u+"@example.tst>"); got == remote {
+			t.Errorf("remote=%v: From rewritten=%v:\n%s", remote, got, m)
+		}
+	}
+}
