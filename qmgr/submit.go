@@ -51,12 +51,23 @@ func (r *rejection) Error() string { return r.dsn + " " + r.text }
 
 // submission is one message arriving at cleanup, pickup or from maildrop.
 type submission struct {
-	env       *envelope.Envelope
-	tls       string // smtpd: the TLS session, for Received
-	local     bool   // from sendmail: add From:, local Received
-	forward   bool   // from local(8) forwarding: content is already clean
-	saslUser  string // smtpd: the client's SASL login name
-	gecosName string
+	env      *envelope.Envelope
+	tls      string // smtpd: the TLS session, for Received
+	local    bool   // from sendmail: add From:, local Received
+	forward  bool   // from local(8) forwarding: content is already clean
+	saslUser string // smtpd: the client's SASL login name
+	// saslHeader: smtpd_sasl_authenticated_header is on for its service.
+	saslHeader bool
+	gecosName  string
+}
+
+// authenticatedSender is the SASL login name for the Received header, when
+// the client's smtpd service asks for it.
+func (s *submission) authenticatedSender() string {
+	if s.saslHeader {
+		return s.saslUser
+	}
+	return ""
 }
 
 // accept runs the message through cleanup into the queue, durably, and hands
@@ -134,24 +145,25 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader) (me
 	}
 	env := s.env
 	opt := message.CleanupOptions{
-		QueueID:         env.ID,
-		MyHostname:      m.settings.myHostname,
-		MyOrigin:        m.settings.myOrigin,
-		Now:             env.Arrival,
-		Local:           s.local,
-		SubmitUser:      env.SubmitUser,
-		SubmitUID:       env.SubmitUID,
-		FullName:        env.FullName,
-		GecosName:       s.gecosName,
-		Sender:          env.Sender,
-		ClientName:      env.ClientName,
-		ClientAddr:      env.ClientAddr,
-		Helo:            env.Helo,
-		Protocol:        env.Protocol,
-		TLS:             s.tls,
-		MailName:        m.settings.mailName,
-		HopcountLimit:   m.settings.hopcountLimit,
-		HeaderSizeLimit: m.settings.headerSizeLimit,
+		QueueID:             env.ID,
+		MyHostname:          m.settings.myHostname,
+		MyOrigin:            m.settings.myOrigin,
+		Now:                 env.Arrival,
+		Local:               s.local,
+		SubmitUser:          env.SubmitUser,
+		SubmitUID:           env.SubmitUID,
+		FullName:            env.FullName,
+		GecosName:           s.gecosName,
+		Sender:              env.Sender,
+		ClientName:          env.ClientName,
+		ClientAddr:          env.ClientAddr,
+		Helo:                env.Helo,
+		Protocol:            env.Protocol,
+		TLS:                 s.tls,
+		AuthenticatedSender: s.authenticatedSender(),
+		MailName:            m.settings.mailName,
+		HopcountLimit:       m.settings.hopcountLimit,
+		HeaderSizeLimit:     m.settings.headerSizeLimit,
 	}
 	if len(env.Recipients) == 1 {
 		opt.Recipient = env.Recipients[0].Address
@@ -331,7 +343,7 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 		}
 	}
 	s := &submission{env: env, local: local, forward: req.Get(attrOrigin) == "forward", tls: req.Get("tls"),
-		saslUser: req.Get("sasl_username")}
+		saslUser: req.Get("sasl_username"), saslHeader: req.Get("sasl_header") == "yes"}
 	if local {
 		env.Protocol = "local"
 		env.ClientName, env.ClientAddr, env.Helo, s.tls = "", "", "", ""

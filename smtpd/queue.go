@@ -126,6 +126,9 @@ func (srv *Server) request(s *session) ipc.Record {
 	}
 	if s.authUser != "" {
 		req = req.Add("sasl_method", s.authMech).Add("sasl_username", s.authUser)
+		if srv.set.saslHeader {
+			req = req.Add("sasl_header", "yes")
+		}
 	}
 	if s.tls != nil && srv.set.tlsReceived {
 		req = req.Add("tls", tlsSummary(s.tls))

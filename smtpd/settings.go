@@ -38,6 +38,7 @@ type settings struct {
 	discardEhlo       map[string]bool
 	peernameLookup    bool
 	tlsReceived       bool
+	saslHeader        bool // smtpd_sasl_authenticated_header
 	connCountLimit    int
 	connRateLimit     int
 	msgRateLimit      int
@@ -70,6 +71,7 @@ func loadSettings(cfg *config.Config) (settings, error) {
 		bareLFCode:        cfg.Int("smtpd_forbid_bare_newline_reject_code"),
 		peernameLookup:    cfg.Bool("smtpd_peername_lookup"),
 		tlsReceived:       cfg.Bool("smtpd_tls_received_header"),
+		saslHeader:        cfg.Bool("smtpd_sasl_authenticated_header"),
 		connCountLimit:    cfg.Int("smtpd_client_connection_count_limit"),
 		connRateLimit:     cfg.Int("smtpd_client_connection_rate_limit"),
 		msgRateLimit:      cfg.Int("smtpd_client_message_rate_limit"),

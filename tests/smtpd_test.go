@@ -292,3 +292,20 @@ func (in *instance) waitMbox(user, text string) {
 		return strings.Contains(in.mbox(user), text)
 	})
 }
+
+// TestAuthenticatedSenderHeader: with smtpd_sasl_authenticated_header =
+// yes the Received header names the SASL login, as Postfix writes it.
+func TestAuthenticatedSenderHeader(t *testing.T) {
+	rcpt := localUser(t)
+	in, ca := smtpdInstance(t, "smtpd_sasl_authenticated_header = yes")
+	out, err := swaks(t, "--server", in.smtpAddr("127.0.0.2:0"), "--tls", "--tls-ca-path", ca.caFile,
+		"--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "wonderland",
+		"--from", "alice@example.tst", "--to", rcpt+"@example.tst", "--body", "authenticated body")
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	in.waitMbox(rcpt, "authenticated body")
+	if !regexp.MustCompile(`\n\t\(Authenticated sender: alice\)\n\tby mail\.example\.tst \(tern\) with ESMTPSA id `).MatchString(in.mbox(rcpt)) {
+		t.Errorf("no (Authenticated sender: alice) in Received:\n%s", in.mbox(rcpt))
+	}
+}

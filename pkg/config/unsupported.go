@@ -66,7 +66,6 @@ var unsupportedParams = map[string]bool{
 	"smtpd_milters":                           true,
 	"smtpd_proxy_filter":                      true,
 	"smtpd_reject_footer":                     true,
-	"smtpd_sasl_authenticated_header":         true,
 	"smtpd_sasl_exceptions_networks":          true,
 	"smtpd_sasl_security_options":             true,
 	"smtpd_sasl_tls_security_options":         true,

@@ -32,6 +32,10 @@ type CleanupOptions struct {
 	// TLS describes the client's TLS session for the Received header
 	// ("TLSv1.3 with cipher ..."), set with smtpd_tls_received_header.
 	TLS string
+	// AuthenticatedSender, when set, is the client's SASL login name,
+	// shown in Received as "(Authenticated sender: name)" (Postfix's
+	// smtpd_sasl_authenticated_header).
+	AuthenticatedSender string
 	// Recipient is named in Received ("for <rcpt>"); set it only when
 	// the message has exactly one recipient.
 	Recipient string

@@ -449,3 +449,17 @@ func TestCleanupDetectsEightBit(t *testing.T) {
 		}
 	}
 }
+
+func TestReceivedAuthenticatedSender(t *testing.T) {
+	opt := CleanupOptions{QueueID: "Q1", MyHostname: "mx.example", Now: time.Unix(0, 0).UTC(),
+		ClientName: "client.example", ClientAddr: "192.0.2.7", Helo: "laptop", Protocol: "ESMTPSA",
+		TLS: "TLSv1.3 with cipher TLS_AES_128_GCM_SHA256 (128/128 bits)", AuthenticatedSender: "alice"}
+	var out strings.Builder
+	if _, err := Cleanup(strings.NewReader("Subject: x\n\nbody\n"), &out, opt); err != nil {
+		t.Fatal(err)
+	}
+	want := "Received: from laptop (client.example [192.0.2.7])\n\t(using TLSv1.3 with cipher TLS_AES_128_GCM_SHA256 (128/128 bits))\n\t(Authenticated sender: alice)\n\tby mx.example (tern) with ESMTPSA id Q1;"
+	if !strings.HasPrefix(out.String(), want) {
+		t.Errorf("Received header:\n%s\nwant prefix:\n%s", out.String(), want)
+	}
+}

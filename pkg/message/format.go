@@ -81,6 +81,9 @@ func receivedSMTP(opt *CleanupOptions) string {
 	if opt.TLS != "" {
 		fmt.Fprintf(&b, "\n\t(using %s)", clean(opt.TLS))
 	}
+	if opt.AuthenticatedSender != "" {
+		fmt.Fprintf(&b, "\n\t(Authenticated sender: %s)", clean(opt.AuthenticatedSender))
+	}
 	fmt.Fprintf(&b, "\n\tby %s (%s) with %s id %s",
 		clean(opt.MyHostname), clean(opt.MailName), proto, clean(opt.QueueID))
 	if opt.Recipient != "" {
