@@ -54,6 +54,7 @@ type settings struct {
 	hopcountLimit          int
 	headerSizeLimit        int
 	messageSizeLimit       int64
+	bounceSizeLimit        int64 // bounce_size_limit
 	doubleBounceSender     string
 	bounceNoticeRecipient  string
 	doubleBounceRecipient  string
@@ -82,6 +83,7 @@ func loadSettings(cfg *config.Config) settings {
 		hopcountLimit:         cfg.Int("hopcount_limit"),
 		headerSizeLimit:       cfg.Int("header_size_limit"),
 		messageSizeLimit:      cfg.Int64("message_size_limit"),
+		bounceSizeLimit:       cfg.Int64("bounce_size_limit"),
 		doubleBounceSender:    cfg.Get("double_bounce_sender"),
 		bounceNoticeRecipient: cfg.Get("bounce_notice_recipient"),
 		doubleBounceRecipient: cfg.Get("2bounce_notice_recipient"),

@@ -9,7 +9,6 @@ var unsupportedParams = map[string]bool{
 	"always_bcc":                              true,
 	"best_mx_transport":                       true,
 	"body_checks":                             true,
-	"bounce_size_limit":                       true,
 	"bounce_template_file":                    true,
 	"content_filter":                          true,
 	"default_destination_rate_delay":          true,

@@ -57,9 +57,13 @@ type Report struct {
 	Postmaster string // named in the text, "" means "postmaster"
 	EnvID      string // ENVID of RFC 3461, xtext as received
 	Ret        string // RET of RFC 3461: "HDRS" returns headers only
-	Recipients []RecipientReport
-	Kind       Action // Failed (bounce), Delayed (warning) or Delivered (success)
-	MailName   string // mail_name, "" means "tern"
+	// OrigSize is the original message's size and SizeLimit Postfix's
+	// bounce_size_limit: a larger original is returned as headers only.
+	// A SizeLimit of 0 returns any size.
+	OrigSize, SizeLimit int64
+	Recipients          []RecipientReport
+	Kind                Action // Failed (bounce), Delayed (warning) or Delivered (success)
+	MailName            string // mail_name, "" means "tern"
 }
 
 // Write writes the complete notification message (headers and
@@ -85,7 +89,8 @@ func Write(w io.Writer, rep Report, orig io.Reader) error {
 		"Content-Type: message/delivery-status\n\n%s\n", boundary, deliveryStatus(&rep))
 
 	if orig != nil {
-		full := rep.Kind == Failed && !strings.EqualFold(rep.Ret, "HDRS")
+		full := rep.Kind == Failed && !strings.EqualFold(rep.Ret, "HDRS") &&
+			(rep.SizeLimit <= 0 || rep.OrigSize <= rep.SizeLimit)
 		desc, ctype := "Undelivered Message", "message/rfc822"
 		if rep.Kind == Delivered {
 			desc = "Delivered Message"

@@ -390,3 +390,31 @@ func FuzzWrite(f *testing.F) {
 		}
 	})
 }
+
+// TestBounceSizeLimit: an original larger than bounce_size_limit comes
+// back as its headers only, as in Postfix; one within it in full.
+func TestBounceSizeLimit(t *testing.T) {
+	orig := "Subject: big\n\n" + strings.Repeat("x", 200) + "\n"
+	tests := []struct {
+		size, limit int64
+		full        bool
+	}{
+		{int64(len(orig)), 0, true},
+		{int64(len(orig)), 1000, true},
+		{int64(len(orig)), 100, false},
+	}
+	for _, tt := range tests {
+		rep := baseReport(Failed)
+		rep.OrigSize, rep.SizeLimit = tt.size, tt.limit
+		var b strings.Builder
+		if err := Write(&b, rep, strings.NewReader(orig)); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		gotFull := strings.Contains(out, "Content-Type: message/rfc822") && strings.Contains(out, strings.Repeat("x", 200))
+		headersOnly := strings.Contains(out, "Content-Type: text/rfc822-headers") && !strings.Contains(out, strings.Repeat("x", 200))
+		if gotFull != tt.full || headersOnly == tt.full {
+			t.Errorf("size %d limit %d: full=%v headersOnly=%v, want full=%v", tt.size, tt.limit, gotFull, headersOnly, tt.full)
+		}
+	}
+}
