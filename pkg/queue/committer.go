@@ -92,30 +92,28 @@ func (q *Queue) run() {
 // awaitDurable holds a batch of lazy requests until a durable request
 // joins it or LazyDelay passes. more is false once reqs is closed.
 func (q *Queue) awaitDurable(batch []*request) ([]*request, bool) {
-	timer := time.NewTimer(q.opt.LazyDelay)
-	defer timer.Stop()
-	for len(batch) < q.opt.MaxBatch {
-		select {
-		case r, ok := <-q.reqs:
-			if !ok {
-				return batch, false
-			}
-			batch = append(batch, r)
-			if !r.lazy {
-				return batch, true
-			}
-		case <-timer.C:
-			return batch, true
-		}
-	}
-	return batch, true
+	return q.collect(batch, q.opt.LazyDelay, true)
 }
 
-// gather adds requests to batch until CommitDelay has passed or MaxBatch
-// is reached. more is false once reqs is closed.
+// gather adds requests to batch until CommitDelay has passed (at once
+// when it is negative: only what is already waiting) or MaxBatch is
+// reached. more is false once reqs is closed.
 func (q *Queue) gather(batch []*request) ([]*request, bool) {
-	if q.opt.CommitDelay < 0 {
-		for len(batch) < q.opt.MaxBatch {
+	return q.collect(batch, q.opt.CommitDelay, false)
+}
+
+// collect adds requests to batch for up to wait (a negative wait takes
+// only those already queued), until MaxBatch, or, with untilDurable,
+// until a durable request joins. more is false once reqs is closed.
+func (q *Queue) collect(batch []*request, wait time.Duration, untilDurable bool) (_ []*request, more bool) {
+	var expired <-chan time.Time
+	if wait >= 0 {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		expired = timer.C
+	}
+	for len(batch) < q.opt.MaxBatch {
+		if expired == nil {
 			select {
 			case r, ok := <-q.reqs:
 				if !ok {
@@ -125,19 +123,18 @@ func (q *Queue) gather(batch []*request) ([]*request, bool) {
 			default:
 				return batch, true
 			}
+			continue
 		}
-		return batch, true
-	}
-	timer := time.NewTimer(q.opt.CommitDelay)
-	defer timer.Stop()
-	for len(batch) < q.opt.MaxBatch {
 		select {
 		case r, ok := <-q.reqs:
 			if !ok {
 				return batch, false
 			}
 			batch = append(batch, r)
-		case <-timer.C:
+			if untilDurable && !r.lazy {
+				return batch, true
+			}
+		case <-expired:
 			return batch, true
 		}
 	}
