@@ -463,3 +463,29 @@ func TestReceivedAuthenticatedSender(t *testing.T) {
 		t.Errorf("Received header:\n%s\nwant prefix:\n%s", out.String(), want)
 	}
 }
+
+func TestHas8Bit(t *testing.T) {
+	for n := 0; n < 40; n++ {
+		ascii := []byte(strings.Repeat("a", n))
+		if Has8Bit(ascii) {
+			t.Fatalf("%d ASCII bytes reported as 8-bit", n)
+		}
+		for i := 0; i < n; i++ {
+			b := append([]byte(nil), ascii...)
+			b[i] = 0x80
+			if !Has8Bit(b) {
+				t.Fatalf("high bit at %d of %d missed", i, n)
+			}
+		}
+	}
+}
+
+func BenchmarkHas8Bit(b *testing.B) {
+	buf := []byte(strings.Repeat("plain ASCII text line\n", 5000))
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if Has8Bit(buf) {
+			b.Fatal("8-bit")
+		}
+	}
+}

@@ -3,6 +3,7 @@ package message
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -98,6 +99,13 @@ func (c *lfWriter) copyBody(r *bufio.Reader) error {
 // Has8Bit reports whether b holds a byte with the high bit set: content
 // that needs BODY=8BITMIME, or a downgrade, to pass through SMTP.
 func Has8Bit(b []byte) bool {
+	// Eight bytes at a time: this runs over every byte of every message.
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return true
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c >= 0x80 {
 			return true
