@@ -7,6 +7,7 @@ package smtp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -161,6 +162,13 @@ func (a *Agent) open(ctx context.Context, dest destination, t target) (*client.S
 	if err != nil {
 		conn.Close()
 		return nil, agent.Deferf("4.3.5", "%v", err)
+	}
+	if a.set.wrapperMode && t.network == "tcp" {
+		if opt.TLSConfig == nil {
+			conn.Close()
+			return nil, agent.Deferf("4.7.5", "smtp_tls_wrappermode: TLS is off for %s (smtp_tls_policy_maps)", dest.key())
+		}
+		conn = tls.Client(conn, opt.TLSConfig)
 	}
 	s, err := client.Open(ctx, conn, namaddr(t.peer()), opt)
 	if err != nil {

@@ -31,12 +31,15 @@ type settings struct {
 	// tlsMin and tlsMandatoryMin are smtp_tls_protocols (level may) and
 	// smtp_tls_mandatory_protocols (encrypt and above).
 	tlsMin, tlsMandatoryMin uint16
-	saslEnable              bool
-	saslPasswords           []maps.Map
-	timeouts                client.Timeouts
-	cacheTime               time.Duration
-	authSoftBounce          bool
-	lineLimit               int
+	// wrapperMode is smtp_tls_wrappermode: TLS from the first byte
+	// (port 465) instead of STARTTLS.
+	wrapperMode    bool
+	saslEnable     bool
+	saslPasswords  []maps.Map
+	timeouts       client.Timeouts
+	cacheTime      time.Duration
+	authSoftBounce bool
+	lineLimit      int
 }
 
 func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, error) {
@@ -82,6 +85,12 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 	}
 	if s.tlsLevel, err = tlsLevel(cfg, p); err != nil {
 		return s, err
+	}
+	if !lmtp && cfg.Bool("smtp_tls_wrappermode") {
+		if s.tlsLevel == client.TLSNone || s.tlsLevel == "" {
+			return s, fmt.Errorf("smtp_tls_wrappermode = yes needs smtp_tls_security_level = encrypt or stronger")
+		}
+		s.wrapperMode = true
 	}
 	if s.tlsMin, err = tlsconf.MinVersion("smtp_tls_protocols", cfg.Get("smtp_tls_protocols")); err != nil {
 		return s, err

@@ -155,3 +155,30 @@ func checkLoggedOnce(t *testing.T, log, addr, status string) {
 			n, len(all.FindAllString(log, -1)), status, addr, grepLines(log, "status="+status))
 	}
 }
+
+// TestWrapperModeRelayhost: with smtp_tls_wrappermode = yes the smtp
+// client speaks TLS from the first byte, as to a port-465 relayhost; here
+// the relayhost is another tern's smtps service.
+func TestWrapperModeRelayhost(t *testing.T) {
+	rcpt := localUser(t)
+	receiver, _ := smtpdInstance(t)
+	smtps := receiver.smtpAddr("127.0.0.3:0")
+	sender := newInstance(t, options{
+		master: senderMasterCF,
+		main: []string{
+			"relayhost = [127.0.0.3]:" + smtps[strings.LastIndexByte(smtps, ':')+1:],
+			"smtp_tls_wrappermode = yes",
+			"smtp_tls_security_level = encrypt",
+			"mydestination = localhost",
+		},
+	})
+	sender.start()
+	if code, out := sender.sendmail("Subject: implicit TLS\n\nwrapper mode body\n", rcpt+"@example.tst"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	receiver.waitMbox(rcpt, "wrapper mode body")
+	if !regexp.MustCompile(`tern/smtps/smtpd\[\d+\]: \w+: client=localhost\[127\.0\.0\.1\]`).MatchString(receiver.log()) {
+		t.Errorf("the message did not come through the smtps service:\n%s", receiver.log())
+	}
+	sender.waitLog("relay=127.0.0.3[127.0.0.3]:", deliveryTimeout)
+}

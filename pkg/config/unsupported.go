@@ -54,7 +54,6 @@ var unsupportedParams = map[string]bool{
 	"smtp_tls_ciphers":                        true,
 	"smtp_tls_key_file":                       true,
 	"smtp_tls_mandatory_ciphers":              true,
-	"smtp_tls_wrappermode":                    true,
 	"smtpd_authorized_xclient_hosts":          true,
 	"smtpd_authorized_xforward_hosts":         true,
 	"smtpd_client_auth_rate_limit":            true,
