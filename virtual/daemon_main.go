@@ -37,6 +37,17 @@ func Main(args []string) int {
 	return agent.ServeDaemon(d, a, bodyMemLimit)
 }
 
+// Check validates the agent's settings for master's start, check and
+// reload: the mailbox base and the lookup tables.
+func Check(c *config.Config, configDir string) error {
+	cfg, closeMaps, err := ConfigFrom(c, configDir)
+	if err != nil {
+		return err
+	}
+	defer closeMaps()
+	return CheckBase(cfg.MailboxBase)
+}
+
 // ConfigFrom builds the agent's Config from main.cf, opening the lookup
 // tables of virtual_mailbox_maps, virtual_uid_maps and virtual_gid_maps
 // (configDir is where relative table configuration files live). The

@@ -55,3 +55,23 @@ func TestConfigFromBadTable(t *testing.T) {
 		}
 	}
 }
+
+func TestCheck(t *testing.T) {
+	for _, tt := range []struct {
+		mainCF string
+		ok     bool
+	}{
+		{"", true},
+		{"virtual_mailbox_base = /var/mail/vhosts\n", true},
+		{"virtual_mailbox_base = var/mail/vhosts\n", false},
+		{"virtual_mailbox_base = /var/mail/vhosts\nvirtual_mailbox_maps = nosuchtype:x\n", false},
+	} {
+		cfg, err := config.Parse("main.cf", strings.NewReader(tt.mainCF))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Check(cfg, t.TempDir()); (err == nil) != tt.ok {
+			t.Errorf("%q: Check = %v, want ok=%v", tt.mainCF, err, tt.ok)
+		}
+	}
+}

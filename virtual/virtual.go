@@ -49,10 +49,13 @@ type Agent struct {
 	cfg Config
 }
 
-// New checks cfg and returns the agent.
+// New checks cfg and returns the agent. An empty MailboxBase is allowed,
+// as the default master.cf runs the agent whether or not virtual
+// mailboxes are configured: deliveries then defer with a configuration
+// error, as they do with Postfix, whose virtual(8) only starts when used.
 func New(cfg Config) (*Agent, error) {
-	if !strings.HasPrefix(cfg.MailboxBase, "/") {
-		return nil, fmt.Errorf("do not specify relative pathname: virtual_mailbox_base = %s", cfg.MailboxBase)
+	if err := CheckBase(cfg.MailboxBase); err != nil {
+		return nil, err
 	}
 	if cfg.RunAs == nil {
 		cfg.RunAs = DefaultRunAs
@@ -61,6 +64,14 @@ func New(cfg Config) (*Agent, error) {
 		cfg.Log = maillog.NewWriter(os.Stderr, "tern/virtual")
 	}
 	return &Agent{cfg: cfg}, nil
+}
+
+// CheckBase refuses a relative virtual_mailbox_base.
+func CheckBase(base string) error {
+	if base != "" && !strings.HasPrefix(base, "/") {
+		return fmt.Errorf("do not specify relative pathname: virtual_mailbox_base = %s", base)
+	}
+	return nil
 }
 
 // DefaultRunAs runs fn as uid/gid: as root, on a thread switched to those
@@ -90,6 +101,9 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 	for i, rc := range req.Recipients {
 		if err := ctx.Err(); err != nil {
 			out[i] = agent.Deferf("4.3.0", "delivery interrupted: %v", err)
+		} else if a.cfg.MailboxBase == "" {
+			a.cfg.Log.Warnf("virtual_mailbox_base is not set: cannot deliver to %s", rc.Address)
+			out[i] = agent.Deferf("4.3.5", "mail system configuration error")
 		} else {
 			out[i] = a.deliverOne(ctx, req, rc)
 		}

@@ -328,10 +328,31 @@ func TestMailboxLimit(t *testing.T) {
 }
 
 func TestRelativeBaseRefused(t *testing.T) {
-	for _, base := range []string{"", "var/mail/vhosts"} {
+	for _, base := range []string{"var/mail/vhosts", "./vhosts"} {
 		if _, err := New(Config{MailboxBase: base}); err == nil || !strings.Contains(err.Error(), "do not specify relative pathname") {
 			t.Errorf("base %q: %v", base, err)
 		}
+	}
+}
+
+// TestUnsetBaseDefers pins the bug where the virtual agent of the default
+// master.cf exited at start, and was restarted over and over, on every
+// system without virtual mailboxes: an unset virtual_mailbox_base now
+// starts the agent and defers what it is given.
+func TestUnsetBaseDefers(t *testing.T) {
+	var log bytes.Buffer
+	a, err := New(Config{Log: maillog.NewWriter(&log, "tern/virtual")})
+	if err != nil {
+		t.Fatalf("New with an unset base: %v", err)
+	}
+	req := &agent.Request{Env: &envelope.Envelope{ID: "Q1"}, Recipients: []envelope.Recipient{{Address: "u@vhost.example"}},
+		Body: agent.NewMemBody([]byte("Subject: x\n\nbody\n"))}
+	res := a.Deliver(context.Background(), req)
+	if res[0].Status != agent.Defer || res[0].DSN != "4.3.5" {
+		t.Errorf("result %+v, want a 4.3.5 deferral", res[0])
+	}
+	if !strings.Contains(log.String(), "virtual_mailbox_base is not set") {
+		t.Errorf("no warning logged: %q", log.String())
 	}
 }
 

@@ -123,7 +123,7 @@ func masterOptions(stdout, stderr io.Writer) master.Options {
 	for name := range daemons() {
 		have[name] = true
 	}
-	checks := map[string]master.CheckFunc{"smtpd": smtpd.Check, "smtp": smtp.Check, "lmtp": smtp.CheckLMTP}
+	checks := map[string]master.CheckFunc{"smtpd": smtpd.Check, "smtp": smtp.Check, "lmtp": smtp.CheckLMTP, "virtual": virtual.Check}
 	return master.Options{Daemons: have, Checks: checks, Stdout: stdout, Stderr: stderr}
 }
 
