@@ -5,29 +5,14 @@ package local
 import (
 	"context"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/tern-mta/tern/internal/testutil"
 	"github.com/tern-mta/tern/pkg/agent"
 )
-
-func testUser(t *testing.T) (uid, gid int) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("switching thread credentials needs root")
-	}
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skip(err)
-	}
-	uid, _ = strconv.Atoi(u.Uid)
-	gid, _ = strconv.Atoi(u.Gid)
-	return uid, gid
-}
 
 // openTempDir returns a temporary folder with mode that other users can
 // reach (t.TempDir's parent is 0700).
@@ -56,7 +41,7 @@ func ownerOf(t *testing.T, path string) (int, int) {
 }
 
 func TestAsThreadUserCreatesFilesAsTheUserAndSwitchesBack(t *testing.T) {
-	uid, gid := testUser(t)
+	uid, gid := testutil.Nobody(t)
 	dir := openTempDir(t, 0o777)
 	inside := filepath.Join(dir, "inside")
 	err := asThreadUser(uid, gid, func() {
@@ -81,7 +66,7 @@ func TestAsThreadUserCreatesFilesAsTheUserAndSwitchesBack(t *testing.T) {
 }
 
 func TestAsThreadUserIsDeniedWhatTheUserIsDenied(t *testing.T) {
-	uid, gid := testUser(t)
+	uid, gid := testutil.Nobody(t)
 	dir := openTempDir(t, 0o700) // owned by root
 	var werr error
 	if err := asThreadUser(uid, gid, func() {
@@ -95,7 +80,7 @@ func TestAsThreadUserIsDeniedWhatTheUserIsDenied(t *testing.T) {
 }
 
 func TestThreadSpawnerDeliversMboxAsTheUser(t *testing.T) {
-	uid, gid := testUser(t)
+	uid, gid := testutil.Nobody(t)
 	dir := openTempDir(t, 0o1777)
 	mbox := filepath.Join(dir, "nobody")
 	s := &ThreadSpawner{}

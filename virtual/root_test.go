@@ -4,29 +4,15 @@ package virtual
 
 import (
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/tern-mta/tern/internal/testutil"
 	"github.com/tern-mta/tern/pkg/agent"
 )
-
-func nobody(t *testing.T) (uid, gid int) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("delivering as another user needs root")
-	}
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skip(err)
-	}
-	uid, _ = strconv.Atoi(u.Uid)
-	gid, _ = strconv.Atoi(u.Gid)
-	return uid, gid
-}
 
 func ownerOf(t *testing.T, path string) [2]int {
 	t.Helper()
@@ -59,7 +45,7 @@ func rootFixture(t *testing.T, uid, gid int) *fixture {
 }
 
 func TestDeliverAsUserWhenRoot(t *testing.T) {
-	uid, gid := nobody(t)
+	uid, gid := testutil.Nobody(t)
 	fx := rootFixture(t, uid, gid)
 	rs := fx.deliver(testBody, "a@example.com", "b@example.com")
 	for i, r := range rs {
@@ -87,7 +73,7 @@ func TestDeliverAsUserWhenRoot(t *testing.T) {
 }
 
 func TestDeliverAsUserIsRefusedWhatTheUserCannotWrite(t *testing.T) {
-	uid, gid := nobody(t)
+	uid, gid := testutil.Nobody(t)
 	fx := rootFixture(t, uid, gid)
 	root := filepath.Join(fx.base, "root-owned")
 	if err := os.Mkdir(root, 0o755); err != nil { // root's, not writable by uid
@@ -103,7 +89,7 @@ func TestDeliverAsUserIsRefusedWhatTheUserCannotWrite(t *testing.T) {
 }
 
 func TestStrictOwnershipDefersForeignMbox(t *testing.T) {
-	uid, gid := nobody(t)
+	uid, gid := testutil.Nobody(t)
 	fx := rootFixture(t, uid, gid)
 	dir := filepath.Join(fx.base, "example.com")
 	if err := os.Mkdir(dir, 0o777); err != nil {

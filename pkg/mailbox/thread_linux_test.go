@@ -4,24 +4,16 @@ package mailbox
 
 import (
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tern-mta/tern/internal/testutil"
 )
 
 func TestAsThreadUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("switching thread credentials needs root")
-	}
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skip(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
+	uid, gid := testutil.Nobody(t)
 	dir := t.TempDir()
 	for _, d := range []string{filepath.Dir(dir), dir} {
 		if err := os.Chmod(d, 0o777); err != nil {
