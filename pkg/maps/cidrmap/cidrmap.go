@@ -52,18 +52,9 @@ func Open(spec, path string) (*Table, error) {
 // Parse reads a table from r. spec becomes the table's Name; file names
 // the source in error messages, which read "FILE:LINE: message".
 func Parse(spec, file string, r io.Reader) (*Table, error) {
-	lines, err := tablefile.Read(file, r)
-	if err != nil {
-		return nil, err
-	}
 	p := &parser{file: file}
-	for _, l := range lines {
-		if err := p.parseLine(l); err != nil {
-			return nil, err
-		}
-	}
-	if line, ok := p.open.Unclosed(); ok {
-		return nil, p.errorf(line, "IF has no matching ENDIF")
+	if err := tablefile.Parse(file, r, &p.open, p.parseLine); err != nil {
+		return nil, err
 	}
 	return &Table{spec: spec, rules: p.rules}, nil
 }
@@ -108,7 +99,7 @@ type parser struct {
 
 // errorf returns an error that names the file and line.
 func (p *parser) errorf(line int, format string, args ...any) error {
-	return fmt.Errorf("%s:%d: %s", p.file, line, fmt.Sprintf(format, args...))
+	return tablefile.Errorf(p.file, line, format, args...)
 }
 
 // parseLine parses one logical line.

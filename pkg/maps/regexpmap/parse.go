@@ -26,7 +26,7 @@ type pattern struct {
 
 // errorf returns an error that names the file and line.
 func (p *parser) errorf(line int, format string, args ...any) error {
-	return fmt.Errorf("%s:%d: %s", p.file, line, fmt.Sprintf(format, args...))
+	return tablefile.Errorf(p.file, line, format, args...)
 }
 
 // parseLine compiles one logical line.

@@ -70,18 +70,9 @@ func Open(spec, path string, pcre bool) (*Table, error) {
 // Parse compiles a table from r. spec becomes the table's Name; file names
 // the source in error messages, which read "FILE:LINE: message".
 func Parse(spec, file string, r io.Reader, pcre bool) (*Table, error) {
-	lines, err := tablefile.Read(file, r)
-	if err != nil {
-		return nil, err
-	}
 	p := &parser{file: file, pcre: pcre}
-	for _, l := range lines {
-		if err := p.parseLine(l); err != nil {
-			return nil, err
-		}
-	}
-	if line, ok := p.open.Unclosed(); ok {
-		return nil, p.errorf(line, "IF has no matching ENDIF")
+	if err := tablefile.Parse(file, r, &p.open, p.parseLine); err != nil {
+		return nil, err
 	}
 	return &Table{spec: spec, rules: p.rules}, nil
 }

@@ -95,3 +95,26 @@ func (s *IfStack) Unclosed() (line int, ok bool) {
 	}
 	return s.lines[len(s.lines)-1], true
 }
+
+// Parse reads the logical lines of file from r, hands each to parseLine,
+// and reports an IF that open still holds at the end.
+func Parse(file string, r io.Reader, open *IfStack, parseLine func(Line) error) error {
+	lines, err := Read(file, r)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if err := parseLine(l); err != nil {
+			return err
+		}
+	}
+	if line, ok := open.Unclosed(); ok {
+		return Errorf(file, line, "IF has no matching ENDIF")
+	}
+	return nil
+}
+
+// Errorf returns an error that names the file and line, "FILE:LINE: ...".
+func Errorf(file string, line int, format string, args ...any) error {
+	return fmt.Errorf("%s:%d: %s", file, line, fmt.Sprintf(format, args...))
+}

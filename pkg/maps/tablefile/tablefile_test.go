@@ -52,3 +52,18 @@ func TestIfStack(t *testing.T) {
 		t.Error("an emptied stack reports an open IF")
 	}
 }
+
+func TestParseReportsUnclosedIf(t *testing.T) {
+	var open IfStack
+	var seen []int
+	err := Parse("t", strings.NewReader("if x\nrule\n"), &open, func(l Line) error {
+		seen = append(seen, l.Number)
+		if strings.HasPrefix(l.Text, "if") {
+			open.Push(0, l.Number)
+		}
+		return nil
+	})
+	if err == nil || err.Error() != "t:1: IF has no matching ENDIF" || len(seen) != 2 {
+		t.Errorf("Parse = %v after lines %v", err, seen)
+	}
+}
