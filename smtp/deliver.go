@@ -251,7 +251,7 @@ func (a *Agent) send(ctx context.Context, s *client.Session, peer string, dest d
 		_ = s.Close(ctx)
 		return false
 	}
-	_, dsnPassed := s.Extensions()["DSN"]
+	dsnPassed := s.Has("DSN")
 	for i := range results {
 		switch {
 		case i < len(rr) && rr[i].Answered():

@@ -236,8 +236,9 @@ func (s *Session) Extensions() map[string]string { return maps.Clone(s.ext) }
 // TLS returns the state of the TLS connection, or nil without TLS.
 func (s *Session) TLS() *tls.ConnectionState { return s.tls }
 
-// has reports whether the server announced an extension.
-func (s *Session) has(kw string) bool {
+// Has reports whether the server announced the extension kw (upper case),
+// without copying the list as Extensions does.
+func (s *Session) Has(kw string) bool {
 	_, ok := s.ext[kw]
 	return ok
 }

@@ -309,7 +309,7 @@ func TestOpenWrapperMode(t *testing.T) {
 	if s.TLS() == nil || !s.TLS().HandshakeComplete {
 		t.Errorf("TLS() = %v, want a finished handshake", s.TLS())
 	}
-	if !s.has("PIPELINING") {
+	if !s.Has("PIPELINING") {
 		t.Errorf("extensions %v", s.Extensions())
 	}
 	if lines, _ := fs.got(); len(lines) != 1 || lines[0] != "EHLO c" {

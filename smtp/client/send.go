@@ -86,7 +86,7 @@ func (s *Session) Send(ctx context.Context, m Message) ([]RcptResult, error) {
 	if body == nil {
 		body = strings.NewReader("")
 	}
-	if m.EightBit && !s.has("8BITMIME") {
+	if m.EightBit && !s.Has("8BITMIME") {
 		d, err := Downgrade(body)
 		if err != nil {
 			return res, fmt.Errorf("downgrade message for %s: %w", s.peerName, err)
@@ -98,7 +98,7 @@ func (s *Session) Send(ctx context.Context, m Message) ([]RcptResult, error) {
 	t := &txn{s: s, m: m, res: res, body: body}
 	t.commands()
 	var err error
-	if s.has("PIPELINING") {
+	if s.Has("PIPELINING") {
 		err = t.pipelined(ctx)
 	} else {
 		err = t.lockstep(ctx)
@@ -114,7 +114,7 @@ func (s *Session) precheck(m Message) (Reply, bool) {
 		return localReply(reply.CodeExceededStorage, reply.StatusTooBig,
 			"message size %d exceeds size limit %d of server %s", m.Size, limit, s.peerName), false
 	}
-	if needsUTF8(m) && !s.has("SMTPUTF8") {
+	if needsUTF8(m) && !s.Has("SMTPUTF8") {
 		return localReply(reply.CodeMailboxName, reply.StatusUTF8Needed,
 			"SMTPUTF8 is required, but was not offered by host %s", s.peerName), false
 	}
@@ -167,16 +167,16 @@ func (t *txn) commands() {
 	s, m := t.s, t.m
 	var b strings.Builder
 	fmt.Fprintf(&b, "MAIL FROM:<%s>", m.Sender)
-	if s.has("SIZE") && m.Size > 0 {
+	if s.Has("SIZE") && m.Size > 0 {
 		fmt.Fprintf(&b, " SIZE=%d", m.Size)
 	}
-	if m.EightBit && s.has("8BITMIME") {
+	if m.EightBit && s.Has("8BITMIME") {
 		b.WriteString(" BODY=8BITMIME")
 	}
-	if (m.SMTPUTF8 || needsUTF8(m)) && s.has("SMTPUTF8") {
+	if (m.SMTPUTF8 || needsUTF8(m)) && s.Has("SMTPUTF8") {
 		b.WriteString(" SMTPUTF8")
 	}
-	dsn := s.has("DSN")
+	dsn := s.Has("DSN")
 	if ret := strings.ToUpper(m.Ret); dsn && (ret == "FULL" || ret == "HDRS") {
 		b.WriteString(" RET=" + ret)
 	}

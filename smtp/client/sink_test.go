@@ -164,7 +164,7 @@ func TestSMTPSink(t *testing.T) {
 				t.Fatalf("Open: %v", err)
 			}
 			for _, e := range tc.wantExt {
-				if has := s.has(strings.TrimPrefix(e, "!")); has == strings.HasPrefix(e, "!") {
+				if has := s.Has(strings.TrimPrefix(e, "!")); has == strings.HasPrefix(e, "!") {
 					t.Errorf("extension %s: announced %v (%v)", e, has, s.Extensions())
 				}
 			}

@@ -16,7 +16,7 @@ func (s *Session) startTLS(ctx context.Context) error {
 		return nil
 	}
 	mandatory := level != TLSMay
-	if !s.has("STARTTLS") {
+	if !s.Has("STARTTLS") {
 		if !mandatory {
 			return nil
 		}
