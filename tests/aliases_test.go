@@ -203,3 +203,19 @@ func TestCommandEnvironment(t *testing.T) {
 		t.Errorf("the environment of tern start leaked into a command:\n%s", env)
 	}
 }
+
+// TestSendmailBiRebuildsAliases runs sendmail -bi and -I, which the small
+// sendmail binary hands to "tern newaliases" beside it: the new alias is
+// in the rebuilt table each time.
+func TestSendmailBiRebuildsAliases(t *testing.T) {
+	in := newInstance(t, options{})
+	table := "hash:" + filepath.Join(in.conf, "aliases")
+	for i, flag := range []string{"-bi", "-I"} {
+		alias := fmt.Sprintf("rebuilt-%d", i)
+		in.write("etc/aliases", fmt.Sprintf("postmaster: root\n%s: target-%d\n", alias, i))
+		in.run("sendmail", flag)
+		if got := strings.TrimSpace(in.run("tern", "alias", "-q", alias, table)); got != fmt.Sprintf("target-%d", i) {
+			t.Errorf("after sendmail %s: alias -q %s = %q, want target-%d", flag, alias, got, i)
+		}
+	}
+}

@@ -10,15 +10,22 @@ import (
 
 // enqueue reads a message from standard input and submits it.
 func (r *runner) enqueue(o *options) error {
-	login, uid := r.env.Whoami()
-	who := login
+	var who string
 	if o.senderSet {
 		var malformed bool
 		if who, malformed = senderOf(o.sender); malformed {
 			r.warnf("-f option specified malformed sender: %s", o.sender)
 		}
 	}
-	prefix := fmt.Sprintf("%s(%d)", who, uid)
+	// The login name appears only in error messages: looking it up (the
+	// password database) costs each successful call for nothing.
+	prefix := func() string {
+		login, uid := r.env.Whoami()
+		if o.senderSet {
+			login = who
+		}
+		return fmt.Sprintf("%s(%d)", login, uid)
+	}
 	rcpts := recipientsOf(o.args)
 	if !o.extract && len(rcpts) == 0 {
 		return fatal(ExUsage, "Recipient addresses must be specified on the command line or via the -t option")
@@ -33,11 +40,11 @@ func (r *runner) enqueue(o *options) error {
 		var extracted []string
 		var err error
 		if head, extracted, err = readHeader(in); err != nil {
-			return fatal(ExDataErr, "%s: error reading input: %v", prefix, err)
+			return fatal(ExDataErr, "%s: error reading input: %v", prefix(), err)
 		}
 		rcpts = append(rcpts, extracted...)
 		if len(rcpts) == 0 {
-			return fatal(ExUsage, "%s: No recipient addresses found in message header", prefix)
+			return fatal(ExUsage, "%s: No recipient addresses found in message header", prefix())
 		}
 	}
 	spoolDir := filepath.Join(r.env.QueueDirectory, MaildropDir)
@@ -45,9 +52,9 @@ func (r *runner) enqueue(o *options) error {
 	if _, err := submitMessage(spoolDir, r.env.MessageSizeLimit, req, head, in, r.openSink); err != nil {
 		var se *submitError
 		if errors.As(err, &se) {
-			return fatal(se.code, "%s: %s", prefix, se.text)
+			return fatal(se.code, "%s: %s", prefix(), se.text)
 		}
-		return fatal(ExTempFail, "%s: %v", prefix, err)
+		return fatal(ExTempFail, "%s: %v", prefix(), err)
 	}
 	return nil
 }

@@ -435,3 +435,26 @@ func TestPickupRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestEnqueueSkipsUserLookupOnSuccess pins that a successful call does
+// not read the password database: the login name appears only in error
+// messages, and the lookup cost every call of cron or mail() its time.
+func TestEnqueueSkipsUserLookupOnSuccess(t *testing.T) {
+	env := testEnv(t)
+	calls := 0
+	env.Whoami = func() (string, int) { calls++; return "alice", 1000 }
+	startPickup(t, env, okReply)
+	if r := runMain(t, env, "sendmail", []string{"-i", "u"}, "x\n"); r.code != ExOK {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if calls != 0 {
+		t.Errorf("Whoami called %d times on success, want 0", calls)
+	}
+	if r := runMain(t, env, "sendmail", nil, "x\n"); r.code != ExUsage {
+		t.Fatalf("no recipients: exit %d, want %d", r.code, ExUsage)
+	}
+	r := runMain(t, env, "sendmail", []string{"-t"}, "Subject: none\n\nx\n")
+	if r.code != ExUsage || !strings.Contains(r.stderr, "alice(1000)") || calls != 1 {
+		t.Errorf("-t without recipients: exit %d, stderr %q, Whoami calls %d; want %d, alice(1000), 1", r.code, r.stderr, calls, ExUsage)
+	}
+}

@@ -95,6 +95,12 @@ func smokeSetup(t *testing.T) (bin, tmp string) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build tern: %v\n%s", err, out)
 	}
+	// The sendmail binary beside it, as make build leaves them.
+	build = exec.Command("go", "build", "-o", filepath.Join(filepath.Dir(bin), "sendmail"), "github.com/tern-mta/tern/cmd/sendmail")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build sendmail: %v\n%s", err, out)
+	}
 	// The instances' folders must be reachable by mail_owner and usera.
 	tmp = filepath.Join(dir, "tmp")
 	if err := os.Mkdir(tmp, 0o755); err != nil {

@@ -13,8 +13,8 @@ import (
 	"strings"
 )
 
-// ternFlavor runs tern from a copy of its binary (bin is the copy, with a
-// sendmail link beside it).
+// ternFlavor runs tern from a copy of its binaries (bin is the copy of
+// tern, with the sendmail binary beside it).
 type ternFlavor struct {
 	bin string
 }
@@ -48,31 +48,40 @@ func (f ternFlavor) sendmail(ctx context.Context, in *instance, rcpt string) *ex
 	return cmd
 }
 
-// installTern copies the tern binary into dir (so that daemons running as
-// mail_owner can execute it wherever the original lives) and links
-// sendmail to it, as make install does.
+// installTern copies the tern binary and the sendmail binary beside it
+// (src's folder, as make build leaves them) into dir, so that daemons
+// running as mail_owner can execute them wherever the originals live, as
+// make install does.
 func installTern(src, dir string) (string, error) {
 	dst := filepath.Join(dir, "tern")
+	if err := copyExecutable(src, dst); err != nil {
+		return "", err
+	}
+	if err := copyExecutable(filepath.Join(filepath.Dir(src), "sendmail"), filepath.Join(dir, "sendmail")); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+// copyExecutable copies the program src to the new file dst.
+func copyExecutable(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
-		return "", fmt.Errorf("tern binary: %w", err)
+		return fmt.Errorf("copy %s: %w", src, err)
 	}
 	defer in.Close()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
 	if err != nil {
-		return "", fmt.Errorf("copy tern: %w", err)
+		return fmt.Errorf("copy %s: %w", src, err)
 	}
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
-		return "", fmt.Errorf("copy tern to %s: %w", dst, err)
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	if err := out.Close(); err != nil {
-		return "", fmt.Errorf("copy tern to %s: %w", dst, err)
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
-	if err := os.Symlink("tern", filepath.Join(dir, "sendmail")); err != nil {
-		return "", fmt.Errorf("link sendmail: %w", err)
-	}
-	return dst, nil
+	return nil
 }
 
 // postfixFlavor runs the installed Postfix with a config directory of its

@@ -100,7 +100,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.IntVar(&cfg.concurrency, "c", 8, "concurrent sendmail callers in the injection-rate phase")
 	fs.IntVar(&cfg.latency, "l", 200, "sequential sendmail calls timed for latency")
 	fs.IntVar(&cfg.runs, "runs", 1, "repeat the whole bench this many times and report medians")
-	fs.StringVar(&cfg.tern, "tern", "bin/tern", "the tern binary")
+	fs.StringVar(&cfg.tern, "tern", "bin/tern", "the tern binary (make build puts the sendmail binary beside it)")
 	fs.StringVar(&cfg.postfixMail, "postfix-sendmail", "/usr/sbin/sendmail", "Postfix's sendmail")
 	fs.BoolVar(&cfg.noPostfix, "no-postfix", false, "measure tern only")
 	fs.DurationVar(&cfg.stall, "stall", 120*time.Second, "fail when delivery makes no progress for this long")
