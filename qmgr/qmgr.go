@@ -20,6 +20,7 @@ import (
 	"github.com/tern-mta/tern/pkg/ipc"
 	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/message"
 	"github.com/tern-mta/tern/pkg/queue"
 )
 
@@ -39,7 +40,10 @@ type Manager struct {
 	router   *router
 	rewriter *addressRewriter
 	sched    *scheduler
-	wg       sync.WaitGroup
+	// cleanupBuffers lends cleanup its I/O buffers from one message to
+	// the next.
+	cleanupBuffers message.Buffers
+	wg             sync.WaitGroup
 }
 
 // settings are the main.cf values the manager uses, read once at start.

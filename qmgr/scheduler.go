@@ -146,7 +146,7 @@ func (s *scheduler) loadState(state queue.State) {
 		s.m.log.Errorf("scan %s queue: %v", state, err)
 	}
 	for _, env := range envs {
-		s.activate(env, state)
+		s.activate(env, state, false)
 	}
 }
 
@@ -161,7 +161,7 @@ func (s *scheduler) loadDue(now time.Time) {
 		s.m.log.Errorf("scan deferred queue: %v", err)
 	}
 	for _, env := range envs {
-		s.activate(env, queue.Deferred)
+		s.activate(env, queue.Deferred, false)
 	}
 }
 
@@ -171,12 +171,13 @@ func (s *scheduler) activateFresh() {
 	s.fresh = nil
 	s.mu.Unlock()
 	for _, env := range fresh {
-		s.activate(env, queue.Incoming)
+		s.activate(env, queue.Incoming, true)
 	}
 }
 
 // activate resolves a message's pending recipients and queues its jobs.
-func (s *scheduler) activate(env *envelope.Envelope, state queue.State) {
+// fresh marks env as the one cleanup has just committed.
+func (s *scheduler) activate(env *envelope.Envelope, state queue.State, fresh bool) {
 	s.mu.Lock()
 	if _, busy := s.active[env.ID]; busy {
 		s.mu.Unlock()
@@ -191,10 +192,8 @@ func (s *scheduler) activate(env *envelope.Envelope, state queue.State) {
 	env.Activated = msg.started
 	s.active[env.ID] = msg
 	s.mu.Unlock()
-	// A scan may hand over a copy that a delivery pass finished since:
-	// only the database's current copy, in the expected state, is used.
-	cur, curState, err := s.m.q.Get(env.ID)
-	if err != nil || curState != state {
+	cur, ok := s.current(env, state, fresh)
+	if !ok {
 		s.mu.Lock()
 		delete(s.active, env.ID)
 		s.mu.Unlock()
@@ -222,6 +221,21 @@ func (s *scheduler) activate(env *envelope.Envelope, state queue.State) {
 type immediateResult struct {
 	idx int
 	res agent.Result
+}
+
+// current returns the database's copy of env, if it is still in state: a
+// scan may hand over a copy that a delivery pass finished since, and a
+// scan may have delivered a fresh message before it was activated. A
+// pass ends by removing its message or moving it to the deferred queue,
+// so a fresh message still incoming is as cleanup committed it: its state
+// is read, not its envelope.
+func (s *scheduler) current(env *envelope.Envelope, state queue.State, fresh bool) (*envelope.Envelope, bool) {
+	if fresh {
+		cur, err := s.m.q.StateOf(env.ID)
+		return env, err == nil && cur == state
+	}
+	cur, curState, err := s.m.q.Get(env.ID)
+	return cur, err == nil && curState == state
 }
 
 // plan groups pending recipients into jobs by route, honouring the

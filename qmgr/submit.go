@@ -164,6 +164,7 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader) (me
 		MailName:            m.settings.mailName,
 		HopcountLimit:       m.settings.hopcountLimit,
 		HeaderSizeLimit:     m.settings.headerSizeLimit,
+		Buffers:             &m.cleanupBuffers,
 	}
 	if len(env.Recipients) == 1 {
 		opt.Recipient = env.Recipients[0].Address

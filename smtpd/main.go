@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,7 @@ func Main(args []string) int {
 		return 1
 	}
 	defer srv.Close()
+	setCPULimit(d.Config, runtime.NumCPU())
 	srv.adoptQueueDir(d.Config)
 	srv.maxConns = d.MaxProc
 	ctx, stop := daemon.SignalContext()
@@ -201,4 +203,22 @@ func verifiedName(ctx context.Context, r *net.Resolver, a netip.Addr) string {
 		}
 	}
 	return "unknown"
+}
+
+// setCPULimit applies tern_smtpd_cpu_limit (0: half of ncpu, at least
+// one) unless the environment sets GOMAXPROCS.
+func setCPULimit(cfg *config.Config, ncpu int) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	runtime.GOMAXPROCS(cpuLimit(cfg.Int("tern_smtpd_cpu_limit"), ncpu))
+}
+
+// cpuLimit is the GOMAXPROCS value for a tern_smtpd_cpu_limit of limit on
+// a machine with ncpu CPUs.
+func cpuLimit(limit, ncpu int) int {
+	if limit > 0 {
+		return limit
+	}
+	return max(1, ncpu/2)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -58,6 +59,55 @@ type CleanupOptions struct {
 	// unfolded value and returns the new value and whether it changed; an
 	// error (a table lookup failure) fails the whole cleanup.
 	RewriteHeader func(name, value string) (string, bool, error)
+	// Buffers, when set, lends Cleanup its read and write buffers (80 KB
+	// a message otherwise, allocated and cleared each time).
+	Buffers *Buffers
+}
+
+// Buffers keeps Cleanup's I/O buffers for reuse by later messages. The
+// zero value is ready; it is safe for concurrent use.
+type Buffers struct {
+	readers, writers sync.Pool
+}
+
+// Cleanup's buffer sizes.
+const (
+	cleanupReadBuffer  = 16 << 10
+	cleanupWriteBuffer = 64 << 10
+)
+
+// reader returns a buffered reader of r, from b when b is not nil.
+func (b *Buffers) reader(r io.Reader) *bufio.Reader {
+	if b != nil {
+		if br, ok := b.readers.Get().(*bufio.Reader); ok {
+			br.Reset(r)
+			return br
+		}
+	}
+	return bufio.NewReaderSize(r, cleanupReadBuffer)
+}
+
+// writer returns a buffered writer to w, from b when b is not nil.
+func (b *Buffers) writer(w io.Writer) *bufio.Writer {
+	if b != nil {
+		if bw, ok := b.writers.Get().(*bufio.Writer); ok {
+			bw.Reset(w)
+			return bw
+		}
+	}
+	return bufio.NewWriterSize(w, cleanupWriteBuffer)
+}
+
+// release returns br and bw to b (when b is not nil), dropping their
+// references to the message's reader and writer.
+func (b *Buffers) release(br *bufio.Reader, bw *bufio.Writer) {
+	if b == nil {
+		return
+	}
+	br.Reset(nil)
+	bw.Reset(nil)
+	b.readers.Put(br)
+	b.writers.Put(bw)
 }
 
 // Result says what Cleanup did and found.
@@ -92,7 +142,8 @@ type Result struct {
 // "From " line is dropped. Only the header block is held in memory.
 func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 	defaults(&opt)
-	br := bufio.NewReaderSize(r, 16<<10)
+	br, bw := opt.Buffers.reader(r), opt.Buffers.writer(w)
+	defer opt.Buffers.release(br, bw)
 	hb, err := readHeader(br, opt.HeaderSizeLimit, opt.Local)
 	if err != nil {
 		return Result{}, err
@@ -101,7 +152,6 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 	if err := rewriteHeaders(keep, &opt); err != nil {
 		return Result{}, err
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
 	lw := &lfWriter{w: bw}
 	if opt.Local {
 		lw.putString(receivedLocal(&opt) + "\n")

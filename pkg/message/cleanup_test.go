@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -192,28 +193,40 @@ func TestCleanup(t *testing.T) {
 			res:  Result{Hops: 1},
 		},
 	}
+	// Every case runs with fresh buffers and with buffers that all the
+	// cases share, so that each reuses what the one before left behind.
+	var shared Buffers
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			opt := smtpOpts()
-			if strings.HasPrefix(tt.name, "local") || strings.HasPrefix(tt.name, "resent") {
-				opt = localOpts()
-			}
-			if tt.opt != nil {
-				tt.opt(&opt)
-			}
-			var out bytes.Buffer
-			res, err := Cleanup(strings.NewReader(tt.in), &out, opt)
-			if err != nil {
-				t.Fatalf("Cleanup: %v", err)
-			}
-			if out.String() != tt.want {
-				t.Errorf("output:\n%q\nwant:\n%q", out.String(), tt.want)
-			}
-			tt.res.Size = int64(len(tt.want))
-			if !reflect.DeepEqual(res, tt.res) {
-				t.Errorf("result %+v, want %+v", res, tt.res)
-			}
-		})
+		for _, bufs := range []*Buffers{nil, &shared} {
+			t.Run(fmt.Sprintf("%s/shared buffers %v", tt.name, bufs != nil), func(t *testing.T) {
+				runCleanupCase(t, tt.name, tt.opt, bufs, tt.in, tt.want, tt.res)
+			})
+		}
+	}
+}
+
+// runCleanupCase runs one TestCleanup case.
+func runCleanupCase(t *testing.T, name string, setOpt func(*CleanupOptions), bufs *Buffers, in, want string, wantRes Result) {
+	t.Helper()
+	opt := smtpOpts()
+	if strings.HasPrefix(name, "local") || strings.HasPrefix(name, "resent") {
+		opt = localOpts()
+	}
+	if setOpt != nil {
+		setOpt(&opt)
+	}
+	opt.Buffers = bufs
+	var out bytes.Buffer
+	res, err := Cleanup(strings.NewReader(in), &out, opt)
+	if err != nil {
+		t.Fatalf("Cleanup: %v", err)
+	}
+	if out.String() != want {
+		t.Errorf("output:\n%q\nwant:\n%q", out.String(), want)
+	}
+	wantRes.Size = int64(len(want))
+	if !reflect.DeepEqual(res, wantRes) {
+		t.Errorf("result %+v, want %+v", res, wantRes)
 	}
 }
 

@@ -249,10 +249,7 @@ func (q *Queue) Delete(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return fmt.Errorf("delete: invalid queue id %q", id)
 	}
-	r := &request{
-		apply: func(tx *bolt.Tx) error { return deleteTx(tx, id) },
-		after: func() { _ = os.Remove(q.contentPath(id)) },
-	}
+	r := q.deleteRequest(id)
 	if err := q.submit(ctx, r); err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
@@ -270,13 +267,8 @@ func (q *Queue) DeleteLater(id string, done func(error)) error {
 	if !ValidID(id) {
 		return fmt.Errorf("delete: invalid queue id %q", id)
 	}
-	r := &request{
-		apply:  func(tx *bolt.Tx) error { return deleteTx(tx, id) },
-		after:  func() { _ = os.Remove(q.contentPath(id)) },
-		lazy:   true,
-		notify: done,
-		done:   make(chan error, 1),
-	}
+	r := q.deleteRequest(id)
+	r.lazy, r.notify, r.done = true, done, make(chan error, 1)
 	q.mu.RLock()
 	defer q.mu.RUnlock()
 	if q.closed {
@@ -286,20 +278,40 @@ func (q *Queue) DeleteLater(id string, done func(error)) error {
 	return nil
 }
 
-// deleteTx is Delete's change in the batch transaction.
-func deleteTx(tx *bolt.Tx, id string) error {
+// deleteRequest is the committer's request that removes message id; its
+// content file, if the content was not inline, once the removal commits.
+func (q *Queue) deleteRequest(id string) *request {
+	var inline bool
+	return &request{
+		apply: func(tx *bolt.Tx) (err error) {
+			inline, err = deleteTx(tx, id)
+			return err
+		},
+		after: func() {
+			if !inline {
+				_ = os.Remove(q.contentPath(id))
+			}
+		},
+	}
+}
+
+// deleteTx is Delete's change in the batch transaction. inline reports
+// whether the content was in the database, so that there is no file to
+// remove (two failed unlink calls per message otherwise).
+func deleteTx(tx *bolt.Tx, id string) (inline bool, err error) {
 	old, st, err := lookup(tx, id)
 	if err != nil {
-		return reject(err)
+		return false, reject(err)
 	}
 	if err := unplace(tx, id, old, st.Next); err != nil {
-		return fmt.Errorf("unindex: %w", err)
+		return false, fmt.Errorf("unindex: %w", err)
 	}
 	key := []byte(id)
+	inline = bucket(tx, bktContent).Get(key) != nil
 	for _, b := range []string{bktEnv, bktState, bktContent} {
 		if err := bucket(tx, b).Delete(key); err != nil {
-			return fmt.Errorf("delete from %s: %w", b, err)
+			return false, fmt.Errorf("delete from %s: %w", b, err)
 		}
 	}
-	return nil
+	return inline, nil
 }

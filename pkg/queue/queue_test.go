@@ -571,3 +571,33 @@ func TestClosedAndCancelled(t *testing.T) {
 		t.Fatalf("Delete after close: %v", err)
 	}
 }
+
+func TestStateOf(t *testing.T) {
+	q, _ := openTest(t, Options{CommitDelay: -1, NoSync: true})
+	ctx := context.Background()
+	in := commitContent(t, q, testEnv("a@example.com"), []byte("x"), Incoming)
+	deferred := commitContent(t, q, testEnv("b@example.com"), []byte("x"), Incoming)
+	if err := q.Update(ctx, deferred, Deferred); err != nil {
+		t.Fatal(err)
+	}
+	gone := commitContent(t, q, testEnv("c@example.com"), []byte("x"), Incoming)
+	if err := q.Delete(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		id      string
+		want    State
+		missing bool
+	}{
+		{in.ID, Incoming, false},
+		{deferred.ID, Deferred, false},
+		{gone.ID, "", true},
+		{"not-an-id", "", true},
+	}
+	for _, tt := range tests {
+		got, err := q.StateOf(tt.id)
+		if got != tt.want || errors.Is(err, ErrNotFound) != tt.missing {
+			t.Errorf("StateOf(%s) = %q, %v; want %q, missing %v", tt.id, got, err, tt.want, tt.missing)
+		}
+	}
+}

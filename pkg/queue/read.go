@@ -45,6 +45,24 @@ func (q *Queue) Get(id string) (*envelope.Envelope, State, error) {
 	return env, state, nil
 }
 
+// StateOf returns the state of id without decoding its envelope;
+// ErrNotFound if absent.
+func (q *Queue) StateOf(id string) (State, error) {
+	var state State
+	err := q.db.View(func(tx *bolt.Tx) error {
+		raw := bucket(tx, bktState).Get([]byte(id))
+		if raw == nil {
+			return fmt.Errorf("queue id %s: %w", id, ErrNotFound)
+		}
+		state = State(raw)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("state of %s: %w", id, err)
+	}
+	return state, nil
+}
+
 // decodeEnv decodes a stored envelope.
 func decodeEnv(id string, raw []byte) (*envelope.Envelope, error) {
 	env := new(envelope.Envelope)

@@ -318,7 +318,11 @@ type sourcer struct {
 
 // args returns smtp-source's command line for c.
 func (s *sourcer) args(c smtpCase) []string {
-	a := []string{"-c", "-s", strconv.Itoa(c.sessions), "-m", strconv.Itoa(c.messages),
+	// No -c: a progress counter written and read for every message is
+	// load on the cores the systems share. Completeness is checked by
+	// smtp-source's exit status (a refused message ends it with an
+	// error) and by waiting for every message's delivery.
+	a := []string{"-s", strconv.Itoa(c.sessions), "-m", strconv.Itoa(c.messages),
 		"-l", strconv.Itoa(c.size), "-f", s.from, "-t", s.to, "-M", smtpHelo}
 	if s.reuse {
 		a = append(a, "-d")
@@ -326,39 +330,21 @@ func (s *sourcer) args(c smtpCase) []string {
 	return append(a, s.addr)
 }
 
-// send runs smtp-source for c, bounded by s.timeout, and checks that it
-// completed every message.
+// send runs smtp-source for c, bounded by s.timeout.
 func (s *sourcer) send(ctx context.Context, c smtpCase) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.path, s.args(c)...)
 	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		return fmt.Errorf("smtp-source %s: no end within %s (%d of %d messages done): %w",
-			strings.Join(s.args(c), " "), s.timeout, lastCount(stdout.Bytes()), c.messages, ctx.Err())
+		return fmt.Errorf("smtp-source %s: no end within %s: %w",
+			strings.Join(s.args(c), " "), s.timeout, ctx.Err())
 	}
 	if err != nil {
 		return fmt.Errorf("smtp-source %s: %w: %s", strings.Join(s.args(c), " "), err, strings.TrimSpace(stderr.String()))
 	}
-	if n := lastCount(stdout.Bytes()); n != c.messages {
-		return fmt.Errorf("smtp-source completed %d of %d messages: %s", n, c.messages, strings.TrimSpace(stderr.String()))
-	}
 	return nil
-}
-
-// lastCount returns the last value of smtp-source's -c counter ("1\r2\r
-// ...\rN\r\n"); 0 when there is none.
-func lastCount(out []byte) int {
-	f := strings.FieldsFunc(string(out), func(r rune) bool { return r == '\r' || r == '\n' || r == ' ' || r == '\t' })
-	if len(f) == 0 {
-		return 0
-	}
-	n, err := strconv.Atoi(f[len(f)-1])
-	if err != nil || n < 0 {
-		return 0
-	}
-	return n
 }

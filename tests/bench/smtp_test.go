@@ -36,26 +36,6 @@ func TestParseListening(t *testing.T) {
 	}
 }
 
-func TestLastCount(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int
-	}{
-		{"", 0},
-		{"1\r2\r3\r\n", 3},
-		{"1\r2\r3\r4\r5\r6\r7\r\n", 7},
-		{"12\r", 12},
-		{"1\r2\rgarbage\r\n", 0},
-		{"\r\n", 0},
-		{"-4\r\n", 0},
-	}
-	for _, tt := range tests {
-		if got := lastCount([]byte(tt.in)); got != tt.want {
-			t.Errorf("lastCount(%q) = %d, want %d", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestParseSessions(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -116,7 +96,7 @@ func TestCaseLabel(t *testing.T) {
 func TestSourcerArgs(t *testing.T) {
 	s := &sourcer{addr: "127.0.0.1:2525", from: "usera@example.tst", to: "usera@example.tst"}
 	c := smtpCase{size: 1024, sessions: 10, messages: 2000}
-	want := "-c -s 10 -m 2000 -l 1024 -f usera@example.tst -t usera@example.tst -M client.example.tst 127.0.0.1:2525"
+	want := "-s 10 -m 2000 -l 1024 -f usera@example.tst -t usera@example.tst -M client.example.tst 127.0.0.1:2525"
 	if got := strings.Join(s.args(c), " "); got != want {
 		t.Errorf("args = %q, want %q", got, want)
 	}
@@ -292,16 +272,6 @@ func FuzzParseListening(f *testing.F) {
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil || host != "127.0.0.1" || port == "0" {
 			t.Errorf("parseListening(%q) = %q", log, addr)
-		}
-	})
-}
-
-func FuzzLastCount(f *testing.F) {
-	f.Add("1\r2\r3\r\n")
-	f.Add("x\r")
-	f.Fuzz(func(t *testing.T, out string) {
-		if n := lastCount([]byte(out)); n < 0 {
-			t.Errorf("lastCount(%q) = %d", out, n)
 		}
 	})
 }
