@@ -240,7 +240,7 @@ func (a *Agent) send(ctx context.Context, s *client.Session, peer string, dest d
 	if err != nil && !dead {
 		// The queued message could not be read: nothing was sent.
 		fillAll(results, agent.Deferf("4.3.0", "error reading the queued message: %v", err))
-		a.keep(ctx, s, peer, dest)
+		a.keep(s, peer, dest)
 		return true
 	}
 	answered := false
@@ -267,16 +267,19 @@ func (a *Agent) send(ctx context.Context, s *client.Session, peer string, dest d
 		_ = s.Close(ctx)
 		return true
 	}
-	a.keep(ctx, s, peer, dest)
+	a.keep(s, peer, dest)
 	return true
 }
 
-// keep resets a session and caches it for the next message.
-func (a *Agent) keep(ctx context.Context, s *client.Session, peer string, dest destination) {
-	if s.Reset(ctx) != nil {
-		_ = s.Close(ctx)
-		return
-	}
+// keep caches a session for the next message. Send leaves it between
+// transactions (a completed one needs no RSET, RFC 5321 section 4.1.1.4,
+// and an aborted one was reset), so no RSET is sent: it cost a round trip
+// per message, and Postfix's smtpd counts RSET as a junk command, so
+// that after smtpd_junk_command_limit (100) messages on one connection
+// each one raised its error count, to error sleeps and a disconnect.
+// A cached session the server has closed since fails before any answer,
+// and the delivery goes on over a new connection.
+func (a *Agent) keep(s *client.Session, peer string, dest destination) {
 	a.cache.put(dest.key(), cached{s: s, peer: peer})
 }
 

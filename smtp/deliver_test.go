@@ -27,6 +27,7 @@ type fakeMX struct {
 	mu       sync.Mutex
 	conns    int
 	messages int
+	rsets    int
 }
 
 func (f *fakeMX) serve(t *testing.T, l net.Listener) {
@@ -69,7 +70,12 @@ func (f *fakeMX) session(c net.Conn) {
 			fmt.Fprint(c, "250-fake\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n")
 		case strings.HasPrefix(cmd, "EHLO"):
 			fmt.Fprint(c, "250-fake\r\n250 ENHANCEDSTATUSCODES\r\n")
-		case strings.HasPrefix(cmd, "MAIL"), strings.HasPrefix(cmd, "RSET"):
+		case strings.HasPrefix(cmd, "MAIL"):
+			fmt.Fprint(c, "250 2.0.0 Ok\r\n")
+		case strings.HasPrefix(cmd, "RSET"):
+			f.mu.Lock()
+			f.rsets++
+			f.mu.Unlock()
 			fmt.Fprint(c, "250 2.0.0 Ok\r\n")
 		case strings.HasPrefix(cmd, "RCPT"):
 			addr := strings.ToLower(strings.Trim(strings.TrimPrefix(cmd, "RCPT TO:"), "<> "))
@@ -294,5 +300,42 @@ func TestDeliverSessionLimit(t *testing.T) {
 	}
 	if tried != 2 {
 		t.Errorf("%d servers tried, want smtp_mx_session_limit = 2", tried)
+	}
+}
+
+// TestCachedSessionSendsNoRsetBetweenMessages pins a bug: every message
+// delivered over a cached connection was followed by RSET, which costs a
+// round trip and which Postfix's smtpd counts as a junk command, so that
+// a connection to it carrying over 100 messages met error sleeps and a
+// disconnect. Only an aborted transaction is reset.
+func TestCachedSessionSendsNoRsetBetweenMessages(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mxs := &fakeMX{greeting: "220 fake ESMTP", rcpt: map[string]string{"gone@dest.tst": "550 5.1.1 gone"}}
+	mxs.serve(t, l)
+	dns := mxtest.NewServer(t, "dest.tst. MX 10 mx.dest.tst.\nmx.dest.tst. A 127.0.0.1\n")
+	a := testAgent(t, dns.Addr(), l.Addr().(*net.TCPAddr).Port)
+	steps := []struct {
+		rcpt      string
+		want      agent.Status
+		wantRsets int // after this step
+	}{
+		{"a@dest.tst", agent.OK, 0},
+		{"b@dest.tst", agent.OK, 0},
+		{"c@dest.tst", agent.OK, 0},
+		{"gone@dest.tst", agent.Bounce, 1}, // no valid recipient: the transaction is reset
+		{"d@dest.tst", agent.OK, 1},
+	}
+	for i, st := range steps {
+		res := a.Deliver(context.Background(), request("dest.tst", st.rcpt))
+		mxs.mu.Lock()
+		rsets, conns := mxs.rsets, mxs.conns
+		mxs.mu.Unlock()
+		if res[0].Status != st.want || rsets != st.wantRsets || conns != 1 {
+			t.Errorf("message %d to %s: %v, %d RSET, %d connections; want %v, %d RSET, 1 connection",
+				i+1, st.rcpt, res[0].Status, rsets, conns, st.want, st.wantRsets)
+		}
 	}
 }

@@ -107,17 +107,22 @@ type stored struct {
 }
 
 // lookup returns id's stored state and index fields; ErrNotFound if there
-// is no such message.
-func lookup(tx *bolt.Tx, id string) (State, stored, error) {
+// is no such message. The envelope is decoded only when full is set or
+// the message is deferred (its due index entry is keyed by its next
+// attempt): a removal after delivery costs no JSON decoding.
+func lookup(tx *bolt.Tx, id string, full bool) (State, stored, error) {
 	var st stored
 	raw := bucket(tx, bktEnv).Get([]byte(id))
 	if raw == nil {
 		return "", st, fmt.Errorf("queue id %s: %w", id, ErrNotFound)
 	}
-	// An undecodable envelope leaves st zero: it can still be replaced or
-	// deleted, and Recover rebuilds the due index.
-	_ = json.Unmarshal(raw, &st)
-	return State(bucket(tx, bktState).Get([]byte(id))), st, nil
+	state := State(bucket(tx, bktState).Get([]byte(id)))
+	if full || state == Deferred {
+		// An undecodable envelope leaves st zero: it can still be
+		// replaced or deleted, and Recover rebuilds the due index.
+		_ = json.Unmarshal(raw, &st)
+	}
+	return state, st, nil
 }
 
 // Commit stores a new message durably: env in state with d's content.
@@ -222,7 +227,7 @@ func (q *Queue) Update(ctx context.Context, env *envelope.Envelope, state State)
 
 // updateTx is Update's change in the batch transaction.
 func updateTx(tx *bolt.Tx, env *envelope.Envelope, state State) error {
-	old, st, err := lookup(tx, env.ID)
+	old, st, err := lookup(tx, env.ID, true)
 	if err != nil {
 		return reject(err)
 	}
@@ -299,7 +304,7 @@ func (q *Queue) deleteRequest(id string) *request {
 // whether the content was in the database, so that there is no file to
 // remove (two failed unlink calls per message otherwise).
 func deleteTx(tx *bolt.Tx, id string) (inline bool, err error) {
-	old, st, err := lookup(tx, id)
+	old, st, err := lookup(tx, id, false)
 	if err != nil {
 		return false, reject(err)
 	}

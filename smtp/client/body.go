@@ -11,6 +11,34 @@ import (
 // defaultLineLimit is Postfix's smtp_line_length_limit default.
 const defaultLineLimit = 998
 
+// Buffer sizes for message content: reading it from the queue, writing
+// it to the server.
+const (
+	bodyReadBuffer  = 64 << 10
+	bodyWriteBuffer = 32 << 10
+)
+
+// contentBuffers returns the session's content reader over body and
+// writer to the server under ctx's deadlines, made at the first message
+// and reused by the next ones on the session (96 KB a message otherwise,
+// allocated and cleared each time).
+func (s *Session) contentBuffers(ctx context.Context, body io.Reader) (*bufio.Reader, *bufio.Writer) {
+	if s.bodyR == nil {
+		s.bodyR = bufio.NewReaderSize(body, bodyReadBuffer)
+		s.bodyW = bufio.NewWriterSize(deadlineWriter{s: s, ctx: ctx}, bodyWriteBuffer)
+		return s.bodyR, s.bodyW
+	}
+	s.bodyR.Reset(body)
+	s.bodyW.Reset(deadlineWriter{s: s, ctx: ctx})
+	return s.bodyR, s.bodyW
+}
+
+// releaseContent drops the buffers' references to the last message.
+func (s *Session) releaseContent() {
+	s.bodyR.Reset(nil)
+	s.bodyW.Reset(nil)
+}
+
 // errBodyRead marks a failure to read the message, as opposed to a
 // failure to write it to the server.
 var errBodyRead = errors.New("read message content")
@@ -20,9 +48,13 @@ var errBodyRead = errors.New("read message content")
 // CRLF, a last line without LF gets one), a line that starts with '.'
 // gets another (RFC 5321 section 4.5.2), and a line longer than limit
 // bytes (limit > 0) is broken with CRLF SPACE as Postfix does. The final
-// "." line is not written.
+// "." line is not written. A *bufio.Reader r is read as it is; another
+// reader gets a buffer of bodyReadBuffer bytes.
 func writeContent(w *bufio.Writer, r io.Reader, limit int) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, bodyReadBuffer)
+	}
 	col := 0           // bytes written on the current output line
 	pendingCR := false // a CR whose meaning depends on the next byte
 	for {

@@ -127,6 +127,9 @@ type Session struct {
 	ext    map[string]string
 	tls    *tls.ConnectionState
 	broken bool // connection closed or unusable
+	// bodyR and bodyW carry message content; see contentBuffers.
+	bodyR *bufio.Reader
+	bodyW *bufio.Writer
 }
 
 // Open reads the greeting, says EHLO (LHLO for LMTP; HELO after a 5xx

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -395,12 +394,13 @@ func (t *txn) dataReply(ctx context.Context, r response) error {
 // (LMTP, one per accepted recipient) to the final dot.
 func (t *txn) content(ctx context.Context) error {
 	s := t.s
-	w := bufio.NewWriterSize(deadlineWriter{s: s, ctx: ctx}, 32<<10)
-	err := writeContent(w, t.body, s.lineLimit())
+	br, w := s.contentBuffers(ctx, t.body)
+	err := writeContent(w, br, s.lineLimit())
 	if err == nil {
 		w.WriteString(".\r\n")
 		err = w.Flush()
 	}
+	s.releaseContent()
 	if err != nil {
 		s.shutdown() // without the final dot the server drops the message
 		return s.ioError(ctx, StageBody, err)
