@@ -16,15 +16,19 @@ import (
 // each destination has a window, Postfix's slow start: it begins at
 // initial_destination_concurrency, grows as deliveries reach the
 // destination and shrinks when they fail to, so that a dead or struggling
-// destination gets few connections. Jobs are taken in arrival order, but
-// one whose destination is at its window is passed over, so a busy
-// destination never holds up the others.
+// destination gets few connections. Destinations with waiting jobs take
+// turns, a job each, oldest first within each; one at its window waits
+// out of turn, so a busy destination never holds up the others, and
+// choosing the next job costs the same with one waiting job or 100,000.
 type transport struct {
-	s       *scheduler
-	name    string
-	mu      sync.Mutex
-	cond    *sync.Cond
-	pending []*job
+	s    *scheduler
+	name string
+	mu   sync.Mutex
+	cond *sync.Cond
+	// queues holds each destination's waiting jobs; ready the
+	// destinations among them below their window (pending.go).
+	queues  map[string]*destQueue
+	ready   readyRing
 	busy    map[string]int
 	windows map[string]float64
 	// dead holds destinations that could not be reached even one job at
@@ -36,18 +40,22 @@ type transport struct {
 }
 
 func newTransport(s *scheduler, name string) *transport {
-	t := &transport{s: s, name: name, busy: map[string]int{}, windows: map[string]float64{}, dead: map[string]deadDest{}}
+	t := &transport{s: s, name: name, queues: map[string]*destQueue{}, busy: map[string]int{},
+		windows: map[string]float64{}, dead: map[string]deadDest{}}
 	t.cond = sync.NewCond(&t.mu)
 	return t
 }
 
 func (t *transport) enqueue(j *job) {
+	limit := t.s.m.concurrencyLimit(t.name)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stopped {
 		return
 	}
-	t.pending = append(t.pending, j)
+	if !t.addPending(j, limit) {
+		return // its destination is at its window: a job's end readies it
+	}
 	if t.idle == 0 && t.workers < t.s.m.settings.processLimit {
 		t.workers++
 		t.s.running.Add(1)
@@ -73,12 +81,11 @@ func (t *transport) take() *job {
 		if t.stopped {
 			return nil
 		}
-		for i, j := range t.pending {
-			if t.busy[j.dest] < t.window(j.dest, limit) {
-				t.pending = append(t.pending[:i], t.pending[i+1:]...)
-				t.busy[j.dest]++
-				return j
+		if j := t.next(limit); j != nil {
+			if t.ready.len() > 0 && t.idle > 0 {
+				t.cond.Signal() // more is ready: pass the wake-up on
 			}
+			return j
 		}
 		t.idle++
 		t.cond.Wait()
@@ -106,6 +113,18 @@ func (t *transport) window(dest string, limit int) int {
 func (t *transport) release(j *job, results []agent.Result) {
 	limit := t.s.m.concurrencyLimit(t.name)
 	t.mu.Lock()
+	readied := t.releaseLocked(j, results, limit)
+	t.mu.Unlock()
+	// One waiting worker is enough: each that takes a job wakes the next
+	// while more is ready (waking them all cost each a scan, per job).
+	if readied {
+		t.cond.Signal()
+	}
+}
+
+// releaseLocked is release with t.mu held; it reports whether j's
+// destination became ready for its next job.
+func (t *transport) releaseLocked(j *job, results []agent.Result, limit int) bool {
 	if limit > 0 {
 		w, ok := t.windows[j.dest]
 		if !ok {
@@ -131,8 +150,10 @@ func (t *transport) release(j *job, results []agent.Result) {
 			delete(t.windows, j.dest) // back to the start: nothing to remember
 		}
 	}
-	t.mu.Unlock()
-	t.cond.Broadcast()
+	if q := t.queues[j.dest]; q != nil {
+		return t.makeReady(q, limit)
+	}
+	return false
 }
 
 // deadDest is a destination given up on for a while.
