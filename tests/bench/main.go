@@ -9,8 +9,8 @@
 // It is what "make bench" runs (through tests/bench/run.sh):
 //
 //	go run ./tests/bench -tern bin/tern [-n 1000] [-c 8] [-l 200] [-runs 1]
-//	    [-smtp-only | -no-smtp] [-smtp-n 2000] [-smtp-n-large 300] [-smtp-sessions 1,10,50]
-//	    [-relay-only | -no-relay] [-relay-n 2000] [-relay-sessions 1,10,50]
+//	    [-smtp-only | -no-smtp] [-smtp-n 5000] [-smtp-n-large 1000] [-smtp-sessions 1,10,50]
+//	    [-relay-only | -no-relay] [-relay-n 5000] [-relay-sessions 1,10,50]
 //	    [-maps-only | -no-maps] [-maps-keys 1000000] [-maps-queries 100000] [-maps-runs 3]
 //
 // Every instance lives in its own temporary folder on loopback and is
@@ -111,15 +111,15 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.BoolVar(&cfg.noSMTP, "no-smtp", false, "skip the SMTP intake phase")
 	fs.StringVar(&cfg.smtpSource, "smtp-source", "/usr/sbin/smtp-source", "Postfix's SMTP load generator")
 	sessions := fs.String("smtp-sessions", "1,10,50", "SMTP phase: comma-separated parallel session counts")
-	fs.IntVar(&cfg.smtpSmall, "smtp-n", 2000, "SMTP phase: 1 KB messages per session count (0: none)")
-	fs.IntVar(&cfg.smtpLarge, "smtp-n-large", 300, "SMTP phase: 100 KB messages per session count (0: none)")
+	fs.IntVar(&cfg.smtpSmall, "smtp-n", 5000, "SMTP phase: 1 KB messages per session count (0: none); runs well over a second, so start-up does not weigh")
+	fs.IntVar(&cfg.smtpLarge, "smtp-n-large", 1000, "SMTP phase: 100 KB messages per session count (0: none)")
 	fs.BoolVar(&cfg.smtpReuse, "smtp-reuse", false, "SMTP phase: send all of a session's messages over one connection (smtp-source -d)")
 	fs.DurationVar(&cfg.smtpTimeout, "smtp-timeout", 3*time.Minute, "SMTP phase: give up on one smtp-source run after this long")
 	fs.BoolVar(&cfg.relayOnly, "relay-only", false, "run only the relay phase (smtp-source -> system -> smtp-sink)")
 	fs.BoolVar(&cfg.noRelay, "no-relay", false, "skip the relay phase")
 	fs.StringVar(&cfg.smtpSink, "smtp-sink", "/usr/sbin/smtp-sink", "Postfix's SMTP test server, the relay phase's destination")
 	relaySessions := fs.String("relay-sessions", "1,10,50", "relay phase: comma-separated smtp-source parallel session counts")
-	fs.IntVar(&cfg.relayN, "relay-n", 2000, "relay phase: 1 KB messages per session count (0: none)")
+	fs.IntVar(&cfg.relayN, "relay-n", 5000, "relay phase: 1 KB messages per session count (0: none)")
 	fs.BoolVar(&cfg.mapsOnly, "maps-only", false, "run only the map phase (tern map vs postmap: build and -q - lookups)")
 	fs.BoolVar(&cfg.noMaps, "no-maps", false, "skip the map phase")
 	fs.StringVar(&cfg.postmap, "postmap", "/usr/sbin/postmap", "Postfix's postmap, the map phase's comparison")
