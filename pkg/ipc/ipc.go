@@ -144,6 +144,9 @@ type Conn struct {
 	r  *bufio.Reader
 	w  *bufio.Writer
 	to time.Duration
+	// chunk is the BodyWriter's frame buffer, kept from one body to the
+	// next (a DataChunk allocation per body otherwise).
+	chunk []byte
 }
 
 // NewConn wraps c. A non-zero timeout bounds every read and write.
@@ -262,7 +265,7 @@ func (c *Conn) Call(req Record) (Record, error) {
 // BodyWriter returns a writer that sends a body as data frames; Close sends
 // the end frame and flushes. The connection must not be used for anything
 // else until Close.
-func (c *Conn) BodyWriter() io.WriteCloser { return &bodyWriter{c: c} }
+func (c *Conn) BodyWriter() io.WriteCloser { return &bodyWriter{c: c, buf: c.chunk[:0]} }
 
 type bodyWriter struct {
 	c   *Conn
@@ -295,6 +298,7 @@ func (b *bodyWriter) Close() error {
 		}
 		b.buf = b.buf[:0]
 	}
+	b.c.chunk = b.buf[:0] // for the next body on the connection
 	if err := b.c.WriteFrame(FrameEnd, nil); err != nil {
 		return err
 	}
@@ -304,43 +308,71 @@ func (b *bodyWriter) Close() error {
 // BodyReader returns a reader over the body that follows on the connection:
 // it yields the data frames' payloads and returns io.EOF at the end frame.
 // A connection that closes before the end frame yields io.ErrUnexpectedEOF,
-// so a truncated body is never mistaken for a whole one.
-func (c *Conn) BodyReader() io.Reader { return &bodyReader{next: c.ReadFrame} }
+// so a truncated body is never mistaken for a whole one. Payloads are read
+// straight into the caller's buffer: a body costs no allocation per frame.
+func (c *Conn) BodyReader() io.Reader { return &bodyReader{r: c.r, before: c.deadline} }
 
 // NewBodyReader reads a body from any frame stream, such as a maildrop file
 // positioned after its request frame.
-func NewBodyReader(r io.Reader) io.Reader {
-	return &bodyReader{next: func() (byte, []byte, error) { return ReadFrame(r) }}
-}
+func NewBodyReader(r io.Reader) io.Reader { return &bodyReader{r: r} }
 
 type bodyReader struct {
-	next func() (byte, []byte, error)
-	cur  []byte
-	done bool
+	r      io.Reader
+	before func() // called before each frame header (the connection's deadline)
+	left   int    // unread payload bytes of the current data frame
+	done   bool
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
-	for len(b.cur) == 0 {
+	for b.left == 0 {
 		if b.done {
 			return 0, io.EOF
 		}
-		t, payload, err := b.next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
+		if err := b.nextFrame(); err != nil {
 			return 0, err
 		}
-		switch t {
-		case FrameData:
-			b.cur = payload
-		case FrameEnd:
-			b.done = true
-		default:
-			return 0, fmt.Errorf("%w in body: %q", ErrUnexpectedFrame, t)
-		}
 	}
-	n := copy(p, b.cur)
-	b.cur = b.cur[n:]
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= n
+	if err != nil && (n == 0 || !errors.Is(err, io.EOF)) {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return n, err
+	}
 	return n, nil
+}
+
+// nextFrame reads the next frame header: a data frame's payload is then
+// read by Read, an end frame ends the body.
+func (b *bodyReader) nextFrame() error {
+	if b.before != nil {
+		b.before()
+	}
+	var hdr [5]byte
+	if _, err := io.ReadFull(b.r, hdr[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > MaxPayload {
+		return ErrFrameTooLarge
+	}
+	switch hdr[0] {
+	case FrameData:
+		b.left = int(n)
+	case FrameEnd:
+		b.done = true
+		if _, err := io.CopyN(io.Discard, b.r, int64(n)); err != nil {
+			return io.ErrUnexpectedEOF
+		}
+	default:
+		return fmt.Errorf("%w in body: %q", ErrUnexpectedFrame, hdr[0])
+	}
+	return nil
 }

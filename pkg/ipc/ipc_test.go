@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -204,6 +205,79 @@ func FuzzReadFrame(f *testing.F) {
 			if _, _, err := ReadFrame(r); err != nil {
 				return
 			}
+		}
+	})
+}
+
+// referenceBody decodes a body frame by frame with ReadFrame, as the body
+// reader did before it read payloads in place. The streaming reader must
+// give the same body where it succeeds, and fail where it fails, having
+// passed on at most the part of a cut frame that arrived.
+func referenceBody(p []byte) ([]byte, error) {
+	r := bytes.NewReader(p)
+	var out []byte
+	for {
+		t, payload, err := ReadFrame(r)
+		if err != nil {
+			return out, err
+		}
+		switch t {
+		case FrameData:
+			out = append(out, payload...)
+		case FrameEnd:
+			return out, nil
+		default:
+			return out, ErrUnexpectedFrame
+		}
+	}
+}
+
+func frames(fs ...[]byte) []byte {
+	var b bytes.Buffer
+	for _, f := range fs {
+		WriteFrame(&b, f[0], f[1:])
+	}
+	return b.Bytes()
+}
+
+func TestBodyReaderFrames(t *testing.T) {
+	data := func(s string) []byte { return append([]byte{FrameData}, s...) }
+	end := []byte{FrameEnd}
+	tests := []struct {
+		name string
+		in   []byte
+		want string
+		err  error
+	}{
+		{"empty body", frames(end), "", nil},
+		{"two frames", frames(data("hello "), data("world"), end), "hello world", nil},
+		{"empty data frame", frames(data(""), data("x"), end), "x", nil},
+		{"no end frame", frames(data("partial")), "partial", io.ErrUnexpectedEOF},
+		{"cut in a payload", frames(data("partial"), end)[:8], "par", io.ErrUnexpectedEOF},
+		{"cut in a header", append(frames(data("ab")), FrameData, 0), "ab", io.ErrUnexpectedEOF},
+		{"request frame inside", frames(data("a"), append([]byte{FrameRequest}, "x"...), end), "a", ErrUnexpectedFrame},
+		{"too large", []byte{FrameData, 0xff, 0, 0, 0}, "", ErrFrameTooLarge},
+		{"data after the end", append(frames(data("a"), end), frames(data("b"))...), "a", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := io.ReadAll(NewBodyReader(iotest.OneByteReader(bytes.NewReader(tt.in))))
+			if string(got) != tt.want || !errors.Is(err, tt.err) {
+				t.Errorf("got %q, %v; want %q, %v", got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+func FuzzBodyReader(f *testing.F) {
+	f.Add(frames([]byte{FrameData, 'a', 'b'}, []byte{FrameEnd}))
+	f.Add(frames([]byte{FrameData, 'a'}))
+	f.Add([]byte{FrameData, 0, 0, 0, 9, 'x'})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		got, err := io.ReadAll(NewBodyReader(bytes.NewReader(p)))
+		want, werr := referenceBody(p)
+		if (err == nil) != (werr == nil) || err == nil && !bytes.Equal(got, want) || !bytes.HasPrefix(got, want) {
+			t.Errorf("body %q, %v; reference %q, %v", got, err, want, werr)
 		}
 	})
 }

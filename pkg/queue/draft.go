@@ -33,7 +33,23 @@ func (q *Queue) NewDraft() (*Draft, error) {
 	if closed {
 		return nil, fmt.Errorf("new draft: %w", ErrClosed)
 	}
-	return &Draft{q: q}, nil
+	d := &Draft{q: q}
+	if b, ok := q.draftBufs.Get().(*[]byte); ok {
+		d.buf = (*b)[:0]
+	}
+	return d, nil
+}
+
+// recycle hands the inline buffer to later drafts. Commit calls it once
+// the committer is done with the content; the draft holds no content
+// afterwards.
+func (d *Draft) recycle() {
+	if cap(d.buf) == 0 {
+		return
+	}
+	b := d.buf[:0]
+	d.buf = nil
+	d.q.draftBufs.Put(&b)
 }
 
 // errDraftDone is returned when a committed or aborted draft is used.
@@ -77,7 +93,7 @@ func (d *Draft) spill() error {
 	if _, err := d.w.Write(d.buf); err != nil {
 		return fmt.Errorf("write queue content %s: %w", f.Name(), err)
 	}
-	d.buf = nil
+	d.recycle() // copied into the file's buffer
 	return nil
 }
 
@@ -91,8 +107,8 @@ func (d *Draft) Abort() error {
 		return nil
 	}
 	d.done = true
-	d.buf = nil
 	if d.f == nil {
+		d.recycle()
 		return nil
 	}
 	name := d.f.Name()

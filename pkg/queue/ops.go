@@ -159,7 +159,9 @@ func (q *Queue) Commit(ctx context.Context, env *envelope.Envelope, d *Draft, st
 		apply:   insertOp(env.ID, raw, inline, path == "", state, env.NextAttempt),
 		dirSync: path != "",
 	}
-	if err := q.submit(ctx, r); err != nil {
+	err = q.submit(ctx, r)
+	d.recycle() // the transaction has copied the inline content, or is over
+	if err != nil {
 		if path != "" {
 			_ = os.Remove(path)
 		}

@@ -134,6 +134,10 @@ type Queue struct {
 
 	commits atomic.Int64
 	txs     atomic.Int64
+
+	// draftBufs keeps inline content buffers (*[]byte) for later drafts,
+	// once their commit is over.
+	draftBufs sync.Pool
 }
 
 // Open opens (creating if needed) the queue in dir: the database

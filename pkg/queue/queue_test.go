@@ -43,21 +43,27 @@ func testEnv(rcpt string) *envelope.Envelope {
 // commitContent commits content in state and returns the envelope.
 func commitContent(t testing.TB, q *Queue, env *envelope.Envelope, content []byte, state State) *envelope.Envelope {
 	t.Helper()
+	if err := tryCommitContent(q, env, content, state); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// tryCommitContent commits content in 700-byte writes, for goroutines
+// other than the test's.
+func tryCommitContent(q *Queue, env *envelope.Envelope, content []byte, state State) error {
 	d, err := q.NewDraft()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	for rest := content; len(rest) > 0; {
 		n := min(len(rest), 700)
 		if _, err := d.Write(rest[:n]); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		rest = rest[n:]
 	}
-	if err := q.Commit(context.Background(), env, d, state); err != nil {
-		t.Fatal(err)
-	}
-	return env
+	return q.Commit(context.Background(), env, d, state)
 }
 
 // readContent returns the stored content of id.
@@ -598,6 +604,51 @@ func TestStateOf(t *testing.T) {
 		got, err := q.StateOf(tt.id)
 		if got != tt.want || errors.Is(err, ErrNotFound) != tt.missing {
 			t.Errorf("StateOf(%s) = %q, %v; want %q, missing %v", tt.id, got, err, tt.want, tt.missing)
+		}
+	}
+}
+
+// TestReusedDraftBuffersKeepCommittedContent: a draft's inline buffer
+// goes to later drafts once its commit is over; what was committed must
+// not change when they overwrite it, nor an aborted or spilled draft's
+// buffer leak into another message. Writers run at once, and commits
+// wait for company, so that buffers change hands while batches are open.
+func TestReusedDraftBuffersKeepCommittedContent(t *testing.T) {
+	q, _ := openTest(t, Options{InlineLimit: testInline, CommitDelay: 2 * time.Millisecond, NoSync: true})
+	const writers, each = 8, 20
+	ids := make([][]string, writers)
+	want := make([][][]byte, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				body := pattern(100+w*31+i*7, fmt.Sprint((w+i)%10))
+				if i%5 == 4 { // spills to a file
+					body = pattern(testInline+10, fmt.Sprint(i%10))
+				}
+				if i%7 == 3 { // an aborted draft between commits
+					if d, err := q.NewDraft(); err == nil {
+						d.Write(pattern(300, "z"))
+						d.Abort()
+					}
+				}
+				env := testEnv(fmt.Sprintf("r%d-%d@example.com", w, i))
+				if err := tryCommitContent(q, env, body, Incoming); err != nil {
+					t.Error(err)
+					return
+				}
+				ids[w], want[w] = append(ids[w], env.ID), append(want[w], body)
+			}
+		}()
+	}
+	wg.Wait()
+	for w := range writers {
+		for i, id := range ids[w] {
+			if got := readContent(t, q, id); !bytes.Equal(got, want[w][i]) {
+				t.Errorf("writer %d message %d: content changed after later drafts (%d bytes, want %d)", w, i, len(got), len(want[w][i]))
+			}
 		}
 	}
 }
