@@ -202,3 +202,21 @@ func TestMynetworksStyles(t *testing.T) {
 		t.Errorf("configured mynetworks = %q", got)
 	}
 }
+
+// TestFixedDefaultsValid checks the defaults that validateAll skips: with
+// no $name and nothing computed, each must fit its type as written.
+func TestFixedDefaultsValid(t *testing.T) {
+	n := 0
+	for _, p := range Params() {
+		if !isFixedDefault(p) || isRawParam(p.Name) {
+			continue
+		}
+		n++
+		if err := checkType(p, p.Default); err != nil {
+			t.Errorf("default of %s (%q): %v", p.Name, p.Default, err)
+		}
+	}
+	if n < 100 {
+		t.Errorf("only %d fixed defaults checked: is the test still reaching the table?", n)
+	}
+}
