@@ -91,3 +91,50 @@ func TestTransportReleaseReadiesDestination(t *testing.T) {
 		t.Errorf("queues %d, ready %d after the last job, want none", len(tr.queues), tr.ready.len())
 	}
 }
+
+// TestTransportStartsWorkersForReadyJobs: jobs that may run at once get a
+// worker each, up to default_process_limit, and no more than that: a
+// destination at its window starts none, and a starting worker is not
+// doubled. Workers are counted, not run.
+func TestTransportStartsWorkersForReadyJobs(t *testing.T) {
+	tests := []struct {
+		name        string
+		limit       int // destination concurrency
+		processes   int // default_process_limit
+		jobs        []string
+		wantStarted int // with each worker taking its job once started
+	}{
+		{"one job", 20, 100, []string{"a"}, 1},
+		{"window of two, five jobs", 2, 100, []string{"a", "a", "a", "a", "a"}, 2},
+		{"initial window of five", 20, 100, []string{"a", "a", "a", "a", "a", "a", "a"}, 5},
+		{"three destinations", 1, 100, []string{"a", "b", "c", "a"}, 3},
+		{"process limit", 20, 2, []string{"a", "b", "c", "d"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &Manager{settings: settings{initialConcurrency: 5, processLimit: tt.processes}}
+			tr := newTransport(&scheduler{m: m}, "smtp")
+			started := 0
+			tr.start = func() { started++ }
+			tr.mu.Lock()
+			defer tr.mu.Unlock()
+			for i, d := range tt.jobs {
+				tr.addPending(testJob(d, fmt.Sprint(i)), tt.limit)
+				tr.wake()
+			}
+			// Each started worker looks for a job, as worker and take do,
+			// and passes the wake-up on.
+			for taken := 0; taken < started; taken++ {
+				tr.starting--
+				if tr.next(tt.limit) == nil {
+					t.Fatalf("worker %d found no job", taken+1)
+				}
+				tr.wake()
+			}
+			if started != tt.wantStarted {
+				t.Errorf("%d workers started, want %d", started, tt.wantStarted)
+			}
+			tr.s.running.Add(-started)
+		})
+	}
+}

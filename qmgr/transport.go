@@ -35,14 +35,20 @@ type transport struct {
 	// a time, until when, and why: their jobs are deferred without a try.
 	dead    map[string]deadDest
 	workers int
-	idle    int
-	stopped bool
+	idle    int // workers waiting for a job
+	// starting counts workers started that have not yet looked for a
+	// job: they will, so a wake-up need not start another.
+	starting int
+	stopped  bool
+	// start runs a new worker (go t.worker(); tests count instead).
+	start func()
 }
 
 func newTransport(s *scheduler, name string) *transport {
 	t := &transport{s: s, name: name, queues: map[string]*destQueue{}, busy: map[string]int{},
 		windows: map[string]float64{}, dead: map[string]deadDest{}}
 	t.cond = sync.NewCond(&t.mu)
+	t.start = func() { go t.worker() }
 	return t
 }
 
@@ -53,15 +59,26 @@ func (t *transport) enqueue(j *job) {
 	if t.stopped {
 		return
 	}
-	if !t.addPending(j, limit) {
-		return // its destination is at its window: a job's end readies it
-	}
-	if t.idle == 0 && t.workers < t.s.m.settings.processLimit {
+	t.addPending(j, limit)
+	t.wake()
+}
+
+// wake sees that a worker will take what is ready: a waiting one is
+// signalled, else, unless one is starting, a new one is started while
+// under default_process_limit; t.mu is held. Each worker that takes a job
+// calls it again, so one wake-up per ready job passes along.
+func (t *transport) wake() {
+	switch {
+	case t.ready.len() == 0:
+	case t.idle > 0:
+		t.cond.Signal()
+	case t.starting > 0:
+	case t.workers < t.s.m.settings.processLimit:
 		t.workers++
+		t.starting++
 		t.s.running.Add(1)
-		go t.worker()
+		t.start()
 	}
-	t.cond.Signal()
 }
 
 func (t *transport) stop() {
@@ -82,9 +99,7 @@ func (t *transport) take() *job {
 			return nil
 		}
 		if j := t.next(limit); j != nil {
-			if t.ready.len() > 0 && t.idle > 0 {
-				t.cond.Signal() // more is ready: pass the wake-up on
-			}
+			t.wake() // more may be ready: pass the wake-up on
 			return j
 		}
 		t.idle++
@@ -113,12 +128,11 @@ func (t *transport) window(dest string, limit int) int {
 func (t *transport) release(j *job, results []agent.Result) {
 	limit := t.s.m.concurrencyLimit(t.name)
 	t.mu.Lock()
-	readied := t.releaseLocked(j, results, limit)
-	t.mu.Unlock()
+	defer t.mu.Unlock()
 	// One waiting worker is enough: each that takes a job wakes the next
 	// while more is ready (waking them all cost each a scan, per job).
-	if readied {
-		t.cond.Signal()
+	if t.releaseLocked(j, results, limit) {
+		t.wake()
 	}
 }
 
@@ -204,6 +218,9 @@ func feedback(results []agent.Result) int {
 
 func (t *transport) worker() {
 	defer t.s.running.Done()
+	t.mu.Lock()
+	t.starting--
+	t.mu.Unlock()
 	var cl *agent.Client
 	defer func() {
 		if cl != nil {
