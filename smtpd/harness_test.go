@@ -28,11 +28,18 @@ type queued struct {
 
 // fakeCleanup stands in for qmgr's cleanup service on a unix socket.
 type fakeCleanup struct {
-	mu     sync.Mutex
-	msgs   []queued
-	broken int // submissions that ended without the end frame
+	mu   sync.Mutex
+	msgs []queued
+	// broken counts submissions abandoned: a body that ended without the
+	// end frame, or a connection closed before any submission on it was
+	// complete (smtpd sends the envelope with the content, so a client
+	// that hangs up during a short DATA leaves qmgr nothing but the close).
+	broken int
 	conns  int // connections accepted
 	refuse ipc.Record
+	// hangUp closes each connection after its first reply, as a qmgr
+	// that stops does with the connections smtpd keeps.
+	hangUp bool
 }
 
 // serve answers submissions on one connection until it closes, as qmgr
@@ -41,27 +48,45 @@ func (f *fakeCleanup) serve(ctx context.Context, c *ipc.Conn) {
 	f.mu.Lock()
 	f.conns++
 	f.mu.Unlock()
-	for f.serveOne(c) {
+	done := 0
+	for {
+		f.mu.Lock()
+		hangUp := f.hangUp
+		f.mu.Unlock()
+		if hangUp && done > 0 {
+			return
+		}
+		ok, truncated := f.serveOne(c)
+		if !ok {
+			if truncated || done == 0 {
+				f.mu.Lock()
+				f.broken++
+				f.mu.Unlock()
+			}
+			return
+		}
+		done++
 	}
 }
 
-func (f *fakeCleanup) serveOne(c *ipc.Conn) bool {
+// serveOne answers one submission; ok is false when the connection
+// ended, truncated when it ended inside a body.
+func (f *fakeCleanup) serveOne(c *ipc.Conn) (ok, truncated bool) {
 	req, err := c.Receive(ipc.FrameRequest)
 	if err != nil {
-		return false
+		return false, false
 	}
 	body, err := io.ReadAll(c.BodyReader())
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err != nil {
-		f.broken++
-		return false
+		return false, true
 	}
 	if f.refuse != nil {
-		return c.Send(ipc.FrameReply, f.refuse) == nil
+		return c.Send(ipc.FrameReply, f.refuse) == nil, false
 	}
 	f.msgs = append(f.msgs, queued{req, string(body)})
-	return c.Send(ipc.FrameReply, ipc.Record{{Name: "status", Value: "ok"}, {Name: "id", Value: fmt.Sprintf("QID%d", len(f.msgs))}}) == nil
+	return c.Send(ipc.FrameReply, ipc.Record{{Name: "status", Value: "ok"}, {Name: "id", Value: fmt.Sprintf("QID%d", len(f.msgs))}}) == nil, false
 }
 
 func (f *fakeCleanup) messages() []queued {

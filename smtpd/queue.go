@@ -30,16 +30,16 @@ type queueSubmission struct {
 // message durable happens within it.
 const cleanupTimeout = 100 * time.Second
 
-// openQueue sends the envelope of s's transaction to cleanup, on an idle
-// connection from an earlier message when there is one.
+// openQueue starts the submission of s's transaction: the envelope goes
+// into the connection's buffer, on an idle connection from an earlier
+// message when there is one, and leaves with the content (a 1 KB message
+// is then one write and one wake-up of qmgr, not two). A kept connection
+// is first checked to be still open, so that one qmgr closed (a restart)
+// is replaced rather than failing the message after its content.
 func (srv *Server) openQueue(s *session) (*queueSubmission, error) {
-	req := srv.request(s)
-	for {
-		c := srv.cleanup.get()
-		if c == nil {
-			break
-		}
-		if err := c.Send(ipc.FrameRequest, req); err == nil {
+	req := srv.request(s).Encode(nil)
+	for c := srv.cleanup.get(); c != nil; c = srv.cleanup.get() {
+		if c.Idle() && c.WriteFrame(ipc.FrameRequest, req) == nil {
 			return &queueSubmission{c: c, body: c.BodyWriter(), pool: &srv.cleanup}, nil
 		}
 		c.Close() // qmgr closed it meanwhile: try the next, then a new one
@@ -49,7 +49,7 @@ func (srv *Server) openQueue(s *session) (*queueSubmission, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", path, err)
 	}
-	if err := c.Send(ipc.FrameRequest, req); err != nil {
+	if err := c.WriteFrame(ipc.FrameRequest, req); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("send to %s: %w", path, err)
 	}

@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -243,6 +244,32 @@ func TestHangUpMidDataQueuesNothing(t *testing.T) {
 	}
 	if m := ts.cleanup.messages(); len(m) != 0 {
 		t.Fatalf("queued %d messages", len(m))
+	}
+}
+
+// TestClosedKeptCleanupConnectionIsReplaced: the envelope now leaves
+// with the content, so a kept connection that qmgr closed since (a
+// restart) must be noticed before it is used, not after the client sent
+// the message: the next message goes over a new connection and is queued.
+func TestClosedKeptCleanupConnectionIsReplaced(t *testing.T) {
+	ts := startServer(t, "")
+	ts.cleanup.mu.Lock()
+	ts.cleanup.hangUp = true
+	ts.cleanup.mu.Unlock()
+	for i := 1; i <= 3; i++ {
+		c := ts.dial(t)
+		c.cmd("MAIL FROM:<a@b.tst>", "250")
+		c.cmd("RCPT TO:<u@example.tst>", "250")
+		c.cmd("DATA", "354")
+		c.send(fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n.\r\n", i))
+		c.expect(fmt.Sprintf("250 2.0.0 Ok: queued as QID%d", i))
+		c.cmd("QUIT", "221")
+	}
+	ts.cleanup.mu.Lock()
+	conns := ts.cleanup.conns
+	ts.cleanup.mu.Unlock()
+	if n := len(ts.cleanup.messages()); n != 3 || conns != 3 {
+		t.Errorf("%d messages queued over %d connections, want 3 over 3", n, conns)
 	}
 }
 

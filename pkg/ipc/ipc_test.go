@@ -281,3 +281,42 @@ func FuzzBodyReader(f *testing.F) {
 		}
 	})
 }
+
+func TestConnIdle(t *testing.T) {
+	tests := []struct {
+		name string
+		peer func(peer *Conn)
+		want bool
+	}{
+		{"open, nothing sent", func(*Conn) {}, true},
+		{"peer closed", func(p *Conn) { p.Close() }, false},
+		{"bytes waiting", func(p *Conn) { p.Send(FrameReply, Record{{"status", "ok"}}) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client, server := pipePair(t)
+			tt.peer(server)
+			// The peer's close or bytes reach the socket at once on the
+			// same machine; poll briefly so the test does not race it.
+			deadline := time.Now().Add(2 * time.Second)
+			got := client.Idle()
+			for got != tt.want && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+				got = client.Idle()
+			}
+			if got != tt.want {
+				t.Errorf("Idle() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// A reply already read into the buffer is not idle either.
+	client, server := pipePair(t)
+	server.Send(FrameReply, Record{{"a", "b"}})
+	server.Send(FrameReply, Record{{"c", "d"}})
+	if _, err := client.Receive(FrameReply); err != nil {
+		t.Fatal(err)
+	}
+	if client.Idle() {
+		t.Errorf("Idle() with a frame in the read buffer = true, want false")
+	}
+}
