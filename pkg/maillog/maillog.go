@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,7 @@ type Logger struct {
 	syslog   bool
 	priority int
 	now      func() time.Time
+	buf      []byte // the line being written; guarded by mu
 }
 
 // New opens the log destination named by opt.
@@ -98,19 +100,46 @@ func (l *Logger) write(severity int, prefix, format string, args []any) {
 	if l == nil {
 		return
 	}
-	msg := prefix + fmt.Sprintf(format, args...)
-	msg = strings.ReplaceAll(msg, "\n", " ")
-	stamp := l.now().Format(time.Stamp)
-	var line string
-	if l.syslog {
-		line = fmt.Sprintf("<%d>%s %s[%d]: %s", l.priority+severity, stamp, l.opt.Program, l.opt.PID, msg)
-	} else {
-		line = fmt.Sprintf("%s %s %s[%d]: %s\n", stamp, l.opt.Hostname, l.opt.Program, l.opt.PID, msg)
-	}
+	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, _ = io.WriteString(l.w, line)
+	// The line is built in a buffer kept from line to line: a daemon
+	// logs several lines per message.
+	b := l.buf[:0]
+	if l.syslog {
+		b = append(b, '<')
+		b = strconv.AppendInt(b, int64(l.priority+severity), 10)
+		b = append(b, '>')
+	}
+	b = now.AppendFormat(b, time.Stamp)
+	b = append(b, ' ')
+	if !l.syslog {
+		b = append(b, l.opt.Hostname...)
+		b = append(b, ' ')
+	}
+	b = append(b, l.opt.Program...)
+	b = append(b, '[')
+	b = strconv.AppendInt(b, int64(l.opt.PID), 10)
+	b = append(b, "]: "...)
+	msg := len(b)
+	b = append(b, prefix...)
+	b = fmt.Appendf(b, format, args...)
+	for i := msg; i < len(b); i++ {
+		if b[i] == '\n' {
+			b[i] = ' ' // one line per entry
+		}
+	}
+	if !l.syslog {
+		b = append(b, '\n')
+	}
+	_, _ = l.w.Write(b)
+	if cap(b) <= maxKeptLine {
+		l.buf = b
+	}
 }
+
+// maxKeptLine bounds the buffer a Logger keeps between lines.
+const maxKeptLine = 8 << 10
 
 // Close releases the destination (not stdout or stderr).
 func (l *Logger) Close() error {

@@ -65,3 +65,23 @@ func TestFileAppends(t *testing.T) {
 		}
 	}
 }
+
+// TestLinesShareTheBuffer: a Logger builds each line in the buffer the
+// last one used; a short line after a long one, and lines after one
+// longer than the buffer kept, come out whole and alone.
+func TestLinesShareTheBuffer(t *testing.T) {
+	var buf bytes.Buffer
+	l := &Logger{opt: Options{Program: "tern/smtpd", Hostname: "mail", PID: 9}, w: &buf,
+		now: func() time.Time { return time.Date(2026, 12, 3, 16, 0, 0, 0, time.UTC) }}
+	msgs := []string{strings.Repeat("long ", 40), "short", strings.Repeat("x", maxKeptLine+100), "after", ""}
+	for _, m := range msgs {
+		l.Infof("%s", m)
+	}
+	var want strings.Builder
+	for _, m := range msgs {
+		want.WriteString("Dec  3 16:00:00 mail tern/smtpd[9]: " + m + "\n")
+	}
+	if buf.String() != want.String() {
+		t.Errorf("lines differ:\n%.300q\nwant\n%.300q", buf.String(), want.String())
+	}
+}
