@@ -60,6 +60,7 @@ func (a *Agent) newJob(run *rcptRun, st state, kind string) Job {
 		TimeLimit:    a.cfg.CommandTimeLimit,
 		OwnerUID:     -1,
 		OwnerGID:     -1,
+		Locks:        &a.mboxes,
 	}
 }
 

@@ -40,6 +40,9 @@ type Job struct {
 	// OwnerUID and OwnerGID: the owner a mailbox must have; a mailbox that
 	// a root helper creates is given to them. -1 = any owner.
 	OwnerUID, OwnerGID int
+	// Locks orders the agent's own deliveries to one mbox or file; a job
+	// run by a helper process has none (the dot-lock still applies).
+	Locks *mailbox.PathLocks `json:"-"`
 }
 
 // RunJob executes a job in the current process, with the current

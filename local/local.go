@@ -27,6 +27,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/mailbox"
 )
 
 // Postfix defaults for the parameters that have one.
@@ -117,6 +118,8 @@ type Config struct {
 type Agent struct {
 	cfg   Config
 	local map[string]bool // lower-case local domains
+	// mboxes orders this process's deliveries to one mailbox or file.
+	mboxes mailbox.PathLocks
 }
 
 var _ agent.Deliverer = (*Agent)(nil)

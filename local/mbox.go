@@ -24,6 +24,7 @@ func deliverMbox(ctx context.Context, job Job, body io.Reader) agent.Result {
 		StaleLock:    job.StaleLock,
 		OwnerUID:     job.OwnerUID,
 		OwnerGID:     job.OwnerGID,
+		Locks:        job.Locks,
 	}
 	if err := mailbox.AppendMbox(ctx, job.Path, o, body); err != nil {
 		if job.Kind == KindFile {

@@ -3,7 +3,9 @@ package qmgr
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
 )
@@ -136,5 +138,35 @@ func TestTransportStartsWorkersForReadyJobs(t *testing.T) {
 			}
 			tr.s.running.Add(-started)
 		})
+	}
+}
+
+// TestLocalRecipientGetsItsConcurrency: messages for one local user are
+// delivered local_destination_concurrency_limit (2) at a time, no fewer
+// and no more.
+func TestLocalRecipientGetsItsConcurrency(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	fa := &fakeAgent{answer: func(_ int, r agentReq) []agent.Result {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return allOK(r)
+	}}
+	h := newMTA(t, "", fa)
+	for i := range 6 {
+		h.submit(rcpts("joe@example.com"), fmt.Sprintf("Subject: %d\n\nhello\n", i))
+	}
+	h.waitRequests(6)
+	h.waitEmpty()
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 2 {
+		t.Errorf("at most %d deliveries to joe at once, want 2", most)
 	}
 }

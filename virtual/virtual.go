@@ -47,6 +47,8 @@ type Config struct {
 // Agent delivers to virtual mailboxes. It implements agent.Deliverer.
 type Agent struct {
 	cfg Config
+	// mboxes orders this process's deliveries to one mbox.
+	mboxes mailbox.PathLocks
 }
 
 // New checks cfg and returns the agent. An empty MailboxBase is allowed,
@@ -221,6 +223,7 @@ func (a *Agent) options(req *agent.Request, rc envelope.Recipient, mb target) ma
 		StaleLock:    a.cfg.StaleLockTime,
 		OwnerUID:     -1,
 		OwnerGID:     -1,
+		Locks:        &a.mboxes,
 	}
 	if a.cfg.StrictOwnership {
 		o.OwnerUID, o.OwnerGID = mb.uid, mb.gid

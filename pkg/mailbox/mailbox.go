@@ -34,6 +34,9 @@ type Options struct {
 	// OwnerUID and OwnerGID: the owner an mbox file must have; a file that
 	// root creates is given to them. -1 = any owner.
 	OwnerUID, OwnerGID int
+	// Locks, when set, orders this process's deliveries to one mbox
+	// before the dot-lock is tried (see PathLocks).
+	Locks *PathLocks
 }
 
 // Error is a failed delivery: an enhanced status code (4.x.x: try again,

@@ -18,6 +18,13 @@ import (
 // truncated back to its original size and the *Error's text is the reason
 // without the mailbox name (the caller says which mailbox).
 func AppendMbox(ctx context.Context, path string, o Options, body io.Reader) error {
+	if o.Locks != nil {
+		unlock, err := o.Locks.Lock(ctx, path)
+		if err != nil {
+			return newError("4.2.0", err, "unable to lock for exclusive access: %s", ErrnoText(err))
+		}
+		defer unlock()
+	}
 	if hasMethod(o.LockMethods, "dotlock") {
 		unlock, err := dotLock(ctx, path, o)
 		if err != nil {
