@@ -195,7 +195,7 @@ func TestParseFlags(t *testing.T) {
 		ok   bool
 		n    int
 	}{
-		{nil, true, 1000},
+		{nil, true, 3000},
 		{[]string{"-n", "20", "-runs", "3"}, true, 20},
 		{[]string{"-n", "1"}, false, 0},
 		{[]string{"-c", "0"}, false, 0},
