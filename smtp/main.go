@@ -35,6 +35,7 @@ func run(name string, lmtp bool) int {
 		return 1
 	}
 	defer a.Close()
+	daemon.SetCPULimit(d.Config)
 	a.set.queueDir = d.Config.Get("queue_directory")
 	return agent.ServeDaemon(d, a, bodyMemLimit)
 }

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +38,7 @@ func Main(args []string) int {
 		return 1
 	}
 	defer srv.Close()
-	setCPULimit(d.Config, runtime.NumCPU())
+	daemon.SetCPULimit(d.Config)
 	srv.adoptQueueDir(d.Config)
 	srv.maxConns = d.MaxProc
 	ctx, stop := daemon.SignalContext()
@@ -205,20 +204,3 @@ func verifiedName(ctx context.Context, r *net.Resolver, a netip.Addr) string {
 	return "unknown"
 }
 
-// setCPULimit applies tern_smtpd_cpu_limit (0: half of ncpu, at least
-// one) unless the environment sets GOMAXPROCS.
-func setCPULimit(cfg *config.Config, ncpu int) {
-	if os.Getenv("GOMAXPROCS") != "" {
-		return
-	}
-	runtime.GOMAXPROCS(cpuLimit(cfg.Int("tern_smtpd_cpu_limit"), ncpu))
-}
-
-// cpuLimit is the GOMAXPROCS value for a tern_smtpd_cpu_limit of limit on
-// a machine with ncpu CPUs.
-func cpuLimit(limit, ncpu int) int {
-	if limit > 0 {
-		return limit
-	}
-	return max(1, ncpu/2)
-}

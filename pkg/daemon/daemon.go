@@ -28,6 +28,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -149,6 +150,29 @@ func setGCPercent(cfg *config.Config) {
 	if p := cfg.Int("tern_gc_percent"); p != 0 {
 		debug.SetGCPercent(p)
 	}
+}
+
+// SetCPULimit applies tern_cpu_limit to the calling daemon's GOMAXPROCS
+// (0: half of the machine's CPUs, at least one) unless the environment
+// sets GOMAXPROCS. smtpd and the smtp and lmtp agents call it: each is one
+// process with a goroutine per connection, and with a scheduler slot per
+// CPU their idle slots spin looking for work, taking CPU from qmgr, the
+// other agents and the clients. qmgr and local keep every CPU (limiting
+// them made no difference).
+func SetCPULimit(cfg *config.Config) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	runtime.GOMAXPROCS(CPULimit(cfg.Int("tern_cpu_limit"), runtime.NumCPU()))
+}
+
+// CPULimit is the GOMAXPROCS value for a tern_cpu_limit of limit on a
+// machine with ncpu CPUs.
+func CPULimit(limit, ncpu int) int {
+	if limit > 0 {
+		return limit
+	}
+	return max(1, ncpu/2)
 }
 
 // OpenLog opens the log as syslog_name/program with main.cf's settings.

@@ -1,4 +1,4 @@
-package smtpd
+package daemon
 
 import (
 	"runtime"
@@ -19,8 +19,8 @@ func TestCPULimit(t *testing.T) {
 		{1, 64, 1},
 	}
 	for _, tt := range tests {
-		if got := cpuLimit(tt.limit, tt.ncpu); got != tt.want {
-			t.Errorf("cpuLimit(%d, %d) = %d, want %d", tt.limit, tt.ncpu, got, tt.want)
+		if got := CPULimit(tt.limit, tt.ncpu); got != tt.want {
+			t.Errorf("CPULimit(%d, %d) = %d, want %d", tt.limit, tt.ncpu, got, tt.want)
 		}
 	}
 }
@@ -28,13 +28,14 @@ func TestCPULimit(t *testing.T) {
 func TestSetCPULimit(t *testing.T) {
 	orig := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() { runtime.GOMAXPROCS(orig) })
+	half := CPULimit(0, runtime.NumCPU())
 	tests := []struct {
 		env, mainCF string
 		want        int
 	}{
-		{"", "", 2},
-		{"", "tern_smtpd_cpu_limit = 3\n", 3},
-		{"5", "tern_smtpd_cpu_limit = 3\n", 7}, // GOMAXPROCS set: left to the runtime
+		{"", "", half},
+		{"", "tern_cpu_limit = 3\n", 3},
+		{"5", "tern_cpu_limit = 3\n", 7}, // GOMAXPROCS set: left to the runtime
 	}
 	for _, tt := range tests {
 		t.Setenv("GOMAXPROCS", tt.env)
@@ -43,7 +44,7 @@ func TestSetCPULimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		setCPULimit(cfg, 4)
+		SetCPULimit(cfg)
 		if got := runtime.GOMAXPROCS(0); got != tt.want {
 			t.Errorf("GOMAXPROCS=%q, %q: %d, want %d", tt.env, tt.mainCF, got, tt.want)
 		}
