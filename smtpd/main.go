@@ -203,4 +203,3 @@ func verifiedName(ctx context.Context, r *net.Resolver, a netip.Addr) string {
 	}
 	return "unknown"
 }
-
