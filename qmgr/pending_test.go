@@ -143,16 +143,18 @@ func TestTransportStartsWorkersForReadyJobs(t *testing.T) {
 
 // TestLocalRecipientGetsItsConcurrency: messages for one local user are
 // delivered local_destination_concurrency_limit (2) at a time, no fewer
-// and no more.
+// and no more. Deliveries are held until all six messages are queued, so
+// the scheduler has work for more than two.
 func TestLocalRecipientGetsItsConcurrency(t *testing.T) {
 	var mu sync.Mutex
 	inFlight, most := 0, 0
+	gate := make(chan struct{})
 	fa := &fakeAgent{answer: func(_ int, r agentReq) []agent.Result {
 		mu.Lock()
 		inFlight++
 		most = max(most, inFlight)
 		mu.Unlock()
-		time.Sleep(50 * time.Millisecond)
+		<-gate
 		mu.Lock()
 		inFlight--
 		mu.Unlock()
@@ -162,6 +164,17 @@ func TestLocalRecipientGetsItsConcurrency(t *testing.T) {
 	for i := range 6 {
 		h.submit(rcpts("joe@example.com"), fmt.Sprintf("Subject: %d\n\nhello\n", i))
 	}
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		mu.Lock()
+		n := inFlight
+		mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(gate)
 	h.waitRequests(6)
 	h.waitEmpty()
 	mu.Lock()

@@ -40,6 +40,7 @@ type fakeCleanup struct {
 	// hangUp closes each connection after its first reply, as a qmgr
 	// that stops does with the connections smtpd keeps.
 	hangUp bool
+	hungUp int // connections closed after their first reply
 }
 
 // serve answers submissions on one connection until it closes, as qmgr
@@ -54,6 +55,10 @@ func (f *fakeCleanup) serve(ctx context.Context, c *ipc.Conn) {
 		hangUp := f.hangUp
 		f.mu.Unlock()
 		if hangUp && done > 0 {
+			c.Close()
+			f.mu.Lock()
+			f.hungUp++
+			f.mu.Unlock()
 			return
 		}
 		ok, truncated := f.serveOne(c)

@@ -60,13 +60,29 @@ func TestOneMessage(t *testing.T) {
 
 func waitLog(t *testing.T, ts *testServer, want string) {
 	t.Helper()
+	if !poll(func() bool { return strings.Contains(ts.log.String(), want) }) {
+		t.Fatalf("log lacks %q:\n%s", want, ts.log.String())
+	}
+}
+
+// waitFor fails the test unless cond holds within 5 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	if !poll(cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// poll checks cond every 10 ms for up to 5 seconds.
+func poll(cond func() bool) bool {
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(ts.log.String(), want) {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("log lacks %q:\n%s", want, ts.log.String())
+			return false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return true
 }
 
 func TestCommandReplies(t *testing.T) {
@@ -264,6 +280,12 @@ func TestClosedKeptCleanupConnectionIsReplaced(t *testing.T) {
 		c.send(fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n.\r\n", i))
 		c.expect(fmt.Sprintf("250 2.0.0 Ok: queued as QID%d", i))
 		c.cmd("QUIT", "221")
+		// The next message finds the connection closed, not closing.
+		waitFor(t, "the fake qmgr to close the kept connection", func() bool {
+			ts.cleanup.mu.Lock()
+			defer ts.cleanup.mu.Unlock()
+			return ts.cleanup.hungUp == i
+		})
 	}
 	ts.cleanup.mu.Lock()
 	conns := ts.cleanup.conns
