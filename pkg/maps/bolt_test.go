@@ -2,7 +2,6 @@ package maps
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -148,17 +147,8 @@ func TestLookupBatchLongPrefix(t *testing.T) {
 }
 
 func BenchmarkLookupBatch(b *testing.B) {
-	src := filepath.Join(b.TempDir(), "m")
 	const n = 100_000
-	writeBigSource(b, src, n)
-	if _, err := Build("hash", src, false, nil); err != nil {
-		b.Fatal(err)
-	}
-	m, err := Open("hash:"+src, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
+	m := openBigHash(b, n)
 	keys := make([]string, 10_000)
 	for i := range keys {
 		j := (i * 31) % n

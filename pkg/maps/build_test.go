@@ -272,8 +272,22 @@ func BenchmarkBuild1M(b *testing.B) {
 }
 
 func BenchmarkLookup(b *testing.B) {
-	src := filepath.Join(b.TempDir(), "m")
 	const n = 100_000
+	m := openBigHash(b, n)
+	i := 0
+	for b.Loop() {
+		i++
+		if _, ok, err := m.Lookup(fmt.Sprintf("USER%d@example%d.com", i%n, (i%n)%1000)); err != nil || !ok {
+			b.Fatalf("lookup %d: %v %v", i, ok, err)
+		}
+	}
+}
+
+// openBigHash builds a hash: table of n generated keys (writeBigSource)
+// and opens it for the rest of the benchmark.
+func openBigHash(b *testing.B, n int) Map {
+	b.Helper()
+	src := filepath.Join(b.TempDir(), "m")
 	writeBigSource(b, src, n)
 	if _, err := Build("hash", src, false, nil); err != nil {
 		b.Fatal(err)
@@ -282,12 +296,6 @@ func BenchmarkLookup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer m.Close()
-	i := 0
-	for b.Loop() {
-		i++
-		if _, ok, err := m.Lookup(fmt.Sprintf("USER%d@example%d.com", i%n, (i%n)%1000)); err != nil || !ok {
-			b.Fatalf("lookup %d: %v %v", i, ok, err)
-		}
-	}
+	b.Cleanup(func() { m.Close() })
+	return m
 }

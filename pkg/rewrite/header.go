@@ -1,6 +1,10 @@
 package rewrite
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/tern-mta/tern/pkg/rfc5322"
+)
 
 // HeaderClass returns the address class of a message header, as Postfix's
 // header table assigns it: From, Sender, Reply-To, Errors-To, Return-Path,
@@ -96,7 +100,7 @@ func tokenize(v string) ([]token, bool) {
 		case c == '"':
 			kind, i = tQuoted, closeQuoted(v, i)
 		case c == '(':
-			kind, i = tComment, closeComment(v, i)
+			kind, i = tComment, commentEnd(v, i)
 		case c == '[':
 			kind, i = tLiteral, closeLiteral(v, i)
 		case strings.IndexByte("<>@,;:", c) >= 0:
@@ -119,6 +123,15 @@ func tokenize(v string) ([]token, bool) {
 	return toks, true
 }
 
+// commentEnd returns the index after the comment at v[i], or -1 when it
+// does not end.
+func commentEnd(v string, i int) int {
+	if end, closed := rfc5322.CommentEnd(v, i); closed {
+		return end
+	}
+	return -1
+}
+
 // closeQuoted returns the index after the quoted string at v[i], or -1.
 func closeQuoted(v string, i int) int {
 	for i++; i < len(v); i++ {
@@ -127,25 +140,6 @@ func closeQuoted(v string, i int) int {
 			i++
 		case '"':
 			return i + 1
-		}
-	}
-	return -1
-}
-
-// closeComment returns the index after the comment at v[i], or -1.
-func closeComment(v string, i int) int {
-	depth := 0
-	for ; i < len(v); i++ {
-		switch v[i] {
-		case '\\':
-			i++
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
 		}
 	}
 	return -1

@@ -1,6 +1,10 @@
 package sendmail
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/tern-mta/tern/pkg/rfc5322"
+)
 
 // Address lists are parsed the way Postfix's tok822 parser treats a
 // recipient argument or a To: header: leniently. net/mail is not used
@@ -40,7 +44,7 @@ func tokenize(s string) []token {
 			i++
 			continue
 		case c == '(':
-			i = skipComment(s, i)
+			i, _ = rfc5322.CommentEnd(s, i) // an open comment runs to the end
 			space = true
 			continue
 		case c == '"':
@@ -68,26 +72,6 @@ func tokenize(s string) []token {
 		space = false
 	}
 	return toks
-}
-
-// skipComment returns the index after the (possibly nested) comment that
-// starts at s[i], or len(s) when it is not closed.
-func skipComment(s string, i int) int {
-	depth := 0
-	for ; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-		}
-	}
-	return len(s)
 }
 
 // scanQuoted returns the unescaped text of the quoted string at s[i] and

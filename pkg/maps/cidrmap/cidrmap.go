@@ -106,9 +106,9 @@ func (p *parser) errorf(line int, format string, args ...any) error {
 func (p *parser) parseLine(l tablefile.Line) error {
 	text := strings.TrimRight(l.Text, spaces)
 	switch {
-	case isKeyword(text, "if"):
+	case tablefile.IsKeyword(text, "if"):
 		return p.parseIf(strings.TrimLeft(text[2:], spaces), l.Number)
-	case isKeyword(text, "endif"):
+	case tablefile.IsKeyword(text, "endif"):
 		return p.parseEndif(strings.TrimLeft(text[5:], spaces), l.Number)
 	}
 	key, value := splitField(text)
@@ -163,19 +163,6 @@ func splitField(s string) (field, rest string) {
 		return s, ""
 	}
 	return s[:i], strings.Trim(s[i:], spaces)
-}
-
-// isKeyword reports whether s starts with the keyword kw (any case) not
-// followed by a letter or digit, as Postfix tests for IF and ENDIF.
-func isKeyword(s, kw string) bool {
-	if len(s) < len(kw) || !strings.EqualFold(s[:len(kw)], kw) {
-		return false
-	}
-	c := byte(' ')
-	if len(s) > len(kw) {
-		c = s[len(kw)]
-	}
-	return !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
 }
 
 // clip shortens text quoted in an error message.

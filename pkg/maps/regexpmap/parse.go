@@ -33,11 +33,11 @@ func (p *parser) errorf(line int, format string, args ...any) error {
 func (p *parser) parseLine(l tablefile.Line) error {
 	text := strings.TrimRight(l.Text, spaces)
 	switch {
-	case isKeyword(text, "if"):
+	case tablefile.IsKeyword(text, "if"):
 		return p.parseIf(text[2:], l.Number)
-	case isKeyword(text, "endif"):
+	case tablefile.IsKeyword(text, "endif"):
 		return p.parseEndif(text[5:], l.Number)
-	case isAlnum(text[0]):
+	case tablefile.IsAlnum(text[0]):
 		return p.errorf(l.Number, "unrecognized request %q: expected /pattern/, !/pattern/, IF or ENDIF", clip(text))
 	}
 	pat, rest, err := getPattern(text)
@@ -130,7 +130,7 @@ func getPattern(s string) (pattern, string, error) {
 // delimiter is dropped unless the delimiter is ASCII punctuation, which
 // Go's syntax lets stay escaped.
 func scanDelimited(s string, delim rune) (string, int, bool) {
-	keepEscape := delim < utf8.RuneSelf && !isAlnum(byte(delim))
+	keepEscape := delim < utf8.RuneSelf && !tablefile.IsAlnum(byte(delim))
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		c, size := utf8.DecodeRuneInString(s[i:])

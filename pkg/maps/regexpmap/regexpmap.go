@@ -23,7 +23,6 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"strings"
 
 	"github.com/tern-mta/tern/pkg/maps/tablefile"
 )
@@ -124,18 +123,4 @@ func flavor(pcre bool) string {
 		return "pcre"
 	}
 	return "regexp"
-}
-
-// isKeyword reports whether s starts with the keyword kw (any case) not
-// followed by a letter or digit, as Postfix tests for IF and ENDIF.
-func isKeyword(s, kw string) bool {
-	if len(s) < len(kw) || !strings.EqualFold(s[:len(kw)], kw) {
-		return false
-	}
-	return len(s) == len(kw) || !isAlnum(s[len(kw)])
-}
-
-// isAlnum reports whether c is an ASCII letter or digit.
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tern-mta/tern/pkg/maps/tablefile"
 )
 
 // segment is a piece of a result: literal text, or (group > 0) a
@@ -79,7 +81,7 @@ func refName(s string, i int) (name string, next int, err error) {
 		next = i + 2 + j
 	} else {
 		j := i
-		for j < len(s) && (isAlnum(s[j]) || s[j] == '_') {
+		for j < len(s) && (tablefile.IsAlnum(s[j]) || s[j] == '_') {
 			j++
 		}
 		name, next = s[i:j], j

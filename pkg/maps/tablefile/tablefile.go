@@ -118,3 +118,17 @@ func Parse(file string, r io.Reader, open *IfStack, parseLine func(Line) error) 
 func Errorf(file string, line int, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s", file, line, fmt.Sprintf(format, args...))
 }
+
+// IsKeyword reports whether s starts with the keyword kw (any case) not
+// followed by a letter or digit, as Postfix tests for IF and ENDIF.
+func IsKeyword(s, kw string) bool {
+	if len(s) < len(kw) || !strings.EqualFold(s[:len(kw)], kw) {
+		return false
+	}
+	return len(s) == len(kw) || !IsAlnum(s[len(kw)])
+}
+
+// IsAlnum reports whether c is an ASCII letter or digit.
+func IsAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}

@@ -67,3 +67,24 @@ func TestParseReportsUnclosedIf(t *testing.T) {
 		t.Errorf("Parse = %v after lines %v", err, seen)
 	}
 }
+
+func TestIsKeyword(t *testing.T) {
+	tests := []struct {
+		s, kw string
+		want  bool
+	}{
+		{"if", "if", true},
+		{"IF /x/", "if", true},
+		{"if!/x/", "if", true},
+		{"ifx", "if", false},
+		{"if1", "if", false},
+		{"i", "if", false},
+		{"EndIf", "endif", true},
+		{"endif_", "endif", true},
+	}
+	for _, tt := range tests {
+		if got := IsKeyword(tt.s, tt.kw); got != tt.want {
+			t.Errorf("IsKeyword(%q, %q) = %v, want %v", tt.s, tt.kw, got, tt.want)
+		}
+	}
+}
