@@ -199,7 +199,7 @@ func insertOp(id string, raw, inline []byte, isInline bool, s State, next time.T
 			return fmt.Errorf("store envelope %s: %w", id, err)
 		}
 		if isInline {
-			if err := bucket(tx, bktContent).Put(key, inline); err != nil {
+			if err := putContent(tx, id, inline); err != nil {
 				return fmt.Errorf("store content %s: %w", id, err)
 			}
 		}
@@ -314,11 +314,13 @@ func deleteTx(tx *bolt.Tx, id string) (inline bool, err error) {
 		return false, fmt.Errorf("unindex: %w", err)
 	}
 	key := []byte(id)
-	inline = bucket(tx, bktContent).Get(key) != nil
-	for _, b := range []string{bktEnv, bktState, bktContent} {
+	for _, b := range []string{bktEnv, bktState} {
 		if err := bucket(tx, b).Delete(key); err != nil {
 			return false, fmt.Errorf("delete from %s: %w", b, err)
 		}
+	}
+	if inline, err = deleteContent(tx, id); err != nil {
+		return false, fmt.Errorf("delete content: %w", err)
 	}
 	return inline, nil
 }

@@ -84,8 +84,7 @@ func (q *Queue) Content(id string) (io.ReadCloser, int64, error) {
 		if bucket(tx, bktEnv).Get([]byte(id)) == nil {
 			return fmt.Errorf("queue id %s: %w", id, ErrNotFound)
 		}
-		k, v := bucket(tx, bktContent).Cursor().Seek([]byte(id))
-		if string(k) == id {
+		if v, ok := getContent(tx, id); ok {
 			inline, found = bytes.Clone(v), true
 		}
 		return nil

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,8 +94,7 @@ func (q *Queue) recoverState(tx *bolt.Tx, id string, raw []byte) State {
 // contentIntact reports whether id's content is present, readable and of
 // the given size.
 func (q *Queue) contentIntact(tx *bolt.Tx, id string, size int64) bool {
-	k, v := bucket(tx, bktContent).Cursor().Seek([]byte(id))
-	if bytes.Equal(k, []byte(id)) {
+	if v, ok := getContent(tx, id); ok {
 		return int64(len(v)) == size
 	}
 	f, err := os.Open(q.contentPath(id))
