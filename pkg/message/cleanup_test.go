@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -392,6 +393,12 @@ func FuzzCleanup(f *testing.F) {
 		}
 		if !strings.HasPrefix(s, "Received: ") || !strings.Contains(s, "\n\n") || !strings.HasSuffix(s, "\n") {
 			t.Fatalf("malformed output %q", s)
+		}
+		// Read a byte at a time, every CR and LF meets a buffer edge.
+		var slow bytes.Buffer
+		slowRes, err := Cleanup(iotest.OneByteReader(strings.NewReader(in)), &slow, opt)
+		if err != nil || !reflect.DeepEqual(slowRes, res) || slow.String() != s {
+			t.Fatalf("read a byte at a time: %v %+v %q; at once %+v %q", err, slowRes, slow.String(), res, s)
 		}
 	})
 }
