@@ -11,8 +11,8 @@ import (
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/netlist"
 	"github.com/tern-mta/tern/pkg/rewrite"
-	"github.com/tern-mta/tern/smtpd/restrict"
 )
 
 // addressRewriter is cleanup's address rewriting: canonical mapping,
@@ -26,7 +26,7 @@ type addressRewriter struct {
 	allClients    bool
 	saslClients   bool
 	ownInterfaces map[netip.Addr]bool
-	myNetworks    func(netip.Addr) bool
+	myNetworks    *netlist.List
 	// alwaysAddMissing is always_add_missing_headers.
 	alwaysAddMissing bool
 }
@@ -54,7 +54,7 @@ func newAddressRewriter(cfg *config.Config, log *maillog.Logger) (*addressRewrit
 		case "permit_inet_interfaces":
 			a.addInterfaces(append(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces")...))
 		case "permit_mynetworks":
-			if a.myNetworks, err = restrict.ParseNetworks("mynetworks", cfg.List("mynetworks")); err != nil {
+			if a.myNetworks, err = netlist.New("mynetworks", cfg.List("mynetworks"), maps.Options{}); err != nil {
 				rw.Close()
 				return nil, err
 			}
@@ -69,7 +69,10 @@ func newAddressRewriter(cfg *config.Config, log *maillog.Logger) (*addressRewrit
 	return a, nil
 }
 
-func (a *addressRewriter) close() { a.rw.Close() }
+func (a *addressRewriter) close() {
+	a.rw.Close()
+	_ = a.myNetworks.Close()
+}
 
 // envelope rewrites the sender and expands every recipient. Recipients
 // that expand to several addresses keep their original recipient and DSN
@@ -120,7 +123,16 @@ func (a *addressRewriter) localClient(s *submission) bool {
 		return false
 	}
 	ip = ip.Unmap()
-	return a.ownInterfaces[ip] || (a.myNetworks != nil && a.myNetworks(ip))
+	if a.ownInterfaces[ip] {
+		return true
+	}
+	// A mynetworks table that can't be searched means no header
+	// rewriting for this message, not a failed delivery.
+	mine, err := a.myNetworks.Match(ip)
+	if err != nil {
+		a.rw.Warn(err.Error())
+	}
+	return mine
 }
 
 // addInterfaces records this host's addresses as inet_interfaces names

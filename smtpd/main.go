@@ -66,7 +66,7 @@ func Main(args []string) int {
 // New builds a Server from main.cf (with the service's -o overrides
 // applied). configDir resolves relative table names.
 func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, error) {
-	set, err := loadSettings(cfg)
+	set, err := loadSettings(cfg, maps.Options{ConfigDir: configDir})
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func restrictDeps(cfg *config.Config, configDir string, set settings, r *net.Res
 		KnownRecipient:     dir.known,
 		Relocated:          dir.relocated,
 		DomainResolves:     func(ctx context.Context, d string) (bool, bool, error) { return domainResolves(ctx, r, d) },
-		MyNetworks:         set.myNetworks,
+		MyNetworks:         set.myNetworks.Match,
 		Logf:               log.Infof,
 	}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tern-mta/tern/pkg/maillog"
+	"github.com/tern-mta/tern/pkg/netlist"
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/pkg/sasl"
 	"github.com/tern-mta/tern/smtpd/restrict"
@@ -121,10 +122,21 @@ func deadlineFrom(d time.Duration) time.Time {
 	return time.Now().Add(d)
 }
 
+// exempt reports whether a client is in an exception list. A table that
+// can't be searched exempts nobody: the limit or check applies, and the
+// failure is logged.
+func (srv *Server) exempt(l *netlist.List, a netip.Addr) bool {
+	ok, err := l.Match(a)
+	if err != nil {
+		srv.log.Warnf("%v", err)
+	}
+	return ok
+}
+
 // checkConnect applies the per-client connection count and rate limits.
 func (srv *Server) checkConnect(s *session) reply.Reply {
 	a := s.client.addr
-	if srv.set.limitExempt(a) {
+	if srv.exempt(srv.set.limitExempt, a) {
 		return reply.Reply{}
 	}
 	count, rate := srv.anvil.status(a)
@@ -143,7 +155,7 @@ func (srv *Server) checkConnect(s *session) reply.Reply {
 func (srv *Server) checkMessageRate(s *session) reply.Reply {
 	a := s.client.addr
 	lim := srv.set.msgRateLimit
-	if lim <= 0 || srv.set.limitExempt(a) {
+	if lim <= 0 || srv.exempt(srv.set.limitExempt, a) {
 		return reply.Reply{}
 	}
 	if n := srv.anvil.message(a); n > lim {

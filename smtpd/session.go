@@ -427,7 +427,7 @@ func (s *session) check(ctx context.Context, stage restrict.Stage, rcpt string) 
 // rejectBareLF reports whether smtpd_forbid_bare_newline = reject applies
 // to this client.
 func (s *session) rejectBareLF() bool {
-	return s.srv.set.bareLF == bareLFReject && !s.srv.set.bareLFExempt(s.client.addr)
+	return s.srv.set.bareLF == bareLFReject && !s.srv.exempt(s.srv.set.bareLFExempt, s.client.addr)
 }
 
 func (s *session) bareLFReply() reply.Reply {

@@ -2,12 +2,12 @@ package smtpd
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/tern-mta/tern/pkg/config"
-	"github.com/tern-mta/tern/smtpd/restrict"
+	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/netlist"
 )
 
 // settings are the main.cf parameters one smtpd service runs with.
@@ -33,7 +33,7 @@ type settings struct {
 	errorSleep        time.Duration
 	bareLF            bareLFPolicy
 	bareLFCode        int
-	bareLFExempt      func(netip.Addr) bool
+	bareLFExempt      *netlist.List // smtpd_forbid_bare_newline_exclusions
 	forbidden         []string
 	discardEhlo       map[string]bool
 	peernameLookup    bool
@@ -43,12 +43,12 @@ type settings struct {
 	connRateLimit     int
 	msgRateLimit      int
 	rateUnit          time.Duration
-	limitExempt       func(netip.Addr) bool
-	myNetworks        func(netip.Addr) bool
+	limitExempt       *netlist.List // smtpd_client_event_limit_exceptions
+	myNetworks        *netlist.List
 }
 
 // loadSettings reads the smtpd parameters from cfg.
-func loadSettings(cfg *config.Config) (settings, error) {
+func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 	s := settings{
 		hostname:          cfg.Get("myhostname"),
 		banner:            cfg.Get("smtpd_banner"),
@@ -105,14 +105,17 @@ func loadSettings(cfg *config.Config) (settings, error) {
 	default:
 		return s, fmt.Errorf("smtpd_forbid_bare_newline: unknown value %q (normalize, reject or no)", v)
 	}
-	if s.myNetworks, err = restrict.ParseNetworks("mynetworks", cfg.List("mynetworks")); err != nil {
-		return s, err
-	}
-	if s.bareLFExempt, err = restrict.ParseNetworks("smtpd_forbid_bare_newline_exclusions", cfg.List("smtpd_forbid_bare_newline_exclusions")); err != nil {
-		return s, err
-	}
-	if s.limitExempt, err = restrict.ParseNetworks("smtpd_client_event_limit_exceptions", cfg.List("smtpd_client_event_limit_exceptions")); err != nil {
-		return s, err
+	for _, l := range []struct {
+		dst  **netlist.List
+		name string
+	}{
+		{&s.myNetworks, "mynetworks"},
+		{&s.bareLFExempt, "smtpd_forbid_bare_newline_exclusions"},
+		{&s.limitExempt, "smtpd_client_event_limit_exceptions"},
+	} {
+		if *l.dst, err = netlist.New(l.name, cfg.List(l.name), opt); err != nil {
+			return s, err
+		}
 	}
 	return s, nil
 }

@@ -44,7 +44,7 @@ var coreParams = []Param{
 	{"mydestination", "$myhostname, localhost.$mydomain, localhost", typeMapList, "Domains delivered locally by local_transport."},
 	{"mydomain", "", typeString, "Internet domain of this host; default: myhostname minus its first label, or localdomain."},
 	{"myhostname", "", typeString, "Fully qualified host name; default: the system host name, with .localdomain appended when it has no dot."},
-	{"mynetworks", "", typeMapList, "Trusted client networks; default computed from mynetworks_style (host: 127.0.0.0/8 [::1]/128, loopback only in tern)."},
+	{"mynetworks", "", typeMapList, "Trusted client networks: addresses and address/length networks (IPv6 in brackets, [2001:db8::]/32), !pattern exclusions, /file/name files of more patterns and type:table tables searched with the client address (cidr: matches networks; the result is ignored), the first match deciding; a table that can't be searched defers the client (451 4.3.0). The same syntax serves smtpd_client_event_limit_exceptions and smtpd_forbid_bare_newline_exclusions. The default is computed from mynetworks_style (host: 127.0.0.0/8 [::1]/128, loopback only in tern)."},
 	{"mynetworks_style", "host", typeString, "How the default mynetworks is computed: host, subnet or class."},
 	{"myorigin", "$myhostname", typeString, "Domain appended to unqualified addresses of locally submitted mail."},
 	{"newaliases_path", "/usr/bin/newaliases", typeString, "Path of the newaliases command."},

@@ -5,16 +5,12 @@
 package domainlist
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/maps/tablefile"
 )
-
-// maxFileDepth bounds "/file" entries that name further files.
-const maxFileDepth = 5
 
 // entry is one element of the list.
 type entry struct {
@@ -46,15 +42,10 @@ func New(param string, elems []string, parentMatches bool, opt maps.Options) (*L
 }
 
 func (l *List) add(elems []string, opt maps.Options, depth int) error {
-	for _, e := range elems {
-		e = strings.TrimSpace(e)
+	for _, elem := range elems {
+		e, neg := tablefile.ListPattern(elem)
 		if e == "" {
 			continue
-		}
-		neg := false
-		for strings.HasPrefix(e, "!") {
-			neg = !neg
-			e = strings.TrimSpace(e[1:])
 		}
 		switch {
 		case strings.HasPrefix(e, "/"):
@@ -81,24 +72,12 @@ func (l *List) addFile(path string, neg bool, opt maps.Options, depth int) error
 	if neg {
 		return fmt.Errorf("%s: \"!%s\": a file name cannot be negated", l.param, path)
 	}
-	if depth >= maxFileDepth {
-		return fmt.Errorf("%s: %s: files nested more than %d deep", l.param, path, maxFileDepth)
+	if depth >= tablefile.MaxListDepth {
+		return fmt.Errorf("%s: %s: files nested more than %d deep", l.param, path, tablefile.MaxListDepth)
 	}
-	f, err := os.Open(path)
+	words, err := tablefile.ListFile(path)
 	if err != nil {
-		return fmt.Errorf("%s: open %s: %w", l.param, path, err)
-	}
-	defer f.Close()
-	var words []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		words = append(words, strings.FieldsFunc(line, func(r rune) bool {
-			return r == ',' || r == ' ' || r == '\t' || r == '\r'
-		})...)
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: read %s: %w", l.param, path, err)
+		return fmt.Errorf("%s: %w", l.param, err)
 	}
 	return l.add(words, opt, depth+1)
 }

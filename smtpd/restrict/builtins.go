@@ -20,7 +20,11 @@ func (e *eval) step(s step, lc listCtx) status {
 	case kDeferIfReject:
 		return e.deferIfReject(classReject(450, "4.7.0", lc, "defer_if_reject requested"))
 	case kPermitMynetworks:
-		if e.c.deps.MyNetworks(e.f.ClientAddr.Unmap()) {
+		ok, err := e.c.deps.MyNetworks(e.f.ClientAddr.Unmap())
+		if err != nil {
+			return e.dictRetry("mynetworks", err)
+		}
+		if ok {
 			return e.permit(s.word, classClient, e.namaddr)
 		}
 	case kPermitSASL:

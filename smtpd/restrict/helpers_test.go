@@ -104,7 +104,7 @@ func (w *world) deps() Deps {
 			}
 			return false, false, nil
 		},
-		MyNetworks: func(a netip.Addr) bool { return w.mynet.Contains(a) },
+		MyNetworks: func(a netip.Addr) (bool, error) { return w.mynet.Contains(a), nil },
 		Logf: func(format string, args ...any) {
 			w.mu.Lock()
 			w.logs = append(w.logs, fmt.Sprintf(format, args...))

@@ -17,7 +17,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maps"
@@ -94,9 +93,9 @@ type Deps struct {
 	// DomainResolves reports whether a domain has an MX, A or AAAA record
 	// (reject_unknown_*_domain, reject_unknown_helo_hostname).
 	DomainResolves func(ctx context.Context, domain string) (ok bool, temporary bool, err error)
-	// MyNetworks reports whether a client address matches mynetworks; see
-	// ParseNetworks.
-	MyNetworks func(addr netip.Addr) bool
+	// MyNetworks reports whether a client address matches mynetworks
+	// (netlist.List.Match); an error is a table that can't be searched.
+	MyNetworks func(addr netip.Addr) (bool, error)
 	// Logf receives Postfix's informational lines (reject_warning, WARN
 	// and INFO actions, table warnings). Nil drops them.
 	Logf func(format string, args ...any)
@@ -265,30 +264,4 @@ func (c *Checker) check(ctx context.Context, stage Stage, f Facts, carry *carrie
 		e.checkData()
 	}
 	return e.result()
-}
-
-// ParseNetworks turns a Postfix network list (addresses, address/length,
-// "[::1]/128") into a matcher; param names the parameter in errors.
-// Lookup tables in such lists are not supported yet and are an error.
-func ParseNetworks(param string, list []string) (func(netip.Addr) bool, error) {
-	var nets []netip.Prefix
-	for _, item := range list {
-		if strings.TrimSpace(item) == "" {
-			continue
-		}
-		p, err := parseNetwork(strings.TrimSpace(item))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", param, err)
-		}
-		nets = append(nets, p)
-	}
-	return func(a netip.Addr) bool {
-		a = a.Unmap()
-		for _, p := range nets {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}, nil
 }

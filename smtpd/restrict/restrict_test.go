@@ -3,7 +3,6 @@ package restrict
 import (
 	"context"
 	"net/netip"
-	"strings"
 	"testing"
 )
 
@@ -315,23 +314,5 @@ func TestPermitLogging(t *testing.T) {
 	c2 := newChecker(t, "", w)
 	if r := c2.Check(context.Background(), Rcpt, f); r != (Result{}) {
 		t.Errorf("without permit logging result = %+v, want zero", r)
-	}
-}
-
-func TestParseNetworks(t *testing.T) {
-	cfg := parseConf(t, "mynetworks = 127.0.0.0/8, [::1]/128 192.0.2.7 [2001:db8::]/32\n")
-	match, err := ParseNetworks("mynetworks", cfg.List("mynetworks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for addr, want := range map[string]bool{"127.1.2.3": true, "::1": true, "192.0.2.7": true, "192.0.2.8": false,
-		"2001:db8:1::1": true, "2001:db9::1": false, "::ffff:127.0.0.1": true} {
-		if got := match(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("%s: %v, want %v", addr, got, want)
-		}
-	}
-	if _, err := ParseNetworks("mynetworks", parseConf(t, "mynetworks = hash:/etc/nets\n").List("mynetworks")); err == nil ||
-		!strings.Contains(err.Error(), "hash:/etc/nets") {
-		t.Errorf("table in mynetworks: err = %v", err)
 	}
 }

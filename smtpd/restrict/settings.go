@@ -2,7 +2,6 @@ package restrict
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -176,32 +175,4 @@ func readSettings(cfg *config.Config) (settings, error) {
 		}
 	}
 	return s, nil
-}
-
-// parseNetwork parses one mynetworks element.
-func parseNetwork(item string) (netip.Prefix, error) {
-	s := item
-	if strings.HasPrefix(s, "[") {
-		end := strings.IndexByte(s, ']')
-		if end < 0 {
-			return netip.Prefix{}, fmt.Errorf("bad network %q: missing ']'", item)
-		}
-		s = s[1:end] + s[end+1:]
-	}
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("bad network %q: %w", item, err)
-		}
-		if p.Addr().Is4In6() {
-			return netip.Prefix{}, fmt.Errorf("bad network %q: IPv4-mapped IPv6 networks are not supported", item)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("unsupported network %q: need an address or address/length", item)
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -131,4 +132,43 @@ func IsKeyword(s, kw string) bool {
 // IsAlnum reports whether c is an ASCII letter or digit.
 func IsAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// ListPattern splits a match list element into its pattern and whether
+// it is an exclusion: each leading "!" inverts the match.
+func ListPattern(elem string) (pattern string, negate bool) {
+	pattern = strings.TrimSpace(elem)
+	for strings.HasPrefix(pattern, "!") {
+		negate = !negate
+		pattern = strings.TrimSpace(pattern[1:])
+	}
+	return pattern, negate
+}
+
+// MaxListDepth bounds "/file/name" elements inside the files of a match
+// list, so that a file that names itself is an error, not a loop.
+const MaxListDepth = 5
+
+// ListFile reads a "/file/name" element of a Postfix match list (a
+// domain list such as mydestination, a network list such as mynetworks):
+// the file's words, separated by white space or commas, with "#" starting
+// a comment that runs to the end of the line.
+func ListFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer func() { _ = f.Close() }()
+	var words []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		words = append(words, strings.FieldsFunc(line, func(r rune) bool {
+			return r == ',' || strings.ContainsRune(Spaces, r)
+		})...)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return words, nil
 }

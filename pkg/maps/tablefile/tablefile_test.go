@@ -88,3 +88,21 @@ func TestIsKeyword(t *testing.T) {
 		}
 	}
 }
+
+func TestListPattern(t *testing.T) {
+	for _, tt := range []struct {
+		in      string
+		pattern string
+		negate  bool
+	}{
+		{"example.com", "example.com", false},
+		{"!10.0.0.0/8", "10.0.0.0/8", true},
+		{" ! !x ", "x", false},
+		{"!!!/etc/file", "/etc/file", true},
+		{"!", "", true},
+	} {
+		if p, n := ListPattern(tt.in); p != tt.pattern || n != tt.negate {
+			t.Errorf("ListPattern(%q) = %q, %v; want %q, %v", tt.in, p, n, tt.pattern, tt.negate)
+		}
+	}
+}
