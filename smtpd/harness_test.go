@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/tern-mta/tern/internal/testutil"
-
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
