@@ -26,7 +26,8 @@ type directory struct {
 	mailboxes      []maps.Map
 	relayRcpts     []maps.Map
 	relocatedMaps  []maps.Map
-	anyRelayRcpt   bool // relay_recipient_maps is empty
+	senderLogins   []maps.Map // smtpd_sender_login_maps
+	anyRelayRcpt   bool       // relay_recipient_maps is empty
 	delimiter      string
 	closeWhenEnded []maps.Map
 }
@@ -68,6 +69,9 @@ func newDirectory(cfg *config.Config, configDir string) (d *directory, err error
 	}
 	d.anyRelayRcpt = len(d.relayRcpts) == 0
 	if d.relocatedMaps, err = d.open(cfg, "relocated_maps", opt); err != nil {
+		return d, err
+	}
+	if d.senderLogins, err = d.open(cfg, "smtpd_sender_login_maps", opt); err != nil {
 		return d, err
 	}
 	d.locals, err = newLocalRecipients(cfg, configDir)
@@ -131,7 +135,24 @@ func (d *directory) known(ctx context.Context, addr string) (bool, error) {
 
 // relocated returns the new location relocated_maps gives an address.
 func (d *directory) relocated(_ context.Context, addr string) (string, bool, error) {
-	if len(d.relocatedMaps) == 0 {
+	v, found, err := d.find(d.relocatedMaps, addr)
+	return strings.TrimSpace(v), found, err
+}
+
+// senderOwners returns the SASL logins that smtpd_sender_login_maps gives
+// a sender address: a list separated by commas or white space.
+func (d *directory) senderOwners(_ context.Context, addr string) ([]string, bool, error) {
+	v, found, err := d.find(d.senderLogins, addr)
+	if !found || err != nil {
+		return nil, false, err
+	}
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }), true, nil
+}
+
+// find returns the value tables give an address, searched with
+// virtual(5)'s key order (the bare local part only for local domains).
+func (d *directory) find(tables []maps.Map, addr string) (string, bool, error) {
+	if len(tables) == 0 {
 		return "", false, nil
 	}
 	local, domain := splitLower(addr)
@@ -140,9 +161,9 @@ func (d *directory) relocated(_ context.Context, addr string) (string, bool, err
 		return "", false, err
 	}
 	for _, k := range maps.AddressKeys(local, domain, d.delimiter, isLocal) {
-		v, found, err := maps.LookupFirst(d.relocatedMaps, k)
+		v, found, err := maps.LookupFirst(tables, k)
 		if err != nil || found {
-			return strings.TrimSpace(v), found, err
+			return v, found, err
 		}
 	}
 	return "", false, nil

@@ -160,6 +160,16 @@ func saslServer(cfg *config.Config, configDir string) (sasl.Server, error) {
 	}
 }
 
+// senderOwners is the restrictions' view of smtpd_sender_login_maps: nil
+// when it is empty, so that reject_sender_login_mismatch and its kin are
+// a configuration error rather than a check that always fails.
+func senderOwners(dir *directory) func(context.Context, string) ([]string, bool, error) {
+	if len(dir.senderLogins) == 0 {
+		return nil
+	}
+	return dir.senderOwners
+}
+
 // restrictDeps connects the restrictions to main.cf's domain classes,
 // tables and DNS.
 func restrictDeps(cfg *config.Config, configDir string, set settings, r *net.Resolver, log *maillog.Logger) (restrict.Deps, error) {
@@ -177,6 +187,7 @@ func restrictDeps(cfg *config.Config, configDir string, set settings, r *net.Res
 		Relocated:          dir.relocated,
 		DomainResolves:     func(ctx context.Context, d string) (bool, bool, error) { return domainResolves(ctx, r, d) },
 		MyNetworks:         set.myNetworks.Match,
+		SenderOwners:       senderOwners(dir),
 		Logf:               log.Infof,
 	}, nil
 }

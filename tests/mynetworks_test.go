@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,20 +11,11 @@ import (
 // "!address" excludes a client before a network includes it, and a table
 // that can't be searched defers (451) rather than refusing the relay.
 func TestMynetworksPatternFilesAndTables(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := readableTempDir(t)
 	cidr := filepath.Join(dir, "trusted.cidr")
 	file := filepath.Join(dir, "mynetworks")
-	for path, text := range map[string]string{
-		cidr: "# the office\n127.0.0.0/8 trusted\n",
-		file: "# everything on loopback but this host\n!127.0.0.1\n127.0.0.0/8\n",
-	} {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFile(t, cidr, "# the office\n127.0.0.0/8 trusted\n")
+	writeFile(t, file, "# everything on loopback but this host\n!127.0.0.1\n127.0.0.0/8\n")
 	for _, tc := range []struct {
 		name, mynetworks, want string
 	}{

@@ -117,6 +117,17 @@ func postfixMasterCF(dist string) string {
 	return b.String()
 }
 
+// readableTempDir returns a new temporary folder that the daemons, running
+// as mail_owner when the tests run as root, can read.
+func readableTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {

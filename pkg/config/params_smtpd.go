@@ -84,7 +84,7 @@ var smtpdParams = []Param{
 	{"smtpd_sasl_service", "smtp", typeString, "SASL service name used by smtpd."},
 	{"smtpd_sasl_tls_security_options", "$smtpd_sasl_security_options", typeList, "SASL mechanism restrictions used by smtpd with TLS."},
 	{"smtpd_sasl_type", "cyrus", typeString, "smtpd SASL back end: dovecot, or tern (passwords in tern_sasl_password_maps); cyrus is not supported."},
-	{"smtpd_sender_login_maps", "", typeMapList, "Tables mapping sender addresses to the SASL logins that may use them."},
+	{"smtpd_sender_login_maps", "", typeMapList, "Tables giving the SASL logins (separated by commas or white space) that own a MAIL FROM address, for reject_sender_login_mismatch and its kin; searched with user@domain, then user for local domains, then @domain (recipient_delimiter extensions stripped as for virtual(5))."},
 	{"smtpd_sender_restrictions", "", typeList, "smtpd restrictions applied to MAIL FROM."},
 	{"smtpd_soft_error_limit", "10", typeInt, "After this many errors smtpd sleeps smtpd_error_sleep_time before each reply."},
 	{"smtpd_timeout", "${stress?{10}:{300}}s", typeTimeS, "smtpd time limit for a client command or data."},

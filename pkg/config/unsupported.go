@@ -67,7 +67,6 @@ var unsupportedParams = map[string]bool{
 	"smtpd_sasl_exceptions_networks":          true,
 	"smtpd_sasl_security_options":             true,
 	"smtpd_sasl_tls_security_options":         true,
-	"smtpd_sender_login_maps":                 true,
 	"smtpd_tls_ask_ccert":                     true,
 	"smtpd_tls_ciphers":                       true,
 	"smtpd_tls_exclude_ciphers":               true,

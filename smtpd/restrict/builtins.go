@@ -94,6 +94,10 @@ func (e *eval) stepNamed(s step, lc listCtx) status {
 		if e.hasRcpt {
 			return e.rejectUnknownAddr(f.Recipient, classRecipient)
 		}
+	case kRejectSenderLoginMismatch, kRejectAuthSenderLoginMismatch, kRejectKnownSenderLoginMismatch, kRejectUnauthSenderLoginMismatch:
+		if e.hasFrom && f.Sender != "" {
+			return e.senderLoginMismatch(s.kind)
+		}
 	case kRejectUnlistedSender:
 		if e.hasFrom && f.Sender != "" && !e.fromChecked {
 			if e.warnLevel == 0 {

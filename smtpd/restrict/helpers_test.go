@@ -31,8 +31,9 @@ func (r recMap) Lookup(key string) (string, bool, error) {
 type world struct {
 	local, relay, virtual, alias map[string]bool
 	known                        map[string]bool
-	moved                        map[string]string // relocated_maps
-	dns                          map[string]string // domain -> "ok", "temp", "err"; missing = not found
+	moved                        map[string]string   // relocated_maps
+	owners                       map[string][]string // smtpd_sender_login_maps; "err" fails
+	dns                          map[string]string   // domain -> "ok", "temp", "err"; missing = not found
 	mynet                        netip.Prefix
 	localErr                     bool
 	knownErr                     bool
@@ -51,6 +52,7 @@ func newWorld() *world {
 		dns:     map[string]string{"foreign.net": "ok", "mail.foreign.net": "ok", "temp.example": "temp", "err.example": "err"},
 		moved:   map[string]string{"old@example.com": "new@example.net", "gone@virt.example": "a street address"},
 		mynet:   netip.MustParsePrefix("10.0.0.0/8"),
+		owners:  map[string][]string{"alice@example.com": {"alice"}, "team@example.com": {"alice", "Bob"}, "broken@example.com": {"err"}},
 	}
 }
 
@@ -105,6 +107,13 @@ func (w *world) deps() Deps {
 			return false, false, nil
 		},
 		MyNetworks: func(a netip.Addr) (bool, error) { return w.mynet.Contains(a), nil },
+		SenderOwners: func(_ context.Context, sender string) ([]string, bool, error) {
+			o, ok := w.owners[strings.ToLower(sender)]
+			if ok && o[0] == "err" {
+				return nil, false, errors.New("login table broken")
+			}
+			return o, ok, nil
+		},
 		Logf: func(format string, args ...any) {
 			w.mu.Lock()
 			w.logs = append(w.logs, fmt.Sprintf(format, args...))

@@ -57,6 +57,10 @@ const (
 	kRejectUnknownClient
 	kRejectUnknownReverseClient
 	kRejectMultiRcptBounce
+	kRejectSenderLoginMismatch      // both of the next two
+	kRejectAuthSenderLoginMismatch  // authenticated clients: sender not theirs
+	kRejectKnownSenderLoginMismatch // both, for senders with an owner only
+	kRejectUnauthSenderLoginMismatch
 	kCheckClient
 	kCheckReverseClient
 	kCheckHelo
@@ -74,6 +78,7 @@ const (
 	needKnown
 	needDNS
 	needMyNet
+	needLogin
 )
 
 // wordInfo describes one built-in restriction.
@@ -86,43 +91,47 @@ type wordInfo struct {
 // builtins maps restriction names (lower case) to what they do. Older
 // Postfix names are aliases of the current ones.
 var builtins = map[string]wordInfo{
-	"permit":                                 {kind: kPermit},
-	"reject":                                 {kind: kReject},
-	"defer":                                  {kind: kDefer},
-	"defer_if_permit":                        {kind: kDeferIfPermit},
-	"defer_if_reject":                        {kind: kDeferIfReject},
-	"warn_if_reject":                         {kind: kWarnIfReject},
-	"permit_mynetworks":                      {kind: kPermitMynetworks, needs: needMyNet},
-	"permit_sasl_authenticated":              {kind: kPermitSASL},
-	"permit_auth_destination":                {kind: kPermitAuthDest, needs: needLocal},
-	"reject_unauth_destination":              {kind: kRejectUnauthDest, needs: needLocal},
-	"defer_unauth_destination":               {kind: kDeferUnauthDest, needs: needLocal},
-	"reject_unauth_pipelining":               {kind: kRejectUnauthPipelining},
-	"reject_plaintext_session":               {kind: kRejectPlaintext},
-	"reject_non_fqdn_helo_hostname":          {kind: kRejectNonFQDNHelo},
-	"reject_non_fqdn_hostname":               {kind: kRejectNonFQDNHelo},
-	"reject_invalid_helo_hostname":           {kind: kRejectInvalidHelo},
-	"reject_invalid_hostname":                {kind: kRejectInvalidHelo},
-	"reject_unknown_helo_hostname":           {kind: kRejectUnknownHelo, needs: needDNS},
-	"reject_unknown_hostname":                {kind: kRejectUnknownHelo, needs: needDNS},
-	"reject_non_fqdn_sender":                 {kind: kRejectNonFQDNSender},
-	"reject_non_fqdn_recipient":              {kind: kRejectNonFQDNRcpt},
-	"reject_unknown_sender_domain":           {kind: kRejectUnknownSenderDomain, needs: needLocal | needDNS},
-	"reject_unknown_address":                 {kind: kRejectUnknownSenderDomain, needs: needLocal | needDNS},
-	"reject_unknown_recipient_domain":        {kind: kRejectUnknownRcptDomain, needs: needLocal | needDNS},
-	"reject_unlisted_sender":                 {kind: kRejectUnlistedSender, needs: needLocal | needKnown},
-	"reject_unlisted_recipient":              {kind: kRejectUnlistedRcpt, needs: needLocal | needKnown},
-	"check_recipient_maps":                   {kind: kRejectUnlistedRcpt, needs: needLocal | needKnown},
-	"reject_unknown_client_hostname":         {kind: kRejectUnknownClient},
-	"reject_unknown_client":                  {kind: kRejectUnknownClient},
-	"reject_unknown_reverse_client_hostname": {kind: kRejectUnknownReverseClient},
-	"reject_multi_recipient_bounce":          {kind: kRejectMultiRcptBounce},
-	"check_client_access":                    {kind: kCheckClient, table: true, needs: needMap},
-	"check_reverse_client_hostname_access":   {kind: kCheckReverseClient, table: true, needs: needMap},
-	"check_helo_access":                      {kind: kCheckHelo, table: true, needs: needMap},
-	"check_sender_access":                    {kind: kCheckSender, table: true, needs: needMap | needLocal},
-	"check_recipient_access":                 {kind: kCheckRcpt, table: true, needs: needMap | needLocal},
-	"check_sasl_access":                      {kind: kCheckSASL, table: true, needs: needMap},
+	"permit":                                       {kind: kPermit},
+	"reject":                                       {kind: kReject},
+	"defer":                                        {kind: kDefer},
+	"defer_if_permit":                              {kind: kDeferIfPermit},
+	"defer_if_reject":                              {kind: kDeferIfReject},
+	"warn_if_reject":                               {kind: kWarnIfReject},
+	"permit_mynetworks":                            {kind: kPermitMynetworks, needs: needMyNet},
+	"permit_sasl_authenticated":                    {kind: kPermitSASL},
+	"permit_auth_destination":                      {kind: kPermitAuthDest, needs: needLocal},
+	"reject_unauth_destination":                    {kind: kRejectUnauthDest, needs: needLocal},
+	"defer_unauth_destination":                     {kind: kDeferUnauthDest, needs: needLocal},
+	"reject_unauth_pipelining":                     {kind: kRejectUnauthPipelining},
+	"reject_plaintext_session":                     {kind: kRejectPlaintext},
+	"reject_non_fqdn_helo_hostname":                {kind: kRejectNonFQDNHelo},
+	"reject_non_fqdn_hostname":                     {kind: kRejectNonFQDNHelo},
+	"reject_invalid_helo_hostname":                 {kind: kRejectInvalidHelo},
+	"reject_invalid_hostname":                      {kind: kRejectInvalidHelo},
+	"reject_unknown_helo_hostname":                 {kind: kRejectUnknownHelo, needs: needDNS},
+	"reject_unknown_hostname":                      {kind: kRejectUnknownHelo, needs: needDNS},
+	"reject_non_fqdn_sender":                       {kind: kRejectNonFQDNSender},
+	"reject_non_fqdn_recipient":                    {kind: kRejectNonFQDNRcpt},
+	"reject_unknown_sender_domain":                 {kind: kRejectUnknownSenderDomain, needs: needLocal | needDNS},
+	"reject_unknown_address":                       {kind: kRejectUnknownSenderDomain, needs: needLocal | needDNS},
+	"reject_unknown_recipient_domain":              {kind: kRejectUnknownRcptDomain, needs: needLocal | needDNS},
+	"reject_unlisted_sender":                       {kind: kRejectUnlistedSender, needs: needLocal | needKnown},
+	"reject_unlisted_recipient":                    {kind: kRejectUnlistedRcpt, needs: needLocal | needKnown},
+	"check_recipient_maps":                         {kind: kRejectUnlistedRcpt, needs: needLocal | needKnown},
+	"reject_unknown_client_hostname":               {kind: kRejectUnknownClient},
+	"reject_unknown_client":                        {kind: kRejectUnknownClient},
+	"reject_unknown_reverse_client_hostname":       {kind: kRejectUnknownReverseClient},
+	"reject_multi_recipient_bounce":                {kind: kRejectMultiRcptBounce},
+	"reject_sender_login_mismatch":                 {kind: kRejectSenderLoginMismatch, needs: needLogin},
+	"reject_authenticated_sender_login_mismatch":   {kind: kRejectAuthSenderLoginMismatch, needs: needLogin},
+	"reject_known_sender_login_mismatch":           {kind: kRejectKnownSenderLoginMismatch, needs: needLogin},
+	"reject_unauthenticated_sender_login_mismatch": {kind: kRejectUnauthSenderLoginMismatch, needs: needLogin},
+	"check_client_access":                          {kind: kCheckClient, table: true, needs: needMap},
+	"check_reverse_client_hostname_access":         {kind: kCheckReverseClient, table: true, needs: needMap},
+	"check_helo_access":                            {kind: kCheckHelo, table: true, needs: needMap},
+	"check_sender_access":                          {kind: kCheckSender, table: true, needs: needMap | needLocal},
+	"check_recipient_access":                       {kind: kCheckRcpt, table: true, needs: needMap | needLocal},
+	"check_sasl_access":                            {kind: kCheckSASL, table: true, needs: needMap},
 }
 
 // unsupported lists Postfix restrictions that tern does not implement
@@ -133,8 +142,6 @@ var unsupported = map[string]bool{
 	"reject_rhsbl_sender": true, "reject_rhsbl_recipient": true, "permit_rhswl_client": true,
 	"check_policy_service": true, "reject_unverified_sender": true, "reject_unverified_recipient": true,
 	"permit_tls_clientcerts": true, "permit_tls_all_clientcerts": true, "check_ccert_access": true,
-	"reject_sender_login_mismatch": true, "reject_authenticated_sender_login_mismatch": true,
-	"reject_known_sender_login_mismatch": true, "reject_unauthenticated_sender_login_mismatch": true,
 	"permit_mx_backup": true, "check_relay_domains": true, "permit_inet_interfaces": true,
 	"permit_naked_ip_address": true, "sleep": true, "check_etrn_access": true,
 	"check_client_mx_access": true, "check_client_ns_access": true, "check_client_a_access": true,
@@ -292,6 +299,7 @@ func (c *Checker) checkNeeds(paramName, word string, needs int) error {
 		{needKnown, c.deps.KnownRecipient != nil, "a recipient lookup (Deps.KnownRecipient)"},
 		{needDNS, c.deps.DomainResolves != nil, "a DNS lookup (Deps.DomainResolves)"},
 		{needMyNet, c.deps.MyNetworks != nil, "a mynetworks matcher (Deps.MyNetworks)"},
+		{needLogin, c.deps.SenderOwners != nil, "smtpd_sender_login_maps, the owners of sender addresses (Deps.SenderOwners)"},
 	}
 	for _, m := range missing {
 		if needs&m.bit != 0 && !m.ok {

@@ -96,6 +96,10 @@ type Deps struct {
 	// MyNetworks reports whether a client address matches mynetworks
 	// (netlist.List.Match); an error is a table that can't be searched.
 	MyNetworks func(addr netip.Addr) (bool, error)
+	// SenderOwners returns the SASL login names that own a sender address
+	// (smtpd_sender_login_maps, searched as Postfix searches it): found is
+	// false for an address nobody owns. Nil when the maps are not set.
+	SenderOwners func(ctx context.Context, sender string) (owners []string, found bool, err error)
 	// Logf receives Postfix's informational lines (reject_warning, WARN
 	// and INFO actions, table warnings). Nil drops them.
 	Logf func(format string, args ...any)
