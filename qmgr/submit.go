@@ -59,6 +59,7 @@ type submission struct {
 	// saslHeader: smtpd_sasl_authenticated_header is on for its service.
 	saslHeader bool
 	gecosName  string
+	prepend    []string // smtpd: PREPEND header lines
 }
 
 // authenticatedSender is the SASL login name for the Received header, when
@@ -165,6 +166,7 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader) (me
 		HopcountLimit:       m.settings.hopcountLimit,
 		HeaderSizeLimit:     m.settings.headerSizeLimit,
 		Buffers:             &m.cleanupBuffers,
+		Prepend:             s.prepend,
 	}
 	if len(env.Recipients) == 1 {
 		opt.Recipient = env.Recipients[0].Address
@@ -344,10 +346,11 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 		}
 	}
 	s := &submission{env: env, local: local, forward: req.Get(attrOrigin) == "forward", tls: req.Get("tls"),
-		saslUser: req.Get("sasl_username"), saslHeader: req.Get("sasl_header") == "yes"}
+		saslUser: req.Get("sasl_username"), saslHeader: req.Get("sasl_header") == "yes", prepend: req.All("prepend")}
 	if local {
 		env.Protocol = "local"
 		env.ClientName, env.ClientAddr, env.Helo, s.tls = "", "", "", ""
+		s.prepend = nil // only smtpd's restrictions prepend
 	}
 	return s
 }

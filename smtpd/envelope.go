@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/tern-mta/tern/pkg/envelope"
@@ -28,7 +29,7 @@ func (s *session) mail(ctx context.Context, arg string) reply.Reply {
 	if !ok {
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: MAIL FROM:<address>")
 	}
-	tx := &transaction{}
+	tx := &transaction{prepend: slices.Clone(s.prepend)}
 	for _, p := range params {
 		if r := s.mailParam(tx, p); !r.IsZero() {
 			return r

@@ -124,6 +124,9 @@ func (srv *Server) request(s *session) ipc.Record {
 	for _, rc := range tx.rcpts {
 		req = req.Add("rcpt", envelope.RcptRecord(rc))
 	}
+	for _, h := range tx.prepend {
+		req = req.Add("prepend", h)
+	}
 	if s.authUser != "" {
 		req = req.Add("sasl_method", s.authMech).Add("sasl_username", s.authUser)
 		if srv.set.saslHeader {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,9 @@ type transaction struct {
 	envid    string
 	rcpts    []envelope.Recipient
 	chunks   *chunking // non-nil once BDAT has begun
+	// prepend holds the header lines PREPEND actions asked for, which
+	// go on top of the message.
+	prepend []string
 }
 
 // session is one SMTP connection, from greeting to close.
@@ -46,6 +50,7 @@ type session struct {
 	client   client
 	tls      *tls.ConnectionState
 	helo     string
+	prepend  []string // PREPEND lines from the client and HELO stages
 	esmtp    bool
 	authUser string
 	authMech string
@@ -400,6 +405,35 @@ func (s *session) facts(rcpt string) restrict.Facts {
 	return f
 }
 
+// keepPrepend keeps the header lines a passed stage's PREPEND actions
+// asked for: on the session before MAIL (smtpd_delay_reject = no), for
+// every transaction to come; on the transaction from MAIL to DATA. At
+// the end of data the content has gone to the queue, so they are logged
+// and dropped.
+func (s *session) keepPrepend(stage restrict.Stage, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	switch {
+	case stage == restrict.EndOfData:
+		s.srv.log.Warnf("PREPEND in smtpd_end_of_data_restrictions is ignored: the message is already queued: %s", strings.Join(lines, "; "))
+	case s.tx == nil:
+		s.prepend = appendNew(s.prepend, lines)
+	default:
+		s.tx.prepend = appendNew(s.tx.prepend, lines)
+	}
+}
+
+// appendNew appends the lines not already in have.
+func appendNew(have, lines []string) []string {
+	for _, l := range lines {
+		if !slices.Contains(have, l) {
+			have = append(have, l)
+		}
+	}
+	return have
+}
+
 // check runs the restrictions of a stage and logs a rejection as Postfix
 // does ("NOQUEUE: reject: RCPT from ...").
 func (s *session) check(ctx context.Context, stage restrict.Stage, rcpt string) reply.Reply {
@@ -408,6 +442,7 @@ func (s *session) check(ctx context.Context, stage restrict.Stage, rcpt string) 
 	}
 	res := s.policy.Check(ctx, stage, s.facts(rcpt))
 	if res.Reply.IsZero() || res.Reply.Positive() {
+		s.keepPrepend(stage, res.Prepend)
 		return reply.Reply{}
 	}
 	verb := map[restrict.Stage]string{restrict.Connect: "CONNECT", restrict.Helo: s.last,

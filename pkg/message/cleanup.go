@@ -40,7 +40,11 @@ type CleanupOptions struct {
 	// Recipient is named in Received ("for <rcpt>"); set it only when
 	// the message has exactly one recipient.
 	Recipient string
-	MailName  string // mail_name, default "tern"
+	// Prepend holds header lines ("Name: value") that smtpd's PREPEND
+	// actions asked for; they go above the Received header, as in
+	// Postfix. A line holding a line break is dropped.
+	Prepend  []string
+	MailName string // mail_name, default "tern"
 	// HopcountLimit is hopcount_limit (default 50).
 	HopcountLimit int
 	// HeaderSizeLimit bounds the header block held in memory (default
@@ -153,6 +157,11 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 		return Result{}, err
 	}
 	lw := &lfWriter{w: bw}
+	for _, h := range opt.Prepend {
+		if !strings.ContainsAny(h, "\r\n") {
+			lw.putString(h + "\n")
+		}
+	}
 	if opt.Local {
 		lw.putString(receivedLocal(&opt) + "\n")
 	} else {

@@ -509,3 +509,18 @@ func BenchmarkHas8Bit(b *testing.B) {
 		}
 	}
 }
+
+// TestCleanupPrepend: PREPEND header lines go above the Received header,
+// in order; a line with a line break is dropped.
+func TestCleanupPrepend(t *testing.T) {
+	opt := smtpOpts()
+	opt.Prepend = []string{"X-Greylist: delayed 3 seconds", "X-Bad: a\r\nInjected: b", "X-Tag: second"}
+	var out bytes.Buffer
+	if _, err := Cleanup(strings.NewReader("Subject: x\n\nbody\n"), &out, opt); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.HasPrefix(s, "X-Greylist: delayed 3 seconds\nX-Tag: second\nReceived: from ") || strings.Contains(s, "Injected") {
+		t.Errorf("output:\n%s", s)
+	}
+}

@@ -19,6 +19,7 @@ const (
 	actDeferIfReject                   // DEFER_IF_REJECT [text]
 	actWarn                            // WARN [text]
 	actInfo                            // INFO [text]
+	actPrepend                         // PREPEND header: value
 	actEmpty                           // empty result (Postfix: OK, with a warning)
 	actUnsupported                     // FILTER, HOLD, DISCARD, ... (not implemented)
 	actTable                           // names a lookup table: not allowed
@@ -38,7 +39,7 @@ type accessAction struct {
 // support that tern's restriction engine does not have.
 var unsupportedActions = map[string]bool{
 	"FILTER": true, "HOLD": true, "DISCARD": true, "REDIRECT": true,
-	"BCC": true, "PREPEND": true, "HANGUP": true,
+	"BCC": true, "HANGUP": true,
 }
 
 // parseAccessResult parses the right-hand side of an access(5) entry the
@@ -67,6 +68,8 @@ func parseAccessResult(value string) accessAction {
 		a.kind = actInfo
 	case up == "WARN":
 		a.kind = actWarn
+	case up == "PREPEND":
+		a.kind = actPrepend
 	case up == "DEFER_IF_PERMIT":
 		a.kind = actDeferIfPermit
 	case up == "DEFER_IF_REJECT":
@@ -192,6 +195,12 @@ func (e *eval) tableResult(table, value string, lc listCtx) status {
 		return e.deferIfReject(withText(set.mapDeferCode, "4.7.1", "Service unavailable"))
 	case actWarn, actInfo:
 		e.logf("%s: %s: <%s>: %s %s", strings.ToLower(a.word), e.stage, lc.name, lc.class, a.text)
+		return dunno
+	case actPrepend:
+		if !isHeaderLine(a.text) {
+			return e.serverError("access table %s entry %q requires header: text", table, value)
+		}
+		e.addPrepend(a.text)
 		return dunno
 	case actUnsupported:
 		return e.serverError("access table %s: action %s is not supported by tern", table, strings.ToUpper(a.word))

@@ -3,6 +3,7 @@ package restrict
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tern-mta/tern/pkg/reply"
@@ -70,6 +71,7 @@ type eval struct {
 	cur                       string // restriction being evaluated
 	final                     Result
 	permitWord, permitLogText string
+	prepend                   []string // PREPEND header lines
 	cache                     map[string]resolved
 }
 
@@ -106,9 +108,33 @@ func (e *eval) result() Result {
 		return e.final
 	}
 	if e.permitWord != "" {
-		return Result{Permit: true, Restriction: e.permitWord, Log: e.permitLogText}
+		return Result{Permit: true, Restriction: e.permitWord, Log: e.permitLogText, Prepend: e.prepend}
 	}
-	return Result{}
+	return Result{Prepend: e.prepend}
+}
+
+// addPrepend remembers a PREPEND header line once: with smtpd_delay_reject
+// the client, HELO and sender lists run again for every recipient.
+func (e *eval) addPrepend(line string) {
+	if e.warnLevel > 0 || slices.Contains(e.prepend, line) {
+		return
+	}
+	e.prepend = append(e.prepend, line)
+}
+
+// isHeaderLine reports whether s is "Name: value" with a field name of
+// printable ASCII other than ":" (RFC 5322 section 2.2) and no line break.
+func isHeaderLine(s string) bool {
+	name, _, ok := strings.Cut(s, ":")
+	if !ok || name == "" || strings.ContainsAny(s, "\r\n") {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] <= ' ' || name[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // resetStage starts the evaluation of one stage's lists.

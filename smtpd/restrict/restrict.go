@@ -151,6 +151,9 @@ type Result struct {
 	Restriction string
 	// Permit reports a logged explicit permit.
 	Permit bool
+	// Prepend holds the header lines ("Name: value") that PREPEND actions
+	// asked for, in order and without repeats, when the stage passes.
+	Prepend []string
 }
 
 // Rejected reports whether r carries a reject or defer reply.

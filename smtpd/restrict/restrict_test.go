@@ -3,6 +3,7 @@ package restrict
 import (
 	"context"
 	"net/netip"
+	"reflect"
 	"testing"
 )
 
@@ -312,7 +313,7 @@ func TestPermitLogging(t *testing.T) {
 		t.Errorf("result = %+v", r)
 	}
 	c2 := newChecker(t, "", w)
-	if r := c2.Check(context.Background(), Rcpt, f); r != (Result{}) {
+	if r := c2.Check(context.Background(), Rcpt, f); !reflect.DeepEqual(r, Result{}) {
 		t.Errorf("without permit logging result = %+v, want zero", r)
 	}
 }
