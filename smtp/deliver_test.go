@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tern-mta/tern/internal/testutil"
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/smtp/client"
@@ -32,27 +33,14 @@ type fakeMX struct {
 
 func (f *fakeMX) serve(t *testing.T, l net.Listener) {
 	t.Helper()
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			f.mu.Lock()
-			f.conns++
-			f.mu.Unlock()
-			wg.Add(1)
-			go func() { defer wg.Done(); f.session(c) }()
-		}
-	}()
+	testutil.Serve(t, l, f.session)
 }
 
 func (f *fakeMX) session(c net.Conn) {
 	defer c.Close()
+	f.mu.Lock()
+	f.conns++
+	f.mu.Unlock()
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 	br := bufio.NewReader(c)
 	fmt.Fprintf(c, "%s\r\n", f.greeting)

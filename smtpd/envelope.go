@@ -3,7 +3,9 @@ package smtpd
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/reply"
@@ -29,7 +31,8 @@ func (s *session) mail(ctx context.Context, arg string) reply.Reply {
 	if !ok {
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: MAIL FROM:<address>")
 	}
-	tx := &transaction{prepend: slices.Clone(s.prepend)}
+	tx := &transaction{prepend: slices.Clone(s.prepend),
+		instance: strconv.FormatInt(time.Now().UnixNano(), 16) + "." + strconv.Itoa(s.client.port)}
 	for _, p := range params {
 		if r := s.mailParam(tx, p); !r.IsZero() {
 			return r

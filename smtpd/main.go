@@ -87,6 +87,8 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
+	srv.policy = newPolicyClient(cfg)
+	deps.PolicyQuery = srv.policy.Query
 	checker, err := restrict.New(cfg, deps)
 	if err != nil {
 		return nil, err
@@ -132,6 +134,9 @@ func dovecotPath(cfg *config.Config) string {
 // Close releases the SASL back end and the restrictions' tables.
 func (srv *Server) Close() {
 	srv.cleanup.closeAll()
+	if srv.policy != nil {
+		srv.policy.close()
+	}
 	if srv.sasl != nil {
 		_ = srv.sasl.Close()
 	}

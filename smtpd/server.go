@@ -32,6 +32,7 @@ type Server struct {
 	maxConns  int         // master.cf maxproc; 0 = unlimited
 	anvil     *anvil
 	cleanup   cleanupPool
+	policy    *policyClient // check_policy_service
 	// mechanisms caches the SASL mechanisms to announce.
 	mechanisms mechanismCache
 	// lookupName finds a client's verified name; nil means "unknown".

@@ -39,6 +39,8 @@ type transaction struct {
 	// prepend holds the header lines PREPEND actions asked for, which
 	// go on top of the message.
 	prepend []string
+	// instance tells this transaction apart for policy servers.
+	instance string
 }
 
 // session is one SMTP connection, from greeting to close.
@@ -398,9 +400,13 @@ func (s *session) facts(rcpt string) restrict.Facts {
 		Helo: s.helo, SASLUser: s.authUser, TLS: s.tls != nil, Pipelined: s.pipelined,
 		Protocol: s.protocol(), Recipient: rcpt,
 	}
+	if s.authUser != "" {
+		f.SASLMethod = s.authMech
+	}
 	if s.tx != nil {
 		f.Sender = s.tx.sender
 		f.RecipientCount = len(s.tx.rcpts)
+		f.Instance, f.Size = s.tx.instance, s.tx.size
 	}
 	return f
 }

@@ -94,6 +94,8 @@ func (e *eval) stepNamed(s step, lc listCtx) status {
 		if e.hasRcpt {
 			return e.rejectUnknownAddr(f.Recipient, classRecipient)
 		}
+	case kCheckPolicy:
+		return e.checkPolicy(s.table, lc)
 	case kRejectSenderLoginMismatch, kRejectAuthSenderLoginMismatch, kRejectKnownSenderLoginMismatch, kRejectUnauthSenderLoginMismatch:
 		if e.hasFrom && f.Sender != "" {
 			return e.senderLoginMismatch(s.kind)

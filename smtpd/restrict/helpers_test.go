@@ -33,7 +33,8 @@ type world struct {
 	known                        map[string]bool
 	moved                        map[string]string   // relocated_maps
 	owners                       map[string][]string // smtpd_sender_login_maps; "err" fails
-	dns                          map[string]string   // domain -> "ok", "temp", "err"; missing = not found
+	policy                       func(service string, attrs [][2]string) (string, error)
+	dns                          map[string]string // domain -> "ok", "temp", "err"; missing = not found
 	mynet                        netip.Prefix
 	localErr                     bool
 	knownErr                     bool
@@ -107,6 +108,12 @@ func (w *world) deps() Deps {
 			return false, false, nil
 		},
 		MyNetworks: func(a netip.Addr) (bool, error) { return w.mynet.Contains(a), nil },
+		PolicyQuery: func(_ context.Context, service string, attrs [][2]string) (string, error) {
+			if w.policy == nil {
+				return "DUNNO", nil
+			}
+			return w.policy(service, attrs)
+		},
 		SenderOwners: func(_ context.Context, sender string) ([]string, bool, error) {
 			o, ok := w.owners[strings.ToLower(sender)]
 			if ok && o[0] == "err" {

@@ -67,6 +67,7 @@ const (
 	kCheckSender
 	kCheckRcpt
 	kCheckSASL
+	kCheckPolicy // check_policy_service: a policy server's access(5) action
 	kImplicitMap // a bare type:name: the list's own check_*_access
 	kClass       // a smtpd_restriction_classes name
 )
@@ -79,13 +80,15 @@ const (
 	needDNS
 	needMyNet
 	needLogin
+	needPolicy
 )
 
 // wordInfo describes one built-in restriction.
 type wordInfo struct {
-	kind  kind
-	table bool // takes a type:name argument
-	needs int
+	kind    kind
+	table   bool // takes a type:name argument
+	service bool // takes a policy server: inet:host:port or unix:path
+	needs   int
 }
 
 // builtins maps restriction names (lower case) to what they do. Older
@@ -132,6 +135,7 @@ var builtins = map[string]wordInfo{
 	"check_sender_access":                          {kind: kCheckSender, table: true, needs: needMap | needLocal},
 	"check_recipient_access":                       {kind: kCheckRcpt, table: true, needs: needMap | needLocal},
 	"check_sasl_access":                            {kind: kCheckSASL, table: true, needs: needMap},
+	"check_policy_service":                         {kind: kCheckPolicy, service: true, needs: needPolicy},
 }
 
 // unsupported lists Postfix restrictions that tern does not implement
@@ -140,7 +144,7 @@ var unsupported = map[string]bool{
 	"reject_rbl_client": true, "reject_rbl": true, "reject_maps_rbl": true, "permit_dnswl_client": true,
 	"reject_rhsbl_client": true, "reject_rhsbl_reverse_client": true, "reject_rhsbl_helo": true,
 	"reject_rhsbl_sender": true, "reject_rhsbl_recipient": true, "permit_rhswl_client": true,
-	"check_policy_service": true, "reject_unverified_sender": true, "reject_unverified_recipient": true,
+	"reject_unverified_sender": true, "reject_unverified_recipient": true,
 	"permit_tls_clientcerts": true, "permit_tls_all_clientcerts": true, "check_ccert_access": true,
 	"permit_mx_backup": true, "check_relay_domains": true, "permit_inet_interfaces": true,
 	"permit_naked_ip_address": true, "sleep": true, "check_etrn_access": true,
@@ -252,6 +256,15 @@ func (c *Checker) compileList(paramName, value string, idx int) (*list, error) {
 		}
 		info, ok := builtins[strings.ToLower(w)]
 		switch {
+		case ok && info.service:
+			if i+1 >= len(words) || !validService(words[i+1]) {
+				return nil, fmt.Errorf("%s: restriction %q needs a policy server: inet:host:port or unix:/path (unix:private/name is in queue_directory)", paramName, w)
+			}
+			if err := c.checkNeeds(paramName, w, info.needs); err != nil {
+				return nil, err
+			}
+			l.steps = append(l.steps, step{word: w, kind: info.kind, table: words[i+1]})
+			i++
 		case ok && info.table:
 			if i+1 >= len(words) {
 				return nil, fmt.Errorf("%s: restriction %q needs a type:name argument", paramName, w)
@@ -287,6 +300,12 @@ func (c *Checker) compileList(paramName, value string, idx int) (*list, error) {
 	return l, nil
 }
 
+// validService reports a policy server address tern can query.
+func validService(s string) bool {
+	typ, addr, ok := strings.Cut(s, ":")
+	return ok && addr != "" && (typ == "inet" && strings.Contains(addr, ":") || typ == "unix")
+}
+
 // checkNeeds reports a restriction whose dependency is missing.
 func (c *Checker) checkNeeds(paramName, word string, needs int) error {
 	missing := []struct {
@@ -300,6 +319,7 @@ func (c *Checker) checkNeeds(paramName, word string, needs int) error {
 		{needDNS, c.deps.DomainResolves != nil, "a DNS lookup (Deps.DomainResolves)"},
 		{needMyNet, c.deps.MyNetworks != nil, "a mynetworks matcher (Deps.MyNetworks)"},
 		{needLogin, c.deps.SenderOwners != nil, "smtpd_sender_login_maps, the owners of sender addresses (Deps.SenderOwners)"},
+		{needPolicy, c.deps.PolicyQuery != nil, "a policy client (Deps.PolicyQuery)"},
 	}
 	for _, m := range missing {
 		if needs&m.bit != 0 && !m.ok {

@@ -53,6 +53,13 @@ type Facts struct {
 	// where it may not (for reject_unauth_pipelining).
 	Pipelined bool
 	Protocol  string // "SMTP" or "ESMTP"
+	// Instance tells the mail transactions of a connection apart, for
+	// policy servers (the same value for every query of one transaction).
+	Instance string
+	// SASLMethod is the SASL mechanism the client authenticated with.
+	SASLMethod string
+	// Size is the message size the client declared with MAIL SIZE=.
+	Size int64
 	// RecipientCount is the number of recipients accepted so far in this
 	// transaction: at Rcpt it does not count the recipient being checked;
 	// at Data and EndOfData it is the transaction's total.
@@ -96,6 +103,11 @@ type Deps struct {
 	// MyNetworks reports whether a client address matches mynetworks
 	// (netlist.List.Match); an error is a table that can't be searched.
 	MyNetworks func(addr netip.Addr) (bool, error)
+	// PolicyQuery asks the policy server named by check_policy_service
+	// (inet:host:port or unix:path) about a request of "name=value"
+	// attributes, and returns the action it answers. An error means no
+	// usable answer; smtpd_policy_service_default_action applies.
+	PolicyQuery func(ctx context.Context, service string, attrs [][2]string) (action string, err error)
 	// SenderOwners returns the SASL login names that own a sender address
 	// (smtpd_sender_login_maps, searched as Postfix searches it): found is
 	// false for an address nobody owns. Nil when the maps are not set.

@@ -27,6 +27,7 @@ type settings struct {
 	localRcptCode, virtAliasCode, virtMailboxCode int
 	relayRcptCode, multiRcptCode                  int
 	nullKey                                       string
+	policyDefault, policyContext                  string // smtpd_policy_service_default_action, _policy_context
 	rejectUnlistedRcpt, rejectUnlistedSender      bool
 	showUnknownTable                              bool
 	parentMatches                                 bool // smtpd_access_maps in parent_domain_matches_subdomains
@@ -166,6 +167,8 @@ func readSettings(cfg *config.Config) (settings, error) {
 			s.parentMatches = true
 		}
 	}
+	s.policyDefault = param(cfg, "smtpd_policy_service_default_action")
+	s.policyContext = param(cfg, "smtpd_policy_service_policy_context")
 	s.permitLog = map[string]bool{}
 	for _, item := range splitWords(param(cfg, "smtpd_log_access_permit_actions")) {
 		if strings.EqualFold(item, "static:all") {
