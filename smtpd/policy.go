@@ -138,7 +138,11 @@ func readPolicyReply(br *bufio.Reader) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		text := strings.TrimRight(string(line), "\r\n")
+		text := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
+		if strings.ContainsFunc(text, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+			// The action may become the text of an SMTP reply.
+			return "", errors.New("control character in reply")
+		}
 		if text == "" {
 			if !found {
 				return "", errors.New("reply without action")

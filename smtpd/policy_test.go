@@ -119,6 +119,9 @@ func TestPolicyClientFailures(t *testing.T) {
 		{"no action", "reason=none\n\n"},
 		{"line too long", "action=" + strings.Repeat("x", 5000) + "\n\n"},
 		{"no end", "action=OK\n"},
+		// Found by FuzzReadPolicyReply: a CR inside the action would have
+		// reached the client in the SMTP reply text.
+		{"control character", "action=450 \r0\n\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakePolicyServer{replies: []string{tc.reply}, closeAfter: 1}
@@ -148,4 +151,19 @@ func TestPolicyAddress(t *testing.T) {
 			t.Errorf("address(%q) = %s %s, want %s", in, n, a, want)
 		}
 	}
+}
+
+func FuzzReadPolicyReply(f *testing.F) {
+	for _, s := range []string{"action=OK\n\n", "reason=x\naction=DUNNO\n\n", "action=\n\n", "\n", "action=a=b\r\n\r\n", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		action, err := readPolicyReply(bufio.NewReaderSize(strings.NewReader(in), policyReplyLineLen))
+		if err != nil {
+			return
+		}
+		if strings.ContainsAny(action, "\r\n") || !strings.Contains(in, "action="+action) {
+			t.Fatalf("readPolicyReply(%q) = %q", in, action)
+		}
+	})
 }
