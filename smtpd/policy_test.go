@@ -167,3 +167,29 @@ func FuzzReadPolicyReply(f *testing.F) {
 		}
 	})
 }
+
+// TestPolicyClientRequestLimit: smtpd_policy_service_request_limit
+// closes a connection after that many queries, and max_ttl after its age.
+func TestPolicyClientRequestLimit(t *testing.T) {
+	f := &fakePolicyServer{replies: []string{"action=DUNNO\n\n"}}
+	service := startPolicyServer(t, f)
+	p := testPolicyClient()
+	p.requestLimit = 2
+	defer p.close()
+	for range 5 {
+		if _, err := p.Query(context.Background(), service, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.requestLimit, p.maxTTL = 0, time.Nanosecond
+	for range 2 {
+		if _, err := p.Query(context.Background(), service, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.conns != 5 {
+		t.Errorf("%d connections, want 3 for 5 queries at 2 a connection and 2 for 2 queries past max_ttl", f.conns)
+	}
+}
