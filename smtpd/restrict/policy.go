@@ -65,7 +65,14 @@ func (e *eval) policyAttrs() [][2]string {
 	for i := range attrs {
 		// A line break would end the attribute early: the protocol has
 		// no quoting, so it is dropped.
-		attrs[i][1] = strings.NewReplacer("\r", "", "\n", "").Replace(attrs[i][1])
+		if strings.ContainsAny(attrs[i][1], "\r\n") {
+			attrs[i][1] = strings.Map(func(r rune) rune {
+				if r == '\r' || r == '\n' {
+					return -1
+				}
+				return r
+			}, attrs[i][1])
+		}
 	}
 	return attrs
 }
