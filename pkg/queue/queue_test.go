@@ -344,6 +344,15 @@ func TestWalk(t *testing.T) {
 	if c := q.Counts(); c[Incoming] != 0 || c[Hold] != n {
 		t.Fatalf("counts %v", c)
 	}
+	if got, err := q.IDs(Hold); err != nil || fmt.Sprint(got) != fmt.Sprint(ids) {
+		t.Fatalf("IDs(Hold) = %v, %v; want %v", got, err, ids)
+	}
+	if got, err := q.IDs(Incoming); err != nil || len(got) != 0 {
+		t.Fatalf("IDs(Incoming) = %v, %v; want none", got, err)
+	}
+	if _, err := q.IDs("bogus"); err == nil {
+		t.Fatal("IDs of an invalid state: no error")
+	}
 	count := 0
 	err = q.Walk(Hold, func(*envelope.Envelope) error {
 		count++

@@ -228,3 +228,23 @@ func countOf(tx *bolt.Tx, s State) int {
 	}
 	return 0
 }
+
+// IDs returns the id of every message in state, in ascending order, from
+// one read transaction. It decodes no envelope, so it also lists messages
+// whose envelope is damaged (in Corrupt, say).
+func (q *Queue) IDs(state State) ([]string, error) {
+	if !state.valid() {
+		return nil, fmt.Errorf("list ids: invalid queue state %q", state)
+	}
+	var ids []string
+	err := q.db.View(func(tx *bolt.Tx) error {
+		return bucket(tx, string(state)).ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s ids: %w", state, err)
+	}
+	return ids, nil
+}
