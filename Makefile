@@ -64,6 +64,7 @@ install: build
 install-postfix-links:
 	ln -sf tern $(DESTDIR)$(SBINDIR)/postmap
 	ln -sf tern $(DESTDIR)$(SBINDIR)/postalias
+	ln -sf tern $(DESTDIR)$(SBINDIR)/postsuper
 
 clean:
 	rm -rf bin

@@ -4,10 +4,12 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/postsuper"
 	"github.com/tern-mta/tern/pkg/queue"
 )
 
@@ -26,6 +28,10 @@ type scheduler struct {
 	pickupKick chan struct{}
 	transports map[string]*transport
 	running    sync.WaitGroup
+	// claimed holds the ids an administrator's queue operation is
+	// changing in the database; they are not activated meanwhile, and
+	// the channel closes when the operation is done (admin.go).
+	claimed map[string]chan struct{}
 }
 
 // activeMsg is a message with deliveries in progress.
@@ -34,6 +40,17 @@ type activeMsg struct {
 	env     *envelope.Envelope
 	started time.Time
 	jobs    int // delivery jobs not yet finished
+	// admin is the queue operation an administrator asked for while
+	// the message was active, carried out when its pass ends; settling
+	// is set when the pass ends, after which admin no longer changes.
+	// Both are guarded by the scheduler's mu.
+	admin    postsuper.Op
+	settling bool
+	// skip tells workers not to start the message's remaining jobs (it
+	// is being deleted or held).
+	skip atomic.Bool
+	// gone is closed once the scheduler has forgotten the message.
+	gone chan struct{}
 }
 
 // job is one delivery request: recipients of one message for one route.
@@ -54,6 +71,7 @@ func newScheduler(m *Manager) *scheduler {
 		flush:      make(chan struct{}, 1),
 		pickupKick: make(chan struct{}, 1),
 		transports: map[string]*transport{},
+		claimed:    map[string]chan struct{}{},
 	}
 }
 
@@ -183,20 +201,22 @@ func (s *scheduler) activate(env *envelope.Envelope, state queue.State, fresh bo
 		s.mu.Unlock()
 		return
 	}
+	if _, claimed := s.claimed[env.ID]; claimed {
+		s.mu.Unlock()
+		return
+	}
 	if len(s.active) >= activeLimitDefault {
 		s.backlog = true
 		s.mu.Unlock()
 		return
 	}
-	msg := &activeMsg{env: env, started: time.Now()}
+	msg := &activeMsg{env: env, started: time.Now(), gone: make(chan struct{})}
 	env.Activated = msg.started
 	s.active[env.ID] = msg
 	s.mu.Unlock()
 	cur, ok := s.current(env, state, fresh)
 	if !ok {
-		s.mu.Lock()
-		delete(s.active, env.ID)
-		s.mu.Unlock()
+		s.forget(msg)
 		return
 	}
 	msg.env = cur
@@ -366,18 +386,45 @@ func (s *scheduler) jobDone(j *job, results []agent.Result, logged bool) {
 	}
 }
 
-// finish settles a message whose jobs are all done and forgets it once
+// jobSkipped is called by a transport worker for a job it did not run
+// because an administrator deleted or held its message.
+func (s *scheduler) jobSkipped(j *job) {
+	msg := j.msg
+	msg.mu.Lock()
+	msg.jobs--
+	last := msg.jobs == 0
+	msg.mu.Unlock()
+	if last {
+		s.finish(msg)
+	}
+}
+
+// finish settles a message whose jobs are all done, as an administrator
+// asked while it was active or else by its results, and forgets it once
 // the queue is updated.
 func (s *scheduler) finish(msg *activeMsg) {
-	s.m.settle(msg, func() {
-		s.mu.Lock()
-		delete(s.active, msg.env.ID)
-		backlog := s.backlog
-		s.mu.Unlock()
-		if backlog {
-			kick(s.wake)
-		}
-	})
+	s.mu.Lock()
+	msg.settling = true
+	op := msg.admin
+	s.mu.Unlock()
+	forget := func() { s.forget(msg) }
+	if op == postsuper.Delete {
+		s.m.removeByAdmin(msg.env.ID, forget)
+		return
+	}
+	s.m.settle(msg, forget, op)
+}
+
+// forget drops msg from the active set.
+func (s *scheduler) forget(msg *activeMsg) {
+	s.mu.Lock()
+	delete(s.active, msg.env.ID)
+	backlog := s.backlog
+	s.mu.Unlock()
+	close(msg.gone)
+	if backlog {
+		kick(s.wake)
+	}
 }
 
 func (s *scheduler) transportFor(name string) *transport {

@@ -8,6 +8,7 @@ import (
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/dsn"
 	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/postsuper"
 	"github.com/tern-mta/tern/pkg/queue"
 )
 
@@ -35,11 +36,13 @@ func (m *Manager) record(msg *activeMsg, i int, res agent.Result, logged bool) {
 
 // settle decides a message's fate after a delivery pass: expire recipients
 // past their lifetime, return failures to the sender, then delete the
-// message when nothing is pending or defer it with back-off. forget is
+// message when nothing is pending or else defer it with back-off; op, an
+// administrator's request made during the pass, puts it on hold instead
+// (postsuper.Hold) or makes it due at once (postsuper.Requeue). forget is
 // called once the queue no longer offers the message for delivery: at
 // once for a deferral, after the commit for a removal, so that no queue
 // scan finds a delivered message before its removal is committed.
-func (m *Manager) settle(msg *activeMsg, forget func()) {
+func (m *Manager) settle(msg *activeMsg, forget func(), op postsuper.Op) {
 	env := msg.env
 	now := time.Now()
 	pending := env.Pending()
@@ -82,9 +85,22 @@ func (m *Manager) settle(msg *activeMsg, forget func()) {
 	defer forget()
 	m.warnDelay(env, now)
 	env.Attempts++
-	env.NextAttempt = now.Add(m.backoff(env, now))
-	if err := m.q.Update(context.Background(), env, queue.Deferred); err != nil {
+	state := queue.Deferred
+	switch op {
+	case postsuper.Hold:
+		state = queue.Hold
+	case postsuper.Requeue:
+		env.NextAttempt = now
+	default:
+		env.NextAttempt = now.Add(m.backoff(env, now))
+	}
+	if err := m.q.Update(context.Background(), env, state); err != nil {
 		m.log.Errorf("%s: update queue: %v", env.ID, err)
+		return
+	}
+	m.logAdmin(env.ID, op)
+	if op == postsuper.Requeue {
+		kick(m.sched.wake) // it is due now
 	}
 }
 

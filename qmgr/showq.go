@@ -9,6 +9,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/postsuper"
 	"github.com/tern-mta/tern/pkg/queue"
 )
 
@@ -96,7 +97,8 @@ func (m *Manager) writeQueueListing(w io.Writer) error {
 }
 
 // serveQmgr serves trigger requests: "flush" (sendmail -q) makes all
-// deferred mail due now, "wakeup" drains maildrop.
+// deferred mail due now, "wakeup" drains maildrop; and the superuser's
+// queue operations (admin.go).
 func (m *Manager) serveQmgr(ctx context.Context, c *ipc.Conn) {
 	req, err := c.Receive(ipc.FrameRequest)
 	if err != nil {
@@ -108,6 +110,9 @@ func (m *Manager) serveQmgr(ctx context.Context, c *ipc.Conn) {
 		kick(m.sched.flush)
 	case "wakeup":
 		kick(m.sched.pickupKick)
+	case string(postsuper.Delete), string(postsuper.Hold), string(postsuper.Release), string(postsuper.Requeue):
+		m.serveAdmin(ctx, c, req, postsuper.Op(req.Get(attrRequest)))
+		return
 	default:
 		_ = c.Send(ipc.FrameReply, ipc.Record{{Name: attrStatus, Value: "error"}, {Name: attrText, Value: "unknown request"}})
 		return

@@ -232,6 +232,11 @@ func (t *transport) worker() {
 		if j == nil {
 			return
 		}
+		if j.msg.skip.Load() {
+			t.release(j, nil)
+			t.s.jobSkipped(j)
+			continue
+		}
 		var results []agent.Result
 		var logged bool
 		if r, dead := t.suspended(j.dest); dead {

@@ -39,8 +39,26 @@ func TestPostmapAndPostaliasLinks(t *testing.T) {
 func TestQueueCommandErrors(t *testing.T) {
 	for _, argv := range [][]string{{"tern", "queue"}, {"tern", "queue", "purge"}} {
 		var out, errb bytes.Buffer
-		if code := run(argv, strings.NewReader(""), &out, &errb); code != 64 || !strings.Contains(errb.String(), "need flush or list") {
+		if code := run(argv, strings.NewReader(""), &out, &errb); code != 64 || !strings.Contains(errb.String(), "need "+queueCommands) {
 			t.Errorf("%v: exit %d, stderr %q", argv, code, errb.String())
+		}
+	}
+}
+
+// TestPostsuperNames: the postsuper link name and "tern postsuper" and
+// "tern queue hold" reach the postsuper command (here its usage errors).
+func TestPostsuperNames(t *testing.T) {
+	for _, tt := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"/usr/sbin/postsuper"}, "postsuper: fatal: usage: postsuper"},
+		{[]string{"tern", "postsuper", "-x"}, "postsuper: fatal: unknown shorthand flag: 'x'"},
+		{[]string{"tern", "queue", "hold"}, "tern queue hold: fatal: usage: tern queue hold"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(tt.argv, strings.NewReader(""), &out, &errb); code != 1 || !strings.HasPrefix(errb.String(), tt.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tt.argv, code, errb.String(), tt.want)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tern-mta/tern/master"
 	"github.com/tern-mta/tern/pkg/postconf"
 	"github.com/tern-mta/tern/pkg/postmap"
+	"github.com/tern-mta/tern/pkg/postsuper"
 	"github.com/tern-mta/tern/qmgr"
 	"github.com/tern-mta/tern/smtp"
 	"github.com/tern-mta/tern/smtpd"
@@ -29,6 +30,9 @@ Mail system control (as postfix(1)):
   start | start-fg | stop | abort | reload | status | check
   flush             try every deferred message now (as postfix flush)
   queue flush|list  the same as flush; list the queue (as mailq)
+  queue delete|hold|release|requeue ID|ALL|- ... [QUEUE ...]
+                    change queued mail (as postsuper -d, -h, -H, -r)
+  postsuper ARGS    the same with postsuper's options (also as postsuper)
 Commands:
   sendmail ARGS     submit mail (also as /usr/sbin/sendmail)
   mailq             list the queue (also as mailq, sendmail -bp)
@@ -53,6 +57,8 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return postmap.MapMain(argv[1:], stdin, stdout, stderr)
 	case "postalias":
 		return postmap.AliasMain(argv[1:], stdin, stdout, stderr)
+	case "postsuper":
+		return postsuper.Main(argv[1:], stdin, stdout, stderr)
 	}
 	if len(argv) < 2 {
 		fmt.Fprint(stderr, usage)
@@ -72,6 +78,8 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return sendmailMain("sendmail", flushArgs(args), stdin, stdout, stderr)
 	case "queue":
 		return queueMain(args, stdin, stdout, stderr)
+	case "postsuper":
+		return postsuper.Main(args, stdin, stdout, stderr)
 	case "conf":
 		return postconf.Main(args, stdout, stderr)
 	case "map":
@@ -127,10 +135,14 @@ func masterOptions(stdout, stderr io.Writer) master.Options {
 	return master.Options{Daemons: have, Checks: checks, Stdout: stdout, Stderr: stderr}
 }
 
-// queueMain runs "tern queue flush" and "tern queue list" (mailq).
+// queueCommands names the "tern queue" verbs, for usage messages.
+const queueCommands = "flush, list, delete, hold, release or requeue"
+
+// queueMain runs "tern queue flush" and "tern queue list" (mailq), and the
+// superuser's delete, hold, release and requeue (postsuper).
 func queueMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, "tern queue: need flush or list\n")
+		fmt.Fprintf(stderr, "tern queue: need %s\n", queueCommands)
 		return 64
 	}
 	switch args[0] {
@@ -139,7 +151,12 @@ func queueMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "list":
 		return sendmailMain("mailq", flushArgs(args[1:])[1:], stdin, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "tern queue: unknown command %q: need flush or list\n", args[0])
+	for _, op := range postsuper.Ops() {
+		if args[0] == string(op) {
+			return postsuper.QueueMain(op, args[1:], stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "tern queue: unknown command %q: need %s\n", args[0], queueCommands)
 	return 64
 }
 
