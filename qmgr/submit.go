@@ -60,6 +60,7 @@ type submission struct {
 	saslHeader bool
 	gecosName  string
 	prepend    []string // smtpd: PREPEND header lines
+	hold       bool     // smtpd: a HOLD action put the message on hold
 }
 
 // authenticatedSender is the SASL login name for the Received header, when
@@ -119,7 +120,11 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	}
 	// A submission whose content has arrived is committed even when
 	// shutdown has begun: the client is waiting for the answer.
-	if err := m.q.Commit(context.WithoutCancel(ctx), env, draft, queue.Incoming); err != nil {
+	state := queue.Incoming
+	if s.hold {
+		state = queue.Hold
+	}
+	if err := m.q.Commit(context.WithoutCancel(ctx), env, draft, state); err != nil {
 		return "", &rejection{exTempFail, "4.3.0", "queue file write error"}
 	}
 	if s.local {
@@ -127,6 +132,11 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	}
 	if res.MessageID != "" {
 		m.log.Infof("%s: message-id=%s", env.ID, res.MessageID)
+	}
+	if s.hold {
+		// It waits until an administrator releases it.
+		m.log.Infof("%s: from=<%s>, size=%d, nrcpt=%d (queue hold)", env.ID, env.Sender, env.Size, len(env.Recipients))
+		return env.ID, nil
 	}
 	m.log.Infof("%s: from=<%s>, size=%d, nrcpt=%d (queue active)", env.ID, env.Sender, env.Size, len(env.Recipients))
 	if res.TooManyHops {
@@ -346,11 +356,12 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 		}
 	}
 	s := &submission{env: env, local: local, forward: req.Get(attrOrigin) == "forward", tls: req.Get("tls"),
-		saslUser: req.Get("sasl_username"), saslHeader: req.Get("sasl_header") == "yes", prepend: req.All("prepend")}
+		saslUser: req.Get("sasl_username"), saslHeader: req.Get("sasl_header") == "yes", prepend: req.All("prepend"),
+		hold: req.Get("hold") == "yes"}
 	if local {
 		env.Protocol = "local"
 		env.ClientName, env.ClientAddr, env.Helo, s.tls = "", "", "", ""
-		s.prepend = nil // only smtpd's restrictions prepend
+		s.prepend, s.hold = nil, false // only smtpd's restrictions do these
 	}
 	return s
 }

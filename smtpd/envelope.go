@@ -135,8 +135,12 @@ func (s *session) rcpt(ctx context.Context, arg string) reply.Reply {
 			return r
 		}
 	}
-	if r := s.check(ctx, restrict.Rcpt, addr); !r.IsZero() {
-		return r
+	// A message to be discarded goes nowhere: its recipients need no
+	// more checks, as in Postfix.
+	if !s.tx.discard {
+		if r := s.check(ctx, restrict.Rcpt, addr); !r.IsZero() {
+			return r
+		}
 	}
 	s.tx.rcpts = append(s.tx.rcpts, rc)
 	return reply.New(reply.CodeOK, reply.StatusRcptOK, "Ok")

@@ -24,6 +24,9 @@ type queueSubmission struct {
 	body io.WriteCloser
 	err  error        // the first write error
 	pool *cleanupPool // where the connection goes after a complete exchange
+	// discard drops the content without a connection to qmgr (a DISCARD
+	// action applied before the content).
+	discard bool
 }
 
 // cleanupTimeout bounds each exchange with qmgr; the commit that makes a
@@ -127,6 +130,9 @@ func (srv *Server) request(s *session) ipc.Record {
 	for _, h := range tx.prepend {
 		req = req.Add("prepend", h)
 	}
+	if tx.hold {
+		req = req.Add("hold", "yes")
+	}
 	if s.authUser != "" {
 		req = req.Add("sasl_method", s.authMech).Add("sasl_username", s.authUser)
 		if srv.set.saslHeader {
@@ -142,7 +148,7 @@ func (srv *Server) request(s *session) ipc.Record {
 // Write streams content to qmgr. After a failure it swallows the rest,
 // so the session can read the client's data to its end; finish reports.
 func (q *queueSubmission) Write(p []byte) (int, error) {
-	if q.err != nil {
+	if q.err != nil || q.discard {
 		return len(p), nil
 	}
 	if _, err := q.body.Write(p); err != nil {

@@ -39,6 +39,9 @@ type transaction struct {
 	// prepend holds the header lines PREPEND actions asked for, which
 	// go on top of the message.
 	prepend []string
+	// hold and discard are set by HOLD and DISCARD actions: the message
+	// goes to the hold queue, or is accepted and dropped.
+	hold, discard bool
 	// instance tells this transaction apart for policy servers.
 	instance string
 }
@@ -449,8 +452,17 @@ func (s *session) check(ctx context.Context, stage restrict.Stage, rcpt string) 
 	res := s.policy.Check(ctx, stage, s.facts(rcpt))
 	if res.Reply.IsZero() || res.Reply.Positive() {
 		s.keepPrepend(stage, res.Prepend)
+		s.keepActions(stage, rcpt, res)
 		return reply.Reply{}
 	}
+	s.logWhatsup("reject", stage, rcpt, res.Reply.String())
+	return res.Reply
+}
+
+// logWhatsup logs what a restriction did, as Postfix's smtpd does
+// ("NOQUEUE: reject: RCPT from name[addr]: text; from=<...> to=<...>
+// proto=ESMTP helo=<...>"): the message has no queue id yet.
+func (s *session) logWhatsup(what string, stage restrict.Stage, rcpt, text string) {
 	verb := map[restrict.Stage]string{restrict.Connect: "CONNECT", restrict.Helo: s.last,
 		restrict.Mail: "MAIL", restrict.Rcpt: "RCPT", restrict.Data: "DATA", restrict.EndOfData: "END-OF-MESSAGE"}[stage]
 	var from, to string
@@ -460,9 +472,36 @@ func (s *session) check(ctx context.Context, stage restrict.Stage, rcpt string) 
 	if rcpt != "" {
 		to = fmt.Sprintf(" to=<%s>", rcpt)
 	}
-	s.srv.log.Infof("NOQUEUE: reject: %s from %s: %s;%s%s proto=%s helo=<%s>",
-		verb, s.client, res.Reply, from, to, s.protocol(), s.helo)
-	return res.Reply
+	s.srv.log.Infof("NOQUEUE: %s: %s from %s: %s;%s%s proto=%s helo=<%s>",
+		what, verb, s.client, text, from, to, s.protocol(), s.helo)
+}
+
+// keepActions applies the HOLD and DISCARD actions of a passed stage to
+// the transaction, logging each the first time. Before MAIL (with
+// smtpd_delay_reject = no) there is no message to act on, and Postfix
+// skips them with a warning; so does tern. At the end of data the
+// message's envelope has gone to the queue: DISCARD still drops it, HOLD
+// is logged and ignored.
+func (s *session) keepActions(stage restrict.Stage, rcpt string, res restrict.Result) {
+	if res.Hold == "" && res.Discard == "" {
+		return
+	}
+	if s.tx == nil {
+		s.srv.log.Warnf("access action HOLD or DISCARD in a client or HELO restriction is skipped with smtpd_delay_reject = no: %s%s", res.Hold, res.Discard)
+		return
+	}
+	if res.Hold != "" && !s.tx.hold && !s.tx.discard {
+		if stage == restrict.EndOfData {
+			s.srv.log.Warnf("HOLD in smtpd_end_of_data_restrictions is ignored: the message is already on its way to the queue: %s", res.Hold)
+		} else {
+			s.tx.hold = true
+			s.logWhatsup("hold", stage, rcpt, res.Hold)
+		}
+	}
+	if res.Discard != "" && !s.tx.discard {
+		s.tx.discard = true
+		s.logWhatsup("discard", stage, rcpt, res.Discard)
+	}
 }
 
 // rejectBareLF reports whether smtpd_forbid_bare_newline = reject applies

@@ -21,6 +21,9 @@ func (s *session) beforeContent(ctx context.Context) (*queueSubmission, reply.Re
 	if len(s.tx.rcpts) == 0 {
 		return nil, reply.New(reply.CodeFailed, reply.StatusBadCommand, "Error: no valid recipients")
 	}
+	if s.tx.discard {
+		return &queueSubmission{discard: true}, reply.Reply{}
+	}
 	if r := s.check(ctx, restrict.Data, ""); !r.IsZero() {
 		return nil, r
 	}
@@ -80,15 +83,27 @@ func (s *session) data(ctx context.Context, arg string) reply.Reply {
 	return s.finish(ctx, q)
 }
 
+// replyDiscarded answers the end of a message that a DISCARD action
+// drops: the delivery is claimed, without a queue id.
+var replyDiscarded = reply.New(reply.CodeOK, reply.StatusOK, "Ok")
+
 var replyTooBig = reply.New(reply.CodeExceededStorage, reply.StatusTooBig, "Error: message file too big")
 
 // finish runs the end-of-data restrictions, completes the submission and
 // ends the transaction.
 func (s *session) finish(ctx context.Context, q *queueSubmission) reply.Reply {
 	defer func() { s.tx = nil }()
-	if r := s.check(ctx, restrict.EndOfData, ""); !r.IsZero() {
+	// The end-of-data restrictions may discard the message too.
+	if !s.tx.discard {
+		if r := s.check(ctx, restrict.EndOfData, ""); !r.IsZero() {
+			q.abort()
+			return r
+		}
+	}
+	if s.tx.discard {
+		// Claim delivery, as DISCARD asks; the content goes nowhere.
 		q.abort()
-		return r
+		return replyDiscarded
 	}
 	id, r := q.finish()
 	if r.IsZero() {

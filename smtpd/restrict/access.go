@@ -20,8 +20,10 @@ const (
 	actWarn                            // WARN [text]
 	actInfo                            // INFO [text]
 	actPrepend                         // PREPEND header: value
+	actHold                            // HOLD [text]
+	actDiscard                         // DISCARD [text]
 	actEmpty                           // empty result (Postfix: OK, with a warning)
-	actUnsupported                     // FILTER, HOLD, DISCARD, ... (not implemented)
+	actUnsupported                     // FILTER, REDIRECT, ... (not implemented)
 	actTable                           // names a lookup table: not allowed
 	actRestrictions                    // restriction names, evaluated recursively
 )
@@ -38,8 +40,7 @@ type accessAction struct {
 // unsupportedActions are access(5) actions that need smtpd or cleanup
 // support that tern's restriction engine does not have.
 var unsupportedActions = map[string]bool{
-	"FILTER": true, "HOLD": true, "DISCARD": true, "REDIRECT": true,
-	"BCC": true, "HANGUP": true,
+	"FILTER": true, "REDIRECT": true, "BCC": true, "HANGUP": true,
 }
 
 // parseAccessResult parses the right-hand side of an access(5) entry the
@@ -70,6 +71,10 @@ func parseAccessResult(value string) accessAction {
 		a.kind = actWarn
 	case up == "PREPEND":
 		a.kind = actPrepend
+	case up == "HOLD":
+		a.kind = actHold
+	case up == "DISCARD":
+		a.kind = actDiscard
 	case up == "DEFER_IF_PERMIT":
 		a.kind = actDeferIfPermit
 	case up == "DEFER_IF_REJECT":
@@ -160,6 +165,15 @@ func dsnFix(dsn, class string) string {
 	return dsn[:2] + fixed
 }
 
+// whatsup is the log reason of a HOLD or DISCARD action: "<name>: class
+// text", with def when the table gave no text.
+func whatsup(lc listCtx, text, def string) string {
+	if text == "" {
+		text = def
+	}
+	return "<" + lc.name + ">: " + lc.class + " " + text
+}
+
 // tableResult turns a table result into a decision (check_table_result).
 func (e *eval) tableResult(table, value string, lc listCtx) status {
 	a := parseAccessResult(value)
@@ -202,6 +216,19 @@ func (e *eval) tableResult(table, value string, lc listCtx) status {
 		}
 		e.addPrepend(a.text)
 		return dunno
+	case actHold:
+		// The message goes to the hold queue unless a later restriction
+		// rejects it; the lists go on.
+		if e.hold == "" {
+			e.hold = whatsup(lc, a.text, "triggers HOLD action")
+		}
+		return dunno
+	case actDiscard:
+		// The message is accepted and dropped: this list passes.
+		if e.discard == "" {
+			e.discard = whatsup(lc, a.text, "triggers DISCARD action")
+		}
+		return e.permit(e.cur, lc.class, lc.name)
 	case actUnsupported:
 		return e.serverError("access table %s: action %s is not supported by tern", table, strings.ToUpper(a.word))
 	case actTable:

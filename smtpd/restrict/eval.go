@@ -72,6 +72,7 @@ type eval struct {
 	final                     Result
 	permitWord, permitLogText string
 	prepend                   []string // PREPEND header lines
+	hold, discard             string   // reasons of HOLD and DISCARD actions
 	cache                     map[string]resolved
 }
 
@@ -107,10 +108,11 @@ func (e *eval) result() Result {
 	if e.final.Reply.Code != 0 {
 		return e.final
 	}
+	r := Result{Prepend: e.prepend, Hold: e.hold, Discard: e.discard}
 	if e.permitWord != "" {
-		return Result{Permit: true, Restriction: e.permitWord, Log: e.permitLogText, Prepend: e.prepend}
+		r.Permit, r.Restriction, r.Log = true, e.permitWord, e.permitLogText
 	}
-	return Result{Prepend: e.prepend}
+	return r
 }
 
 // addPrepend remembers a PREPEND header line once: with smtpd_delay_reject

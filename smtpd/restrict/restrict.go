@@ -166,6 +166,10 @@ type Result struct {
 	// Prepend holds the header lines ("Name: value") that PREPEND actions
 	// asked for, in order and without repeats, when the stage passes.
 	Prepend []string
+	// Hold and Discard are set when a HOLD or DISCARD action applies to
+	// the message, to the reason to log ("<name>: <class> triggers HOLD
+	// action" or the table's text), when the stage passes.
+	Hold, Discard string
 }
 
 // Rejected reports whether r carries a reject or defer reply.
