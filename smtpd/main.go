@@ -17,6 +17,7 @@ import (
 	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/sasl"
+	"github.com/tern-mta/tern/smtp/mx"
 	"github.com/tern-mta/tern/smtpd/restrict"
 )
 
@@ -89,6 +90,11 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	}
 	srv.policy = newPolicyClient(cfg)
 	deps.PolicyQuery = srv.policy.Query
+	lists, err := mx.NewResolver("/etc/resolv.conf", cfg.List("tern_dns_servers"), true, false)
+	if err != nil {
+		return nil, fmt.Errorf("tern_dns_servers: %w", err)
+	}
+	deps.DNSList = newDNSListCache(lists).lookup
 	checker, err := restrict.New(cfg, deps)
 	if err != nil {
 		return nil, err

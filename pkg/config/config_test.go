@@ -394,3 +394,21 @@ func TestUnsupportedParameterWarning(t *testing.T) {
 		t.Error("Unsupported misreports")
 	}
 }
+
+func TestExpandVars(t *testing.T) {
+	vars := map[string]string{"rbl_code": "554", "rbl_domain": "bl.test", "rbl_reason": "", "what": "$rbl_code"}
+	tests := []struct{ in, want string }{
+		{"$rbl_code Service unavailable; blocked using $rbl_domain${rbl_reason?; $rbl_reason}", "554 Service unavailable; blocked using bl.test"},
+		{"${rbl_reason:no reason} $$ $unknown.", "no reason $ ."},
+		// Values are not expanded again.
+		{"[$what]", "[$rbl_code]"},
+	}
+	for _, tt := range tests {
+		if got, err := ExpandVars(tt.in, vars); err != nil || got != tt.want {
+			t.Errorf("ExpandVars(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := ExpandVars("${rbl_code", vars); err == nil {
+		t.Error("ExpandVars of an unclosed reference: no error")
+	}
+}

@@ -17,6 +17,7 @@ var errBudget = errors.New("parameter expansion result is too large")
 // detect reference loops.
 type expander struct {
 	c      *Config
+	vars   map[string]string // ExpandVars: the names, used as they are
 	stack  []string
 	budget int
 }
@@ -33,8 +34,23 @@ func (c *Config) Expand(s string) (string, error) {
 	return e.expand(s)
 }
 
+// ExpandVars expands $name, ${name}, ${name?text} and ${name:text} in s
+// with vars, as Postfix expands reply templates such as default_rbl_reply:
+// the values are used as they are, not expanded again, and unknown names
+// are empty.
+func ExpandVars(s string, vars map[string]string) (string, error) {
+	e := &expander{vars: vars, budget: expandBudget}
+	return e.expand(s)
+}
+
 // value returns the expanded value of name; undefined names give "".
 func (e *expander) value(name string) (string, error) {
+	if e.vars != nil {
+		if e.budget--; e.budget < 0 {
+			return "", errBudget
+		}
+		return e.vars[name], nil
+	}
 	for _, n := range e.stack {
 		if n == name {
 			return "", fmt.Errorf("recursive expansion of parameter %q: %s -> %s",

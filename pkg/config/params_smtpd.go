@@ -8,6 +8,7 @@ var smtpdParams = []Param{
 	{"anvil_rate_time_unit", "60s", typeTimeS, "Time unit of the smtpd client rate limits."},
 	{"authorized_verp_clients", "$mynetworks", typeMapList, "Clients allowed to request VERP delivery."},
 	{"broken_sasl_auth_clients", "no", typeBool, "smtpd also announces AUTH=... for old clients."},
+	{"default_rbl_reply", "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}", typeString, "Reply template of DNSBL rejections, with $rbl_code, $rbl_class, $rbl_what, $rbl_domain, $rbl_reason and the client and envelope names; expanded per rejection."},
 	{"defer_code", "450", typeInt, "smtpd reply code for defer restrictions."},
 	{"disable_vrfy_command", "yes", typeBool, "smtpd rejects the VRFY command (Postfix: no; tern does not help address harvesters by default)."},
 	{"fast_flush_domains", "$relay_domains", typeMapList, "Domains for which ETRN flushes are allowed."},

@@ -96,6 +96,9 @@ func (e *eval) stepNamed(s step, lc listCtx) status {
 		}
 	case kCheckPolicy:
 		return e.checkPolicy(s.table, lc)
+	case kRejectRBLClient, kRejectRHSBLClient, kRejectRHSBLReverseClient, kRejectRHSBLHelo,
+		kRejectRHSBLSender, kRejectRHSBLRecipient, kPermitDNSWLClient, kPermitRHSWLClient:
+		return e.stepDNSList(s)
 	case kRejectSenderLoginMismatch, kRejectAuthSenderLoginMismatch, kRejectKnownSenderLoginMismatch, kRejectUnauthSenderLoginMismatch:
 		if e.hasFrom && f.Sender != "" {
 			return e.senderLoginMismatch(s.kind)

@@ -35,12 +35,16 @@ type world struct {
 	owners                       map[string][]string // smtpd_sender_login_maps; "err" fails
 	policy                       func(service string, attrs [][2]string) (string, error)
 	dns                          map[string]string // domain -> "ok", "temp", "err"; missing = not found
-	mynet                        netip.Prefix
-	localErr                     bool
-	knownErr                     bool
-	mu                           sync.Mutex
-	keys                         []string
-	logs                         []string
+	// lists holds DNS list records: name -> "a1 a2|txt", or "temp" for a
+	// failed lookup; queried records the names asked.
+	lists    map[string]string
+	queried  []string
+	mynet    netip.Prefix
+	localErr bool
+	knownErr bool
+	mu       sync.Mutex
+	keys     []string
+	logs     []string
 }
 
 func newWorld() *world {
@@ -120,6 +124,21 @@ func (w *world) deps() Deps {
 				return nil, false, errors.New("login table broken")
 			}
 			return o, ok, nil
+		},
+		DNSList: func(_ context.Context, name string) ([]netip.Addr, string, error) {
+			w.mu.Lock()
+			w.queried = append(w.queried, name)
+			w.mu.Unlock()
+			rec := w.lists[name]
+			if rec == "temp" {
+				return nil, "", errors.New("DNS list timed out")
+			}
+			a, txt, _ := strings.Cut(rec, "|")
+			var addrs []netip.Addr
+			for _, f := range strings.Fields(a) {
+				addrs = append(addrs, netip.MustParseAddr(f))
+			}
+			return addrs, txt, nil
 		},
 		Logf: func(format string, args ...any) {
 			w.mu.Lock()

@@ -68,6 +68,14 @@ const (
 	kCheckRcpt
 	kCheckSASL
 	kCheckPolicy // check_policy_service: a policy server's access(5) action
+	kRejectRBLClient
+	kRejectRHSBLClient
+	kRejectRHSBLReverseClient
+	kRejectRHSBLHelo
+	kRejectRHSBLSender
+	kRejectRHSBLRecipient
+	kPermitDNSWLClient
+	kPermitRHSWLClient
 	kImplicitMap // a bare type:name: the list's own check_*_access
 	kClass       // a smtpd_restriction_classes name
 )
@@ -81,6 +89,7 @@ const (
 	needMyNet
 	needLogin
 	needPolicy
+	needDNSList
 )
 
 // wordInfo describes one built-in restriction.
@@ -88,6 +97,7 @@ type wordInfo struct {
 	kind    kind
 	table   bool // takes a type:name argument
 	service bool // takes a policy server: inet:host:port or unix:path
+	dnsList bool // takes a DNS list: domain[=d.d.d.d]
 	needs   int
 }
 
@@ -136,14 +146,20 @@ var builtins = map[string]wordInfo{
 	"check_recipient_access":                       {kind: kCheckRcpt, table: true, needs: needMap | needLocal},
 	"check_sasl_access":                            {kind: kCheckSASL, table: true, needs: needMap},
 	"check_policy_service":                         {kind: kCheckPolicy, service: true, needs: needPolicy},
+	"reject_rbl_client":                            {kind: kRejectRBLClient, dnsList: true, needs: needDNSList},
+	"reject_rhsbl_client":                          {kind: kRejectRHSBLClient, dnsList: true, needs: needDNSList},
+	"reject_rhsbl_reverse_client":                  {kind: kRejectRHSBLReverseClient, dnsList: true, needs: needDNSList},
+	"reject_rhsbl_helo":                            {kind: kRejectRHSBLHelo, dnsList: true, needs: needDNSList},
+	"reject_rhsbl_sender":                          {kind: kRejectRHSBLSender, dnsList: true, needs: needDNSList},
+	"reject_rhsbl_recipient":                       {kind: kRejectRHSBLRecipient, dnsList: true, needs: needDNSList},
+	"permit_dnswl_client":                          {kind: kPermitDNSWLClient, dnsList: true, needs: needDNSList | needLocal},
+	"permit_rhswl_client":                          {kind: kPermitRHSWLClient, dnsList: true, needs: needDNSList | needLocal},
 }
 
 // unsupported lists Postfix restrictions that tern does not implement
 // yet; naming one is a configuration error rather than a silent no-op.
 var unsupported = map[string]bool{
-	"reject_rbl_client": true, "reject_rbl": true, "reject_maps_rbl": true, "permit_dnswl_client": true,
-	"reject_rhsbl_client": true, "reject_rhsbl_reverse_client": true, "reject_rhsbl_helo": true,
-	"reject_rhsbl_sender": true, "reject_rhsbl_recipient": true, "permit_rhswl_client": true,
+	"reject_rbl": true, "reject_maps_rbl": true,
 	"reject_unverified_sender": true, "reject_unverified_recipient": true,
 	"permit_tls_clientcerts": true, "permit_tls_all_clientcerts": true, "check_ccert_access": true,
 	"permit_mx_backup": true, "check_relay_domains": true, "permit_inet_interfaces": true,
@@ -162,6 +178,7 @@ type step struct {
 	kind  kind
 	table string // type:name of check_*_access
 	class string // class name of kClass
+	list  *dnsList
 }
 
 // list is one compiled restriction list.
@@ -229,6 +246,11 @@ func (c *Checker) compile(cfg *config.Config) error {
 		}
 		c.lists[i] = l
 	}
+	for _, spec := range c.set.rblReplyMaps {
+		if err := c.openTable("rbl_reply_maps", "rbl_reply_maps", spec); err != nil {
+			return err
+		}
+	}
 	if !c.hasRequired(c.lists[listRelay].steps, map[string]bool{}) &&
 		!c.hasRequired(c.lists[listRecipient].steps, map[string]bool{}) {
 		return errors.New("in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, " +
@@ -264,6 +286,19 @@ func (c *Checker) compileList(paramName, value string, idx int) (*list, error) {
 				return nil, err
 			}
 			l.steps = append(l.steps, step{word: w, kind: info.kind, table: words[i+1]})
+			i++
+		case ok && info.dnsList:
+			if i+1 >= len(words) {
+				return nil, fmt.Errorf("%s: restriction %q needs a DNS list domain argument", paramName, w)
+			}
+			dl, err := parseDNSList(words[i+1])
+			if err != nil {
+				return nil, fmt.Errorf("%s: restriction %q: %w", paramName, w, err)
+			}
+			if err := c.checkNeeds(paramName, w, info.needs); err != nil {
+				return nil, err
+			}
+			l.steps = append(l.steps, step{word: w, kind: info.kind, list: dl})
 			i++
 		case ok && info.table:
 			if i+1 >= len(words) {
@@ -320,6 +355,7 @@ func (c *Checker) checkNeeds(paramName, word string, needs int) error {
 		{needMyNet, c.deps.MyNetworks != nil, "a mynetworks matcher (Deps.MyNetworks)"},
 		{needLogin, c.deps.SenderOwners != nil, "smtpd_sender_login_maps, the owners of sender addresses (Deps.SenderOwners)"},
 		{needPolicy, c.deps.PolicyQuery != nil, "a policy client (Deps.PolicyQuery)"},
+		{needDNSList, c.deps.DNSList != nil, "a DNS list lookup (Deps.DNSList)"},
 	}
 	for _, m := range missing {
 		if needs&m.bit != 0 && !m.ok {
@@ -432,8 +468,8 @@ func (c *Checker) parseRuntime(value string) ([]step, error) {
 			return nil, fmt.Errorf("access table result names lookup table %q; define a restriction class and use its name instead", w)
 		}
 		if info, ok := builtins[strings.ToLower(w)]; ok {
-			if info.table {
-				return nil, fmt.Errorf("access table result uses %q, which needs a table argument", w)
+			if info.table || info.service || info.dnsList {
+				return nil, fmt.Errorf("access table result uses %q, which needs an argument; define a restriction class and use its name instead", w)
 			}
 			if err := c.checkNeeds("access table result", w, info.needs); err != nil {
 				return nil, err

@@ -108,6 +108,11 @@ type Deps struct {
 	// attributes, and returns the action it answers. An error means no
 	// usable answer; smtpd_policy_service_default_action applies.
 	PolicyQuery func(ctx context.Context, service string, attrs [][2]string) (action string, err error)
+	// DNSList looks a name up in a DNS list (reject_rbl_client and its
+	// kin): the IPv4 addresses of its A records, none when it is not
+	// listed, and the text of its TXT records. An error is a lookup that
+	// could not be answered.
+	DNSList func(ctx context.Context, name string) (addrs []netip.Addr, text string, err error)
 	// SenderOwners returns the SASL login names that own a sender address
 	// (smtpd_sender_login_maps, searched as Postfix searches it): found is
 	// false for an address nobody owns. Nil when the maps are not set.

@@ -40,6 +40,9 @@ type settings struct {
 	unknownAddrTempfail, unknownHeloTempfail      tempfailAction
 	permitLog                                     map[string]bool
 	permitLogAll                                  bool
+	rblCode                                       int      // maps_rbl_reject_code
+	rblReply                                      string   // default_rbl_reply, unexpanded
+	rblReplyMaps                                  []string // rbl_reply_maps
 }
 
 // missingDefaults are Postfix parameters that pkg/config does not list
@@ -142,6 +145,7 @@ func readSettings(cfg *config.Config) (settings, error) {
 		{&s.virtMailboxCode, "unknown_virtual_mailbox_reject_code"},
 		{&s.relayRcptCode, "unknown_relay_recipient_reject_code"},
 		{&s.multiRcptCode, "multi_recipient_bounce_reject_code"},
+		{&s.rblCode, "maps_rbl_reject_code"},
 	}
 	for _, c := range codes {
 		if *c.dst, err = paramCode(cfg, c.name); err != nil {
@@ -167,6 +171,8 @@ func readSettings(cfg *config.Config) (settings, error) {
 			s.parentMatches = true
 		}
 	}
+	s.rblReply = param(cfg, "default_rbl_reply")
+	s.rblReplyMaps = splitWords(param(cfg, "rbl_reply_maps"))
 	s.policyDefault = param(cfg, "smtpd_policy_service_default_action")
 	s.policyContext = param(cfg, "smtpd_policy_service_policy_context")
 	s.permitLog = map[string]bool{}
