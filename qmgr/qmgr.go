@@ -39,6 +39,7 @@ type Manager struct {
 	settings settings
 	router   *router
 	rewriter *addressRewriter
+	checks   *contentChecks // nil without header_checks and friends
 	sched    *scheduler
 	// cleanupBuffers lends cleanup its I/O buffers from one message to
 	// the next.
@@ -161,6 +162,12 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 		q.Close()
 		return nil, err
 	}
+	if m.checks, err = newContentChecks(cfg); err != nil {
+		m.rewriter.close()
+		m.router.close()
+		q.Close()
+		return nil, err
+	}
 	m.sched = newScheduler(m)
 	return m, nil
 }
@@ -173,6 +180,7 @@ func (m *Manager) Run(ctx context.Context, listeners []daemon.Listener) error {
 	defer m.q.Close()
 	defer m.router.close()
 	defer m.rewriter.close()
+	defer m.checks.close()
 	moved, err := m.q.Recover()
 	if err != nil {
 		return fmt.Errorf("queue recovery: %w", err)

@@ -181,7 +181,7 @@ func rewriteRejection(err error) *rejection {
 	var re *rewrite.Error
 	if errors.As(err, &re) {
 		_, dsn, text := re.Status()
-		return &rejection{exTempFail, dsn, text}
+		return &rejection{code: exTempFail, dsn: dsn, text: text}
 	}
-	return &rejection{exTempFail, "4.3.0", fmt.Sprintf("address rewriting failed: %v", err)}
+	return &rejection{code: exTempFail, dsn: "4.3.0", text: fmt.Sprintf("address rewriting failed: %v", err)}
 }

@@ -30,6 +30,7 @@ const (
 	attrDSN     = "dsn"
 	attrText    = "text"
 	attrOrigin  = "origin" // cleanup: "smtpd" (default) or "forward"
+	attrSMTP    = "smtp"   // reply: the SMTP code smtpd should give
 )
 
 // Exit codes of sysexits.h returned to sendmail.
@@ -45,6 +46,9 @@ type rejection struct {
 	code int    // sysexits value
 	dsn  string // enhanced status
 	text string
+	// smtp, when not 0, is the reply code smtpd gives with the text as
+	// it is (550 for content checks, as Postfix's smtpd replies).
+	smtp int
 }
 
 func (r *rejection) Error() string { return r.dsn + " " + r.text }
@@ -88,20 +92,27 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		}
 	}
 	if len(env.Recipients) == 0 {
-		return "", &rejection{exDataErr, "5.1.3", "no recipients specified"}
+		return "", &rejection{code: exDataErr, dsn: "5.1.3", text: "no recipients specified"}
 	}
 	draft, err := m.q.NewDraft()
 	if err != nil {
-		return "", &rejection{exTempFail, "4.3.0", "queue file write error"}
+		return "", &rejection{code: exTempFail, dsn: "4.3.0", text: "queue file write error"}
 	}
 	limit := m.settings.messageSizeLimit
 	lr := &limitReader{r: body, left: limit}
 	if limit <= 0 {
 		lr.left = math.MaxInt64 // message_size_limit = 0: no limit
 	}
-	res, err := m.cleanupContent(s, draft, lr)
+	var checks *inspection
+	if !s.forward {
+		checks = m.checks.inspect(env, m.log)
+	}
+	res, err := m.cleanupContent(s, draft, lr, checks)
 	if err == nil && limit > 0 && lr.over {
-		err = &rejection{exUnavailable, "5.3.4", "message file too big"}
+		err = &rejection{code: exUnavailable, dsn: "5.3.4", text: "message file too big"}
+	}
+	if err == nil && checks != nil && checks.reject != nil {
+		err = checks.reject
 	}
 	if err != nil {
 		draft.Abort()
@@ -109,8 +120,14 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		if errors.As(err, &rj) {
 			return "", err
 		}
-		return "", &rejection{exTempFail, "4.3.0", fmt.Sprintf("message not accepted: %v", err)}
+		return "", &rejection{code: exTempFail, dsn: "4.3.0", text: fmt.Sprintf("message not accepted: %v", err)}
 	}
+	if checks != nil && checks.discard {
+		// Claimed delivered, as DISCARD asks; nothing is queued.
+		draft.Abort()
+		return env.ID, nil
+	}
+	hold := s.hold || checks != nil && checks.hold
 	env.EightBit = res.EightBit
 	if res.TooManyHops {
 		for i := range env.Recipients {
@@ -121,11 +138,11 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	// A submission whose content has arrived is committed even when
 	// shutdown has begun: the client is waiting for the answer.
 	state := queue.Incoming
-	if s.hold {
+	if hold {
 		state = queue.Hold
 	}
 	if err := m.q.Commit(context.WithoutCancel(ctx), env, draft, state); err != nil {
-		return "", &rejection{exTempFail, "4.3.0", "queue file write error"}
+		return "", &rejection{code: exTempFail, dsn: "4.3.0", text: "queue file write error"}
 	}
 	if s.local {
 		m.log.Infof("%s: uid=%d from=<%s>", env.ID, env.SubmitUID, env.Sender)
@@ -133,7 +150,7 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	if res.MessageID != "" {
 		m.log.Infof("%s: message-id=%s", env.ID, res.MessageID)
 	}
-	if s.hold {
+	if hold {
 		// It waits until an administrator releases it.
 		m.log.Infof("%s: from=<%s>, size=%d, nrcpt=%d (queue hold)", env.ID, env.Sender, env.Size, len(env.Recipients))
 		return env.ID, nil
@@ -148,7 +165,7 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	return env.ID, nil
 }
 
-func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader) (message.Result, error) {
+func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader, checks *inspection) (message.Result, error) {
 	if s.forward {
 		ew := &message.EightBitWriter{W: w}
 		n, err := io.Copy(ew, body)
@@ -184,6 +201,9 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader) (me
 	if m.rewriter != nil {
 		opt.RewriteHeader = m.rewriter.headers(s)
 		opt.NoMissingHeaders = m.rewriter.noMissingHeaders(s)
+	}
+	if checks != nil {
+		opt.Inspector = checks
 	}
 	return message.Cleanup(body, w, opt)
 }
@@ -329,13 +349,17 @@ func (m *Manager) reply(c *ipc.Conn, id string, err error) bool {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return false
 	}
-	rj := &rejection{exTempFail, "4.3.0", err.Error()}
+	rj := &rejection{code: exTempFail, dsn: "4.3.0", text: err.Error()}
 	errors.As(err, &rj)
 	m.log.Warnf("message not accepted: %s %s", rj.dsn, rj.text)
-	return c.Send(ipc.FrameReply, ipc.Record{
+	rec := ipc.Record{
 		{Name: attrStatus, Value: "error"}, {Name: attrCode, Value: strconv.Itoa(rj.code)},
 		{Name: attrDSN, Value: rj.dsn}, {Name: attrText, Value: rj.text},
-	}) == nil
+	}
+	if rj.smtp != 0 {
+		rec = rec.Add(attrSMTP, strconv.Itoa(rj.smtp))
+	}
+	return c.Send(ipc.FrameReply, rec) == nil
 }
 
 // submissionFrom builds a submission from a request record. Recipients come

@@ -195,6 +195,9 @@ func (q *queueSubmission) finish() (string, reply.Reply) {
 func cleanupReply(r ipc.Record) reply.Reply {
 	dsn, text := r.Get("dsn"), r.Get("text")
 	code, _ := strconv.Atoi(r.Get("code"))
+	if smtp, err := strconv.Atoi(r.Get("smtp")); err == nil && smtp >= 400 && smtp < 600 && dsn != "" {
+		return reply.New(smtp, dsn, "%s", text) // a content check's own words
+	}
 	switch {
 	case dsn == reply.StatusTooBig:
 		return replyTooBig

@@ -2,6 +2,7 @@ package message
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -66,6 +67,10 @@ type CleanupOptions struct {
 	// Buffers, when set, lends Cleanup its read and write buffers (80 KB
 	// a message otherwise, allocated and cleared each time).
 	Buffers *Buffers
+	// Inspector, when set, applies content checks to the header fields
+	// and, when it wants, to the body (inspect.go). The Received header
+	// and the Prepend lines that Cleanup adds are not inspected.
+	Inspector Inspector
 }
 
 // Buffers keeps Cleanup's I/O buffers for reuse by later messages. The
@@ -153,6 +158,9 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 		return Result{}, err
 	}
 	res, keep := analyse(hb.fields, &opt)
+	if opt.Inspector != nil {
+		keep = inspectHeader(keep, opt.Inspector)
+	}
 	if err := rewriteHeaders(keep, &opt); err != nil {
 		return Result{}, err
 	}
@@ -174,10 +182,7 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 		lw.putString(h + "\n")
 	}
 	lw.putString("\n")
-	lw.write(hb.rest)
-	if hb.eof {
-		lw.finish()
-	} else if err := lw.copyBody(br); err != nil {
+	if err := copyBody(lw, hb, br, &opt, keep); err != nil {
 		return Result{}, err
 	}
 	if err := bw.Flush(); err != nil {
@@ -186,6 +191,21 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 	res.Size = lw.n
 	res.EightBit = lw.eightBit
 	return res, nil
+}
+
+// copyBody copies the body: what readHeader took of it, then the rest of
+// br, through the inspector when it wants the body.
+func copyBody(lw *lfWriter, hb headerBlock, br *bufio.Reader, opt *CleanupOptions, fields []field) error {
+	if opt.Inspector == nil || !opt.Inspector.WantBody() {
+		lw.write(hb.rest)
+		if hb.eof {
+			lw.finish()
+			return nil
+		}
+		return lw.copyBody(br)
+	}
+	s := newBodyScanner(opt.Inspector, lw, contentType(fields))
+	return s.scan(bufio.NewReaderSize(io.MultiReader(bytes.NewReader(hb.rest), br), cleanupReadBuffer))
 }
 
 // rewriteHeaders applies opt.RewriteHeader to the fields in place. A

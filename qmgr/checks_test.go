@@ -1,0 +1,168 @@
+package qmgr
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/queue"
+)
+
+func TestParseCheckAction(t *testing.T) {
+	tests := []struct {
+		in   string
+		want checkAction
+	}{
+		{"REJECT", checkAction{kind: checkReject, word: "REJECT"}},
+		{"reject 5.7.0 no thanks", checkAction{kind: checkReject, word: "reject", text: "5.7.0 no thanks"}},
+		{"WARN\tlook at this", checkAction{kind: checkWarn, word: "WARN", text: "look at this"}},
+		{"INFO", checkAction{kind: checkInfo, word: "INFO"}},
+		{"IGNORE", checkAction{kind: checkIgnore, word: "IGNORE"}},
+		{"DISCARD spam", checkAction{kind: checkDiscard, word: "DISCARD", text: "spam"}},
+		{"HOLD", checkAction{kind: checkHold, word: "HOLD"}},
+		{"PREPEND X-Tag: yes", checkAction{kind: checkPrepend, word: "PREPEND", text: "X-Tag: yes"}},
+		{"REPLACE Subject: [tagged]", checkAction{kind: checkReplace, word: "REPLACE", text: "Subject: [tagged]"}},
+		{"DUNNO", checkAction{kind: checkDunno, word: "DUNNO"}},
+		{"OK", checkAction{kind: checkDunno, word: "OK"}},
+		{"", checkAction{kind: checkDunno}},
+		{"REDIRECT a@b", checkAction{kind: checkUnsupported, word: "REDIRECT", text: "a@b"}},
+		{"550 nope", checkAction{kind: checkUnsupported, word: "550", text: "nope"}},
+	}
+	for _, tt := range tests {
+		if got := parseCheckAction(tt.in); got != tt.want {
+			t.Errorf("parseCheckAction(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSplitCheckDSN(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"5.7.0 no thanks": {"5.7.0", "no thanks"},
+		"4.7.1 later":     {"5.7.1", "later"},
+		"no thanks":       {"5.7.1", "no thanks"},
+		"":                {"5.7.1", ""},
+		"5.7 short":       {"5.7.1", "5.7 short"},
+	} {
+		if dsn, rest := splitCheckDSN(in, "5.7.1"); dsn != want[0] || rest != want[1] {
+			t.Errorf("splitCheckDSN(%q) = %q %q, want %q %q", in, dsn, rest, want[0], want[1])
+		}
+	}
+}
+
+// checksMTA runs a manager with header and body checks from a regexp
+// table.
+func checksMTA(t *testing.T) *testMTA {
+	t.Helper()
+	dir := t.TempDir()
+	table := filepath.Join(dir, "checks")
+	rules := `/^Subject: .*viagra/        REJECT 5.7.0 no pharmacy spam here
+/^Subject: .*lottery/       DISCARD lottery
+/^Subject: .*review me/     HOLD suspicious
+/^X-Internal:/              IGNORE
+/^X-Flag: (.*)$/            REPLACE X-Flag: checked $1
+/^Subject: tag me/          PREPEND X-Tagged: yes
+/^X-Look:/                  WARN looked at it
+/^Content-Type: .*name="?[^"]*\.exe"?/ REJECT executable attachment
+/^pay now at/               REJECT body rejected
+/^drop this line/           IGNORE
+/^X-Odd:/                   REDIRECT other@example.com
+`
+	if err := os.WriteFile(table, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return newMTA(t, "header_checks = regexp:"+table+"\nbody_checks = regexp:"+table+"\n", nil)
+}
+
+// cleanupSubmit sends a message to cleanup as smtpd does and returns the
+// reply.
+func (h *testMTA) cleanupSubmit(body string) map[string]string {
+	h.t.Helper()
+	env := &envelope.Envelope{Sender: "alice@remote.org", ClientName: "client.remote.org",
+		ClientAddr: "192.0.2.9", Helo: "client", Protocol: "ESMTP"}
+	req := env.Record().Add("request", "submit").Add("rcpt", envelope.RcptRecord(envelope.Recipient{Address: "bob@example.com"}))
+	reply, c := h.call("cleanup", req, []byte(body))
+	c.Close()
+	out := map[string]string{}
+	for _, a := range reply {
+		out[a.Name] = a.Value
+	}
+	return out
+}
+
+func TestContentChecks(t *testing.T) {
+	h := checksMTA(t)
+	tests := []struct {
+		name, body string
+		status     string
+		smtp, dsn  string
+		text, log  string
+	}{
+		{name: "header reject", body: "Subject: cheap viagra\n\nx\n", status: "error", smtp: "550", dsn: "5.7.0", text: "no pharmacy spam here",
+			log: ": reject: header Subject: cheap viagra from client.remote.org[192.0.2.9]; from=<alice@remote.org> to=<bob@example.com> proto=ESMTP helo=<client>: 5.7.0 no pharmacy spam here"},
+		{name: "folded header", body: "Subject: cheap\n viagra\n\nx\n", status: "error", smtp: "550", text: "no pharmacy spam here"},
+		{name: "body reject", body: "Subject: hi\n\nhello\npay now at example.net\n", status: "error", smtp: "550", dsn: "5.7.1", text: "body rejected",
+			log: ": reject: body pay now at example.net from client.remote.org[192.0.2.9]"},
+		{name: "attachment reject", body: "Subject: hi\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/octet-stream; name=\"x.exe\"\n\nTVqQ\n--b--\n",
+			status: "error", smtp: "550", text: "executable attachment"},
+		{name: "discard", body: "Subject: you won the lottery\n\nx\n", status: "ok", log: ": discard: header Subject: you won the lottery from"},
+		{name: "warn and unsupported", body: "Subject: hi\nX-Look: here\nX-Odd: yes\n\nx\n", status: "ok", log: ": warning: header X-Look: here from client.remote.org[192.0.2.9]; from=<alice@remote.org> to=<bob@example.com> proto=ESMTP helo=<client>: looked at it"},
+	}
+	for _, tt := range tests {
+		r := h.cleanupSubmit(tt.body)
+		if r["status"] != tt.status || r["smtp"] != tt.smtp || tt.dsn != "" && r["dsn"] != tt.dsn || tt.text != "" && r["text"] != tt.text {
+			t.Errorf("%s: reply %v", tt.name, r)
+		}
+		if tt.log != "" && !strings.Contains(h.log.String(), tt.log) {
+			t.Errorf("%s: no %q in the log:\n%s", tt.name, tt.log, h.log.String())
+		}
+	}
+	if !strings.Contains(h.log.String(), "action REDIRECT is not supported by tern") {
+		t.Errorf("no warning about REDIRECT:\n%s", h.log.String())
+	}
+	// Only the warned message was delivered: nothing rejected or
+	// discarded reached the agent.
+	h.waitRequests(1)
+	h.waitEmpty()
+	if n := len(h.agent.requests()); n != 1 {
+		t.Errorf("%d deliveries, want 1", n)
+	}
+}
+
+func TestContentChecksEditAndHold(t *testing.T) {
+	h := checksMTA(t)
+	r := h.cleanupSubmit("Subject: tag me\nX-Flag: yes\nX-Internal: secret\n\nkeep this\ndrop this line\nand this\n")
+	if r["status"] != "ok" {
+		t.Fatalf("reply %v", r)
+	}
+	body := h.waitRequests(1)[0].body
+	for _, want := range []string{"\nX-Tagged: yes\nSubject: tag me\nX-Flag: checked yes\n", "\n\nkeep this\nand this\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("delivered message lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "X-Internal") || strings.Contains(body, "drop this line") {
+		t.Errorf("an IGNOREd line was delivered:\n%s", body)
+	}
+	r = h.cleanupSubmit("Subject: please review me\n\nx\n")
+	if r["status"] != "ok" {
+		t.Fatalf("hold: reply %v", r)
+	}
+	h.waitState(r["id"], queue.Hold)
+	h.waitLog(r["id"] + ": hold: header Subject: please review me from client.remote.org[192.0.2.9]")
+}
+
+// FuzzParseCheckAction: any table result parses; the action's text has
+// no surrounding white space and its word is the result's first word.
+func FuzzParseCheckAction(f *testing.F) {
+	for _, s := range []string{"REJECT", "reject 5.7.1 x", "PREPEND X: y", "  WARN  a  ", "\t", "DISCARD\ttext"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a := parseCheckAction(s)
+		if a.text != strings.TrimSpace(a.text) || !strings.HasPrefix(strings.TrimSpace(s), a.word) {
+			t.Fatalf("parseCheckAction(%q) = %+v", s, a)
+		}
+	})
+}
