@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/ipc"
 	"github.com/tern-mta/tern/pkg/queue"
 )
 
@@ -165,4 +166,74 @@ func FuzzParseCheckAction(f *testing.F) {
 			t.Fatalf("parseCheckAction(%q) = %+v", s, a)
 		}
 	})
+}
+
+// TestContentFilterRoutesEveryRecipient: with content_filter, mail from
+// sendmail goes to the filter's transport and next hop whatever its
+// recipients' own routes; forwarded mail and a client's "filter"
+// attribute on the pickup socket do not choose a filter.
+func TestContentFilterRoutesEveryRecipient(t *testing.T) {
+	h := newMTA(t, "content_filter = filter:[127.0.0.1]:10024\n", nil)
+	h.startAgent("filter")
+	h.submit(rcpts("joe@example.com", "ann@remote.example"), "Subject: filtered\n\nx\n")
+	reqs := h.waitRequests(1)
+	h.waitEmpty()
+	if len(reqs) != 1 || reqs[0].transport != "filter" || reqs[0].nexthop != "[127.0.0.1]:10024" || len(reqs[0].rcpts) != 2 {
+		t.Fatalf("%d requests, want one to filter:[127.0.0.1]:10024 with both recipients: %+v", len(reqs), reqs)
+	}
+	if reqs[0].env.Filter != "filter:[127.0.0.1]:10024" {
+		t.Errorf("stored filter %q", reqs[0].env.Filter)
+	}
+}
+
+func TestContentFilterFromSMTPService(t *testing.T) {
+	h := newMTA(t, "", nil)
+	env := &envelope.Envelope{Sender: "alice@remote.org", ClientName: "client.remote.org",
+		ClientAddr: "192.0.2.9", Helo: "client", Protocol: "ESMTP", Filter: "local:"}
+	req := env.Record().Add("request", "submit").Add("rcpt", envelope.RcptRecord(envelope.Recipient{Address: "bob@example.com"}))
+	reply, c := h.call("cleanup", req, []byte("Subject: x\n\nx\n"))
+	c.Close()
+	if reply.Get("status") != "ok" {
+		t.Fatalf("reply %v", reply)
+	}
+	// "local:" has no next hop: the recipient's domain is used.
+	if r := h.waitRequests(1)[0]; r.nexthop != "example.com" {
+		t.Errorf("next hop %q, want example.com", r.nexthop)
+	}
+	// A sendmail client can't pick a filter.
+	h.submit(append(rcpts("joe@example.com"), ipc.Attr{Name: "filter", Value: "local:evil"}), "Subject: y\n\ny\n")
+	if r := h.waitRequests(2)[1]; r.env.Filter != "" || r.nexthop == "evil" {
+		t.Errorf("sendmail chose a filter: %q %q", r.env.Filter, r.nexthop)
+	}
+}
+
+// TestReceiveOverrides: a service's receive_override_options reach
+// cleanup: no_header_body_checks skips the checks, no_address_mappings
+// the virtual aliases.
+func TestReceiveOverrides(t *testing.T) {
+	dir := t.TempDir()
+	table := filepath.Join(dir, "checks")
+	if err := os.WriteFile(table, []byte("/^Subject: reject me/ REJECT\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newMTA(t, "header_checks = regexp:"+table+"\nvirtual_alias_maps = inline:{ bob@example.com=joe@example.com }\n", nil)
+	send := func(overrides ...string) map[string]string {
+		env := &envelope.Envelope{Sender: "alice@remote.org", ClientName: "c", ClientAddr: "192.0.2.9", Helo: "c", Protocol: "ESMTP"}
+		req := env.Record().Add("request", "submit").Add("rcpt", envelope.RcptRecord(envelope.Recipient{Address: "bob@example.com"}))
+		for _, o := range overrides {
+			req = req.Add("override", o)
+		}
+		reply, c := h.call("cleanup", req, []byte("Subject: reject me\n\nx\n"))
+		c.Close()
+		return map[string]string{"status": reply.Get("status"), "smtp": reply.Get("smtp")}
+	}
+	if r := send(); r["status"] != "error" || r["smtp"] != "550" {
+		t.Errorf("without overrides: %v, want a 550 rejection", r)
+	}
+	if r := send("no_header_body_checks", "no_address_mappings"); r["status"] != "ok" {
+		t.Fatalf("with overrides: %v", r)
+	}
+	if r := h.waitRequests(1)[0]; len(r.rcpts) != 1 || r.rcpts[0].Address != "bob@example.com" {
+		t.Errorf("recipients %+v: no_address_mappings should keep bob", r.rcpts)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,6 +73,8 @@ type settings struct {
 	defaultRecipientLimit  int
 	pickupWakeup           time.Duration
 	agentTimeout           time.Duration
+	contentFilter          string   // content_filter, for mail from sendmail
+	receiveOverrides       []string // receive_override_options, for mail from sendmail
 }
 
 func loadSettings(cfg *config.Config) settings {
@@ -101,6 +104,8 @@ func loadSettings(cfg *config.Config) settings {
 		defaultRecipientLimit: cfg.Int("default_destination_recipient_limit"),
 		pickupWakeup:          60 * time.Second,
 		agentTimeout:          cfg.Duration("command_time_limit") + time.Minute,
+		contentFilter:         strings.TrimSpace(cfg.Get("content_filter")),
+		receiveOverrides:      cfg.List("receive_override_options"),
 	}
 	if s.maxLifetime == 0 {
 		// Postfix: a zero lifetime means a single delivery attempt.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/domainlist"
+	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/maps"
 )
 
@@ -113,6 +114,17 @@ func parseRoute(v, defaultNexthop string) route {
 		hop = defaultNexthop
 	}
 	return route{transport: t, nexthop: hop}
+}
+
+// routeFor is the route of a recipient of env: its content filter when
+// the message has one (the next hop defaulting to the recipient's domain,
+// as in Postfix), else its own.
+func (r *router) routeFor(env *envelope.Envelope, addr string) (route, error) {
+	if env.Filter == "" {
+		return r.resolve(addr)
+	}
+	_, domain := splitAddr(addr)
+	return parseRoute(env.Filter, domain), nil
 }
 
 // resolve returns the route of addr. A lookup table error is returned so the

@@ -267,7 +267,7 @@ func (s *scheduler) plan(msg *activeMsg) ([]*job, []immediateResult) {
 	open := map[route]*job{}
 	for _, i := range msg.env.Pending() {
 		rc := msg.env.Recipients[i]
-		rt, err := s.m.router.resolve(rc.Address)
+		rt, err := s.m.router.routeFor(msg.env, rc.Address)
 		switch {
 		case err != nil:
 			now = append(now, immediateResult{i, agent.Deferf("4.3.0", "transport table lookup failure: %v", err)})

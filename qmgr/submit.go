@@ -65,6 +65,9 @@ type submission struct {
 	gecosName  string
 	prepend    []string // smtpd: PREPEND header lines
 	hold       bool     // smtpd: a HOLD action put the message on hold
+	// overrides are receive_override_options: no_address_mappings,
+	// no_header_body_checks (the service's, or main.cf's for sendmail).
+	overrides map[string]bool
 }
 
 // authenticatedSender is the SASL login name for the Received header, when
@@ -85,7 +88,7 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		env.Arrival = time.Now()
 	}
 	m.qualify(env)
-	if m.rewriter != nil {
+	if m.rewriter != nil && !s.overrides["no_address_mappings"] {
 		if err := m.rewriter.envelope(env); err != nil {
 			m.log.Warnf("%s: %v", env.ID, err)
 			return "", rewriteRejection(err)
@@ -104,7 +107,7 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		lr.left = math.MaxInt64 // message_size_limit = 0: no limit
 	}
 	var checks *inspection
-	if !s.forward {
+	if !s.forward && !s.overrides["no_header_body_checks"] {
 		checks = m.checks.inspect(env, m.log)
 	}
 	res, err := m.cleanupContent(s, draft, lr, checks)
@@ -198,7 +201,7 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader, che
 	if len(env.Recipients) == 1 {
 		opt.Recipient = env.Recipients[0].Address
 	}
-	if m.rewriter != nil {
+	if m.rewriter != nil && !s.overrides["no_address_mappings"] {
 		opt.RewriteHeader = m.rewriter.headers(s)
 		opt.NoMissingHeaders = m.rewriter.noMissingHeaders(s)
 	}
@@ -382,12 +385,28 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 	s := &submission{env: env, local: local, forward: req.Get(attrOrigin) == "forward", tls: req.Get("tls"),
 		saslUser: req.Get("sasl_username"), saslHeader: req.Get("sasl_header") == "yes", prepend: req.All("prepend"),
 		hold: req.Get("hold") == "yes"}
-	if local {
+	s.overrides = overrideSet(req.All("override"))
+	switch {
+	case local:
 		env.Protocol = "local"
 		env.ClientName, env.ClientAddr, env.Helo, s.tls = "", "", "", ""
 		s.prepend, s.hold = nil, false // only smtpd's restrictions do these
+		// sendmail's word counts for nothing here: main.cf decides.
+		env.Filter = m.settings.contentFilter
+		s.overrides = overrideSet(m.settings.receiveOverrides)
+	case s.forward:
+		env.Filter = "" // forwarded mail is not filtered again, as in Postfix
 	}
 	return s
+}
+
+// overrideSet is the set of receive_override_options words.
+func overrideSet(words []string) map[string]bool {
+	set := make(map[string]bool, len(words))
+	for _, w := range words {
+		set[strings.ToLower(strings.TrimSpace(w))] = true
+	}
+	return set
 }
 
 // setSubmitter records the local submitter and derives the default sender

@@ -133,6 +133,15 @@ func (srv *Server) request(s *session) ipc.Record {
 	if tx.hold {
 		req = req.Add("hold", "yes")
 	}
+	if f := tx.filter; f != "" || srv.set.contentFilter != "" {
+		if f == "" {
+			f = srv.set.contentFilter
+		}
+		req = req.Add("filter", f)
+	}
+	for _, o := range srv.set.receiveOverrides {
+		req = req.Add("override", o)
+	}
 	if s.authUser != "" {
 		req = req.Add("sasl_method", s.authMech).Add("sasl_username", s.authUser)
 		if srv.set.saslHeader {

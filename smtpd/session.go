@@ -42,6 +42,9 @@ type transaction struct {
 	// hold and discard are set by HOLD and DISCARD actions: the message
 	// goes to the hold queue, or is accepted and dropped.
 	hold, discard bool
+	// filter is the transport:nexthop of a FILTER action, which wins
+	// over content_filter.
+	filter string
 	// instance tells this transaction apart for policy servers.
 	instance string
 }
@@ -483,12 +486,16 @@ func (s *session) logWhatsup(what string, stage restrict.Stage, rcpt, text strin
 // message's envelope has gone to the queue: DISCARD still drops it, HOLD
 // is logged and ignored.
 func (s *session) keepActions(stage restrict.Stage, rcpt string, res restrict.Result) {
-	if res.Hold == "" && res.Discard == "" {
+	if res.Hold == "" && res.Discard == "" && res.Filter == "" {
 		return
 	}
 	if s.tx == nil {
-		s.srv.log.Warnf("access action HOLD or DISCARD in a client or HELO restriction is skipped with smtpd_delay_reject = no: %s%s", res.Hold, res.Discard)
+		s.srv.log.Warnf("access action HOLD, DISCARD or FILTER in a client or HELO restriction is skipped with smtpd_delay_reject = no: %s%s%s", res.Hold, res.Discard, res.Filter)
 		return
+	}
+	if res.Filter != "" && stage != restrict.EndOfData && s.tx.filter != res.Filter {
+		s.tx.filter = res.Filter
+		s.logWhatsup("filter", stage, rcpt, res.FilterLog)
 	}
 	if res.Hold != "" && !s.tx.hold && !s.tx.discard {
 		if stage == restrict.EndOfData {

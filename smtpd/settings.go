@@ -45,6 +45,8 @@ type settings struct {
 	rateUnit          time.Duration
 	limitExempt       *netlist.List // smtpd_client_event_limit_exceptions
 	myNetworks        *netlist.List
+	contentFilter     string   // content_filter: where this service's mail goes first
+	receiveOverrides  []string // receive_override_options, passed to cleanup
 }
 
 // loadSettings reads the smtpd parameters from cfg.
@@ -77,6 +79,8 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		msgRateLimit:      cfg.Int("smtpd_client_message_rate_limit"),
 		rateUnit:          cfg.Duration("anvil_rate_time_unit"),
 		discardEhlo:       map[string]bool{},
+		contentFilter:     strings.TrimSpace(cfg.Get("content_filter")),
+		receiveOverrides:  cfg.List("receive_override_options"),
 	}
 	for _, f := range cfg.List("smtpd_forbidden_commands") {
 		s.forbidden = append(s.forbidden, strings.ToUpper(f))

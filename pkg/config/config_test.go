@@ -412,3 +412,17 @@ func TestExpandVars(t *testing.T) {
 		t.Error("ExpandVars of an unclosed reference: no error")
 	}
 }
+
+func TestValueChecks(t *testing.T) {
+	for src, want := range map[string]string{
+		"receive_override_options = no_address_mappings, no_header_body_checks\n": "",
+		"receive_override_options = no_address_mapping\n":                         `main.cf:1: receive_override_options = no_address_mapping: unknown option "no_address_mapping"`,
+		"content_filter = smtp-amavis:[127.0.0.1]:10024\n":                        "",
+		"content_filter = amavis\n":                                               "main.cf:1: content_filter = amavis: need transport:nexthop",
+	} {
+		_, err := Parse("main.cf", strings.NewReader(src))
+		if want == "" && err != nil || want != "" && (err == nil || !strings.HasPrefix(err.Error(), want)) {
+			t.Errorf("%q: error %v, want %q", src, err, want)
+		}
+	}
+}

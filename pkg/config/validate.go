@@ -92,7 +92,33 @@ func checkType(p Param, v string) error {
 	if err != nil {
 		return fmt.Errorf("bad %s parameter value: %s = %s", kind, p.Name, v)
 	}
+	if check := valueChecks[p.Name]; check != nil {
+		if err := check(v); err != nil {
+			return fmt.Errorf("%s = %s: %v", p.Name, v, err)
+		}
+	}
 	return nil
+}
+
+// valueChecks check the values of parameters whose syntax is more than
+// their type.
+var valueChecks = map[string]func(v string) error{
+	"receive_override_options": func(v string) error {
+		for _, w := range splitList(v) {
+			switch strings.ToLower(w) {
+			case "no_unknown_recipient_checks", "no_address_mappings", "no_header_body_checks", "no_milters":
+			default:
+				return fmt.Errorf("unknown option %q: tern knows no_unknown_recipient_checks, no_address_mappings, no_header_body_checks and no_milters", w)
+			}
+		}
+		return nil
+	},
+	"content_filter": func(v string) error {
+		if v != "" && !strings.Contains(v, ":") {
+			return errors.New("need transport:nexthop (the next hop may be empty)")
+		}
+		return nil
+	},
 }
 
 // parseBool accepts yes, no, true and false in any case.

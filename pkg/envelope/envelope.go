@@ -69,6 +69,10 @@ type Envelope struct {
 	Ret   string `json:"ret,omitempty"` // FULL or HDRS
 	// EightBit: the content has 8-bit bytes (see message.Result).
 	EightBit bool `json:"8bit,omitempty"`
+	// Filter, when set, is the "transport:nexthop" that every recipient
+	// is sent to instead of its own route: Postfix's content_filter, or
+	// a FILTER action.
+	Filter string `json:"filter,omitempty"`
 	// Size of the content in bytes.
 	Size int64 `json:"size"`
 	// Scheduling.
@@ -115,6 +119,7 @@ func (e *Envelope) Record() ipc.Record {
 	add("fullname", e.FullName)
 	add("envid", e.EnvID)
 	add("ret", e.Ret)
+	add("filter", e.Filter)
 	if e.EightBit {
 		add("8bit", "1")
 	}
@@ -137,6 +142,7 @@ func FromRecord(r ipc.Record) *Envelope {
 		FullName:   r.Get("fullname"),
 		EnvID:      r.Get("envid"),
 		Ret:        r.Get("ret"),
+		Filter:     r.Get("filter"),
 		EightBit:   r.Get("8bit") == "1",
 	}
 	if n, err := strconv.ParseInt(r.Get("arrival"), 10, 64); err == nil && n > 0 {

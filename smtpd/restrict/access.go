@@ -22,8 +22,9 @@ const (
 	actPrepend                         // PREPEND header: value
 	actHold                            // HOLD [text]
 	actDiscard                         // DISCARD [text]
+	actFilter                          // FILTER transport:destination
 	actEmpty                           // empty result (Postfix: OK, with a warning)
-	actUnsupported                     // FILTER, REDIRECT, ... (not implemented)
+	actUnsupported                     // REDIRECT, BCC, HANGUP (not implemented)
 	actTable                           // names a lookup table: not allowed
 	actRestrictions                    // restriction names, evaluated recursively
 )
@@ -40,7 +41,7 @@ type accessAction struct {
 // unsupportedActions are access(5) actions that need smtpd or cleanup
 // support that tern's restriction engine does not have.
 var unsupportedActions = map[string]bool{
-	"FILTER": true, "REDIRECT": true, "BCC": true, "HANGUP": true,
+	"REDIRECT": true, "BCC": true, "HANGUP": true,
 }
 
 // parseAccessResult parses the right-hand side of an access(5) entry the
@@ -75,6 +76,8 @@ func parseAccessResult(value string) accessAction {
 		a.kind = actHold
 	case up == "DISCARD":
 		a.kind = actDiscard
+	case up == "FILTER":
+		a.kind = actFilter
 	case up == "DEFER_IF_PERMIT":
 		a.kind = actDeferIfPermit
 	case up == "DEFER_IF_REJECT":
@@ -229,6 +232,14 @@ func (e *eval) tableResult(table, value string, lc listCtx) status {
 			e.discard = whatsup(lc, a.text, "triggers DISCARD action")
 		}
 		return e.permit(e.cur, lc.class, lc.name)
+	case actFilter:
+		// The message goes to a content filter; the lists go on.
+		if !strings.Contains(a.text, ":") {
+			e.logf("warning: access table %s entry %q requires transport:destination", table, value)
+			return dunno
+		}
+		e.filter, e.filterLog = a.text, whatsup(lc, "triggers FILTER "+a.text, "")
+		return dunno
 	case actUnsupported:
 		return e.serverError("access table %s: action %s is not supported by tern", table, strings.ToUpper(a.word))
 	case actTable:

@@ -73,6 +73,7 @@ type eval struct {
 	permitWord, permitLogText string
 	prepend                   []string // PREPEND header lines
 	hold, discard             string   // reasons of HOLD and DISCARD actions
+	filter, filterLog         string   // the last FILTER action
 	cache                     map[string]resolved
 }
 
@@ -108,7 +109,7 @@ func (e *eval) result() Result {
 	if e.final.Reply.Code != 0 {
 		return e.final
 	}
-	r := Result{Prepend: e.prepend, Hold: e.hold, Discard: e.discard}
+	r := Result{Prepend: e.prepend, Hold: e.hold, Discard: e.discard, Filter: e.filter, FilterLog: e.filterLog}
 	if e.permitWord != "" {
 		r.Permit, r.Restriction, r.Log = true, e.permitWord, e.permitLogText
 	}

@@ -43,3 +43,25 @@ func TestHoldAndDiscardActions(t *testing.T) {
 		}
 	}
 }
+
+func TestFilterAction(t *testing.T) {
+	conf := "smtpd_sender_restrictions = check_sender_access inline:{ {scan@foreign.net=FILTER smtp-amavis:[127.0.0.1]:10024}, {bad@foreign.net=FILTER nocolon} }\n" +
+		"smtpd_recipient_restrictions = permit\n"
+	for sender, want := range map[string]string{
+		"scan@foreign.net": "smtp-amavis:[127.0.0.1]:10024",
+		"bad@foreign.net":  "", // needs transport:destination: warned and skipped
+		"s@foreign.net":    "",
+	} {
+		w := newWorld()
+		c := newChecker(t, conf, w)
+		f := foreignFacts()
+		f.Sender = sender
+		r := c.Check(context.Background(), Rcpt, f)
+		if replyOf(r) != "" || r.Filter != want {
+			t.Errorf("%s: reply %q filter %q, want filter %q", sender, replyOf(r), r.Filter, want)
+		}
+		if want != "" && r.FilterLog != "<scan@foreign.net>: Sender address triggers FILTER "+want {
+			t.Errorf("%s: filter log %q", sender, r.FilterLog)
+		}
+	}
+}

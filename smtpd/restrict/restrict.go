@@ -175,6 +175,10 @@ type Result struct {
 	// the message, to the reason to log ("<name>: <class> triggers HOLD
 	// action" or the table's text), when the stage passes.
 	Hold, Discard string
+	// Filter is the transport:destination of the last FILTER action, and
+	// FilterLog its reason to log ("<name>: <class> triggers FILTER
+	// ..."), when the stage passes.
+	Filter, FilterLog string
 }
 
 // Rejected reports whether r carries a reject or defer reply.

@@ -171,6 +171,11 @@ func readSettings(cfg *config.Config) (settings, error) {
 			s.parentMatches = true
 		}
 	}
+	for _, o := range splitWords(param(cfg, "receive_override_options")) {
+		if strings.EqualFold(o, "no_unknown_recipient_checks") {
+			s.rejectUnlistedRcpt = false // the content filter's reinjection
+		}
+	}
 	s.rblReply = param(cfg, "default_rbl_reply")
 	s.rblReplyMaps = splitWords(param(cfg, "rbl_reply_maps"))
 	s.policyDefault = param(cfg, "smtpd_policy_service_default_action")
