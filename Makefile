@@ -65,6 +65,7 @@ install-postfix-links:
 	ln -sf tern $(DESTDIR)$(SBINDIR)/postmap
 	ln -sf tern $(DESTDIR)$(SBINDIR)/postalias
 	ln -sf tern $(DESTDIR)$(SBINDIR)/postsuper
+	ln -sf tern $(DESTDIR)$(SBINDIR)/postcat
 
 clean:
 	rm -rf bin

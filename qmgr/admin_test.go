@@ -1,6 +1,7 @@
 package qmgr
 
 import (
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -238,5 +239,33 @@ func TestMoveTarget(t *testing.T) {
 		if ok != tt.ok || ok && to != tt.to {
 			t.Errorf("moveTarget(%s, %s) = %s, %v; want %s, %v", tt.op, tt.from, to, ok, tt.to, tt.ok)
 		}
+	}
+}
+
+func TestShowMessage(t *testing.T) {
+	d := &deferring{}
+	h := newMTA(t, "minimal_backoff_time = 1h\nmaximal_backoff_time = 1h\n", &fakeAgent{answer: d.answer})
+	id := h.submit(rcpts("a@example.com"), "Subject: look at me\n\nthe body\n")
+	h.waitState(id, queue.Deferred)
+	reply, c := h.call("showq", ipc.Record{{Name: "request", Value: "show"}, {Name: "id", Value: id}}, nil)
+	defer c.Close()
+	if reply.Get("status") != "ok" {
+		t.Fatalf("show: %v", reply)
+	}
+	b, err := io.ReadAll(c.BodyReader())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{"*** ENVELOPE RECORDS deferred/" + id + " ***\n", "\nrecipient: a@example.com\n",
+		"\nreason: 4.2.2 mailbox full\n", "*** MESSAGE CONTENTS deferred/" + id + " ***\nReceived: ", "\nSubject: look at me\n", "\n\nthe body\n*** MESSAGE FILE END deferred/" + id + " ***\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("show output lacks %q:\n%s", want, s)
+		}
+	}
+	reply, c2 := h.call("showq", ipc.Record{{Name: "request", Value: "show"}, {Name: "id", Value: "4jgPXv5SSV000"}}, nil)
+	c2.Close()
+	if reply.Get("status") != "error" || !strings.Contains(reply.Get("text"), "no such message") {
+		t.Errorf("unknown id: %v", reply)
 	}
 }

@@ -13,10 +13,19 @@ import (
 	"github.com/tern-mta/tern/pkg/queue"
 )
 
-// serveShowq answers mailq: the queue listing as text, in Postfix's layout.
+// serveShowq answers mailq: the queue listing as text, in Postfix's
+// layout; and "tern queue show", one message (postcat.go).
 func (m *Manager) serveShowq(ctx context.Context, c *ipc.Conn) {
 	req, err := c.Receive(ipc.FrameRequest)
-	if err != nil || req.Get(attrRequest) != "showq" {
+	if err != nil {
+		return
+	}
+	switch req.Get(attrRequest) {
+	case "showq":
+	case "show":
+		m.serveShow(ctx, c, req)
+		return
+	default:
 		return
 	}
 	if err := c.Send(ipc.FrameReply, ipc.Record{{Name: attrStatus, Value: "ok"}}); err != nil {

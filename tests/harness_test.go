@@ -51,7 +51,7 @@ func runMain(m *testing.M) (int, error) {
 	if err := build.Run(); err != nil {
 		return 0, fmt.Errorf("build sendmail: %w", err)
 	}
-	for link, target := range map[string]string{"mailq": "sendmail", "newaliases": "tern", "postsuper": "tern"} {
+	for link, target := range map[string]string{"mailq": "sendmail", "newaliases": "tern", "postsuper": "tern", "postcat": "tern"} {
 		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
 			return 0, err
 		}

@@ -57,6 +57,14 @@ func TestQueueHoldReleaseDeleteRequeue(t *testing.T) {
 	if q := p.sender.run("mailq"); strings.Count(q, "!") != 3 {
 		t.Errorf("mailq does not show three held messages:\n%s", q)
 	}
+	// The superuser reads a queued message as with postcat -q.
+	if out := p.sender.run("tern", "queue", "show", ids[kept]); !strings.Contains(out, "*** ENVELOPE RECORDS hold/"+ids[kept]+" ***") ||
+		!strings.Contains(out, "\nrecipient: "+kept+"\n") || !strings.Contains(out, "\nbody for "+kept+"\n") {
+		t.Errorf("tern queue show:\n%s", out)
+	}
+	if out := p.sender.run("postcat", "-b", "-q", ids[kept]); strings.Contains(out, "Subject:") || !strings.Contains(out, "body for "+kept) {
+		t.Errorf("postcat -b -q:\n%s", out)
+	}
 	// DNS is back and the receiver takes broken.tst: a flush must leave
 	// held mail alone.
 	p.dns.SetBehavior("broken.tst", mxtest.Answer)
@@ -102,8 +110,8 @@ func TestQueueHoldReleaseDeleteRequeue(t *testing.T) {
 }
 
 // TestQueueCommandsNeedTheSuperuser: another local user reaches qmgr's
-// public socket (sendmail -q works for everyone) but may not change the
-// queue.
+// public sockets (sendmail -q and mailq work for everyone) but may not
+// change the queue nor read queued mail.
 func TestQueueCommandsNeedTheSuperuser(t *testing.T) {
 	uid, gid := testutil.Nobody(t)
 	in := newInstance(t, options{})
@@ -118,6 +126,12 @@ func TestQueueCommandsNeedTheSuperuser(t *testing.T) {
 		t.Errorf("as nobody: %v: %s", err, out)
 	}
 	in.waitLog("refusing a queue delete request from uid "+strconv.Itoa(uid), 10*time.Second)
+	id := strings.Fields(strings.SplitN(in.run("mailq"), "\n", 3)[1])[0]
+	cmd = in.command("tern", "queue", "show", strings.TrimRight(id, "*!"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "permission denied") {
+		t.Errorf("show as nobody: %v: %s", err, out)
+	}
 	// Nothing was deleted: the superuser still finds the message.
 	if out := in.run("tern", "queue", "delete", "ALL"); !strings.Contains(out, "Deleted: 1 message") {
 		t.Errorf("as root: %q", out)

@@ -32,7 +32,10 @@ Mail system control (as postfix(1)):
   queue flush|list  the same as flush; list the queue (as mailq)
   queue delete|hold|release|requeue ID|ALL|- ... [QUEUE ...]
                     change queued mail (as postsuper -d, -h, -H, -r)
+  queue show [-ebh] ID ...
+                    print a queued message (as postcat -q)
   postsuper ARGS    the same with postsuper's options (also as postsuper)
+  postcat ARGS      postcat -q with its options (also as postcat)
 Commands:
   sendmail ARGS     submit mail (also as /usr/sbin/sendmail)
   mailq             list the queue (also as mailq, sendmail -bp)
@@ -59,6 +62,8 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return postmap.AliasMain(argv[1:], stdin, stdout, stderr)
 	case "postsuper":
 		return postsuper.Main(argv[1:], stdin, stdout, stderr)
+	case "postcat":
+		return postsuper.PostcatMain(argv[1:], stdout, stderr)
 	}
 	if len(argv) < 2 {
 		fmt.Fprint(stderr, usage)
@@ -80,6 +85,8 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return queueMain(args, stdin, stdout, stderr)
 	case "postsuper":
 		return postsuper.Main(args, stdin, stdout, stderr)
+	case "postcat":
+		return postsuper.PostcatMain(args, stdout, stderr)
 	case "conf":
 		return postconf.Main(args, stdout, stderr)
 	case "map":
@@ -136,7 +143,7 @@ func masterOptions(stdout, stderr io.Writer) master.Options {
 }
 
 // queueCommands names the "tern queue" verbs, for usage messages.
-const queueCommands = "flush, list, delete, hold, release or requeue"
+const queueCommands = "flush, list, show, delete, hold, release or requeue"
 
 // queueMain runs "tern queue flush" and "tern queue list" (mailq), and the
 // superuser's delete, hold, release and requeue (postsuper).
@@ -150,6 +157,8 @@ func queueMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return sendmailMain("sendmail", flushArgs(args[1:]), stdin, stdout, stderr)
 	case "list":
 		return sendmailMain("mailq", flushArgs(args[1:])[1:], stdin, stdout, stderr)
+	case "show":
+		return postsuper.ShowMain(args[1:], stdout, stderr)
 	}
 	for _, op := range postsuper.Ops() {
 		if args[0] == string(op) {

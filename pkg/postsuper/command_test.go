@@ -246,3 +246,31 @@ func FuzzReadIDs(f *testing.F) {
 		}
 	})
 }
+
+func TestFilterParts(t *testing.T) {
+	in := "*** ENVELOPE RECORDS deferred/Q ***\nsender: a@b\nrecipient: c@d\n" +
+		"*** MESSAGE CONTENTS deferred/Q ***\nSubject: s\nX: y\n\nbody 1\n\nbody 2\n" +
+		"*** MESSAGE FILE END deferred/Q ***\n"
+	tests := []struct {
+		parts showParts
+		want  string
+	}{
+		{showParts{}, in},
+		{showParts{envelope: true}, "*** ENVELOPE RECORDS deferred/Q ***\nsender: a@b\nrecipient: c@d\n"},
+		{showParts{header: true}, "*** MESSAGE CONTENTS deferred/Q ***\nSubject: s\nX: y\n\n*** MESSAGE FILE END deferred/Q ***\n"},
+		{showParts{body: true}, "*** MESSAGE CONTENTS deferred/Q ***\nbody 1\n\nbody 2\n*** MESSAGE FILE END deferred/Q ***\n"},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		if err := filterParts(strings.NewReader(in), tt.parts, &out); err != nil || out.String() != tt.want {
+			t.Errorf("%+v: %v\n%s\nwant:\n%s", tt.parts, err, out.String(), tt.want)
+		}
+	}
+}
+
+func TestPostcatNeedsQueueIDs(t *testing.T) {
+	var errb bytes.Buffer
+	if code := PostcatMain([]string{"/var/spool/postfix/deferred/A/ABC"}, &bytes.Buffer{}, &errb); code != 1 || !strings.Contains(errb.String(), "-q") {
+		t.Errorf("exit %d, %q", code, errb.String())
+	}
+}

@@ -1,6 +1,7 @@
 // Package postsuper is "tern queue delete|hold|release|requeue" and its
 // postsuper(1)-compatible form: the superuser's queue maintenance, done by
-// qmgr on the command's request.
+// qmgr on the command's request; and "tern queue show", postcat(1)'s
+// counterpart (show.go), which asks qmgr's showq socket for a message.
 //
 // # Protocol
 //
