@@ -1,6 +1,7 @@
 package qmgr
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,5 +236,41 @@ func TestReceiveOverrides(t *testing.T) {
 	}
 	if r := h.waitRequests(1)[0]; len(r.rcpts) != 1 || r.rcpts[0].Address != "bob@example.com" {
 		t.Errorf("recipients %+v: no_address_mappings should keep bob", r.rcpts)
+	}
+}
+
+// TestAutomaticBCC: always_bcc and recipient_bcc_maps add copies with
+// NOTIFY=NEVER to mail from outside, expanded like other recipients; mail
+// that local(8) forwards gets none.
+func TestAutomaticBCC(t *testing.T) {
+	h := newMTA(t, "always_bcc = archive\nrecipient_bcc_maps = inline:{ help@example.com=help-log@example.com }\n"+
+		"virtual_alias_maps = inline:{ help-log@example.com=log@example.com }\n", nil)
+	h.submit(rcpts("help@example.com"), "Subject: help\n\nx\n")
+	h.waitEmpty()
+	got := map[string]string{}
+	for _, r := range h.agent.requests() {
+		for _, rc := range r.rcpts {
+			got[rc.Address] = rc.Notify
+		}
+	}
+	want := map[string]string{"help@example.com": "", "archive@example.com": "NEVER", "log@example.com": "NEVER"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("recipients %v, want %v", got, want)
+	}
+	before := len(h.agent.requests())
+	env := &envelope.Envelope{Sender: "alice@remote.org"}
+	req := env.Record().Add("request", "submit").Add("origin", "forward").Add("rcpt", envelope.RcptRecord(envelope.Recipient{Address: "joe@example.com"}))
+	reply, c := h.call("cleanup", req, []byte("Subject: forwarded\n\nx\n"))
+	c.Close()
+	if reply.Get("status") != "ok" {
+		t.Fatalf("forward: %v", reply)
+	}
+	h.waitEmpty()
+	for _, r := range h.agent.requests()[before:] {
+		for _, rc := range r.rcpts {
+			if rc.Address != "joe@example.com" {
+				t.Errorf("forwarded mail got a copy to %s", rc.Address)
+			}
+		}
 	}
 }

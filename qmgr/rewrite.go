@@ -74,6 +74,27 @@ func (a *addressRewriter) close() {
 	_ = a.myNetworks.Close()
 }
 
+// addBCC adds the automatic BCC recipients (always_bcc, sender_bcc_maps,
+// recipient_bcc_maps) to a message from outside, as Postfix does: with
+// NOTIFY=NEVER, so that a failing copy tells the sender nothing. The
+// tables are searched with the addresses as received (Postfix searches
+// them after canonical mapping); the copies are then rewritten and
+// expanded with the other recipients by envelope.
+func (a *addressRewriter) addBCC(env *envelope.Envelope) error {
+	rcpts := make([]string, 0, len(env.Recipients))
+	for _, r := range env.Recipients {
+		rcpts = append(rcpts, r.Address)
+	}
+	bcc, err := a.rw.BCC(env.Sender, rcpts)
+	if err != nil {
+		return err
+	}
+	for _, b := range bcc {
+		env.Recipients = append(env.Recipients, envelope.Recipient{Address: b, Original: b, Notify: envelope.NotifyNever})
+	}
+	return nil
+}
+
 // envelope rewrites the sender and expands every recipient. Recipients
 // that expand to several addresses keep their original recipient and DSN
 // settings; duplicates are dropped.

@@ -89,7 +89,14 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	}
 	m.qualify(env)
 	if m.rewriter != nil && !s.overrides["no_address_mappings"] {
-		if err := m.rewriter.envelope(env); err != nil {
+		var err error
+		if !s.forward {
+			err = m.rewriter.addBCC(env)
+		}
+		if err == nil {
+			err = m.rewriter.envelope(env)
+		}
+		if err != nil {
 			m.log.Warnf("%s: %v", env.ID, err)
 			return "", rewriteRejection(err)
 		}

@@ -6,7 +6,6 @@ package config
 // warning with the file and line, so that no setting is ignored silently.
 var unsupportedParams = map[string]bool{
 	"address_verify_map":                      true,
-	"always_bcc":                              true,
 	"best_mx_transport":                       true,
 	"bounce_template_file":                    true,
 	"default_destination_rate_delay":          true,
@@ -31,9 +30,7 @@ var unsupportedParams = map[string]bool{
 	"permit_mx_backup_networks":               true,
 	"qmgr_message_active_limit":               true,
 	"queue_minfree":                           true,
-	"recipient_bcc_maps":                      true,
 	"remote_header_rewrite_domain":            true,
-	"sender_bcc_maps":                         true,
 	"sendmail_fix_line_endings":               true,
 	"smtp_bind_address":                       true,
 	"smtp_bind_address6":                      true,

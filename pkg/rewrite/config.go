@@ -54,7 +54,10 @@ func (s *Settings) configTables(get func(string) string, open func(string) ([]ma
 		{"sender_canonical_maps", &s.SenderCanonical},
 		{"recipient_canonical_maps", &s.RecipientCanonical},
 		{"virtual_alias_maps", &s.VirtualAlias},
+		{"sender_bcc_maps", &s.SenderBCC},
+		{"recipient_bcc_maps", &s.RecipientBCC},
 	}
+	s.AlwaysBCC = strings.TrimSpace(get("always_bcc"))
 	for _, t := range tables {
 		v := strings.TrimSpace(get(t.param))
 		if v == "" {

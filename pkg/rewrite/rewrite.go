@@ -45,6 +45,10 @@ type Settings struct {
 	Canonical, SenderCanonical, RecipientCanonical []maps.Map
 	// VirtualAlias is virtual_alias_maps.
 	VirtualAlias []maps.Map
+	// AlwaysBCC, SenderBCC and RecipientBCC are always_bcc,
+	// sender_bcc_maps and recipient_bcc_maps (bcc.go).
+	AlwaysBCC               string
+	SenderBCC, RecipientBCC []maps.Map
 
 	// CanonicalClasses, SenderCanonicalClasses, RecipientCanonicalClasses
 	// and MasqueradeClasses say which addresses each feature rewrites
@@ -191,7 +195,8 @@ func limit(v, def int) int {
 // opened for them, and returns the first error.
 func (s *Settings) Close() error {
 	var first error
-	for _, list := range [][]maps.Map{s.Canonical, s.SenderCanonical, s.RecipientCanonical, s.VirtualAlias, s.MasqueradeExceptionMaps} {
+	for _, list := range [][]maps.Map{s.Canonical, s.SenderCanonical, s.RecipientCanonical, s.VirtualAlias,
+		s.MasqueradeExceptionMaps, s.SenderBCC, s.RecipientBCC} {
 		if err := maps.CloseAll(list); err != nil && first == nil {
 			first = err
 		}
