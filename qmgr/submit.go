@@ -409,6 +409,9 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 
 // overrideSet is the set of receive_override_options words.
 func overrideSet(words []string) map[string]bool {
+	if len(words) == 0 {
+		return nil // the usual case: no map for every message
+	}
 	set := make(map[string]bool, len(words))
 	for _, w := range words {
 		set[strings.ToLower(strings.TrimSpace(w))] = true
