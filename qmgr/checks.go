@@ -83,7 +83,9 @@ const (
 	checkHold
 	checkPrepend
 	checkReplace
-	checkUnsupported // FILTER, REDIRECT, BCC, STRIP, ... and unknown words
+	checkFilter
+	checkRedirect
+	checkUnsupported // BCC, STRIP, DELAY, ... and unknown words
 )
 
 // checkAction is a parsed table result.
@@ -120,6 +122,10 @@ func parseCheckAction(value string) checkAction {
 		a.kind = checkPrepend
 	case "REPLACE":
 		a.kind = checkReplace
+	case "FILTER":
+		a.kind = checkFilter
+	case "REDIRECT":
+		a.kind = checkRedirect
 	default:
 		a.kind = checkUnsupported
 	}
@@ -139,6 +145,8 @@ type inspection struct {
 	reject  *rejection
 	discard bool
 	hold    bool
+	// filter and redirect are the last FILTER and REDIRECT actions.
+	filter, redirect string
 }
 
 // inspect starts the inspection of env's content; nil when there are no
@@ -217,6 +225,20 @@ func (in *inspection) check(table maps.Map, name, what, text string) message.Edi
 		return in.rewrite(a, name, text, header, func(s string) message.Edit { return message.Edit{Prepend: []string{s}} })
 	case checkReplace:
 		return in.rewrite(a, name, text, header, func(s string) message.Edit { return message.Edit{Replace: s} })
+	case checkFilter:
+		if !strings.Contains(a.text, ":") {
+			in.log.Warnf("%s: %s: FILTER %q needs transport:destination; ignored", in.env.ID, name, a.text)
+			break
+		}
+		in.logAction("filter", what, text, a.text)
+		in.filter = a.text
+	case checkRedirect:
+		if !strings.Contains(a.text, "@") || strings.ContainsAny(a.text, " \t<>,") {
+			in.log.Warnf("%s: %s: REDIRECT %q needs user@domain; ignored", in.env.ID, name, a.text)
+			break
+		}
+		in.logAction("redirect", what, text, a.text)
+		in.redirect = a.text
 	case checkUnsupported:
 		in.log.Warnf("%s: %s: action %s is not supported by tern: %s %q kept", in.env.ID, name, strings.ToUpper(a.word), what, clip(text))
 	}

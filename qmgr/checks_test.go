@@ -29,7 +29,9 @@ func TestParseCheckAction(t *testing.T) {
 		{"DUNNO", checkAction{kind: checkDunno, word: "DUNNO"}},
 		{"OK", checkAction{kind: checkDunno, word: "OK"}},
 		{"", checkAction{kind: checkDunno}},
-		{"REDIRECT a@b", checkAction{kind: checkUnsupported, word: "REDIRECT", text: "a@b"}},
+		{"REDIRECT a@b", checkAction{kind: checkRedirect, word: "REDIRECT", text: "a@b"}},
+		{"FILTER scan:[127.0.0.1]:10024", checkAction{kind: checkFilter, word: "FILTER", text: "scan:[127.0.0.1]:10024"}},
+		{"BCC a@b", checkAction{kind: checkUnsupported, word: "BCC", text: "a@b"}},
 		{"550 nope", checkAction{kind: checkUnsupported, word: "550", text: "nope"}},
 	}
 	for _, tt := range tests {
@@ -69,7 +71,7 @@ func checksMTA(t *testing.T) *testMTA {
 /^Content-Type: .*name="?[^"]*\.exe"?/ REJECT executable attachment
 /^pay now at/               REJECT body rejected
 /^drop this line/           IGNORE
-/^X-Odd:/                   REDIRECT other@example.com
+/^X-Odd:/                   BCC other@example.com
 `
 	if err := os.WriteFile(table, []byte(rules), 0o644); err != nil {
 		t.Fatal(err)
@@ -120,8 +122,8 @@ func TestContentChecks(t *testing.T) {
 			t.Errorf("%s: no %q in the log:\n%s", tt.name, tt.log, h.log.String())
 		}
 	}
-	if !strings.Contains(h.log.String(), "action REDIRECT is not supported by tern") {
-		t.Errorf("no warning about REDIRECT:\n%s", h.log.String())
+	if !strings.Contains(h.log.String(), "action BCC is not supported by tern") {
+		t.Errorf("no warning about BCC:\n%s", h.log.String())
 	}
 	// Only the warned message was delivered: nothing rejected or
 	// discarded reached the agent.
@@ -273,4 +275,55 @@ func TestAutomaticBCC(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRedirectAndFilterActions: a REDIRECT from smtpd's restrictions or
+// from header_checks sends the message to its address alone (expanded by
+// virtual aliases); a FILTER from header_checks routes it to the filter.
+func TestRedirectAndFilterActions(t *testing.T) {
+	dir := t.TempDir()
+	table := filepath.Join(dir, "checks")
+	if err := os.WriteFile(table, []byte("/^Subject: quarantine/ REDIRECT quarantine@example.com\n/^Subject: scan me/ FILTER filter:[127.0.0.1]:10024\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newMTA(t, "header_checks = regexp:"+table+"\nvirtual_alias_maps = inline:{ quarantine@example.com=qbox@example.com }\n", nil)
+	h.startAgent("filter")
+	send := func(subject, redirectTo string) {
+		t.Helper()
+		env := &envelope.Envelope{Sender: "alice@remote.org", ClientName: "c", ClientAddr: "192.0.2.9", Helo: "c", Protocol: "ESMTP"}
+		req := env.Record().Add("request", "submit")
+		for _, r := range []string{"bob@example.com", "carol@example.com"} {
+			req = req.Add("rcpt", envelope.RcptRecord(envelope.Recipient{Address: r}))
+		}
+		if redirectTo != "" {
+			req = req.Add("redirect", redirectTo)
+		}
+		reply, c := h.call("cleanup", req, []byte("Subject: "+subject+"\n\nx\n"))
+		c.Close()
+		if reply.Get("status") != "ok" {
+			t.Fatalf("%s: %v", subject, reply)
+		}
+		h.waitEmpty()
+	}
+	last := func() []string {
+		reqs := h.agent.requests()
+		var out []string
+		for _, rc := range reqs[len(reqs)-1].rcpts {
+			out = append(out, reqs[len(reqs)-1].transport+":"+rc.Address)
+		}
+		return out
+	}
+	send("hello", "postmaster@example.com")
+	if got := fmt.Sprint(last()); got != "[local:postmaster@example.com]" {
+		t.Errorf("smtpd REDIRECT: delivered to %s", got)
+	}
+	send("quarantine this", "")
+	if got := fmt.Sprint(last()); got != "[local:qbox@example.com]" {
+		t.Errorf("header_checks REDIRECT: delivered to %s", got)
+	}
+	send("scan me", "")
+	if got := fmt.Sprint(last()); got != "[filter:bob@example.com filter:carol@example.com]" {
+		t.Errorf("header_checks FILTER: delivered to %s", got)
+	}
+	h.waitLog(": redirect: header Subject: quarantine this from c[192.0.2.9]")
 }

@@ -65,6 +65,7 @@ type submission struct {
 	gecosName  string
 	prepend    []string // smtpd: PREPEND header lines
 	hold       bool     // smtpd: a HOLD action put the message on hold
+	redirect   string   // smtpd: a REDIRECT action's address
 	// overrides are receive_override_options: no_address_mappings,
 	// no_header_body_checks (the service's, or main.cf's for sendmail).
 	overrides map[string]bool
@@ -86,6 +87,9 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	env.ID = m.q.NewID()
 	if env.Arrival.IsZero() {
 		env.Arrival = time.Now()
+	}
+	if s.redirect != "" {
+		redirect(env, s.redirect)
 	}
 	m.qualify(env)
 	if m.rewriter != nil && !s.overrides["no_address_mappings"] {
@@ -136,6 +140,12 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		// Claimed delivered, as DISCARD asks; nothing is queued.
 		draft.Abort()
 		return env.ID, nil
+	}
+	if checks != nil {
+		if err := m.applyCheckRouting(env, s, checks); err != nil {
+			draft.Abort()
+			return "", err
+		}
 	}
 	hold := s.hold || checks != nil && checks.hold
 	env.EightBit = res.EightBit
@@ -391,13 +401,13 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 	}
 	s := &submission{env: env, local: local, forward: req.Get(attrOrigin) == "forward", tls: req.Get("tls"),
 		saslUser: req.Get("sasl_username"), saslHeader: req.Get("sasl_header") == "yes", prepend: req.All("prepend"),
-		hold: req.Get("hold") == "yes"}
+		hold: req.Get("hold") == "yes", redirect: req.Get("redirect")}
 	s.overrides = overrideSet(req.All("override"))
 	switch {
 	case local:
 		env.Protocol = "local"
 		env.ClientName, env.ClientAddr, env.Helo, s.tls = "", "", "", ""
-		s.prepend, s.hold = nil, false // only smtpd's restrictions do these
+		s.prepend, s.hold, s.redirect = nil, false, "" // only smtpd's restrictions do these
 		// sendmail's word counts for nothing here: main.cf decides.
 		env.Filter = m.settings.contentFilter
 		s.overrides = overrideSet(m.settings.receiveOverrides)
@@ -405,6 +415,39 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 		env.Filter = "" // forwarded mail is not filtered again, as in Postfix
 	}
 	return s
+}
+
+// redirect replaces the recipients of env by addr, as a REDIRECT action
+// asks: the message goes there once, for all of them.
+func redirect(env *envelope.Envelope, addr string) {
+	env.Recipients = []envelope.Recipient{{Address: addr, Original: addr}}
+}
+
+// applyCheckRouting applies the FILTER and REDIRECT actions of content
+// checks, which come after the envelope was rewritten: a redirect target
+// is rewritten and expanded on its own.
+func (m *Manager) applyCheckRouting(env *envelope.Envelope, s *submission, in *inspection) error {
+	if in.filter != "" {
+		env.Filter = in.filter
+	}
+	if in.redirect == "" {
+		return nil
+	}
+	redirect(env, in.redirect)
+	m.qualify(env)
+	if m.rewriter == nil || s.overrides["no_address_mappings"] {
+		return nil
+	}
+	addrs, err := m.rewriter.rw.ExpandRecipient(env.Recipients[0].Address)
+	if err != nil {
+		m.log.Warnf("%s: %v", env.ID, err)
+		return rewriteRejection(err)
+	}
+	env.Recipients = env.Recipients[:0]
+	for _, a := range addrs {
+		env.Recipients = append(env.Recipients, envelope.Recipient{Address: a, Original: in.redirect})
+	}
+	return nil
 }
 
 // overrideSet is the set of receive_override_options words.

@@ -139,6 +139,9 @@ func (srv *Server) request(s *session) ipc.Record {
 		}
 		req = req.Add("filter", f)
 	}
+	if tx.redirect != "" {
+		req = req.Add("redirect", tx.redirect)
+	}
 	for _, o := range srv.set.receiveOverrides {
 		req = req.Add("override", o)
 	}

@@ -43,8 +43,9 @@ type transaction struct {
 	// goes to the hold queue, or is accepted and dropped.
 	hold, discard bool
 	// filter is the transport:nexthop of a FILTER action, which wins
-	// over content_filter.
-	filter string
+	// over content_filter; redirect the address of a REDIRECT action,
+	// which replaces the recipients once the message is queued.
+	filter, redirect string
 	// instance tells this transaction apart for policy servers.
 	instance string
 }
@@ -486,12 +487,17 @@ func (s *session) logWhatsup(what string, stage restrict.Stage, rcpt, text strin
 // message's envelope has gone to the queue: DISCARD still drops it, HOLD
 // is logged and ignored.
 func (s *session) keepActions(stage restrict.Stage, rcpt string, res restrict.Result) {
-	if res.Hold == "" && res.Discard == "" && res.Filter == "" {
+	if res.Hold == "" && res.Discard == "" && res.Filter == "" && res.Redirect == "" {
 		return
 	}
 	if s.tx == nil {
-		s.srv.log.Warnf("access action HOLD, DISCARD or FILTER in a client or HELO restriction is skipped with smtpd_delay_reject = no: %s%s%s", res.Hold, res.Discard, res.Filter)
+		s.srv.log.Warnf("access action HOLD, DISCARD, FILTER or REDIRECT in a client or HELO restriction is skipped with smtpd_delay_reject = no: %s%s%s%s",
+			res.Hold, res.Discard, res.Filter, res.Redirect)
 		return
+	}
+	if res.Redirect != "" && stage != restrict.EndOfData && s.tx.redirect != res.Redirect {
+		s.tx.redirect = res.Redirect
+		s.logWhatsup("redirect", stage, rcpt, res.RedirectLog)
 	}
 	if res.Filter != "" && stage != restrict.EndOfData && s.tx.filter != res.Filter {
 		s.tx.filter = res.Filter

@@ -29,11 +29,12 @@ func TestAccessPrependReachesTheMailbox(t *testing.T) {
 
 // TestAccessHoldAndDiscard: a HOLD action queues the message on hold
 // until the administrator releases it; a DISCARD action claims delivery
-// and drops the message. Both are logged as Postfix logs them.
+// and drops the message; a REDIRECT action delivers it elsewhere. Each is
+// logged as Postfix logs it.
 func TestAccessHoldAndDiscard(t *testing.T) {
 	rcpt := localUser(t)
 	access := filepath.Join(readableTempDir(t), "sender-access")
-	writeFile(t, access, "suspect@remote.tst HOLD\nspammer@remote.tst DISCARD spam source\n")
+	writeFile(t, access, "suspect@remote.tst HOLD\nspammer@remote.tst DISCARD spam source\nredirected@remote.tst REDIRECT "+rcpt+"@example.tst\n")
 	in, _ := smtpdInstance(t, "smtpd_sender_restrictions = check_sender_access texthash:"+access)
 	addr := in.smtpAddr("127.0.0.1:0")
 	out, err := swaks(t, "--server", addr, "--from", "spammer@remote.tst", "--to", rcpt+"@example.tst",
@@ -61,6 +62,16 @@ func TestAccessHoldAndDiscard(t *testing.T) {
 	}
 	in.run("tern", "queue", "release", "ALL")
 	in.waitMbox(rcpt, "held message")
+	// REDIRECT: sent to postmaster, delivered to the table's address.
+	out, err = swaks(t, "--server", addr, "--from", "redirected@remote.tst", "--to", "postmaster@example.tst",
+		"--ehlo", "client.remote.tst", "--body", "redirected message")
+	if err != nil {
+		t.Fatalf("redirect: %v\n%s", err, out)
+	}
+	in.waitMbox(rcpt, "redirected message")
+	if !regexp.MustCompile(`NOQUEUE: redirect: RCPT from \S+\[127\.0\.0\.1\]: <redirected@remote\.tst>: Sender address triggers REDIRECT ` + rcpt + `@example\.tst`).MatchString(in.log()) {
+		t.Errorf("no redirect line in the log:\n%s", in.log())
+	}
 	if strings.Contains(in.mbox(rcpt), "discarded message") {
 		t.Errorf("the discarded message was delivered")
 	}

@@ -23,8 +23,9 @@ const (
 	actHold                            // HOLD [text]
 	actDiscard                         // DISCARD [text]
 	actFilter                          // FILTER transport:destination
+	actRedirect                        // REDIRECT user@domain
 	actEmpty                           // empty result (Postfix: OK, with a warning)
-	actUnsupported                     // REDIRECT, BCC, HANGUP (not implemented)
+	actUnsupported                     // BCC, HANGUP (not implemented)
 	actTable                           // names a lookup table: not allowed
 	actRestrictions                    // restriction names, evaluated recursively
 )
@@ -41,7 +42,7 @@ type accessAction struct {
 // unsupportedActions are access(5) actions that need smtpd or cleanup
 // support that tern's restriction engine does not have.
 var unsupportedActions = map[string]bool{
-	"REDIRECT": true, "BCC": true, "HANGUP": true,
+	"BCC": true, "HANGUP": true,
 }
 
 // parseAccessResult parses the right-hand side of an access(5) entry the
@@ -78,6 +79,8 @@ func parseAccessResult(value string) accessAction {
 		a.kind = actDiscard
 	case up == "FILTER":
 		a.kind = actFilter
+	case up == "REDIRECT":
+		a.kind = actRedirect
 	case up == "DEFER_IF_PERMIT":
 		a.kind = actDeferIfPermit
 	case up == "DEFER_IF_REJECT":
@@ -239,6 +242,14 @@ func (e *eval) tableResult(table, value string, lc listCtx) status {
 			return dunno
 		}
 		e.filter, e.filterLog = a.text, whatsup(lc, "triggers FILTER "+a.text, "")
+		return dunno
+	case actRedirect:
+		// The message goes to this address instead of its recipients.
+		if !strings.Contains(a.text, "@") || strings.ContainsAny(a.text, " \t<>,") {
+			e.logf("warning: access table %s entry %q requires user@domain target", table, value)
+			return dunno
+		}
+		e.redirect, e.redirectLog = a.text, whatsup(lc, "triggers REDIRECT "+a.text, "")
 		return dunno
 	case actUnsupported:
 		return e.serverError("access table %s: action %s is not supported by tern", table, strings.ToUpper(a.word))

@@ -74,6 +74,7 @@ type eval struct {
 	prepend                   []string // PREPEND header lines
 	hold, discard             string   // reasons of HOLD and DISCARD actions
 	filter, filterLog         string   // the last FILTER action
+	redirect, redirectLog     string   // the last REDIRECT action
 	cache                     map[string]resolved
 }
 
@@ -109,7 +110,8 @@ func (e *eval) result() Result {
 	if e.final.Reply.Code != 0 {
 		return e.final
 	}
-	r := Result{Prepend: e.prepend, Hold: e.hold, Discard: e.discard, Filter: e.filter, FilterLog: e.filterLog}
+	r := Result{Prepend: e.prepend, Hold: e.hold, Discard: e.discard, Filter: e.filter, FilterLog: e.filterLog,
+		Redirect: e.redirect, RedirectLog: e.redirectLog}
 	if e.permitWord != "" {
 		r.Permit, r.Restriction, r.Log = true, e.permitWord, e.permitLogText
 	}

@@ -179,6 +179,9 @@ type Result struct {
 	// FilterLog its reason to log ("<name>: <class> triggers FILTER
 	// ..."), when the stage passes.
 	Filter, FilterLog string
+	// Redirect is the address of the last REDIRECT action, and
+	// RedirectLog its reason to log, when the stage passes.
+	Redirect, RedirectLog string
 }
 
 // Rejected reports whether r carries a reject or defer reply.
