@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/smtpd/restrict"
 )
 
 // policyReplyLimit bounds a policy server's reply, in lines and bytes per
@@ -34,6 +35,11 @@ type policyClient struct {
 	tries        int
 	requestLimit int
 
+	pool *policyPool
+}
+
+// policyPool holds the kept connections, by server.
+type policyPool struct {
 	mu   sync.Mutex
 	idle map[string][]*policyConn
 }
@@ -57,28 +63,53 @@ func newPolicyClient(cfg *config.Config) *policyClient {
 		retryDelay:   cfg.Duration("smtpd_policy_service_retry_delay"),
 		tries:        max(int(cfg.Int64("smtpd_policy_service_try_limit")), 1),
 		requestLimit: int(cfg.Int64("smtpd_policy_service_request_limit")),
-		idle:         map[string][]*policyConn{},
+		pool:         &policyPool{idle: map[string][]*policyConn{}},
 	}
 }
 
-// Query sends attrs to service and returns the action it answers, trying
-// up to smtpd_policy_service_try_limit times.
-func (p *policyClient) Query(ctx context.Context, service string, attrs [][2]string) (string, error) {
+// Query sends attrs to the policy server and returns the action it
+// answers, trying up to smtpd_policy_service_try_limit times. The braced
+// form of check_policy_service may set its own limits in svc.
+func (p *policyClient) Query(ctx context.Context, svc restrict.PolicyService, attrs [][2]string) (string, error) {
+	q := p.limitsFor(svc)
 	var err error
-	for try := 0; try < p.tries; try++ {
+	for try := 0; try < q.tries; try++ {
 		if try > 0 {
 			select {
 			case <-ctx.Done():
 				return "", fmt.Errorf("%w (after: %v)", ctx.Err(), err)
-			case <-time.After(p.retryDelay):
+			case <-time.After(q.retryDelay):
 			}
 		}
 		var action string
-		if action, err = p.queryOnce(ctx, service, attrs); err == nil {
+		if action, err = q.queryOnce(ctx, svc.Addr, attrs); err == nil {
 			return action, nil
 		}
 	}
 	return "", err
+}
+
+// limitsFor returns a client with svc's own settings where it has them;
+// it shares p's kept connections.
+func (p *policyClient) limitsFor(svc restrict.PolicyService) *policyClient {
+	if svc.Timeout == 0 && svc.MaxIdle == 0 && svc.MaxTTL == 0 && svc.RetryDelay == 0 && svc.TryLimit == 0 && svc.RequestLimit == 0 {
+		return p
+	}
+	q := &policyClient{queueDir: p.queueDir, timeout: p.timeout, maxIdle: p.maxIdle, maxTTL: p.maxTTL,
+		retryDelay: p.retryDelay, tries: p.tries, requestLimit: p.requestLimit, pool: p.pool}
+	for _, d := range []struct{ dst, v *time.Duration }{{&q.timeout, &svc.Timeout}, {&q.maxIdle, &svc.MaxIdle},
+		{&q.maxTTL, &svc.MaxTTL}, {&q.retryDelay, &svc.RetryDelay}} {
+		if *d.v > 0 {
+			*d.dst = *d.v
+		}
+	}
+	if svc.TryLimit > 0 {
+		q.tries = svc.TryLimit
+	}
+	if svc.RequestLimit > 0 {
+		q.requestLimit = svc.RequestLimit
+	}
+	return q
 }
 
 // queryOnce runs one request and reply on a kept or new connection. A
@@ -160,17 +191,17 @@ func readPolicyReply(br *bufio.Reader) (string, error) {
 // limits, or a new one.
 func (p *policyClient) get(ctx context.Context, service string) (*policyConn, error) {
 	now := time.Now()
-	p.mu.Lock()
-	for conns := p.idle[service]; len(conns) > 0; conns = p.idle[service] {
+	p.pool.mu.Lock()
+	for conns := p.pool.idle[service]; len(conns) > 0; conns = p.pool.idle[service] {
 		pc := conns[len(conns)-1]
-		p.idle[service] = conns[:len(conns)-1]
+		p.pool.idle[service] = conns[:len(conns)-1]
 		if now.Sub(pc.lastUsed) < p.maxIdle && now.Sub(pc.born) < p.maxTTL {
-			p.mu.Unlock()
+			p.pool.mu.Unlock()
 			return pc, nil
 		}
 		pc.conn.Close()
 	}
-	p.mu.Unlock()
+	p.pool.mu.Unlock()
 	return p.dial(ctx, service)
 }
 
@@ -194,9 +225,9 @@ func (p *policyClient) put(service string, pc *policyConn) {
 		return
 	}
 	_ = pc.conn.SetDeadline(time.Time{})
-	p.mu.Lock()
-	p.idle[service] = append(p.idle[service], pc)
-	p.mu.Unlock()
+	p.pool.mu.Lock()
+	p.pool.idle[service] = append(p.pool.idle[service], pc)
+	p.pool.mu.Unlock()
 }
 
 // address turns inet:host:port or unix:path into a network and address;
@@ -215,12 +246,12 @@ func (p *policyClient) address(service string) (network, addr string) {
 
 // close closes the kept connections.
 func (p *policyClient) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, conns := range p.idle {
+	p.pool.mu.Lock()
+	defer p.pool.mu.Unlock()
+	for _, conns := range p.pool.idle {
 		for _, pc := range conns {
 			pc.conn.Close()
 		}
 	}
-	p.idle = map[string][]*policyConn{}
+	p.pool.idle = map[string][]*policyConn{}
 }

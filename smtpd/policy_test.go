@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tern-mta/tern/smtpd/restrict"
+
 	"github.com/tern-mta/tern/internal/testutil"
 )
 
@@ -71,7 +73,7 @@ func startPolicyServer(t *testing.T, f *fakePolicyServer) string {
 
 func testPolicyClient() *policyClient {
 	return &policyClient{timeout: 5 * time.Second, maxIdle: time.Minute, maxTTL: time.Hour,
-		retryDelay: 10 * time.Millisecond, tries: 2, idle: map[string][]*policyConn{}}
+		retryDelay: 10 * time.Millisecond, tries: 2, pool: &policyPool{idle: map[string][]*policyConn{}}}
 }
 
 func TestPolicyClientQueries(t *testing.T) {
@@ -81,7 +83,7 @@ func TestPolicyClientQueries(t *testing.T) {
 	defer p.close()
 	attrs := [][2]string{{"request", "smtpd_access_policy"}, {"recipient", "a@example.com"}}
 	for _, want := range []string{"DEFER_IF_PERMIT Greylisted", "PREPEND X-Greylist: delayed", "dunno"} {
-		got, err := p.Query(context.Background(), service, attrs)
+		got, err := p.Query(context.Background(), restrict.PolicyService{Addr: service}, attrs)
 		if err != nil || got != want {
 			t.Fatalf("Query = %q, %v; want %q", got, err, want)
 		}
@@ -105,7 +107,7 @@ func TestPolicyClientReconnectsWhenServerCloses(t *testing.T) {
 	p.tries = 1
 	defer p.close()
 	for i := range 3 {
-		if got, err := p.Query(context.Background(), service, nil); err != nil || got != "OK" {
+		if got, err := p.Query(context.Background(), restrict.PolicyService{Addr: service}, nil); err != nil || got != "OK" {
 			t.Fatalf("query %d: %q, %v", i, got, err)
 		}
 	}
@@ -128,13 +130,13 @@ func TestPolicyClientFailures(t *testing.T) {
 			p := testPolicyClient()
 			p.timeout = 300 * time.Millisecond
 			defer p.close()
-			if got, err := p.Query(context.Background(), service, nil); err == nil {
+			if got, err := p.Query(context.Background(), restrict.PolicyService{Addr: service}, nil); err == nil {
 				t.Errorf("Query = %q, want an error", got)
 			}
 		})
 	}
 	p := testPolicyClient()
-	if _, err := p.Query(context.Background(), "unix:"+filepath.Join(t.TempDir(), "none"), nil); err == nil {
+	if _, err := p.Query(context.Background(), restrict.PolicyService{Addr: "unix:" + filepath.Join(t.TempDir(), "none")}, nil); err == nil {
 		t.Error("query of a missing server succeeded")
 	}
 }
@@ -176,13 +178,13 @@ func TestPolicyClientRequestLimit(t *testing.T) {
 	p.requestLimit = 2
 	defer p.close()
 	for range 5 {
-		if _, err := p.Query(context.Background(), service, nil); err != nil {
+		if _, err := p.Query(context.Background(), restrict.PolicyService{Addr: service}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	p.requestLimit, p.maxTTL = 0, time.Nanosecond
 	for range 2 {
-		if _, err := p.Query(context.Background(), service, nil); err != nil {
+		if _, err := p.Query(context.Background(), restrict.PolicyService{Addr: service}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -190,5 +192,19 @@ func TestPolicyClientRequestLimit(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.conns != 5 {
 		t.Errorf("%d connections, want 3 for 5 queries at 2 a connection and 2 for 2 queries past max_ttl", f.conns)
+	}
+}
+
+// TestPolicyLimitsForBracedService: a braced check_policy_service's own
+// settings replace main.cf's for its queries, and the kept connections
+// stay shared.
+func TestPolicyLimitsForBracedService(t *testing.T) {
+	p := testPolicyClient()
+	if q := p.limitsFor(restrict.PolicyService{Addr: "inet:h:1"}); q != p {
+		t.Error("a service without settings got a client of its own")
+	}
+	q := p.limitsFor(restrict.PolicyService{Addr: "inet:h:1", Timeout: time.Second, TryLimit: 5, RequestLimit: 7})
+	if q.timeout != time.Second || q.tries != 5 || q.requestLimit != 7 || q.maxIdle != p.maxIdle || q.pool != p.pool {
+		t.Errorf("limits %+v from %+v", q, p)
 	}
 }

@@ -95,3 +95,21 @@ func TestGreylistingWithPostgrey(t *testing.T) {
 		t.Errorf("no X-Greylist header above Received:\n%s", in.mbox(rcpt))
 	}
 }
+
+// TestBracedPolicyServiceDefaultAction: Postfix 3's braced form of
+// check_policy_service with its own default_action: a policy server that
+// is down lets mail through (DUNNO) instead of main.cf's 451 4.3.5.
+func TestBracedPolicyServiceDefaultAction(t *testing.T) {
+	rcpt := localUser(t)
+	dead := filepath.Join(readableTempDir(t), "no-such-policy-server")
+	in, _ := smtpdInstance(t, "smtpd_recipient_restrictions = check_policy_service { unix:"+dead+", timeout=2s, try_limit=1, default_action=DUNNO }, reject_unauth_destination")
+	out, err := swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--from", "sender@remote.tst",
+		"--to", rcpt+"@example.tst", "--body", "policy server down")
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	in.waitMbox(rcpt, "policy server down")
+	if !strings.Contains(in.log(), "warning: problem talking to server unix:"+dead) {
+		t.Errorf("no warning about the dead server:\n%s", in.log())
+	}
+}

@@ -187,3 +187,9 @@ func parseDuration(s, unit string) (time.Duration, error) {
 	}
 	return time.Duration(n) * d, nil
 }
+
+// ParseDuration parses a Postfix time value ("10s", "5m", "300"), a
+// number without a unit being in defaultUnit (s, m, h, d or w).
+func ParseDuration(s, defaultUnit string) (time.Duration, error) {
+	return parseDuration(s, defaultUnit)
+}

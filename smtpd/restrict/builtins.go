@@ -95,7 +95,7 @@ func (e *eval) stepNamed(s step, lc listCtx) status {
 			return e.rejectUnknownAddr(f.Recipient, classRecipient)
 		}
 	case kCheckPolicy:
-		return e.checkPolicy(s.table, lc)
+		return e.checkPolicy(s.policy, lc)
 	case kRejectRBLClient, kRejectRHSBLClient, kRejectRHSBLReverseClient, kRejectRHSBLHelo,
 		kRejectRHSBLSender, kRejectRHSBLRecipient, kPermitDNSWLClient, kPermitRHSWLClient:
 		return e.stepDNSList(s)

@@ -34,6 +34,7 @@ type world struct {
 	moved                        map[string]string   // relocated_maps
 	owners                       map[string][]string // smtpd_sender_login_maps; "err" fails
 	policy                       func(service string, attrs [][2]string) (string, error)
+	policySvcs                   []PolicyService   // the servers asked, with their settings
 	dns                          map[string]string // domain -> "ok", "temp", "err"; missing = not found
 	// lists holds DNS list records: name -> "a1 a2|txt", or "temp" for a
 	// failed lookup; queried records the names asked.
@@ -112,11 +113,14 @@ func (w *world) deps() Deps {
 			return false, false, nil
 		},
 		MyNetworks: func(a netip.Addr) (bool, error) { return w.mynet.Contains(a), nil },
-		PolicyQuery: func(_ context.Context, service string, attrs [][2]string) (string, error) {
+		PolicyQuery: func(_ context.Context, svc PolicyService, attrs [][2]string) (string, error) {
+			w.mu.Lock()
+			w.policySvcs = append(w.policySvcs, svc)
+			w.mu.Unlock()
 			if w.policy == nil {
 				return "DUNNO", nil
 			}
-			return w.policy(service, attrs)
+			return w.policy(svc.Addr, attrs)
 		},
 		SenderOwners: func(_ context.Context, sender string) ([]string, bool, error) {
 			o, ok := w.owners[strings.ToLower(sender)]

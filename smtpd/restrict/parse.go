@@ -179,6 +179,8 @@ type step struct {
 	table string // type:name of check_*_access
 	class string // class name of kClass
 	list  *dnsList
+	// policy is check_policy_service's server and settings.
+	policy *policyStep
 }
 
 // list is one compiled restriction list.
@@ -279,13 +281,17 @@ func (c *Checker) compileList(paramName, value string, idx int) (*list, error) {
 		info, ok := builtins[strings.ToLower(w)]
 		switch {
 		case ok && info.service:
-			if i+1 >= len(words) || !validService(words[i+1]) {
+			if i+1 >= len(words) {
 				return nil, fmt.Errorf("%s: restriction %q needs a policy server: inet:host:port or unix:/path (unix:private/name is in queue_directory)", paramName, w)
+			}
+			ps, err := parsePolicyArg(words[i+1])
+			if err != nil {
+				return nil, fmt.Errorf("%s: restriction %q: %w", paramName, w, err)
 			}
 			if err := c.checkNeeds(paramName, w, info.needs); err != nil {
 				return nil, err
 			}
-			l.steps = append(l.steps, step{word: w, kind: info.kind, table: words[i+1]})
+			l.steps = append(l.steps, step{word: w, kind: info.kind, table: ps.svc.Addr, policy: ps})
 			i++
 		case ok && info.dnsList:
 			if i+1 >= len(words) {

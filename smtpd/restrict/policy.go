@@ -10,18 +10,21 @@ import (
 // and answers with an access(5) action, which is applied as an access
 // table result would be. A server that can't be asked gets
 // smtpd_policy_service_default_action instead.
-func (e *eval) checkPolicy(service string, lc listCtx) status {
-	action, err := e.c.deps.PolicyQuery(e.ctx, service, e.policyAttrs())
+func (e *eval) checkPolicy(p *policyStep, lc listCtx) status {
+	action, err := e.c.deps.PolicyQuery(e.ctx, p.svc, e.policyAttrs(p))
 	if err != nil {
-		e.logf("warning: problem talking to server %s: %v", service, err)
+		e.logf("warning: problem talking to server %s: %v", p.svc.Addr, err)
 		action = e.c.set.policyDefault
+		if p.defaultAction != "" {
+			action = p.defaultAction
+		}
 	}
-	return e.tableResult(service, action, lc)
+	return e.tableResult(p.svc.Addr, action, lc)
 }
 
 // policyAttrs is the request: the attributes of the policy delegation
 // protocol that smtpd knows, in Postfix's order.
-func (e *eval) policyAttrs() [][2]string {
+func (e *eval) policyAttrs(p *policyStep) [][2]string {
 	f := &e.f
 	rcptCount := f.RecipientCount
 	recipient := ""
@@ -57,7 +60,7 @@ func (e *eval) policyAttrs() [][2]string {
 		{"sasl_sender", ""},
 		{"size", strconv.FormatInt(f.Size, 10)},
 		{"client_port", strconv.Itoa(f.ClientPort)},
-		{"policy_context", e.c.set.policyContext},
+		{"policy_context", policyContext(p, e.c.set.policyContext)},
 	}
 	if !f.ClientAddr.IsValid() {
 		attrs[8][1] = ""
@@ -75,4 +78,12 @@ func (e *eval) policyAttrs() [][2]string {
 		}
 	}
 	return attrs
+}
+
+// policyContext is the braced form's policy_context, or def.
+func policyContext(p *policyStep, def string) string {
+	if p.context != "" {
+		return p.context
+	}
+	return def
 }

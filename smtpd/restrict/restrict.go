@@ -107,7 +107,7 @@ type Deps struct {
 	// (inet:host:port or unix:path) about a request of "name=value"
 	// attributes, and returns the action it answers. An error means no
 	// usable answer; smtpd_policy_service_default_action applies.
-	PolicyQuery func(ctx context.Context, service string, attrs [][2]string) (action string, err error)
+	PolicyQuery func(ctx context.Context, svc PolicyService, attrs [][2]string) (action string, err error)
 	// DNSList looks a name up in a DNS list (reject_rbl_client and its
 	// kin): the IPv4 addresses of its A records, none when it is not
 	// listed, and the text of its TXT records. An error is a lookup that
