@@ -89,7 +89,9 @@ func (l *List) addOne(e string, neg bool, opt maps.Options, depth int) error {
 // ParsePrefix parses one address pattern: an address or address/length,
 // IPv6 optionally in brackets ("[::1]", "[2001:db8::]/32"). An address
 // stands for itself (a /32 or /128 network); the host bits of a network
-// are cleared.
+// are cleared. IPv4-mapped IPv6 addresses and networks
+// ("[::ffff:127.0.0.0]/104") become their IPv4 equivalents, as client
+// addresses are matched unmapped.
 func ParsePrefix(item string) (netip.Prefix, error) {
 	s := item
 	if strings.HasPrefix(s, "[") {
@@ -105,7 +107,13 @@ func ParsePrefix(item string) (netip.Prefix, error) {
 			return netip.Prefix{}, fmt.Errorf("bad network %q: %w", item, err)
 		}
 		if p.Addr().Is4In6() {
-			return netip.Prefix{}, fmt.Errorf("bad network %q: IPv4-mapped IPv6 networks are not supported", item)
+			// Debian's default mynetworks has [::ffff:127.0.0.0]/104: the
+			// IPv4 clients of an IPv6 socket. tern sees those as IPv4
+			// addresses, so the network is its IPv4 part.
+			if p.Bits() < 96 {
+				return netip.Prefix{}, fmt.Errorf("bad network %q: an IPv4-mapped network needs a length of 96 or more", item)
+			}
+			return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked(), nil
 		}
 		return p.Masked(), nil
 	}

@@ -39,6 +39,10 @@ func TestMatch(t *testing.T) {
 			map[string]bool{"192.0.2.9": true, "192.0.2.10": false, "2001:db8::9": true}},
 		{"negated table", "!texthash:" + hosts + " 192.0.2.0/24", map[string]bool{"192.0.2.9": false, "192.0.2.1": true}},
 		{"empty", "", map[string]bool{"127.0.0.1": false}},
+		// Debian's default main.cf: tern refused the mapped network.
+		{"debian default", "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128",
+			map[string]bool{"127.0.0.1": true, "::ffff:127.0.0.2": true, "::1": true, "128.0.0.1": false}},
+		{"mapped network alone", "[::ffff:192.0.2.0]/120", map[string]bool{"192.0.2.9": true, "::ffff:192.0.2.9": true, "192.0.3.1": false}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,7 +82,7 @@ func TestNewErrors(t *testing.T) {
 	dir := t.TempDir()
 	deep := filepath.Join(dir, "self")
 	write(t, deep, deep+"\n")
-	for _, elems := range []string{"192.0.2.0/33", "[::1", "[example]", "example.com", "10.0.0.0/8 " + filepath.Join(dir, "missing"),
+	for _, elems := range []string{"192.0.2.0/33", "[::1", "[example]", "example.com", "[::ffff:0:0]/80", "10.0.0.0/8 " + filepath.Join(dir, "missing"),
 		"nosuchtype:x", deep} {
 		_, err := New("mynetworks", splitList(elems), maps.Options{})
 		if err == nil || !strings.HasPrefix(err.Error(), "mynetworks: ") {
