@@ -90,11 +90,12 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	}
 	srv.policy = newPolicyClient(cfg)
 	deps.PolicyQuery = srv.policy.Query
-	lists, err := mx.NewResolver("/etc/resolv.conf", cfg.List("tern_dns_servers"), true, false)
+	dnsr, err := mx.NewResolver("/etc/resolv.conf", cfg.List("tern_dns_servers"), true, true)
 	if err != nil {
 		return nil, fmt.Errorf("tern_dns_servers: %w", err)
 	}
-	deps.DNSList = newDNSListCache(lists).lookup
+	deps.DNSList = newDNSListCache(dnsr).lookup
+	deps.ServerHosts = serverHosts(dnsr)
 	checker, err := restrict.New(cfg, deps)
 	if err != nil {
 		return nil, err

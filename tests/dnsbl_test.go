@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -45,4 +46,32 @@ spam.tst.dbl.bl.tst.     A   127.0.1.2
 	if !want.MatchString(in.log()) {
 		t.Errorf("no Postfix-style reject line in the log:\n%s", in.log())
 	}
+}
+
+// TestSenderMXAccess: check_sender_mx_access with a cidr table, the
+// classic rule against sender domains whose MX is in a private network,
+// with the MX records from an in-process DNS server.
+func TestSenderMXAccess(t *testing.T) {
+	rcpt := localUser(t)
+	dns := mxtest.NewServer(t, `
+bogus.tst.      MX 10 mx.bogus.tst.
+mx.bogus.tst.   A  10.1.2.3
+good.tst.       MX 10 mx.good.tst.
+mx.good.tst.    A  192.0.2.25
+`)
+	bogusMX := filepath.Join(readableTempDir(t), "bogus_mx")
+	writeFile(t, bogusMX, "10.0.0.0/8 REJECT Domain MX in RFC 1918 private network\n127.0.0.0/8 REJECT Domain MX in loopback network\n")
+	in, _ := smtpdInstance(t, "tern_dns_servers = "+dns.Addr(),
+		"smtpd_sender_restrictions = check_sender_mx_access cidr:"+bogusMX)
+	send := func(from string) (string, error) {
+		return swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--from", from, "--to", rcpt+"@example.tst", "--body", "from "+from)
+	}
+	out, err := send("someone@bogus.tst")
+	if err == nil || !strings.Contains(out, "<** 554 5.7.1 <someone@bogus.tst>: Sender address rejected: Domain MX in RFC 1918 private network") {
+		t.Errorf("bogus MX: %v\n%s", err, out)
+	}
+	if out, err := send("someone@good.tst"); err != nil {
+		t.Fatalf("good MX: %v\n%s", err, out)
+	}
+	in.waitMbox(rcpt, "from someone@good.tst")
 }

@@ -55,3 +55,29 @@ v6only.bl.test.      AAAA ::1
 		t.Errorf("long TXT text is %d bytes, want %d", len(text), maxListText)
 	}
 }
+
+func TestLookupNS(t *testing.T) {
+	srv := mxtest.NewServer(t, `
+example.test.        NS  ns1.example.test.
+example.test.        NS  ns2.elsewhere.test.
+ns1.example.test.    A   192.0.2.53
+ns2.elsewhere.test.  A   198.51.100.53
+`)
+	r := newResolver(srv.Addr())
+	for _, name := range []string{"example.test", "deep.sub.example.test"} {
+		hosts, err := r.LookupNS(context.Background(), name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var got []string
+		for _, h := range hosts {
+			got = append(got, fmt.Sprint(h.Name, h.Addrs))
+		}
+		if s := strings.Join(got, " "); s != "ns1.example.test[192.0.2.53] ns2.elsewhere.test[198.51.100.53]" {
+			t.Errorf("%s: %s", name, s)
+		}
+	}
+	if _, err := r.LookupNS(context.Background(), "nowhere.invalid"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("no name servers: error %v, want not found", err)
+	}
+}

@@ -119,6 +119,8 @@ func (e *eval) stepNamed(s step, lc listCtx) status {
 		}
 	case kCheckClient, kCheckReverseClient, kCheckHelo, kCheckSender, kCheckRcpt, kCheckSASL:
 		return e.checkTable(s.kind, s.table)
+	case kCheckServers:
+		return e.checkServers(s.word, s.table)
 	case kImplicitMap:
 		if lc.def < 0 {
 			return e.serverError("bare table %s in %s restrictions: specify check_*_access before it", s.table, lc.class)

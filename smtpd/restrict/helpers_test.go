@@ -38,8 +38,11 @@ type world struct {
 	dns                          map[string]string // domain -> "ok", "temp", "err"; missing = not found
 	// lists holds DNS list records: name -> "a1 a2|txt", or "temp" for a
 	// failed lookup; queried records the names asked.
-	lists    map[string]string
-	queried  []string
+	lists   map[string]string
+	queried []string
+	// servers holds the hosts of "domain/MX", "domain/NS" and "domain/A";
+	// a nil entry is a lookup failure.
+	servers  map[string][]ServerHost
 	mynet    netip.Prefix
 	localErr bool
 	knownErr bool
@@ -143,6 +146,13 @@ func (w *world) deps() Deps {
 				addrs = append(addrs, netip.MustParseAddr(f))
 			}
 			return addrs, txt, nil
+		},
+		ServerHosts: func(_ context.Context, domain, rrtype string) ([]ServerHost, error) {
+			hosts, ok := w.servers[domain+"/"+rrtype]
+			if ok && hosts == nil {
+				return nil, errors.New("DNS timed out")
+			}
+			return hosts, nil
 		},
 		Logf: func(format string, args ...any) {
 			w.mu.Lock()

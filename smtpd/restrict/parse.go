@@ -76,8 +76,9 @@ const (
 	kRejectRHSBLRecipient
 	kPermitDNSWLClient
 	kPermitRHSWLClient
-	kImplicitMap // a bare type:name: the list's own check_*_access
-	kClass       // a smtpd_restriction_classes name
+	kCheckServers // check_*_{mx,ns,a}_access (servers.go)
+	kImplicitMap  // a bare type:name: the list's own check_*_access
+	kClass        // a smtpd_restriction_classes name
 )
 
 // deps a restriction needs.
@@ -90,6 +91,7 @@ const (
 	needLogin
 	needPolicy
 	needDNSList
+	needServers
 )
 
 // wordInfo describes one built-in restriction.
@@ -164,12 +166,6 @@ var unsupported = map[string]bool{
 	"permit_tls_clientcerts": true, "permit_tls_all_clientcerts": true, "check_ccert_access": true,
 	"permit_mx_backup": true, "check_relay_domains": true, "permit_inet_interfaces": true,
 	"permit_naked_ip_address": true, "sleep": true, "check_etrn_access": true,
-	"check_client_mx_access": true, "check_client_ns_access": true, "check_client_a_access": true,
-	"check_reverse_client_hostname_mx_access": true, "check_reverse_client_hostname_ns_access": true,
-	"check_reverse_client_hostname_a_access": true, "check_helo_mx_access": true,
-	"check_helo_ns_access": true, "check_helo_a_access": true, "check_sender_mx_access": true,
-	"check_sender_ns_access": true, "check_sender_a_access": true, "check_recipient_mx_access": true,
-	"check_recipient_ns_access": true, "check_recipient_a_access": true,
 }
 
 // step is one compiled restriction.
@@ -279,6 +275,9 @@ func (c *Checker) compileList(paramName, value string, idx int) (*list, error) {
 			continue
 		}
 		info, ok := builtins[strings.ToLower(w)]
+		if _, server := serverChecks[strings.ToLower(w)]; server {
+			info, ok = wordInfo{kind: kCheckServers, table: true, needs: needMap | needServers}, true
+		}
 		switch {
 		case ok && info.service:
 			if i+1 >= len(words) {
@@ -362,6 +361,7 @@ func (c *Checker) checkNeeds(paramName, word string, needs int) error {
 		{needLogin, c.deps.SenderOwners != nil, "smtpd_sender_login_maps, the owners of sender addresses (Deps.SenderOwners)"},
 		{needPolicy, c.deps.PolicyQuery != nil, "a policy client (Deps.PolicyQuery)"},
 		{needDNSList, c.deps.DNSList != nil, "a DNS list lookup (Deps.DNSList)"},
+		{needServers, c.deps.ServerHosts != nil, "an MX, NS and address lookup (Deps.ServerHosts)"},
 	}
 	for _, m := range missing {
 		if needs&m.bit != 0 && !m.ok {

@@ -113,6 +113,12 @@ type Deps struct {
 	// listed, and the text of its TXT records. An error is a lookup that
 	// could not be answered.
 	DNSList func(ctx context.Context, name string) (addrs []netip.Addr, text string, err error)
+	// ServerHosts returns the hosts check_*_{mx,ns,a}_access look at for
+	// domain: rrtype MX gives its MX hosts (the domain itself when it has
+	// none), NS its name servers (of the closest parent that has some), A
+	// the domain with its addresses. None, without error, when there are
+	// none; an error is a lookup that could not be answered.
+	ServerHosts func(ctx context.Context, domain, rrtype string) ([]ServerHost, error)
 	// SenderOwners returns the SASL login names that own a sender address
 	// (smtpd_sender_login_maps, searched as Postfix searches it): found is
 	// false for an address nobody owns. Nil when the maps are not set.
