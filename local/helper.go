@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/command"
 	"github.com/tern-mta/tern/pkg/mailbox"
 )
 
@@ -100,12 +101,12 @@ func (s ExecSpawner) Run(ctx context.Context, job Job, uid, gid int, body agent.
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Stdin = io.MultiReader(bytes.NewReader(append(hdr, '\n')), agent.Reader(body))
 	var stdout bytes.Buffer
-	stderr := &capWriter{max: maxCommandOutput}
+	stderr := &command.Output{}
 	cmd.Stdout, cmd.Stderr = mailbox.NewLimitWriter(&stdout, maxJobLine), stderr
 	runErr := cmd.Run()
 	var res agent.Result
 	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil || res.DSN == "" {
-		return agent.Result{}, fmt.Errorf("helper %s as uid %d: no result (%v): %s", s.Path, uid, runErr, stderr.text())
+		return agent.Result{}, fmt.Errorf("helper %s as uid %d: no result (%v): %s", s.Path, uid, runErr, stderr.Text())
 	}
 	return res, nil
 }

@@ -60,9 +60,6 @@ func RunJob(ctx context.Context, job Job, body io.Reader) agent.Result {
 	return agent.Deferf("4.3.5", "mail system configuration error: unknown delivery job kind %q", job.Kind)
 }
 
-// errRead marks failures to read the message content.
-type errRead = mailbox.ReadError
-
 // copyOpts chooses what copyMessage adds, as Postfix's MAIL_COPY_* flags.
 type copyOpts struct {
 	fromLine bool // a "From sender  date" envelope line first
