@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/command"
 )
 
 // cmdExpFilter is Postfix's command_expansion_filter: characters outside
@@ -198,18 +199,9 @@ func (a *Agent) commandEnv(run *rcptRun, st state, u *User, rv recipientVars) []
 	return env
 }
 
-// exportedEnv expands export_environment: NAME=value as written, NAME
-// with its value in this process's environment (left out when unset).
+// exportedEnv is command.ExportedEnv.
 func exportedEnv(list []string, getenv func(string) string) []string {
-	var env []string
-	for _, item := range list {
-		if strings.Contains(item, "=") {
-			env = append(env, item)
-		} else if v := getenv(item); v != "" {
-			env = append(env, item+"="+v)
-		}
-	}
-	return env
+	return command.ExportedEnv(list, getenv)
 }
 
 // censor replaces characters outside command_expansion_filter with "_".

@@ -31,7 +31,7 @@ func TestMainCheck(t *testing.T) {
 	}
 	for _, want := range []string{
 		"tern: warning: " + filepath.Join(dir, "master.cf") + ":6: service tlsmgr: command tlsmgr is not needed by tern; entry ignored\n",
-		"tern: warning: " + filepath.Join(dir, "master.cf") + ":7: unsupported command pipe; service bad not started\n",
+		"tern: warning: " + filepath.Join(dir, "master.cf") + ":7: unsupported command spawn; service bad not started\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
@@ -153,7 +153,7 @@ func TestMainStartFailure(t *testing.T) {
 func TestCheckRunsDaemonChecks(t *testing.T) {
 	dir, _, _ := setup(t, "127.0.0.1:0 inet n - n - - smtpd\n  -o smtpd_relay_restrictions=bogus_word\n")
 	var seen string
-	check := func(cfg *config.Config, _ string) error {
+	check := func(cfg *config.Config, _, _ string, _ []string) error {
 		seen = cfg.Get("smtpd_relay_restrictions")
 		if seen == "bogus_word" {
 			return errors.New("smtpd_relay_restrictions: unknown restriction bogus_word")

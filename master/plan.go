@@ -30,7 +30,7 @@ func classify(command string) (kind, string) {
 	case "qmgr", "oqmgr", "cleanup", "pickup", "showq", "bounce", "defer",
 		"trace", "trivial-rewrite", "flush", "discard", "error":
 		return kindFolded, qmgrDaemon
-	case "smtpd", "local", "smtp", "lmtp", "virtual":
+	case "smtpd", "local", "smtp", "lmtp", "virtual", "pipe":
 		return kindOwn, command
 	case "tlsmgr", "anvil", "scache", "verify", "proxymap", "proxywrite",
 		"postlog", "retry":

@@ -39,7 +39,7 @@ func TestClassify(t *testing.T) {
 		{"proxymap", kindNotNeeded, ""},
 		{"proxywrite", kindNotNeeded, ""},
 		{"postlog", kindNotNeeded, ""},
-		{"pipe", kindUnsupported, ""},
+		{"pipe", kindOwn, "pipe"},
 		{"spawn", kindUnsupported, ""},
 		{"postscreen", kindUnsupported, ""},
 		{"", kindUnsupported, ""},

@@ -56,7 +56,7 @@ type Options struct {
 }
 
 // CheckFunc validates the configuration of one service of a daemon.
-type CheckFunc func(cfg *config.Config, configDir string) error
+type CheckFunc func(cfg *config.Config, configDir, service string, args []string) error
 
 // master is the running supervisor.
 type master struct {
@@ -104,13 +104,14 @@ func load(dir string, cfg *config.Config, opt Options, queueDir string) (*loaded
 		return nil, err
 	}
 	// A parameter used only by a master.cf -o value is not unknown.
-	var refs []string
+	var refs, names []string
 	for _, s := range services {
+		names = append(names, s.Name)
 		for _, o := range s.Overrides {
 			refs = append(refs, o[1])
 		}
 	}
-	for _, w := range cfg.WarningsWithRefs(refs...) {
+	for _, w := range cfg.WarningsWithServices(names, refs...) {
 		l.warnings = append(l.warnings, plainWarning(w))
 	}
 	procs, warns := makePlan(services, planEnv{
@@ -140,7 +141,7 @@ func checkService(dir string, cfg *config.Config, p procSpec, check CheckFunc) e
 			return fail(fmt.Errorf("-o %s=%s: %w", o[0], o[1], err))
 		}
 	}
-	if err := check(c, dir); err != nil {
+	if err := check(c, dir, p.Service, p.Args); err != nil {
 		return fail(err)
 	}
 	return nil

@@ -12,6 +12,8 @@ import (
 	"github.com/tern-mta/tern/lmtp"
 	"github.com/tern-mta/tern/local"
 	"github.com/tern-mta/tern/master"
+	"github.com/tern-mta/tern/pipe"
+	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/postconf"
 	"github.com/tern-mta/tern/pkg/postmap"
 	"github.com/tern-mta/tern/pkg/postsuper"
@@ -117,6 +119,7 @@ func daemons() map[string]func(args []string) int {
 		"smtp":    smtp.Main,
 		"lmtp":    lmtp.Main,
 		"virtual": virtual.Main,
+		"pipe":    pipe.Main,
 	}
 }
 
@@ -138,7 +141,12 @@ func masterOptions(stdout, stderr io.Writer) master.Options {
 	for name := range daemons() {
 		have[name] = true
 	}
-	checks := map[string]master.CheckFunc{"smtpd": smtpd.Check, "smtp": smtp.Check, "lmtp": smtp.CheckLMTP, "virtual": virtual.Check}
+	withoutArgs := func(check func(*config.Config, string) error) master.CheckFunc {
+		return func(c *config.Config, dir, _ string, _ []string) error { return check(c, dir) }
+	}
+	checks := map[string]master.CheckFunc{"smtpd": withoutArgs(smtpd.Check), "smtp": withoutArgs(smtp.Check),
+		"lmtp": withoutArgs(smtp.CheckLMTP), "virtual": withoutArgs(virtual.Check),
+		"pipe": func(c *config.Config, _, service string, args []string) error { return pipe.Check(c, service, args) }}
 	return master.Options{Daemons: have, Checks: checks, Stdout: stdout, Stderr: stderr}
 }
 

@@ -137,3 +137,17 @@ func resultFor(dsn, text string) agent.Result {
 func StartFailure(err error, label string) agent.Result {
 	return agent.Deferf("4.3.0", "Command failed: %s: %q", mailbox.ErrnoText(err), label)
 }
+
+// ExportedEnv expands export_environment for a command: NAME=value as
+// written, NAME with its value from getenv (left out when unset).
+func ExportedEnv(list []string, getenv func(string) string) []string {
+	var env []string
+	for _, item := range list {
+		if strings.Contains(item, "=") {
+			env = append(env, item)
+		} else if v := getenv(item); v != "" {
+			env = append(env, item+"="+v)
+		}
+	}
+	return env
+}

@@ -260,13 +260,54 @@ func (c *Config) Warnings() []string {
 // WarningsWithRefs is Warnings where $name references in extraValues
 // (for example master.cf -o values) also count as uses of name.
 func (c *Config) WarningsWithRefs(extraValues ...string) []string {
+	return c.WarningsWithServices(nil, extraValues...)
+}
+
+// Per-service parameters: Postfix takes <service>_<suffix> for any
+// master.cf service. tern honours these suffixes...
+var serviceSuffixes = []string{"_destination_concurrency_limit", "_destination_recipient_limit", "_time_limit"}
+
+// ...and knows these, which it does not support yet.
+var unsupportedServiceSuffixes = []string{"_destination_rate_delay", "_initial_destination_concurrency",
+	"_destination_concurrency_failed_cohort_limit", "_destination_concurrency_negative_feedback",
+	"_destination_concurrency_positive_feedback", "_extra_recipient_limit", "_recipient_limit",
+	"_recipient_refill_limit", "_recipient_refill_delay", "_delivery_slot_cost", "_delivery_slot_discount",
+	"_delivery_slot_loan", "_minimum_delivery_slots", "_transport_rate_delay"}
+
+// serviceParam says whether name is <service>_<suffix> for one of
+// services, and whether tern supports it.
+func serviceParam(name string, services []string) (known, supported bool) {
+	for _, s := range services {
+		rest, ok := strings.CutPrefix(name, s)
+		if !ok {
+			continue
+		}
+		for _, suf := range serviceSuffixes {
+			if rest == suf {
+				return true, true
+			}
+		}
+		for _, suf := range unsupportedServiceSuffixes {
+			if rest == suf {
+				return true, false
+			}
+		}
+	}
+	return false, false
+}
+
+// WarningsWithServices is WarningsWithRefs that also knows the
+// per-service parameters (<service>_time_limit and the like) of the
+// master.cf services named.
+func (c *Config) WarningsWithServices(services []string, extraValues ...string) []string {
 	refs := c.referencedNames()
 	for _, v := range extraValues {
 		collectRefs(v, refs)
 	}
 	type unknown struct {
-		name string
-		line int
+		name        string
+		line        int
+		unsupported bool
 	}
 	var list []unknown
 	for k, s := range c.vals {
@@ -275,18 +316,24 @@ func (c *Config) WarningsWithRefs(extraValues ...string) []string {
 		}
 		if p, known := Lookup(k); known {
 			if def, _ := c.Expand(p.Default); unsupportedParams[k] && strings.TrimSpace(c.Get(k)) != strings.TrimSpace(def) {
-				list = append(list, unknown{k, s.line})
+				list = append(list, unknown{k, s.line, true})
+			}
+			continue
+		}
+		if known, supported := serviceParam(k, services); known {
+			if !supported {
+				list = append(list, unknown{k, s.line, true})
 			}
 			continue
 		}
 		if !refs[k] {
-			list = append(list, unknown{k, s.line})
+			list = append(list, unknown{k, s.line, false})
 		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].line < list[j].line })
 	out := make([]string, len(list))
 	for i, u := range list {
-		if unsupportedParams[u.name] {
+		if u.unsupported {
 			out[i] = fmt.Sprintf("%s:%d: warning: %s is not supported by tern yet: the setting has no effect", c.file, u.line, u.name)
 			continue
 		}

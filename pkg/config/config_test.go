@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -424,5 +425,26 @@ func TestValueChecks(t *testing.T) {
 		if want == "" && err != nil || want != "" && (err == nil || !strings.HasPrefix(err.Error(), want)) {
 			t.Errorf("%q: error %v, want %q", src, err, want)
 		}
+	}
+}
+
+// TestServiceParamWarnings: <service>_time_limit and the delivery limits
+// of master.cf services are known (Debian's policyd-spf README sets
+// policyd-spf_time_limit); the ones tern lacks are said to be
+// unsupported; for other names they stay unknown.
+func TestServiceParamWarnings(t *testing.T) {
+	src := "policyd-spf_time_limit = 3600\ndovecot_destination_recipient_limit = 1\n" +
+		"amavis_destination_rate_delay = 1s\nnosuchservice_time_limit = 5\n"
+	c, err := Parse("/etc/tern/main.cf", strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.WarningsWithServices([]string{"smtp", "policyd-spf", "dovecot", "amavis"})
+	want := []string{
+		"/etc/tern/main.cf:3: warning: amavis_destination_rate_delay is not supported by tern yet: the setting has no effect",
+		`/etc/tern/main.cf:4: warning: unknown parameter "nosuchservice_time_limit"`,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

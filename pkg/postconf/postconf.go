@@ -102,7 +102,8 @@ func (o *options) load() (*config.Config, int) {
 		fmt.Fprintln(o.stderr, err)
 		return nil, exitBadConfig
 	}
-	for _, w := range c.WarningsWithRefs(o.masterValues(c)...) {
+	names, values := o.masterServices(c)
+	for _, w := range c.WarningsWithServices(names, values...) {
 		o.warn(w)
 	}
 	return c, exitOK
@@ -111,18 +112,18 @@ func (o *options) load() (*config.Config, int) {
 // masterValues returns the -o values of master.cf, whose $name references
 // keep user-defined main.cf parameters from being reported as unused. A
 // missing or bad master.cf gives none (-M reports its errors).
-func (o *options) masterValues(c *config.Config) []string {
+func (o *options) masterServices(c *config.Config) (names, values []string) {
 	services, err := config.LoadMaster(o.dir, c.Int("default_process_limit"))
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	var values []string
 	for _, s := range services {
+		names = append(names, s.Name)
 		for _, ov := range s.Overrides {
 			values = append(values, ov[1])
 		}
 	}
-	return values
+	return names, values
 }
 
 // warn prints a Load warning as "tern conf: warning: FILE:LINE: text".
