@@ -3,7 +3,6 @@ package qmgr
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 
@@ -157,26 +156,10 @@ func (a *addressRewriter) localClient(s *submission) bool {
 }
 
 // addInterfaces records this host's addresses as inet_interfaces names
-// them: addresses as written, "all" for every interface address,
-// "loopback-only" for 127.0.0.1 and ::1.
+// them (netlist.OwnAddrs).
 func (a *addressRewriter) addInterfaces(list []string) {
-	for _, i := range list {
-		switch i {
-		case "all":
-			addrs, _ := net.InterfaceAddrs()
-			for _, ad := range addrs {
-				if p, err := netip.ParsePrefix(ad.String()); err == nil {
-					a.ownInterfaces[p.Addr().Unmap()] = true
-				}
-			}
-		case "loopback-only":
-			a.ownInterfaces[netip.MustParseAddr("127.0.0.1")] = true
-			a.ownInterfaces[netip.IPv6Loopback()] = true
-		default:
-			if ip, err := netip.ParseAddr(strings.Trim(i, "[]")); err == nil {
-				a.ownInterfaces[ip.Unmap()] = true
-			}
-		}
+	for ip := range netlist.OwnAddrs(list) {
+		a.ownInterfaces[ip] = true
 	}
 }
 

@@ -96,6 +96,10 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	}
 	deps.DNSList = newDNSListCache(dnsr).lookup
 	deps.ServerHosts = serverHosts(dnsr)
+	deps.OwnAddr = func(a netip.Addr) bool { return set.ownAddrs[a] }
+	if !set.mxBackupNetworks.Empty() {
+		deps.MXBackupNetworks = set.mxBackupNetworks.Match
+	}
 	checker, err := restrict.New(cfg, deps)
 	if err != nil {
 		return nil, err

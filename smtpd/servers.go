@@ -38,7 +38,7 @@ func serverHosts(r *mx.Resolver) func(ctx context.Context, domain, rrtype string
 		}
 		out := make([]restrict.ServerHost, 0, len(hosts))
 		for _, h := range hosts {
-			sh := restrict.ServerHost{Name: h.Name}
+			sh := restrict.ServerHost{Name: h.Name, Pref: int(h.Pref), Implicit: h.Implicit}
 			for _, a := range h.Addrs {
 				sh.Addrs = append(sh.Addrs, a.Unmap().String())
 			}

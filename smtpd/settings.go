@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -45,6 +46,8 @@ type settings struct {
 	rateUnit          time.Duration
 	limitExempt       *netlist.List // smtpd_client_event_limit_exceptions
 	myNetworks        *netlist.List
+	mxBackupNetworks  *netlist.List // permit_mx_backup_networks
+	ownAddrs          map[netip.Addr]bool
 	contentFilter     string   // content_filter: where this service's mail goes first
 	receiveOverrides  []string // receive_override_options, passed to cleanup
 }
@@ -80,6 +83,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		rateUnit:          cfg.Duration("anvil_rate_time_unit"),
 		discardEhlo:       map[string]bool{},
 		contentFilter:     strings.TrimSpace(cfg.Get("content_filter")),
+		ownAddrs:          netlist.OwnAddrs(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces")),
 		receiveOverrides:  cfg.List("receive_override_options"),
 	}
 	for _, f := range cfg.List("smtpd_forbidden_commands") {
@@ -116,6 +120,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		{&s.myNetworks, "mynetworks"},
 		{&s.bareLFExempt, "smtpd_forbid_bare_newline_exclusions"},
 		{&s.limitExempt, "smtpd_client_event_limit_exceptions"},
+		{&s.mxBackupNetworks, "permit_mx_backup_networks"},
 	} {
 		if *l.dst, err = netlist.New(l.name, cfg.List(l.name), opt); err != nil {
 			return s, err

@@ -75,3 +75,28 @@ mx.good.tst.    A  192.0.2.25
 	}
 	in.waitMbox(rcpt, "from someone@good.tst")
 }
+
+// TestPermitMXBackup: a client outside mynetworks may relay to a domain
+// whose DNS lists this host (127.0.0.1) as a backup MX, and not to one
+// that only lists others.
+func TestPermitMXBackup(t *testing.T) {
+	dns := mxtest.NewServer(t, `
+backup.tst.       MX 10 mx1.backup.tst.
+backup.tst.       MX 20 mx2.backup.tst.
+mx1.backup.tst.   A  192.0.2.99
+mx2.backup.tst.   A  127.0.0.1
+other.tst.        MX 10 mx.other.tst.
+mx.other.tst.     A  192.0.2.98
+`)
+	in, _ := smtpdInstance(t, "tern_dns_servers = "+dns.Addr(),
+		"smtpd_relay_restrictions = permit_mynetworks, permit_mx_backup, reject_unauth_destination")
+	send := func(to string) (string, error) {
+		return swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--from", "someone@remote.tst", "--to", to, "--body", "to "+to)
+	}
+	if out, err := send("user@backup.tst"); err != nil || !strings.Contains(out, "250 2.0.0 Ok: queued as") {
+		t.Errorf("backup MX domain: %v\n%s", err, out)
+	}
+	if out, err := send("user@other.tst"); err == nil || !strings.Contains(out, "<** 554 5.7.1 <user@other.tst>: Relay access denied") {
+		t.Errorf("other domain: %v\n%s", err, out)
+	}
+}

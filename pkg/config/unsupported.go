@@ -27,7 +27,6 @@ var unsupportedParams = map[string]bool{
 	"message_strip_characters":                true,
 	"non_smtpd_milters":                       true,
 	"notify_classes":                          true,
-	"permit_mx_backup_networks":               true,
 	"qmgr_message_active_limit":               true,
 	"queue_minfree":                           true,
 	"remote_header_rewrite_domain":            true,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/domainlist"
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/netlist"
 )
 
 // FromConfig builds Settings from main.cf. get returns a parameter's
@@ -258,25 +259,8 @@ func addressLiteral(d string) (net.IP, bool) {
 // proxy_interfaces. Host names in these lists are not resolved.
 func interfaceAddrs(inet, proxy string) map[string]bool {
 	set := make(map[string]bool)
-	for _, w := range append(splitList(inet), splitList(proxy)...) {
-		switch strings.ToLower(w) {
-		case "all":
-			addrs, err := net.InterfaceAddrs()
-			if err != nil {
-				continue
-			}
-			for _, a := range addrs {
-				if n, ok := a.(*net.IPNet); ok {
-					set[n.IP.String()] = true
-				}
-			}
-		case "loopback-only":
-			set["127.0.0.1"], set["::1"] = true, true
-		default:
-			if ip := net.ParseIP(strings.Trim(w, "[]")); ip != nil {
-				set[ip.String()] = true
-			}
-		}
+	for ip := range netlist.OwnAddrs(splitList(inet), splitList(proxy)) {
+		set[ip.String()] = true
 	}
 	return set
 }

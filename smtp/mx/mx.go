@@ -84,6 +84,9 @@ type Host struct {
 	Name  string       // lower case, without the trailing dot
 	Pref  uint16       // MX preference; 0 for an implicit MX or a LookupHost result
 	Addrs []netip.Addr // at least one; order as described in the package doc
+	// Implicit marks the domain itself, returned by LookupMX when the
+	// domain has no MX records.
+	Implicit bool
 }
 
 // mxTarget is one usable MX record.
@@ -130,6 +133,7 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string) ([]Host, error) 
 			return nil, herr
 		}
 		r.orderAddrs(h.Addrs)
+		h.Implicit = true
 		return capAddrs([]Host{h}), nil
 	}
 	targets, terr := r.mxTargets(display, ans.rrs)

@@ -127,14 +127,14 @@ func TestLookupMX(t *testing.T) {
 		warning    string
 	}{
 		{name: "preference order", domain: "ordered.test", want: []Host{
-			{"a.ordered.test", 10, addrs("192.0.2.1")},
-			{"b.ordered.test", 20, addrs("192.0.2.2")}}},
+			{Name: "a.ordered.test", Pref: 10, Addrs: addrs("192.0.2.1")},
+			{Name: "b.ordered.test", Pref: 20, Addrs: addrs("192.0.2.2")}}},
 		{name: "implicit MX", domain: "implicit.test", want: []Host{
-			{"implicit.test", 0, addrs("192.0.2.10")}}},
+			{Name: "implicit.test", Pref: 0, Addrs: addrs("192.0.2.10"), Implicit: true}}},
 		{name: "IPv4 only", domain: "dual.test", ipv4: true, want: []Host{
-			{"mx.dual.test", 10, addrs("192.0.2.20")}}},
+			{Name: "mx.dual.test", Pref: 10, Addrs: addrs("192.0.2.20")}}},
 		{name: "IPv6 only", domain: "dual.test", ipv6: true, want: []Host{
-			{"mx.dual.test", 10, addrs("2001:db8::20")}}},
+			{Name: "mx.dual.test", Pref: 10, Addrs: addrs("2001:db8::20")}}},
 		{name: "AAAA only host with IPv4 only", domain: "v6only.test", ipv4: true, class: ErrNotFound,
 			text: "Host or domain name not found. Name service error for name=mx.v6only.test type=A: " +
 				"Host found but no data record of requested type"},
@@ -149,17 +149,17 @@ func TestLookupMX(t *testing.T) {
 			text: "Host or domain name not found. Name service error for name=servfail.test type=MX: " +
 				"Host not found, try again"},
 		{name: "CNAME to the MX target", domain: "cname.test", want: []Host{
-			{"alias.cname.test", 10, addrs("192.0.2.50")}}},
+			{Name: "alias.cname.test", Pref: 10, Addrs: addrs("192.0.2.50")}}},
 		{name: "domain is a CNAME", domain: "domalias.test", want: []Host{
-			{"a.ordered.test", 10, addrs("192.0.2.1")},
-			{"b.ordered.test", 20, addrs("192.0.2.2")}}},
+			{Name: "a.ordered.test", Pref: 10, Addrs: addrs("192.0.2.1")},
+			{Name: "b.ordered.test", Pref: 20, Addrs: addrs("192.0.2.2")}}},
 		{name: "IP literal MX target skipped", domain: "literal.test",
-			want:    []Host{{"mx.literal.test", 20, addrs("192.0.2.61")}},
+			want:    []Host{{Name: "mx.literal.test", Pref: 20, Addrs: addrs("192.0.2.61")}},
 			warning: "numeric domain name in resource data of MX record for literal.test: 192.0.2.60"},
 		{name: "only IP literal MX targets", domain: "onlyliteral.test", class: ErrNotFound,
 			text: "no MX host for onlyliteral.test has a valid host name"},
 		{name: "MX hosts without addresses skipped", domain: "noaddr.test", want: []Host{
-			{"mx.noaddr.test", 30, addrs("192.0.2.70")}}},
+			{Name: "mx.noaddr.test", Pref: 30, Addrs: addrs("192.0.2.70")}}},
 		{name: "no MX host has an address", domain: "allgone.test", class: ErrNotFound,
 			text:    "Host or domain name not found. Name service error for name=gone1.allgone.test type=A: Host not found",
 			warning: "no MX host for allgone.test has a valid address record"},
@@ -167,15 +167,15 @@ func TestLookupMX(t *testing.T) {
 			text: "Host or domain name not found. Name service error for name=flaky.someflaky.test type=A: " +
 				"Host not found, try again"},
 		{name: "MX naming the domain itself", domain: "self.test", want: []Host{
-			{"self.test", 10, addrs("192.0.2.80")}}},
+			{Name: "self.test", Pref: 10, Addrs: addrs("192.0.2.80")}}},
 		{name: "case and trailing dot", domain: "MIXED.test.", want: []Host{
-			{"mx.mixed.test", 10, addrs("192.0.2.90")}}},
+			{Name: "mx.mixed.test", Pref: 10, Addrs: addrs("192.0.2.90")}}},
 		{name: "duplicate MX keeps best preference", domain: "dup.test", want: []Host{
-			{"mx.dup.test", 10, addrs("192.0.2.100")}}},
+			{Name: "mx.dup.test", Pref: 10, Addrs: addrs("192.0.2.100")}}},
 		{name: "truncated UDP answer retried over TCP", domain: "truncated.test", want: []Host{
-			{"mx.truncated.test", 10, addrs("192.0.2.110")}}},
+			{Name: "mx.truncated.test", Pref: 10, Addrs: addrs("192.0.2.110")}}},
 		{name: "IP literal domain", domain: "[192.0.2.120]", want: []Host{
-			{"192.0.2.120", 0, addrs("192.0.2.120")}}},
+			{Name: "192.0.2.120", Pref: 0, Addrs: addrs("192.0.2.120")}}},
 		{name: "malformed domain", domain: "bad domain.test", class: ErrNotFound,
 			text: `Host or domain name not found. Name service error for name="bad domain.test" type=MX: Malformed`},
 		{name: "empty label", domain: "a..test", class: ErrNotFound, text: "Host or domain name not found."},
@@ -297,7 +297,7 @@ func TestServerFallback(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LookupMX: %v", err)
 	}
-	want := []Host{{"mx.fb.test", 10, addrs("192.0.2.1")}}
+	want := []Host{{Name: "mx.fb.test", Pref: 10, Addrs: addrs("192.0.2.1")}}
 	if !slices.EqualFunc(got, want, equalHost) {
 		t.Errorf("LookupMX = %v, want %v", got, want)
 	}
@@ -436,14 +436,14 @@ mxonly.host.test. MX 10 mx.host.test.
 		text       string
 		dns        bool // whether DNS is asked
 	}{
-		{name: "bracketed IPv4", host: "[192.0.2.9]", want: Host{"192.0.2.9", 0, addrs("192.0.2.9")}},
-		{name: "bare IPv4", host: "192.0.2.9", want: Host{"192.0.2.9", 0, addrs("192.0.2.9")}},
-		{name: "IPv6 tag", host: "IPv6:2001:db8::9", want: Host{"2001:db8::9", 0, addrs("2001:db8::9")}},
-		{name: "bracketed IPv6 tag", host: "[ipv6:2001:DB8::9]", want: Host{"2001:db8::9", 0, addrs("2001:db8::9")}},
-		{name: "bare IPv6", host: "2001:db8::9", want: Host{"2001:db8::9", 0, addrs("2001:db8::9")}},
+		{name: "bracketed IPv4", host: "[192.0.2.9]", want: Host{Name: "192.0.2.9", Pref: 0, Addrs: addrs("192.0.2.9")}},
+		{name: "bare IPv4", host: "192.0.2.9", want: Host{Name: "192.0.2.9", Pref: 0, Addrs: addrs("192.0.2.9")}},
+		{name: "IPv6 tag", host: "IPv6:2001:db8::9", want: Host{Name: "2001:db8::9", Pref: 0, Addrs: addrs("2001:db8::9")}},
+		{name: "bracketed IPv6 tag", host: "[ipv6:2001:DB8::9]", want: Host{Name: "2001:db8::9", Pref: 0, Addrs: addrs("2001:db8::9")}},
+		{name: "bare IPv6", host: "2001:db8::9", want: Host{Name: "2001:db8::9", Pref: 0, Addrs: addrs("2001:db8::9")}},
 		{name: "IPv4 literal with IPv4 off", host: "[192.0.2.9]", ipv6: true, class: ErrNotFound,
 			text: "unable to use address 192.0.2.9: IPv4 is not enabled"},
-		{name: "name", host: "[MX.host.test]", ipv4: true, want: Host{"mx.host.test", 0, addrs("192.0.2.1")}, dns: true},
+		{name: "name", host: "[MX.host.test]", ipv4: true, want: Host{Name: "mx.host.test", Pref: 0, Addrs: addrs("192.0.2.1")}, dns: true},
 		{name: "no MX lookup", host: "mxonly.host.test", class: ErrNotFound, dns: true,
 			text: "Host or domain name not found. Name service error for name=mxonly.host.test type=A: Host found but no data"},
 		{name: "unknown name", host: "nx.host.test", class: ErrNotFound, dns: true,

@@ -121,6 +121,14 @@ func (e *eval) stepNamed(s step, lc listCtx) status {
 		return e.checkTable(s.kind, s.table)
 	case kCheckServers:
 		return e.checkServers(s.word, s.table)
+	case kPermitMXBackup:
+		if e.hasRcpt {
+			st := e.permitMXBackup()
+			if st == permitted {
+				return e.permit(s.word, classRecipient, e.f.Recipient)
+			}
+			return st
+		}
 	case kImplicitMap:
 		if lc.def < 0 {
 			return e.serverError("bare table %s in %s restrictions: specify check_*_access before it", s.table, lc.class)

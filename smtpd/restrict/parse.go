@@ -77,8 +77,9 @@ const (
 	kPermitDNSWLClient
 	kPermitRHSWLClient
 	kCheckServers // check_*_{mx,ns,a}_access (servers.go)
-	kImplicitMap  // a bare type:name: the list's own check_*_access
-	kClass        // a smtpd_restriction_classes name
+	kPermitMXBackup
+	kImplicitMap // a bare type:name: the list's own check_*_access
+	kClass       // a smtpd_restriction_classes name
 )
 
 // deps a restriction needs.
@@ -92,6 +93,7 @@ const (
 	needPolicy
 	needDNSList
 	needServers
+	needOwn
 )
 
 // wordInfo describes one built-in restriction.
@@ -148,6 +150,7 @@ var builtins = map[string]wordInfo{
 	"check_recipient_access":                       {kind: kCheckRcpt, table: true, needs: needMap | needLocal},
 	"check_sasl_access":                            {kind: kCheckSASL, table: true, needs: needMap},
 	"check_policy_service":                         {kind: kCheckPolicy, service: true, needs: needPolicy},
+	"permit_mx_backup":                             {kind: kPermitMXBackup, needs: needLocal | needServers | needOwn},
 	"reject_rbl_client":                            {kind: kRejectRBLClient, dnsList: true, needs: needDNSList},
 	"reject_rhsbl_client":                          {kind: kRejectRHSBLClient, dnsList: true, needs: needDNSList},
 	"reject_rhsbl_reverse_client":                  {kind: kRejectRHSBLReverseClient, dnsList: true, needs: needDNSList},
@@ -164,7 +167,7 @@ var unsupported = map[string]bool{
 	"reject_rbl": true, "reject_maps_rbl": true,
 	"reject_unverified_sender": true, "reject_unverified_recipient": true,
 	"permit_tls_clientcerts": true, "permit_tls_all_clientcerts": true, "check_ccert_access": true,
-	"permit_mx_backup": true, "check_relay_domains": true, "permit_inet_interfaces": true,
+	"check_relay_domains": true, "permit_inet_interfaces": true,
 	"permit_naked_ip_address": true, "sleep": true, "check_etrn_access": true,
 }
 
@@ -362,6 +365,7 @@ func (c *Checker) checkNeeds(paramName, word string, needs int) error {
 		{needPolicy, c.deps.PolicyQuery != nil, "a policy client (Deps.PolicyQuery)"},
 		{needDNSList, c.deps.DNSList != nil, "a DNS list lookup (Deps.DNSList)"},
 		{needServers, c.deps.ServerHosts != nil, "an MX, NS and address lookup (Deps.ServerHosts)"},
+		{needOwn, c.deps.OwnAddr != nil, "this host's addresses (Deps.OwnAddr)"},
 	}
 	for _, m := range missing {
 		if needs&m.bit != 0 && !m.ok {

@@ -119,6 +119,12 @@ type Deps struct {
 	// the domain with its addresses. None, without error, when there are
 	// none; an error is a lookup that could not be answered.
 	ServerHosts func(ctx context.Context, domain, rrtype string) ([]ServerHost, error)
+	// OwnAddr reports whether an address is this host's
+	// (inet_interfaces, proxy_interfaces), for permit_mx_backup.
+	OwnAddr func(netip.Addr) bool
+	// MXBackupNetworks, when set, is permit_mx_backup_networks: the
+	// networks the primary MX hosts of a backed-up domain must be in.
+	MXBackupNetworks func(netip.Addr) (bool, error)
 	// SenderOwners returns the SASL login names that own a sender address
 	// (smtpd_sender_login_maps, searched as Postfix searches it): found is
 	// false for an address nobody owns. Nil when the maps are not set.

@@ -13,6 +13,10 @@ import "strings"
 type ServerHost struct {
 	Name  string
 	Addrs []string
+	// Pref is an MX host's preference; Implicit marks the domain itself
+	// standing in for MX hosts it does not have.
+	Pref     int
+	Implicit bool
 }
 
 // serverCheck says what a check_*_{mx,ns,a}_access restriction asks about.
