@@ -88,6 +88,9 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
+	if srv.milters, err = newMilters(cfg); err != nil {
+		return nil, err
+	}
 	srv.policy = newPolicyClient(cfg)
 	deps.PolicyQuery = srv.policy.Query
 	dnsr, err := mx.NewResolver("/etc/resolv.conf", cfg.List("tern_dns_servers"), true, true)

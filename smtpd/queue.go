@@ -27,6 +27,8 @@ type queueSubmission struct {
 	// discard drops the content without a connection to qmgr (a DISCARD
 	// action applied before the content).
 	discard bool
+	// spool keeps the content for smtpd_milters, before it goes to qmgr.
+	spool *spool
 }
 
 // cleanupTimeout bounds each exchange with qmgr; the commit that makes a
@@ -163,6 +165,12 @@ func (q *queueSubmission) Write(p []byte) (int, error) {
 	if q.err != nil || q.discard {
 		return len(p), nil
 	}
+	if q.spool != nil {
+		if _, err := q.spool.Write(p); err != nil {
+			q.err = err
+		}
+		return len(p), nil
+	}
 	if _, err := q.body.Write(p); err != nil {
 		q.err = err
 	}
@@ -171,6 +179,9 @@ func (q *queueSubmission) Write(p []byte) (int, error) {
 
 // abort drops the message: qmgr sees the connection end mid-body.
 func (q *queueSubmission) abort() {
+	if q.spool != nil {
+		q.spool.Close()
+	}
 	if q.c != nil {
 		q.c.Close()
 		q.c = nil

@@ -33,6 +33,7 @@ type Server struct {
 	anvil     *anvil
 	cleanup   cleanupPool
 	policy    *policyClient // check_policy_service
+	milters   []*milterConf // smtpd_milters
 	// mechanisms caches the SASL mechanisms to announce.
 	mechanisms mechanismCache
 	// lookupName finds a client's verified name; nil means "unknown".

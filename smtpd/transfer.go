@@ -27,6 +27,10 @@ func (s *session) beforeContent(ctx context.Context) (*queueSubmission, reply.Re
 	if r := s.check(ctx, restrict.Data, ""); !r.IsZero() {
 		return nil, r
 	}
+	if len(s.srv.milters) > 0 {
+		// The milters see the content first; qmgr gets it after them.
+		return &queueSubmission{spool: &spool{}}, reply.Reply{}
+	}
 	q, err := s.srv.openQueue(s)
 	if err != nil {
 		s.srv.log.Warnf("%s: queue submission: %v", s.client, err)
@@ -104,6 +108,12 @@ func (s *session) finish(ctx context.Context, q *queueSubmission) reply.Reply {
 		// Claim delivery, as DISCARD asks; the content goes nowhere.
 		q.abort()
 		return replyDiscarded
+	}
+	if q.spool != nil {
+		var r reply.Reply
+		if q, r = s.filtered(q); !r.IsZero() {
+			return r
+		}
 	}
 	id, r := q.finish()
 	if r.IsZero() {

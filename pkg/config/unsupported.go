@@ -51,7 +51,6 @@ var unsupportedParams = map[string]bool{
 	"smtpd_client_recipient_rate_limit":       true,
 	"smtpd_command_filter":                    true,
 	"smtpd_etrn_restrictions":                 true,
-	"smtpd_milters":                           true,
 	"smtpd_proxy_filter":                      true,
 	"smtpd_reject_footer":                     true,
 	"smtpd_sasl_exceptions_networks":          true,

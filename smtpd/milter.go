@@ -1,0 +1,405 @@
+package smtpd
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/d--j/go-milter"
+	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/reply"
+)
+
+// Milters (Sendmail's mail filter protocol, Postfix's smtpd_milters) are
+// spoken with github.com/d--j/go-milter's client. tern talks to them once
+// a message's content is in: it keeps the content (spool.go), replays the
+// connection, HELO, MAIL FROM and RCPT TO stages to each milter in turn,
+// sends the header and body, and applies the milter's decision and
+// changes before the message goes to the queue. A milter's rejection of
+// any stage rejects the message at the end of DATA.
+
+// milterConf is one smtpd_milters entry.
+type milterConf struct {
+	name          string // as written, for logs
+	client        *milter.Client
+	defaultAction string // milter_default_action: accept, reject, tempfail or quarantine
+}
+
+// Milter failure replies, as Postfix words them.
+var (
+	replyMilterTempfail = reply.New(reply.CodeLocalError, "4.7.1", "Service unavailable - try again later")
+	replyMilterReject   = reply.New(550, "5.7.1", "Command rejected")
+)
+
+// newMilters reads smtpd_milters: inet:host:port or unix:/path entries, or
+// Postfix 3's braced form { server, default_action=..., connect_timeout=...,
+// command_timeout=..., content_timeout=..., protocol=... }.
+func newMilters(cfg *config.Config) ([]*milterConf, error) {
+	specs, err := maps.SplitSpecs(cfg.Get("smtpd_milters"))
+	if err != nil {
+		return nil, fmt.Errorf("smtpd_milters: %w", err)
+	}
+	var out []*milterConf
+	for _, spec := range specs {
+		m, err := newMilter(cfg, spec)
+		if err != nil {
+			return nil, fmt.Errorf("smtpd_milters: %s: %w", spec, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// milterDefaults are the main.cf settings an entry may override.
+type milterSettings struct {
+	defaultAction             string
+	connect, command, content time.Duration
+	protocol                  uint32
+}
+
+func newMilter(cfg *config.Config, spec string) (*milterConf, error) {
+	set := milterSettings{
+		defaultAction: cfg.Get("milter_default_action"),
+		connect:       cfg.Duration("milter_connect_timeout"),
+		command:       cfg.Duration("milter_command_timeout"),
+		content:       cfg.Duration("milter_content_timeout"),
+	}
+	if _, err := fmt.Sscan(cfg.Get("milter_protocol"), &set.protocol); err != nil {
+		return nil, fmt.Errorf("milter_protocol = %s: need a number", cfg.Get("milter_protocol"))
+	}
+	server := spec
+	if strings.HasPrefix(spec, "{") {
+		inner, ok := strings.CutSuffix(strings.TrimSpace(spec[1:]), "}")
+		if !ok {
+			return nil, fmt.Errorf("missing }")
+		}
+		items := strings.FieldsFunc(inner, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+		if len(items) == 0 {
+			return nil, fmt.Errorf("no milter server")
+		}
+		server = items[0]
+		for _, item := range items[1:] {
+			if err := set.apply(item); err != nil {
+				return nil, err
+			}
+		}
+	}
+	switch set.defaultAction {
+	case "accept", "reject", "tempfail", "quarantine":
+	default:
+		return nil, fmt.Errorf("default action %q: need accept, reject, tempfail or quarantine", set.defaultAction)
+	}
+	if set.protocol < 2 || set.protocol > 6 {
+		return nil, fmt.Errorf("protocol %d: tern speaks milter protocols 2 to 6", set.protocol)
+	}
+	network, address, err := milterAddress(server, cfg.Get("queue_directory"))
+	if err != nil {
+		return nil, err
+	}
+	// One timeout bounds each read and write; a milter may take
+	// milter_content_timeout over the message content.
+	timeout := max(set.command, set.content)
+	opts := []milter.Option{milter.WithDialer(&net.Dialer{Timeout: set.connect}),
+		milter.WithReadTimeout(timeout), milter.WithWriteTimeout(timeout),
+		milter.WithMaximumVersion(set.protocol)}
+	if set.protocol < 6 {
+		opts = append(opts, milter.WithProtocols(protocolMask(set.protocol)),
+			milter.WithActions(milter.OptAddHeader|milter.OptChangeBody|milter.OptAddRcpt|milter.OptRemoveRcpt|milter.OptChangeHeader|milter.OptQuarantine))
+	}
+	client := milter.NewClient(network, address, opts...)
+	return &milterConf{name: server, client: client, defaultAction: set.defaultAction}, nil
+}
+
+// protocolMask is what an MTA may ask a milter to skip in protocol
+// versions 2 to 5 (version 6 has more, the library's default).
+func protocolMask(version uint32) milter.OptProtocol {
+	mask := milter.OptNoConnect | milter.OptNoHelo | milter.OptNoMailFrom | milter.OptNoRcptTo |
+		milter.OptNoBody | milter.OptNoHeaders | milter.OptNoEOH
+	if version >= 3 {
+		mask |= milter.OptNoUnknown
+	}
+	if version >= 4 {
+		mask |= milter.OptNoData
+	}
+	return mask
+}
+
+// apply sets one name=value of the braced form.
+func (s *milterSettings) apply(item string) error {
+	name, value, ok := strings.Cut(item, "=")
+	if !ok {
+		return fmt.Errorf("%q: need name=value", item)
+	}
+	durations := map[string]*time.Duration{"connect_timeout": &s.connect, "command_timeout": &s.command, "content_timeout": &s.content}
+	switch {
+	case durations[name] != nil:
+		d, err := config.ParseDuration(value, "s")
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%s=%s: need a time", name, value)
+		}
+		*durations[name] = d
+	case name == "default_action":
+		s.defaultAction = value
+	case name == "protocol":
+		if _, err := fmt.Sscan(value, &s.protocol); err != nil {
+			return fmt.Errorf("protocol=%s: need a number", value)
+		}
+	default:
+		return fmt.Errorf("unknown setting %q", name)
+	}
+	return nil
+}
+
+// milterAddress turns inet:host:port or unix:path into a network and an
+// address; a relative unix path is in queue_directory.
+func milterAddress(server, queueDir string) (network, address string, err error) {
+	typ, rest, ok := strings.Cut(server, ":")
+	switch {
+	case !ok || rest == "":
+	case typ == "inet" && strings.Contains(rest, ":"):
+		return "tcp", rest, nil
+	case typ == "unix" || typ == "local":
+		if !filepath.IsAbs(rest) {
+			rest = filepath.Join(queueDir, rest)
+		}
+		return "unix", rest, nil
+	}
+	return "", "", fmt.Errorf("bad milter server %q: need inet:host:port or unix:/path", server)
+}
+
+// headerField is one header field of a message under milter inspection:
+// its name and its value after the colon and the blanks that follow it,
+// continuation lines joined with "\n".
+type headerField struct{ name, value string }
+
+// milterMessage is a message as milters see and change it.
+type milterMessage struct {
+	sender string
+	rcpts  []envelope.Recipient
+	header []headerField
+	// The body is the spool's content from offset on, until a milter
+	// replaces it with newBody.
+	spool   *spool
+	offset  int64
+	newBody *bytes.Buffer
+	hold    bool // a milter quarantined it
+	discard bool
+}
+
+// body returns a fresh reader over the body.
+func (msg *milterMessage) body() io.Reader {
+	if msg.newBody != nil {
+		return bytes.NewReader(msg.newBody.Bytes())
+	}
+	return msg.spool.Reader(msg.offset)
+}
+
+// parseHeader reads the header block of content (CRLF or LF line ends),
+// and returns its fields and the offset where the body starts.
+func parseHeader(r io.Reader) ([]headerField, int64, error) {
+	br := bufio.NewReader(r)
+	var fields []headerField
+	var n int64
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil && err != io.EOF {
+			return nil, 0, err
+		}
+		text := strings.TrimRight(line, "\r\n")
+		switch {
+		case line == "":
+			return fields, n, nil
+		case text == "":
+			return fields, n + int64(len(line)), nil
+		case (text[0] == ' ' || text[0] == '\t') && len(fields) > 0:
+			fields[len(fields)-1].value += "\n" + text
+		default:
+			name, value, ok := strings.Cut(text, ":")
+			if !ok || name == "" || strings.ContainsAny(name, " \t") {
+				return fields, n, nil // the body starts without a blank line
+			}
+			fields = append(fields, headerField{name: name, value: strings.TrimLeft(value, " \t")})
+		}
+		n += int64(len(line))
+		if err == io.EOF {
+			return fields, n, nil
+		}
+	}
+}
+
+// milterClient is what the session tells milters about the connection.
+type milterClient struct {
+	name, helo string
+	addr       netip.Addr
+	port       uint16
+}
+
+// runMilter shows msg to one milter and applies its answer. It returns a
+// rejection, or the zero reply.
+func (m *milterConf) run(c milterClient, msg *milterMessage, macros milter.Macros) (reply.Reply, error) {
+	cs, err := m.client.Session(macros)
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	defer cs.Close()
+	family := milter.FamilyInet
+	if c.addr.Is6() && !c.addr.Is4In6() {
+		family = milter.FamilyInet6
+	}
+	steps := []func() (*milter.Action, error){
+		func() (*milter.Action, error) { return cs.Conn(c.name, family, c.port, c.addr.Unmap().String()) },
+		func() (*milter.Action, error) { return cs.Helo(c.helo) },
+		func() (*milter.Action, error) { return cs.Mail("<"+msg.sender+">", "") },
+	}
+	for _, rc := range msg.rcpts {
+		steps = append(steps, func() (*milter.Action, error) { return cs.Rcpt("<"+rc.Address+">", "") })
+	}
+	steps = append(steps, cs.DataStart)
+	for _, h := range msg.header {
+		steps = append(steps, func() (*milter.Action, error) { return cs.HeaderField(h.name, h.value, nil) })
+	}
+	steps = append(steps, cs.HeaderEnd)
+	for _, step := range steps {
+		act, err := step()
+		if err != nil {
+			return reply.Reply{}, err
+		}
+		if done, r := m.decide(act, msg); done {
+			return r, nil
+		}
+	}
+	mods, act, err := cs.BodyReadFrom(msg.body())
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	if _, r := m.decide(act, msg); !r.IsZero() || msg.discard {
+		return r, nil
+	}
+	applyModifications(msg, mods)
+	return reply.Reply{}, nil
+}
+
+// decide reads a milter's answer to a stage: done is true when the
+// milter has nothing more to say about the message (it accepted,
+// discarded or rejected it), with r its rejection.
+func (m *milterConf) decide(act *milter.Action, msg *milterMessage) (done bool, r reply.Reply) {
+	switch act.Type {
+	case milter.ActionAccept:
+		return true, reply.Reply{}
+	case milter.ActionDiscard:
+		msg.discard = true
+		return true, reply.Reply{}
+	case milter.ActionReject:
+		return true, replyMilterReject
+	case milter.ActionTempFail:
+		return true, replyMilterTempfail
+	case milter.ActionRejectWithCode:
+		return true, milterReply(act)
+	}
+	return false, reply.Reply{}
+}
+
+// milterReply turns a milter's own reply ("550 5.7.1 text") into a reply.
+func milterReply(act *milter.Action) reply.Reply {
+	text := strings.TrimSpace(act.SMTPReply)
+	if len(text) >= 4 && text[3] == ' ' || len(text) >= 4 && text[3] == '-' {
+		text = strings.TrimSpace(text[4:])
+	}
+	dsn := fmt.Sprintf("%d.7.1", act.SMTPCode/100)
+	if first, rest, ok := strings.Cut(text, " "); ok && len(first) >= 5 && (first[0] == '4' || first[0] == '5') && first[1] == '.' {
+		dsn, text = first, rest
+	}
+	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r", ""), "\n", " ")
+	return reply.New(int(act.SMTPCode), dsn, "%s", text)
+}
+
+// applyModifications applies a milter's changes at the end of the
+// message.
+func applyModifications(msg *milterMessage, mods []milter.ModifyAction) {
+	replaced := false // this milter's body chunks replace the body together
+	for _, mod := range mods {
+		switch mod.Type {
+		case milter.ActionChangeFrom:
+			msg.sender = strings.Trim(mod.From, "<>")
+		case milter.ActionAddRcpt:
+			a := strings.Trim(mod.Rcpt, "<>")
+			msg.rcpts = append(msg.rcpts, envelope.Recipient{Address: a, Original: a})
+		case milter.ActionDelRcpt:
+			msg.deleteRcpt(strings.Trim(mod.Rcpt, "<>"))
+		case milter.ActionAddHeader:
+			msg.header = append(msg.header, headerField{mod.HeaderName, mod.HeaderValue})
+		case milter.ActionInsertHeader:
+			i := min(int(mod.HeaderIndex), len(msg.header))
+			msg.header = append(msg.header[:i], append([]headerField{{mod.HeaderName, mod.HeaderValue}}, msg.header[i:]...)...)
+		case milter.ActionChangeHeader:
+			msg.changeHeader(mod.HeaderName, int(mod.HeaderIndex), mod.HeaderValue)
+		case milter.ActionReplaceBody:
+			if !replaced {
+				msg.newBody, replaced = &bytes.Buffer{}, true
+			}
+			msg.newBody.Write(mod.Body)
+		case milter.ActionQuarantine:
+			msg.hold = true
+		}
+	}
+}
+
+// deleteRcpt removes the recipients with address a.
+func (msg *milterMessage) deleteRcpt(a string) {
+	out := msg.rcpts[:0]
+	for _, rc := range msg.rcpts {
+		if !strings.EqualFold(rc.Address, a) {
+			out = append(out, rc)
+		}
+	}
+	msg.rcpts = out
+}
+
+// changeHeader changes (or, with an empty value, deletes) the index-th
+// field named name (1-based); past the last one it adds a field.
+func (msg *milterMessage) changeHeader(name string, index int, value string) {
+	n := 0
+	for i, h := range msg.header {
+		if !strings.EqualFold(h.name, name) {
+			continue
+		}
+		if n++; n == index {
+			if value == "" {
+				msg.header = append(msg.header[:i], msg.header[i+1:]...)
+			} else {
+				msg.header[i].value = value
+			}
+			return
+		}
+	}
+	if value != "" {
+		msg.header = append(msg.header, headerField{name, value})
+	}
+}
+
+// writeTo writes the (changed) message: the header fields, a blank line
+// and the body, with CRLF line ends in the header.
+func (msg *milterMessage) writeTo(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	for _, h := range msg.header {
+		value := strings.ReplaceAll(strings.ReplaceAll(h.value, "\r\n", "\n"), "\n", "\r\n")
+		sep := ": "
+		if value != "" && (value[0] == ' ' || value[0] == '\t') {
+			sep = ":" // a milter's value that starts with its own blank, as Postfix writes it
+		}
+		fmt.Fprintf(bw, "%s%s%s\r\n", h.name, sep, value)
+	}
+	bw.WriteString("\r\n")
+	if _, err := io.Copy(bw, msg.body()); err != nil {
+		return fmt.Errorf("read spooled message: %w", err)
+	}
+	return bw.Flush()
+}
