@@ -16,6 +16,7 @@ import (
 	"github.com/tern-mta/tern/pkg/daemon"
 	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/sasl"
 	"github.com/tern-mta/tern/smtp/mx"
 	"github.com/tern-mta/tern/smtpd/restrict"
@@ -88,7 +89,7 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	if srv.milters, err = newMilters(cfg); err != nil {
+	if srv.milters, err = milters.Open(cfg, "smtpd_milters"); err != nil {
 		return nil, err
 	}
 	srv.policy = newPolicyClient(cfg)

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 
 	"github.com/d--j/go-milter"
+	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/pkg/tlsconf"
 	"github.com/tern-mta/tern/smtpd/restrict"
@@ -17,75 +18,35 @@ func (s *session) filtered(q *queueSubmission) (*queueSubmission, reply.Reply) {
 	if q.err != nil {
 		return nil, reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
 	}
-	msg, r := s.runMilters(q.spool)
+	client := milters.Client{Name: s.client.name, Helo: s.helo, Addr: s.client.addr, Port: uint16(s.client.port)}
+	msg, r := milters.Filter(s.srv.milters, client, s.tx.sender, s.tx.rcpts, q.spool, s.milterMacros(), s.srv.log.Warnf)
 	switch {
 	case !r.IsZero():
 		s.logWhatsup("milter-reject", restrict.EndOfData, "", r.String())
 		return nil, r
-	case msg.discard:
+	case msg.Discard:
 		s.logWhatsup("milter-discard", restrict.EndOfData, "", "milter triggers DISCARD action")
 		return nil, replyDiscarded
-	case len(msg.rcpts) == 0:
+	case len(msg.Rcpts) == 0:
 		s.logWhatsup("milter-reject", restrict.EndOfData, "", "milters removed every recipient")
 		return nil, reply.New(reply.CodeFailed, "5.7.1", "Error: no recipients left")
 	}
-	if msg.hold && !s.tx.hold {
+	if msg.Hold && !s.tx.hold {
 		s.tx.hold = true
 		s.logWhatsup("milter-hold", restrict.EndOfData, "", "milter triggers HOLD action")
 	}
-	s.tx.sender, s.tx.rcpts = msg.sender, msg.rcpts
+	s.tx.sender, s.tx.rcpts = msg.Sender, msg.Rcpts
 	out, err := s.srv.openQueue(s)
 	if err != nil {
 		s.srv.log.Warnf("%s: queue submission: %v", s.client, err)
 		return nil, reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
 	}
-	if err := msg.writeTo(out); err != nil {
+	if err := msg.Write(out); err != nil {
 		out.abort()
 		s.srv.log.Warnf("%s: %v", s.client, err)
 		return nil, reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
 	}
 	return out, reply.Reply{}
-}
-
-// runMilters shows the message to each milter in turn, each seeing the
-// changes of those before it. A milter that fails gets its default
-// action.
-func (s *session) runMilters(sp *spool) (*milterMessage, reply.Reply) {
-	header, offset, err := parseHeader(sp.Reader(0))
-	if err != nil {
-		return nil, reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
-	}
-	msg := &milterMessage{sender: s.tx.sender, rcpts: s.tx.rcpts, header: header, spool: sp, offset: offset}
-	client := milterClient{name: s.client.name, helo: s.helo, addr: s.client.addr, port: uint16(s.client.port)}
-	for _, m := range s.srv.milters {
-		r, err := m.run(client, msg, s.milterMacros())
-		if err != nil {
-			s.srv.log.Warnf("milter %s: %v", m.name, err)
-			if r = m.failure(msg); !r.IsZero() {
-				return msg, r
-			}
-			continue
-		}
-		if !r.IsZero() || msg.discard {
-			return msg, r
-		}
-	}
-	return msg, reply.Reply{}
-}
-
-// failure applies milter_default_action to a milter that could not be
-// asked: accept goes on without it.
-func (m *milterConf) failure(msg *milterMessage) reply.Reply {
-	switch m.defaultAction {
-	case "reject":
-		return replyMilterReject
-	case "quarantine":
-		msg.hold = true
-		return reply.Reply{}
-	case "accept":
-		return reply.Reply{}
-	}
-	return replyMilterTempfail
 }
 
 // milterMacros are the Sendmail macros milters ask for: this host's name,

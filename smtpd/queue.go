@@ -11,6 +11,7 @@ import (
 	"github.com/tern-mta/tern/pkg/daemon"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/reply"
 )
 
@@ -28,7 +29,7 @@ type queueSubmission struct {
 	// action applied before the content).
 	discard bool
 	// spool keeps the content for smtpd_milters, before it goes to qmgr.
-	spool *spool
+	spool *milters.Spool
 }
 
 // cleanupTimeout bounds each exchange with qmgr; the commit that makes a

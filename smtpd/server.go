@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tern-mta/tern/pkg/maillog"
+	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/netlist"
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/pkg/sasl"
@@ -32,8 +33,8 @@ type Server struct {
 	maxConns  int         // master.cf maxproc; 0 = unlimited
 	anvil     *anvil
 	cleanup   cleanupPool
-	policy    *policyClient // check_policy_service
-	milters   []*milterConf // smtpd_milters
+	policy    *policyClient   // check_policy_service
+	milters   []*milters.Conf // smtpd_milters
 	// mechanisms caches the SASL mechanisms to announce.
 	mechanisms mechanismCache
 	// lookupName finds a client's verified name; nil means "unknown".

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/smtpd/restrict"
 )
@@ -29,7 +30,7 @@ func (s *session) beforeContent(ctx context.Context) (*queueSubmission, reply.Re
 	}
 	if len(s.srv.milters) > 0 {
 		// The milters see the content first; qmgr gets it after them.
-		return &queueSubmission{spool: &spool{}}, reply.Reply{}
+		return &queueSubmission{spool: &milters.Spool{}}, reply.Reply{}
 	}
 	q, err := s.srv.openQueue(s)
 	if err != nil {

@@ -1,4 +1,4 @@
-package smtpd
+package milters
 
 import (
 	"bytes"
@@ -7,15 +7,15 @@ import (
 	"os"
 )
 
-// spoolMemory is how much of a message a spool keeps in memory before it
+// SpoolMemory is how much of a message a Spool keeps in memory before it
 // moves it to a temporary file.
-const spoolMemory = 1 << 20
+const SpoolMemory = 1 << 20
 
-// spool holds a message's content while milters look at it: in memory up
-// to spoolMemory, then in a temporary file, which Close removes. Lines
+// Spool holds a message's content while milters look at it: in memory up
+// to SpoolMemory, then in a temporary file, which Close removes. Lines
 // end in CRLF there, as milters expect (and sign): a bare LF that smtpd
 // let through (smtpd_forbid_bare_newline = normalize) becomes CRLF.
-type spool struct {
+type Spool struct {
 	mem    bytes.Buffer
 	file   *os.File
 	size   int64
@@ -23,7 +23,7 @@ type spool struct {
 }
 
 // Write implements io.Writer.
-func (s *spool) Write(p []byte) (int, error) {
+func (s *Spool) Write(p []byte) (int, error) {
 	n := len(p)
 	var err error
 	for len(p) > 0 {
@@ -49,7 +49,7 @@ func (s *spool) Write(p []byte) (int, error) {
 }
 
 // write stores p as it is.
-func (s *spool) write(p []byte) error {
+func (s *Spool) write(p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
@@ -59,20 +59,20 @@ func (s *spool) write(p []byte) error {
 }
 
 // store appends p to memory or the file.
-func (s *spool) store(p []byte) (int, error) {
+func (s *Spool) store(p []byte) (int, error) {
 	s.size += int64(len(p))
-	if s.file == nil && s.mem.Len()+len(p) <= spoolMemory {
+	if s.file == nil && s.mem.Len()+len(p) <= SpoolMemory {
 		return s.mem.Write(p)
 	}
 	if s.file == nil {
 		f, err := os.CreateTemp("", "tern-smtpd-")
 		if err != nil {
-			return 0, fmt.Errorf("spool message: %w", err)
+			return 0, fmt.Errorf("Spool message: %w", err)
 		}
 		_ = os.Remove(f.Name()) // unlinked: gone however the session ends
 		s.file = f
 		if _, err := f.Write(s.mem.Bytes()); err != nil {
-			return 0, fmt.Errorf("spool message: %w", err)
+			return 0, fmt.Errorf("Spool message: %w", err)
 		}
 		s.mem = bytes.Buffer{}
 	}
@@ -80,7 +80,7 @@ func (s *spool) store(p []byte) (int, error) {
 }
 
 // Reader returns a reader over the content from offset on.
-func (s *spool) Reader(offset int64) io.Reader {
+func (s *Spool) Reader(offset int64) io.Reader {
 	if s.file == nil {
 		return bytes.NewReader(s.mem.Bytes()[min(offset, int64(s.mem.Len())):])
 	}
@@ -88,7 +88,7 @@ func (s *spool) Reader(offset int64) io.Reader {
 }
 
 // Close releases the temporary file.
-func (s *spool) Close() {
+func (s *Spool) Close() {
 	if s.file != nil {
 		s.file.Close()
 		s.file = nil

@@ -1,4 +1,4 @@
-package smtpd
+package milters
 
 import (
 	"io"
@@ -77,20 +77,20 @@ func startTestMilter(t *testing.T, tm func() *testMilter) string {
 	return "inet:" + l.Addr().String()
 }
 
-func testConf(t *testing.T, server string) *milterConf {
+func testConf(t *testing.T, server string) *Conf {
 	t.Helper()
 	cfg := parseMain(t, "smtpd_milters = "+server+"\n")
-	ms, err := newMilters(cfg)
+	ms, err := Open(cfg, "smtpd_milters")
 	if err != nil || len(ms) != 1 {
-		t.Fatalf("newMilters: %v %v", ms, err)
+		t.Fatalf("Open: %v %v", ms, err)
 	}
 	return ms[0]
 }
 
-// spooled makes a spool holding content.
-func spooled(t *testing.T, content string) *spool {
+// spooled makes a Spool holding content.
+func spooled(t *testing.T, content string) *Spool {
 	t.Helper()
-	sp := &spool{}
+	sp := &Spool{}
 	if _, err := sp.Write([]byte(content)); err != nil {
 		t.Fatal(err)
 	}
@@ -98,21 +98,21 @@ func spooled(t *testing.T, content string) *spool {
 	return sp
 }
 
-func testMessage(t *testing.T, content string, rcpts ...string) *milterMessage {
+func testMessage(t *testing.T, content string, rcpts ...string) *Message {
 	t.Helper()
 	sp := spooled(t, content)
-	header, offset, err := parseHeader(sp.Reader(0))
+	header, offset, err := ParseHeader(sp.Reader(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := &milterMessage{sender: "alice@example.org", header: header, spool: sp, offset: offset}
+	msg := &Message{Sender: "alice@example.org", Header: header, Spool: sp, offset: offset}
 	for _, r := range rcpts {
-		msg.rcpts = append(msg.rcpts, envelope.Recipient{Address: r})
+		msg.Rcpts = append(msg.Rcpts, envelope.Recipient{Address: r})
 	}
 	return msg
 }
 
-var milterTestClient = milterClient{name: "client.example.org", helo: "helo.example.org", addr: netip.MustParseAddr("192.0.2.7"), port: 4000}
+var milterTestClient = Client{Name: "client.example.org", Helo: "helo.example.org", Addr: netip.MustParseAddr("192.0.2.7"), Port: 4000}
 
 func TestMilterSeesTheMessageAndChangesIt(t *testing.T) {
 	var seen []string
@@ -130,7 +130,7 @@ func TestMilterSeesTheMessageAndChangesIt(t *testing.T) {
 	})
 	m := testConf(t, addr)
 	msg := testMessage(t, "Subject: hi\r\nX-Drop: x\r\nTo: bob@example.org,\r\n\tcarol@example.org\r\n\r\nline one\r\n", "bob@example.org", "carol@example.org")
-	r, err := m.run(milterTestClient, msg, milter.NewMacroBag())
+	r, err := m.Run(milterTestClient, msg, milter.NewMacroBag())
 	if err != nil || !r.IsZero() {
 		t.Fatalf("run: %v %v", r, err)
 	}
@@ -142,15 +142,15 @@ func TestMilterSeesTheMessageAndChangesIt(t *testing.T) {
 		}
 	}
 	var out strings.Builder
-	if err := msg.writeTo(&out); err != nil {
+	if err := msg.Write(&out); err != nil {
 		t.Fatal(err)
 	}
 	want := "DKIM-Signature: v=1; d=example.org\r\nSubject: [tagged] hi\r\nTo: bob@example.org,\r\n\tcarol@example.org\r\nX-Scanned: yes\r\n\r\nline one\r\n"
 	if out.String() != want {
 		t.Errorf("message:\n%q\nwant\n%q", out.String(), want)
 	}
-	if msg.sender != "bounces@example.org" || len(msg.rcpts) != 2 || msg.rcpts[0].Address != "carol@example.org" || msg.rcpts[1].Address != "archive@example.org" {
-		t.Errorf("envelope: %s %+v", msg.sender, msg.rcpts)
+	if msg.Sender != "bounces@example.org" || len(msg.Rcpts) != 2 || msg.Rcpts[0].Address != "carol@example.org" || msg.Rcpts[1].Address != "archive@example.org" {
+		t.Errorf("envelope: %s %+v", msg.Sender, msg.Rcpts)
 	}
 }
 
@@ -172,18 +172,18 @@ func TestMilterRejectsAndReplacesBody(t *testing.T) {
 	})
 	m := testConf(t, addr)
 	msg := testMessage(t, "Subject: hi\r\n\r\nold\r\n", "spamtrap@example.org")
-	r, err := m.run(milterTestClient, msg, milter.NewMacroBag())
+	r, err := m.Run(milterTestClient, msg, milter.NewMacroBag())
 	if err != nil || r.String() != "550 5.7.9 spam trap" {
 		t.Errorf("reject: %q %v", r.String(), err)
 	}
 	msg = testMessage(t, "Subject: hi\r\n\r\nold\r\n", "ok@example.org")
-	if r, err := m.run(milterTestClient, msg, milter.NewMacroBag()); err != nil || !r.IsZero() {
+	if r, err := m.Run(milterTestClient, msg, milter.NewMacroBag()); err != nil || !r.IsZero() {
 		t.Fatalf("run: %v %v", r, err)
 	}
 	var out strings.Builder
-	_ = msg.writeTo(&out)
-	if out.String() != "Subject: hi\r\n\r\nnew body\r\n" || !msg.hold {
-		t.Errorf("replaced body %q, hold %v", out.String(), msg.hold)
+	_ = msg.Write(&out)
+	if out.String() != "Subject: hi\r\n\r\nnew body\r\n" || !msg.Hold {
+		t.Errorf("replaced body %q, hold %v", out.String(), msg.Hold)
 	}
 }
 
@@ -197,7 +197,7 @@ func TestMilterConfig(t *testing.T) {
 		"{ inet:h:1, colour=red }":           "unknown setting",
 		"{ inet:h:1, protocol=9 }":           "protocol 9",
 	} {
-		_, err := newMilters(parseMain(t, "smtpd_milters = "+spec+"\n"))
+		_, err := Open(parseMain(t, "smtpd_milters = "+spec+"\n"), "smtpd_milters")
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 			t.Errorf("%q: %v, want %q", spec, err, want)
 		}
@@ -205,12 +205,12 @@ func TestMilterConfig(t *testing.T) {
 }
 
 func TestParseHeader(t *testing.T) {
-	fields, off, err := parseHeader(strings.NewReader("A: 1\r\nB:  two\r\n\tlines\r\n\r\nbody"))
+	fields, off, err := ParseHeader(strings.NewReader("A: 1\r\nB:  two\r\n\tlines\r\n\r\nbody"))
 	if err != nil || len(fields) != 2 || fields[1].value != "two\n\tlines" || off != 25 {
 		t.Errorf("%+v %d %v", fields, off, err)
 	}
 	// No blank line: the body starts at the first line that is not a field.
-	fields, off, _ = parseHeader(strings.NewReader("A: 1\r\nnot a header\r\n"))
+	fields, off, _ = ParseHeader(strings.NewReader("A: 1\r\nnot a header\r\n"))
 	if len(fields) != 1 || off != 6 {
 		t.Errorf("%+v %d", fields, off)
 	}
@@ -227,9 +227,9 @@ func parseMain(t *testing.T, text string) *config.Config {
 }
 
 // TestSpoolEndsLinesWithCRLF: a bare LF in the content becomes CRLF in
-// the spool, also across writes; a CRLF split between writes stays one.
+// the Spool, also across writes; a CRLF split between writes stays one.
 func TestSpoolEndsLinesWithCRLF(t *testing.T) {
-	sp := &spool{}
+	sp := &Spool{}
 	for _, piece := range []string{"a\nb\r", "\nc\n", "\n", "d\re\r\n"} {
 		if _, err := sp.Write([]byte(piece)); err != nil {
 			t.Fatal(err)
@@ -237,14 +237,14 @@ func TestSpoolEndsLinesWithCRLF(t *testing.T) {
 	}
 	b, _ := io.ReadAll(sp.Reader(0))
 	if string(b) != "a\r\nb\r\nc\r\n\r\nd\re\r\n" {
-		t.Errorf("spool holds %q", b)
+		t.Errorf("Spool holds %q", b)
 	}
-	// Past spoolMemory the content moves to a file, unchanged.
-	big := strings.Repeat("x", spoolMemory)
+	// Past SpoolMemory the content moves to a file, unchanged.
+	big := strings.Repeat("x", SpoolMemory)
 	sp.Write([]byte(big + "\n"))
 	b, _ = io.ReadAll(sp.Reader(int64(len("a\r\nb\r\nc\r\n\r\nd\re\r\n"))))
 	if string(b) != big+"\r\n" || sp.file == nil {
-		t.Errorf("file spool: %d bytes, file %v", len(b), sp.file != nil)
+		t.Errorf("file Spool: %d bytes, file %v", len(b), sp.file != nil)
 	}
 	sp.Close()
 }

@@ -1,4 +1,12 @@
-package smtpd
+// Package milters asks mail filters that speak Sendmail's milter protocol
+// (Postfix's smtpd_milters and non_smtpd_milters) about a message, with
+// github.com/d--j/go-milter's client. tern talks to them once a message's
+// content is in: the caller keeps the content in a Spool, and Filter
+// replays the connection, HELO, MAIL FROM and RCPT TO stages to each
+// milter in turn, sends the header and body, and applies the milter's
+// decision and changes to a Message, which the caller then queues. A
+// milter's rejection of any stage rejects the message.
+package milters
 
 import (
 	"bufio"
@@ -18,16 +26,8 @@ import (
 	"github.com/tern-mta/tern/pkg/reply"
 )
 
-// Milters (Sendmail's mail filter protocol, Postfix's smtpd_milters) are
-// spoken with github.com/d--j/go-milter's client. tern talks to them once
-// a message's content is in: it keeps the content (spool.go), replays the
-// connection, HELO, MAIL FROM and RCPT TO stages to each milter in turn,
-// sends the header and body, and applies the milter's decision and
-// changes before the message goes to the queue. A milter's rejection of
-// any stage rejects the message at the end of DATA.
-
-// milterConf is one smtpd_milters entry.
-type milterConf struct {
+// Conf is one smtpd_milters entry.
+type Conf struct {
 	name          string // as written, for logs
 	client        *milter.Client
 	defaultAction string // milter_default_action: accept, reject, tempfail or quarantine
@@ -35,23 +35,23 @@ type milterConf struct {
 
 // Milter failure replies, as Postfix words them.
 var (
-	replyMilterTempfail = reply.New(reply.CodeLocalError, "4.7.1", "Service unavailable - try again later")
-	replyMilterReject   = reply.New(550, "5.7.1", "Command rejected")
+	ReplyTempfail = reply.New(reply.CodeLocalError, "4.7.1", "Service unavailable - try again later")
+	ReplyReject   = reply.New(550, "5.7.1", "Command rejected")
 )
 
-// newMilters reads smtpd_milters: inet:host:port or unix:/path entries, or
+// Open reads smtpd_milters: inet:host:port or unix:/path entries, or
 // Postfix 3's braced form { server, default_action=..., connect_timeout=...,
 // command_timeout=..., content_timeout=..., protocol=... }.
-func newMilters(cfg *config.Config) ([]*milterConf, error) {
-	specs, err := maps.SplitSpecs(cfg.Get("smtpd_milters"))
+func Open(cfg *config.Config, param string) ([]*Conf, error) {
+	specs, err := maps.SplitSpecs(cfg.Get(param))
 	if err != nil {
-		return nil, fmt.Errorf("smtpd_milters: %w", err)
+		return nil, fmt.Errorf("%s: %w", param, err)
 	}
-	var out []*milterConf
+	var out []*Conf
 	for _, spec := range specs {
-		m, err := newMilter(cfg, spec)
+		m, err := newConf(cfg, spec)
 		if err != nil {
-			return nil, fmt.Errorf("smtpd_milters: %s: %w", spec, err)
+			return nil, fmt.Errorf("%s: %s: %w", param, spec, err)
 		}
 		out = append(out, m)
 	}
@@ -65,7 +65,7 @@ type milterSettings struct {
 	protocol                  uint32
 }
 
-func newMilter(cfg *config.Config, spec string) (*milterConf, error) {
+func newConf(cfg *config.Config, spec string) (*Conf, error) {
 	set := milterSettings{
 		defaultAction: cfg.Get("milter_default_action"),
 		connect:       cfg.Duration("milter_connect_timeout"),
@@ -115,7 +115,7 @@ func newMilter(cfg *config.Config, spec string) (*milterConf, error) {
 			milter.WithActions(milter.OptAddHeader|milter.OptChangeBody|milter.OptAddRcpt|milter.OptRemoveRcpt|milter.OptChangeHeader|milter.OptQuarantine))
 	}
 	client := milter.NewClient(network, address, opts...)
-	return &milterConf{name: server, client: client, defaultAction: set.defaultAction}, nil
+	return &Conf{name: server, client: client, defaultAction: set.defaultAction}, nil
 }
 
 // protocolMask is what an MTA may ask a milter to skip in protocol
@@ -175,38 +175,38 @@ func milterAddress(server, queueDir string) (network, address string, err error)
 	return "", "", fmt.Errorf("bad milter server %q: need inet:host:port or unix:/path", server)
 }
 
-// headerField is one header field of a message under milter inspection:
+// Field is one header field of a message under milter inspection:
 // its name and its value after the colon and the blanks that follow it,
 // continuation lines joined with "\n".
-type headerField struct{ name, value string }
+type Field struct{ name, value string }
 
-// milterMessage is a message as milters see and change it.
-type milterMessage struct {
-	sender string
-	rcpts  []envelope.Recipient
-	header []headerField
+// Message is a message as milters see and change it.
+type Message struct {
+	Sender string
+	Rcpts  []envelope.Recipient
+	Header []Field
 	// The body is the spool's content from offset on, until a milter
 	// replaces it with newBody.
-	spool   *spool
+	Spool   *Spool
 	offset  int64
 	newBody *bytes.Buffer
-	hold    bool // a milter quarantined it
-	discard bool
+	Hold    bool // a milter quarantined it
+	Discard bool // a milter discarded it
 }
 
 // body returns a fresh reader over the body.
-func (msg *milterMessage) body() io.Reader {
+func (msg *Message) body() io.Reader {
 	if msg.newBody != nil {
 		return bytes.NewReader(msg.newBody.Bytes())
 	}
-	return msg.spool.Reader(msg.offset)
+	return msg.Spool.Reader(msg.offset)
 }
 
-// parseHeader reads the header block of content (CRLF or LF line ends),
+// ParseHeader reads the header block of content (CRLF or LF line ends),
 // and returns its fields and the offset where the body starts.
-func parseHeader(r io.Reader) ([]headerField, int64, error) {
+func ParseHeader(r io.Reader) ([]Field, int64, error) {
 	br := bufio.NewReader(r)
-	var fields []headerField
+	var fields []Field
 	var n int64
 	for {
 		line, err := br.ReadString('\n')
@@ -226,7 +226,7 @@ func parseHeader(r io.Reader) ([]headerField, int64, error) {
 			if !ok || name == "" || strings.ContainsAny(name, " \t") {
 				return fields, n, nil // the body starts without a blank line
 			}
-			fields = append(fields, headerField{name: name, value: strings.TrimLeft(value, " \t")})
+			fields = append(fields, Field{name: name, value: strings.TrimLeft(value, " \t")})
 		}
 		n += int64(len(line))
 		if err == io.EOF {
@@ -235,35 +235,35 @@ func parseHeader(r io.Reader) ([]headerField, int64, error) {
 	}
 }
 
-// milterClient is what the session tells milters about the connection.
-type milterClient struct {
-	name, helo string
-	addr       netip.Addr
-	port       uint16
+// Client is what the session tells milters about the connection.
+type Client struct {
+	Name, Helo string
+	Addr       netip.Addr
+	Port       uint16
 }
 
-// runMilter shows msg to one milter and applies its answer. It returns a
+// Run shows msg to one milter and applies its answer. It returns a
 // rejection, or the zero reply.
-func (m *milterConf) run(c milterClient, msg *milterMessage, macros milter.Macros) (reply.Reply, error) {
+func (m *Conf) Run(c Client, msg *Message, macros milter.Macros) (reply.Reply, error) {
 	cs, err := m.client.Session(macros)
 	if err != nil {
 		return reply.Reply{}, err
 	}
 	defer cs.Close()
 	family := milter.FamilyInet
-	if c.addr.Is6() && !c.addr.Is4In6() {
+	if c.Addr.Is6() && !c.Addr.Is4In6() {
 		family = milter.FamilyInet6
 	}
 	steps := []func() (*milter.Action, error){
-		func() (*milter.Action, error) { return cs.Conn(c.name, family, c.port, c.addr.Unmap().String()) },
-		func() (*milter.Action, error) { return cs.Helo(c.helo) },
-		func() (*milter.Action, error) { return cs.Mail("<"+msg.sender+">", "") },
+		func() (*milter.Action, error) { return cs.Conn(c.Name, family, c.Port, c.Addr.Unmap().String()) },
+		func() (*milter.Action, error) { return cs.Helo(c.Helo) },
+		func() (*milter.Action, error) { return cs.Mail("<"+msg.Sender+">", "") },
 	}
-	for _, rc := range msg.rcpts {
+	for _, rc := range msg.Rcpts {
 		steps = append(steps, func() (*milter.Action, error) { return cs.Rcpt("<"+rc.Address+">", "") })
 	}
 	steps = append(steps, cs.DataStart)
-	for _, h := range msg.header {
+	for _, h := range msg.Header {
 		steps = append(steps, func() (*milter.Action, error) { return cs.HeaderField(h.name, h.value, nil) })
 	}
 	steps = append(steps, cs.HeaderEnd)
@@ -280,7 +280,7 @@ func (m *milterConf) run(c milterClient, msg *milterMessage, macros milter.Macro
 	if err != nil {
 		return reply.Reply{}, err
 	}
-	if _, r := m.decide(act, msg); !r.IsZero() || msg.discard {
+	if _, r := m.decide(act, msg); !r.IsZero() || msg.Discard {
 		return r, nil
 	}
 	applyModifications(msg, mods)
@@ -290,17 +290,17 @@ func (m *milterConf) run(c milterClient, msg *milterMessage, macros milter.Macro
 // decide reads a milter's answer to a stage: done is true when the
 // milter has nothing more to say about the message (it accepted,
 // discarded or rejected it), with r its rejection.
-func (m *milterConf) decide(act *milter.Action, msg *milterMessage) (done bool, r reply.Reply) {
+func (m *Conf) decide(act *milter.Action, msg *Message) (done bool, r reply.Reply) {
 	switch act.Type {
 	case milter.ActionAccept:
 		return true, reply.Reply{}
 	case milter.ActionDiscard:
-		msg.discard = true
+		msg.Discard = true
 		return true, reply.Reply{}
 	case milter.ActionReject:
-		return true, replyMilterReject
+		return true, ReplyReject
 	case milter.ActionTempFail:
-		return true, replyMilterTempfail
+		return true, ReplyTempfail
 	case milter.ActionRejectWithCode:
 		return true, milterReply(act)
 	}
@@ -323,22 +323,22 @@ func milterReply(act *milter.Action) reply.Reply {
 
 // applyModifications applies a milter's changes at the end of the
 // message.
-func applyModifications(msg *milterMessage, mods []milter.ModifyAction) {
+func applyModifications(msg *Message, mods []milter.ModifyAction) {
 	replaced := false // this milter's body chunks replace the body together
 	for _, mod := range mods {
 		switch mod.Type {
 		case milter.ActionChangeFrom:
-			msg.sender = strings.Trim(mod.From, "<>")
+			msg.Sender = strings.Trim(mod.From, "<>")
 		case milter.ActionAddRcpt:
 			a := strings.Trim(mod.Rcpt, "<>")
-			msg.rcpts = append(msg.rcpts, envelope.Recipient{Address: a, Original: a})
+			msg.Rcpts = append(msg.Rcpts, envelope.Recipient{Address: a, Original: a})
 		case milter.ActionDelRcpt:
 			msg.deleteRcpt(strings.Trim(mod.Rcpt, "<>"))
 		case milter.ActionAddHeader:
-			msg.header = append(msg.header, headerField{mod.HeaderName, mod.HeaderValue})
+			msg.Header = append(msg.Header, Field{mod.HeaderName, mod.HeaderValue})
 		case milter.ActionInsertHeader:
-			i := min(int(mod.HeaderIndex), len(msg.header))
-			msg.header = append(msg.header[:i], append([]headerField{{mod.HeaderName, mod.HeaderValue}}, msg.header[i:]...)...)
+			i := min(int(mod.HeaderIndex), len(msg.Header))
+			msg.Header = append(msg.Header[:i], append([]Field{{mod.HeaderName, mod.HeaderValue}}, msg.Header[i:]...)...)
 		case milter.ActionChangeHeader:
 			msg.changeHeader(mod.HeaderName, int(mod.HeaderIndex), mod.HeaderValue)
 		case milter.ActionReplaceBody:
@@ -347,49 +347,49 @@ func applyModifications(msg *milterMessage, mods []milter.ModifyAction) {
 			}
 			msg.newBody.Write(mod.Body)
 		case milter.ActionQuarantine:
-			msg.hold = true
+			msg.Hold = true
 		}
 	}
 }
 
 // deleteRcpt removes the recipients with address a.
-func (msg *milterMessage) deleteRcpt(a string) {
-	out := msg.rcpts[:0]
-	for _, rc := range msg.rcpts {
+func (msg *Message) deleteRcpt(a string) {
+	out := msg.Rcpts[:0]
+	for _, rc := range msg.Rcpts {
 		if !strings.EqualFold(rc.Address, a) {
 			out = append(out, rc)
 		}
 	}
-	msg.rcpts = out
+	msg.Rcpts = out
 }
 
 // changeHeader changes (or, with an empty value, deletes) the index-th
 // field named name (1-based); past the last one it adds a field.
-func (msg *milterMessage) changeHeader(name string, index int, value string) {
+func (msg *Message) changeHeader(name string, index int, value string) {
 	n := 0
-	for i, h := range msg.header {
+	for i, h := range msg.Header {
 		if !strings.EqualFold(h.name, name) {
 			continue
 		}
 		if n++; n == index {
 			if value == "" {
-				msg.header = append(msg.header[:i], msg.header[i+1:]...)
+				msg.Header = append(msg.Header[:i], msg.Header[i+1:]...)
 			} else {
-				msg.header[i].value = value
+				msg.Header[i].value = value
 			}
 			return
 		}
 	}
 	if value != "" {
-		msg.header = append(msg.header, headerField{name, value})
+		msg.Header = append(msg.Header, Field{name, value})
 	}
 }
 
-// writeTo writes the (changed) message: the header fields, a blank line
+// Write writes the (changed) message: the header fields, a blank line
 // and the body, with CRLF line ends in the header.
-func (msg *milterMessage) writeTo(w io.Writer) error {
+func (msg *Message) Write(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	for _, h := range msg.header {
+	for _, h := range msg.Header {
 		value := strings.ReplaceAll(strings.ReplaceAll(h.value, "\r\n", "\n"), "\n", "\r\n")
 		sep := ": "
 		if value != "" && (value[0] == ' ' || value[0] == '\t') {
@@ -402,4 +402,45 @@ func (msg *milterMessage) writeTo(w io.Writer) error {
 		return fmt.Errorf("read spooled message: %w", err)
 	}
 	return bw.Flush()
+}
+
+// Filter shows a message to each milter of list in turn, each seeing the
+// changes of those before it, and returns the message as they left it,
+// or the rejection to give. A milter that fails gets its default action;
+// warn receives the failure.
+func Filter(list []*Conf, c Client, sender string, rcpts []envelope.Recipient, sp *Spool, macros milter.Macros, warn func(format string, args ...any)) (*Message, reply.Reply) {
+	header, offset, err := ParseHeader(sp.Reader(0))
+	if err != nil {
+		return nil, reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
+	}
+	msg := &Message{Sender: sender, Rcpts: rcpts, Header: header, Spool: sp, offset: offset}
+	for _, m := range list {
+		r, err := m.Run(c, msg, macros)
+		if err != nil {
+			warn("milter %s: %v", m.name, err)
+			if r = m.failure(msg); !r.IsZero() {
+				return msg, r
+			}
+			continue
+		}
+		if !r.IsZero() || msg.Discard {
+			return msg, r
+		}
+	}
+	return msg, reply.Reply{}
+}
+
+// failure applies milter_default_action to a milter that could not be
+// asked: accept goes on without it.
+func (m *Conf) failure(msg *Message) reply.Reply {
+	switch m.defaultAction {
+	case "reject":
+		return ReplyReject
+	case "quarantine":
+		msg.Hold = true
+		return reply.Reply{}
+	case "accept":
+		return reply.Reply{}
+	}
+	return ReplyTempfail
 }
