@@ -22,6 +22,7 @@ import (
 	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/message"
+	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/queue"
 )
 
@@ -41,7 +42,9 @@ type Manager struct {
 	router   *router
 	rewriter *addressRewriter
 	checks   *contentChecks // nil without header_checks and friends
-	sched    *scheduler
+	// localMilters are non_smtpd_milters, for mail from sendmail.
+	localMilters []*milters.Conf
+	sched        *scheduler
 	// cleanupBuffers lends cleanup its I/O buffers from one message to
 	// the next.
 	cleanupBuffers message.Buffers
@@ -163,6 +166,12 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 	}
 	m.rewriter, err = newAddressRewriter(cfg, log)
 	if err != nil {
+		m.router.close()
+		q.Close()
+		return nil, err
+	}
+	if m.localMilters, err = milters.Open(cfg, "non_smtpd_milters"); err != nil {
+		m.rewriter.close()
 		m.router.close()
 		q.Close()
 		return nil, err

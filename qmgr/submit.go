@@ -121,7 +121,21 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	if !s.forward && !s.overrides["no_header_body_checks"] {
 		checks = m.checks.inspect(env, m.log)
 	}
-	res, err := m.cleanupContent(s, draft, lr, checks)
+	var content io.Reader = lr
+	var filter *localFilter
+	if s.local && len(m.localMilters) > 0 && !s.overrides["no_milters"] {
+		if filter, err = m.filterLocal(env, lr); err != nil {
+			draft.Abort()
+			return "", err
+		}
+		defer filter.close()
+		if filter.discard {
+			draft.Abort()
+			return env.ID, nil // claimed delivered, as DISCARD asks
+		}
+		content = filter.content
+	}
+	res, err := m.cleanupContent(s, draft, content, checks)
 	if err == nil && limit > 0 && lr.over {
 		err = &rejection{code: exUnavailable, dsn: "5.3.4", text: "message file too big"}
 	}
@@ -147,7 +161,7 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 			return "", err
 		}
 	}
-	hold := s.hold || checks != nil && checks.hold
+	hold := s.hold || checks != nil && checks.hold || filter != nil && filter.hold
 	env.EightBit = res.EightBit
 	if res.TooManyHops {
 		for i := range env.Recipients {

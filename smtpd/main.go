@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +92,9 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	}
 	if srv.milters, err = milters.Open(cfg, "smtpd_milters"); err != nil {
 		return nil, err
+	}
+	if slices.Contains(set.receiveOverrides, "no_milters") {
+		srv.milters = nil // a content filter's reinjection service, say
 	}
 	srv.policy = newPolicyClient(cfg)
 	deps.PolicyQuery = srv.policy.Query

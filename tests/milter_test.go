@@ -90,7 +90,7 @@ func startOpenDKIM(t *testing.T) (socket, record string) {
 func TestMilterSignsWithOpenDKIM(t *testing.T) {
 	rcpt := localUser(t)
 	socket, record := startOpenDKIM(t)
-	in, _ := smtpdInstance(t, "smtpd_milters = unix:"+socket, "milter_default_action = tempfail")
+	in, _ := smtpdInstance(t, "smtpd_milters = unix:"+socket, "non_smtpd_milters = $smtpd_milters", "milter_default_action = tempfail")
 	out, err := swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--from", "alice@example.tst", "--to", rcpt+"@example.tst",
 		"--header", "From: Alice <alice@example.tst>", "--header", "Subject: signed by a milter", "--body", "a body to sign\nwith two lines")
 	if err != nil {
@@ -108,12 +108,28 @@ func TestMilterSignsWithOpenDKIM(t *testing.T) {
 msg = sys.stdin.buffer.read().replace(b"\n", b"\r\n")
 ok = dkim.verify(msg, dnsfunc=lambda name, timeout=5: sys.argv[1].encode())
 print("verified" if ok else "failed")`
-	cmd := exec.Command("/usr/bin/python3", "-c", verify, record)
-	cmd.Stdin = strings.NewReader(msg)
-	res, err := cmd.CombinedOutput()
-	if err != nil || strings.TrimSpace(string(res)) != "verified" {
-		t.Errorf("dkimpy: %v %s\nrecord %s\nmessage:\n%s", err, res, record, msg)
+	check := func(msg string) {
+		t.Helper()
+		cmd := exec.Command("/usr/bin/python3", "-c", verify, record)
+		cmd.Stdin = strings.NewReader(msg)
+		res, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(res)) != "verified" {
+			t.Errorf("dkimpy: %v %s\nrecord %s\nmessage:\n%s", err, res, record, msg)
+		}
 	}
+	check(msg)
+	// Mail from sendmail goes through non_smtpd_milters.
+	if code, out := in.sendmail("From: Alice <alice@example.tst>\nSubject: from cron\n\nsigned local mail\n", "-f", "alice@example.tst", rcpt); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	in.waitMbox(rcpt, "signed local mail")
+	msgs = mboxMessages(in.mbox(rcpt))
+	local := msgs[len(msgs)-1]
+	if !strings.Contains(local, "DKIM-Signature: ") {
+		t.Fatalf("sendmail's message is not signed:\n%s", local)
+	}
+	_, local, _ = strings.Cut(local, "\n")
+	check(local)
 }
 
 // TestMilterDownDefaultAction: a milter that can't be reached gets

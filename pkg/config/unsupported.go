@@ -25,7 +25,6 @@ var unsupportedParams = map[string]bool{
 	"mailbox_transport_maps":                  true,
 	"message_reject_characters":               true,
 	"message_strip_characters":                true,
-	"non_smtpd_milters":                       true,
 	"notify_classes":                          true,
 	"qmgr_message_active_limit":               true,
 	"queue_minfree":                           true,

@@ -1,0 +1,69 @@
+package qmgr
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+
+	"github.com/d--j/go-milter"
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/milters"
+)
+
+// localFilter is what non_smtpd_milters decided about a message from
+// sendmail.
+type localFilter struct {
+	content io.Reader // the message as the milters left it
+	hold    bool      // a milter quarantined it
+	discard bool      // a milter discarded it
+	close   func()    // releases the spooled content
+}
+
+// filterLocal shows a message from sendmail to non_smtpd_milters, as
+// Postfix's cleanup does: the content is kept in a spool, the milters see
+// a connection from localhost and may reject, discard, quarantine or
+// change it. body is read to its end here; a message over the size limit
+// is refused before any milter sees it.
+func (m *Manager) filterLocal(env *envelope.Envelope, body *limitReader) (*localFilter, error) {
+	sp := &milters.Spool{}
+	if _, err := io.Copy(sp, body); err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("read message: %w", err)
+	}
+	if body.over {
+		sp.Close()
+		return nil, &rejection{code: exUnavailable, dsn: "5.3.4", text: "message file too big"}
+	}
+	client := milters.Client{Name: "localhost", Helo: m.settings.myHostname, Addr: netip.MustParseAddr("127.0.0.1")}
+	macros := milter.NewMacroBag()
+	macros.Set(milter.MacroMTAFQDN, m.settings.myHostname)
+	macros.Set(milter.MacroDaemonName, "tern")
+	macros.Set("v", "tern")
+	macros.Set(milter.MacroMailAddr, env.Sender)
+	msg, r := milters.Filter(m.localMilters, client, env.Sender, env.Recipients, sp, macros, m.log.Warnf)
+	if !r.IsZero() {
+		sp.Close()
+		code := exDataErr
+		if r.Code/100 == 4 {
+			code = exTempFail
+		}
+		m.log.Infof("%s: milter-reject: END-OF-MESSAGE from local; from=<%s>: %s", env.ID, env.Sender, r)
+		return nil, &rejection{code: code, dsn: r.Enhanced, text: r.Text, smtp: r.Code}
+	}
+	if msg.Discard {
+		sp.Close()
+		m.log.Infof("%s: milter-discard: END-OF-MESSAGE from local; from=<%s>: milter triggers DISCARD action", env.ID, env.Sender)
+		return &localFilter{discard: true, close: func() {}}, nil
+	}
+	if len(msg.Rcpts) == 0 {
+		sp.Close()
+		return nil, &rejection{code: exDataErr, dsn: "5.7.1", text: "milters removed every recipient"}
+	}
+	if msg.Hold {
+		m.log.Infof("%s: milter-hold: END-OF-MESSAGE from local; from=<%s>: milter triggers HOLD action", env.ID, env.Sender)
+	}
+	env.Sender, env.Recipients = msg.Sender, msg.Rcpts
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(msg.Write(pw)) }()
+	return &localFilter{content: pr, hold: msg.Hold, close: func() { pr.Close(); sp.Close() }}, nil
+}
