@@ -356,20 +356,20 @@ func (c *Checker) checkNeeds(paramName, word string, needs int) error {
 		ok   bool
 		what string
 	}{
-		{needMap, c.deps.OpenMap != nil, "a table opener (Deps.OpenMap)"},
-		{needLocal, c.deps.LocalDomain != nil, "a local domain lookup (Deps.LocalDomain)"},
-		{needKnown, c.deps.KnownRecipient != nil, "a recipient lookup (Deps.KnownRecipient)"},
-		{needDNS, c.deps.DomainResolves != nil, "a DNS lookup (Deps.DomainResolves)"},
-		{needMyNet, c.deps.MyNetworks != nil, "a mynetworks matcher (Deps.MyNetworks)"},
-		{needLogin, c.deps.SenderOwners != nil, "smtpd_sender_login_maps, the owners of sender addresses (Deps.SenderOwners)"},
-		{needPolicy, c.deps.PolicyQuery != nil, "a policy client (Deps.PolicyQuery)"},
-		{needDNSList, c.deps.DNSList != nil, "a DNS list lookup (Deps.DNSList)"},
-		{needServers, c.deps.ServerHosts != nil, "an MX, NS and address lookup (Deps.ServerHosts)"},
-		{needOwn, c.deps.OwnAddr != nil, "this host's addresses (Deps.OwnAddr)"},
+		{needMap, c.deps.OpenMap != nil, "a table opener (Deps.OpenMap), which this server does not provide"},
+		{needLocal, c.deps.LocalDomain != nil, "a local domain lookup (Deps.LocalDomain), which this server does not provide"},
+		{needKnown, c.deps.KnownRecipient != nil, "a recipient lookup (Deps.KnownRecipient), which this server does not provide"},
+		{needDNS, c.deps.DomainResolves != nil, "a DNS lookup (Deps.DomainResolves), which this server does not provide"},
+		{needMyNet, c.deps.MyNetworks != nil, "a mynetworks matcher (Deps.MyNetworks), which this server does not provide"},
+		{needLogin, c.deps.SenderOwners != nil, "smtpd_sender_login_maps (the owners of sender addresses) to be set"},
+		{needPolicy, c.deps.PolicyQuery != nil, "a policy client (Deps.PolicyQuery), which this server does not provide"},
+		{needDNSList, c.deps.DNSList != nil, "a DNS list lookup (Deps.DNSList), which this server does not provide"},
+		{needServers, c.deps.ServerHosts != nil, "an MX, NS and address lookup (Deps.ServerHosts), which this server does not provide"},
+		{needOwn, c.deps.OwnAddr != nil, "this host's addresses (Deps.OwnAddr), which this server does not provide"},
 	}
 	for _, m := range missing {
 		if needs&m.bit != 0 && !m.ok {
-			return fmt.Errorf("%s: restriction %q needs %s, which this server does not provide", paramName, word, m.what)
+			return fmt.Errorf("%s: restriction %q needs %s", paramName, word, m.what)
 		}
 	}
 	return nil
