@@ -32,8 +32,10 @@ func classify(command string) (kind, string) {
 		return kindFolded, qmgrDaemon
 	case "smtpd", "local", "smtp", "lmtp", "virtual", "pipe":
 		return kindOwn, command
+	case postscreenCommand:
+		return kindOwn, "smtpd" // see servePostscreen
 	case "tlsmgr", "anvil", "scache", "verify", "proxymap", "proxywrite",
-		"postlog", "retry":
+		"postlog", "retry", "dnsblog", "tlsproxy":
 		return kindNotNeeded, ""
 	}
 	return kindUnsupported, ""
@@ -73,6 +75,9 @@ type planEnv struct {
 	Interfaces []string        // inet_interfaces
 	Protocols  protocols       // inet_protocols
 	Daemons    map[string]bool // nil: every daemon exists
+	// SmtpdServiceName is main.cf's smtpd_service_name: the pass service
+	// behind a postscreen entry.
+	SmtpdServiceName string
 }
 
 func (e planEnv) has(daemon string) bool {
@@ -86,9 +91,22 @@ func makePlan(services []config.Service, env planEnv) ([]procSpec, []string) {
 	var warns []string
 	qmgr := -1 // index of the folded process in procs
 	seen := map[string]string{}
+	behindPostscreen := postscreenTargets(services, env)
 	for _, s := range services {
 		where := fmt.Sprintf("%s:%d", s.File, s.Line)
 		k, daemon := classify(s.Command)
+		if s.Type == "pass" && behindPostscreen[s.Name] {
+			continue // served on the postscreen entry's address
+		}
+		listen := s // the entry whose address the service listens on
+		if s.Command == postscreenCommand && env.has(daemon) {
+			pass, warn, ok := servePostscreen(s, services, env)
+			warns = append(warns, where+": "+warn)
+			if !ok {
+				continue
+			}
+			s = pass
+		}
 		switch {
 		case k == kindNotNeeded:
 			warns = append(warns, fmt.Sprintf("%s: service %s: command %s is not needed by tern; entry ignored", where, s.Name, s.Command))
@@ -97,7 +115,7 @@ func makePlan(services []config.Service, env planEnv) ([]procSpec, []string) {
 			warns = append(warns, fmt.Sprintf("%s: unsupported command %s; service %s not started", where, s.Command, s.Name))
 			continue
 		}
-		socks, note, err := serviceSockets(s, env)
+		socks, note, err := serviceSockets(listen, env)
 		if note != "" {
 			warns = append(warns, where+": "+note)
 		}

@@ -41,7 +41,9 @@ func TestClassify(t *testing.T) {
 		{"postlog", kindNotNeeded, ""},
 		{"pipe", kindOwn, "pipe"},
 		{"spawn", kindUnsupported, ""},
-		{"postscreen", kindUnsupported, ""},
+		{"postscreen", kindOwn, "smtpd"},
+		{"dnsblog", kindNotNeeded, ""},
+		{"tlsproxy", kindNotNeeded, ""},
 		{"", kindUnsupported, ""},
 	}
 	for _, tt := range tests {

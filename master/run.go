@@ -116,6 +116,7 @@ func load(dir string, cfg *config.Config, opt Options, queueDir string) (*loaded
 	}
 	procs, warns := makePlan(services, planEnv{
 		QueueDir: l.queueDir, Interfaces: cfg.List("inet_interfaces"), Protocols: proto, Daemons: daemons,
+		SmtpdServiceName: cfg.Get("smtpd_service_name"),
 	})
 	l.procs, l.warnings = procs, append(l.warnings, warns...)
 	for _, p := range l.procs {

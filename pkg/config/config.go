@@ -315,7 +315,7 @@ func (c *Config) WarningsWithServices(services []string, extraValues ...string) 
 			continue
 		}
 		if p, known := Lookup(k); known {
-			if def, _ := c.Expand(p.Default); unsupportedParams[k] && strings.TrimSpace(c.Get(k)) != strings.TrimSpace(def) {
+			if def, _ := c.Expand(p.Default); Unsupported(k) && strings.TrimSpace(c.Get(k)) != strings.TrimSpace(def) {
 				list = append(list, unknown{k, s.line, true})
 			}
 			continue
@@ -324,6 +324,10 @@ func (c *Config) WarningsWithServices(services []string, extraValues ...string) 
 			if !supported {
 				list = append(list, unknown{k, s.line, true})
 			}
+			continue
+		}
+		if strings.HasPrefix(k, postscreenPrefix) { // an older name, such as postscreen_blacklist_action
+			list = append(list, unknown{k, s.line, true})
 			continue
 		}
 		if !refs[k] {

@@ -396,6 +396,34 @@ func TestUnsupportedParameterWarning(t *testing.T) {
 	}
 }
 
+// TestPostscreenParametersWarn: a Postfix main.cf tuned for postscreen
+// parses, and every postscreen setting that would change something is
+// reported, older names included; the defaults draw nothing.
+func TestPostscreenParametersWarn(t *testing.T) {
+	src := "postscreen_access_list = permit_mynetworks\n" +
+		"postscreen_dnsbl_sites = zen.spamhaus.org*3\n" +
+		"postscreen_blacklist_action = drop\n" +
+		"postscreen_greet_action = enforce\n"
+	c, err := Parse("/etc/tern/main.cf", strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"/etc/tern/main.cf:2: warning: postscreen_dnsbl_sites is not supported by tern yet: the setting has no effect",
+		"/etc/tern/main.cf:3: warning: postscreen_blacklist_action is not supported by tern yet: the setting has no effect",
+		"/etc/tern/main.cf:4: warning: postscreen_greet_action is not supported by tern yet: the setting has no effect",
+	}
+	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Warnings() = %q\nwant %q", got, want)
+	}
+	if got := c.Get("postscreen_denylist_action"); got != "drop" {
+		t.Errorf("postscreen_denylist_action = %q, want the older name's value", got)
+	}
+	if got := c.Get("smtpd_service_name"); got != "smtpd" {
+		t.Errorf("smtpd_service_name = %q, want smtpd", got)
+	}
+}
+
 func TestExpandVars(t *testing.T) {
 	vars := map[string]string{"rbl_code": "554", "rbl_domain": "bl.test", "rbl_reason": "", "what": "$rbl_code"}
 	tests := []struct{ in, want string }{

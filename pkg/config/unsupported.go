@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 // unsupportedParams are Postfix parameters tern knows by name (so that a
 // Postfix main.cf parses and "tern conf" shows them) but whose feature it
 // does not have yet. Setting one to anything but its default draws a
@@ -65,5 +67,11 @@ var unsupportedParams = map[string]bool{
 }
 
 // Unsupported reports whether tern knows parameter name but not yet its
-// feature.
-func Unsupported(name string) bool { return unsupportedParams[name] }
+// feature. Every postscreen_* parameter is one: tern has no postscreen.
+func Unsupported(name string) bool {
+	return unsupportedParams[name] || strings.HasPrefix(name, postscreenPrefix)
+}
+
+// postscreenPrefix starts the names of postscreen(8)'s parameters, the
+// current ones and the older names their defaults refer to.
+const postscreenPrefix = "postscreen_"

@@ -1,0 +1,83 @@
+package master
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tern-mta/tern/pkg/config"
+)
+
+// tern has no postscreen(8). A Postfix master.cf that enables it has
+//
+//	smtp   inet  n  -  y  -  1  postscreen
+//	smtpd  pass  -  -  y  -  -  smtpd
+//
+// where postscreen owns port 25 and hands the clients it lets through to
+// the pass service named by smtpd_service_name. tern serves such a port
+// with smtpd directly, with the pass entry's settings (maxproc, -o
+// overrides, arguments), so that mail keeps arriving; the warning says
+// that postscreen's own tests are not done.
+
+// postscreenCommand is the master.cf command of Postfix's postscreen.
+const postscreenCommand = "postscreen"
+
+// postscreenTarget is the name of the pass service that postscreen entry
+// s hands clients to: its -o smtpd_service_name, else main.cf's.
+func postscreenTarget(s config.Service, env planEnv) string {
+	name := env.SmtpdServiceName
+	for _, o := range s.Overrides {
+		if o[0] == "smtpd_service_name" {
+			name = o[1]
+		}
+	}
+	if name == "" {
+		name = "smtpd"
+	}
+	return name
+}
+
+// postscreenTargets returns the pass services behind the postscreen
+// entries of services, by name.
+func postscreenTargets(services []config.Service, env planEnv) map[string]bool {
+	targets := map[string]bool{}
+	for _, s := range services {
+		if s.Command == postscreenCommand {
+			targets[postscreenTarget(s, env)] = true
+		}
+	}
+	return targets
+}
+
+// servePostscreen finds the entry that tern runs, on the address of
+// postscreen entry s, instead: the pass service behind it. ok is false
+// when there is no such pass service running smtpd; warn explains either
+// way.
+func servePostscreen(s config.Service, services []config.Service, env planEnv) (pass config.Service, warn string, ok bool) {
+	target := postscreenTarget(s, env)
+	for _, p := range services {
+		if p.Type != "pass" || p.Name != target {
+			continue
+		}
+		if p.Command != "smtpd" {
+			return s, fmt.Sprintf("service %s: postscreen hands clients to service %s, which runs %s, not smtpd; service not started", s.Name, target, p.Command), false
+		}
+		warn = fmt.Sprintf("service %s: tern has no postscreen; smtpd serves the port itself, with the settings of service %s (%s:%d), and postscreen's tests are not done", s.Name, target, p.File, p.Line)
+		if ignored := postscreenOverrides(s); len(ignored) > 0 {
+			warn += fmt.Sprintf("; -o %s ignored", strings.Join(ignored, ", -o "))
+		}
+		return p, warn, true
+	}
+	return s, fmt.Sprintf("service %s: postscreen hands clients to service %s (smtpd_service_name), which master.cf does not define with type pass; service not started", s.Name, target), false
+}
+
+// postscreenOverrides lists the -o names of postscreen entry s that only
+// postscreen would have used.
+func postscreenOverrides(s config.Service) []string {
+	var names []string
+	for _, o := range s.Overrides {
+		if o[0] != "smtpd_service_name" {
+			names = append(names, o[0])
+		}
+	}
+	return names
+}
