@@ -11,6 +11,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/sasl"
 	"github.com/tern-mta/tern/pkg/tlsconf"
 	"github.com/tern-mta/tern/smtp/client"
 )
@@ -39,6 +40,8 @@ type settings struct {
 	timeouts       client.Timeouts
 	cacheTime      time.Duration
 	authSoftBounce bool
+	authPolicy     sasl.Policy // smtp_sasl_security_options
+	authTLSPolicy  sasl.Policy // smtp_sasl_tls_security_options
 	lineLimit      int
 }
 
@@ -97,6 +100,14 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 	}
 	if s.tlsMandatoryMin, err = tlsconf.MinVersion("smtp_tls_mandatory_protocols", cfg.Get("smtp_tls_mandatory_protocols")); err != nil {
 		return s, err
+	}
+	for _, o := range []struct {
+		dst  *sasl.Policy
+		name string
+	}{{&s.authPolicy, "smtp_sasl_security_options"}, {&s.authTLSPolicy, "smtp_sasl_tls_security_options"}} {
+		if *o.dst, err = sasl.ParsePolicy(cfg.List(o.name)); err != nil {
+			return s, fmt.Errorf("%s: %w", o.name, err)
+		}
 	}
 	opt := maps.Options{ConfigDir: configDir}
 	if s.tlsPolicy, err = openList(cfg, "smtp_tls_policy_maps", opt); err != nil {
@@ -182,7 +193,8 @@ func lookupFirst(tables []maps.Map, keys []string) (string, bool, error) {
 // sessionOptions are the client options for one server of dest.
 func (a *Agent) sessionOptions(dest destination, t target) (client.Options, error) {
 	opt := client.Options{Helo: a.set.helo, LMTP: a.set.lmtp, TLSLevel: a.set.tlsLevel, Timeouts: a.set.timeouts,
-		AuthSoftBounce: a.set.authSoftBounce, LineLengthLimit: a.set.lineLimit}
+		AuthSoftBounce: a.set.authSoftBounce, LineLengthLimit: a.set.lineLimit,
+		AuthPolicy: a.set.authPolicy, AuthTLSPolicy: a.set.authTLSPolicy}
 	if dest.network == "unix" {
 		opt.TLSLevel = "none"
 	} else if v, found, err := lookupFirst(a.set.tlsPolicy, lookupKeys(dest)); err != nil {

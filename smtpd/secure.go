@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,12 +57,18 @@ func (s *session) starttls(ctx context.Context, arg string) reply.Reply {
 }
 
 // authMechanisms are the SASL mechanisms to offer now: none unless
-// smtpd_sasl_auth_enable, and none before TLS with smtpd_tls_auth_only.
+// smtpd_sasl_auth_enable, none before TLS with smtpd_tls_auth_only, and
+// those that smtpd_sasl_security_options (smtpd_sasl_tls_security_options
+// over TLS) allow.
 func (s *session) authMechanisms() []string {
 	if s.srv.sasl == nil || (s.srv.set.authOnlyTLS && s.tls == nil) {
 		return nil
 	}
-	return s.srv.mechanisms.get(s.srv, s.tls != nil)
+	policy := s.srv.set.saslPolicy
+	if s.tls != nil {
+		policy = s.srv.set.saslTLSPolicy
+	}
+	return policy.Allowed(s.srv.mechanisms.get(s.srv, s.tls != nil))
 }
 
 // mechanismCache keeps the SASL back end's mechanism list for a minute:
@@ -69,12 +77,12 @@ func (s *session) authMechanisms() []string {
 type mechanismCache struct {
 	mu      sync.Mutex
 	at      [2]time.Time
-	entries [2][]string
+	entries [2][]sasl.Mechanism
 }
 
 const mechanismCacheTime = time.Minute
 
-func (c *mechanismCache) get(srv *Server, secured bool) []string {
+func (c *mechanismCache) get(srv *Server, secured bool) []sasl.Mechanism {
 	i := 0
 	if secured {
 		i = 1
@@ -110,6 +118,9 @@ func (s *session) auth(ctx context.Context, arg string) reply.Reply {
 	mech = strings.ToUpper(mech)
 	if mech == "" {
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: AUTH mechanism")
+	}
+	if !slices.ContainsFunc(mechs, func(m string) bool { return strings.EqualFold(m, mech) }) { // the back end may have more than the options allow
+		return s.authFailed(mech, fmt.Errorf("%w: %s is not offered", sasl.ErrUnsupportedMech, mech))
 	}
 	var initial []byte
 	if hasInit {

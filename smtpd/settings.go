@@ -9,6 +9,7 @@ import (
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/netlist"
+	"github.com/tern-mta/tern/pkg/sasl"
 )
 
 // settings are the main.cf parameters one smtpd service runs with.
@@ -48,8 +49,10 @@ type settings struct {
 	myNetworks        *netlist.List
 	mxBackupNetworks  *netlist.List // permit_mx_backup_networks
 	ownAddrs          map[netip.Addr]bool
-	contentFilter     string   // content_filter: where this service's mail goes first
-	receiveOverrides  []string // receive_override_options, passed to cleanup
+	contentFilter     string      // content_filter: where this service's mail goes first
+	receiveOverrides  []string    // receive_override_options, passed to cleanup
+	saslPolicy        sasl.Policy // smtpd_sasl_security_options: mechanisms offered without TLS
+	saslTLSPolicy     sasl.Policy // smtpd_sasl_tls_security_options: mechanisms offered over TLS
 }
 
 // loadSettings reads the smtpd parameters from cfg.
@@ -104,6 +107,12 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 	var err error
 	if s.tlsLevel, err = tlsLevel(cfg); err != nil {
 		return s, err
+	}
+	if s.saslPolicy, err = sasl.ParsePolicy(cfg.List("smtpd_sasl_security_options")); err != nil {
+		return s, fmt.Errorf("smtpd_sasl_security_options: %w", err)
+	}
+	if s.saslTLSPolicy, err = sasl.ParsePolicy(cfg.List("smtpd_sasl_tls_security_options")); err != nil {
+		return s, fmt.Errorf("smtpd_sasl_tls_security_options: %w", err)
 	}
 	switch v := strings.ToLower(cfg.Get("smtpd_forbid_bare_newline")); v {
 	case "normalize", "yes", "no", "":

@@ -448,6 +448,8 @@ func TestValueChecks(t *testing.T) {
 		"receive_override_options = no_address_mapping\n":                         `main.cf:1: receive_override_options = no_address_mapping: unknown option "no_address_mapping"`,
 		"content_filter = smtp-amavis:[127.0.0.1]:10024\n":                        "",
 		"content_filter = amavis\n":                                               "main.cf:1: content_filter = amavis: need transport:nexthop",
+		"smtpd_sasl_security_options = noanonymous, noplaintext\n":                "",
+		"smtp_sasl_tls_security_options = noanonymous, noclear\n":                 `main.cf:1: smtp_sasl_tls_security_options = noanonymous, noclear: unknown option "noclear": tern knows noanonymous, noplaintext, nodictionary, noactive, forward_secrecy and mutual_auth`,
 	} {
 		_, err := Parse("main.cf", strings.NewReader(src))
 		if want == "" && err != nil || want != "" && (err == nil || !strings.HasPrefix(err.Error(), want)) {

@@ -113,12 +113,29 @@ var valueChecks = map[string]func(v string) error{
 		}
 		return nil
 	},
+	"smtpd_sasl_security_options":     checkSASLSecurityOptions,
+	"smtpd_sasl_tls_security_options": checkSASLSecurityOptions,
+	"smtp_sasl_security_options":      checkSASLSecurityOptions,
+	"smtp_sasl_tls_security_options":  checkSASLSecurityOptions,
 	"content_filter": func(v string) error {
 		if v != "" && !strings.Contains(v, ":") {
 			return errors.New("need transport:nexthop (the next hop may be empty)")
 		}
 		return nil
 	},
+}
+
+// checkSASLSecurityOptions checks the words of smtpd_sasl_security_options
+// and its relatives; package sasl gives them their meaning.
+func checkSASLSecurityOptions(v string) error {
+	for _, w := range splitList(v) {
+		switch strings.ToLower(w) {
+		case "noanonymous", "noplaintext", "nodictionary", "noactive", "forward_secrecy", "mutual_auth":
+		default:
+			return fmt.Errorf("unknown option %q: tern knows noanonymous, noplaintext, nodictionary, noactive, forward_secrecy and mutual_auth", w)
+		}
+	}
+	return nil
 }
 
 // parseBool accepts yes, no, true and false in any case.

@@ -62,20 +62,26 @@ func NewDovecotServer(path string, timeout time.Duration) Server {
 }
 
 // Mechanisms connects to Dovecot and returns the mechanisms it announces,
-// leaving out those flagged "private". Filtering on TLS is left to smtpd.
-func (s *dovecotServer) Mechanisms(ctx context.Context, secured bool) ([]string, error) {
+// with the properties of their flags, leaving out those flagged
+// "private". Filtering on TLS and security options is left to smtpd.
+func (s *dovecotServer) Mechanisms(ctx context.Context, secured bool) ([]Mechanism, error) {
 	dc, err := s.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer dc.Close()
-	var names []string
+	var mechs []Mechanism
 	for _, m := range dc.mechs {
-		if _, private := m.flags["private"]; !private {
-			names = append(names, m.name)
+		if _, private := m.flags["private"]; private {
+			continue
 		}
+		var props Props
+		for flag := range m.flags {
+			props |= dovecotProps[flag]
+		}
+		mechs = append(mechs, Mechanism{Name: m.name, Props: props})
 	}
-	return names, nil
+	return mechs, nil
 }
 
 // Start connects to Dovecot, checks that it offers mech, and returns the

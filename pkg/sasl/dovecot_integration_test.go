@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -162,8 +163,8 @@ func TestRealDovecot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Mechanisms: %v", err)
 	}
-	if strings.Join(mechs, " ") != "PLAIN LOGIN" {
-		t.Errorf("Mechanisms = %q, want PLAIN LOGIN", mechs)
+	if want := []Mechanism{{"PLAIN", PropPlaintext}, {"LOGIN", PropPlaintext}}; !reflect.DeepEqual(mechs, want) {
+		t.Errorf("Mechanisms = %v, want %v", mechs, want)
 	}
 
 	tests := []struct {

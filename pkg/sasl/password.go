@@ -173,10 +173,11 @@ func NewPasswordServer(m maps.Map) Server {
 	return &passwordServer{m: m}
 }
 
-// Mechanisms returns PLAIN and LOGIN. Whether they may be offered without
-// TLS (smtpd_tls_auth_only) is for smtpd to decide.
-func (s *passwordServer) Mechanisms(ctx context.Context, secured bool) ([]string, error) {
-	return []string{MechPlain, MechLogin}, nil
+// Mechanisms returns PLAIN and LOGIN, both plaintext. Whether they may be
+// offered without TLS (smtpd_tls_auth_only, smtpd_sasl_security_options)
+// is for smtpd to decide.
+func (s *passwordServer) Mechanisms(ctx context.Context, secured bool) ([]Mechanism, error) {
+	return []Mechanism{{MechPlain, PropPlaintext}, {MechLogin, PropPlaintext}}, nil
 }
 
 // Start begins a PLAIN or LOGIN exchange (mechanism names are matched

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -286,8 +287,8 @@ func TestPasswordServerMechanisms(t *testing.T) {
 	defer s.Close()
 	for _, secured := range []bool{false, true} {
 		got, err := s.Mechanisms(context.Background(), secured)
-		if err != nil || strings.Join(got, " ") != "PLAIN LOGIN" {
-			t.Errorf("Mechanisms(%v) = %q, %v", secured, got, err)
+		if want := []Mechanism{{"PLAIN", PropPlaintext}, {"LOGIN", PropPlaintext}}; err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("Mechanisms(%v) = %v, %v; want %v", secured, got, err, want)
 		}
 	}
 	for _, mech := range []string{"CRAM-MD5", "", "PLAIN\tx"} {

@@ -30,9 +30,11 @@ type Info struct {
 
 // Server is one configured back end.
 type Server interface {
-	// Mechanisms lists the mechanisms to announce in EHLO, such as
-	// ["PLAIN", "LOGIN"]; secured tells whether TLS is active.
-	Mechanisms(ctx context.Context, secured bool) ([]string, error)
+	// Mechanisms lists the mechanisms the back end offers, such as PLAIN
+	// and LOGIN, with their security properties; smtpd announces those
+	// that its security options allow. secured tells whether TLS is
+	// active.
+	Mechanisms(ctx context.Context, secured bool) ([]Mechanism, error)
 	// Start begins an exchange for mech. initial is the RFC 4954 initial
 	// response: nil if none was given, an empty slice for "=".
 	Start(ctx context.Context, mech string, initial []byte, info Info) (Exchange, error)

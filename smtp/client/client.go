@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tern-mta/tern/pkg/sasl"
 )
 
 // TLSLevel is Postfix's smtp_tls_security_level.
@@ -99,10 +101,14 @@ type Options struct {
 	// certificate check for may and encrypt.
 	TLSConfig *tls.Config
 	// Auth, when set, authenticates with PLAIN (or LOGIN if only that is
-	// offered), only over TLS unless AllowPlainAuth is set. A server that
-	// offers no AUTH is used without authentication, as Postfix does.
-	Auth           *Auth
-	AllowPlainAuth bool
+	// offered) where AuthPolicy (without TLS) or AuthTLSPolicy (with TLS)
+	// allows plaintext mechanisms: Postfix's smtp_sasl_security_options
+	// and smtp_sasl_tls_security_options. The zero Policy allows them. A
+	// server that offers no AUTH is used without authentication, as
+	// Postfix does.
+	Auth          *Auth
+	AuthPolicy    sasl.Policy
+	AuthTLSPolicy sasl.Policy
 	// AuthSoftBounce makes a 5xx AUTH reply a temporary failure, as
 	// Postfix's smtp_sasl_auth_soft_bounce (default yes there).
 	AuthSoftBounce bool

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/tern-mta/tern/pkg/sasl"
 )
 
 func TestOpen(t *testing.T) {
@@ -137,7 +139,8 @@ func TestOpen(t *testing.T) {
 		},
 		{
 			name: "AUTH PLAIN after TLS",
-			opt:  Options{Helo: "c", TLSLevel: TLSEncrypt, Auth: &Auth{User: "bob", Password: "secret"}},
+			opt: Options{Helo: "c", TLSLevel: TLSEncrypt, AuthPolicy: sasl.Policy{Deny: sasl.PropPlaintext},
+				Auth: &Auth{User: "bob", Password: "secret"}},
 			script: script(tlsGreet(), []step{{expect: "EHLO c", reply: "250-fake\n250 AUTH LOGIN PLAIN"},
 				{expect: "AUTH PLAIN " + plain, reply: "235 2.7.0 ok"}}),
 			tls:   true,
@@ -145,7 +148,7 @@ func TestOpen(t *testing.T) {
 		},
 		{
 			name: "AUTH 535 is permanent",
-			opt:  Options{Helo: "c", AllowPlainAuth: true, Auth: &Auth{User: "bob", Password: "secret"}},
+			opt:  Options{Helo: "c", Auth: &Auth{User: "bob", Password: "secret"}},
 			script: script(greet("AUTH PLAIN"), []step{
 				{expect: "AUTH PLAIN", reply: "535 5.7.8 bad credentials"}, {expect: "QUIT", reply: "221"}}),
 			wantErr: "SASL authentication failed; server mx.example.com[192.0.2.1] said: 535 5.7.8 bad credentials",
@@ -153,14 +156,14 @@ func TestOpen(t *testing.T) {
 		},
 		{
 			name: "AUTH 535 with soft bounce is temporary",
-			opt:  Options{Helo: "c", AllowPlainAuth: true, AuthSoftBounce: true, Auth: &Auth{User: "bob", Password: "x"}},
+			opt:  Options{Helo: "c", AuthSoftBounce: true, Auth: &Auth{User: "bob", Password: "x"}},
 			script: script(greet("AUTH PLAIN"), []step{
 				{expect: "AUTH PLAIN", reply: "535 5.7.8 bad credentials"}, {expect: "QUIT", reply: "221"}}),
 			wantErr: "535 5.7.8", temp: true, stage: StageAuth,
 		},
 		{
 			name: "AUTH LOGIN when only LOGIN is offered",
-			opt:  Options{Helo: "c", AllowPlainAuth: true, Auth: &Auth{User: "bob", Password: "secret"}},
+			opt:  Options{Helo: "c", Auth: &Auth{User: "bob", Password: "secret"}},
 			script: script(greet("AUTH LOGIN"), []step{
 				{expect: "AUTH LOGIN", reply: "334 VXNlcm5hbWU6"},
 				{expect: base64.StdEncoding.EncodeToString([]byte("bob")), reply: "334 UGFzc3dvcmQ6"},
@@ -168,7 +171,7 @@ func TestOpen(t *testing.T) {
 		},
 		{
 			name:    "AUTH refused over plain text",
-			opt:     Options{Helo: "c", Auth: &Auth{User: "bob", Password: "secret"}},
+			opt:     Options{Helo: "c", AuthPolicy: sasl.Policy{Deny: sasl.PropPlaintext}, Auth: &Auth{User: "bob", Password: "secret"}},
 			script:  script(greet("AUTH PLAIN LOGIN"), []step{{expect: "QUIT", reply: "221"}}),
 			wantErr: "no mechanism available", temp: true, stage: StageAuth,
 			lines: []string{"EHLO c", "QUIT"},

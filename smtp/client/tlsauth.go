@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"strings"
+
+	"github.com/tern-mta/tern/pkg/sasl"
 )
 
 // startTLS runs STARTTLS (RFC 3207) as the security level asks and says
@@ -95,7 +97,7 @@ func (s *Session) tlsConfig() *tls.Config {
 }
 
 // authenticate runs AUTH (RFC 4954) with PLAIN, or LOGIN when the server
-// offers only that.
+// offers only that, if the security policy allows plaintext mechanisms.
 func (s *Session) authenticate(ctx context.Context) error {
 	a := s.opt.Auth
 	if a == nil {
@@ -106,7 +108,11 @@ func (s *Session) authenticate(ctx context.Context) error {
 		return nil // as Postfix: a server without AUTH gets mail unauthenticated
 	}
 	mech := ""
-	if s.tls != nil || s.opt.AllowPlainAuth {
+	policy := s.opt.AuthPolicy
+	if s.tls != nil {
+		policy = s.opt.AuthTLSPolicy
+	}
+	if policy.Allows(sasl.PropPlaintext) {
 		for _, m := range []string{"PLAIN", "LOGIN"} {
 			if hasWord(offered, m) {
 				mech = m

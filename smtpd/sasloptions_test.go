@@ -1,0 +1,61 @@
+package smtpd
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/tern-mta/tern/pkg/sasl"
+)
+
+// fakeSASL offers mechanisms with every kind of property; an exchange it
+// starts always fails, which is enough to tell an offered mechanism from
+// one smtpd refuses itself.
+type fakeSASL struct{}
+
+func (fakeSASL) Mechanisms(context.Context, bool) ([]sasl.Mechanism, error) {
+	return []sasl.Mechanism{
+		{Name: "PLAIN", Props: sasl.PropPlaintext},
+		{Name: "LOGIN", Props: sasl.PropPlaintext},
+		{Name: "ANONYMOUS", Props: sasl.PropAnonymous},
+		{Name: "CRAM-MD5", Props: sasl.PropDictionary | sasl.PropActive},
+	}, nil
+}
+
+func (fakeSASL) Start(context.Context, string, []byte, sasl.Info) (sasl.Exchange, error) {
+	return nil, sasl.ErrAuthFailed
+}
+
+func (fakeSASL) Close() error { return nil }
+
+// TestSASLSecurityOptions: smtpd_sasl_security_options was accepted but
+// had no effect, so "noplaintext" still offered PLAIN and LOGIN. The
+// options now decide what EHLO announces and what AUTH accepts.
+func TestSASLSecurityOptions(t *testing.T) {
+	tests := []struct {
+		options  string // smtpd_sasl_security_options; "" = the default
+		announce string
+		refused  string // a mechanism AUTH must refuse with 504 5.5.4
+	}{
+		{"", "AUTH PLAIN LOGIN CRAM-MD5", "ANONYMOUS"},
+		{"smtpd_sasl_security_options = noanonymous, noplaintext", "AUTH CRAM-MD5", "PLAIN"},
+		{"smtpd_sasl_security_options = noanonymous, nodictionary", "AUTH PLAIN LOGIN", "CRAM-MD5"},
+		{"smtpd_sasl_security_options =", "AUTH PLAIN LOGIN ANONYMOUS CRAM-MD5", "SCRAM-SHA-1"},
+		// Without TLS the _tls_ options do not apply.
+		{"smtpd_sasl_tls_security_options = noanonymous, noplaintext", "AUTH PLAIN LOGIN CRAM-MD5", "ANONYMOUS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.options, func(t *testing.T) {
+			ts := startServerWith(t, "smtpd_tls_auth_only = no\n"+tt.options, func(s *Server) { s.sasl = fakeSASL{} })
+			c := ts.dial(t)
+			r := c.cmd("EHLO client.example", "250-mx.example.tst")
+			if !strings.Contains(r, "250-"+tt.announce+"\r\n") {
+				t.Errorf("EHLO does not announce %q:\n%s", tt.announce, r)
+			}
+			c.cmd("AUTH "+strings.ToLower(tt.refused), "504 5.5.4")
+			offered := strings.Fields(tt.announce)[1]
+			c.cmd("AUTH "+offered+" AGFsaWNlAHB3", "535 5.7.8")
+			c.cmd("QUIT", "221")
+		})
+	}
+}
