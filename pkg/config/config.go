@@ -347,7 +347,9 @@ func (c *Config) WarningsWithServices(services []string, extraValues ...string) 
 }
 
 // referencedNames collects every name referenced as $name in a set value
-// or a table default.
+// or a table default, and the restriction classes named in
+// smtpd_restriction_classes, which are parameters of their own (as
+// postconf knows them).
 func (c *Config) referencedNames() map[string]bool {
 	refs := map[string]bool{}
 	for _, s := range c.vals {
@@ -355,6 +357,9 @@ func (c *Config) referencedNames() map[string]bool {
 	}
 	for _, p := range paramTable {
 		collectRefs(p.Default, refs)
+	}
+	for _, class := range c.List("smtpd_restriction_classes") {
+		refs[class] = true
 	}
 	return refs
 }

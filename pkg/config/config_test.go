@@ -424,6 +424,23 @@ func TestPostscreenParametersWarn(t *testing.T) {
 	}
 }
 
+// TestRestrictionClassesAreNotUnknown: a class listed in
+// smtpd_restriction_classes was reported as an unknown parameter.
+func TestRestrictionClassesAreNotUnknown(t *testing.T) {
+	src := "smtpd_restriction_classes = mua_sender_restrictions, strict\n" +
+		"mua_sender_restrictions = permit_sasl_authenticated, reject\n" +
+		"strict = reject_unknown_sender_domain\n" +
+		"not_a_class = reject\n"
+	c, err := Parse("/etc/tern/main.cf", strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`/etc/tern/main.cf:4: warning: unknown parameter "not_a_class"`}
+	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Warnings() = %q, want %q", got, want)
+	}
+}
+
 func TestExpandVars(t *testing.T) {
 	vars := map[string]string{"rbl_code": "554", "rbl_domain": "bl.test", "rbl_reason": "", "what": "$rbl_code"}
 	tests := []struct{ in, want string }{
