@@ -105,6 +105,7 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	deps.DNSList = newDNSListCache(dnsr).lookup
 	deps.ServerHosts = serverHosts(dnsr)
 	deps.OwnAddr = func(a netip.Addr) bool { return set.ownAddrs[a] }
+	deps.InetInterface = func(a netip.Addr) bool { return set.inetAddrs[a] }
 	if !set.mxBackupNetworks.Empty() {
 		deps.MXBackupNetworks = set.mxBackupNetworks.Match
 	}

@@ -47,12 +47,13 @@ type settings struct {
 	rateUnit          time.Duration
 	limitExempt       *netlist.List // smtpd_client_event_limit_exceptions
 	myNetworks        *netlist.List
-	mxBackupNetworks  *netlist.List // permit_mx_backup_networks
-	ownAddrs          map[netip.Addr]bool
-	contentFilter     string      // content_filter: where this service's mail goes first
-	receiveOverrides  []string    // receive_override_options, passed to cleanup
-	saslPolicy        sasl.Policy // smtpd_sasl_security_options: mechanisms offered without TLS
-	saslTLSPolicy     sasl.Policy // smtpd_sasl_tls_security_options: mechanisms offered over TLS
+	mxBackupNetworks  *netlist.List       // permit_mx_backup_networks
+	ownAddrs          map[netip.Addr]bool // inet_interfaces and proxy_interfaces
+	inetAddrs         map[netip.Addr]bool // inet_interfaces
+	contentFilter     string              // content_filter: where this service's mail goes first
+	receiveOverrides  []string            // receive_override_options, passed to cleanup
+	saslPolicy        sasl.Policy         // smtpd_sasl_security_options: mechanisms offered without TLS
+	saslTLSPolicy     sasl.Policy         // smtpd_sasl_tls_security_options: mechanisms offered over TLS
 }
 
 // loadSettings reads the smtpd parameters from cfg.
@@ -87,6 +88,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		discardEhlo:       map[string]bool{},
 		contentFilter:     strings.TrimSpace(cfg.Get("content_filter")),
 		ownAddrs:          netlist.OwnAddrs(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces")),
+		inetAddrs:         netlist.OwnAddrs(cfg.List("inet_interfaces")),
 		receiveOverrides:  cfg.List("receive_override_options"),
 	}
 	for _, f := range cfg.List("smtpd_forbidden_commands") {

@@ -3,6 +3,7 @@ package restrict
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // step evaluates one restriction in list context lc.
@@ -60,6 +61,12 @@ func (e *eval) step(s step, lc listCtx) status {
 		if e.hasFrom && e.f.Sender == "" && e.f.RecipientCount > limit {
 			return e.reject(classReject(set.multiRcptCode, "5.5.3", lc, "Multi-recipient bounce"))
 		}
+	case kPermitInetInterfaces:
+		if e.c.deps.InetInterface(e.f.ClientAddr.Unmap()) {
+			return e.permit(s.word, classClient, e.namaddr)
+		}
+	case kSleep:
+		return e.sleep(s.pause)
 	case kRejectUnknownClient:
 		return e.rejectUnknownClient()
 	case kRejectUnknownReverseClient:
@@ -389,4 +396,16 @@ func printable(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// sleep pauses, then lets the list go on; a session that ends meanwhile
+// ends the pause.
+func (e *eval) sleep(d time.Duration) status {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-e.ctx.Done():
+	}
+	return dunno
 }

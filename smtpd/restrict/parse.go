@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/config"
 )
@@ -78,6 +80,8 @@ const (
 	kPermitRHSWLClient
 	kCheckServers // check_*_{mx,ns,a}_access (servers.go)
 	kPermitMXBackup
+	kPermitInetInterfaces
+	kSleep       // sleep seconds: pause, then go on
 	kImplicitMap // a bare type:name: the list's own check_*_access
 	kClass       // a smtpd_restriction_classes name
 )
@@ -94,6 +98,7 @@ const (
 	needDNSList
 	needServers
 	needOwn
+	needInet
 )
 
 // wordInfo describes one built-in restriction.
@@ -102,6 +107,7 @@ type wordInfo struct {
 	table   bool // takes a type:name argument
 	service bool // takes a policy server: inet:host:port or unix:path
 	dnsList bool // takes a DNS list: domain[=d.d.d.d]
+	seconds bool // takes a number of seconds
 	needs   int
 }
 
@@ -159,6 +165,8 @@ var builtins = map[string]wordInfo{
 	"reject_rhsbl_recipient":                       {kind: kRejectRHSBLRecipient, dnsList: true, needs: needDNSList},
 	"permit_dnswl_client":                          {kind: kPermitDNSWLClient, dnsList: true, needs: needDNSList | needLocal},
 	"permit_rhswl_client":                          {kind: kPermitRHSWLClient, dnsList: true, needs: needDNSList | needLocal},
+	"permit_inet_interfaces":                       {kind: kPermitInetInterfaces, needs: needInet},
+	"sleep":                                        {kind: kSleep, seconds: true},
 }
 
 // unsupported lists Postfix restrictions that tern does not implement
@@ -167,9 +175,13 @@ var unsupported = map[string]bool{
 	"reject_rbl": true, "reject_maps_rbl": true,
 	"reject_unverified_sender": true, "reject_unverified_recipient": true,
 	"permit_tls_clientcerts": true, "permit_tls_all_clientcerts": true, "check_ccert_access": true,
-	"check_relay_domains": true, "permit_inet_interfaces": true,
-	"permit_naked_ip_address": true, "sleep": true, "check_etrn_access": true,
+	"check_relay_domains":     true,
+	"permit_naked_ip_address": true, "check_etrn_access": true,
 }
+
+// maxSleep bounds the seconds of "sleep": a longer pause only holds a
+// connection open (Postfix's smtpd_timeout is 300s).
+const maxSleep = 300
 
 // step is one compiled restriction.
 type step struct {
@@ -180,6 +192,7 @@ type step struct {
 	list  *dnsList
 	// policy is check_policy_service's server and settings.
 	policy *policyStep
+	pause  time.Duration // of sleep
 }
 
 // list is one compiled restriction list.
@@ -308,6 +321,16 @@ func (c *Checker) compileList(paramName, value string, idx int) (*list, error) {
 			}
 			l.steps = append(l.steps, step{word: w, kind: info.kind, list: dl})
 			i++
+		case ok && info.seconds:
+			if i+1 >= len(words) {
+				return nil, fmt.Errorf("%s: restriction %q needs a number of seconds", paramName, w)
+			}
+			n, err := strconv.Atoi(words[i+1])
+			if err != nil || n < 0 || n > maxSleep {
+				return nil, fmt.Errorf("%s: restriction %q: bad number of seconds %q (0 to %d)", paramName, w, words[i+1], maxSleep)
+			}
+			l.steps = append(l.steps, step{word: w, kind: info.kind, pause: time.Duration(n) * time.Second})
+			i++
 		case ok && info.table:
 			if i+1 >= len(words) {
 				return nil, fmt.Errorf("%s: restriction %q needs a type:name argument", paramName, w)
@@ -366,6 +389,7 @@ func (c *Checker) checkNeeds(paramName, word string, needs int) error {
 		{needDNSList, c.deps.DNSList != nil, "a DNS list lookup (Deps.DNSList), which this server does not provide"},
 		{needServers, c.deps.ServerHosts != nil, "an MX, NS and address lookup (Deps.ServerHosts), which this server does not provide"},
 		{needOwn, c.deps.OwnAddr != nil, "this host's addresses (Deps.OwnAddr), which this server does not provide"},
+		{needInet, c.deps.InetInterface != nil, "inet_interfaces addresses (Deps.InetInterface), which this server does not provide"},
 	}
 	for _, m := range missing {
 		if needs&m.bit != 0 && !m.ok {

@@ -122,6 +122,9 @@ type Deps struct {
 	// OwnAddr reports whether an address is this host's
 	// (inet_interfaces, proxy_interfaces), for permit_mx_backup.
 	OwnAddr func(netip.Addr) bool
+	// InetInterface reports whether an address is one of
+	// inet_interfaces, for permit_inet_interfaces.
+	InetInterface func(netip.Addr) bool
 	// MXBackupNetworks, when set, is permit_mx_backup_networks: the
 	// networks the primary MX hosts of a backed-up domain must be in.
 	MXBackupNetworks func(netip.Addr) (bool, error)
