@@ -64,6 +64,12 @@ func pathArg(arg, prefix string) (addr string, params []param, ok bool) {
 	return addr, params, true
 }
 
+// bracketed reports whether the path after prefix in arg is in angle
+// brackets, as strict_rfc821_envelopes demands.
+func bracketed(arg, prefix string) bool {
+	return len(arg) >= len(prefix) && strings.HasPrefix(strings.TrimLeft(arg[len(prefix):], " \t"), "<")
+}
+
 // closingBracket returns the index of the '>' that closes the path opened
 // at s[0], skipping quoted strings and quoted pairs, or -1.
 func closingBracket(s string) int {

@@ -31,6 +31,9 @@ func (s *session) mail(ctx context.Context, arg string) reply.Reply {
 	if !ok {
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: MAIL FROM:<address>")
 	}
+	if s.srv.set.strictEnvelopes && !bracketed(arg, "FROM:") {
+		return reply.New(reply.CodeSyntaxParams, reply.StatusBadSenderSyntax, "Bad sender address syntax")
+	}
 	tx := &transaction{prepend: slices.Clone(s.prepend),
 		instance: strconv.FormatInt(time.Now().UnixNano(), 16) + "." + strconv.Itoa(s.client.port)}
 	for _, p := range params {
@@ -121,6 +124,9 @@ func (s *session) rcpt(ctx context.Context, arg string) reply.Reply {
 	raw, params, ok := pathArg(arg, "TO:")
 	if !ok {
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: RCPT TO:<address>")
+	}
+	if s.srv.set.strictEnvelopes && !bracketed(arg, "TO:") {
+		return reply.New(reply.CodeSyntaxParams, reply.StatusBadRcptSyntax, "Bad recipient address syntax")
 	}
 	addr, problem := cleanPath(raw, s.tx.smtputf8)
 	switch {

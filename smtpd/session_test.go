@@ -123,6 +123,17 @@ func TestCommandReplies(t *testing.T) {
 			{"MAIL FROM:<jörg@example.tst> SMTPUTF8", "250 2.1.0"},
 			{"RCPT TO:<müller@example.tst>", "250 2.1.5"},
 		}},
+		// strict_rfc821_envelopes was accepted with "no effect".
+		{"bare addresses accepted by default", "", [][2]string{
+			{"MAIL FROM: a@b.tst", "250 2.1.0"},
+			{"RCPT TO:u@example.tst", "250 2.1.5"},
+		}},
+		{"strict_rfc821_envelopes", "strict_rfc821_envelopes = yes", [][2]string{
+			{"MAIL FROM: a@b.tst", "501 5.1.7 Bad sender address syntax"},
+			{"MAIL FROM: <a@b.tst>", "250 2.1.0"},
+			{"RCPT TO:u@example.tst", "501 5.1.3 Bad recipient address syntax"},
+			{"RCPT TO:<u@example.tst>", "250 2.1.5"},
+		}},
 		{"recipient limit", "smtpd_recipient_limit = 2", [][2]string{
 			{"MAIL FROM:<>", "250"},
 			{"RCPT TO:<a@example.tst>", "250"},

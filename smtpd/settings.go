@@ -50,6 +50,7 @@ type settings struct {
 	mxBackupNetworks  *netlist.List       // permit_mx_backup_networks
 	ownAddrs          map[netip.Addr]bool // inet_interfaces and proxy_interfaces
 	inetAddrs         map[netip.Addr]bool // inet_interfaces
+	strictEnvelopes   bool                // strict_rfc821_envelopes: paths need angle brackets
 	contentFilter     string              // content_filter: where this service's mail goes first
 	receiveOverrides  []string            // receive_override_options, passed to cleanup
 	saslPolicy        sasl.Policy         // smtpd_sasl_security_options: mechanisms offered without TLS
@@ -89,6 +90,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		contentFilter:     strings.TrimSpace(cfg.Get("content_filter")),
 		ownAddrs:          netlist.OwnAddrs(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces")),
 		inetAddrs:         netlist.OwnAddrs(cfg.List("inet_interfaces")),
+		strictEnvelopes:   cfg.Bool("strict_rfc821_envelopes"),
 		receiveOverrides:  cfg.List("receive_override_options"),
 	}
 	for _, f := range cfg.List("smtpd_forbidden_commands") {

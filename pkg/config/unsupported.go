@@ -59,7 +59,6 @@ var unsupportedParams = map[string]bool{
 	"smtpd_tls_mandatory_ciphers":             true,
 	"smtpd_tls_mandatory_exclude_ciphers":     true,
 	"smtpd_tls_req_ccert":                     true,
-	"strict_rfc821_envelopes":                 true,
 }
 
 // Unsupported reports whether tern knows parameter name but not yet its
