@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +31,11 @@ type settings struct {
 	// tlsMin and tlsMandatoryMin are smtp_tls_protocols (level may) and
 	// smtp_tls_mandatory_protocols (encrypt and above).
 	tlsMin, tlsMandatoryMin uint16
+	// sessions and checkedSessions keep TLS sessions for resumption when
+	// smtp_tls_session_cache_database is set: in memory, one cache for
+	// the levels that skip the certificate check and one for those that
+	// make it, so that neither resumes the other's sessions. nil: none.
+	sessions, checkedSessions tls.ClientSessionCache
 	// wrapperMode is smtp_tls_wrappermode: TLS from the first byte
 	// (port 465) instead of STARTTLS.
 	wrapperMode    bool
@@ -116,18 +120,19 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 	if s.saslPasswords, err = openList(cfg, p+"sasl_password_maps", opt); err != nil {
 		return s, err
 	}
-	if f := cfg.Get("smtp_tls_CAfile"); f != "" {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return s, fmt.Errorf("smtp_tls_CAfile: %w", err)
-		}
-		s.rootCAs = x509.NewCertPool()
-		if !s.rootCAs.AppendCertsFromPEM(pem) {
-			return s, fmt.Errorf("smtp_tls_CAfile %s: no certificates", f)
-		}
+	if strings.TrimSpace(cfg.Get(p+"tls_session_cache_database")) != "" {
+		s.sessions = tls.NewLRUClientSessionCache(tlsSessionCacheSize)
+		s.checkedSessions = tls.NewLRUClientSessionCache(tlsSessionCacheSize)
+	}
+	if s.rootCAs, err = tlsconf.CertPool(cfg.Get("smtp_tls_CAfile"), cfg.Get("smtp_tls_CApath"), cfg.Bool("tls_append_default_CA")); err != nil {
+		return s, fmt.Errorf("smtp_tls_CAfile, smtp_tls_CApath: %w", err)
 	}
 	return s, nil
 }
+
+// tlsSessionCacheSize is how many TLS sessions each cache keeps: one per
+// server name, enough for the busy destinations of a large site.
+const tlsSessionCacheSize = 1000
 
 func openList(cfg *config.Config, param string, opt maps.Options) ([]maps.Map, error) {
 	if strings.TrimSpace(cfg.Get(param)) == "" {
@@ -210,13 +215,16 @@ func (a *Agent) sessionOptions(dest destination, t target) (client.Options, erro
 	}
 	switch opt.TLSLevel {
 	case "verify", "secure":
-		opt.TLSConfig = &tls.Config{ServerName: t.name, RootCAs: a.set.rootCAs, MinVersion: max(a.set.tlsMandatoryMin, tls.VersionTLS12)}
+		opt.TLSConfig = &tls.Config{ServerName: t.name, RootCAs: a.set.rootCAs, MinVersion: max(a.set.tlsMandatoryMin, tls.VersionTLS12),
+			ClientSessionCache: a.set.checkedSessions}
 	case "encrypt":
 		// Mandatory-unauthenticated and opportunistic TLS do not check
 		// the certificate, as in Postfix.
-		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMandatoryMin} //nolint:gosec
+		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMandatoryMin, //nolint:gosec
+			ClientSessionCache: a.set.sessions}
 	case "may":
-		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMin} //nolint:gosec
+		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMin, //nolint:gosec
+			ClientSessionCache: a.set.sessions}
 	}
 	if a.set.saslEnable {
 		v, found, err := lookupFirst(a.set.saslPasswords, lookupKeys(dest))

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/smtp/client"
 )
 
 func TestCheckSettings(t *testing.T) {
@@ -31,6 +32,44 @@ func TestCheckSettings(t *testing.T) {
 			t.Errorf("%q (lmtp %v): %v", tt.mainCF, tt.lmtp, err)
 		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
 			t.Errorf("%q: error %v, want %q", tt.mainCF, err, tt.err)
+		}
+	}
+}
+
+// TestTLSSessionCache: smtp_tls_session_cache_database (set by Debian's
+// main.cf) had no effect. Set, it gives sessions an in-memory cache, one
+// for unchecked levels and another for checked ones; unset, none.
+func TestTLSSessionCache(t *testing.T) {
+	for _, tt := range []struct {
+		mainCF string
+		cached bool
+	}{
+		{"", false},
+		{"smtp_tls_session_cache_database = btree:${data_directory}/smtp_scache\n", true},
+	} {
+		cfg, err := config.Parse("main.cf", strings.NewReader(tt.mainCF))
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := loadSettings(cfg, t.TempDir(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := &Agent{set: set}
+		caches := map[string]any{}
+		for _, level := range []string{"may", "encrypt", "verify"} {
+			a.set.tlsLevel = client.TLSLevel(level)
+			opt, err := a.sessionOptions(destination{network: "tcp", host: "mx.example.tst", port: 25}, target{name: "mx.example.tst", network: "tcp"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := opt.TLSConfig.ClientSessionCache != nil; got != tt.cached {
+				t.Errorf("%q, level %s: session cache %v, want %v", tt.mainCF, level, got, tt.cached)
+			}
+			caches[level] = opt.TLSConfig.ClientSessionCache
+		}
+		if tt.cached && (caches["may"] != caches["encrypt"] || caches["may"] == caches["verify"]) {
+			t.Errorf("may and encrypt must share a cache, verify must have its own")
 		}
 	}
 }

@@ -45,7 +45,7 @@ var smtpParams = []Param{
 	{"smtp_starttls_timeout", "300s", typeTimeS, "smtp time limit for the TLS handshake."},
 	{"smtp_tcp_port", "smtp", typeString, "Default TCP port of smtp next hops (smtp = 25)."},
 	{"smtp_tls_CAfile", "", typeString, "CA certificates used by smtp to verify servers."},
-	{"smtp_tls_CApath", "", typeString, "Directory of CA certificates used by smtp."},
+	{"smtp_tls_CApath", "", typeString, "Folder of PEM CA certificates (such as /etc/ssl/certs) that smtp trusts at levels verify and secure, with smtp_tls_CAfile; with neither, the system's."},
 	{"smtp_tls_cert_file", "", typeString, "PEM client certificate of smtp."},
 	{"smtp_tls_ciphers", "medium", typeString, "Minimal cipher grade for opportunistic smtp TLS."},
 	{"smtp_tls_key_file", "$smtp_tls_cert_file", typeString, "PEM private key of smtp."},
@@ -56,7 +56,7 @@ var smtpParams = []Param{
 	{"smtp_tls_policy_maps", "", typeMapList, "Per-destination smtp TLS policy tables."},
 	{"smtp_tls_protocols", ">=TLSv1", typeList, "TLS protocols smtp allows with opportunistic TLS."},
 	{"smtp_tls_security_level", "may", typeString, "smtp TLS policy: none, may, encrypt, verify, secure; tern starts TLS opportunistically by default (Postfix: empty, which follows smtp_use_tls/smtp_enforce_tls)."},
-	{"smtp_tls_session_cache_database", "", typeString, "smtp TLS session cache."},
+	{"smtp_tls_session_cache_database", "", typeString, "When set, smtp and lmtp keep TLS sessions for resumption, in memory per agent process (the table named is not used)."},
 	{"smtp_tls_wrappermode", "no", typeBool, "smtp speaks TLS from the start (port 465)."},
 	{"smtp_use_tls", "no", typeBool, "Old form of smtp_tls_security_level = may."},
 }

@@ -113,6 +113,16 @@ var smtpdParams = []Param{
 
 // smtpdTLSParams lists SMTP server TLS parameters (used by smtpd).
 var smtpdTLSParams = []Param{
+	{"tls_eecdh_auto_curves", "X25519 X448 prime256v1 secp521r1 secp384r1", typeList, "OpenSSL key exchange curves; tern's TLS (Go) chooses its own."},
+	{"tls_eecdh_strong_curve", "prime256v1", typeString, "OpenSSL curve of smtpd_tls_eecdh_grade = strong."},
+	{"tls_eecdh_ultra_curve", "secp384r1", typeString, "OpenSSL curve of smtpd_tls_eecdh_grade = ultra."},
+	{"tls_export_cipherlist", "aNULL:-aNULL:HIGH:MEDIUM:LOW:EXPORT:+RC4:@STRENGTH", typeString, "OpenSSL cipher list of grade export."},
+	{"tls_high_cipherlist", "aNULL:-aNULL:HIGH:@STRENGTH", typeString, "OpenSSL cipher list of grade high."},
+	{"tls_low_cipherlist", "aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH", typeString, "OpenSSL cipher list of grade low."},
+	{"tls_medium_cipherlist", "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH", typeString, "OpenSSL cipher list of grade medium; tern's TLS (Go) offers only modern AEAD suites, with TLS 1.3 first."},
+	{"tls_null_cipherlist", "eNULL:!aNULL", typeString, "OpenSSL cipher list of grade null."},
+	{"tls_preempt_cipherlist", "no", typeBool, "With OpenSSL, the server's cipher order wins; Go's TLS server picks the suite itself."},
+	{"tls_ssl_options", "", typeList, "OpenSSL options such as NO_COMPRESSION and NO_RENEGOTIATION, which Go's TLS never does anyway."},
 	{"smtpd_enforce_tls", "no", typeBool, "Old form of smtpd_tls_security_level = encrypt."},
 	{"smtpd_starttls_timeout", "${stress?{10}:{300}}s", typeTimeS, "smtpd time limit for the TLS handshake."},
 	{"smtpd_tls_CAfile", "", typeString, "CA certificates used by smtpd to verify client certificates."},
@@ -138,5 +148,5 @@ var smtpdTLSParams = []Param{
 	{"smtpd_tls_session_cache_timeout", "3600s", typeTimeS, "Lifetime of smtpd TLS session cache entries."},
 	{"smtpd_tls_wrappermode", "no", typeBool, "smtpd speaks TLS from the start (port 465)."},
 	{"smtpd_use_tls", "no", typeBool, "Old form of smtpd_tls_security_level = may."},
-	{"tls_append_default_CA", "no", typeBool, "Also trust the system's default CA certificates."},
+	{"tls_append_default_CA", "no", typeBool, "smtp also trusts the system's CA certificates besides those of smtp_tls_CAfile and smtp_tls_CApath."},
 }

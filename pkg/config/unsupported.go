@@ -55,10 +55,22 @@ var unsupportedParams = map[string]bool{
 	"smtpd_sasl_exceptions_networks":          true,
 	"smtpd_tls_ask_ccert":                     true,
 	"smtpd_tls_ciphers":                       true,
+	"smtpd_tls_dh1024_param_file":             true,
+	"smtpd_tls_eecdh_grade":                   true,
 	"smtpd_tls_exclude_ciphers":               true,
 	"smtpd_tls_mandatory_ciphers":             true,
 	"smtpd_tls_mandatory_exclude_ciphers":     true,
 	"smtpd_tls_req_ccert":                     true,
+	"tls_eecdh_auto_curves":                   true,
+	"tls_eecdh_strong_curve":                  true,
+	"tls_eecdh_ultra_curve":                   true,
+	"tls_export_cipherlist":                   true,
+	"tls_high_cipherlist":                     true,
+	"tls_low_cipherlist":                      true,
+	"tls_medium_cipherlist":                   true,
+	"tls_null_cipherlist":                     true,
+	"tls_preempt_cipherlist":                  true,
+	"tls_ssl_options":                         true,
 }
 
 // Unsupported reports whether tern knows parameter name but not yet its
