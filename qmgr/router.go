@@ -42,6 +42,12 @@ type router struct {
 	relocatedMaps  []maps.Map
 	delimiter      string // recipient_delimiter
 	warnings       []string
+	// relayhost and senderRelay (sender_dependent_relayhost_maps, with
+	// nullSenderKey for the null sender) give the next hop of the relay
+	// and default classes when their transports name none.
+	relayhost     string
+	senderRelay   []maps.Map
+	nullSenderKey string
 }
 
 func newRouter(cfg *config.Config, opt maps.Options) (*router, error) {
@@ -51,6 +57,9 @@ func newRouter(cfg *config.Config, opt maps.Options) (*router, error) {
 		relayT:    parseRoute(cfg.Get("relay_transport"), ""),
 		defaultT:  parseRoute(cfg.Get("default_transport"), ""),
 		delimiter: cfg.Get("recipient_delimiter"),
+		relayhost: strings.TrimSpace(cfg.Get("relayhost")),
+		// Postfix's empty_address_relayhost_maps_lookup_key.
+		nullSenderKey: cfg.Get("empty_address_relayhost_maps_lookup_key"),
 	}
 	if err := r.open(cfg, opt); err != nil {
 		r.close()
@@ -61,9 +70,6 @@ func newRouter(cfg *config.Config, opt maps.Options) (*router, error) {
 
 // open reads the domain lists and tables.
 func (r *router) open(cfg *config.Config, opt maps.Options) (err error) {
-	if relay := cfg.Get("relayhost"); relay != "" && r.defaultT.nexthop == "" {
-		r.defaultT.nexthop = relay
-	}
 	lists := []struct {
 		param string
 		dst   **domainlist.List
@@ -80,6 +86,9 @@ func (r *router) open(cfg *config.Config, opt maps.Options) (err error) {
 		}
 	}
 	if r.transportMaps, err = r.openTables(cfg, "transport_maps", opt); err != nil {
+		return err
+	}
+	if r.senderRelay, err = r.openTables(cfg, "sender_dependent_relayhost_maps", opt); err != nil {
 		return err
 	}
 	r.relocatedMaps, err = r.openTables(cfg, "relocated_maps", opt)
@@ -105,6 +114,7 @@ func (r *router) close() {
 	}
 	maps.CloseAll(r.transportMaps)
 	maps.CloseAll(r.relocatedMaps)
+	maps.CloseAll(r.senderRelay)
 }
 
 // parseRoute splits "transport:nexthop".
@@ -121,15 +131,15 @@ func parseRoute(v, defaultNexthop string) route {
 // as in Postfix), else its own.
 func (r *router) routeFor(env *envelope.Envelope, addr string) (route, error) {
 	if env.Filter == "" {
-		return r.resolve(addr)
+		return r.resolve(addr, env.Sender)
 	}
 	_, domain := splitAddr(addr)
 	return parseRoute(env.Filter, domain), nil
 }
 
-// resolve returns the route of addr. A lookup table error is returned so the
-// recipient is deferred, never misrouted.
-func (r *router) resolve(addr string) (route, error) {
+// resolve returns the route of addr in mail from sender. A lookup table
+// error is returned so the recipient is deferred, never misrouted.
+func (r *router) resolve(addr, sender string) (route, error) {
 	local, domain := splitAddr(addr)
 	isLocal := domain == ""
 	if !isLocal {
@@ -142,7 +152,7 @@ func (r *router) resolve(addr string) (route, error) {
 	if moved, found, err := r.relocated(local, domain, isLocal); err != nil || found {
 		return route{transport: "error", nexthop: fmt.Sprintf(relocatedFormat, moved)}, err
 	}
-	base, err := r.classRoute(domain, isLocal)
+	base, err := r.classRoute(domain, isLocal, sender)
 	if err != nil {
 		return route{}, err
 	}
@@ -165,28 +175,78 @@ func (r *router) resolve(addr string) (route, error) {
 	return rt, nil
 }
 
-// classRoute is the route of the domain's address class.
-func (r *router) classRoute(domain string, isLocal bool) (route, error) {
+// classRoute is the route of the domain's address class. The next hop of
+// the relay and default classes is, in Postfix's order, that of their
+// transport, of sender_dependent_relayhost_maps, relayhost, or the domain.
+func (r *router) classRoute(domain string, isLocal bool, sender string) (route, error) {
 	if isLocal {
 		return r.localT, nil
 	}
 	if ok, err := r.virtualAlias.Match(domain); err != nil || ok {
 		return route{transport: "error", nexthop: unknownVirtualAlias}, err
 	}
-	base := r.defaultT
 	if ok, err := r.virtualMailbox.Match(domain); err != nil {
 		return route{}, err
 	} else if ok {
-		base = r.virtualT
-	} else if ok, err := r.relayDomains.Match(domain); err != nil {
+		base := r.virtualT
+		if base.nexthop == "" {
+			base.nexthop = domain
+		}
+		return base, nil
+	}
+	base := r.defaultT
+	if ok, err := r.relayDomains.Match(domain); err != nil {
 		return route{}, err
 	} else if ok {
 		base = r.relayT
 	}
-	if base.nexthop == "" {
+	if base.nexthop != "" {
+		return base, nil
+	}
+	hop, err := r.senderRelayhost(sender)
+	if err != nil {
+		return route{}, err
+	}
+	switch {
+	case hop != "":
+		base.nexthop = hop
+	case r.relayhost != "":
+		base.nexthop = r.relayhost
+	default:
 		base.nexthop = domain
 	}
 	return base, nil
+}
+
+// senderRelayhost looks sender up in sender_dependent_relayhost_maps, as
+// Postfix does: the address, without its extension, then @domain; the
+// null sender as empty_address_relayhost_maps_lookup_key. "" when none
+// applies, DUNNO included.
+func (r *router) senderRelayhost(sender string) (string, error) {
+	if len(r.senderRelay) == 0 {
+		return "", nil
+	}
+	keys := []string{r.nullSenderKey}
+	if sender != "" {
+		local, domain := splitAddr(sender)
+		keys = maps.AddressKeys(local, domain, r.delimiter, false)
+		if domain == "" {
+			keys = []string{sender}
+		}
+	}
+	for _, k := range keys {
+		v, found, err := maps.LookupFirst(r.senderRelay, k)
+		if err != nil {
+			return "", fmt.Errorf("sender_dependent_relayhost_maps: %w", err)
+		}
+		if found {
+			if v = strings.TrimSpace(v); strings.EqualFold(v, "DUNNO") {
+				return "", nil
+			}
+			return v, nil
+		}
+	}
+	return "", nil
 }
 
 // relocated looks the address up in relocated_maps: user+ext@domain,

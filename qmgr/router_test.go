@@ -37,7 +37,7 @@ type routeCase struct {
 func checkRoutes(t *testing.T, r *router, cases []routeCase) {
 	t.Helper()
 	for _, c := range cases {
-		got, err := r.resolve(c.addr)
+		got, err := r.resolve(c.addr, "")
 		if err != nil {
 			t.Errorf("resolve(%q): %v", c.addr, err)
 			continue
@@ -123,9 +123,16 @@ func TestRouterWildcardAndRelayhost(t *testing.T) {
 			{"a@alias.example", "error", "5.1.1 User unknown in virtual alias table"},
 			{"a@vbox.example", "lmtp", "unix:private/dovecot-lmtp"},
 			{"a@sub.vbox.example", "smtp", "[smart.example]"},
-			{"a@relayed.example", "relay", "relayed.example"},
-			{"a@sub.relayed.example", "relay", "sub.relayed.example"},
+			// transport(5): the next hop of relay_transport comes from
+			// it, sender_dependent_relayhost_maps, relayhost or the
+			// domain; tern used the domain.
+			{"a@relayed.example", "relay", "[smart.example]"},
+			{"a@sub.relayed.example", "relay", "[smart.example]"},
 			{"a@example.com", "local", "mx.example.com"},
+			{"a@remote.org", "smtp", "[smart.example]"},
+		}},
+		{"relay_transport nexthop beats relayhost", "relay_domains = relayed.example\nrelay_transport = relay:[gw.example]\nrelayhost = [smart.example]\n", []routeCase{
+			{"a@relayed.example", "relay", "[gw.example]"},
 			{"a@remote.org", "smtp", "[smart.example]"},
 		}},
 		{"default virtual transport", "virtual_mailbox_domains = vbox.example\n", []routeCase{
@@ -152,7 +159,7 @@ func TestRouterWildcardAndRelayhost(t *testing.T) {
 
 func TestRouterLookupFailure(t *testing.T) {
 	r := routerFor(t, "transport_maps = fail:broken\n")
-	if rt, err := r.resolve("a@remote.org"); err == nil {
+	if rt, err := r.resolve("a@remote.org", ""); err == nil {
 		t.Errorf("resolve with a failing table = %+v, want an error", rt)
 	}
 }
@@ -173,7 +180,7 @@ func TestRouterBadTables(t *testing.T) {
 func TestRouterDomainListLookupFailure(t *testing.T) {
 	for _, line := range []string{"virtual_mailbox_domains = fail:x", "relocated_maps = fail:x", "mydestination = fail:x"} {
 		r := routerFor(t, line+"\n")
-		if rt, err := r.resolve("a@remote.org"); err == nil {
+		if rt, err := r.resolve("a@remote.org", ""); err == nil {
 			t.Errorf("%s: resolve = %+v, want an error", line, rt)
 		}
 	}
@@ -235,5 +242,36 @@ func TestUnqualifiedRecipientKeepsOriginal(t *testing.T) {
 		if env.Recipients[i] != w {
 			t.Errorf("recipient %d = %+v, want %+v", i, env.Recipients[i], w)
 		}
+	}
+}
+
+// TestRouterSenderDependentRelayhost: sender_dependent_relayhost_maps was
+// an unknown parameter; it picks the relay and default classes' next hop
+// by sender, before relayhost and after the transports' own next hops.
+func TestRouterSenderDependentRelayhost(t *testing.T) {
+	r := routerFor(t, "relayhost = [smart.example]\nrecipient_delimiter = +\nrelay_domains = relayed.example\n"+
+		"sender_dependent_relayhost_maps = inline:{ alice@corp.example=[smtp.gmail.com]:587, @corp.example=[corp-relay]:25, bob@corp.example=DUNNO, <>=[bounces.example] }\n"+
+		"transport_maps = inline:{ pinned.example=smtp:[pinned-mx], open.example=smtp: }\n")
+	tests := []struct{ sender, rcpt, transport, nexthop string }{
+		{"alice@corp.example", "x@remote.org", "smtp", "[smtp.gmail.com]:587"},
+		{"alice+lists@corp.example", "x@remote.org", "smtp", "[smtp.gmail.com]:587"},
+		{"carol@corp.example", "x@remote.org", "smtp", "[corp-relay]:25"},
+		{"bob@corp.example", "x@remote.org", "smtp", "[smart.example]"},
+		{"dave@other.example", "x@remote.org", "smtp", "[smart.example]"},
+		{"", "x@remote.org", "smtp", "[bounces.example]"},
+		{"carol@corp.example", "x@relayed.example", "relay", "[corp-relay]:25"},
+		{"alice@corp.example", "x@example.com", "local", "mx.example.com"},
+		{"alice@corp.example", "x@pinned.example", "smtp", "[pinned-mx]"},
+		{"alice@corp.example", "x@open.example", "smtp", "[smtp.gmail.com]:587"},
+	}
+	for _, tt := range tests {
+		got, err := r.resolve(tt.rcpt, tt.sender)
+		if want := (route{tt.transport, tt.nexthop}); err != nil || got != want {
+			t.Errorf("resolve(%q, sender %q) = %+v, %v; want %+v", tt.rcpt, tt.sender, got, err, want)
+		}
+	}
+	broken := routerFor(t, "sender_dependent_relayhost_maps = fail:x\n")
+	if rt, err := broken.resolve("x@remote.org", "a@b.example"); err == nil {
+		t.Errorf("a failing sender_dependent_relayhost_maps gave %+v, want an error (defer)", rt)
 	}
 }

@@ -54,8 +54,11 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 	if err != nil {
 		return fillAll(results, agent.Deferf("4.3.5", "mail transport unavailable: %v", err))
 	}
+	if dest.auth, err = a.credentials(dest, req.Env.Sender); err != nil {
+		return fillAll(results, agent.Deferf("4.3.0", "%v", err))
+	}
 	msg := a.message(req)
-	if c := a.cache.take(dest.key()); c != nil {
+	if c := a.cache.take(dest.cacheKey()); c != nil {
 		if done := a.send(ctx, c.s, c.peer, dest, msg, results, begin); done {
 			return results
 		}
@@ -280,7 +283,7 @@ func (a *Agent) send(ctx context.Context, s *client.Session, peer string, dest d
 // A cached session the server has closed since fails before any answer,
 // and the delivery goes on over a new connection.
 func (a *Agent) keep(s *client.Session, peer string, dest destination) {
-	a.cache.put(dest.key(), cached{s: s, peer: peer})
+	a.cache.put(dest.cacheKey(), cached{s: s, peer: peer})
 }
 
 // namaddr drops the port from "name[ip]:port": Postfix names the server

@@ -2,6 +2,8 @@ package smtp
 
 import (
 	"fmt"
+
+	"github.com/tern-mta/tern/smtp/client"
 	"net"
 	"strconv"
 	"strings"
@@ -18,6 +20,19 @@ type destination struct {
 	path string
 	// mx is true when the host's MX records decide where to connect.
 	mx bool
+	// auth is the login for this delivery (smtp_sasl_password_maps), nil
+	// for none.
+	auth *client.Auth
+}
+
+// cacheKey names the destination in the session cache: a session is
+// reused only for the same next hop and the same login, which
+// smtp_sender_dependent_authentication makes a matter of the sender.
+func (d destination) cacheKey() string {
+	if d.auth == nil {
+		return d.key()
+	}
+	return d.key() + " " + d.auth.User
 }
 
 // key names the destination for the connection cache and logs.

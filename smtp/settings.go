@@ -41,6 +41,8 @@ type settings struct {
 	wrapperMode    bool
 	saslEnable     bool
 	saslPasswords  []maps.Map
+	senderAuth     bool   // smtp_sender_dependent_authentication
+	delimiter      string // recipient_delimiter, for sender lookups
 	timeouts       client.Timeouts
 	cacheTime      time.Duration
 	authSoftBounce bool
@@ -62,6 +64,8 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		sessionLimit:   cfg.Int("smtp_mx_session_limit"),
 		connectTimeout: cfg.Duration(p + "connect_timeout"),
 		saslEnable:     cfg.Bool(p + "sasl_auth_enable"),
+		senderAuth:     cfg.Bool("smtp_sender_dependent_authentication"),
+		delimiter:      cfg.Get("recipient_delimiter"),
 		cacheTime:      cfg.Duration("smtp_connection_cache_time_limit"),
 		timeouts: client.Timeouts{
 			Greeting: cfg.Duration("smtp_helo_timeout"), Helo: cfg.Duration("smtp_helo_timeout"),
@@ -226,15 +230,32 @@ func (a *Agent) sessionOptions(dest destination, t target) (client.Options, erro
 		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMin, //nolint:gosec
 			ClientSessionCache: a.set.sessions}
 	}
-	if a.set.saslEnable {
-		v, found, err := lookupFirst(a.set.saslPasswords, lookupKeys(dest))
-		if err != nil {
-			return opt, fmt.Errorf("smtp_sasl_password_maps: %w", err)
-		}
-		if found {
-			user, pass, _ := strings.Cut(v, ":")
-			opt.Auth = &client.Auth{User: user, Password: pass}
+	opt.Auth = dest.auth
+	return opt, nil
+}
+
+// credentials looks the login for a delivery up in
+// smtp_sasl_password_maps: with smtp_sender_dependent_authentication the
+// sender address (without and with its address extension) and @domain
+// first, then the next hop. nil when SASL is off or nothing is found.
+func (a *Agent) credentials(dest destination, sender string) (*client.Auth, error) {
+	if !a.set.saslEnable || len(a.set.saslPasswords) == 0 {
+		return nil, nil
+	}
+	var keys []string
+	if a.set.senderAuth && sender != "" {
+		keys = []string{sender}
+		if i := strings.LastIndexByte(sender, '@'); i > 0 {
+			keys = maps.AddressKeys(sender[:i], sender[i+1:], a.set.delimiter, false)
 		}
 	}
-	return opt, nil
+	v, found, err := lookupFirst(a.set.saslPasswords, append(keys, lookupKeys(dest)...))
+	if err != nil {
+		return nil, fmt.Errorf("smtp_sasl_password_maps: %w", err)
+	}
+	if !found {
+		return nil, nil
+	}
+	user, pass, _ := strings.Cut(v, ":")
+	return &client.Auth{User: user, Password: pass}, nil
 }

@@ -73,3 +73,55 @@ func TestTLSSessionCache(t *testing.T) {
 		}
 	}
 }
+
+// TestSenderDependentAuthentication: smtp_sender_dependent_authentication
+// was an unknown parameter. With it, the login comes from the sender's
+// entry (address, address without extension, @domain) before the next
+// hop's, and sessions are reused only for the same login.
+func TestSenderDependentAuthentication(t *testing.T) {
+	const maps = "smtp_sasl_auth_enable = yes\nrecipient_delimiter = +\n" +
+		"smtp_sasl_password_maps = inline:{ alice@corp.example=alice:a-pw, @corp.example=corp:c-pw, [relay.example]:587=relay:r-pw }\n"
+	dest := destination{network: "tcp", host: "relay.example", port: 587}
+	for _, tt := range []struct {
+		senderAuth bool
+		sender     string
+		user       string // "" for no login
+	}{
+		{true, "alice@corp.example", "alice"},
+		{true, "alice+news@corp.example", "alice"},
+		{true, "bob@corp.example", "corp"},
+		{true, "eve@elsewhere.example", "relay"},
+		{true, "", "relay"},
+		{false, "alice@corp.example", "relay"},
+	} {
+		mainCF := maps
+		if tt.senderAuth {
+			mainCF += "smtp_sender_dependent_authentication = yes\n"
+		}
+		cfg, err := config.Parse("main.cf", strings.NewReader(mainCF))
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := loadSettings(cfg, t.TempDir(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := &Agent{set: set}
+		auth, err := a.credentials(dest, tt.sender)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if auth != nil {
+			got = auth.User
+		}
+		if got != tt.user {
+			t.Errorf("sender-dependent %v, sender %q: login %q, want %q", tt.senderAuth, tt.sender, got, tt.user)
+		}
+		d := dest
+		d.auth = auth
+		if want := "[relay.example]:587 " + tt.user; d.cacheKey() != want {
+			t.Errorf("cache key %q, want %q", d.cacheKey(), want)
+		}
+	}
+}

@@ -1,0 +1,66 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+// TestSenderDependentRelayAndLogin: a host that sends each user's mail
+// through that user's own provider, as Postfix guides set it up with
+// sender_dependent_relayhost_maps and smtp_sender_dependent_authentication
+// (both were unknown parameters). Alice's mail goes to her relay with her
+// login; everyone else's goes to relayhost with the login for it.
+func TestSenderDependentRelayAndLogin(t *testing.T) {
+	rcpt := localUser(t)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(dir, "sasl-users")
+	if err := os.WriteFile(users, []byte("alice "+cryptSHA512(t, "alice-pw")+"\nrelayuser "+cryptSHA512(t, "relay-pw")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	receiver := func() *instance {
+		in := newInstance(t, options{
+			master: testMasterCF + `127.0.0.1:0 inet n - n - - smtpd
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=no
+`,
+			main: []string{"smtpd_sasl_type = tern", "tern_sasl_password_maps = texthash:" + users, "smtpd_error_sleep_time = 0"},
+		})
+		in.start()
+		return in
+	}
+	alicesRelay, defaultRelay := receiver(), receiver()
+	aliceHop := "[127.0.0.1]:" + portOf(t, alicesRelay.smtpAddr("127.0.0.1:0"))
+	defaultHop := "[127.0.0.1]:" + portOf(t, defaultRelay.smtpAddr("127.0.0.1:0"))
+	sender := newInstance(t, options{master: senderMasterCF, main: append(append([]string{}, senderMain...),
+		"relayhost = "+defaultHop,
+		"sender_dependent_relayhost_maps = inline:{ alice@sender.tst="+aliceHop+" }",
+		"smtp_sasl_auth_enable = yes",
+		"smtp_sasl_security_options = noanonymous",
+		"smtp_sender_dependent_authentication = yes",
+		"smtp_sasl_password_maps = inline:{ alice@sender.tst=alice:alice-pw, "+defaultHop+"=relayuser:relay-pw }",
+	)})
+	sender.start()
+	for _, from := range []string{"alice@sender.tst", "bob@sender.tst"} {
+		if code, out := sender.sendmail("Subject: from "+from+"\n\nbody from "+from+"\n", "-f", from, rcpt+"@example.tst"); code != 0 {
+			t.Fatalf("sendmail: %d %s", code, out)
+		}
+	}
+	alicesRelay.waitMbox(rcpt, "body from alice@sender.tst")
+	defaultRelay.waitMbox(rcpt, "body from bob@sender.tst")
+	for _, c := range []struct {
+		in   *instance
+		user string
+	}{{alicesRelay, "alice"}, {defaultRelay, "relayuser"}} {
+		if !regexp.MustCompile(`client=localhost\[127\.0\.0\.1\], sasl_method=PLAIN, sasl_username=` + c.user + `\n`).MatchString(c.in.log()) {
+			t.Errorf("no login as %s:\n%s", c.user, c.in.log())
+		}
+	}
+	if m := alicesRelay.mbox(rcpt); regexp.MustCompile("body from bob").MatchString(m) {
+		t.Errorf("bob's mail went through alice's relay")
+	}
+}
