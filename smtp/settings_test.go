@@ -47,15 +47,7 @@ func TestTLSSessionCache(t *testing.T) {
 		{"", false},
 		{"smtp_tls_session_cache_database = btree:${data_directory}/smtp_scache\n", true},
 	} {
-		cfg, err := config.Parse("main.cf", strings.NewReader(tt.mainCF))
-		if err != nil {
-			t.Fatal(err)
-		}
-		set, err := loadSettings(cfg, t.TempDir(), false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := &Agent{set: set}
+		a := agentFor(t, tt.mainCF)
 		caches := map[string]any{}
 		for _, level := range []string{"may", "encrypt", "verify"} {
 			a.set.tlsLevel = client.TLSLevel(level)
@@ -98,15 +90,7 @@ func TestSenderDependentAuthentication(t *testing.T) {
 		if tt.senderAuth {
 			mainCF += "smtp_sender_dependent_authentication = yes\n"
 		}
-		cfg, err := config.Parse("main.cf", strings.NewReader(mainCF))
-		if err != nil {
-			t.Fatal(err)
-		}
-		set, err := loadSettings(cfg, t.TempDir(), false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := &Agent{set: set}
+		a := agentFor(t, mainCF)
 		auth, err := a.credentials(dest, tt.sender)
 		if err != nil {
 			t.Fatal(err)
@@ -124,4 +108,19 @@ func TestSenderDependentAuthentication(t *testing.T) {
 			t.Errorf("cache key %q, want %q", d.cacheKey(), want)
 		}
 	}
+}
+
+// agentFor is an smtp agent with the settings of main.cf text, not
+// started.
+func agentFor(t *testing.T, mainCF string) *Agent {
+	t.Helper()
+	cfg, err := config.Parse("main.cf", strings.NewReader(mainCF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := loadSettings(cfg, t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Agent{set: set}
 }

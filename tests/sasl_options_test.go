@@ -33,21 +33,7 @@ func TestSMTPDSASLSecurityOptions(t *testing.T) {
 // refuses, and the mail waits in the queue.
 func TestSMTPClientSASLSecurityOptions(t *testing.T) {
 	rcpt := localUser(t)
-	users := filepath.Join(t.TempDir(), "sasl-users")
-	if err := os.WriteFile(users, []byte("alice "+cryptSHA512(t, "wonderland")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(filepath.Dir(users), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	receiver := newInstance(t, options{
-		master: testMasterCF + `127.0.0.1:0 inet n - n - - smtpd
-  -o smtpd_sasl_auth_enable=yes
-  -o smtpd_tls_auth_only=no
-`,
-		main: []string{"smtpd_sasl_type = tern", "tern_sasl_password_maps = texthash:" + users, "smtpd_error_sleep_time = 0"},
-	})
-	receiver.start()
+	receiver := plainAuthReceiver(t, map[string]string{"alice": "wonderland"})
 	relay := "[127.0.0.1]:" + portOf(t, receiver.smtpAddr("127.0.0.1:0"))
 	senderWith := func(extra ...string) *instance {
 		s := newInstance(t, options{master: senderMasterCF, main: append(append([]string{}, senderMain...),
@@ -75,4 +61,31 @@ func TestSMTPClientSASLSecurityOptions(t *testing.T) {
 	if strings.Contains(receiver.mbox(rcpt), "refused body") {
 		t.Error("the message of the refusing sender arrived")
 	}
+}
+
+// plainAuthReceiver starts a suite whose smtpd on 127.0.0.1 takes AUTH
+// PLAIN and LOGIN without TLS, for the users and passwords given.
+func plainAuthReceiver(t *testing.T, users map[string]string) *instance {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var lines strings.Builder
+	for u, pw := range users {
+		lines.WriteString(u + " " + cryptSHA512(t, pw) + "\n")
+	}
+	file := filepath.Join(dir, "sasl-users")
+	if err := os.WriteFile(file, []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := newInstance(t, options{
+		master: testMasterCF + `127.0.0.1:0 inet n - n - - smtpd
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=no
+`,
+		main: []string{"smtpd_sasl_type = tern", "tern_sasl_password_maps = texthash:" + file, "smtpd_error_sleep_time = 0"},
+	})
+	in.start()
+	return in
 }

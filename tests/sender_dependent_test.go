@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 )
@@ -14,26 +12,8 @@ import (
 // login; everyone else's goes to relayhost with the login for it.
 func TestSenderDependentRelayAndLogin(t *testing.T) {
 	rcpt := localUser(t)
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	users := filepath.Join(dir, "sasl-users")
-	if err := os.WriteFile(users, []byte("alice "+cryptSHA512(t, "alice-pw")+"\nrelayuser "+cryptSHA512(t, "relay-pw")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	receiver := func() *instance {
-		in := newInstance(t, options{
-			master: testMasterCF + `127.0.0.1:0 inet n - n - - smtpd
-  -o smtpd_sasl_auth_enable=yes
-  -o smtpd_tls_auth_only=no
-`,
-			main: []string{"smtpd_sasl_type = tern", "tern_sasl_password_maps = texthash:" + users, "smtpd_error_sleep_time = 0"},
-		})
-		in.start()
-		return in
-	}
-	alicesRelay, defaultRelay := receiver(), receiver()
+	users := map[string]string{"alice": "alice-pw", "relayuser": "relay-pw"}
+	alicesRelay, defaultRelay := plainAuthReceiver(t, users), plainAuthReceiver(t, users)
 	aliceHop := "[127.0.0.1]:" + portOf(t, alicesRelay.smtpAddr("127.0.0.1:0"))
 	defaultHop := "[127.0.0.1]:" + portOf(t, defaultRelay.smtpAddr("127.0.0.1:0"))
 	sender := newInstance(t, options{master: senderMasterCF, main: append(append([]string{}, senderMain...),
