@@ -32,11 +32,7 @@ type addressRewriter struct {
 
 func newAddressRewriter(cfg *config.Config, log *maillog.Logger) (*addressRewriter, error) {
 	open := func(list string) ([]maps.Map, error) {
-		specs, err := maps.SplitSpecs(list)
-		if err != nil || len(specs) == 0 {
-			return nil, err
-		}
-		ms, warns, err := maps.OpenList(specs, maps.Options{})
+		ms, warns, err := maps.OpenSpecList(list, maps.Options{})
 		for _, w := range warns {
 			log.Warnf("%s", w)
 		}

@@ -116,6 +116,16 @@ func SplitSpecs(list string) ([]string, error) {
 	return splitBraced(list)
 }
 
+// OpenSpecList opens the tables of a list as written in main.cf (see
+// SplitSpecs), with OpenList's warnings. An empty list opens nothing.
+func OpenSpecList(list string, opt Options) ([]Map, []string, error) {
+	specs, err := SplitSpecs(list)
+	if err != nil || len(specs) == 0 {
+		return nil, nil, err
+	}
+	return OpenList(specs, opt)
+}
+
 // SplitSpec splits "type:name" into its two parts.
 func SplitSpec(spec string) (typ, name string, err error) {
 	typ, name, ok := strings.Cut(spec, ":")

@@ -306,3 +306,20 @@ func TestAddressKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenSpecList(t *testing.T) {
+	ms, _, err := OpenSpecList("inline:{ a=1 }, static:x", Options{})
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("OpenSpecList = %d tables, %v; want 2", len(ms), err)
+	}
+	defer CloseAll(ms)
+	if v, found, err := LookupFirst(ms, "b"); err != nil || !found || v != "x" {
+		t.Errorf("lookup b = %q %v %v, want the static table's x", v, found, err)
+	}
+	if ms, _, err := OpenSpecList("  ", Options{}); ms != nil || err != nil {
+		t.Errorf("an empty list: %v, %v; want nothing", ms, err)
+	}
+	if _, _, err := OpenSpecList("nosuchtype:x", Options{}); err == nil {
+		t.Error("an unknown table type: no error")
+	}
+}
