@@ -57,7 +57,15 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 	if dest.auth, err = a.credentials(dest, req.Env.Sender); err != nil {
 		return fillAll(results, agent.Deferf("4.3.0", "%v", err))
 	}
-	msg := a.message(req)
+	var generic *genericAddrs
+	if g := a.set.generic; g != nil {
+		ga := genericAddrs{}
+		if ga.sender, ga.rcpts, err = genericEnvelope(g, req.Env.Sender, requestAddresses(req)); err != nil {
+			return fillAll(results, agent.Deferf("4.3.0", "%v", err))
+		}
+		generic = &ga
+	}
+	msg := a.message(req, generic)
 	if c := a.cache.take(dest.cacheKey()); c != nil {
 		if done := a.send(ctx, c.s, c.peer, dest, msg, results, begin); done {
 			return results
@@ -331,17 +339,26 @@ func recipientResult(peer string, r client.RcptResult) agent.Result {
 }
 
 // message builds the client's view of the request; it is a function so
-// that each attempt reads the body from its start.
-func (a *Agent) message(req *agent.Request) func() client.Message {
+// that each attempt reads the body from its start. generic, when not nil,
+// holds the addresses smtp_generic_maps gave, and the header is rewritten
+// too.
+func (a *Agent) message(req *agent.Request, generic *genericAddrs) func() client.Message {
 	return func() client.Message {
 		m := client.Message{
 			Sender: req.Env.Sender, Size: req.Body.Size(), Ret: req.Env.Ret, EnvID: req.Env.EnvID,
 			Body: agent.Reader(req.Body), EightBit: req.Env.EightBit,
 		}
+		if generic != nil {
+			m.Sender, m.Body = generic.sender, genericBody(a.set.generic, m.Body)
+		}
 		m.SMTPUTF8 = !isASCII(m.Sender)
-		for _, rc := range req.Recipients {
-			m.Recipients = append(m.Recipients, client.Recipient{Addr: rc.Address, Notify: rc.Notify, ORcpt: orcpt(rc)})
-			m.SMTPUTF8 = m.SMTPUTF8 || !isASCII(rc.Address)
+		for i, rc := range req.Recipients {
+			addr := rc.Address
+			if generic != nil {
+				addr = generic.rcpts[i]
+			}
+			m.Recipients = append(m.Recipients, client.Recipient{Addr: addr, Notify: rc.Notify, ORcpt: orcpt(rc)})
+			m.SMTPUTF8 = m.SMTPUTF8 || !isASCII(addr)
 		}
 		return m
 	}

@@ -73,8 +73,13 @@ func check(cfg *config.Config, configDir string, lmtp bool) error {
 	return nil
 }
 
-// Close ends the cached sessions.
-func (a *Agent) Close() { a.cache.closeAll() }
+// Close ends the cached sessions and closes smtp_generic_maps.
+func (a *Agent) Close() {
+	a.cache.closeAll()
+	if a.set.generic != nil {
+		_ = a.set.generic.Close()
+	}
+}
 
 // inetProtocols reads inet_protocols: all, ipv4, ipv6 or a list.
 func inetProtocols(list []string) (v4, v6 bool) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/rewrite"
 	"github.com/tern-mta/tern/pkg/sasl"
 	"github.com/tern-mta/tern/pkg/tlsconf"
 	"github.com/tern-mta/tern/smtp/client"
@@ -41,8 +42,9 @@ type settings struct {
 	wrapperMode    bool
 	saslEnable     bool
 	saslPasswords  []maps.Map
-	senderAuth     bool   // smtp_sender_dependent_authentication
-	delimiter      string // recipient_delimiter, for sender lookups
+	generic        *rewrite.Settings // smtp_generic_maps; nil: none
+	senderAuth     bool              // smtp_sender_dependent_authentication
+	delimiter      string            // recipient_delimiter, for sender lookups
 	timeouts       client.Timeouts
 	cacheTime      time.Duration
 	authSoftBounce bool
@@ -124,6 +126,15 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 	if s.saslPasswords, err = openList(cfg, p+"sasl_password_maps", opt); err != nil {
 		return s, err
 	}
+	if !lmtp {
+		open := func(list string) ([]maps.Map, error) {
+			ms, _, err := maps.OpenSpecList(list, opt)
+			return ms, err
+		}
+		if s.generic, err = rewrite.GenericFromConfig(cfg.Get, open); err != nil {
+			return s, err
+		}
+	}
 	if strings.TrimSpace(cfg.Get(p+"tls_session_cache_database")) != "" {
 		s.sessions = tls.NewLRUClientSessionCache(tlsSessionCacheSize)
 		s.checkedSessions = tls.NewLRUClientSessionCache(tlsSessionCacheSize)
@@ -142,11 +153,7 @@ func openList(cfg *config.Config, param string, opt maps.Options) ([]maps.Map, e
 	if strings.TrimSpace(cfg.Get(param)) == "" {
 		return nil, nil
 	}
-	specs, err := maps.SplitSpecs(cfg.Get(param))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", param, err)
-	}
-	list, _, err := maps.OpenList(specs, opt)
+	list, _, err := maps.OpenSpecList(cfg.Get(param), opt)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", param, err)
 	}

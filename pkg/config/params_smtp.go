@@ -26,7 +26,7 @@ var smtpParams = []Param{
 	{"smtp_dns_support_level", "", typeString, "smtp DNS use: disabled, enabled or dnssec."},
 	{"smtp_enforce_tls", "no", typeBool, "Old form of smtp_tls_security_level = verify."},
 	{"smtp_fallback_relay", "$fallback_relay", typeList, "Relays tried by smtp when a destination cannot be reached."},
-	{"smtp_generic_maps", "", typeMapList, "Address rewriting tables applied by smtp."},
+	{"smtp_generic_maps", "", typeMapList, "Tables that smtp applies to the envelope and header addresses of outgoing mail, as generic(5): user@domain, user (local domains), @domain; the queue and logs keep the addresses as they were."},
 	{"smtp_helo_name", "$myhostname", typeString, "Host name sent by smtp in HELO/EHLO."},
 	{"smtp_helo_timeout", "300s", typeTimeS, "smtp time limit for the greeting and the HELO reply."},
 	{"smtp_host_lookup", "dns", typeList, "How smtp finds addresses: dns, native or both."},

@@ -36,7 +36,6 @@ var unsupportedParams = map[string]bool{
 	"smtp_bind_address6":                      true,
 	"smtp_dns_support_level":                  true,
 	"smtp_fallback_relay":                     true,
-	"smtp_generic_maps":                       true,
 	"smtp_host_lookup":                        true,
 	"smtp_sasl_mechanism_filter":              true,
 	"smtp_tls_cert_file":                      true,

@@ -34,6 +34,12 @@ func HeaderClass(name string) (c Class, ok bool) {
 // unchanged. Postfix applies this only to headers of mail whose headers it
 // rewrites (local_header_rewrite_clients); the caller decides that.
 func (s *Settings) HeaderLine(name, value string) (out string, changed bool, err error) {
+	return rewriteHeader(name, value, s.rewrite)
+}
+
+// rewriteHeader rewrites each address in the value of an address header
+// with rw, keeping everything else; see HeaderLine.
+func rewriteHeader(name, value string, rw func(addr string, c Class) (string, error)) (out string, changed bool, err error) {
 	class, ok := HeaderClass(name)
 	if !ok {
 		return value, false, nil
@@ -46,7 +52,7 @@ func (s *Settings) HeaderLine(name, value string) (out string, changed bool, err
 	last := 0
 	for _, sp := range findAddresses(toks) {
 		addr := value[sp.lo:sp.hi]
-		na, err := s.rewrite(addr, class)
+		na, err := rw(addr, class)
 		if err != nil {
 			return value, false, err
 		}

@@ -49,6 +49,9 @@ type Settings struct {
 	// sender_bcc_maps and recipient_bcc_maps (bcc.go).
 	AlwaysBCC               string
 	SenderBCC, RecipientBCC []maps.Map
+	// Generic is smtp_generic_maps, which the smtp agent applies to
+	// outgoing mail (generic.go); cleanup leaves it alone.
+	Generic []maps.Map
 
 	// CanonicalClasses, SenderCanonicalClasses, RecipientCanonicalClasses
 	// and MasqueradeClasses say which addresses each feature rewrites
@@ -196,7 +199,7 @@ func limit(v, def int) int {
 func (s *Settings) Close() error {
 	var first error
 	for _, list := range [][]maps.Map{s.Canonical, s.SenderCanonical, s.RecipientCanonical, s.VirtualAlias,
-		s.MasqueradeExceptionMaps, s.SenderBCC, s.RecipientBCC} {
+		s.MasqueradeExceptionMaps, s.SenderBCC, s.RecipientBCC, s.Generic} {
 		if err := maps.CloseAll(list); err != nil && first == nil {
 			first = err
 		}
