@@ -59,9 +59,13 @@ install: build
 	install -D -m 0644 conf/tern.service $(DESTDIR)/lib/systemd/system/tern.service
 	id postfix >/dev/null 2>&1 || [ -n "$(DESTDIR)" ] || useradd --system --no-create-home --home-dir /var/spool/tern --shell /usr/sbin/nologin postfix
 
-# Optional: postmap and postalias as links to tern, for scripts that call
-# them. Not part of install, as they would replace Postfix's own.
+# Optional: postfix, postconf, postqueue, postmap, postalias, postsuper
+# and postcat as links to tern, for scripts that call them. Not part of
+# install, as they would replace Postfix's own.
 install-postfix-links:
+	ln -sf tern $(DESTDIR)$(SBINDIR)/postfix
+	ln -sf tern $(DESTDIR)$(SBINDIR)/postconf
+	ln -sf tern $(DESTDIR)$(SBINDIR)/postqueue
 	ln -sf tern $(DESTDIR)$(SBINDIR)/postmap
 	ln -sf tern $(DESTDIR)$(SBINDIR)/postalias
 	ln -sf tern $(DESTDIR)$(SBINDIR)/postsuper

@@ -33,7 +33,11 @@ func (m *Manager) serveShowq(ctx context.Context, c *ipc.Conn) {
 	}
 	w := c.BodyWriter()
 	bw := bufio.NewWriter(w)
-	if err := m.writeQueueListing(bw); err != nil {
+	listing := m.writeQueueListing
+	if req.Get("format") == "json" {
+		listing = m.writeQueueJSON
+	}
+	if err := listing(bw); err != nil {
 		m.log.Warnf("showq: %v", err)
 	}
 	bw.Flush()

@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// TestPostmapAndPostaliasLinks runs tern under the link names postmap and
-// postalias, as "make install-postfix-links" installs them.
+// TestPostmapAndPostaliasLinks runs tern under the link names postconf,
+// postfix, postmap and postalias, as "make install-postfix-links"
+// installs them.
 func TestPostmapAndPostaliasLinks(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "table")
@@ -20,10 +21,15 @@ func TestPostmapAndPostaliasLinks(t *testing.T) {
 	if err := os.WriteFile(aliases, []byte("root: admin\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "main.cf"), []byte("myhostname = mx.example.tst\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		argv []string
 		want string
 	}{
+		{[]string{"/usr/sbin/postconf", "-c", dir, "-h", "myhostname"}, "mx.example.tst\n"},
+		{[]string{"/usr/sbin/postfix", "version"}, "tern " + version + "\n"},
 		{[]string{"/usr/sbin/postmap", "-q", "key", "texthash:" + src}, "value\n"},
 		{[]string{"postalias", "hash:" + aliases}, ""},
 		{[]string{"postalias", "-q", "root", "hash:" + aliases}, "admin\n"},
@@ -32,6 +38,16 @@ func TestPostmapAndPostaliasLinks(t *testing.T) {
 		var out, errb bytes.Buffer
 		if code := run(tt.argv, strings.NewReader(""), &out, &errb); code != 0 || out.String() != tt.want {
 			t.Errorf("%v: exit %d, output %q (%s), want %q", tt.argv, code, out.String(), errb.String(), tt.want)
+		}
+	}
+}
+
+// TestPostqueueUsage: postqueue needs exactly one action, as Postfix's.
+func TestPostqueueUsage(t *testing.T) {
+	for _, argv := range [][]string{{"postqueue"}, {"postqueue", "-p", "-f"}, {"tern", "postqueue", "-x"}} {
+		var out, errb bytes.Buffer
+		if code := run(argv, strings.NewReader(""), &out, &errb); code != 64 || !strings.Contains(errb.String(), "usage: postqueue -f") {
+			t.Errorf("%v: exit %d, stderr %q; want 64 and the usage", argv, code, errb.String())
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/postconf"
 	"github.com/tern-mta/tern/pkg/postmap"
+	"github.com/tern-mta/tern/pkg/postqueue"
 	"github.com/tern-mta/tern/pkg/postsuper"
 	"github.com/tern-mta/tern/qmgr"
 	"github.com/tern-mta/tern/smtp"
@@ -38,11 +39,12 @@ Mail system control (as postfix(1)):
                     print a queued message (as postcat -q)
   postsuper ARGS    the same with postsuper's options (also as postsuper)
   postcat ARGS      postcat -q with its options (also as postcat)
+  postqueue ARGS    -p, -j (JSON), -f, -s site, -i id (also as postqueue)
 Commands:
   sendmail ARGS     submit mail (also as /usr/sbin/sendmail)
   mailq             list the queue (also as mailq, sendmail -bp)
   newaliases        rebuild alias_database (also as newaliases, sendmail -bi)
-  conf ARGS         show or edit main.cf (as postconf)
+  conf ARGS         show or edit main.cf (also as postconf)
   map ARGS          build and query lookup tables (as postmap)
   alias ARGS        build and query alias tables (as postalias)
   version           print the version
@@ -66,7 +68,13 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return postsuper.Main(argv[1:], stdin, stdout, stderr)
 	case "postcat":
 		return postsuper.PostcatMain(argv[1:], stdout, stderr)
+	case "postqueue":
+		return postqueue.Main(argv[1:], stdout, stderr)
+	case "postconf":
+		return postconf.Main(argv[1:], stdout, stderr)
 	}
+	// As "postfix" (postfix start, postfix reload, postfix -c DIR check,
+	// postfix flush) the commands are tern's own.
 	if len(argv) < 2 {
 		fmt.Fprint(stderr, usage)
 		return 64
@@ -89,6 +97,8 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return postsuper.Main(args, stdin, stdout, stderr)
 	case "postcat":
 		return postsuper.PostcatMain(args, stdout, stderr)
+	case "postqueue":
+		return postqueue.Main(args, stdout, stderr)
 	case "conf":
 		return postconf.Main(args, stdout, stderr)
 	case "map":

@@ -115,7 +115,12 @@ func Main(argv0 string, args []string, env Env) int {
 		prog = "sendmail"
 	}
 	r := &runner{prog: prog, env: env.withDefaults()}
-	err := r.run(args)
+	return r.exit(r.run(args))
+}
+
+// exit reports err on stderr, as sendmail does, and returns the exit
+// status it stands for.
+func (r *runner) exit(err error) int {
 	if err == nil {
 		return ExOK
 	}

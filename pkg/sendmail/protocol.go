@@ -66,7 +66,8 @@
 // "sendmail -q" sends request=flush to $queue_directory/public/qmgr
 // (QmgrSocket) and expects status=ok. mailq sends request=showq to
 // $queue_directory/public/showq (ShowqSocket) and expects status=ok followed
-// by an ipc body: the report, printed verbatim.
+// by an ipc body: the report, printed verbatim. With format=json
+// (postqueue -j) the report is one JSON object per message, as Postfix's.
 package sendmail
 
 import "strconv"
@@ -94,6 +95,7 @@ const (
 	AttrCode     = "code"
 	AttrText     = "text"
 	AttrDSN      = "dsn"
+	AttrFormat   = "format"
 )
 
 // Values of the request and status attributes.
@@ -101,6 +103,7 @@ const (
 	RequestSubmit = "submit"
 	RequestFlush  = "flush"
 	RequestShowq  = "showq"
+	FormatJSON    = "json"
 	StatusOK      = "ok"
 	StatusError   = "error"
 )

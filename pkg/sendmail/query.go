@@ -9,14 +9,29 @@ import (
 )
 
 // mailq prints the queue report that qmgr's showq service formats.
-func (r *runner) mailq() error {
+func (r *runner) mailq() error { return r.queueReport("") }
+
+// MailqJSON prints the queue as postqueue -j does: one JSON object per
+// message. It returns the exit status, having said why on env.Stderr.
+func MailqJSON(prog string, env Env) int {
+	r := &runner{prog: prog, env: env.withDefaults()}
+	return r.exit(r.queueReport(FormatJSON))
+}
+
+// queueReport asks showq for the report in format ("" for text) and
+// copies it to stdout.
+func (r *runner) queueReport(format string) error {
 	const down = "Queue report unavailable - mail system is down"
 	c, err := r.env.Dial(filepath.Join(r.env.QueueDirectory, ShowqSocket))
 	if err != nil {
 		return fatal(ExUnavailable, "%s", down)
 	}
 	defer c.Close()
-	reply, err := c.Call(ipc.Record{{Name: AttrRequest, Value: RequestShowq}})
+	req := ipc.Record{{Name: AttrRequest, Value: RequestShowq}}
+	if format != "" {
+		req = append(req, ipc.Attr{Name: AttrFormat, Value: format})
+	}
+	reply, err := c.Call(req)
 	if err != nil {
 		return fatal(ExUnavailable, "%s", down)
 	}
