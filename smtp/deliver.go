@@ -17,6 +17,8 @@ import (
 
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/maillog"
+	"github.com/tern-mta/tern/pkg/tlsconf"
 	"github.com/tern-mta/tern/smtp/client"
 	"github.com/tern-mta/tern/smtp/mx"
 )
@@ -28,6 +30,8 @@ type Agent struct {
 	cache    *sessionCache
 	// dial connects to one server; tests may replace it.
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// log receives the TLS lines of smtp_tls_loglevel; nil: none.
+	log *maillog.Logger
 }
 
 // target is one server to try: a name for messages and where to connect.
@@ -186,7 +190,23 @@ func (a *Agent) open(ctx context.Context, dest destination, t target) (*client.S
 		conn.Close()
 		return nil, sessionResult(t, err)
 	}
+	a.logTLS(s, t, opt.TLSLevel)
 	return s, agent.Result{}
+}
+
+// logTLS logs a new session's TLS, as Postfix's smtp does with
+// smtp_tls_loglevel 1 or more: "Verified" where the certificate was
+// checked (levels verify and secure), "Untrusted" where it was not.
+func (a *Agent) logTLS(s *client.Session, t target, level client.TLSLevel) {
+	st := s.TLS()
+	if st == nil || a.log == nil || a.set.tlsLogLevel < 1 {
+		return
+	}
+	trust := "Untrusted"
+	if level == client.TLSVerify || level == client.TLSSecure {
+		trust = "Verified"
+	}
+	a.log.Infof("%s TLS connection established to %s: %s", trust, t.peer(), tlsconf.Summary(st))
 }
 
 // connectReason is the short reason of a failed connect, as Postfix

@@ -37,6 +37,7 @@ func run(name string, lmtp bool) int {
 	defer a.Close()
 	daemon.SetCPULimit(d.Config)
 	a.set.queueDir = d.Config.Get("queue_directory")
+	a.log = d.Log
 	return agent.ServeDaemon(d, a, bodyMemLimit)
 }
 

@@ -44,6 +44,7 @@ type settings struct {
 	saslPasswords  []maps.Map
 	generic        *rewrite.Settings // smtp_generic_maps; nil: none
 	senderAuth     bool              // smtp_sender_dependent_authentication
+	tlsLogLevel    int               // smtp_tls_loglevel
 	delimiter      string            // recipient_delimiter, for sender lookups
 	timeouts       client.Timeouts
 	cacheTime      time.Duration
@@ -67,6 +68,7 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		connectTimeout: cfg.Duration(p + "connect_timeout"),
 		saslEnable:     cfg.Bool(p + "sasl_auth_enable"),
 		senderAuth:     cfg.Bool("smtp_sender_dependent_authentication"),
+		tlsLogLevel:    cfg.Int(p + "tls_loglevel"),
 		delimiter:      cfg.Get("recipient_delimiter"),
 		cacheTime:      cfg.Duration("smtp_connection_cache_time_limit"),
 		timeouts: client.Timeouts{

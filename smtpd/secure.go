@@ -14,6 +14,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/pkg/sasl"
+	"github.com/tern-mta/tern/pkg/tlsconf"
 )
 
 // starttls serves STARTTLS (RFC 3207). Whatever the client sent after the
@@ -49,11 +50,21 @@ func (s *session) starttls(ctx context.Context, arg string) reply.Reply {
 	}
 	st := tc.ConnectionState()
 	s.conn, s.tls = tc, &st
+	s.logTLS()
 	s.br = bufio.NewReaderSize(tc, 4096)
 	s.bw = bufio.NewWriterSize(tc, 4096)
 	s.reset()
 	s.helo, s.esmtp, s.authUser, s.authMech = "", false, "", ""
 	return reply.Reply{}
+}
+
+// logTLS logs the session's TLS, as Postfix's smtpd does with
+// smtpd_tls_loglevel 1 or more; tern asks no client certificate, so the
+// connection is "Anonymous".
+func (s *session) logTLS() {
+	if s.tls != nil && s.srv.set.tlsLogLevel >= 1 {
+		s.srv.log.Infof("Anonymous TLS connection established from %s: %s", s.client, tlsconf.Summary(s.tls))
+	}
 }
 
 // authMechanisms are the SASL mechanisms to offer now: none unless

@@ -134,6 +134,7 @@ func (s *session) serve(ctx context.Context) {
 	defer func() {
 		log.Infof("disconnect from %s %s", s.client, s.counts)
 	}()
+	s.logTLS() // implicit TLS (smtpd_tls_wrappermode)
 	if r := s.srv.checkConnect(s); !r.IsZero() {
 		s.send(r)
 		_ = s.flush()

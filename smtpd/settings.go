@@ -51,6 +51,7 @@ type settings struct {
 	ownAddrs          map[netip.Addr]bool // inet_interfaces and proxy_interfaces
 	inetAddrs         map[netip.Addr]bool // inet_interfaces
 	strictEnvelopes   bool                // strict_rfc821_envelopes: paths need angle brackets
+	tlsLogLevel       int                 // smtpd_tls_loglevel
 	contentFilter     string              // content_filter: where this service's mail goes first
 	receiveOverrides  []string            // receive_override_options, passed to cleanup
 	saslPolicy        sasl.Policy         // smtpd_sasl_security_options: mechanisms offered without TLS
@@ -91,6 +92,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		ownAddrs:          netlist.OwnAddrs(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces")),
 		inetAddrs:         netlist.OwnAddrs(cfg.List("inet_interfaces")),
 		strictEnvelopes:   cfg.Bool("strict_rfc821_envelopes"),
+		tlsLogLevel:       cfg.Int("smtpd_tls_loglevel"),
 		receiveOverrides:  cfg.List("receive_override_options"),
 	}
 	for _, f := range cfg.List("smtpd_forbidden_commands") {

@@ -26,16 +26,18 @@ var senderMain = []string{
 // TestRelayhostWithAuthOverSTARTTLS: all mail goes to a relayhost whose
 // submission service requires STARTTLS and AUTH; the client encrypts,
 // logs in with the password map's entry for [host]:port and the mail
-// arrives.
+// arrives. With smtpd_tls_loglevel and smtp_tls_loglevel 1 (which had no
+// effect) both sides log the TLS session as Postfix does.
 func TestRelayhostWithAuthOverSTARTTLS(t *testing.T) {
 	rcpt := localUser(t)
-	receiver, _ := smtpdInstance(t)
+	receiver, _ := smtpdInstance(t, "smtpd_tls_loglevel = 1")
 	relay := "[" + hostOf(t, receiver.smtpAddr("127.0.0.2:0")) + "]:" + portOf(t, receiver.smtpAddr("127.0.0.2:0"))
 	sender := newInstance(t, options{master: senderMasterCF, main: append(append([]string{}, senderMain...),
 		"relayhost = "+relay,
 		"smtp_sasl_auth_enable = yes",
 		"smtp_sasl_password_maps = inline:{ "+relay+"=alice:wonderland }",
 		"smtp_tls_security_level = encrypt",
+		"smtp_tls_loglevel = 1",
 	)})
 	sender.start()
 	start := time.Now()
@@ -52,6 +54,15 @@ func TestRelayhostWithAuthOverSTARTTLS(t *testing.T) {
 	auth := regexp.MustCompile(`tern/submission/smtpd\[\d+\]: \w+: client=localhost\[127\.0\.0\.1\], sasl_method=(PLAIN|LOGIN), sasl_username=alice`)
 	if !auth.MatchString(receiver.log()) {
 		t.Errorf("the receiver's submission service logged no authenticated client= line:\n%s", receiver.log())
+	}
+	tlsRE := map[*instance]*regexp.Regexp{
+		receiver: regexp.MustCompile(`tern/submission/smtpd\[\d+\]: Anonymous TLS connection established from localhost\[127\.0\.0\.1\]: TLSv1\.[23] with cipher TLS_\w+ \((128|256)/(128|256) bits\)`),
+		sender:   regexp.MustCompile(`tern/smtp\[\d+\]: Untrusted TLS connection established to 127\.0\.0\.2\[127\.0\.0\.2\]:\d+: TLSv1\.[23] with cipher TLS_\w+ \(`),
+	}
+	for in, re := range tlsRE {
+		if !re.MatchString(in.log()) {
+			t.Errorf("no TLS log line like %s:\n%s", re, in.log())
+		}
 	}
 	mbox := receiver.mbox(rcpt)
 	if !regexp.MustCompile(`Received: from sender\.tst \(localhost \[127\.0\.0\.1\]\)\s+by mail\.example\.tst \(tern\) with ESMTPSA id `).MatchString(mbox) {

@@ -52,7 +52,7 @@ var smtpParams = []Param{
 	{"smtp_tls_cert_file", "", typeString, "PEM client certificate of smtp."},
 	{"smtp_tls_ciphers", "medium", typeString, "Minimal cipher grade for opportunistic smtp TLS."},
 	{"smtp_tls_key_file", "$smtp_tls_cert_file", typeString, "PEM private key of smtp."},
-	{"smtp_tls_loglevel", "0", typeInt, "smtp TLS logging verbosity."},
+	{"smtp_tls_loglevel", "0", typeInt, "With 1 or more, smtp logs each TLS session as Postfix does (\"Untrusted TLS connection established to host[addr]:port: TLSv1.3 with cipher ...\"; Verified at levels verify and secure)."},
 	{"smtp_tls_mandatory_ciphers", "medium", typeString, "Minimal cipher grade for mandatory smtp TLS."},
 	{"smtp_tls_mandatory_protocols", ">=TLSv1", typeList, "TLS protocols smtp allows with mandatory TLS."},
 	{"smtp_tls_note_starttls_offer", "no", typeBool, "smtp logs servers that offer STARTTLS."},

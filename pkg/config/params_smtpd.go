@@ -136,7 +136,7 @@ var smtpdTLSParams = []Param{
 	{"smtpd_tls_eecdh_grade", "auto", typeString, "Elliptic curve strength used by smtpd."},
 	{"smtpd_tls_exclude_ciphers", "", typeList, "Ciphers smtpd never uses."},
 	{"smtpd_tls_key_file", "$smtpd_tls_cert_file", typeString, "PEM private key of smtpd."},
-	{"smtpd_tls_loglevel", "0", typeInt, "smtpd TLS logging verbosity."},
+	{"smtpd_tls_loglevel", "0", typeInt, "With 1 or more, smtpd logs each TLS session as Postfix does (\"Anonymous TLS connection established from name[addr]: TLSv1.3 with cipher ...\")."},
 	{"smtpd_tls_mandatory_ciphers", "medium", typeString, "Minimal cipher grade for mandatory smtpd TLS."},
 	{"smtpd_tls_mandatory_exclude_ciphers", "", typeList, "Ciphers smtpd never uses with mandatory TLS."},
 	{"smtpd_tls_mandatory_protocols", ">=TLSv1", typeList, "TLS protocols smtpd allows with mandatory TLS."},

@@ -65,3 +65,14 @@ func Name(v uint16) string {
 	}
 	return "TLS"
 }
+
+// Summary describes a TLS session as Postfix's TLS log lines do:
+// "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)".
+func Summary(st *tls.ConnectionState) string {
+	cipher := tls.CipherSuiteName(st.CipherSuite)
+	bits := 128
+	if strings.Contains(cipher, "AES_256") || strings.Contains(cipher, "CHACHA20") {
+		bits = 256
+	}
+	return fmt.Sprintf("%s with cipher %s (%d/%d bits)", Name(st.Version), cipher, bits, bits)
+}

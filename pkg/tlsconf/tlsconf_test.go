@@ -39,3 +39,18 @@ func TestNames(t *testing.T) {
 		t.Error("Version does not fold case")
 	}
 }
+
+func TestSummary(t *testing.T) {
+	for _, tt := range []struct {
+		st   tls.ConnectionState
+		want string
+	}{
+		{tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_256_GCM_SHA384}, "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"},
+		{tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256}, "TLSv1.3 with cipher TLS_AES_128_GCM_SHA256 (128/128 bits)"},
+		{tls.ConnectionState{Version: tls.VersionTLS12, CipherSuite: tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256}, "TLSv1.2 with cipher TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 (256/256 bits)"},
+	} {
+		if got := Summary(&tt.st); got != tt.want {
+			t.Errorf("Summary = %q, want %q", got, tt.want)
+		}
+	}
+}
