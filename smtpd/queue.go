@@ -13,6 +13,7 @@ import (
 	"github.com/tern-mta/tern/pkg/ipc"
 	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/reply"
+	"github.com/tern-mta/tern/pkg/tlsconf"
 )
 
 // queueSubmission is one message on its way into qmgr's cleanup service
@@ -155,7 +156,7 @@ func (srv *Server) request(s *session) ipc.Record {
 		}
 	}
 	if s.tls != nil && srv.set.tlsReceived {
-		req = req.Add("tls", tlsSummary(s.tls))
+		req = req.Add("tls", tlsconf.Summary(s.tls))
 	}
 	return req
 }

@@ -3,7 +3,6 @@ package smtpd
 import (
 	"crypto/tls"
 	"fmt"
-	"strings"
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/tlsconf"
@@ -47,15 +46,4 @@ func tlsConfig(cfg *config.Config, set settings) (*tls.Config, error) {
 		return nil, err
 	}
 	return &tls.Config{Certificates: certs, MinVersion: min}, nil
-}
-
-// tlsSummary describes a TLS session as Postfix's Received header does:
-// "TLSv1.3 with cipher TLS_AES_128_GCM_SHA256 (128/128 bits)".
-func tlsSummary(st *tls.ConnectionState) string {
-	name := tlsconf.Name(st.Version)
-	bits := 128
-	if strings.Contains(tls.CipherSuiteName(st.CipherSuite), "256") || strings.Contains(tls.CipherSuiteName(st.CipherSuite), "CHACHA20") {
-		bits = 256
-	}
-	return fmt.Sprintf("%s with cipher %s (%d/%d bits)", name, tls.CipherSuiteName(st.CipherSuite), bits, bits)
 }

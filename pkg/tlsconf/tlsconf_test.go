@@ -40,6 +40,8 @@ func TestNames(t *testing.T) {
 	}
 }
 
+// TestSummary: smtpd's Received header used to say 256/256 bits for
+// TLS_AES_128_GCM_SHA256, taking the "256" of SHA256 for the key size.
 func TestSummary(t *testing.T) {
 	for _, tt := range []struct {
 		st   tls.ConnectionState
