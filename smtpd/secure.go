@@ -50,21 +50,42 @@ func (s *session) starttls(ctx context.Context, arg string) reply.Reply {
 	}
 	st := tc.ConnectionState()
 	s.conn, s.tls = tc, &st
-	s.logTLS()
 	s.br = bufio.NewReaderSize(tc, 4096)
 	s.bw = bufio.NewWriterSize(tc, 4096)
 	s.reset()
 	s.helo, s.esmtp, s.authUser, s.authMech = "", false, "", ""
+	s.tlsStarted()
 	return reply.Reply{}
 }
 
-// logTLS logs the session's TLS, as Postfix's smtpd does with
-// smtpd_tls_loglevel 1 or more; tern asks no client certificate, so the
-// connection is "Anonymous".
-func (s *session) logTLS() {
-	if s.tls != nil && s.srv.set.tlsLogLevel >= 1 {
-		s.srv.log.Infof("Anonymous TLS connection established from %s: %s", s.client, tlsconf.Summary(s.tls))
+// tlsStarted takes in a new TLS session: it records the client's
+// certificate (smtpd_tls_ask_ccert), logs the session as Postfix's smtpd
+// does with smtpd_tls_loglevel 1 or more (Anonymous, Untrusted or
+// Trusted), and, with smtpd_tls_req_ccert where TLS is mandatory, ends
+// the session of a client without a trusted certificate (421 4.7.1).
+func (s *session) tlsStarted() {
+	if s.tls == nil {
+		return
 	}
+	set := &s.srv.set
+	if set.ccert.ask {
+		s.ccert = set.ccert.clientCert(s.tls)
+	}
+	if set.tlsLogLevel >= 1 {
+		s.srv.log.Infof("%s TLS connection established from %s: %s", certTrust(s.ccert), s.client, tlsconf.Summary(s.tls))
+	}
+	mandatory := set.tlsLevel == "encrypt" || set.wrapperMode
+	if !set.ccert.require || !mandatory || (s.ccert != nil && s.ccert.Trusted) {
+		return
+	}
+	why := "No client certificate presented"
+	if s.ccert != nil {
+		why = "Client certificate not trusted"
+	}
+	s.srv.log.Infof("NOQUEUE: abort: TLS from %s: %s", s.client, why)
+	s.send(reply.New(reply.CodeUnavailable, reply.StatusTempRelayDenied, "%s Error: %s", set.hostname, why))
+	_ = s.flush()
+	s.closing = true
 }
 
 // authMechanisms are the SASL mechanisms to offer now: none unless

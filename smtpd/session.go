@@ -58,6 +58,7 @@ type session struct {
 	bw       *bufio.Writer
 	client   client
 	tls      *tls.ConnectionState
+	ccert    *restrict.ClientCert // the client's TLS certificate, nil for none
 	helo     string
 	prepend  []string // PREPEND lines from the client and HELO stages
 	esmtp    bool
@@ -134,7 +135,9 @@ func (s *session) serve(ctx context.Context) {
 	defer func() {
 		log.Infof("disconnect from %s %s", s.client, s.counts)
 	}()
-	s.logTLS() // implicit TLS (smtpd_tls_wrappermode)
+	if s.tlsStarted(); s.closing { // implicit TLS (smtpd_tls_wrappermode)
+		return
+	}
 	if r := s.srv.checkConnect(s); !r.IsZero() {
 		s.send(r)
 		_ = s.flush()
@@ -405,7 +408,7 @@ func (s *session) needTLS() reply.Reply {
 func (s *session) facts(rcpt string) restrict.Facts {
 	f := restrict.Facts{
 		ClientAddr: s.client.addr, ClientName: s.client.name, ClientPort: s.client.port,
-		Helo: s.helo, SASLUser: s.authUser, TLS: s.tls != nil, Pipelined: s.pipelined,
+		Helo: s.helo, SASLUser: s.authUser, TLS: s.tls != nil, ClientCert: s.ccert, Pipelined: s.pipelined,
 		Protocol: s.protocol(), Recipient: rcpt,
 	}
 	if s.authUser != "" {

@@ -52,10 +52,11 @@ type settings struct {
 	inetAddrs         map[netip.Addr]bool // inet_interfaces
 	strictEnvelopes   bool                // strict_rfc821_envelopes: paths need angle brackets
 	tlsLogLevel       int                 // smtpd_tls_loglevel
-	contentFilter     string              // content_filter: where this service's mail goes first
-	receiveOverrides  []string            // receive_override_options, passed to cleanup
-	saslPolicy        sasl.Policy         // smtpd_sasl_security_options: mechanisms offered without TLS
-	saslTLSPolicy     sasl.Policy         // smtpd_sasl_tls_security_options: mechanisms offered over TLS
+	ccert             clientCertSettings
+	contentFilter     string      // content_filter: where this service's mail goes first
+	receiveOverrides  []string    // receive_override_options, passed to cleanup
+	saslPolicy        sasl.Policy // smtpd_sasl_security_options: mechanisms offered without TLS
+	saslTLSPolicy     sasl.Policy // smtpd_sasl_tls_security_options: mechanisms offered over TLS
 }
 
 // loadSettings reads the smtpd parameters from cfg.
@@ -112,6 +113,9 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 	}
 	var err error
 	if s.tlsLevel, err = tlsLevel(cfg); err != nil {
+		return s, err
+	}
+	if s.ccert, err = loadClientCertSettings(cfg); err != nil {
 		return s, err
 	}
 	if s.saslPolicy, err = sasl.ParsePolicy(cfg.List("smtpd_sasl_security_options")); err != nil {

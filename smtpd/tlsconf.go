@@ -45,5 +45,12 @@ func tlsConfig(cfg *config.Config, set settings) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{Certificates: certs, MinVersion: min}, nil
+	c := &tls.Config{Certificates: certs, MinVersion: min}
+	if set.ccert.ask {
+		// Asked, not required, and checked after the handshake
+		// (ccert.go): an untrusted certificate still gets TLS, as in
+		// Postfix.
+		c.ClientAuth = tls.RequestClientCert
+	}
+	return c, nil
 }

@@ -20,6 +20,8 @@ import (
 // the tests' services listen on.
 type testCA struct {
 	caFile, certFile, keyFile string
+	caCert                    *x509.Certificate
+	caKey                     *ecdsa.PrivateKey
 }
 
 func newTestCA(t *testing.T, dir string) testCA {
@@ -57,7 +59,7 @@ func newTestCA(t *testing.T, dir string) testCA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca := testCA{filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")}
+	ca := testCA{filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), caCert, caKey}
 	writePEM(t, ca.caFile, "CERTIFICATE", caDER, 0o644)
 	writePEM(t, ca.certFile, "CERTIFICATE", der, 0o644)
 	writePEM(t, ca.keyFile, "EC PRIVATE KEY", keyDER, 0o644)
@@ -69,4 +71,32 @@ func writePEM(t *testing.T, path, typ string, der []byte, mode os.FileMode) {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// clientCert makes a TLS client certificate for name signed by the CA and
+// returns its certificate and key files, in dir.
+func (ca testCA) clientCert(t *testing.T, dir, name string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.caCert, &key.PublicKey, ca.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+"-cert.pem"), filepath.Join(dir, name+"-key.pem")
+	writePEM(t, certFile, "CERTIFICATE", der, 0o644)
+	writePEM(t, keyFile, "EC PRIVATE KEY", keyDER, 0o644)
+	return certFile, keyFile
 }

@@ -113,6 +113,8 @@ var smtpdParams = []Param{
 
 // smtpdTLSParams lists SMTP server TLS parameters (used by smtpd).
 var smtpdTLSParams = []Param{
+	{"relay_clientcerts", "", typeMapList, "Tables of TLS client certificate (or public key) fingerprints that permit_tls_clientcerts permits."},
+	{"smtpd_tls_fingerprint_digest", "sha256", typeString, "Digest of client certificate fingerprints: md5, sha1 or sha256 (Postfix: md5 below compatibility_level 3.6)."},
 	{"tls_eecdh_auto_curves", "X25519 X448 prime256v1 secp521r1 secp384r1", typeList, "OpenSSL key exchange curves; tern's TLS (Go) chooses its own."},
 	{"tls_eecdh_strong_curve", "prime256v1", typeString, "OpenSSL curve of smtpd_tls_eecdh_grade = strong."},
 	{"tls_eecdh_ultra_curve", "secp384r1", typeString, "OpenSSL curve of smtpd_tls_eecdh_grade = ultra."},
@@ -125,9 +127,9 @@ var smtpdTLSParams = []Param{
 	{"tls_ssl_options", "", typeList, "OpenSSL options such as NO_COMPRESSION and NO_RENEGOTIATION, which Go's TLS never does anyway."},
 	{"smtpd_enforce_tls", "no", typeBool, "Old form of smtpd_tls_security_level = encrypt."},
 	{"smtpd_starttls_timeout", "${stress?{10}:{300}}s", typeTimeS, "smtpd time limit for the TLS handshake."},
-	{"smtpd_tls_CAfile", "", typeString, "CA certificates used by smtpd to verify client certificates."},
-	{"smtpd_tls_CApath", "", typeString, "Directory of CA certificates used by smtpd."},
-	{"smtpd_tls_ask_ccert", "no", typeBool, "smtpd asks clients for a certificate."},
+	{"smtpd_tls_CAfile", "", typeString, "PEM CA certificates whose client certificates smtpd trusts (permit_tls_all_clientcerts, smtpd_tls_req_ccert)."},
+	{"smtpd_tls_CApath", "", typeString, "Folder of PEM CA certificates whose client certificates smtpd trusts, with smtpd_tls_CAfile."},
+	{"smtpd_tls_ask_ccert", "no", typeBool, "smtpd asks TLS clients for a certificate, for permit_tls_clientcerts, permit_tls_all_clientcerts and check_ccert_access."},
 	{"smtpd_tls_auth_only", "yes", typeBool, "smtpd offers AUTH only over TLS (Postfix: no; tern never offers passwords in clear by default)."},
 	{"smtpd_tls_cert_file", "", typeString, "PEM certificate (chain) of smtpd."},
 	{"smtpd_tls_chain_files", "", typeList, "PEM files with smtpd keys and certificate chains."},
@@ -142,7 +144,7 @@ var smtpdTLSParams = []Param{
 	{"smtpd_tls_mandatory_protocols", ">=TLSv1", typeList, "TLS protocols smtpd allows with mandatory TLS."},
 	{"smtpd_tls_protocols", ">=TLSv1", typeList, "TLS protocols smtpd allows with opportunistic TLS."},
 	{"smtpd_tls_received_header", "no", typeBool, "smtpd records the TLS protocol and cipher in Received: headers."},
-	{"smtpd_tls_req_ccert", "no", typeBool, "smtpd requires a client certificate."},
+	{"smtpd_tls_req_ccert", "no", typeBool, "With mandatory TLS (smtpd_tls_security_level = encrypt, or wrapper mode), smtpd ends the session of a client without a trusted certificate (421 4.7.1)."},
 	{"smtpd_tls_security_level", "", typeString, "smtpd TLS policy: none, may or encrypt; empty follows smtpd_use_tls/smtpd_enforce_tls."},
 	{"smtpd_tls_session_cache_database", "", typeString, "smtpd TLS session cache."},
 	{"smtpd_tls_session_cache_timeout", "3600s", typeTimeS, "Lifetime of smtpd TLS session cache entries."},

@@ -117,6 +117,13 @@ var valueChecks = map[string]func(v string) error{
 	"smtpd_sasl_tls_security_options": checkSASLSecurityOptions,
 	"smtp_sasl_security_options":      checkSASLSecurityOptions,
 	"smtp_sasl_tls_security_options":  checkSASLSecurityOptions,
+	"smtpd_tls_fingerprint_digest": func(v string) error {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "md5", "sha1", "sha256":
+			return nil
+		}
+		return errors.New("need md5, sha1 or sha256")
+	},
 	"content_filter": func(v string) error {
 		if v != "" && !strings.Contains(v, ":") {
 			return errors.New("need transport:nexthop (the next hop may be empty)")

@@ -67,6 +67,12 @@ func (e *eval) step(s step, lc listCtx) status {
 		}
 	case kSleep:
 		return e.sleep(s.pause)
+	case kPermitTLSClientCerts, kPermitTLSAllClientCerts:
+		st := e.permitClientCert(s.kind == kPermitTLSAllClientCerts)
+		if st == permitted {
+			return e.permit(s.word, classClient, e.namaddr)
+		}
+		return st
 	case kRejectUnknownClient:
 		return e.rejectUnknownClient()
 	case kRejectUnknownReverseClient:
@@ -124,7 +130,7 @@ func (e *eval) stepNamed(s step, lc listCtx) status {
 			}
 			return e.checkAddrMaps(f.Recipient, classRecipient)
 		}
-	case kCheckClient, kCheckReverseClient, kCheckHelo, kCheckSender, kCheckRcpt, kCheckSASL:
+	case kCheckClient, kCheckReverseClient, kCheckHelo, kCheckSender, kCheckRcpt, kCheckSASL, kCheckCCert:
 		return e.checkTable(s.kind, s.table)
 	case kCheckServers:
 		return e.checkServers(s.word, s.table)
@@ -187,6 +193,43 @@ func (e *eval) checkTable(k kind, table string) status {
 		if f.SASLUser != "" {
 			st, _ := e.checkAccess(table, f.SASLUser, listCtx{name: printable(f.SASLUser), class: classSASLUser, def: kCheckSASL})
 			return st
+		}
+	case kCheckCCert:
+		if c := f.ClientCert; c != nil {
+			lc := listCtx{name: c.Fingerprint, class: classClientCert, def: kCheckCCert}
+			if st, found := e.checkAccess(table, c.Fingerprint, lc); found {
+				return st
+			}
+			st, _ := e.checkAccess(table, c.PublicKeyFingerprint, lc)
+			return st
+		}
+	}
+	return dunno
+}
+
+// permitClientCert is permit_tls_all_clientcerts (all: any trusted
+// certificate) or permit_tls_clientcerts (a certificate or public key
+// fingerprint in relay_clientcerts, trusted or not, as in Postfix).
+func (e *eval) permitClientCert(all bool) status {
+	c := e.f.ClientCert
+	if c == nil {
+		return dunno
+	}
+	if all {
+		if c.Trusted {
+			return permitted
+		}
+		return dunno
+	}
+	for _, fp := range []string{c.Fingerprint, c.PublicKeyFingerprint} {
+		for _, spec := range e.c.set.relayClientCerts {
+			_, found, err := e.lookup(spec, fp)
+			if err != nil {
+				return e.dictRetry("relay_clientcerts", err)
+			}
+			if found {
+				return permitted
+			}
 		}
 	}
 	return dunno

@@ -32,6 +32,7 @@ const (
 	classData       = "Data command"
 	classEOD        = "End-of-data"
 	classSASLUser   = "SASL login name"
+	classClientCert = "Client certificate"
 	textServerError = "Server configuration error"
 )
 

@@ -81,9 +81,12 @@ const (
 	kCheckServers // check_*_{mx,ns,a}_access (servers.go)
 	kPermitMXBackup
 	kPermitInetInterfaces
-	kSleep       // sleep seconds: pause, then go on
-	kImplicitMap // a bare type:name: the list's own check_*_access
-	kClass       // a smtpd_restriction_classes name
+	kPermitTLSClientCerts    // a client certificate listed in relay_clientcerts
+	kPermitTLSAllClientCerts // any trusted client certificate
+	kCheckCCert              // check_ccert_access
+	kSleep                   // sleep seconds: pause, then go on
+	kImplicitMap             // a bare type:name: the list's own check_*_access
+	kClass                   // a smtpd_restriction_classes name
 )
 
 // deps a restriction needs.
@@ -166,6 +169,9 @@ var builtins = map[string]wordInfo{
 	"permit_dnswl_client":                          {kind: kPermitDNSWLClient, dnsList: true, needs: needDNSList | needLocal},
 	"permit_rhswl_client":                          {kind: kPermitRHSWLClient, dnsList: true, needs: needDNSList | needLocal},
 	"permit_inet_interfaces":                       {kind: kPermitInetInterfaces, needs: needInet},
+	"permit_tls_clientcerts":                       {kind: kPermitTLSClientCerts},
+	"permit_tls_all_clientcerts":                   {kind: kPermitTLSAllClientCerts},
+	"check_ccert_access":                           {kind: kCheckCCert, table: true, needs: needMap},
 	"sleep":                                        {kind: kSleep, seconds: true},
 }
 
@@ -174,7 +180,6 @@ var builtins = map[string]wordInfo{
 var unsupported = map[string]bool{
 	"reject_rbl": true, "reject_maps_rbl": true,
 	"reject_unverified_sender": true, "reject_unverified_recipient": true,
-	"permit_tls_clientcerts": true, "permit_tls_all_clientcerts": true, "check_ccert_access": true,
 	"check_relay_domains":     true,
 	"permit_naked_ip_address": true, "check_etrn_access": true,
 }
@@ -262,6 +267,11 @@ func (c *Checker) compile(cfg *config.Config) error {
 	}
 	for _, spec := range c.set.rblReplyMaps {
 		if err := c.openTable("rbl_reply_maps", "rbl_reply_maps", spec); err != nil {
+			return err
+		}
+	}
+	for _, spec := range c.set.relayClientCerts {
+		if err := c.openTable("relay_clientcerts", "relay_clientcerts", spec); err != nil {
 			return err
 		}
 	}

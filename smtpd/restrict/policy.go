@@ -65,6 +65,9 @@ func (e *eval) policyAttrs(p *policyStep) [][2]string {
 	if !f.ClientAddr.IsValid() {
 		attrs[8][1] = ""
 	}
+	if c := f.ClientCert; c != nil {
+		attrs = append(attrs, [2]string{"ccert_fingerprint", c.Fingerprint}, [2]string{"ccert_pubkey_fingerprint", c.PublicKeyFingerprint})
+	}
 	for i := range attrs {
 		// A line break would end the attribute early: the protocol has
 		// no quoting, so it is dropped.

@@ -49,6 +49,9 @@ type Facts struct {
 	// SASLUser is the SASL login name, "" when not authenticated.
 	SASLUser string
 	TLS      bool
+	// ClientCert is the certificate the client presented in the TLS
+	// handshake (smtpd_tls_ask_ccert), nil when none.
+	ClientCert *ClientCert
 	// Pipelined reports that the client sent a command ahead of a reply
 	// where it may not (for reject_unauth_pipelining).
 	Pipelined bool
@@ -64,6 +67,19 @@ type Facts struct {
 	// transaction: at Rcpt it does not count the recipient being checked;
 	// at Data and EndOfData it is the transaction's total.
 	RecipientCount int
+}
+
+// ClientCert describes a TLS client certificate for
+// permit_tls_clientcerts, permit_tls_all_clientcerts and
+// check_ccert_access.
+type ClientCert struct {
+	// Fingerprint and PublicKeyFingerprint are the digests
+	// (smtpd_tls_fingerprint_digest) of the certificate and of its public
+	// key, in Postfix's form: upper-case hex pairs joined by colons.
+	Fingerprint, PublicKeyFingerprint string
+	// Trusted reports that the certificate chains to an authority of
+	// smtpd_tls_CAfile or smtpd_tls_CApath.
+	Trusted bool
 }
 
 // Deps are lookups the engine needs from outside. All are optional: when

@@ -43,6 +43,7 @@ type settings struct {
 	rblCode                                       int      // maps_rbl_reject_code
 	rblReply                                      string   // default_rbl_reply, unexpanded
 	rblReplyMaps                                  []string // rbl_reply_maps
+	relayClientCerts                              []string // relay_clientcerts
 }
 
 // missingDefaults are Postfix parameters that pkg/config does not list
@@ -178,6 +179,7 @@ func readSettings(cfg *config.Config) (settings, error) {
 	}
 	s.rblReply = param(cfg, "default_rbl_reply")
 	s.rblReplyMaps = splitWords(param(cfg, "rbl_reply_maps"))
+	s.relayClientCerts = splitWords(param(cfg, "relay_clientcerts"))
 	s.policyDefault = param(cfg, "smtpd_policy_service_default_action")
 	s.policyContext = param(cfg, "smtpd_policy_service_policy_context")
 	s.permitLog = map[string]bool{}
