@@ -7,39 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/maillog"
+	"github.com/tern-mta/tern/pkg/message"
 	"github.com/tern-mta/tern/pkg/queue"
 )
-
-func TestParseCheckAction(t *testing.T) {
-	tests := []struct {
-		in   string
-		want checkAction
-	}{
-		{"REJECT", checkAction{kind: checkReject, word: "REJECT"}},
-		{"reject 5.7.0 no thanks", checkAction{kind: checkReject, word: "reject", text: "5.7.0 no thanks"}},
-		{"WARN\tlook at this", checkAction{kind: checkWarn, word: "WARN", text: "look at this"}},
-		{"INFO", checkAction{kind: checkInfo, word: "INFO"}},
-		{"IGNORE", checkAction{kind: checkIgnore, word: "IGNORE"}},
-		{"DISCARD spam", checkAction{kind: checkDiscard, word: "DISCARD", text: "spam"}},
-		{"HOLD", checkAction{kind: checkHold, word: "HOLD"}},
-		{"PREPEND X-Tag: yes", checkAction{kind: checkPrepend, word: "PREPEND", text: "X-Tag: yes"}},
-		{"REPLACE Subject: [tagged]", checkAction{kind: checkReplace, word: "REPLACE", text: "Subject: [tagged]"}},
-		{"DUNNO", checkAction{kind: checkDunno, word: "DUNNO"}},
-		{"OK", checkAction{kind: checkDunno, word: "OK"}},
-		{"", checkAction{kind: checkDunno}},
-		{"REDIRECT a@b", checkAction{kind: checkRedirect, word: "REDIRECT", text: "a@b"}},
-		{"FILTER scan:[127.0.0.1]:10024", checkAction{kind: checkFilter, word: "FILTER", text: "scan:[127.0.0.1]:10024"}},
-		{"BCC a@b", checkAction{kind: checkUnsupported, word: "BCC", text: "a@b"}},
-		{"550 nope", checkAction{kind: checkUnsupported, word: "550", text: "nope"}},
-	}
-	for _, tt := range tests {
-		if got := parseCheckAction(tt.in); got != tt.want {
-			t.Errorf("parseCheckAction(%q) = %+v, want %+v", tt.in, got, tt.want)
-		}
-	}
-}
 
 func TestSplitCheckDSN(t *testing.T) {
 	for in, want := range map[string][2]string{
@@ -155,20 +129,6 @@ func TestContentChecksEditAndHold(t *testing.T) {
 	}
 	h.waitState(r["id"], queue.Hold)
 	h.waitLog(r["id"] + ": hold: header Subject: please review me from client.remote.org[192.0.2.9]")
-}
-
-// FuzzParseCheckAction: any table result parses; the action's text has
-// no surrounding white space and its word is the result's first word.
-func FuzzParseCheckAction(f *testing.F) {
-	for _, s := range []string{"REJECT", "reject 5.7.1 x", "PREPEND X: y", "  WARN  a  ", "\t", "DISCARD\ttext"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		a := parseCheckAction(s)
-		if a.text != strings.TrimSpace(a.text) || !strings.HasPrefix(strings.TrimSpace(s), a.word) {
-			t.Fatalf("parseCheckAction(%q) = %+v", s, a)
-		}
-	})
 }
 
 // TestContentFilterRoutesEveryRecipient: with content_filter, mail from
@@ -326,4 +286,29 @@ func TestRedirectAndFilterActions(t *testing.T) {
 		t.Errorf("header_checks FILTER: delivered to %s", got)
 	}
 	h.waitLog(": redirect: header Subject: quarantine this from c[192.0.2.9]")
+}
+
+// TestStripAction: STRIP was reported as unsupported and the field kept;
+// it drops the field and logs "strip:", as Postfix's cleanup does.
+func TestStripAction(t *testing.T) {
+	cfg, err := config.Parse("main.cf", strings.NewReader("header_checks = inline:{ {x-secret: yes=STRIP private header} }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newContentChecks(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var buf syncBuffer
+	in := inspect(c, &envelope.Envelope{ID: "4QueueId1", Sender: "a@b.example"}, maillog.NewWriter(&buf, "tern/cleanup"))
+	if e := in.inspector().Header(message.PrimaryHeader, "X-Secret: yes"); !e.Drop {
+		t.Errorf("STRIP kept the field: %+v", e)
+	}
+	if e := in.inspector().Header(message.PrimaryHeader, "Subject: hello"); e.Drop {
+		t.Error("an unmatched field was dropped")
+	}
+	if !strings.Contains(buf.String(), "4QueueId1: strip: header X-Secret: yes from local; from=<a@b.example> to=<>: private header") {
+		t.Errorf("log: %q", buf.String())
+	}
 }

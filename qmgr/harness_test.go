@@ -3,7 +3,6 @@ package qmgr
 import (
 	"context"
 	"fmt"
-	"github.com/tern-mta/tern/internal/testutil"
 	"io"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tern-mta/tern/internal/testutil"
 
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/config"

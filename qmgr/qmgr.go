@@ -194,7 +194,7 @@ func (m *Manager) Run(ctx context.Context, listeners []daemon.Listener) error {
 	defer m.q.Close()
 	defer m.router.close()
 	defer m.rewriter.close()
-	defer m.checks.close()
+	defer m.checks.Close()
 	moved, err := m.q.Recover()
 	if err != nil {
 		return fmt.Errorf("queue recovery: %w", err)

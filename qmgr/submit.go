@@ -119,7 +119,7 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	}
 	var checks *inspection
 	if !s.forward && !s.overrides["no_header_body_checks"] {
-		checks = m.checks.inspect(env, m.log)
+		checks = inspect(m.checks, env, m.log)
 	}
 	var content io.Reader = lr
 	var filter *localFilter
@@ -237,7 +237,7 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader, che
 		opt.NoMissingHeaders = m.rewriter.noMissingHeaders(s)
 	}
 	if checks != nil {
-		opt.Inspector = checks
+		opt.Inspector = checks.inspector()
 	}
 	return message.Cleanup(body, w, opt)
 }

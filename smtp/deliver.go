@@ -265,7 +265,9 @@ func (a *Agent) send(ctx context.Context, s *client.Session, peer string, dest d
 			results[i].Setup = setup
 		}
 	}()
-	rr, err := s.Send(ctx, msg())
+	m := msg()
+	rr, err := s.Send(ctx, m)
+	closeBody(m.Body)
 	var ce *client.Error
 	dead := errors.As(err, &ce)
 	if err != nil && !dead {
@@ -360,8 +362,8 @@ func recipientResult(peer string, r client.RcptResult) agent.Result {
 
 // message builds the client's view of the request; it is a function so
 // that each attempt reads the body from its start. generic, when not nil,
-// holds the addresses smtp_generic_maps gave, and the header is rewritten
-// too.
+// holds the addresses smtp_generic_maps gave; the content goes through
+// outgoing.
 func (a *Agent) message(req *agent.Request, generic *genericAddrs) func() client.Message {
 	return func() client.Message {
 		m := client.Message{
@@ -369,8 +371,9 @@ func (a *Agent) message(req *agent.Request, generic *genericAddrs) func() client
 			Body: agent.Reader(req.Body), EightBit: req.Env.EightBit,
 		}
 		if generic != nil {
-			m.Sender, m.Body = generic.sender, genericBody(a.set.generic, m.Body)
+			m.Sender = generic.sender
 		}
+		m.Body = a.outgoing(req.Env.ID, m.Body)
 		m.SMTPUTF8 = !isASCII(m.Sender)
 		for i, rc := range req.Recipients {
 			addr := rc.Address

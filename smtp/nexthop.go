@@ -3,10 +3,11 @@ package smtp
 import (
 	"fmt"
 
-	"github.com/tern-mta/tern/smtp/client"
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/tern-mta/tern/smtp/client"
 )
 
 // destination is a parsed next hop: where one delivery goes.

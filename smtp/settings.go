@@ -43,6 +43,7 @@ type settings struct {
 	saslEnable     bool
 	saslPasswords  []maps.Map
 	generic        *rewrite.Settings // smtp_generic_maps; nil: none
+	checks         *smtpChecks       // smtp_*_checks; nil: none
 	senderAuth     bool              // smtp_sender_dependent_authentication
 	tlsLogLevel    int               // smtp_tls_loglevel
 	delimiter      string            // recipient_delimiter, for sender lookups
@@ -134,6 +135,9 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 			return ms, err
 		}
 		if s.generic, err = rewrite.GenericFromConfig(cfg.Get, open); err != nil {
+			return s, err
+		}
+		if s.checks, err = openSMTPChecks(cfg, opt); err != nil {
 			return s, err
 		}
 	}
