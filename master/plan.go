@@ -35,7 +35,7 @@ func classify(command string) (kind, string) {
 	case postscreenCommand:
 		return kindOwn, "smtpd" // see servePostscreen
 	case "tlsmgr", "anvil", "scache", "verify", "proxymap", "proxywrite",
-		"postlog", "retry", "dnsblog", "tlsproxy":
+		"postlog", "postlogd", "retry", "dnsblog", "tlsproxy":
 		return kindNotNeeded, ""
 	}
 	return kindUnsupported, ""

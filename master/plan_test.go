@@ -39,6 +39,7 @@ func TestClassify(t *testing.T) {
 		{"proxymap", kindNotNeeded, ""},
 		{"proxywrite", kindNotNeeded, ""},
 		{"postlog", kindNotNeeded, ""},
+		{"postlogd", kindNotNeeded, ""}, // Debian's master.cf: postlog unix-dgram ... postlogd
 		{"pipe", kindOwn, "pipe"},
 		{"spawn", kindUnsupported, ""},
 		{"postscreen", kindOwn, "smtpd"},

@@ -26,6 +26,11 @@ type Settings struct {
 	EOL        string   // eol=: the line end written (default "\n")
 	Directory  string   // directory=: where the command runs (default "/")
 	NullSender string   // null_sender=: $sender of the null sender
+	// UserErr is why user= could not be resolved (an unknown user or
+	// group). As in Postfix, that is no reason to refuse to start: the
+	// stock Debian master.cf names users (vmail, ftn, ...) that most
+	// hosts lack. Deliveries are deferred until Resolve succeeds.
+	UserErr error
 }
 
 // has reports whether flag f is set.
@@ -79,17 +84,60 @@ func ParseArgs(args []string) (Settings, error) {
 }
 
 // finish resolves user=name[:group]: the command runs with its uid and
-// gid (the group's when one is named).
+// gid (the group's when one is named). A name that does not resolve is
+// kept in UserErr rather than failing (see Resolve).
 func (s *Settings) finish(spec string) error {
 	if spec == "" {
 		return errors.New("missing user= argument")
 	}
+	s.User = spec
+	if err := s.lookupUser(); err != nil {
+		var unknownUser user.UnknownUserError
+		var unknownGroup user.UnknownGroupError
+		if errors.As(err, &unknownUser) || errors.As(err, &unknownGroup) {
+			s.UserErr = err
+			return nil
+		}
+		return err
+	}
+	if err := s.checkUser(); err != nil {
+		if errors.Is(err, errUnprivileged) {
+			s.UserErr = err // an instance run by an ordinary user, as in tests
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// errUnprivileged: tern, not running as root, cannot run a command as
+// another user.
+var errUnprivileged = errors.New("tern runs without root privileges and can only run commands as itself")
+
+// Resolve looks user= up again when it did not resolve before (the user
+// may have been created since); the error says why it still does not.
+func (s *Settings) Resolve() error {
+	if s.UserErr == nil {
+		return nil
+	}
+	if err := s.lookupUser(); err != nil {
+		return err
+	}
+	if err := s.checkUser(); err != nil {
+		return err
+	}
+	s.UserErr = nil
+	return nil
+}
+
+// lookupUser sets UID and GID from user=.
+func (s *Settings) lookupUser() error {
+	spec := s.User
 	name, group, hasGroup := strings.Cut(spec, ":")
 	u, err := user.Lookup(name)
 	if err != nil {
 		return fmt.Errorf("user=%s: %w", spec, err)
 	}
-	s.User = spec
 	s.UID, _ = strconv.Atoi(u.Uid)
 	s.GID, _ = strconv.Atoi(u.Gid)
 	if hasGroup {
@@ -99,11 +147,17 @@ func (s *Settings) finish(spec string) error {
 		}
 		s.GID, _ = strconv.Atoi(g.Gid)
 	}
+	return nil
+}
+
+// checkUser refuses root and, for an unprivileged tern, other users.
+func (s *Settings) checkUser() error {
+	spec := s.User
 	if s.UID == 0 || s.GID == 0 {
 		return fmt.Errorf("user=%s: the command may not run with root privileges", spec)
 	}
 	if euid := os.Geteuid(); euid != 0 && euid != s.UID {
-		return fmt.Errorf("user=%s: tern runs as uid %d without root privileges and can only run commands as itself", spec, euid)
+		return fmt.Errorf("user=%s: %w (uid %d)", spec, errUnprivileged, euid)
 	}
 	return nil
 }

@@ -26,6 +26,9 @@ func Main(args []string) int {
 		d.Log.Fatalf("service %s: %v", d.Service, err)
 		return 1
 	}
+	if a.Set.UserErr != nil {
+		d.Log.Warnf("service %s: %v; its deliveries are deferred until the user exists", d.Service, a.Set.UserErr)
+	}
 	return agent.ServeDaemon(d, a, bodyMemLimit)
 }
 

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,6 +40,16 @@ type Agent struct {
 	Delimiter string
 	// Env is the command's environment (export_environment).
 	Env []string
+
+	userMu sync.Mutex // guards Set's user fields while resolveUser runs
+}
+
+// resolveUser makes sure user= resolves before a delivery; see
+// Settings.Resolve.
+func (a *Agent) resolveUser() error {
+	a.userMu.Lock()
+	defer a.userMu.Unlock()
+	return a.Set.Resolve()
 }
 
 // Deliver implements agent.Deliverer. With flags D or O each recipient
@@ -46,6 +57,12 @@ type Agent struct {
 // all, a recipient argument repeated for each.
 func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result {
 	out := make([]agent.Result, len(req.Recipients))
+	if err := a.resolveUser(); err != nil {
+		for i := range out {
+			out[i] = agent.Deferf("4.3.0", "mail transport unavailable: service %s: %v", a.Service, err)
+		}
+		return out
+	}
 	if lim := a.Set.SizeLimit; lim > 0 && req.Body.Size() > lim {
 		for i := range out {
 			out[i] = agent.Bouncef("5.2.3", "message too large for the %s service (size limit %d)", a.Service, lim)
@@ -79,7 +96,10 @@ func (a *Agent) run(ctx context.Context, req *agent.Request, rcpts []envelope.Re
 	cmd.Env, cmd.Dir = a.Env, a.Set.Directory
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if os.Geteuid() == 0 {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(a.Set.UID), Gid: uint32(a.Set.GID), Groups: []uint32{}}
+		a.userMu.Lock()
+		uid, gid := a.Set.UID, a.Set.GID
+		a.userMu.Unlock()
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
 	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second

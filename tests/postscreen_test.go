@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -57,4 +58,29 @@ func TestPostscreenEntryServedBySmtpd(t *testing.T) {
 	}
 	in.waitMbox(rcpt, "served by smtpd")
 	in.waitLog("tern/behind-postscreen/smtpd[", deliveryTimeout)
+}
+
+// TestDebianStockMasterCFChecks: Debian's stock master.cf (as the
+// postfix package installs it) made "tern check" exit 2: its maildrop,
+// ifmail, bsmtp and scalemail pipe entries name users most hosts lack,
+// which stopped tern from starting; its postlog entry's postlogd was
+// "unsupported". Unknown pipe users now defer those services'
+// deliveries instead, and postlogd is a helper tern does not need.
+func TestDebianStockMasterCFChecks(t *testing.T) {
+	const stock = "/usr/share/postfix/master.cf.dist"
+	src, err := os.ReadFile(stock)
+	if err != nil {
+		needPackage(t, "postfix", "Debian's stock master.cf is missing")
+	}
+	in := newInstance(t, options{master: string(src)})
+	out := in.run("tern", "check")
+	for _, want := range []string{"service postlog: command postlogd is not needed by tern; entry ignored",
+		"service tlsmgr: command tlsmgr is not needed by tern"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tern check lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "unsupported") {
+		t.Errorf("tern check reports an unsupported entry:\n%s", out)
+	}
 }
