@@ -1,9 +1,12 @@
 package smtp
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/config"
@@ -55,8 +58,69 @@ func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
 	if r.Preference, err = mx.ParseAddrPreference(cfg.Get("smtp_address_preference")); err != nil {
 		return nil, fmt.Errorf("smtp_address_preference: %w", err)
 	}
-	dialer := &net.Dialer{}
-	return &Agent{set: set, resolver: r, cache: newSessionCache(set.cacheTime), dial: dialer.DialContext}, nil
+	var bind4, bind6 string
+	if !lmtp {
+		bind4, bind6 = cfg.Get("smtp_bind_address"), cfg.Get("smtp_bind_address6")
+	}
+	dial, err := bindDialer(bind4, bind6)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{set: set, resolver: r, cache: newSessionCache(set.cacheTime), dial: dial}, nil
+}
+
+// bindDialer dials from smtp_bind_address (IPv4 servers) and
+// smtp_bind_address6 (IPv6 servers) when they are set, as on a host with
+// several addresses whose mail must leave from one; unix sockets and the
+// other family dial from any address.
+func bindDialer(v4, v6 string) (func(ctx context.Context, network, addr string) (net.Conn, error), error) {
+	local4, err := bindAddr("smtp_bind_address", v4, true)
+	if err != nil {
+		return nil, err
+	}
+	local6, err := bindAddr("smtp_bind_address6", v6, false)
+	if err != nil {
+		return nil, err
+	}
+	plain := &net.Dialer{}
+	if local4 == nil && local6 == nil {
+		return plain.DialContext, nil
+	}
+	from4, from6 := &net.Dialer{}, &net.Dialer{}
+	if local4 != nil {
+		from4.LocalAddr = local4
+	}
+	if local6 != nil {
+		from6.LocalAddr = local6
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		ip, perr := netip.ParseAddr(host)
+		switch {
+		case network == "unix" || err != nil || perr != nil:
+			return plain.DialContext(ctx, network, addr)
+		case ip.Unmap().Is4():
+			return from4.DialContext(ctx, network, addr)
+		}
+		return from6.DialContext(ctx, network, addr)
+	}, nil
+}
+
+// bindAddr parses a bind address parameter; nil when it is empty.
+func bindAddr(param, value string, want4 bool) (*net.TCPAddr, error) {
+	v := strings.Trim(strings.TrimSpace(value), "[]")
+	if v == "" {
+		return nil, nil
+	}
+	ip, err := netip.ParseAddr(v)
+	if err != nil || ip.Is4() != want4 {
+		family := "IPv6"
+		if want4 {
+			family = "IPv4"
+		}
+		return nil, fmt.Errorf("%s = %s: need an %s address", param, value, family)
+	}
+	return &net.TCPAddr{IP: ip.AsSlice()}, nil
 }
 
 // Check validates the settings of one smtp service for master.

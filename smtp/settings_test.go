@@ -1,6 +1,8 @@
 package smtp
 
 import (
+	"context"
+	"net"
 	"strings"
 	"testing"
 
@@ -123,4 +125,41 @@ func agentFor(t *testing.T, mainCF string) *Agent {
 		t.Fatal(err)
 	}
 	return &Agent{set: set}
+}
+
+// TestBindDialer: smtp_bind_address was known but had no effect; the
+// agent now connects from it.
+func TestBindDialer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	from := make(chan string, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			from <- err.Error()
+			return
+		}
+		from <- c.RemoteAddr().String()
+		c.Close()
+	}()
+	dial, err := bindDialer("127.0.0.2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dial(context.Background(), "tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if got := <-from; !strings.HasPrefix(got, "127.0.0.2:") {
+		t.Errorf("the connection came from %s, want 127.0.0.2", got)
+	}
+	for _, bad := range [][2]string{{"::1", ""}, {"", "127.0.0.1"}, {"mail.example.com", ""}} {
+		if _, err := bindDialer(bad[0], bad[1]); err == nil {
+			t.Errorf("bindDialer(%q, %q): no error", bad[0], bad[1])
+		}
+	}
 }

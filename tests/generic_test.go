@@ -28,6 +28,7 @@ func TestSMTPGenericMaps(t *testing.T) {
 		"relayhost = "+relay,
 		"smtp_generic_maps = inline:{ {joe@sender.tst=joe.public@example.tst}, {@sender.tst=noreply@example.tst} }",
 		"smtp_header_checks = regexp:"+checks,
+		"smtp_bind_address = 127.0.0.2",
 	)})
 	sender.start()
 	msg := "From: Joe <joe@sender.tst>\nCc: cron@sender.tst\nX-Internal-Host: build7.corp\nSubject: generic\n\nwritten by joe@sender.tst\n"
@@ -44,6 +45,10 @@ func TestSMTPGenericMaps(t *testing.T) {
 	}
 	if strings.Contains(mbox, "X-Internal-Host") {
 		t.Errorf("smtp_header_checks IGNORE left the header in:\n%s", mbox)
+	}
+	// smtp_bind_address (which had no effect): the mail left from it.
+	if !regexp.MustCompile(`connect from \S*\[127\.0\.0\.2\]`).MatchString(receiver.log()) {
+		t.Errorf("the receiver saw no connection from 127.0.0.2:\n%s", receiver.log())
 	}
 	if !regexp.MustCompile(`from=<joe@sender\.tst>`).MatchString(sender.log()) {
 		t.Errorf("the sender's log does not keep the queued address:\n%s", sender.log())

@@ -32,8 +32,6 @@ var unsupportedParams = map[string]bool{
 	"queue_minfree":                           true,
 	"remote_header_rewrite_domain":            true,
 	"sendmail_fix_line_endings":               true,
-	"smtp_bind_address":                       true,
-	"smtp_bind_address6":                      true,
 	"smtp_dns_support_level":                  true,
 	"smtp_fallback_relay":                     true,
 	"smtp_host_lookup":                        true,
