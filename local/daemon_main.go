@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -54,6 +55,7 @@ func ConfigFrom(c *config.Config) (Config, func(), error) {
 		HomeMailbox:         c.Get("home_mailbox"),
 		MailSpoolDirectory:  c.Get("mail_spool_directory"),
 		MailboxCommand:      c.Get("mailbox_command"),
+		MailboxTransport:    strings.TrimSpace(c.Get("mailbox_transport")),
 		ForwardPath:         c.List("forward_path"),
 		AllowCommands:       c.List("allow_mail_to_commands"),
 		AllowFiles:          c.List("allow_mail_to_files"),
@@ -92,7 +94,33 @@ func ConfigFrom(c *config.Config) (Config, func(), error) {
 		}
 	}
 	cfg.Forward = &cleanupForwarder{queueDir: c.Get("queue_directory")}
+	if cfg.MailboxTransport != "" {
+		cfg.Delegate = delegateTo(c.Get("queue_directory"), c.Duration("command_time_limit"))
+	}
 	return cfg, closer, nil
+}
+
+// delegateTo hands one recipient to the agent of a private master.cf
+// service, as Postfix's local does for mailbox_transport: over
+// $queue_directory/private/TRANSPORT, with the message's envelope and
+// content; the agent delivers and logs, and its result is returned.
+func delegateTo(queueDir string, timeout time.Duration) func(context.Context, string, string, *agent.Request, envelope.Recipient) agent.Result {
+	if timeout <= 0 {
+		timeout = 1000 * time.Second
+	}
+	return func(ctx context.Context, transport, nexthop string, req *agent.Request, rcpt envelope.Recipient) agent.Result {
+		path := filepath.Join(queueDir, "private", transport)
+		cl, err := agent.DialAgent(path, timeout)
+		if err != nil {
+			return agent.Deferf("4.3.0", "mail transport unavailable: mailbox_transport %s: %v", transport, err)
+		}
+		defer cl.Close()
+		rs, err := cl.Deliver(req.Env, []envelope.Recipient{rcpt}, transport, nexthop, agent.Reader(req.Body))
+		if err != nil {
+			return agent.Deferf("4.3.0", "mail transport unavailable: mailbox_transport %s: %v", transport, err)
+		}
+		return rs[0]
+	}
 }
 
 func splitList(s string) []string {

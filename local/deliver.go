@@ -92,9 +92,14 @@ func (a *Agent) run(ctx context.Context, run *rcptRun, job Job, uid, gid int) ag
 	return res
 }
 
-// mailbox delivers to a user's mailbox: mailbox_command, else the Maildir
-// or mbox that home_mailbox and mail_spool_directory name.
+// mailbox delivers to a user's mailbox: mailbox_transport, else
+// mailbox_command, else the Maildir or mbox that home_mailbox and
+// mail_spool_directory name.
 func (a *Agent) mailbox(ctx context.Context, run *rcptRun, st state, u *User, rv recipientVars) {
+	if a.cfg.MailboxTransport != "" {
+		a.delegateMailbox(ctx, run, st)
+		return
+	}
 	a.once(run, st, "mailbox "+u.Name, func() agent.Result {
 		if a.cfg.MailboxCommand != "" {
 			job := a.newJob(run, st, KindCommand)
@@ -123,6 +128,23 @@ func (a *Agent) mailbox(ctx context.Context, run *rcptRun, st state, u *User, rv
 			job.User, job.OwnerUID, job.OwnerGID = u.Name, u.UID, u.GID
 			return a.run(ctx, run, job, u.UID, u.GID)
 		}
+	})
+}
+
+// delegateMailbox hands the mailbox delivery of st.addr to
+// mailbox_transport's service, which delivers and logs it; the result is
+// marked Delegated so that it is not logged twice.
+func (a *Agent) delegateMailbox(ctx context.Context, run *rcptRun, st state) {
+	a.once(run, st, "transport "+strings.ToLower(st.addr), func() agent.Result {
+		transport, nexthop, _ := strings.Cut(a.cfg.MailboxTransport, ":")
+		if a.cfg.Delegate == nil {
+			return agent.Deferf("4.3.0", "mailbox_transport %s: no way to reach it", transport)
+		}
+		rcpt := run.top
+		rcpt.Address = st.addr
+		res := a.cfg.Delegate(ctx, transport, nexthop, run.rs.req, rcpt)
+		res.Delegated = true
+		return res
 	})
 }
 

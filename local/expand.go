@@ -65,8 +65,17 @@ func (r *rcptRun) forward(sender, addr string) {
 }
 
 // combine folds the outcomes into one result: any deferral defers the
-// recipient, else any bounce bounces it, else it was delivered.
+// recipient, else any bounce bounces it, else it was delivered. Only the
+// sole outcome of a delegated delivery stays unlogged by local.
 func (r *rcptRun) combine() agent.Result {
+	res := r.fold()
+	if len(r.subs) > 1 {
+		res.Delegated = false
+	}
+	return res
+}
+
+func (r *rcptRun) fold() agent.Result {
 	if len(r.subs) == 0 {
 		return agent.Bouncef("5.3.0", "no deliverable destination for %s", r.top.Address)
 	}
@@ -136,7 +145,15 @@ func (a *Agent) recipient(ctx context.Context, run *rcptRun, st state) {
 }
 
 // localUser delivers to a system account: ~/.forward, else the mailbox.
+// With mailbox_transport, a name without an account goes to that
+// transport too, as in Postfix (Dovecot knows users the system does not).
 func (a *Agent) localUser(ctx context.Context, run *rcptRun, st state, name, ext, delim, domain, localPart string) {
+	if a.cfg.MailboxTransport != "" {
+		if _, err := a.cfg.Users.Lookup(name); errors.Is(err, ErrNoUser) {
+			a.delegateMailbox(ctx, run, st)
+			return
+		}
+	}
 	u, ok := a.lookupUser(run, name)
 	if !ok {
 		return

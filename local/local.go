@@ -88,6 +88,13 @@ type Config struct {
 	HomeMailbox        string
 	MailSpoolDirectory string // mail_spool_directory
 	MailboxCommand     string // mailbox_command, run by /bin/sh as the user
+	// MailboxTransport is mailbox_transport ("lmtp:unix:private/dovecot-lmtp",
+	// "dovecot"): mailbox delivery is handed to that master.cf service,
+	// for known and unknown users alike; Delegate does it.
+	MailboxTransport string
+	// Delegate hands one recipient to another delivery agent
+	// (MailboxTransport); nil makes such deliveries defer.
+	Delegate func(ctx context.Context, transport, nexthop string, req *agent.Request, rcpt envelope.Recipient) agent.Result
 	// ForwardPath is forward_path, with main.cf's $names expanded; the
 	// per-recipient $home, $user, $extension, $recipient_delimiter, $local,
 	// $domain, $shell and $recipient are expanded here.

@@ -78,6 +78,9 @@ type Result struct {
 	// are its duty (RFC 3461 section 4.1), so tern sends no "relayed"
 	// notice of its own.
 	DSNPassed bool
+	// Delegated is set when another agent delivered the recipient (local's
+	// mailbox_transport) and logged the delivery: it is not logged again.
+	Delegated bool
 	// Setup is the time the agent spent before the transfer: DNS
 	// lookups, connecting, greeting, EHLO, TLS and AUTH (the c of
 	// Postfix's delays=a/b/c/d). It is logged by the agent and not sent
@@ -169,7 +172,9 @@ func (s *Server) serve(ctx context.Context, c *ipc.Conn) error {
 			return fmt.Errorf("agent: %d results for %d recipients", len(results), len(req.Recipients))
 		}
 		for i, r := range results {
-			LogResult(s.Log, req.Env, req.Recipients[i], r, start)
+			if !r.Delegated {
+				LogResult(s.Log, req.Env, req.Recipients[i], r, start)
+			}
 		}
 		if err := c.Send(ipc.FrameReply, encodeResults(results)); err != nil {
 			return err

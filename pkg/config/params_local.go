@@ -27,7 +27,7 @@ var localParams = []Param{
 	{"mailbox_command_maps", "", typeMapList, "Per-recipient mailbox_command overrides."},
 	{"mailbox_delivery_lock", "fcntl, dotlock", typeList, "Locks taken on an mbox file: flock, fcntl, dotlock."},
 	{"mailbox_size_limit", "51200000", typeSize, "Maximal size of a mailbox file; 0 means unlimited."},
-	{"mailbox_transport", "", typeString, "Transport that delivers local mailboxes instead of local itself."},
+	{"mailbox_transport", "", typeString, "Master.cf service (transport[:nexthop], e.g. lmtp:unix:private/dovecot-lmtp) to which local hands mailbox delivery, for system users and names without an account alike."},
 	{"mailbox_transport_maps", "", typeMapList, "Per-recipient mailbox_transport overrides."},
 	{"owner_request_special", "yes", typeBool, "Treat owner-x and x-request addresses specially."},
 	{"prepend_delivered_header", "command, file, forward", typeList, "Deliveries that get a Delivered-To: header."},

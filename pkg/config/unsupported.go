@@ -23,7 +23,6 @@ var unsupportedParams = map[string]bool{
 	"in_flow_delay":                           true,
 	"luser_relay":                             true,
 	"mailbox_command_maps":                    true,
-	"mailbox_transport":                       true,
 	"mailbox_transport_maps":                  true,
 	"message_reject_characters":               true,
 	"message_strip_characters":                true,
