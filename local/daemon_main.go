@@ -56,6 +56,7 @@ func ConfigFrom(c *config.Config) (Config, func(), error) {
 		MailSpoolDirectory:  c.Get("mail_spool_directory"),
 		MailboxCommand:      c.Get("mailbox_command"),
 		MailboxTransport:    strings.TrimSpace(c.Get("mailbox_transport")),
+		LuserRelay:          strings.TrimSpace(c.Get("luser_relay")),
 		ForwardPath:         c.List("forward_path"),
 		AllowCommands:       c.List("allow_mail_to_commands"),
 		AllowFiles:          c.List("allow_mail_to_files"),

@@ -148,9 +148,13 @@ func (a *Agent) recipient(ctx context.Context, run *rcptRun, st state) {
 // With mailbox_transport, a name without an account goes to that
 // transport too, as in Postfix (Dovecot knows users the system does not).
 func (a *Agent) localUser(ctx context.Context, run *rcptRun, st state, name, ext, delim, domain, localPart string) {
-	if a.cfg.MailboxTransport != "" {
+	if a.cfg.MailboxTransport != "" || a.cfg.LuserRelay != "" {
 		if _, err := a.cfg.Users.Lookup(name); errors.Is(err, ErrNoUser) {
-			a.delegateMailbox(ctx, run, st)
+			if a.cfg.MailboxTransport != "" {
+				a.delegateMailbox(ctx, run, st)
+			} else {
+				a.luserRelay(ctx, run, st, recipientVars{user: &User{Name: name}, ext: ext, delim: delim, domain: domain, local: localPart})
+			}
 			return
 		}
 	}
@@ -167,6 +171,24 @@ func (a *Agent) localUser(ctx context.Context, run *rcptRun, st state, name, ext
 		return
 	}
 	a.mailbox(ctx, run, st, u, rv)
+}
+
+// luserRelay sends mail for a name without an account to luser_relay,
+// with $user, $extension, $recipient_delimiter, $local, $domain and
+// $recipient expanded, as Postfix's local does; the result is delivered
+// as any address (an alias or a remote address alike).
+func (a *Agent) luserRelay(ctx context.Context, run *rcptRun, st state, rv recipientVars) {
+	v := vars{"user": rv.user.Name, "extension": rv.ext, "recipient_delimiter": rv.delim,
+		"local": rv.local, "domain": rv.domain, "recipient": st.addr, "home": "", "shell": ""}
+	dest, _, ok := expandTemplate(a.cfg.LuserRelay, v)
+	if !ok || strings.TrimSpace(dest) == "" {
+		a.cfg.Log.Warnf("%s: luser_relay %q: bad expansion for %s", run.rs.req.Env.ID, a.cfg.LuserRelay, st.addr)
+		run.add(agent.Deferf("4.3.0", "luser_relay configuration error"))
+		return
+	}
+	next := st
+	next.addr = a.qualify(strings.TrimSpace(dest))
+	a.recipient(ctx, run, next)
 }
 
 // lookupUser finds an account; on failure it records the outcome.

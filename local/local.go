@@ -92,6 +92,9 @@ type Config struct {
 	// "dovecot"): mailbox delivery is handed to that master.cf service,
 	// for known and unknown users alike; Delegate does it.
 	MailboxTransport string
+	// LuserRelay is luser_relay: where mail for a name without an account
+	// goes ($user, $local, $domain, ... expanded), "" to bounce it.
+	LuserRelay string
 	// Delegate hands one recipient to another delivery agent
 	// (MailboxTransport); nil makes such deliveries defer.
 	Delegate func(ctx context.Context, transport, nexthop string, req *agent.Request, rcpt envelope.Recipient) agent.Result

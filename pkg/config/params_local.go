@@ -21,7 +21,7 @@ var localParams = []Param{
 	{"local_destination_recipient_limit", "1", typeInt, "Recipients per local delivery."},
 	{"local_recipient_maps", "proxy:unix:passwd.byname $alias_maps", typeMapList, "Tables of known local recipients; empty accepts any local address."},
 	{"local_transport", "local:$myhostname", typeString, "Transport for domains in mydestination."},
-	{"luser_relay", "", typeString, "Destination for unknown local recipients; expanded per recipient."},
+	{"luser_relay", "", typeString, "Where local sends mail for names without a system account ($user, $local, $domain, $extension, $recipient expanded per recipient); empty bounces it."},
 	{"mail_spool_directory", "/var/mail", typeString, "Directory of mbox files; a trailing / means Maildir."},
 	{"mailbox_command", "", typeString, "Command that delivers to the mailbox instead of local itself; expanded per recipient."},
 	{"mailbox_command_maps", "", typeMapList, "Per-recipient mailbox_command overrides."},

@@ -21,7 +21,6 @@ var unsupportedParams = map[string]bool{
 	"fallback_transport_maps":                 true,
 	"header_from_format":                      true,
 	"in_flow_delay":                           true,
-	"luser_relay":                             true,
 	"mailbox_command_maps":                    true,
 	"mailbox_transport_maps":                  true,
 	"message_reject_characters":               true,
