@@ -121,6 +121,9 @@ func (s *session) rcpt(ctx context.Context, arg string) reply.Reply {
 	if len(s.tx.rcpts) >= s.srv.set.recipientLimit {
 		return reply.New(reply.CodeInsufficient, reply.StatusTempTooMany, "Error: too many recipients")
 	}
+	if r := s.srv.checkRecipientRate(s); !r.IsZero() {
+		return r
+	}
 	raw, params, ok := pathArg(arg, "TO:")
 	if !ok {
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: RCPT TO:<address>")

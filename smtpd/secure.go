@@ -30,6 +30,10 @@ func (s *session) starttls(ctx context.Context, arg string) reply.Reply {
 	case s.srv.tlsConfig == nil:
 		return reply.New(reply.CodeTempAuthFailure, reply.StatusTempPolicy, "TLS not available due to local problem")
 	}
+	if r := s.srv.checkTLSRate(s); !r.IsZero() {
+		s.closing = true
+		return r
+	}
 	if n := s.br.Buffered(); n > 0 {
 		s.srv.log.Infof("improper command pipelining after STARTTLS from %s: %d bytes discarded", s.client, n)
 		_, _ = s.br.Discard(n)
@@ -145,6 +149,9 @@ func (s *session) auth(ctx context.Context, arg string) reply.Reply {
 		return reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: already authenticated")
 	case s.tx != nil:
 		return reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: MAIL transaction in progress")
+	}
+	if r := s.srv.checkAuthRate(s); !r.IsZero() {
+		return r
 	}
 	mech, initText, hasInit := strings.Cut(strings.TrimSpace(arg), " ")
 	mech = strings.ToUpper(mech)

@@ -156,16 +156,50 @@ func (srv *Server) checkConnect(s *session) reply.Reply {
 
 // checkMessageRate applies smtpd_client_message_rate_limit at MAIL.
 func (srv *Server) checkMessageRate(s *session) reply.Reply {
-	a := s.client.addr
-	lim := srv.set.msgRateLimit
-	if lim <= 0 || srv.exempt(srv.set.limitExempt, a) {
-		return reply.Reply{}
-	}
-	if n := srv.anvil.message(a); n > lim {
+	if n, over := srv.overRate(s, eventMail, srv.set.msgRateLimit); over {
 		srv.log.Warnf("Message delivery request rate limit exceeded: %d from %s for service smtp", n, s.client)
-		return reply.New(reply.CodeInsufficient, "4.3.2", "Error: too much mail from %s", a)
+		return reply.New(reply.CodeInsufficient, "4.3.2", "Error: too much mail from %s", s.client.addr)
 	}
 	return reply.Reply{}
+}
+
+// checkRecipientRate applies smtpd_client_recipient_rate_limit at RCPT.
+func (srv *Server) checkRecipientRate(s *session) reply.Reply {
+	if n, over := srv.overRate(s, eventRcpt, srv.set.rcptRateLimit); over {
+		srv.log.Warnf("Recipient address rate limit exceeded: %d from %s for service smtp", n, s.client)
+		return reply.New(reply.CodeMailboxBusy, reply.StatusTempRelayDenied, "Error: too many recipients from %s", s.client.addr)
+	}
+	return reply.Reply{}
+}
+
+// checkAuthRate applies smtpd_client_auth_rate_limit at AUTH.
+func (srv *Server) checkAuthRate(s *session) reply.Reply {
+	if n, over := srv.overRate(s, eventAuth, srv.set.authRateLimit); over {
+		srv.log.Warnf("AUTH command rate limit exceeded: %d from %s for service smtp", n, s.client)
+		return reply.New(reply.CodeMailboxBusy, reply.StatusTempRelayDenied, "Error: too many AUTH commands from %s", s.client.addr)
+	}
+	return reply.Reply{}
+}
+
+// checkTLSRate applies smtpd_client_new_tls_session_rate_limit at
+// STARTTLS; the session then ends, as in Postfix.
+func (srv *Server) checkTLSRate(s *session) reply.Reply {
+	if n, over := srv.overRate(s, eventTLS, srv.set.tlsRateLimit); over {
+		srv.log.Warnf("New TLS session rate limit exceeded: %d from %s for service smtp", n, s.client)
+		return reply.New(reply.CodeUnavailable, reply.StatusTempPolicy, "%s Error: too many new TLS sessions from %s", srv.set.hostname, s.client.addr)
+	}
+	return reply.Reply{}
+}
+
+// overRate counts one event of the client and reports the count in the
+// current window and whether it passes limit (0: no limit; clients of
+// smtpd_client_event_limit_exceptions are not counted).
+func (srv *Server) overRate(s *session, e event, limit int) (int, bool) {
+	if limit <= 0 || srv.exempt(srv.set.limitExempt, s.client.addr) {
+		return 0, false
+	}
+	n := srv.anvil.event(s.client.addr, e)
+	return n, n > limit
 }
 
 // anvil counts connections and events per client, as Postfix's anvil(8)
@@ -180,8 +214,20 @@ type anvil struct {
 type clientCount struct {
 	active      int
 	windowStart time.Time
-	conns, msgs int
+	conns       int
+	events      [numEvents]int
 }
+
+// event is a kind of client request that anvil counts per time unit.
+type event int
+
+const (
+	eventMail event = iota // MAIL (smtpd_client_message_rate_limit)
+	eventRcpt              // RCPT (smtpd_client_recipient_rate_limit)
+	eventAuth              // AUTH (smtpd_client_auth_rate_limit)
+	eventTLS               // STARTTLS (smtpd_client_new_tls_session_rate_limit)
+	numEvents
+)
 
 func newAnvil(unit time.Duration) *anvil {
 	if unit <= 0 {
@@ -199,7 +245,7 @@ func (a *anvil) entry(addr netip.Addr) *clientCount {
 		a.counts[addr] = c
 	}
 	if now := a.now(); now.Sub(c.windowStart) >= a.unit {
-		c.windowStart, c.conns, c.msgs = now, 0, 0
+		c.windowStart, c.conns, c.events = now, 0, [numEvents]int{}
 	}
 	return c
 }
@@ -230,11 +276,12 @@ func (a *anvil) status(addr netip.Addr) (active, rate int) {
 	return c.active, c.conns
 }
 
-// message counts one MAIL and returns the count in the current window.
-func (a *anvil) message(addr netip.Addr) int {
+// event counts one event of kind e and returns the count in the current
+// window.
+func (a *anvil) event(addr netip.Addr, e event) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	c := a.entry(addr)
-	c.msgs++
-	return c.msgs
+	c.events[e]++
+	return c.events[e]
 }

@@ -395,6 +395,24 @@ func TestClientLimits(t *testing.T) {
 		}
 		c.cmd("MAIL FROM:<a@b.tst>", "452 4.3.2 Error: too much mail from 127.0.0.1")
 	})
+	// The three limits below were reported as having no effect.
+	t.Run("recipient rate", func(t *testing.T) {
+		ts := startServer(t, "smtpd_client_recipient_rate_limit = 2\nsmtpd_client_event_limit_exceptions =")
+		c := ts.dial(t)
+		c.cmd("MAIL FROM:<a@b.tst>", "250")
+		c.cmd("RCPT TO:<u1@example.tst>", "250")
+		c.cmd("RCPT TO:<u2@example.tst>", "250")
+		c.cmd("RCPT TO:<u3@example.tst>", "450 4.7.1 Error: too many recipients from 127.0.0.1")
+	})
+	t.Run("auth rate", func(t *testing.T) {
+		ts := startServerWith(t, "smtpd_tls_auth_only = no\nsmtpd_client_auth_rate_limit = 2\nsmtpd_client_event_limit_exceptions =",
+			func(s *Server) { s.sasl = fakeSASL{} })
+		c := ts.dial(t)
+		c.cmd("EHLO client.example", "250")
+		c.cmd("AUTH PLAIN AGFsaWNlAHB3", "535 5.7.8")
+		c.cmd("AUTH PLAIN AGFsaWNlAHB3", "535 5.7.8")
+		c.cmd("AUTH PLAIN AGFsaWNlAHB3", "450 4.7.1 Error: too many AUTH commands from 127.0.0.1")
+	})
 	t.Run("exempt network", func(t *testing.T) {
 		ts := startServer(t, "smtpd_client_message_rate_limit = 1\nsmtpd_client_event_limit_exceptions = 127.0.0.0/8")
 		c := ts.dial(t)

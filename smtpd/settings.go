@@ -44,6 +44,9 @@ type settings struct {
 	connCountLimit    int
 	connRateLimit     int
 	msgRateLimit      int
+	rcptRateLimit     int // smtpd_client_recipient_rate_limit
+	authRateLimit     int // smtpd_client_auth_rate_limit
+	tlsRateLimit      int // smtpd_client_new_tls_session_rate_limit
 	rateUnit          time.Duration
 	limitExempt       *netlist.List // smtpd_client_event_limit_exceptions
 	myNetworks        *netlist.List
@@ -87,6 +90,9 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		connCountLimit:    cfg.Int("smtpd_client_connection_count_limit"),
 		connRateLimit:     cfg.Int("smtpd_client_connection_rate_limit"),
 		msgRateLimit:      cfg.Int("smtpd_client_message_rate_limit"),
+		rcptRateLimit:     cfg.Int("smtpd_client_recipient_rate_limit"),
+		authRateLimit:     cfg.Int("smtpd_client_auth_rate_limit"),
+		tlsRateLimit:      cfg.Int("smtpd_client_new_tls_session_rate_limit"),
 		rateUnit:          cfg.Duration("anvil_rate_time_unit"),
 		discardEhlo:       map[string]bool{},
 		contentFilter:     strings.TrimSpace(cfg.Get("content_filter")),

@@ -315,3 +315,20 @@ func TestSmugglingPipeliningAndBDAT(t *testing.T) {
 		t.Errorf("%d messages in the mailbox, want 6", n)
 	}
 }
+
+// TestNewTLSSessionRateLimit: smtpd_client_new_tls_session_rate_limit
+// was reported as having no effect; past the limit STARTTLS gets 421 and
+// the session ends, as in Postfix.
+func TestNewTLSSessionRateLimit(t *testing.T) {
+	in, ca := smtpdInstance(t, "smtpd_client_new_tls_session_rate_limit = 1", "smtpd_client_event_limit_exceptions =")
+	addr := in.smtpAddr("127.0.0.1:0")
+	out, err := swaks(t, "--server", addr, "--tls", "--tls-ca-path", ca.caFile, "--quit-after", "TLS")
+	if err != nil {
+		t.Fatalf("first TLS session: %v\n%s", err, out)
+	}
+	out, _ = swaks(t, "--server", addr, "--tls", "--quit-after", "TLS")
+	if !strings.Contains(out, "421 4.7.0 mail.example.tst Error: too many new TLS sessions from 127.0.0.1") {
+		t.Errorf("second TLS session not refused:\n%s", out)
+	}
+	in.waitLog("New TLS session rate limit exceeded: 2 from localhost[127.0.0.1]", deliveryTimeout)
+}
