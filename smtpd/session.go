@@ -97,6 +97,7 @@ func newSession(srv *Server, conn net.Conn, c client) *session {
 // send writes a reply; it goes out at the next flush.
 func (s *session) send(r reply.Reply) {
 	if r.Permanent() || r.Temporary() {
+		r.Text += s.rejectFooter()
 		s.errors++
 		if s.errors > s.srv.set.softErrorLimit && s.srv.set.errorSleep > 0 {
 			_ = s.bw.Flush()

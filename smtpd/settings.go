@@ -55,6 +55,7 @@ type settings struct {
 	inetAddrs         map[netip.Addr]bool // inet_interfaces
 	strictEnvelopes   bool                // strict_rfc821_envelopes: paths need angle brackets
 	tlsLogLevel       int                 // smtpd_tls_loglevel
+	rejectFooter      string              // smtpd_reject_footer, unexpanded
 	ccert             clientCertSettings
 	contentFilter     string      // content_filter: where this service's mail goes first
 	receiveOverrides  []string    // receive_override_options, passed to cleanup
@@ -100,6 +101,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		inetAddrs:         netlist.OwnAddrs(cfg.List("inet_interfaces")),
 		strictEnvelopes:   cfg.Bool("strict_rfc821_envelopes"),
 		tlsLogLevel:       cfg.Int("smtpd_tls_loglevel"),
+		rejectFooter:      strings.TrimSpace(cfg.Get("smtpd_reject_footer")),
 		receiveOverrides:  cfg.List("receive_override_options"),
 	}
 	for _, f := range cfg.List("smtpd_forbidden_commands") {
