@@ -47,3 +47,23 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: any command line parses or fails without a panic; a parsed
+// one has exactly one action, and -i and -s carry their argument.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"-p", "-c /etc/x -f", "-vj", "-s example.com", "-iABC", "-p -f", "-", "--", "-c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		r, err := parse(strings.Fields(line))
+		if err != nil {
+			return
+		}
+		if !strings.ContainsRune("fijps", rune(r.action)) || r.action == 0 {
+			t.Fatalf("parse(%q): action %q", line, r.action)
+		}
+		if (r.action == 'i' || r.action == 's') && r.arg == "" {
+			t.Fatalf("parse(%q): -%c without its argument", line, r.action)
+		}
+	})
+}
