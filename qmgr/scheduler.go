@@ -3,6 +3,7 @@ package qmgr
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ type scheduler struct {
 	backlog    bool // incoming messages were left in the queue at the active limit
 	wake       chan struct{}
 	flush      chan struct{}
+	flushSome  chan flushFilter // postqueue -i and -s: part of the queue
 	pickupKick chan struct{}
 	transports map[string]*transport
 	running    sync.WaitGroup
@@ -69,6 +71,7 @@ func newScheduler(m *Manager) *scheduler {
 		active:     map[string]*activeMsg{},
 		wake:       make(chan struct{}, 1),
 		flush:      make(chan struct{}, 1),
+		flushSome:  make(chan flushFilter, 16),
 		pickupKick: make(chan struct{}, 1),
 		transports: map[string]*transport{},
 		claimed:    map[string]chan struct{}{},
@@ -106,6 +109,8 @@ func (s *scheduler) run(ctx context.Context) {
 		case <-s.wake:
 		case <-s.flush:
 			s.loadState(queue.Deferred)
+		case f := <-s.flushSome:
+			s.loadMatching(f)
 		case <-timer.C:
 			s.loadDue(time.Now())
 		}
@@ -166,6 +171,57 @@ func (s *scheduler) loadState(state queue.State) {
 	for _, env := range envs {
 		s.activate(env, state, false)
 	}
+}
+
+// flushFilter names the mail a partial flush makes due: one message
+// (postqueue -i, sendmail -qI) or the deferred mail with a recipient in
+// a domain or its subdomains (postqueue -s, sendmail -qR).
+type flushFilter struct {
+	id, site string
+}
+
+// loadMatching activates the messages that f names.
+func (s *scheduler) loadMatching(f flushFilter) {
+	if f.id != "" {
+		env, state, err := s.m.q.Get(f.id)
+		if err == nil && (state == queue.Deferred || state == queue.Incoming) {
+			s.activate(env, state, false)
+		}
+		return
+	}
+	site := strings.ToLower(strings.Trim(f.site, "[]."))
+	var envs []*envelope.Envelope
+	err := s.m.q.Walk(queue.Deferred, func(env *envelope.Envelope) error {
+		if hasRecipientIn(env, site) {
+			envs = append(envs, env)
+		}
+		if len(envs) >= activeLimitDefault {
+			return queue.ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		s.m.log.Errorf("scan deferred queue: %v", err)
+	}
+	for _, env := range envs {
+		s.activate(env, queue.Deferred, false)
+	}
+}
+
+// hasRecipientIn reports whether env has a recipient still to deliver in
+// domain site or a subdomain of it.
+func hasRecipientIn(env *envelope.Envelope, site string) bool {
+	for _, rc := range env.Recipients {
+		if rc.Status != envelope.Pending {
+			continue
+		}
+		_, domain := splitAddr(rc.Address)
+		domain = strings.ToLower(domain)
+		if domain == site || strings.HasSuffix(domain, "."+site) {
+			return true
+		}
+	}
+	return false
 }
 
 // loadDue activates deferred messages whose retry time has come.

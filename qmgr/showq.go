@@ -120,7 +120,16 @@ func (m *Manager) serveQmgr(ctx context.Context, c *ipc.Conn) {
 	switch req.Get(attrRequest) {
 	case "flush":
 		kick(m.sched.pickupKick)
-		kick(m.sched.flush)
+		f := flushFilter{id: req.Get("id"), site: req.Get("site")}
+		if f.id == "" && f.site == "" {
+			kick(m.sched.flush)
+			break
+		}
+		select {
+		case m.sched.flushSome <- f:
+		default:
+			kick(m.sched.flush) // many asked at once: flush it all
+		}
 	case "wakeup":
 		kick(m.sched.pickupKick)
 	case string(postsuper.Delete), string(postsuper.Hold), string(postsuper.Release), string(postsuper.Requeue):

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tern-mta/tern/smtp/mx/mxtest"
 )
 
 // TestPostqueue: monitoring scripts and exporters call postqueue -p and
@@ -59,6 +61,28 @@ func TestPostqueue(t *testing.T) {
 			t.Errorf("postqueue -j recipients for %s: %+v, want it with its delay reason", to, e.Recipients)
 		}
 	}
+	// postqueue -i flushed the whole queue; now only the message named.
+	p.sender.run("tern", "queue", "release", ids[second])
+	p.dns.SetBehavior("other.tst", mxtest.ServFail)
+	third := "third@other.tst"
+	if code, out := p.sender.sendmail("Subject: third\n\nbody\n", "-f", "alice@sender.tst", third); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	ids[third] = deferredIDs(t, p.sender, third)[third]
+	attempts := func(id string) int { return strings.Count(p.sender.log(), id+": to=<") }
+	firstBefore, thirdBefore := attempts(ids[first]), attempts(ids[third])
+	p.sender.run("tern", "postqueue", "-i", ids[first])
+	waitFor(t, deliveryTimeout, "another attempt of "+ids[first]+" after postqueue -i", func() bool {
+		return attempts(ids[first]) > firstBefore
+	})
+	if attempts(ids[third]) != thirdBefore {
+		t.Errorf("postqueue -i %s also flushed %s", ids[first], ids[third])
+	}
+	// -s flushes the mail of one domain: the third message's.
+	p.sender.run("tern", "postqueue", "-s", "other.tst")
+	waitFor(t, deliveryTimeout, "another attempt of "+ids[third]+" after postqueue -s", func() bool {
+		return attempts(ids[third]) > thirdBefore
+	})
 	before := strings.Count(p.sender.log(), "status=deferred")
 	p.sender.run("tern", "postqueue", "-f")
 	waitFor(t, deliveryTimeout, "another attempt after postqueue -f", func() bool {

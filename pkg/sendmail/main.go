@@ -167,12 +167,12 @@ func (r *runner) run(args []string) error {
 	case modeNewaliases:
 		return r.newaliases(o)
 	case modeFlush:
-		return r.flush()
+		return r.flush(o)
 	case modeSMTP:
 		return r.smtp()
 	}
 	if o.flushSite != "" || o.flushID != "" {
-		return r.flush()
+		return r.flush(o)
 	}
 	return r.enqueue(o)
 }

@@ -96,6 +96,7 @@ const (
 	AttrText     = "text"
 	AttrDSN      = "dsn"
 	AttrFormat   = "format"
+	AttrSite     = "site"
 )
 
 // Values of the request and status attributes.

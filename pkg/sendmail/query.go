@@ -44,17 +44,24 @@ func (r *runner) queueReport(format string) error {
 	return nil
 }
 
-// flush asks qmgr to attempt delivery of everything queued now (-q). The
-// site (-qR) and queue id (-qI) narrow what Postfix flushes; tern accepts
-// them and flushes the whole queue.
-func (r *runner) flush() error {
+// flush asks qmgr to attempt delivery of everything queued now (-q), or,
+// with -qR site, of the deferred mail for that domain and its subdomains,
+// or, with -qI, of one message.
+func (r *runner) flush(o *options) error {
 	const down = "Cannot flush mail queue - mail system is down"
 	c, err := r.env.Dial(filepath.Join(r.env.QueueDirectory, QmgrSocket))
 	if err != nil {
 		return fatal(ExUnavailable, "%s", down)
 	}
 	defer c.Close()
-	reply, err := c.Call(ipc.Record{{Name: AttrRequest, Value: RequestFlush}})
+	req := ipc.Record{{Name: AttrRequest, Value: RequestFlush}}
+	if o.flushSite != "" {
+		req = append(req, ipc.Attr{Name: AttrSite, Value: o.flushSite})
+	}
+	if o.flushID != "" {
+		req = append(req, ipc.Attr{Name: AttrID, Value: o.flushID})
+	}
+	reply, err := c.Call(req)
 	if err != nil {
 		return fatal(ExUnavailable, "%s", down)
 	}
