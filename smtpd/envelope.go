@@ -51,6 +51,9 @@ func (s *session) mail(ctx context.Context, arg string) reply.Reply {
 	if r := s.srv.checkMessageRate(s); !r.IsZero() {
 		return r
 	}
+	if r := s.checkSpace(tx.size); !r.IsZero() {
+		return r
+	}
 	tx.sender = addr
 	s.tx = tx
 	if r := s.check(ctx, restrict.Mail, ""); !r.IsZero() {

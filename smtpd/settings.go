@@ -56,6 +56,7 @@ type settings struct {
 	strictEnvelopes   bool                // strict_rfc821_envelopes: paths need angle brackets
 	tlsLogLevel       int                 // smtpd_tls_loglevel
 	rejectFooter      string              // smtpd_reject_footer, unexpanded
+	queueMinFree      int64               // queue_minfree
 	ccert             clientCertSettings
 	contentFilter     string      // content_filter: where this service's mail goes first
 	receiveOverrides  []string    // receive_override_options, passed to cleanup
@@ -102,6 +103,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		strictEnvelopes:   cfg.Bool("strict_rfc821_envelopes"),
 		tlsLogLevel:       cfg.Int("smtpd_tls_loglevel"),
 		rejectFooter:      strings.TrimSpace(cfg.Get("smtpd_reject_footer")),
+		queueMinFree:      cfg.Int64("queue_minfree"),
 		receiveOverrides:  cfg.List("receive_override_options"),
 	}
 	for _, f := range cfg.List("smtpd_forbidden_commands") {
@@ -109,6 +111,10 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 	}
 	for _, k := range cfg.List("smtpd_discard_ehlo_keywords") {
 		s.discardEhlo[strings.ToLower(k)] = true
+	}
+	// As Postfix: at least 1.5 times message_size_limit must be free.
+	if floor := s.sizeLimit + s.sizeLimit/2; s.queueMinFree < floor {
+		s.queueMinFree = floor
 	}
 	if s.recipientLimit <= 0 {
 		s.recipientLimit = 1000

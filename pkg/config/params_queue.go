@@ -34,7 +34,7 @@ var queueParams = []Param{
 	{"qmgr_message_recipient_limit", "20000", typeInt, "Maximal number of in-memory recipients of all active messages."},
 	{"queue_directory", "/var/spool/tern", typeString, "Directory holding the queue (tern's own; Postfix uses /var/spool/postfix)."},
 	{"queue_file_attribute_count_limit", "100", typeInt, "Maximal number of named attributes in one queued message."},
-	{"queue_minfree", "0", typeSize, "Free bytes needed in the queue file system to accept mail; 0 means 1.5 times message_size_limit."},
+	{"queue_minfree", "0", typeSize, "Bytes the queue's file system keeps free, at least 1.5 times message_size_limit: smtpd refuses MAIL with 452 4.3.1 when no more is free, or too little for the declared SIZE= next to it, or less than twice that size."},
 	{"queue_run_delay", "300s", typeTimeS, "How often the deferred queue is scanned."},
 	{"relay_destination_concurrency_limit", "$default_destination_concurrency_limit", typeInt, "Parallel delivery limit of the relay transport."},
 	{"relay_destination_recipient_limit", "$default_destination_recipient_limit", typeInt, "Recipients per delivery of the relay transport."},

@@ -27,7 +27,6 @@ var unsupportedParams = map[string]bool{
 	"message_strip_characters":            true,
 	"notify_classes":                      true,
 	"qmgr_message_active_limit":           true,
-	"queue_minfree":                       true,
 	"remote_header_rewrite_domain":        true,
 	"sendmail_fix_line_endings":           true,
 	"smtp_dns_support_level":              true,
