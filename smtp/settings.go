@@ -37,6 +37,9 @@ type settings struct {
 	// the levels that skip the certificate check and one for those that
 	// make it, so that neither resumes the other's sessions. nil: none.
 	sessions, checkedSessions tls.ClientSessionCache
+	// clientCerts is smtp_tls_cert_file with smtp_tls_key_file: the
+	// certificate offered to servers that ask for one; nil for none.
+	clientCerts []tls.Certificate
 	// wrapperMode is smtp_tls_wrappermode: TLS from the first byte
 	// (port 465) instead of STARTTLS.
 	wrapperMode    bool
@@ -145,6 +148,13 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		s.sessions = tls.NewLRUClientSessionCache(tlsSessionCacheSize)
 		s.checkedSessions = tls.NewLRUClientSessionCache(tlsSessionCacheSize)
 	}
+	if certFile := strings.TrimSpace(cfg.Get("smtp_tls_cert_file")); certFile != "" && !lmtp {
+		c, err := tls.LoadX509KeyPair(certFile, strings.TrimSpace(cfg.Get("smtp_tls_key_file")))
+		if err != nil {
+			return s, fmt.Errorf("smtp_tls_cert_file %s, smtp_tls_key_file: %w", certFile, err)
+		}
+		s.clientCerts = []tls.Certificate{c}
+	}
 	if s.rootCAs, err = tlsconf.CertPool(cfg.Get("smtp_tls_CAfile"), cfg.Get("smtp_tls_CApath"), cfg.Bool("tls_append_default_CA")); err != nil {
 		return s, fmt.Errorf("smtp_tls_CAfile, smtp_tls_CApath: %w", err)
 	}
@@ -242,6 +252,9 @@ func (a *Agent) sessionOptions(dest destination, t target) (client.Options, erro
 	case "may":
 		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMin, //nolint:gosec
 			ClientSessionCache: a.set.sessions}
+	}
+	if opt.TLSConfig != nil {
+		opt.TLSConfig.Certificates = a.set.clientCerts
 	}
 	opt.Auth = dest.auth
 	return opt, nil

@@ -96,4 +96,20 @@ func TestTLSClientCertificates(t *testing.T) {
 	if !strings.Contains(in.log(), "NOQUEUE: abort: TLS from localhost[127.0.0.1]: No client certificate presented") {
 		t.Errorf("no abort line in the log")
 	}
+
+	// tern's own smtp client offers smtp_tls_cert_file (which had no
+	// effect) and so relays through the mandatory service.
+	sender := newInstance(t, options{master: senderMasterCF, main: append(append([]string{}, senderMain...),
+		"relayhost = [127.0.0.2]:"+portOf(t, mandatory),
+		"smtp_tls_security_level = encrypt",
+		"smtp_tls_cert_file = "+trustedCert, "smtp_tls_key_file = "+trustedKey,
+	)})
+	sender.start()
+	if code, out := sender.sendmail("Subject: with a certificate\n\nbody\n", "-f", "a@sender.tst", "someone@elsewhere.tst"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	sender.waitLog("to=<someone@elsewhere.tst>, relay=127.0.0.2[127.0.0.2]:"+portOf(t, mandatory), deliveryTimeout)
+	if !strings.Contains(sender.log(), "status=sent") {
+		t.Errorf("the relay through the certificate-only service failed:\n%s", sender.log())
+	}
 }

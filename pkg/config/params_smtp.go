@@ -53,7 +53,7 @@ var smtpParams = []Param{
 	{"smtp_tcp_port", "smtp", typeString, "Default TCP port of smtp next hops (smtp = 25)."},
 	{"smtp_tls_CAfile", "", typeString, "CA certificates used by smtp to verify servers."},
 	{"smtp_tls_CApath", "", typeString, "Folder of PEM CA certificates (such as /etc/ssl/certs) that smtp trusts at levels verify and secure, with smtp_tls_CAfile; with neither, the system's."},
-	{"smtp_tls_cert_file", "", typeString, "PEM client certificate of smtp."},
+	{"smtp_tls_cert_file", "", typeString, "PEM certificate (with its chain) that smtp offers to servers that ask for a client certificate, at every TLS level."},
 	{"smtp_tls_ciphers", "medium", typeString, "Minimal cipher grade for opportunistic smtp TLS."},
 	{"smtp_tls_key_file", "$smtp_tls_cert_file", typeString, "PEM private key of smtp."},
 	{"smtp_tls_loglevel", "0", typeInt, "With 1 or more, smtp logs each TLS session as Postfix does (\"Untrusted TLS connection established to host[addr]:port: TLSv1.3 with cipher ...\"; Verified at levels verify and secure)."},
