@@ -278,3 +278,28 @@ func TestNotifySuccessSendsDeliveryNotice(t *testing.T) {
 		t.Errorf("a recipient whose next hop took the DSN request was reported:\n%s", ds)
 	}
 }
+
+// TestPostmasterCopyOfBounce: notify_classes = bounce was reported as
+// having no effect. The sender's bounce is also copied, headers only and
+// from the double-bounce sender, to bounce_notice_recipient.
+func TestPostmasterCopyOfBounce(t *testing.T) {
+	h := newMTA(t, "notify_classes = bounce, resource, software\nbounce_notice_recipient = mailadmin\n", &fakeAgent{answer: bounceAnswer})
+	id := h.submit(rcpts("nobody@example.com").Add("sender", "alice@example.com"), "Subject: lost\n\nsecret body text\n")
+	reqs := h.waitRequests(3)
+	h.waitEmpty()
+	copies := notifications(reqs, "double-bounce@example.com")
+	if len(copies) != 1 || len(copies[0].rcpts) != 1 || copies[0].rcpts[0].Address != "mailadmin@example.com" {
+		t.Fatalf("want one copy from double-bounce@example.com to mailadmin@example.com, got %+v", reqs)
+	}
+	rep := parseReport(t, copies[0].body)
+	if s := rep.header.Get("Subject"); s != "Postmaster Copy: Undelivered Mail" {
+		t.Errorf("Subject: %q", s)
+	}
+	if strings.Contains(copies[0].body, "secret body text") || !strings.Contains(copies[0].body, "Subject: lost") {
+		t.Errorf("the copy is not headers only:\n%s", copies[0].body)
+	}
+	if len(notifications(reqs, "")) != 1 {
+		t.Errorf("the sender's own bounce is missing")
+	}
+	h.waitLog(id + ": postmaster non-delivery notification: ")
+}

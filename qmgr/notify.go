@@ -13,7 +13,9 @@ import (
 
 // notify queues a delivery status notification about env. Mail from the
 // null sender is reported to the postmaster as a double bounce, and a failed
-// double bounce is only logged: notifications never loop.
+// double bounce is only logged: notifications never loop. With
+// notify_classes bounce or delay the postmaster also gets a copy of a
+// sender's bounce or delay warning, headers only.
 func (m *Manager) notify(env *envelope.Envelope, reports []dsn.RecipientReport, kind dsn.Action, now time.Time) error {
 	s := m.settings
 	doubleBounce := s.doubleBounceSender + "@" + s.myOrigin
@@ -28,6 +30,28 @@ func (m *Manager) notify(env *envelope.Envelope, reports []dsn.RecipientReport, 
 		}
 		to, from = qualifyLocal(s.doubleBounceRecipient, s.myOrigin), doubleBounce
 	}
+	if err := m.queueNotice(env, reports, kind, to, from, false, now); err != nil {
+		return err
+	}
+	copyTo := ""
+	switch {
+	case from != "": // already the postmaster's
+	case kind == dsn.Failed && s.notifyBounce:
+		copyTo = s.bounceNoticeRecipient
+	case kind == dsn.Delayed && s.notifyDelay:
+		copyTo = s.delayNoticeRecipient
+	}
+	if copyTo == "" {
+		return nil
+	}
+	return m.queueNotice(env, reports, kind, qualifyLocal(copyTo, s.myOrigin), doubleBounce, true, now)
+}
+
+// queueNotice writes one notification about env to to, from from (""
+// for the null sender), and queues it; postmasterCopy makes it the
+// postmaster's headers-only copy.
+func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientReport, kind dsn.Action, to, from string, postmasterCopy bool, now time.Time) error {
+	s := m.settings
 	content, _, err := m.q.Content(env.ID)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", env.ID, err)
@@ -60,6 +84,10 @@ func (m *Manager) notify(env *envelope.Envelope, reports []dsn.RecipientReport, 
 		Recipients:   reports,
 		Kind:         kind,
 		MailName:     s.mailName,
+		Copy:         postmasterCopy,
+	}
+	if postmasterCopy {
+		rep.Ret = "HDRS"
 	}
 	if err := dsn.Write(draft, rep, content); err != nil {
 		draft.Abort()
@@ -69,7 +97,10 @@ func (m *Manager) notify(env *envelope.Envelope, reports []dsn.RecipientReport, 
 		return err
 	}
 	what := map[dsn.Action]string{dsn.Failed: "sender non-delivery notification", dsn.Delayed: "sender delay notification", dsn.Delivered: "sender delivery status notification"}[kind]
-	if from != "" {
+	switch {
+	case postmasterCopy && kind == dsn.Delayed:
+		what = "postmaster delay notification"
+	case from != "":
 		what = "postmaster non-delivery notification"
 	}
 	m.log.Infof("%s: %s: %s", env.ID, what, nenv.ID)

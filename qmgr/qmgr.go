@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,9 @@ type settings struct {
 	bounceSizeLimit        int64 // bounce_size_limit
 	doubleBounceSender     string
 	bounceNoticeRecipient  string
+	delayNoticeRecipient   string
+	notifyBounce           bool // notify_classes has bounce: postmaster copies of bounces
+	notifyDelay            bool // notify_classes has delay: postmaster copies of delay warnings
 	doubleBounceRecipient  string
 	emptyAddressRecipient  string
 	processLimit           int
@@ -97,6 +101,7 @@ func loadSettings(cfg *config.Config) settings {
 		bounceSizeLimit:       cfg.Int64("bounce_size_limit"),
 		doubleBounceSender:    cfg.Get("double_bounce_sender"),
 		bounceNoticeRecipient: cfg.Get("bounce_notice_recipient"),
+		delayNoticeRecipient:  cfg.Get("delay_notice_recipient"),
 		doubleBounceRecipient: cfg.Get("2bounce_notice_recipient"),
 		emptyAddressRecipient: cfg.Get("empty_address_recipient"),
 		processLimit:          cfg.Int("default_process_limit"),
@@ -108,6 +113,8 @@ func loadSettings(cfg *config.Config) settings {
 		pickupWakeup:          60 * time.Second,
 		agentTimeout:          cfg.Duration("command_time_limit") + time.Minute,
 		contentFilter:         strings.TrimSpace(cfg.Get("content_filter")),
+		notifyBounce:          slices.Contains(cfg.List("notify_classes"), "bounce"),
+		notifyDelay:           slices.Contains(cfg.List("notify_classes"), "delay"),
 		receiveOverrides:      cfg.List("receive_override_options"),
 	}
 	if s.maxLifetime == 0 {

@@ -308,6 +308,7 @@ func (c *Config) WarningsWithServices(services []string, extraValues ...string) 
 		name        string
 		line        int
 		unsupported bool
+		text        string // a warning of its own, when set
 	}
 	var list []unknown
 	for k, s := range c.vals {
@@ -316,27 +317,34 @@ func (c *Config) WarningsWithServices(services []string, extraValues ...string) 
 		}
 		if p, known := Lookup(k); known {
 			if def, _ := c.Expand(p.Default); Unsupported(k) && strings.TrimSpace(c.Get(k)) != strings.TrimSpace(def) {
-				list = append(list, unknown{k, s.line, true})
+				list = append(list, unknown{k, s.line, true, ""})
+			}
+			if words := unhonouredWords(k, c.List(k)); len(words) > 0 {
+				list = append(list, unknown{k, s.line, true, fmt.Sprintf("%s: %s has no effect in tern", k, strings.Join(words, ", "))})
 			}
 			continue
 		}
 		if known, supported := serviceParam(k, services); known {
 			if !supported {
-				list = append(list, unknown{k, s.line, true})
+				list = append(list, unknown{k, s.line, true, ""})
 			}
 			continue
 		}
 		if strings.HasPrefix(k, postscreenPrefix) { // an older name, such as postscreen_blacklist_action
-			list = append(list, unknown{k, s.line, true})
+			list = append(list, unknown{k, s.line, true, ""})
 			continue
 		}
 		if !refs[k] {
-			list = append(list, unknown{k, s.line, false})
+			list = append(list, unknown{k, s.line, false, ""})
 		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].line < list[j].line })
 	out := make([]string, len(list))
 	for i, u := range list {
+		if u.text != "" {
+			out[i] = fmt.Sprintf("%s:%d: warning: %s", c.file, u.line, u.text)
+			continue
+		}
 		if u.unsupported {
 			out[i] = fmt.Sprintf("%s:%d: warning: %s is not supported by tern yet: the setting has no effect", c.file, u.line, u.name)
 			continue

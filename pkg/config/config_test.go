@@ -441,6 +441,19 @@ func TestRestrictionClassesAreNotUnknown(t *testing.T) {
 	}
 }
 
+// TestNotifyClassesWarning: the notify_classes that tern does not honour
+// are named; bounce, delay and the defaults draw nothing.
+func TestNotifyClassesWarning(t *testing.T) {
+	c, err := Parse("/etc/tern/main.cf", strings.NewReader("notify_classes = bounce, delay, policy, resource, protocol\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/etc/tern/main.cf:1: warning: notify_classes: policy, protocol has no effect in tern"}
+	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Warnings() = %q, want %q", got, want)
+	}
+}
+
 func TestExpandVars(t *testing.T) {
 	vars := map[string]string{"rbl_code": "554", "rbl_domain": "bl.test", "rbl_reason": "", "what": "$rbl_code"}
 	tests := []struct{ in, want string }{

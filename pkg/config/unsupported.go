@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // unsupportedParams are Postfix parameters tern knows by name (so that a
 // Postfix main.cf parses and "tern conf" shows them) but whose feature it
@@ -12,7 +15,6 @@ var unsupportedParams = map[string]bool{
 	"bounce_template_file":                true,
 	"default_destination_rate_delay":      true,
 	"defer_transports":                    true,
-	"delay_notice_recipient":              true,
 	"disable_dns_lookups":                 true,
 	"disable_mime_output_conversion":      true,
 	"error_notice_recipient":              true,
@@ -25,7 +27,6 @@ var unsupportedParams = map[string]bool{
 	"mailbox_transport_maps":              true,
 	"message_reject_characters":           true,
 	"message_strip_characters":            true,
-	"notify_classes":                      true,
 	"qmgr_message_active_limit":           true,
 	"remote_header_rewrite_domain":        true,
 	"sendmail_fix_line_endings":           true,
@@ -68,3 +69,28 @@ func Unsupported(name string) bool {
 // postscreenPrefix starts the names of postscreen(8)'s parameters, the
 // current ones and the older names their defaults refer to.
 const postscreenPrefix = "postscreen_"
+
+// honouredWords lists, for list parameters of which tern honours only
+// some words, those words; a setting with others draws a warning naming
+// them. notify_classes: tern sends postmaster copies of bounces and delay
+// warnings, and double bounces always; Postfix's resource and software
+// notices (its default) have no counterpart.
+var honouredWords = map[string][]string{
+	"notify_classes": {"bounce", "delay", "2bounce", "resource", "software"},
+}
+
+// unhonouredWords returns the words of name's value that tern does not
+// honour, nil for other parameters.
+func unhonouredWords(name string, words []string) []string {
+	honoured, ok := honouredWords[name]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, w := range words {
+		if !slices.Contains(honoured, strings.ToLower(w)) {
+			out = append(out, w)
+		}
+	}
+	return out
+}

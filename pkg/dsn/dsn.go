@@ -64,6 +64,10 @@ type Report struct {
 	Recipients          []RecipientReport
 	Kind                Action // Failed (bounce), Delayed (warning) or Delivered (success)
 	MailName            string // mail_name, "" means "tern"
+	// Copy marks the postmaster's copy of a sender's notification
+	// (notify_classes bounce or delay): Postfix's "Postmaster Copy:" and
+	// "Postmaster Warning:" subjects.
+	Copy bool
 }
 
 // Write writes the complete notification message (headers and
@@ -156,9 +160,19 @@ var subjects = map[Action]string{
 	Delivered: "Successful Mail Delivery Report",
 }
 
+// copySubjects are the subjects of the postmaster's copies.
+var copySubjects = map[Action]string{
+	Failed:  "Postmaster Copy: Undelivered Mail",
+	Delayed: "Postmaster Warning: Delayed Mail",
+}
+
 func writeHeaders(bw *bufio.Writer, rep *Report, boundary string) {
 	fmt.Fprintf(bw, "From: %s (Mail Delivery System)\n", oneLine(rep.From))
-	fmt.Fprintf(bw, "Subject: %s\n", subjects[rep.Kind])
+	subject := subjects[rep.Kind]
+	if rep.Copy {
+		subject = copySubjects[rep.Kind]
+	}
+	fmt.Fprintf(bw, "Subject: %s\n", subject)
 	fmt.Fprintf(bw, "To: %s\n", oneLine(rep.To))
 	bw.WriteString("Auto-Submitted: auto-replied\nMIME-Version: 1.0\n")
 	fmt.Fprintf(bw, "Content-Type: multipart/report; report-type=delivery-status;\n"+
