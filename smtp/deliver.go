@@ -70,17 +70,51 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 		generic = &ga
 	}
 	msg := a.message(req, generic)
+	done, last, perm := a.deliverTo(ctx, dest, msg, results, begin)
+	if done {
+		return results
+	}
+	if a.useFallback(dest, last, perm) {
+		for _, hop := range a.set.fallbackRelay {
+			fdest, err := parseNexthop(hop, false, a.set.port, a.set.queueDir)
+			if err != nil {
+				continue // reported at start
+			}
+			if fdest.auth, err = a.credentials(fdest, req.Env.Sender); err != nil {
+				continue
+			}
+			if done, last, _ = a.deliverTo(ctx, fdest, msg, results, begin); done {
+				return results
+			}
+			perm = false // a fallback relay that fails does not bounce the mail
+		}
+	}
+	if !perm {
+		last.Status = agent.Defer
+		if strings.HasPrefix(last.DSN, "5") {
+			last.DSN = "4" + last.DSN[1:]
+		}
+	}
+	// No message went out: all the time went into connecting.
+	last.Setup = time.Since(begin)
+	return fillAll(results, last)
+}
+
+// deliverTo tries the servers of dest in turn (a cached session first).
+// done reports that a session took the message and results hold each
+// recipient's outcome; otherwise last is the best failure and perm tells
+// whether it is permanent for every server.
+func (a *Agent) deliverTo(ctx context.Context, dest destination, msg func() client.Message, results []agent.Result, begin time.Time) (done bool, last agent.Result, perm bool) {
 	if c := a.cache.take(dest.cacheKey()); c != nil {
-		if done := a.send(ctx, c.s, c.peer, dest, msg, results, begin); done {
-			return results
+		if a.send(ctx, c.s, c.peer, dest, msg, results, begin) {
+			return true, last, false
 		}
 	}
 	targets, res := a.targets(ctx, dest)
 	if res != nil {
-		return fillAll(results, *res)
+		return false, *res, res.Status == agent.Bounce
 	}
-	var last agent.Result
-	perm := true
+	perm = true
 	sessions := 0
 	for _, t := range targets {
 		// smtp_mx_session_limit counts the servers that answered the
@@ -98,22 +132,30 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 			continue
 		}
 		if a.send(ctx, s, t.peer(), dest, msg, results, begin) {
-			return results
+			return true, last, false
 		}
 		last, perm = agent.Deferf("4.4.2", "lost connection with %s while sending the message", t.peer()), false
 	}
 	if len(targets) == 0 {
 		last, perm = agent.Deferf("4.4.3", "no server to deliver to for %s", dest.key()), false
 	}
-	if !perm {
-		last.Status = agent.Defer
-		if strings.HasPrefix(last.DSN, "5") {
-			last.DSN = "4" + last.DSN[1:]
+	return false, last, perm
+}
+
+// useFallback reports whether smtp_fallback_relay gets the mail that
+// dest could not take: when its servers failed temporarily or its name
+// was not found, as in Postfix; not for a null MX, nor for 5xx replies,
+// nor for LMTP.
+func (a *Agent) useFallback(dest destination, last agent.Result, perm bool) bool {
+	if len(a.set.fallbackRelay) == 0 || a.set.lmtp {
+		return false
+	}
+	for _, hop := range a.set.fallbackRelay {
+		if f, err := parseNexthop(hop, false, a.set.port, a.set.queueDir); err == nil && f.key() == dest.key() {
+			return false // the fallback itself
 		}
 	}
-	// No message went out: all the time went into connecting.
-	last.Setup = time.Since(begin)
-	return fillAll(results, last)
+	return !perm || last.DSN == "5.4.4"
 }
 
 func fillAll(results []agent.Result, r agent.Result) []agent.Result {

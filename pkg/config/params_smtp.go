@@ -25,7 +25,7 @@ var smtpParams = []Param{
 	{"smtp_data_xfer_timeout", "180s", typeTimeS, "smtp time limit for sending message content."},
 	{"smtp_dns_support_level", "", typeString, "smtp DNS use: disabled, enabled or dnssec."},
 	{"smtp_enforce_tls", "no", typeBool, "Old form of smtp_tls_security_level = verify."},
-	{"smtp_fallback_relay", "$fallback_relay", typeList, "Relays tried by smtp when a destination cannot be reached."},
+	{"smtp_fallback_relay", "$fallback_relay", typeList, "Next hops ([host]:port or domains) that smtp tries when a destination's servers fail temporarily or its name does not exist; mail they cannot take is deferred."},
 	{"smtp_header_checks", "", typeMapList, "header_checks(5) tables that smtp applies to the header of outgoing mail, with DUNNO, IGNORE, STRIP, PREPEND, REPLACE, WARN and INFO."},
 	{"smtp_mime_header_checks", "", typeMapList, "As smtp_header_checks, for MIME header fields."},
 	{"smtp_nested_header_checks", "", typeMapList, "As smtp_header_checks, for the header fields of attached messages."},
