@@ -59,3 +59,23 @@ func TestSASLSecurityOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestSASLExceptionsNetworks: smtpd_sasl_exceptions_networks was
+// reported as having no effect; its clients are offered no AUTH.
+func TestSASLExceptionsNetworks(t *testing.T) {
+	for _, tt := range []struct {
+		networks string
+		offered  bool
+	}{{"127.0.0.0/8", false}, {"192.0.2.0/24", true}} {
+		ts := startServerWith(t, "smtpd_tls_auth_only = no\nsmtpd_sasl_exceptions_networks = "+tt.networks,
+			func(s *Server) { s.sasl = fakeSASL{} })
+		c := ts.dial(t)
+		r := c.cmd("EHLO client.example", "250")
+		if got := strings.Contains(r, "AUTH "); got != tt.offered {
+			t.Errorf("exceptions %s: AUTH offered %v, want %v:\n%s", tt.networks, got, tt.offered, r)
+		}
+		if !tt.offered {
+			c.cmd("AUTH PLAIN AGFsaWNlAHB3", "503 5.5.1 Error: authentication not enabled")
+		}
+	}
+}

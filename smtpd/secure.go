@@ -93,11 +93,15 @@ func (s *session) tlsStarted() {
 }
 
 // authMechanisms are the SASL mechanisms to offer now: none unless
-// smtpd_sasl_auth_enable, none before TLS with smtpd_tls_auth_only, and
+// smtpd_sasl_auth_enable, none before TLS with smtpd_tls_auth_only, none
+// to the clients of smtpd_sasl_exceptions_networks, and
 // those that smtpd_sasl_security_options (smtpd_sasl_tls_security_options
 // over TLS) allow.
 func (s *session) authMechanisms() []string {
 	if s.srv.sasl == nil || (s.srv.set.authOnlyTLS && s.tls == nil) {
+		return nil
+	}
+	if s.srv.exempt(s.srv.set.saslExceptions, s.client.addr) { // smtpd_sasl_exceptions_networks
 		return nil
 	}
 	policy := s.srv.set.saslPolicy

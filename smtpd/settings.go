@@ -49,6 +49,7 @@ type settings struct {
 	tlsRateLimit      int // smtpd_client_new_tls_session_rate_limit
 	rateUnit          time.Duration
 	limitExempt       *netlist.List // smtpd_client_event_limit_exceptions
+	saslExceptions    *netlist.List // smtpd_sasl_exceptions_networks: clients offered no AUTH
 	myNetworks        *netlist.List
 	mxBackupNetworks  *netlist.List       // permit_mx_backup_networks
 	ownAddrs          map[netip.Addr]bool // inet_interfaces and proxy_interfaces
@@ -154,6 +155,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		{&s.bareLFExempt, "smtpd_forbid_bare_newline_exclusions"},
 		{&s.limitExempt, "smtpd_client_event_limit_exceptions"},
 		{&s.mxBackupNetworks, "permit_mx_backup_networks"},
+		{&s.saslExceptions, "smtpd_sasl_exceptions_networks"},
 	} {
 		if *l.dst, err = netlist.New(l.name, cfg.List(l.name), opt); err != nil {
 			return s, err

@@ -86,7 +86,7 @@ var smtpdParams = []Param{
 	{"smtpd_restriction_classes", "", typeList, "Names of user-defined smtpd restriction lists."},
 	{"smtpd_sasl_auth_enable", "no", typeBool, "smtpd offers SMTP AUTH."},
 	{"smtpd_sasl_authenticated_header", "no", typeBool, "smtpd records the SASL login name in the Received: header."},
-	{"smtpd_sasl_exceptions_networks", "", typeMapList, "Clients to which smtpd does not offer AUTH."},
+	{"smtpd_sasl_exceptions_networks", "", typeMapList, "Clients (a network list, as mynetworks) to which smtpd offers no AUTH."},
 	{"smtpd_sasl_local_domain", "", typeString, "SASL realm used by smtpd."},
 	{"smtpd_sasl_path", "smtpd", typeString, "smtpd SASL configuration name or Dovecot auth socket path."},
 	{"smtpd_sasl_security_options", "noanonymous", typeList, "SASL mechanisms smtpd offers without TLS (if smtpd_tls_auth_only = no): noanonymous, noplaintext, nodictionary, noactive, forward_secrecy, mutual_auth; Dovecot's MECH flags tell each mechanism's properties, and PLAIN and LOGIN are plaintext."},

@@ -39,7 +39,6 @@ var unsupportedParams = map[string]bool{
 	"smtpd_command_filter":                true,
 	"smtpd_etrn_restrictions":             true,
 	"smtpd_proxy_filter":                  true,
-	"smtpd_sasl_exceptions_networks":      true,
 	"smtpd_tls_ciphers":                   true,
 	"smtpd_tls_dh1024_param_file":         true,
 	"smtpd_tls_eecdh_grade":               true,
