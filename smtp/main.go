@@ -58,6 +58,9 @@ func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
 	if r.Preference, err = mx.ParseAddrPreference(cfg.Get("smtp_address_preference")); err != nil {
 		return nil, fmt.Errorf("smtp_address_preference: %w", err)
 	}
+	if err := hostLookup(r, cfg.List("smtp_host_lookup")); err != nil {
+		return nil, err
+	}
 	var bind4, bind6 string
 	if !lmtp {
 		bind4, bind6 = cfg.Get("smtp_bind_address"), cfg.Get("smtp_bind_address6")
@@ -67,6 +70,30 @@ func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
 		return nil, err
 	}
 	return &Agent{set: set, resolver: r, cache: newSessionCache(set.cacheTime), dial: dial}, nil
+}
+
+// hostLookup applies smtp_host_lookup: dns (the default), native (the
+// system's /etc/hosts and resolver), or both in the order given.
+func hostLookup(r *mx.Resolver, words []string) error {
+	useDNS, useNative := false, false
+	for i, w := range words {
+		switch strings.ToLower(w) {
+		case "dns":
+			useDNS = true
+		case "native":
+			useNative = true
+			r.NativeFirst = i == 0
+		default:
+			return fmt.Errorf("smtp_host_lookup: unknown method %q (dns or native)", w)
+		}
+	}
+	if useNative {
+		r.Native = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+		r.DNSOff = !useDNS
+	}
+	return nil
 }
 
 // bindDialer dials from smtp_bind_address (IPv4 servers) and

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/smtp/client"
+	"github.com/tern-mta/tern/smtp/mx"
 )
 
 func TestCheckSettings(t *testing.T) {
@@ -160,6 +161,33 @@ func TestBindDialer(t *testing.T) {
 	for _, bad := range [][2]string{{"::1", ""}, {"", "127.0.0.1"}, {"mail.example.com", ""}} {
 		if _, err := bindDialer(bad[0], bad[1]); err == nil {
 			t.Errorf("bindDialer(%q, %q): no error", bad[0], bad[1])
+		}
+	}
+}
+
+func TestHostLookup(t *testing.T) {
+	for _, tt := range []struct {
+		words       []string
+		native      bool
+		first, off  bool
+		errContains string
+	}{
+		{[]string{"dns"}, false, false, false, ""},
+		{[]string{"dns", "native"}, true, false, false, ""},
+		{[]string{"native", "dns"}, true, true, false, ""},
+		{[]string{"native"}, true, true, true, ""},
+		{[]string{"nis"}, false, false, false, `unknown method "nis"`},
+	} {
+		r := &mx.Resolver{}
+		err := hostLookup(r, tt.words)
+		if tt.errContains != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.errContains) {
+				t.Errorf("%q: %v, want an error with %q", tt.words, err, tt.errContains)
+			}
+			continue
+		}
+		if err != nil || (r.Native != nil) != tt.native || r.NativeFirst != tt.first || r.DNSOff != tt.off {
+			t.Errorf("%q: native %v first %v off %v, %v", tt.words, r.Native != nil, r.NativeFirst, r.DNSOff, err)
 		}
 	}
 }

@@ -33,7 +33,7 @@ var smtpParams = []Param{
 	{"smtp_generic_maps", "", typeMapList, "Tables that smtp applies to the envelope and header addresses of outgoing mail, as generic(5): user@domain, user (local domains), @domain; the queue and logs keep the addresses as they were."},
 	{"smtp_helo_name", "$myhostname", typeString, "Host name sent by smtp in HELO/EHLO."},
 	{"smtp_helo_timeout", "300s", typeTimeS, "smtp time limit for the greeting and the HELO reply."},
-	{"smtp_host_lookup", "dns", typeList, "How smtp finds addresses: dns, native or both."},
+	{"smtp_host_lookup", "dns", typeList, "How smtp finds a host's addresses: dns, native (/etc/hosts and the system resolver), or both in the order given; MX records always come from DNS."},
 	{"smtp_line_length_limit", "998", typeInt, "smtp breaks longer content lines with CRLF SPACE; 0 means no limit."},
 	{"smtp_mail_timeout", "300s", typeTimeS, "smtp time limit for the reply to MAIL FROM."},
 	{"smtp_mx_address_limit", "5", typeInt, "Maximal addresses smtp tries per delivery."},

@@ -30,7 +30,6 @@ var unsupportedParams = map[string]bool{
 	"remote_header_rewrite_domain":        true,
 	"sendmail_fix_line_endings":           true,
 	"smtp_dns_support_level":              true,
-	"smtp_host_lookup":                    true,
 	"smtp_sasl_mechanism_filter":          true,
 	"smtp_tls_ciphers":                    true,
 	"smtp_tls_mandatory_ciphers":          true,

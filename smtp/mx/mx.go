@@ -74,6 +74,16 @@ type Resolver struct {
 	// Logf, when set, receives warnings about records that were skipped,
 	// such as an MX record naming an IP address.
 	Logf func(format string, args ...any)
+	// Native, when set, finds a host's addresses the system's way
+	// (/etc/hosts, then the system resolver), as Postfix's
+	// smtp_host_lookup = native; NativeFirst says it is asked before DNS
+	// (native alone, or "native, dns"), otherwise after a DNS failure
+	// ("dns, native"). MX records are always asked of DNS.
+	Native      func(ctx context.Context, host string) ([]netip.Addr, error)
+	NativeFirst bool
+	// DNSOff leaves DNS out of host address lookups (smtp_host_lookup =
+	// native).
+	DNSOff bool
 
 	mu  sync.Mutex
 	rnd *rand.Rand // random order among equals; nil: math/rand/v2's source
@@ -260,6 +270,53 @@ func (r *Resolver) resolveTargets(ctx context.Context, domain string, targets []
 // has addresses; otherwise the error of the failed lookups is returned, a
 // temporary one rather than a permanent one.
 func (r *Resolver) hostAddrs(ctx context.Context, name string, pref uint16) (Host, *Error) {
+	if r.Native == nil {
+		return r.dnsHostAddrs(ctx, name, pref)
+	}
+	if r.NativeFirst || r.DNSOff {
+		if h, ok := r.nativeHostAddrs(ctx, name, pref); ok {
+			return h, nil
+		}
+		if r.DNSOff {
+			display := strings.TrimSuffix(name, ".")
+			return Host{}, nameServiceError(ErrNotFound, display, "A", textHostNotFound, nil)
+		}
+		return r.dnsHostAddrs(ctx, name, pref)
+	}
+	h, err := r.dnsHostAddrs(ctx, name, pref)
+	if err == nil {
+		return h, nil
+	}
+	if nh, ok := r.nativeHostAddrs(ctx, name, pref); ok {
+		return nh, nil
+	}
+	return h, err
+}
+
+// nativeHostAddrs asks Native for name's addresses, of the enabled
+// families; ok is false when it has none.
+func (r *Resolver) nativeHostAddrs(ctx context.Context, name string, pref uint16) (Host, bool) {
+	display := strings.TrimSuffix(name, ".")
+	found, err := r.Native(ctx, display)
+	if err != nil {
+		return Host{}, false
+	}
+	var addrs []netip.Addr
+	for _, a := range found {
+		a = a.Unmap()
+		want := (a.Is4() && (r.IPv4 || !r.IPv6)) || (a.Is6() && (r.IPv6 || !r.IPv4))
+		if want && !slices.Contains(addrs, a) && len(addrs) < MaxAddrs {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return Host{}, false
+	}
+	return Host{Name: display, Pref: pref, Addrs: addrs}, true
+}
+
+// dnsHostAddrs looks name's A and AAAA records up in DNS.
+func (r *Resolver) dnsHostAddrs(ctx context.Context, name string, pref uint16) (Host, *Error) {
 	display := strings.TrimSuffix(name, ".")
 	var addrs []netip.Addr
 	var failure *Error
