@@ -75,11 +75,7 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 		return results
 	}
 	if a.useFallback(dest, last, perm) {
-		for _, hop := range a.set.fallbackRelay {
-			fdest, err := parseNexthop(hop, false, a.set.port, a.set.queueDir)
-			if err != nil {
-				continue // reported at start
-			}
+		for _, fdest := range a.set.fallback {
 			if fdest.auth, err = a.credentials(fdest, req.Env.Sender); err != nil {
 				continue
 			}
@@ -147,11 +143,11 @@ func (a *Agent) deliverTo(ctx context.Context, dest destination, msg func() clie
 // was not found, as in Postfix; not for a null MX, nor for 5xx replies,
 // nor for LMTP.
 func (a *Agent) useFallback(dest destination, last agent.Result, perm bool) bool {
-	if len(a.set.fallbackRelay) == 0 || a.set.lmtp {
+	if len(a.set.fallback) == 0 || a.set.lmtp {
 		return false
 	}
-	for _, hop := range a.set.fallbackRelay {
-		if f, err := parseNexthop(hop, false, a.set.port, a.set.queueDir); err == nil && f.key() == dest.key() {
+	for _, f := range a.set.fallback {
+		if f.key() == dest.key() {
 			return false // the fallback itself
 		}
 	}

@@ -49,7 +49,7 @@ type settings struct {
 	checks         *smtpChecks       // smtp_*_checks; nil: none
 	senderAuth     bool              // smtp_sender_dependent_authentication
 	tlsLogLevel    int               // smtp_tls_loglevel
-	fallbackRelay  []string          // smtp_fallback_relay
+	fallback       []destination     // smtp_fallback_relay, parsed at start
 	delimiter      string            // recipient_delimiter, for sender lookups
 	timeouts       client.Timeouts
 	cacheTime      time.Duration
@@ -74,7 +74,6 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		saslEnable:     cfg.Bool(p + "sasl_auth_enable"),
 		senderAuth:     cfg.Bool("smtp_sender_dependent_authentication"),
 		tlsLogLevel:    cfg.Int(p + "tls_loglevel"),
-		fallbackRelay:  cfg.List("smtp_fallback_relay"),
 		delimiter:      cfg.Get("recipient_delimiter"),
 		cacheTime:      cfg.Duration("smtp_connection_cache_time_limit"),
 		timeouts: client.Timeouts{
@@ -113,10 +112,12 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		}
 		s.wrapperMode = true
 	}
-	for _, hop := range s.fallbackRelay {
-		if _, err := parseNexthop(hop, false, s.port, s.queueDir); err != nil {
+	for _, hop := range cfg.List("smtp_fallback_relay") {
+		d, err := parseNexthop(hop, false, s.port, s.queueDir)
+		if err != nil {
 			return s, fmt.Errorf("smtp_fallback_relay: %s: %w", hop, err)
 		}
+		s.fallback = append(s.fallback, d)
 	}
 	if s.tlsMin, err = tlsconf.MinVersion("smtp_tls_protocols", cfg.Get("smtp_tls_protocols")); err != nil {
 		return s, err
