@@ -39,6 +39,9 @@ type target struct {
 	name    string // host name, or the socket path
 	network string
 	addr    string // "ip:port" or the socket path
+	// secure says the host and its address were found through
+	// DNSSEC-validated lookups (mx.Host.Secure), as DANE requires.
+	secure bool
 }
 
 // peer is the server as Postfix names it in relay=: "name[ip]:port".
@@ -171,7 +174,7 @@ func (a *Agent) targets(ctx context.Context, dest destination) ([]target, *agent
 	}
 	var hosts []mx.Host
 	var err error
-	if dest.mx {
+	if dest.mx && a.set.dnsLevel != dnsDisabled {
 		hosts, err = a.resolver.LookupMX(ctx, dest.host)
 	} else {
 		var h mx.Host
@@ -195,7 +198,8 @@ func (a *Agent) targets(ctx context.Context, dest destination) ([]target, *agent
 			if a.set.addressLimit > 0 && len(out) >= a.set.addressLimit {
 				return out, nil
 			}
-			out = append(out, target{name: h.Name, network: "tcp", addr: netip.AddrPortFrom(ip, uint16(dest.port)).String()})
+			out = append(out, target{name: h.Name, network: "tcp", addr: netip.AddrPortFrom(ip, uint16(dest.port)).String(),
+				secure: h.Secure})
 		}
 	}
 	return out, nil
@@ -205,16 +209,18 @@ func (a *Agent) targets(ctx context.Context, dest destination) ([]target, *agent
 // EHLO, STARTTLS, AUTH). On failure it returns the result that server
 // earned, for the case that no other server does better.
 func (a *Agent) open(ctx context.Context, dest destination, t target) (*client.Session, agent.Result) {
+	opt, err := a.sessionOptions(dest, t)
+	if err != nil {
+		return nil, agent.Deferf("4.3.5", "%v", err)
+	}
+	if r := a.settleDANE(ctx, dest, t, &opt); r != nil {
+		return nil, *r
+	}
 	dctx, cancel := context.WithTimeout(ctx, a.set.connectTimeout)
 	conn, err := a.dial(dctx, t.network, t.addr)
 	cancel()
 	if err != nil {
 		return nil, agent.Deferf("4.4.1", "connect to %s: %s", t.peer(), connectReason(err))
-	}
-	opt, err := a.sessionOptions(dest, t)
-	if err != nil {
-		conn.Close()
-		return nil, agent.Deferf("4.3.5", "%v", err)
 	}
 	if a.set.wrapperMode && t.network == "tcp" {
 		if opt.TLSConfig == nil {
@@ -234,14 +240,16 @@ func (a *Agent) open(ctx context.Context, dest destination, t target) (*client.S
 
 // logTLS logs a new session's TLS, as Postfix's smtp does with
 // smtp_tls_loglevel 1 or more: "Verified" where the certificate was
-// checked (levels verify and secure), "Untrusted" where it was not.
+// checked (levels verify, secure, fingerprint, and dane with usable TLSA
+// records), "Untrusted" where it was not.
 func (a *Agent) logTLS(s *client.Session, t target, level client.TLSLevel) {
 	st := s.TLS()
 	if st == nil || a.log == nil || a.set.tlsLogLevel < 1 {
 		return
 	}
 	trust := "Untrusted"
-	if level == client.TLSVerify || level == client.TLSSecure {
+	switch level {
+	case client.TLSVerify, client.TLSSecure, client.TLSDane, client.TLSFingerprint:
 		trust = "Verified"
 	}
 	a.log.Infof("%s TLS connection established to %s: %s", trust, t.peer(), tlsconf.Summary(st))

@@ -41,6 +41,9 @@ func run(name string, lmtp bool) int {
 	daemon.SetCPULimit(d.Config)
 	a.set.queueDir = d.Config.Get("queue_directory")
 	a.log = d.Log
+	for _, w := range a.set.warnings {
+		d.Log.Warnf("%s", w)
+	}
 	return agent.ServeDaemon(d, a, bodyMemLimit)
 }
 
@@ -60,6 +63,13 @@ func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
 	}
 	if err := hostLookup(r, cfg.List("smtp_host_lookup")); err != nil {
 		return nil, err
+	}
+	switch set.dnsLevel {
+	case dnsDisabled:
+		// Postfix: no MX lookups, and host addresses the native way.
+		_ = hostLookup(r, []string{"native"})
+	case dnsDNSSEC:
+		r.DNSSEC = true
 	}
 	var bind4, bind6 string
 	if !lmtp {

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,16 @@ type settings struct {
 	authPolicy     sasl.Policy // smtp_sasl_security_options
 	authTLSPolicy  sasl.Policy // smtp_sasl_tls_security_options
 	lineLimit      int
+	// dnsLevel is smtp_dns_support_level (or disable_dns_lookups):
+	// "disabled", "enabled" or "dnssec".
+	dnsLevel string
+	// fingerprints and digest are smtp_tls_fingerprint_cert_match and
+	// smtp_tls_fingerprint_digest, for the fingerprint level.
+	fingerprints []string
+	digest       func() hash.Hash
+	// warnings are logged once the agent runs (settings that work, but
+	// not as written).
+	warnings []string
 }
 
 func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, error) {
@@ -104,6 +115,9 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		return s, fmt.Errorf("%s: %w", portParam, err)
 	}
 	if s.tlsLevel, err = tlsLevel(cfg, p); err != nil {
+		return s, err
+	}
+	if err := s.loadDANE(cfg, p); err != nil {
 		return s, err
 	}
 	if !lmtp && cfg.Bool("smtp_tls_wrappermode") {
@@ -202,10 +216,8 @@ func tlsLevel(cfg *config.Config, prefix string) (client.TLSLevel, error) {
 		v = "none"
 	}
 	switch v {
-	case "none", "may", "encrypt", "verify", "secure":
+	case "none", "may", "encrypt", "verify", "secure", "fingerprint", "dane", "dane-only":
 		return client.TLSLevel(v), nil
-	case "dane", "dane-only", "fingerprint":
-		return "", fmt.Errorf("%stls_security_level = %s is not supported yet", prefix, v)
 	}
 	return "", fmt.Errorf("%stls_security_level: unknown level %q", prefix, v)
 }
@@ -235,37 +247,53 @@ func (a *Agent) sessionOptions(dest destination, t target) (client.Options, erro
 	opt := client.Options{Helo: a.set.helo, LMTP: a.set.lmtp, TLSLevel: a.set.tlsLevel, Timeouts: a.set.timeouts,
 		AuthSoftBounce: a.set.authSoftBounce, LineLengthLimit: a.set.lineLimit,
 		AuthPolicy: a.set.authPolicy, AuthTLSPolicy: a.set.authTLSPolicy}
+	var matches []string
 	if dest.network == "unix" {
 		opt.TLSLevel = "none"
 	} else if v, found, err := lookupFirst(a.set.tlsPolicy, lookupKeys(dest)); err != nil {
 		return opt, fmt.Errorf("smtp_tls_policy_maps: %w", err)
 	} else if found {
-		level, _, _ := strings.Cut(strings.TrimSpace(v), " ")
-		switch level {
-		case "none", "may", "encrypt", "verify", "secure":
-			opt.TLSLevel = client.TLSLevel(level)
+		pol := parsePolicy(v)
+		switch pol.level {
+		case "none", "may", "encrypt", "verify", "secure", "fingerprint", "dane", "dane-only":
+			opt.TLSLevel = client.TLSLevel(pol.level)
 		default:
-			return opt, fmt.Errorf("smtp_tls_policy_maps: %s: unsupported policy %q", dest.key(), level)
+			return opt, fmt.Errorf("smtp_tls_policy_maps: %s: unsupported policy %q", dest.key(), pol.level)
 		}
+		matches = pol.matches
 	}
-	switch opt.TLSLevel {
-	case "verify", "secure":
-		opt.TLSConfig = &tls.Config{ServerName: t.name, RootCAs: a.set.rootCAs, MinVersion: max(a.set.tlsMandatoryMin, tls.VersionTLS12),
-			ClientSessionCache: a.set.checkedSessions}
-	case "encrypt":
-		// Mandatory-unauthenticated and opportunistic TLS do not check
-		// the certificate, as in Postfix.
-		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMandatoryMin, //nolint:gosec
-			ClientSessionCache: a.set.sessions}
-	case "may":
-		opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMin, //nolint:gosec
-			ClientSessionCache: a.set.sessions}
-	}
-	if opt.TLSConfig != nil {
-		opt.TLSConfig.Certificates = a.set.clientCerts
-	}
+	opt.TLSConfig = a.levelConfig(opt.TLSLevel, t, matches)
 	opt.Auth = dest.auth
 	return opt, nil
+}
+
+// levelConfig is the TLS configuration of a level for server t; nil for
+// none, and for the dane levels, which settleDANE resolves per server.
+// matches are the fingerprints of the fingerprint level.
+func (a *Agent) levelConfig(level client.TLSLevel, t target, matches []string) *tls.Config {
+	var c *tls.Config
+	switch level {
+	case client.TLSFingerprint:
+		if len(matches) == 0 {
+			matches = a.set.fingerprints
+		}
+		c = a.fingerprintConfig(t, matches)
+	case client.TLSVerify, client.TLSSecure:
+		c = &tls.Config{ServerName: t.name, RootCAs: a.set.rootCAs, MinVersion: max(a.set.tlsMandatoryMin, tls.VersionTLS12),
+			ClientSessionCache: a.set.checkedSessions}
+	case client.TLSEncrypt:
+		// Mandatory-unauthenticated and opportunistic TLS do not check
+		// the certificate, as in Postfix.
+		c = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMandatoryMin, //nolint:gosec
+			ClientSessionCache: a.set.sessions}
+	case client.TLSMay:
+		c = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, MinVersion: a.set.tlsMin, //nolint:gosec
+			ClientSessionCache: a.set.sessions}
+	default:
+		return nil
+	}
+	c.Certificates = a.set.clientCerts
+	return c
 }
 
 // credentials looks the login for a delivery up in

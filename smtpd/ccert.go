@@ -1,14 +1,10 @@
 package smtpd
 
 import (
-	"crypto/md5"  //nolint:gosec // Postfix's smtpd_tls_fingerprint_digest offers md5
-	"crypto/sha1" //nolint:gosec // and sha1, for tables written for them
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"hash"
-	"strings"
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/tlsconf"
@@ -27,17 +23,10 @@ type clientCertSettings struct {
 func loadClientCertSettings(cfg *config.Config) (clientCertSettings, error) {
 	s := clientCertSettings{ask: cfg.Bool("smtpd_tls_ask_ccert") || cfg.Bool("smtpd_tls_req_ccert"),
 		require: cfg.Bool("smtpd_tls_req_ccert")}
-	switch d := strings.ToLower(strings.TrimSpace(cfg.Get("smtpd_tls_fingerprint_digest"))); d {
-	case "md5":
-		s.digest = md5.New
-	case "sha1":
-		s.digest = sha1.New
-	case "sha256", "":
-		s.digest = sha256.New
-	default:
-		return s, fmt.Errorf("smtpd_tls_fingerprint_digest: unknown digest %q (md5, sha1 or sha256)", d)
-	}
 	var err error
+	if s.digest, err = tlsconf.Digest(cfg.Get("smtpd_tls_fingerprint_digest")); err != nil {
+		return s, fmt.Errorf("smtpd_tls_fingerprint_digest: %w", err)
+	}
 	s.roots, err = tlsconf.CertPool(cfg.Get("smtpd_tls_CAfile"), cfg.Get("smtpd_tls_CApath"), false)
 	if err != nil {
 		return s, fmt.Errorf("smtpd_tls_CAfile, smtpd_tls_CApath: %w", err)
@@ -69,17 +58,7 @@ func (s clientCertSettings) clientCert(st *tls.ConnectionState) *restrict.Client
 // fingerprint is Postfix's form of a digest: upper-case hex pairs joined
 // by colons.
 func (s clientCertSettings) fingerprint(der []byte) string {
-	h := s.digest()
-	h.Write(der)
-	sum := h.Sum(nil)
-	var b strings.Builder
-	for i, x := range sum {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		fmt.Fprintf(&b, "%02X", x)
-	}
-	return b.String()
+	return tlsconf.Fingerprint(s.digest, der)
 }
 
 // certTrust is the word of the TLS log line: Trusted, Untrusted or

@@ -322,6 +322,9 @@ func (c *Config) WarningsWithServices(services []string, extraValues ...string) 
 			if words := unhonouredWords(k, c.List(k)); len(words) > 0 {
 				list = append(list, unknown{k, s.line, true, fmt.Sprintf("%s: %s has no effect in tern", k, strings.Join(words, ", "))})
 			}
+			if text := c.crossWarning(k); text != "" {
+				list = append(list, unknown{k, s.line, true, text})
+			}
 			continue
 		}
 		if known, supported := serviceParam(k, services); known {

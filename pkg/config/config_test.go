@@ -454,6 +454,26 @@ func TestNotifyClassesWarning(t *testing.T) {
 	}
 }
 
+// TestDANEWithoutDNSSECWarning: the dane levels without
+// smtp_dns_support_level = dnssec work as may and encrypt; tern check
+// says so at the line of the level.
+func TestDANEWithoutDNSSECWarning(t *testing.T) {
+	for src, want := range map[string][]string{
+		"smtp_tls_security_level = dane\n":                                  {"main.cf:1: warning: smtp_tls_security_level = dane needs smtp_dns_support_level = dnssec: using may"},
+		"smtp_tls_security_level = dane-only\n":                             {"main.cf:1: warning: smtp_tls_security_level = dane-only needs smtp_dns_support_level = dnssec: using encrypt"},
+		"smtp_dns_support_level = dnssec\nsmtp_tls_security_level = dane\n": nil,
+		"smtp_tls_security_level = encrypt\n":                               nil,
+	} {
+		c, err := Parse("main.cf", strings.NewReader(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Warnings(); !reflect.DeepEqual(got, want) && (len(got) != 0 || len(want) != 0) {
+			t.Errorf("%q: Warnings() = %q, want %q", src, got, want)
+		}
+	}
+}
+
 func TestExpandVars(t *testing.T) {
 	vars := map[string]string{"rbl_code": "554", "rbl_domain": "bl.test", "rbl_reason": "", "what": "$rbl_code"}
 	tests := []struct{ in, want string }{
@@ -478,6 +498,9 @@ func TestValueChecks(t *testing.T) {
 		"receive_override_options = no_address_mapping\n":                         `main.cf:1: receive_override_options = no_address_mapping: unknown option "no_address_mapping"`,
 		"content_filter = smtp-amavis:[127.0.0.1]:10024\n":                        "",
 		"content_filter = amavis\n":                                               "main.cf:1: content_filter = amavis: need transport:nexthop",
+		"smtp_dns_support_level = dnssec\n":                                       "",
+		"smtp_dns_support_level = dnsec\n":                                        "main.cf:1: smtp_dns_support_level = dnsec: need disabled, enabled or dnssec",
+		"smtp_tls_fingerprint_digest = sha3\n":                                    "main.cf:1: smtp_tls_fingerprint_digest = sha3: need md5, sha1 or sha256",
 		"smtpd_sasl_security_options = noanonymous, noplaintext\n":                "",
 		"smtp_sasl_tls_security_options = noanonymous, noclear\n":                 `main.cf:1: smtp_sasl_tls_security_options = noanonymous, noclear: unknown option "noclear": tern knows noanonymous, noplaintext, nodictionary, noactive, forward_secrecy and mutual_auth`,
 	} {

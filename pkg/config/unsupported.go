@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -15,7 +16,6 @@ var unsupportedParams = map[string]bool{
 	"bounce_template_file":                true,
 	"default_destination_rate_delay":      true,
 	"defer_transports":                    true,
-	"disable_dns_lookups":                 true,
 	"disable_mime_output_conversion":      true,
 	"error_notice_recipient":              true,
 	"fallback_transport":                  true,
@@ -29,7 +29,6 @@ var unsupportedParams = map[string]bool{
 	"qmgr_message_active_limit":           true,
 	"remote_header_rewrite_domain":        true,
 	"sendmail_fix_line_endings":           true,
-	"smtp_dns_support_level":              true,
 	"smtp_sasl_mechanism_filter":          true,
 	"smtp_tls_ciphers":                    true,
 	"smtp_tls_mandatory_ciphers":          true,
@@ -89,4 +88,20 @@ func unhonouredWords(name string, words []string) []string {
 		}
 	}
 	return out
+}
+
+// crossWarning returns the warning for a setting that works only with
+// another one that is missing, "" for none: the dane TLS levels need
+// smtp_dns_support_level = dnssec (without it tern, as Postfix, uses may
+// for dane and encrypt for dane-only).
+func (c *Config) crossWarning(name string) string {
+	if name != "smtp_tls_security_level" {
+		return ""
+	}
+	level := strings.ToLower(strings.TrimSpace(c.Get(name)))
+	fallback := map[string]string{"dane": "may", "dane-only": "encrypt"}[level]
+	if fallback == "" || strings.EqualFold(strings.TrimSpace(c.Get("smtp_dns_support_level")), "dnssec") {
+		return ""
+	}
+	return fmt.Sprintf("%s = %s needs smtp_dns_support_level = dnssec: using %s", name, level, fallback)
 }

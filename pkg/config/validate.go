@@ -100,6 +100,15 @@ func checkType(p Param, v string) error {
 	return nil
 }
 
+// checkDigest checks a *_tls_fingerprint_digest value.
+func checkDigest(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "md5", "sha1", "sha256":
+		return nil
+	}
+	return errors.New("need md5, sha1 or sha256")
+}
+
 // valueChecks check the values of parameters whose syntax is more than
 // their type.
 var valueChecks = map[string]func(v string) error{
@@ -117,12 +126,14 @@ var valueChecks = map[string]func(v string) error{
 	"smtpd_sasl_tls_security_options": checkSASLSecurityOptions,
 	"smtp_sasl_security_options":      checkSASLSecurityOptions,
 	"smtp_sasl_tls_security_options":  checkSASLSecurityOptions,
-	"smtpd_tls_fingerprint_digest": func(v string) error {
+	"smtp_tls_fingerprint_digest":     checkDigest,
+	"smtpd_tls_fingerprint_digest":    checkDigest,
+	"smtp_dns_support_level": func(v string) error {
 		switch strings.ToLower(strings.TrimSpace(v)) {
-		case "md5", "sha1", "sha256":
+		case "", "disabled", "enabled", "dnssec":
 			return nil
 		}
-		return errors.New("need md5, sha1 or sha256")
+		return errors.New("need disabled, enabled or dnssec")
 	},
 	"content_filter": func(v string) error {
 		if v != "" && !strings.Contains(v, ":") {

@@ -1,10 +1,16 @@
 // Package tlsconf reads Postfix's TLS protocol lists (smtpd_tls_protocols,
-// smtp_tls_mandatory_protocols, ...) into crypto/tls versions.
+// smtp_tls_mandatory_protocols, ...) into crypto/tls versions, and holds
+// the TLS helpers smtpd and the smtp client share (CA pools, fingerprints,
+// the summary of a connection).
 package tlsconf
 
 import (
+	"crypto/md5"  //nolint:gosec // Postfix's *_tls_fingerprint_digest offers md5
+	"crypto/sha1" //nolint:gosec // and sha1, for tables written for them
+	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
+	"hash"
 	"strings"
 )
 
@@ -75,4 +81,36 @@ func Summary(st *tls.ConnectionState) string {
 		bits = 256
 	}
 	return fmt.Sprintf("%s with cipher %s (%d/%d bits)", Name(st.Version), cipher, bits, bits)
+}
+
+// Digest returns the hash of a *_tls_fingerprint_digest setting: md5,
+// sha1 or sha256 (an empty value means sha256, Postfix's default from
+// compatibility level 3.6).
+func Digest(name string) (func() hash.Hash, error) {
+	switch d := strings.ToLower(strings.TrimSpace(name)); d {
+	case "md5":
+		return md5.New, nil
+	case "sha1":
+		return sha1.New, nil
+	case "sha256", "":
+		return sha256.New, nil
+	default:
+		return nil, fmt.Errorf("unknown digest %q (md5, sha1 or sha256)", d)
+	}
+}
+
+// Fingerprint is Postfix's form of a certificate or public key digest:
+// upper-case hex pairs joined by colons.
+func Fingerprint(digest func() hash.Hash, der []byte) string {
+	h := digest()
+	h.Write(der)
+	sum := h.Sum(nil)
+	var b strings.Builder
+	for i, x := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", x)
+	}
+	return b.String()
 }

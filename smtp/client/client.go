@@ -32,6 +32,11 @@ const (
 	TLSEncrypt TLSLevel = "encrypt" // STARTTLS required, no certificate check
 	TLSVerify  TLSLevel = "verify"  // STARTTLS required, certificate checked by TLSConfig
 	TLSSecure  TLSLevel = "secure"  // as verify; the caller's TLSConfig names what to match
+	// TLSDane and TLSFingerprint require TLS and a TLSConfig from the
+	// caller that checks the certificate: against DNSSEC-validated TLSA
+	// records (RFC 7672), or against configured fingerprints.
+	TLSDane        TLSLevel = "dane"
+	TLSFingerprint TLSLevel = "fingerprint"
 )
 
 // Auth holds SASL credentials for AUTH PLAIN or LOGIN (RFC 4954).
@@ -150,6 +155,13 @@ func Open(ctx context.Context, conn net.Conn, peer string, opt Options) (*Sessio
 	s.bw = bufio.NewWriter(conn)
 	switch opt.TLSLevel {
 	case "", TLSNone, TLSMay, TLSEncrypt, TLSVerify, TLSSecure:
+	case TLSDane, TLSFingerprint:
+		if opt.TLSConfig != nil {
+			break
+		}
+		conn.Close()
+		return nil, &Error{Peer: s.peerName, Stage: StageStartTLS, Temporary: true, Status: statusTLS,
+			Err: fmt.Errorf("TLS security level %q without a certificate check", opt.TLSLevel)}
 	default:
 		conn.Close()
 		return nil, &Error{Peer: s.peerName, Stage: StageStartTLS, Temporary: true, Status: statusTLS,

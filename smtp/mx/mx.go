@@ -84,6 +84,11 @@ type Resolver struct {
 	// DNSOff leaves DNS out of host address lookups (smtp_host_lookup =
 	// native).
 	DNSOff bool
+	// DNSSEC asks with the DO and AD bits and trusts the AD bit of the
+	// answers, as Postfix's smtp_dns_support_level = dnssec: the name
+	// servers must be a validating resolver the host trusts (normally
+	// one on the host itself).
+	DNSSEC bool
 
 	mu  sync.Mutex
 	rnd *rand.Rand // random order among equals; nil: math/rand/v2's source
@@ -97,6 +102,11 @@ type Host struct {
 	// Implicit marks the domain itself, returned by LookupMX when the
 	// domain has no MX records.
 	Implicit bool
+	// Secure says the lookups that found the host and its addresses
+	// were all DNSSEC-validated (Resolver.DNSSEC): the MX records (or
+	// their absence) and every address record set. RFC 7672 section
+	// 2.2 uses DANE only for such hosts.
+	Secure bool
 }
 
 // mxTarget is one usable MX record.
@@ -144,13 +154,14 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string) ([]Host, error) 
 		}
 		r.orderAddrs(h.Addrs)
 		h.Implicit = true
+		h.Secure = h.Secure && ans.secure
 		return capAddrs([]Host{h}), nil
 	}
 	targets, terr := r.mxTargets(display, ans.rrs)
 	if terr != nil {
 		return nil, terr
 	}
-	return r.resolveTargets(ctx, display, targets)
+	return r.resolveTargets(ctx, display, targets, ans.secure)
 }
 
 // LookupHost returns the addresses of one host name, without MX lookup
@@ -234,7 +245,7 @@ func (r *Resolver) mxTargets(domain string, rrs []dns.RR) ([]mxTarget, error) {
 
 // resolveTargets looks up the addresses of the MX hosts, a few at a time,
 // and keeps the hosts that have some, in the order given.
-func (r *Resolver) resolveTargets(ctx context.Context, domain string, targets []mxTarget) ([]Host, error) {
+func (r *Resolver) resolveTargets(ctx context.Context, domain string, targets []mxTarget, mxSecure bool) ([]Host, error) {
 	hosts := make([]Host, len(targets))
 	errs := make([]*Error, len(targets))
 	sem := make(chan struct{}, lookupWorkers)
@@ -256,6 +267,7 @@ func (r *Resolver) resolveTargets(ctx context.Context, domain string, targets []
 			continue
 		}
 		r.orderAddrs(hosts[i].Addrs)
+		hosts[i].Secure = hosts[i].Secure && mxSecure
 		found = append(found, hosts[i])
 	}
 	if len(found) == 0 {
@@ -320,13 +332,16 @@ func (r *Resolver) dnsHostAddrs(ctx context.Context, name string, pref uint16) (
 	display := strings.TrimSuffix(name, ".")
 	var addrs []netip.Addr
 	var failure *Error
+	secure := r.DNSSEC
 	for _, qtype := range r.families() {
 		tname := dns.TypeToString[qtype]
 		ans, err := r.lookup(ctx, name, qtype)
 		if err != nil {
 			failure = worse(failure, err)
+			secure = false
 			continue
 		}
+		secure = secure && ans.secure
 		if ans.nxdomain {
 			// The name does not exist: no use asking for the other type.
 			failure = worse(failure, nameServiceError(ErrNotFound, display, tname, textHostNotFound, nil))
@@ -341,7 +356,7 @@ func (r *Resolver) dnsHostAddrs(ctx context.Context, name string, pref uint16) (
 	if len(addrs) == 0 {
 		return Host{}, failure
 	}
-	return Host{Name: display, Pref: pref, Addrs: addrs}, nil
+	return Host{Name: display, Pref: pref, Addrs: addrs, Secure: secure}, nil
 }
 
 // appendAddrs adds the addresses of A and AAAA records, without duplicates

@@ -26,6 +26,9 @@ var errNoServers = errors.New("no name servers configured")
 type answer struct {
 	rrs      []dns.RR // records of the type asked for, at the end of any CNAME chain
 	nxdomain bool     // the name (or the end of its CNAME chain) does not exist
+	// secure says every answer of the lookup had the AD bit of a
+	// validating resolver (only when the Resolver asks with DNSSEC).
+	secure bool
 }
 
 // lookup asks for records of qtype for name (canonical, with the trailing
@@ -37,22 +40,24 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) (answe
 	display := strings.TrimSuffix(name, ".")
 	tname := dns.TypeToString[qtype]
 	cur := name
+	secure := r.DNSSEC
 	for range maxRequery + 1 {
 		msg, err := r.exchange(ctx, cur, qtype)
 		if err != nil {
 			return answer{}, nameServiceError(ErrTemporary, display, tname, textTryAgain, err)
 		}
+		secure = secure && msg.AuthenticatedData
 		end, rrs, ok := chase(msg.Answer, cur, qtype)
 		switch {
 		case !ok:
 			return answer{}, nameServiceError(ErrTemporary, display, tname, textTryAgain,
 				fmt.Errorf("CNAME chain of %s loops or is longer than %d", display, maxCNAMEChain))
 		case len(rrs) > 0:
-			return answer{rrs: rrs}, nil
+			return answer{rrs: rrs, secure: secure}, nil
 		case msg.Rcode == dns.RcodeNameError:
-			return answer{nxdomain: true}, nil
+			return answer{nxdomain: true, secure: secure}, nil
 		case end == cur:
-			return answer{}, nil
+			return answer{secure: secure}, nil
 		}
 		cur = end
 	}
@@ -108,7 +113,7 @@ func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16) (*dn
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			resp, err := ask(ctx, srv, name, qtype, timeout)
+			resp, err := ask(ctx, srv, name, qtype, timeout, r.DNSSEC)
 			if err != nil {
 				last = err
 				continue
@@ -123,11 +128,14 @@ func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16) (*dn
 }
 
 // ask sends one query to one server over UDP with EDNS0, and again over
-// TCP when the UDP answer is truncated.
-func ask(ctx context.Context, srv, name string, qtype uint16, timeout time.Duration) (*dns.Msg, error) {
+// TCP when the UDP answer is truncated. With dnssec the query sets the DO
+// and AD bits, so that a validating resolver says in its AD bit whether
+// the answer is authentic (RFC 6840 section 5.7).
+func ask(ctx context.Context, srv, name string, qtype uint16, timeout time.Duration, dnssec bool) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
-	m.SetEdns0(ednsSize, false)
+	m.SetEdns0(ednsSize, dnssec)
+	m.AuthenticatedData = dnssec
 	resp, err := exchangeOn(ctx, "udp", srv, m, timeout)
 	if resp != nil && resp.Truncated {
 		resp, err = exchangeOn(ctx, "tcp", srv, m, timeout)

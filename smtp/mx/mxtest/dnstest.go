@@ -54,6 +54,7 @@ type Server struct {
 	mu       sync.Mutex
 	records  map[string][]dns.RR // owner name (canonical) -> records
 	behavior map[string]Behavior // owner name (canonical) -> behaviour
+	insecure map[string]bool     // owner names answered without the AD bit
 	queries  []Query
 }
 
@@ -72,6 +73,7 @@ func NewServer(t testing.TB, zone string) *Server {
 		t:        t,
 		records:  make(map[string][]dns.RR),
 		behavior: make(map[string]Behavior),
+		insecure: make(map[string]bool),
 	}
 	s.Add(zone)
 	pc, ln := listenPair(t)
@@ -215,6 +217,22 @@ func (s *Server) SetBehavior(name string, b Behavior) {
 	s.behavior[key] = b
 }
 
+// SetInsecure makes answers for name (any type) come without the AD bit,
+// as a validating resolver answers for an unsigned zone. By default the
+// server acts as a validating resolver for which every name is signed:
+// answers carry the AD bit when the query has the DO or AD bit
+// (RFC 6840 section 5.7).
+func (s *Server) SetInsecure(name string, insecure bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := dns.CanonicalName(name)
+	if insecure {
+		s.insecure[key] = true
+		return
+	}
+	delete(s.insecure, key)
+}
+
 // Queries returns the questions received so far, oldest first.
 func (s *Server) Queries() []Query {
 	s.mu.Lock()
@@ -253,6 +271,7 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	s.mu.Lock()
 	s.queries = append(s.queries, Query{Name: name, Type: q.Qtype, Net: network})
 	b := s.behavior[name]
+	insecure := s.insecure[name]
 	answer, rcode := s.resolve(name, q.Qtype)
 	s.mu.Unlock()
 
@@ -274,10 +293,12 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	resp.SetRcode(req, rcode)
 	resp.Authoritative = true
 	resp.RecursionAvailable = true
+	opt := req.IsEdns0()
+	resp.AuthenticatedData = !insecure && (req.AuthenticatedData || opt != nil && opt.Do())
 	resp.Answer = answer
 	size := dns.MinMsgSize
-	if opt := req.IsEdns0(); opt != nil {
-		resp.SetEdns0(opt.UDPSize(), false)
+	if opt != nil {
+		resp.SetEdns0(opt.UDPSize(), opt.Do())
 		size = max(int(opt.UDPSize()), dns.MinMsgSize)
 	}
 	if network == "udp" {
