@@ -52,6 +52,12 @@ func (s *settings) loadDANE(cfg *config.Config, p string) error {
 	for _, f := range cfg.List(p + "tls_fingerprint_cert_match") {
 		s.fingerprints = append(s.fingerprints, strings.ToUpper(f))
 	}
+	if s.verifyMatch = cfg.List(p + "tls_verify_cert_match"); len(s.verifyMatch) == 0 {
+		s.verifyMatch = defaultVerifyMatch
+	}
+	if s.secureMatch = cfg.List(p + "tls_secure_cert_match"); len(s.secureMatch) == 0 {
+		s.secureMatch = defaultSecureMatch
+	}
 	if (s.tlsLevel == levelDane || s.tlsLevel == levelDaneOnly) && s.dnsLevel != dnsDNSSEC {
 		fallback := client.TLSMay
 		if s.tlsLevel == levelDaneOnly {
@@ -64,15 +70,19 @@ func (s *settings) loadDANE(cfg *config.Config, p string) error {
 	return nil
 }
 
-// tlsPolicy is one smtp_tls_policy_maps entry: a level and, for the
-// fingerprint level, the fingerprints of its match= attributes.
+// tlsPolicy is one smtp_tls_policy_maps entry: a level and the values of
+// its match= attributes: fingerprints for the fingerprint level, name
+// strategies for verify and secure.
 type tlsPolicy struct {
 	level   string
 	matches []string
+	ignored []string // attributes tern does not use, such as protocols=
 }
 
-// parsePolicy reads "level [name=value ...]". match= values of the
-// fingerprint level are "|"-separated fingerprints; a match= may repeat.
+// parsePolicy reads "level [name=value ...]". match= values are
+// "|"-separated fingerprints for the fingerprint level and ":"-separated
+// names or strategies for verify and secure (Postfix's syntax); a match=
+// may repeat. Other levels take no match=.
 func parsePolicy(v string) tlsPolicy {
 	fields := strings.Fields(v)
 	if len(fields) == 0 {
@@ -81,13 +91,25 @@ func parsePolicy(v string) tlsPolicy {
 	pol := tlsPolicy{level: strings.ToLower(fields[0])}
 	for _, f := range fields[1:] {
 		name, value, ok := strings.Cut(f, "=")
-		if !ok || !strings.EqualFold(name, "match") || pol.level != string(client.TLSFingerprint) {
+		if !ok || !strings.EqualFold(name, "match") {
+			pol.ignored = append(pol.ignored, f)
 			continue
 		}
-		for _, m := range strings.Split(value, "|") {
-			if m != "" {
-				pol.matches = append(pol.matches, strings.ToUpper(m))
+		switch client.TLSLevel(pol.level) {
+		case client.TLSFingerprint:
+			for _, m := range strings.Split(value, "|") {
+				if m != "" {
+					pol.matches = append(pol.matches, strings.ToUpper(m))
+				}
 			}
+		case client.TLSVerify, client.TLSSecure:
+			for _, m := range strings.Split(value, ":") {
+				if m != "" {
+					pol.matches = append(pol.matches, strings.ToLower(m))
+				}
+			}
+		default:
+			pol.ignored = append(pol.ignored, f)
 		}
 	}
 	return pol
@@ -133,7 +155,7 @@ func (a *Agent) settleDANE(ctx context.Context, dest destination, t target, opt 
 		if level == levelDaneOnly {
 			opt.TLSLevel = client.TLSEncrypt
 		}
-		opt.TLSConfig = a.levelConfig(opt.TLSLevel, t, nil)
+		opt.TLSConfig = a.levelConfig(opt.TLSLevel, dest, t, nil)
 		return nil
 	}
 	insecure := func(why string) *agent.Result {
@@ -142,7 +164,7 @@ func (a *Agent) settleDANE(ctx context.Context, dest destination, t target, opt 
 			return &r
 		}
 		opt.TLSLevel = client.TLSMay
-		opt.TLSConfig = a.levelConfig(client.TLSMay, t, nil)
+		opt.TLSConfig = a.levelConfig(client.TLSMay, dest, t, nil)
 		return nil
 	}
 	if !t.secure {
@@ -163,7 +185,7 @@ func (a *Agent) settleDANE(ctx context.Context, dest destination, t target, opt 
 			return insecure("none of its TLSA records is usable")
 		}
 		opt.TLSLevel = client.TLSEncrypt
-		opt.TLSConfig = a.levelConfig(client.TLSEncrypt, t, nil)
+		opt.TLSConfig = a.levelConfig(client.TLSEncrypt, dest, t, nil)
 		return nil
 	}
 	names := []string{t.name}
@@ -180,4 +202,17 @@ func (a *Agent) settleDANE(ctx context.Context, dest destination, t target, opt 
 			return nil
 		}}
 	return nil
+}
+
+// warnIgnored logs, once per policy entry, the attributes of a
+// smtp_tls_policy_maps entry that tern does not use.
+func (a *Agent) warnIgnored(dest destination, pol tlsPolicy) {
+	if len(pol.ignored) == 0 || a.log == nil {
+		return
+	}
+	key := dest.key() + " " + strings.Join(pol.ignored, " ")
+	if _, seen := a.warned.LoadOrStore(key, true); seen {
+		return
+	}
+	a.log.Warnf("smtp_tls_policy_maps: %s: %s not supported by tern: ignored", dest.key(), strings.Join(pol.ignored, ", "))
 }

@@ -65,7 +65,9 @@ func TestParsePolicy(t *testing.T) {
 		{"dane", "dane", nil},
 		{"  Dane-Only  ", "dane-only", nil},
 		{"fingerprint match=ab:cd|EF:01 match=23:45", "fingerprint", []string{"AB:CD", "EF:01", "23:45"}},
-		{"secure match=nexthop:dot-nexthop", "secure", nil},
+		{"secure match=nexthop:dot-nexthop", "secure", []string{"nexthop", "dot-nexthop"}},
+		{"verify match=hostname:.Example.COM", "verify", []string{"hostname", ".example.com"}},
+		{"may match=nexthop", "may", nil},
 		{"fingerprint other=1", "fingerprint", nil},
 		{"", "", nil},
 	}
@@ -73,6 +75,16 @@ func TestParsePolicy(t *testing.T) {
 		got := parsePolicy(tt.in)
 		if got.level != tt.level || !slices.Equal(got.matches, tt.matches) {
 			t.Errorf("parsePolicy(%q) = %+v, want %s %v", tt.in, got, tt.level, tt.matches)
+		}
+	}
+	// Attributes tern does not use are kept, to be warned about.
+	for in, want := range map[string][]string{
+		"secure protocols=!SSLv2 match=nexthop ciphers=high": {"protocols=!SSLv2", "ciphers=high"},
+		"may match=nexthop": {"match=nexthop"},
+		"verify":            nil,
+	} {
+		if got := parsePolicy(in).ignored; !slices.Equal(got, want) {
+			t.Errorf("parsePolicy(%q).ignored = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -102,8 +114,9 @@ func TestDNSDisabled(t *testing.T) {
 }
 
 // FuzzParsePolicy: any smtp_tls_policy_maps value parses without panic
-// into a lower-case level and non-empty, upper-case fingerprints, which
-// only the fingerprint level has.
+// into a lower-case level and non-empty match values, which only the
+// fingerprint (upper-case fingerprints), verify and secure (lower-case
+// names) levels have.
 func FuzzParsePolicy(f *testing.F) {
 	for _, s := range []string{"dane", "fingerprint match=ab:cd|ef match=01", "secure match=.example.com", "", "  may  x=y"} {
 		f.Add(s)
@@ -113,12 +126,13 @@ func FuzzParsePolicy(f *testing.F) {
 		if p.level != strings.ToLower(p.level) {
 			t.Errorf("level %q is not lower case", p.level)
 		}
-		if len(p.matches) > 0 && p.level != "fingerprint" {
+		fold := map[string]func(string) string{"fingerprint": strings.ToUpper, "verify": strings.ToLower, "secure": strings.ToLower}[p.level]
+		if len(p.matches) > 0 && fold == nil {
 			t.Errorf("level %q has matches %q", p.level, p.matches)
 		}
 		for _, m := range p.matches {
-			if m == "" || m != strings.ToUpper(m) || strings.ContainsAny(m, "| \t") {
-				t.Errorf("match %q", m)
+			if m == "" || m != fold(m) || strings.ContainsAny(m, " \t") {
+				t.Errorf("level %q: match %q", p.level, m)
 			}
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
@@ -30,6 +31,9 @@ type Agent struct {
 	cache    *sessionCache
 	// dial connects to one server; tests may replace it.
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// warned holds the warnings logged once (policy attributes tern does
+	// not use), so that each delivery does not repeat them.
+	warned sync.Map
 	// log receives the TLS lines of smtp_tls_loglevel; nil: none.
 	log *maillog.Logger
 }

@@ -65,6 +65,9 @@ type settings struct {
 	// smtp_tls_fingerprint_digest, for the fingerprint level.
 	fingerprints []string
 	digest       func() hash.Hash
+	// verifyMatch and secureMatch are smtp_tls_verify_cert_match and
+	// smtp_tls_secure_cert_match.
+	verifyMatch, secureMatch []string
 	// warnings are logged once the agent runs (settings that work, but
 	// not as written).
 	warnings []string
@@ -261,16 +264,18 @@ func (a *Agent) sessionOptions(dest destination, t target) (client.Options, erro
 			return opt, fmt.Errorf("smtp_tls_policy_maps: %s: unsupported policy %q", dest.key(), pol.level)
 		}
 		matches = pol.matches
+		a.warnIgnored(dest, pol)
 	}
-	opt.TLSConfig = a.levelConfig(opt.TLSLevel, t, matches)
+	opt.TLSConfig = a.levelConfig(opt.TLSLevel, dest, t, matches)
 	opt.Auth = dest.auth
 	return opt, nil
 }
 
 // levelConfig is the TLS configuration of a level for server t; nil for
 // none, and for the dane levels, which settleDANE resolves per server.
-// matches are the fingerprints of the fingerprint level.
-func (a *Agent) levelConfig(level client.TLSLevel, t target, matches []string) *tls.Config {
+// matches are the policy's match= values: fingerprints for the
+// fingerprint level, name strategies for verify and secure.
+func (a *Agent) levelConfig(level client.TLSLevel, dest destination, t target, matches []string) *tls.Config {
 	var c *tls.Config
 	switch level {
 	case client.TLSFingerprint:
@@ -279,8 +284,7 @@ func (a *Agent) levelConfig(level client.TLSLevel, t target, matches []string) *
 		}
 		c = a.fingerprintConfig(t, matches)
 	case client.TLSVerify, client.TLSSecure:
-		c = &tls.Config{ServerName: t.name, RootCAs: a.set.rootCAs, MinVersion: max(a.set.tlsMandatoryMin, tls.VersionTLS12),
-			ClientSessionCache: a.set.checkedSessions}
+		c = a.verifyConfig(level, dest, t, matches)
 	case client.TLSEncrypt:
 		// Mandatory-unauthenticated and opportunistic TLS do not check
 		// the certificate, as in Postfix.

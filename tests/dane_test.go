@@ -33,19 +33,11 @@ func opensslDigest(t *testing.T, certFile string, spki bool) string {
 	return f[0]
 }
 
-// TestDANE: smtp_tls_security_level = dane with smtp_dns_support_level =
-// dnssec was refused at start. The in-process DNS server acts as a
-// validating resolver (the AD bit on its answers, except for names made
-// insecure). The receiving tern presents mail.example.tst's certificate
-// with its CA; TLSA data is computed by openssl. Shown: a DANE-EE match
-// and a DANE-TA match (with the next-hop name) are delivered as Verified;
-// a TLSA record of another key, and a DANE-TA match whose certificate
-// names neither the MX host nor the domain, are deferred ("not
-// trusted"); an unsigned MX falls back to opportunistic TLS; dane-only
-// from smtp_tls_policy_maps defers a host without TLSA records; a SERVFAIL
-// for the TLSA records defers; the fingerprint level delivers with a
-// matching fingerprint.
-func TestDANE(t *testing.T) {
+// newTLSReceiver starts a tern that takes mail for domains and presents
+// the certificate of the test CA for mail.example.tst (with the CA in its
+// chain) on a loopback port, which it returns.
+func newTLSReceiver(t *testing.T, domains []string) (*instance, string, testCA) {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -63,7 +55,6 @@ func TestDANE(t *testing.T) {
 	if err := os.WriteFile(chain, append(leafPEM, caPEM...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	domains := []string{"ee.tst", "mail.example.tst", "wrongkey.tst", "badname.tst", "unsigned.tst", "notlsa.tst", "bogus.tst", "fp.tst"}
 	receiver := newInstance(t, options{
 		master: testMasterCF + "127.0.0.1:0 inet n - n - - smtpd\n",
 		main: []string{"myhostname = mx.receiver.tst", "mydestination = $myhostname, " + strings.Join(domains, ", "),
@@ -75,6 +66,38 @@ func TestDANE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return receiver, port, ca
+}
+
+// outcomes waits for the log line of each recipient domain's delivery
+// attempt and checks its status and reason.
+func outcomes(t *testing.T, sender *instance, rcpt string, want map[string][2]string) {
+	t.Helper()
+	for d, w := range want {
+		re := regexp.MustCompile(`to=<` + regexp.QuoteMeta(rcpt+"@"+d) + `>, .*status=(\w+) \(([^\n]*)\)`)
+		waitFor(t, 20*time.Second, "the outcome for "+d, func() bool { return re.MatchString(sender.log()) })
+		m := re.FindStringSubmatch(sender.log())
+		if m[1] != w[0] || !strings.Contains(m[2], w[1]) {
+			t.Errorf("%s: status=%s (%s), want %s with %q", d, m[1], m[2], w[0], w[1])
+		}
+	}
+}
+
+// TestDANE: smtp_tls_security_level = dane with smtp_dns_support_level =
+// dnssec was refused at start. The in-process DNS server acts as a
+// validating resolver (the AD bit on its answers, except for names made
+// insecure). The receiving tern presents mail.example.tst's certificate
+// with its CA; TLSA data is computed by openssl. Shown: a DANE-EE match
+// and a DANE-TA match (with the next-hop name) are delivered as Verified;
+// a TLSA record of another key, and a DANE-TA match whose certificate
+// names neither the MX host nor the domain, are deferred ("not
+// trusted"); an unsigned MX falls back to opportunistic TLS; dane-only
+// from smtp_tls_policy_maps defers a host without TLSA records; a SERVFAIL
+// for the TLSA records defers; the fingerprint level delivers with a
+// matching fingerprint.
+func TestDANE(t *testing.T) {
+	domains := []string{"ee.tst", "mail.example.tst", "wrongkey.tst", "badname.tst", "unsigned.tst", "notlsa.tst", "bogus.tst", "fp.tst"}
+	receiver, port, ca := newTLSReceiver(t, domains)
 	leafSPKI := opensslDigest(t, ca.certFile, true)
 	caCert := opensslDigest(t, ca.caFile, false)
 	otherKey := strings.Repeat("ab", 32)
@@ -123,10 +146,7 @@ fp.tst.             MX 10 mx.notlsa.tst.
 	for _, d := range []string{"ee.tst", "mail.example.tst", "unsigned.tst", "fp.tst"} {
 		receiver.waitMbox(rcpt, "body for "+d)
 	}
-	status := func(d string) *regexp.Regexp {
-		return regexp.MustCompile(`to=<` + regexp.QuoteMeta(rcpt+"@"+d) + `>, .*status=(\w+) \(([^\n]*)\)`)
-	}
-	want := map[string]struct{ status, reason string }{
+	outcomes(t, sender, rcpt, map[string][2]string{
 		"ee.tst":           {"sent", "250 2.0.0"},
 		"mail.example.tst": {"sent", "250 2.0.0"},
 		"unsigned.tst":     {"sent", "250 2.0.0"},
@@ -135,15 +155,7 @@ fp.tst.             MX 10 mx.notlsa.tst.
 		"badname.tst":      {"deferred", "server certificate not trusted"},
 		"notlsa.tst":       {"deferred", "no usable DANE TLSA records"},
 		"bogus.tst":        {"deferred", "TLSA lookup error for mx.bogus.tst:" + port},
-	}
-	for d, w := range want {
-		re := status(d)
-		waitFor(t, 20*time.Second, "the outcome for "+d, func() bool { return re.MatchString(sender.log()) })
-		m := re.FindStringSubmatch(sender.log())
-		if m[1] != w.status || !strings.Contains(m[2], w.reason) {
-			t.Errorf("%s: status=%s (%s), want %s with %q", d, m[1], m[2], w.status, w.reason)
-		}
-	}
+	})
 	log := sender.log()
 	for _, line := range []string{
 		"Verified TLS connection established to mail.example.tst[127.0.0.1]:" + port,
@@ -157,5 +169,63 @@ fp.tst.             MX 10 mx.notlsa.tst.
 	}
 	if strings.Contains(receiver.log(), "body for wrongkey.tst") || strings.Contains(receiver.mbox(rcpt), "body for badname.tst") {
 		t.Errorf("a message went to a server that failed DANE:\n%s", receiver.mbox(rcpt))
+	}
+}
+
+// TestVerifyAndSecureLevels: the secure level checked the MX host's name
+// as verify does, and smtp_tls_policy_maps match= attributes were
+// ignored. Against a real server whose certificate (from a CA in
+// smtp_tls_CAfile) names mail.example.tst: verify passes for that MX host
+// and fails for another name; secure fails where only the MX host's name
+// matches (a forged MX could name any host), passes for a domain above
+// the certificate's name (dot-nexthop) and with match= naming the host.
+// A policy attribute tern does not use is warned about.
+func TestVerifyAndSecureLevels(t *testing.T) {
+	domains := []string{"verifyok.tst", "verifybad.tst", "secure.tst", "example.tst", "matched.tst"}
+	receiver, port, ca := newTLSReceiver(t, domains)
+	dns := mxtest.NewServer(t, `
+verifyok.tst.      MX 10 mail.example.tst.
+secure.tst.        MX 10 mail.example.tst.
+example.tst.       MX 10 mail.example.tst.
+matched.tst.       MX 10 mail.example.tst.
+mail.example.tst.  A  127.0.0.1
+verifybad.tst.     MX 10 mx.other.tst.
+mx.other.tst.      A  127.0.0.1
+`)
+	sender := newInstance(t, options{
+		master: testMasterCF + "smtp unix - - n - - smtp\n",
+		main: []string{
+			"myhostname = sender.tst", "mydestination = $myhostname",
+			"tern_dns_servers = " + dns.Addr(),
+			"smtp_tcp_port = " + port,
+			"inet_protocols = ipv4",
+			"smtp_tls_CAfile = " + ca.caFile,
+			"smtp_tls_loglevel = 1",
+			"smtp_tls_policy_maps = inline:{ {verifyok.tst = verify protocols=>=TLSv1.2}, verifybad.tst=verify, secure.tst=secure, example.tst=secure, " +
+				"{matched.tst = secure match=mail.example.tst:nexthop} }",
+		},
+	})
+	sender.start()
+	rcpt := localUser(t)
+	for _, d := range domains {
+		if code, out := sender.sendmail("Subject: "+d+"\n\nbody for "+d+"\n", "-f", rcpt+"@sender.tst", rcpt+"@"+d); code != 0 {
+			t.Fatalf("sendmail to %s: %d %s", d, code, out)
+		}
+	}
+	for _, d := range []string{"verifyok.tst", "example.tst", "matched.tst"} {
+		receiver.waitMbox(rcpt, "body for "+d)
+	}
+	outcomes(t, sender, rcpt, map[string][2]string{
+		"verifyok.tst":  {"sent", "250 2.0.0"},
+		"example.tst":   {"sent", "250 2.0.0"},
+		"matched.tst":   {"sent", "250 2.0.0"},
+		"verifybad.tst": {"deferred", "server certificate not verified: its names (mail.example.tst) match none of mx.other.tst"},
+		"secure.tst":    {"deferred", "match none of secure.tst, .secure.tst"},
+	})
+	for _, line := range []string{"Verified TLS connection established to mail.example.tst[127.0.0.1]:" + port,
+		"warning: smtp_tls_policy_maps: verifyok.tst:" + port + ": protocols=>=TLSv1.2 not supported by tern: ignored"} {
+		if !strings.Contains(sender.log(), line) {
+			t.Errorf("the log lacks %q:\n%s", line, sender.log())
+		}
 	}
 }

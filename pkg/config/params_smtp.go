@@ -58,6 +58,8 @@ var smtpParams = []Param{
 	{"smtp_tls_fingerprint_cert_match", "", typeList, "Certificate or public key fingerprints (digest smtp_tls_fingerprint_digest, hex pairs with colons) that the fingerprint TLS level accepts, when smtp_tls_policy_maps gives no match= for the destination."},
 	{"smtp_tls_fingerprint_digest", "sha256", typeString, "Digest of the fingerprints of the fingerprint TLS level: md5, sha1 or sha256 (Postfix: md5 below compatibility_level 3.6)."},
 	{"smtp_tls_key_file", "$smtp_tls_cert_file", typeString, "PEM private key of smtp."},
+	{"smtp_tls_secure_cert_match", "nexthop, dot-nexthop", typeList, "Names the server certificate must carry at the secure level: nexthop (the next-hop domain), dot-nexthop (a name below it), hostname (the server's name as found), a name, or .name for the names below it; smtp_tls_policy_maps match= (colon-separated) overrides it per destination."},
+	{"smtp_tls_verify_cert_match", "hostname", typeList, "Names the server certificate must carry at the verify level, with the words of smtp_tls_secure_cert_match."},
 	{"smtp_tls_loglevel", "0", typeInt, "With 1 or more, smtp logs each TLS session as Postfix does (\"Untrusted TLS connection established to host[addr]:port: TLSv1.3 with cipher ...\"; Verified at levels verify and secure)."},
 	{"smtp_tls_mandatory_ciphers", "medium", typeString, "Minimal cipher grade for mandatory smtp TLS."},
 	{"smtp_tls_mandatory_protocols", ">=TLSv1", typeList, "TLS protocols smtp allows with mandatory TLS."},
