@@ -111,7 +111,7 @@ func load(dir string, cfg *config.Config, opt Options, queueDir string) (*loaded
 			refs = append(refs, o[1])
 		}
 	}
-	for _, w := range cfg.WarningsWithServices(names, refs...) {
+	for _, w := range append(cfg.WarningsWithServices(names, refs...), cfg.OverrideWarnings(services)...) {
 		l.warnings = append(l.warnings, plainWarning(w))
 	}
 	procs, warns := makePlan(services, planEnv{

@@ -244,3 +244,43 @@ func quoteWord(w string) string {
 	}
 	return w
 }
+
+// OverrideWarnings returns a warning, at the master.cf entry, for each -o
+// parameter of services that tern does not know (unless another value
+// refers to it as $name, as a parameter of the admin's own), or knows but
+// does not support, set to other than its default. Postfix warns about
+// unused -o parameters too.
+func (c *Config) OverrideWarnings(services []Service) []string {
+	refs := c.referencedNames()
+	var names []string
+	for _, s := range services {
+		names = append(names, s.Name)
+		for _, o := range s.Overrides {
+			collectRefs(o[1], refs)
+		}
+	}
+	var out []string
+	for _, s := range services {
+		for _, o := range s.Overrides {
+			name, value := o[0], o[1]
+			where := fmt.Sprintf("%s:%d: warning: service %s: -o %s", s.File, s.Line, s.Name, name)
+			if p, known := Lookup(name); known {
+				def, _ := c.Expand(p.Default)
+				if Unsupported(name) && strings.TrimSpace(value) != strings.TrimSpace(def) {
+					out = append(out, where+" is not supported by tern yet: the setting has no effect")
+				}
+				continue
+			}
+			if known, supported := serviceParam(name, names); known {
+				if !supported {
+					out = append(out, where+" is not supported by tern yet: the setting has no effect")
+				}
+				continue
+			}
+			if !refs[name] {
+				out = append(out, where+": unknown parameter")
+			}
+		}
+	}
+	return out
+}
