@@ -425,6 +425,9 @@ func (a *Agent) message(req *agent.Request, generic *genericAddrs) func() client
 		}
 		m.Body = a.outgoing(req.Env.ID, m.Body)
 		m.SMTPUTF8 = !isASCII(m.Sender)
+		if a.set.sendXforward {
+			m.XForward = xforwardAttrs(req.Env)
+		}
 		for i, rc := range req.Recipients {
 			addr := rc.Address
 			if generic != nil {

@@ -68,6 +68,9 @@ type settings struct {
 	// verifyMatch and secureMatch are smtp_tls_verify_cert_match and
 	// smtp_tls_secure_cert_match.
 	verifyMatch, secureMatch []string
+	// sendXforward is smtp_send_xforward_command (lmtp_...): XFORWARD
+	// to servers that offer it, as to a content filter.
+	sendXforward bool
 	// warnings are logged once the agent runs (settings that work, but
 	// not as written).
 	warnings []string
@@ -86,6 +89,7 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		sessionLimit:   cfg.Int("smtp_mx_session_limit"),
 		connectTimeout: cfg.Duration(p + "connect_timeout"),
 		saslEnable:     cfg.Bool(p + "sasl_auth_enable"),
+		sendXforward:   cfg.Bool(p + "send_xforward_command"),
 		senderAuth:     cfg.Bool("smtp_sender_dependent_authentication"),
 		tlsLogLevel:    cfg.Int(p + "tls_loglevel"),
 		delimiter:      cfg.Get("recipient_delimiter"),

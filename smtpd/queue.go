@@ -122,9 +122,10 @@ func (p *cleanupPool) closeAll() {
 // request is the cleanup request record of the session's transaction.
 func (srv *Server) request(s *session) ipc.Record {
 	tx := s.tx
+	name, addr, helo, proto := s.origin()
 	env := envelope.Envelope{
-		Sender: tx.sender, ClientName: s.client.name, ClientAddr: s.client.addr.String(),
-		Helo: s.helo, Protocol: s.protocol(), EnvID: tx.envid, Ret: tx.ret,
+		Sender: tx.sender, ClientName: name, ClientAddr: addr,
+		Helo: helo, Protocol: proto, EnvID: tx.envid, Ret: tx.ret,
 	}
 	req := ipc.Record{{Name: "request", Value: "submit"}}
 	req = append(req, env.Record()...)

@@ -65,6 +65,7 @@ type session struct {
 	authUser string
 	authMech string
 	tx       *transaction
+	fwd      *forwarded // XFORWARD attributes for the next transaction; nil: none
 	errors   int
 	counts   commandCounts
 	last     string // the last command verb, for "lost connection after X"
@@ -277,6 +278,8 @@ func (s *session) handler(verb string) (handler, bool) {
 		return s.starttls, true
 	case "AUTH":
 		return s.auth, true
+	case "XFORWARD":
+		return s.xforward, true
 	}
 	return nil, false
 }
@@ -296,7 +299,14 @@ func (s *session) reset() {
 	if s.tx != nil && s.tx.chunks != nil {
 		s.tx.chunks.abort()
 	}
+	s.endTransaction()
+}
+
+// endTransaction forgets the transaction, and the XFORWARD attributes,
+// which last one transaction.
+func (s *session) endTransaction() {
 	s.tx = nil
+	s.fwd = nil
 }
 
 func (s *session) quit(context.Context, string) reply.Reply {
@@ -370,6 +380,9 @@ func (s *session) extensions() []string {
 		ext = append(ext, "SMTPUTF8")
 	}
 	ext = append(ext, "CHUNKING")
+	if s.xforwardAllowed() {
+		ext = append(ext, xforwardExtension)
+	}
 	out := ext[:0]
 	for _, e := range ext {
 		kw, _, _ := strings.Cut(e, " ")

@@ -50,6 +50,7 @@ type settings struct {
 	rateUnit          time.Duration
 	limitExempt       *netlist.List // smtpd_client_event_limit_exceptions
 	saslExceptions    *netlist.List // smtpd_sasl_exceptions_networks: clients offered no AUTH
+	xforwardHosts     *netlist.List // smtpd_authorized_xforward_hosts: clients offered XFORWARD
 	myNetworks        *netlist.List
 	mxBackupNetworks  *netlist.List       // permit_mx_backup_networks
 	ownAddrs          map[netip.Addr]bool // inet_interfaces and proxy_interfaces
@@ -156,6 +157,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		{&s.limitExempt, "smtpd_client_event_limit_exceptions"},
 		{&s.mxBackupNetworks, "permit_mx_backup_networks"},
 		{&s.saslExceptions, "smtpd_sasl_exceptions_networks"},
+		{&s.xforwardHosts, "smtpd_authorized_xforward_hosts"},
 	} {
 		if *l.dst, err = netlist.New(l.name, cfg.List(l.name), opt); err != nil {
 			return s, err

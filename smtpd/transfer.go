@@ -78,11 +78,11 @@ func (s *session) data(ctx context.Context, arg string) reply.Reply {
 	switch {
 	case res.tooBig:
 		q.abort()
-		s.tx = nil
+		s.endTransaction()
 		return replyTooBig
 	case res.bareLF && s.rejectBareLF():
 		q.abort()
-		s.tx = nil
+		s.endTransaction()
 		return s.bareLFReply()
 	}
 	return s.finish(ctx, q)
@@ -97,7 +97,7 @@ var replyTooBig = reply.New(reply.CodeExceededStorage, reply.StatusTooBig, "Erro
 // finish runs the end-of-data restrictions, completes the submission and
 // ends the transaction.
 func (s *session) finish(ctx context.Context, q *queueSubmission) reply.Reply {
-	defer func() { s.tx = nil }()
+	defer s.endTransaction()
 	// The end-of-data restrictions may discard the message too.
 	if !s.tx.discard {
 		if r := s.check(ctx, restrict.EndOfData, ""); !r.IsZero() {
@@ -118,7 +118,7 @@ func (s *session) finish(ctx context.Context, q *queueSubmission) reply.Reply {
 	}
 	id, r := q.finish()
 	if r.IsZero() {
-		line := fmt.Sprintf("%s: client=%s", id, s.client)
+		line := fmt.Sprintf("%s: client=%s%s", id, s.client, s.forwardedLog())
 		if s.authUser != "" {
 			line += fmt.Sprintf(", sasl_method=%s, sasl_username=%s", s.authMech, s.authUser)
 		}
@@ -170,7 +170,7 @@ func (s *session) bdat(ctx context.Context, arg string) reply.Reply {
 	if !c.failed.IsZero() {
 		if last {
 			c.abort()
-			s.tx = nil
+			s.endTransaction()
 		}
 		return c.failed
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/smtp"
 	"net/textproto"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,11 @@ type scanFilter struct {
 	reinject string // where to send messages back
 	scanned  int
 	wg       sync.WaitGroup
+	// offerXforward makes the filter offer XFORWARD, as amavisd-new
+	// does, and pass the attributes it gets on when it sends mail back.
+	offerXforward bool
+	xforward      []string // the XFORWARD lines of the message in hand
+	xforwardSeen  []string // every XFORWARD line received
 }
 
 func startScanFilter(t *testing.T) *scanFilter {
@@ -79,7 +85,21 @@ func (f *scanFilter) serve(c net.Conn) {
 		cmd := strings.ToUpper(strings.Fields(line + " x")[0])
 		switch cmd {
 		case "EHLO", "HELO":
-			reply("250 filter.test")
+			f.mu.Lock()
+			offer := f.offerXforward
+			f.mu.Unlock()
+			if offer {
+				reply("250-filter.test")
+				reply("250 XFORWARD NAME ADDR PROTO HELO SOURCE IDENT")
+			} else {
+				reply("250 filter.test")
+			}
+		case "XFORWARD":
+			f.mu.Lock()
+			f.xforward = append(f.xforward, line)
+			f.xforwardSeen = append(f.xforwardSeen, line)
+			f.mu.Unlock()
+			reply("250 2.0.0 Ok")
 		case "MAIL":
 			from, to = addrArg(line), nil
 			reply("250 2.1.0 Ok")
@@ -118,13 +138,56 @@ func addrArg(line string) string {
 	return line[i+1 : j]
 }
 
-// send puts the scanned message back into the MTA.
+// send puts the scanned message back into the MTA, after the XFORWARD
+// lines it came with, if any.
 func (f *scanFilter) send(from string, to []string, body []byte) error {
 	msg := "X-Scanned: clean by scan-filter\r\n" + strings.ReplaceAll(string(body), "\n", "\r\n")
 	f.mu.Lock()
-	addr := f.reinject
+	addr, xf := f.reinject, f.xforward
+	f.xforward = nil
 	f.mu.Unlock()
-	return smtp.SendMail(addr, nil, from, to, []byte(msg))
+	if len(xf) == 0 {
+		return smtp.SendMail(addr, nil, from, to, []byte(msg))
+	}
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("filter.test"); err != nil {
+		return err
+	}
+	for _, line := range xf {
+		id, err := c.Text.Cmd("%s", line)
+		if err != nil {
+			return err
+		}
+		c.Text.StartResponse(id)
+		_, _, err = c.Text.ReadResponse(250)
+		c.Text.EndResponse(id)
+		if err != nil {
+			return fmt.Errorf("%s: %w", line, err)
+		}
+	}
+	if err := c.Mail(from); err != nil {
+		return err
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
 }
 
 // TestContentFilterSendsMailThroughAFilter: with content_filter on the
@@ -178,5 +241,63 @@ func TestContentFilterSendsMailThroughAFilter(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.scanned != 2 {
 		t.Errorf("the filter scanned %d messages, want 2 (none twice)", f.scanned)
+	}
+}
+
+// TestContentFilterXforward: smtp_send_xforward_command and
+// smtpd_authorized_xforward_hosts, set by the usual amavis master.cf
+// entries, had no effect, so mail back from the filter was logged and
+// stamped as coming from the filter. tern's smtp client now tells a
+// filter that offers XFORWARD who the original client was (and the
+// queue id); the filter passes that on, and the reinjection smtpd logs
+// orig_client= and writes the original client into its Received header.
+func TestContentFilterXforward(t *testing.T) {
+	rcpt := localUser(t)
+	f := startScanFilter(t)
+	f.offerXforward = true
+	master := testMasterCF + `scan unix - - n - 2 smtp
+  -o smtp_send_xforward_command=yes
+127.0.0.1:0 inet n - n - - smtpd
+127.0.0.2:0 inet n - n - - smtpd
+  -o syslog_name=tern/reinject
+  -o content_filter=
+  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_address_mappings
+  -o mynetworks=127.0.0.0/8
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o smtpd_authorized_xforward_hosts=127.0.0.0/8
+`
+	in := newInstance(t, options{master: master, main: []string{
+		fmt.Sprintf("content_filter = scan:[127.0.0.1]:%d", f.port()),
+		"smtp_tls_security_level = none",
+		"smtpd_error_sleep_time = 0",
+	}})
+	in.start()
+	f.sendBackTo(in.smtpAddr("127.0.0.2:0"))
+	out, err := swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--helo", "original.client.tst",
+		"--from", "someone@remote.tst", "--to", rcpt+"@example.tst", "--body", "xforward through the filter")
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	in.waitMbox(rcpt, "xforward through the filter")
+	f.mu.Lock()
+	seen := strings.Join(f.xforwardSeen, "\n")
+	f.mu.Unlock()
+	first := regexp.MustCompile(`(?m)tern/smtpd\[\d+\]: (\w+): client=\S+\[127\.0\.0\.1\]$`).FindStringSubmatch(in.log())
+	if first == nil {
+		t.Fatalf("no client= line of the first smtpd:\n%s", in.log())
+	}
+	for _, want := range []string{"ADDR=127.0.0.1", "HELO=original.client.tst", "PROTO=ESMTP", "SOURCE=REMOTE", "IDENT=" + first[1]} {
+		if !strings.Contains(seen, want) {
+			t.Errorf("the filter got no %s:\n%s", want, seen)
+		}
+	}
+	if !regexp.MustCompile(`tern/reinject/smtpd\[\d+\]: \w+: client=\S+\[127\.0\.0\.1\], orig_queue_id=` + first[1] +
+		`, orig_client=\S+\[127\.0\.0\.1\]`).MatchString(in.log()) {
+		t.Errorf("no orig_client in the reinjection log:\n%s", in.log())
+	}
+	msg := in.mbox(rcpt)
+	received := regexp.MustCompile(`(?m)^Received: from original\.client\.tst \(\S+ \[127\.0\.0\.1\]\)\n\tby `)
+	if n := len(received.FindAllString(msg, -1)); n != 2 {
+		t.Errorf("%d Received headers name the original client, want 2 (before and after the filter):\n%s", n, msg)
 	}
 }

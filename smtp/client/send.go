@@ -35,6 +35,10 @@ type Message struct {
 	// Body is the message with LF line ends, as tern's queue stores it;
 	// the client converts to CRLF and dot-stuffs.
 	Body io.Reader
+	// XForward holds the XFORWARD attributes (NAME, ADDR, PORT, PROTO,
+	// HELO, IDENT, SOURCE; "" for unavailable) sent before MAIL to a
+	// server that offers XFORWARD; nil sends none.
+	XForward map[string]string
 }
 
 // RcptResult is the outcome for one recipient: the server's reply to RCPT
@@ -96,6 +100,9 @@ func (s *Session) Send(ctx context.Context, m Message) ([]RcptResult, error) {
 	defer stop()
 	t := &txn{s: s, m: m, res: res, body: body}
 	t.commands()
+	if err := t.sendXforward(ctx); err != nil {
+		return res, err
+	}
 	var err error
 	if s.Has("PIPELINING") {
 		err = t.pipelined(ctx)
