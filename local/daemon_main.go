@@ -56,6 +56,7 @@ func ConfigFrom(c *config.Config) (Config, func(), error) {
 		MailSpoolDirectory:  c.Get("mail_spool_directory"),
 		MailboxCommand:      c.Get("mailbox_command"),
 		MailboxTransport:    strings.TrimSpace(c.Get("mailbox_transport")),
+		FallbackTransport:   strings.TrimSpace(c.Get("fallback_transport")),
 		LuserRelay:          strings.TrimSpace(c.Get("luser_relay")),
 		ForwardPath:         c.List("forward_path"),
 		AllowCommands:       c.List("allow_mail_to_commands"),
@@ -94,15 +95,41 @@ func ConfigFrom(c *config.Config) (Config, func(), error) {
 			}
 		}
 	}
+	for _, t := range []struct {
+		dst  *[]maps.Map
+		name string
+	}{
+		{&cfg.MailboxTransportMaps, "mailbox_transport_maps"},
+		{&cfg.MailboxCommandMaps, "mailbox_command_maps"},
+		{&cfg.FallbackTransportMaps, "fallback_transport_maps"},
+	} {
+		ms, warns, err := maps.OpenSpecList(c.Get(t.name), maps.Options{})
+		if err != nil {
+			closer()
+			return Config{}, nil, fmt.Errorf("%s: %w", t.name, err)
+		}
+		for _, w := range warns {
+			fmt.Fprintf(os.Stderr, "tern/local: warning: %s\n", w)
+		}
+		*t.dst = ms
+		prev := closer
+		closer = func() {
+			prev()
+			for _, m := range ms {
+				m.Close()
+			}
+		}
+	}
 	cfg.Forward = &cleanupForwarder{queueDir: c.Get("queue_directory")}
-	if cfg.MailboxTransport != "" {
+	if cfg.MailboxTransport != "" || cfg.FallbackTransport != "" || len(cfg.MailboxTransportMaps) > 0 || len(cfg.FallbackTransportMaps) > 0 {
 		cfg.Delegate = delegateTo(c.Get("queue_directory"), c.Duration("command_time_limit"))
 	}
 	return cfg, closer, nil
 }
 
 // delegateTo hands one recipient to the agent of a private master.cf
-// service, as Postfix's local does for mailbox_transport: over
+// service, as Postfix's local does for mailbox_transport and
+// fallback_transport: over
 // $queue_directory/private/TRANSPORT, with the message's envelope and
 // content; the agent delivers and logs, and its result is returned.
 func delegateTo(queueDir string, timeout time.Duration) func(context.Context, string, string, *agent.Request, envelope.Recipient) agent.Result {
@@ -113,12 +140,12 @@ func delegateTo(queueDir string, timeout time.Duration) func(context.Context, st
 		path := filepath.Join(queueDir, "private", transport)
 		cl, err := agent.DialAgent(path, timeout)
 		if err != nil {
-			return agent.Deferf("4.3.0", "mail transport unavailable: mailbox_transport %s: %v", transport, err)
+			return agent.Deferf("4.3.0", "mail transport unavailable: %s: %v", transport, err)
 		}
 		defer cl.Close()
 		rs, err := cl.Deliver(req.Env, []envelope.Recipient{rcpt}, transport, nexthop, agent.Reader(req.Body))
 		if err != nil {
-			return agent.Deferf("4.3.0", "mail transport unavailable: mailbox_transport %s: %v", transport, err)
+			return agent.Deferf("4.3.0", "mail transport unavailable: %s: %v", transport, err)
 		}
 		return rs[0]
 	}

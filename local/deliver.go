@@ -92,18 +92,28 @@ func (a *Agent) run(ctx context.Context, run *rcptRun, job Job, uid, gid int) ag
 	return res
 }
 
-// mailbox delivers to a user's mailbox: mailbox_transport, else
-// mailbox_command, else the Maildir or mbox that home_mailbox and
-// mail_spool_directory name.
+// mailbox delivers to a user's mailbox: mailbox_transport_maps or
+// mailbox_transport, else mailbox_command_maps or mailbox_command, else
+// the Maildir or mbox that home_mailbox and mail_spool_directory name.
 func (a *Agent) mailbox(ctx context.Context, run *rcptRun, st state, u *User, rv recipientVars) {
-	if a.cfg.MailboxTransport != "" {
-		a.delegateMailbox(ctx, run, st)
+	transport, err := a.mailboxTransport(u.Name)
+	if err == nil && transport != "" {
+		a.delegateMailbox(ctx, run, st, transport)
+		return
+	}
+	command := ""
+	if err == nil {
+		command, err = a.mailboxCommand(u.Name)
+	}
+	if err != nil {
+		a.cfg.Log.Warnf("%s: %v", run.rs.req.Env.ID, err)
+		run.add(agent.Deferf("4.3.0", "table lookup failure"))
 		return
 	}
 	a.once(run, st, "mailbox "+u.Name, func() agent.Result {
-		if a.cfg.MailboxCommand != "" {
+		if command != "" {
 			job := a.newJob(run, st, KindCommand)
-			job.Command = a.cfg.MailboxCommand
+			job.Command = command
 			job.Home = u.Home
 			job.User = u.Name
 			job.Env = a.commandEnv(run, st, u, rv)
@@ -131,14 +141,15 @@ func (a *Agent) mailbox(ctx context.Context, run *rcptRun, st state, u *User, rv
 	})
 }
 
-// delegateMailbox hands the mailbox delivery of st.addr to
-// mailbox_transport's service, which delivers and logs it; the result is
-// marked Delegated so that it is not logged twice.
-func (a *Agent) delegateMailbox(ctx context.Context, run *rcptRun, st state) {
+// delegateMailbox hands the delivery of st.addr to the service of
+// transport ("name" or "name:nexthop", from mailbox_transport and its
+// kin), which delivers and logs it; the result is marked Delegated so
+// that it is not logged twice.
+func (a *Agent) delegateMailbox(ctx context.Context, run *rcptRun, st state, service string) {
 	a.once(run, st, "transport "+strings.ToLower(st.addr), func() agent.Result {
-		transport, nexthop, _ := strings.Cut(a.cfg.MailboxTransport, ":")
+		transport, nexthop, _ := strings.Cut(service, ":")
 		if a.cfg.Delegate == nil {
-			return agent.Deferf("4.3.0", "mailbox_transport %s: no way to reach it", transport)
+			return agent.Deferf("4.3.0", "mail transport %s: no way to reach it", transport)
 		}
 		rcpt := run.top
 		rcpt.Address = st.addr

@@ -148,13 +148,9 @@ func (a *Agent) recipient(ctx context.Context, run *rcptRun, st state) {
 // With mailbox_transport, a name without an account goes to that
 // transport too, as in Postfix (Dovecot knows users the system does not).
 func (a *Agent) localUser(ctx context.Context, run *rcptRun, st state, name, ext, delim, domain, localPart string) {
-	if a.cfg.MailboxTransport != "" || a.cfg.LuserRelay != "" {
+	if a.cfg.handlesUnknown() {
 		if _, err := a.cfg.Users.Lookup(name); errors.Is(err, ErrNoUser) {
-			if a.cfg.MailboxTransport != "" {
-				a.delegateMailbox(ctx, run, st)
-			} else {
-				a.luserRelay(ctx, run, st, recipientVars{user: &User{Name: name}, ext: ext, delim: delim, domain: domain, local: localPart})
-			}
+			a.unknownUser(ctx, run, st, recipientVars{user: &User{Name: name}, ext: ext, delim: delim, domain: domain, local: localPart})
 			return
 		}
 	}
@@ -171,6 +167,31 @@ func (a *Agent) localUser(ctx context.Context, run *rcptRun, st state, name, ext
 		return
 	}
 	a.mailbox(ctx, run, st, u, rv)
+}
+
+// unknownUser hands mail for a name without an account on, in Postfix's
+// order: mailbox_transport_maps, mailbox_transport,
+// fallback_transport_maps, fallback_transport, luser_relay; with none of
+// them it bounces.
+func (a *Agent) unknownUser(ctx context.Context, run *rcptRun, st state, rv recipientVars) {
+	name := rv.user.Name
+	for _, pick := range []func(string) (string, error){a.mailboxTransport, a.fallbackTransport} {
+		transport, err := pick(name)
+		if err != nil {
+			a.cfg.Log.Warnf("%s: %v", run.rs.req.Env.ID, err)
+			run.add(agent.Deferf("4.3.0", "table lookup failure"))
+			return
+		}
+		if transport != "" {
+			a.delegateMailbox(ctx, run, st, transport)
+			return
+		}
+	}
+	if a.cfg.LuserRelay != "" {
+		a.luserRelay(ctx, run, st, rv)
+		return
+	}
+	a.lookupUser(run, name) // records the bounce
 }
 
 // luserRelay sends mail for a name without an account to luser_relay,

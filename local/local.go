@@ -28,6 +28,7 @@ import (
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/mailbox"
+	"github.com/tern-mta/tern/pkg/maps"
 )
 
 // Postfix defaults for the parameters that have one.
@@ -92,11 +93,20 @@ type Config struct {
 	// "dovecot"): mailbox delivery is handed to that master.cf service,
 	// for known and unknown users alike; Delegate does it.
 	MailboxTransport string
+	// MailboxTransportMaps, MailboxCommandMaps and FallbackTransportMaps
+	// are mailbox_transport_maps, mailbox_command_maps and
+	// fallback_transport_maps: per-user (login name) overrides of
+	// MailboxTransport, MailboxCommand and FallbackTransport.
+	MailboxTransportMaps, MailboxCommandMaps, FallbackTransportMaps []maps.Map
+	// FallbackTransport is fallback_transport: the service that gets mail
+	// for names without an account, before LuserRelay.
+	FallbackTransport string
 	// LuserRelay is luser_relay: where mail for a name without an account
 	// goes ($user, $local, $domain, ... expanded), "" to bounce it.
 	LuserRelay string
 	// Delegate hands one recipient to another delivery agent
-	// (MailboxTransport); nil makes such deliveries defer.
+	// (MailboxTransport, FallbackTransport and their maps); nil makes such
+	// deliveries defer.
 	Delegate func(ctx context.Context, transport, nexthop string, req *agent.Request, rcpt envelope.Recipient) agent.Result
 	// ForwardPath is forward_path, with main.cf's $names expanded; the
 	// per-recipient $home, $user, $extension, $recipient_delimiter, $local,
