@@ -57,6 +57,7 @@ type settings struct {
 	authSoftBounce bool
 	authPolicy     sasl.Policy // smtp_sasl_security_options
 	authTLSPolicy  sasl.Policy // smtp_sasl_tls_security_options
+	authMechs      []string    // smtp_sasl_mechanism_filter, upper case; nil: any
 	lineLimit      int
 	// dnsLevel is smtp_dns_support_level (or disable_dns_lookups):
 	// "disabled", "enabled" or "dnssec".
@@ -126,6 +127,12 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 	}
 	if err := s.loadDANE(cfg, p); err != nil {
 		return s, err
+	}
+	for _, m := range cfg.List("smtp_sasl_mechanism_filter") {
+		if strings.Contains(m, ":") {
+			return s, fmt.Errorf("smtp_sasl_mechanism_filter: %s: tern takes mechanism names, not tables", m)
+		}
+		s.authMechs = append(s.authMechs, strings.ToUpper(m))
 	}
 	if !lmtp && cfg.Bool("smtp_tls_wrappermode") {
 		if s.tlsLevel == client.TLSNone || s.tlsLevel == "" {
@@ -253,7 +260,7 @@ func lookupFirst(tables []maps.Map, keys []string) (string, bool, error) {
 func (a *Agent) sessionOptions(dest destination, t target) (client.Options, error) {
 	opt := client.Options{Helo: a.set.helo, LMTP: a.set.lmtp, TLSLevel: a.set.tlsLevel, Timeouts: a.set.timeouts,
 		AuthSoftBounce: a.set.authSoftBounce, LineLengthLimit: a.set.lineLimit,
-		AuthPolicy: a.set.authPolicy, AuthTLSPolicy: a.set.authTLSPolicy}
+		AuthPolicy: a.set.authPolicy, AuthTLSPolicy: a.set.authTLSPolicy, AuthMechanisms: a.set.authMechs}
 	var matches []string
 	if dest.network == "unix" {
 		opt.TLSLevel = "none"

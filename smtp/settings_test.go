@@ -23,6 +23,8 @@ func TestCheckSettings(t *testing.T) {
 		{"smtp_tls_wrappermode = yes\nsmtp_tls_security_level = none\n", true, ""}, // lmtp does not use it
 		{"smtp_tls_protocols = >=TLSv9\n", false, "smtp_tls_protocols: unknown protocol"},
 		{"smtp_tls_mandatory_protocols = !TLSv7\n", false, "smtp_tls_mandatory_protocols: unknown protocol"},
+		{"smtp_sasl_mechanism_filter = plain, login\n", false, ""},
+		{"smtp_sasl_mechanism_filter = hash:/etc/postfix/mechs\n", false, "smtp_sasl_mechanism_filter: hash:/etc/postfix/mechs: tern takes mechanism names, not tables"},
 	}
 	for _, tt := range tests {
 		cfg, err := config.Parse("main.cf", strings.NewReader(tt.mainCF))
@@ -189,5 +191,18 @@ func TestHostLookup(t *testing.T) {
 		if err != nil || (r.Native != nil) != tt.native || r.NativeFirst != tt.first || r.DNSOff != tt.off {
 			t.Errorf("%q: native %v first %v off %v, %v", tt.words, r.Native != nil, r.NativeFirst, r.DNSOff, err)
 		}
+	}
+}
+
+// TestSASLMechanismFilter: smtp_sasl_mechanism_filter was warned about as
+// having no effect; its names reach the client in upper case.
+func TestSASLMechanismFilter(t *testing.T) {
+	a := agentFor(t, "smtp_sasl_mechanism_filter = plain\n")
+	opt, err := a.sessionOptions(destination{network: "tcp", host: "relay.example", port: 587}, target{name: "relay.example", network: "tcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opt.AuthMechanisms) != 1 || opt.AuthMechanisms[0] != "PLAIN" {
+		t.Errorf("AuthMechanisms = %q, want [PLAIN]", opt.AuthMechanisms)
 	}
 }

@@ -45,7 +45,7 @@ var smtpParams = []Param{
 	{"smtp_rset_timeout", "20s", typeTimeS, "smtp time limit for the reply to RSET."},
 	{"smtp_sasl_auth_enable", "no", typeBool, "smtp authenticates with SASL."},
 	{"smtp_sasl_auth_soft_bounce", "yes", typeBool, "smtp defers rather than bounces mail when the server rejects its login."},
-	{"smtp_sasl_mechanism_filter", "", typeList, "SASL mechanisms smtp may use."},
+	{"smtp_sasl_mechanism_filter", "", typeList, "SASL mechanisms smtp may use (tern's client has PLAIN and LOGIN): when set, only those named, such as \"plain\" for a server whose LOGIN is broken; tables are refused."},
 	{"smtp_sasl_password_maps", "", typeMapList, "Tables of smtp SASL user:password per destination."},
 	{"smtp_sasl_security_options", "noplaintext, noanonymous", typeList, "SASL mechanism restrictions used by smtp and lmtp without TLS: noplaintext keeps PLAIN and LOGIN, the only mechanisms they use, for TLS sessions."},
 	{"smtp_sasl_tls_security_options", "noanonymous", typeList, "SASL mechanism restrictions used by smtp and lmtp over TLS (Postfix: $smtp_sasl_security_options, which refuses PLAIN and LOGIN even over TLS unless changed; tern uses them over TLS by default)."},

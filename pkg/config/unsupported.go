@@ -25,7 +25,6 @@ var unsupportedParams = map[string]bool{
 	"qmgr_message_active_limit":           true,
 	"remote_header_rewrite_domain":        true,
 	"sendmail_fix_line_endings":           true,
-	"smtp_sasl_mechanism_filter":          true,
 	"smtp_tls_ciphers":                    true,
 	"smtp_tls_mandatory_ciphers":          true,
 	"smtpd_authorized_xclient_hosts":      true,

@@ -114,6 +114,9 @@ type Options struct {
 	Auth          *Auth
 	AuthPolicy    sasl.Policy
 	AuthTLSPolicy sasl.Policy
+	// AuthMechanisms, when set, are the only mechanisms (upper case) the
+	// client may use: Postfix's smtp_sasl_mechanism_filter.
+	AuthMechanisms []string
 	// AuthSoftBounce makes a 5xx AUTH reply a temporary failure, as
 	// Postfix's smtp_sasl_auth_soft_bounce (default yes there).
 	AuthSoftBounce bool

@@ -170,6 +170,23 @@ func TestOpen(t *testing.T) {
 				{expect: base64.StdEncoding.EncodeToString([]byte("secret")), reply: "235 2.7.0 ok"}}),
 		},
 		{
+			// smtp_sasl_mechanism_filter = login: PLAIN is offered but
+			// not used.
+			name: "AUTH LOGIN by smtp_sasl_mechanism_filter",
+			opt:  Options{Helo: "c", Auth: &Auth{User: "bob", Password: "secret"}, AuthMechanisms: []string{"LOGIN"}},
+			script: script(greet("AUTH PLAIN LOGIN"), []step{
+				{expect: "AUTH LOGIN", reply: "334 VXNlcm5hbWU6"},
+				{expect: base64.StdEncoding.EncodeToString([]byte("bob")), reply: "334 UGFzc3dvcmQ6"},
+				{expect: base64.StdEncoding.EncodeToString([]byte("secret")), reply: "235 2.7.0 ok"}}),
+		},
+		{
+			name:    "smtp_sasl_mechanism_filter leaves nothing",
+			opt:     Options{Helo: "c", Auth: &Auth{User: "bob", Password: "secret"}, AuthMechanisms: []string{"CRAM-MD5"}},
+			script:  script(greet("AUTH PLAIN LOGIN"), []step{{expect: "QUIT", reply: "221"}}),
+			wantErr: "no mechanism available", temp: true, stage: StageAuth,
+			lines: []string{"EHLO c", "QUIT"},
+		},
+		{
 			name:    "AUTH refused over plain text",
 			opt:     Options{Helo: "c", AuthPolicy: sasl.Policy{Deny: sasl.PropPlaintext}, Auth: &Auth{User: "bob", Password: "secret"}},
 			script:  script(greet("AUTH PLAIN LOGIN"), []step{{expect: "QUIT", reply: "221"}}),

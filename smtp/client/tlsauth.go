@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"slices"
 	"strings"
 
 	"github.com/tern-mta/tern/pkg/sasl"
@@ -114,6 +115,9 @@ func (s *Session) authenticate(ctx context.Context) error {
 	}
 	if policy.Allows(sasl.PropPlaintext) {
 		for _, m := range []string{"PLAIN", "LOGIN"} {
+			if filter := s.opt.AuthMechanisms; len(filter) > 0 && !slices.Contains(filter, m) {
+				continue
+			}
 			if hasWord(offered, m) {
 				mech = m
 				break
