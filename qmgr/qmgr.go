@@ -82,6 +82,9 @@ type settings struct {
 	agentTimeout           time.Duration
 	contentFilter          string   // content_filter, for mail from sendmail
 	receiveOverrides       []string // receive_override_options, for mail from sendmail
+	// deferTransports is defer_transports: transports whose mail waits
+	// until a flush (sendmail -q, postqueue -f and the partial forms).
+	deferTransports map[string]bool
 }
 
 func loadSettings(cfg *config.Config) settings {
@@ -116,6 +119,10 @@ func loadSettings(cfg *config.Config) settings {
 		notifyBounce:          slices.Contains(cfg.List("notify_classes"), "bounce"),
 		notifyDelay:           slices.Contains(cfg.List("notify_classes"), "delay"),
 		receiveOverrides:      cfg.List("receive_override_options"),
+		deferTransports:       map[string]bool{},
+	}
+	for _, t := range cfg.List("defer_transports") {
+		s.deferTransports[t] = true
 	}
 	if s.maxLifetime == 0 {
 		// Postfix: a zero lifetime means a single delivery attempt.

@@ -303,3 +303,24 @@ func TestRetriedMessageDeliveredOnce(t *testing.T) {
 		t.Errorf("%d delivery requests, want 2 (one deferral, one delivery)", n)
 	}
 }
+
+// TestDeferTransports: defer_transports was warned about as having no
+// effect. Mail for a listed transport is deferred ("deferred transport",
+// 4.3.2) without calling the agent, also on later queue runs, until a
+// flush (sendmail -q) delivers it.
+func TestDeferTransports(t *testing.T) {
+	h := newMTA(t, "defer_transports = local\n", nil)
+	id := h.submit(rcpts("joe@example.com"), "Subject: held\n\nx\n")
+	h.waitState(id, queue.Deferred)
+	h.waitLog("dsn=4.3.2, status=deferred (deferred transport)")
+	time.Sleep(300 * time.Millisecond) // several queue runs of 100ms
+	if n := len(h.agent.requests()); n != 0 {
+		t.Fatalf("the agent of a deferred transport was called %d times", n)
+	}
+	if _, state, err := h.m.q.Get(id); err != nil || state != queue.Deferred {
+		t.Fatalf("message state %v, %v; want deferred", state, err)
+	}
+	h.trigger("flush")
+	h.waitRequests(1)
+	h.waitEmpty()
+}

@@ -42,6 +42,9 @@ type activeMsg struct {
 	env     *envelope.Envelope
 	started time.Time
 	jobs    int // delivery jobs not yet finished
+	// flushed says a flush activated the message: defer_transports
+	// do not hold it back.
+	flushed bool
 	// admin is the queue operation an administrator asked for while
 	// the message was active, carried out when its pass ends; settling
 	// is set when the pass ends, after which admin no longer changes.
@@ -108,7 +111,7 @@ func (s *scheduler) run(ctx context.Context) {
 			return
 		case <-s.wake:
 		case <-s.flush:
-			s.loadState(queue.Deferred)
+			s.loadFlushed()
 		case f := <-s.flushSome:
 			s.loadMatching(f)
 		case <-timer.C:
@@ -173,6 +176,24 @@ func (s *scheduler) loadState(state queue.State) {
 	}
 }
 
+// loadFlushed activates the deferred mail for a flush (sendmail -q).
+func (s *scheduler) loadFlushed() {
+	var envs []*envelope.Envelope
+	err := s.m.q.Walk(queue.Deferred, func(env *envelope.Envelope) error {
+		envs = append(envs, env)
+		if len(envs) >= activeLimitDefault {
+			return queue.ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		s.m.log.Errorf("scan %s queue: %v", queue.Deferred, err)
+	}
+	for _, env := range envs {
+		s.activateAs(env, queue.Deferred, false, true)
+	}
+}
+
 // flushFilter names the mail a partial flush makes due: one message
 // (postqueue -i, sendmail -qI) or the deferred mail with a recipient in
 // a domain or its subdomains (postqueue -s, sendmail -qR).
@@ -185,7 +206,7 @@ func (s *scheduler) loadMatching(f flushFilter) {
 	if f.id != "" {
 		env, state, err := s.m.q.Get(f.id)
 		if err == nil && (state == queue.Deferred || state == queue.Incoming) {
-			s.activate(env, state, false)
+			s.activateAs(env, state, false, true)
 		}
 		return
 	}
@@ -204,7 +225,7 @@ func (s *scheduler) loadMatching(f flushFilter) {
 		s.m.log.Errorf("scan deferred queue: %v", err)
 	}
 	for _, env := range envs {
-		s.activate(env, queue.Deferred, false)
+		s.activateAs(env, queue.Deferred, false, true)
 	}
 }
 
@@ -252,6 +273,11 @@ func (s *scheduler) activateFresh() {
 // activate resolves a message's pending recipients and queues its jobs.
 // fresh marks env as the one cleanup has just committed.
 func (s *scheduler) activate(env *envelope.Envelope, state queue.State, fresh bool) {
+	s.activateAs(env, state, fresh, false)
+}
+
+// activateAs is activate; flushed marks a message that a flush asked for.
+func (s *scheduler) activateAs(env *envelope.Envelope, state queue.State, fresh, flushed bool) {
 	s.mu.Lock()
 	if _, busy := s.active[env.ID]; busy {
 		s.mu.Unlock()
@@ -266,7 +292,7 @@ func (s *scheduler) activate(env *envelope.Envelope, state queue.State, fresh bo
 		s.mu.Unlock()
 		return
 	}
-	msg := &activeMsg{env: env, started: time.Now(), gone: make(chan struct{})}
+	msg := &activeMsg{env: env, started: time.Now(), gone: make(chan struct{}), flushed: flushed}
 	env.Activated = msg.started
 	s.active[env.ID] = msg
 	s.mu.Unlock()
@@ -333,6 +359,9 @@ func (s *scheduler) plan(msg *activeMsg) ([]*job, []immediateResult) {
 			continue
 		case rt.transport == "discard":
 			now = append(now, immediateResult{i, agent.Result{Status: agent.OK, DSN: "2.0.0", Text: "discarded: " + rt.nexthop, Relay: "none"}})
+			continue
+		case s.m.settings.deferTransports[rt.transport] && !msg.flushed:
+			now = append(now, immediateResult{i, agent.Result{Status: agent.Defer, DSN: "4.3.2", Text: "deferred transport", Relay: "none"}})
 			continue
 		}
 		limit := s.m.recipientLimit(rt.transport)

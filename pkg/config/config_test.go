@@ -382,12 +382,12 @@ func TestConfFilesParse(t *testing.T) {
 }
 
 func TestUnsupportedParameterWarning(t *testing.T) {
-	src := "myhostname = mx.example\ndefer_transports = smtp\nqueue_minfree = 0\n"
+	src := "myhostname = mx.example\nin_flow_delay = 0\nqueue_minfree = 0\n"
 	c, err := Parse("/etc/tern/main.cf", strings.NewReader(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"/etc/tern/main.cf:2: warning: defer_transports is not supported by tern yet: the setting has no effect"}
+	want := []string{"/etc/tern/main.cf:2: warning: in_flow_delay is not supported by tern yet: the setting has no effect"}
 	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Warnings() = %q, want %q (a value equal to the default draws none)", got, want)
 	}

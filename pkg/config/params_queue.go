@@ -15,7 +15,7 @@ var queueParams = []Param{
 	{"default_extra_recipient_limit", "1000", typeInt, "Default number of extra in-memory recipients per message."},
 	{"default_recipient_limit", "20000", typeInt, "Default maximal number of in-memory recipients per transport."},
 	{"default_transport", "smtp", typeString, "Transport for destinations that are not local, virtual or relayed."},
-	{"defer_transports", "", typeList, "Transports whose deliveries are suspended."},
+	{"defer_transports", "", typeList, "Transports (master.cf service names) whose mail is deferred (\"deferred transport\") until a flush: sendmail -q, postqueue -f, or -s / -i for part of the queue."},
 	{"delay_logging_resolution_limit", "2", typeInt, "Digits after the decimal point in delay= log fields."},
 	{"delay_notice_recipient", "postmaster", typeString, "Recipient of delayed-mail notices to the postmaster."},
 	{"delay_warning_time", "0h", typeTimeH, "Send a delay warning to the sender after this time; 0 disables."},

@@ -15,7 +15,6 @@ var unsupportedParams = map[string]bool{
 	"best_mx_transport":                   true,
 	"bounce_template_file":                true,
 	"default_destination_rate_delay":      true,
-	"defer_transports":                    true,
 	"disable_mime_output_conversion":      true,
 	"error_notice_recipient":              true,
 	"header_from_format":                  true,
