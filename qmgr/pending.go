@@ -1,5 +1,7 @@
 package qmgr
 
+import "time"
+
 // destQueue is one destination's jobs waiting for a worker, oldest
 // first.
 type destQueue struct {
@@ -66,6 +68,9 @@ func (t *transport) addPending(j *job, limit int) bool {
 func (t *transport) makeReady(q *destQueue, limit int) bool {
 	if q.ready || len(q.jobs) == 0 || t.busy[q.dest] >= t.window(q.dest, limit) {
 		return false
+	}
+	if until, held := t.notBefore[q.dest]; held && time.Now().Before(until) {
+		return false // the rate delay's timer makes it ready
 	}
 	t.ready.push(q)
 	return true

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/postsuper"
 	"github.com/tern-mta/tern/pkg/queue"
@@ -427,6 +428,28 @@ func (m *Manager) concurrencyLimit(transport string) int {
 		def = m.settings.localConcurrency
 	}
 	return m.transportLimit(transport+"_destination_concurrency_limit", def)
+}
+
+// rateDelay is transport_destination_rate_delay, else
+// default_destination_rate_delay: the pause between deliveries to one
+// destination. A bad value is warned about and taken as the default.
+func (m *Manager) rateDelay(transport string) time.Duration {
+	def := time.Duration(0)
+	if m.cfg == nil {
+		return def
+	}
+	def = m.cfg.Duration("default_destination_rate_delay")
+	name := transport + "_destination_rate_delay"
+	v := m.cfg.Get(name)
+	if v == "" {
+		return def
+	}
+	d, err := config.ParseDuration(v, "s")
+	if err != nil || d < 0 {
+		m.log.Warnf("%s = %s: not a time; using %s", name, v, def)
+		return def
+	}
+	return d
 }
 
 // transportLimit reads a per-transport limit once and remembers it; an

@@ -33,9 +33,15 @@ type transport struct {
 	windows map[string]float64
 	// dead holds destinations that could not be reached even one job at
 	// a time, until when, and why: their jobs are deferred without a try.
-	dead    map[string]deadDest
-	workers int
-	idle    int // workers waiting for a job
+	dead map[string]deadDest
+	// rateDelay is the transport's destination rate delay
+	// (default_destination_rate_delay): with it a destination runs one
+	// job at a time and starts the next only rateDelay after the last
+	// ended, when notBefore says.
+	rateDelay time.Duration
+	notBefore map[string]time.Time
+	workers   int
+	idle      int // workers waiting for a job
 	// starting counts workers started that have not yet looked for a
 	// job: they will, so a wake-up need not start another.
 	starting int
@@ -46,7 +52,8 @@ type transport struct {
 
 func newTransport(s *scheduler, name string) *transport {
 	t := &transport{s: s, name: name, queues: map[string]*destQueue{}, busy: map[string]int{},
-		windows: map[string]float64{}, dead: map[string]deadDest{}}
+		windows: map[string]float64{}, dead: map[string]deadDest{}, notBefore: map[string]time.Time{},
+		rateDelay: s.m.rateDelay(name)}
 	t.cond = sync.NewCond(&t.mu)
 	t.start = func() { go t.worker() }
 	return t
@@ -111,6 +118,9 @@ func (t *transport) take() *job {
 // window is the number of jobs dest may have at once; t.mu is held. A
 // transport without a limit has no slow start either.
 func (t *transport) window(dest string, limit int) int {
+	if t.rateDelay > 0 {
+		return 1 // Postfix: a rate delay makes the concurrency limit 1
+	}
 	if limit <= 0 {
 		return int(^uint(0) >> 1)
 	}
@@ -164,10 +174,33 @@ func (t *transport) releaseLocked(j *job, results []agent.Result, limit int) boo
 			delete(t.windows, j.dest) // back to the start: nothing to remember
 		}
 	}
+	if t.rateDelay > 0 {
+		t.pause(j.dest, limit)
+		return false
+	}
 	if q := t.queues[j.dest]; q != nil {
 		return t.makeReady(q, limit)
 	}
 	return false
+}
+
+// pause holds dest's next job back for the rate delay, after which the
+// destination becomes ready again if jobs wait; t.mu is held.
+func (t *transport) pause(dest string, limit int) {
+	t.notBefore[dest] = time.Now().Add(t.rateDelay)
+	time.AfterFunc(t.rateDelay, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.stopped {
+			return
+		}
+		if until, ok := t.notBefore[dest]; ok && !time.Now().Before(until) {
+			delete(t.notBefore, dest)
+		}
+		if q := t.queues[dest]; q != nil && t.makeReady(q, limit) {
+			t.wake()
+		}
+	})
 }
 
 // deadDest is a destination given up on for a while.

@@ -166,3 +166,58 @@ func TestDeadDestination(t *testing.T) {
 		t.Errorf("another destination suspended")
 	}
 }
+
+// TestDestinationRateDelay: default_destination_rate_delay and
+// transport_destination_rate_delay were warned about as having no
+// effect. With a delay a destination runs one job at a time and its next
+// job becomes ready only the delay after the last ended; other
+// destinations are not held up.
+func TestDestinationRateDelay(t *testing.T) {
+	cfg, err := config.Parse("main.cf", strings.NewReader("default_destination_rate_delay = 5s\nslow_destination_rate_delay = 150ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{cfg: cfg, log: maillog.NewWriter(io.Discard, "tern/qmgr"),
+		settings: settings{initialConcurrency: 5, defaultConcurrency: 20, processLimit: 10}}
+	if d := m.rateDelay("smtp"); d != 5*time.Second {
+		t.Errorf("rateDelay(smtp) = %v, want the default 5s", d)
+	}
+	tr := newTransport(&scheduler{m: m}, "slow")
+	tr.start = func() {} // no workers: the test takes jobs itself
+	if tr.rateDelay != 150*time.Millisecond {
+		t.Fatalf("rate delay %v", tr.rateDelay)
+	}
+	for i := 0; i < 3; i++ {
+		tr.enqueue(&job{dest: "gmail.example"})
+	}
+	tr.enqueue(&job{dest: "other.example"})
+	tr.mu.Lock()
+	first, other, none := tr.next(20), tr.next(20), tr.next(20)
+	tr.mu.Unlock()
+	if first == nil || first.dest != "gmail.example" || other == nil || other.dest != "other.example" || none != nil {
+		t.Fatalf("jobs taken at once: %v %v %v, want one per destination", first, other, none)
+	}
+	ended := time.Now()
+	tr.release(first, []agent.Result{{Status: agent.OK, Relay: "mx[192.0.2.1]:25"}})
+	tr.mu.Lock()
+	early := tr.next(20)
+	tr.mu.Unlock()
+	if early != nil {
+		t.Fatalf("the next job started within the rate delay")
+	}
+	var second *job
+	deadline := time.Now().Add(5 * time.Second)
+	for second == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		tr.mu.Lock()
+		second = tr.next(20)
+		tr.mu.Unlock()
+	}
+	if second == nil || second.dest != "gmail.example" {
+		t.Fatalf("no job after the rate delay")
+	}
+	if waited := time.Since(ended); waited < 150*time.Millisecond {
+		t.Errorf("the next job came %v after the last ended, want at least 150ms", waited)
+	}
+	tr.stop()
+}

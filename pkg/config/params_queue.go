@@ -10,7 +10,7 @@ var queueParams = []Param{
 	{"bounce_template_file", "", typeString, "File with custom bounce message templates."},
 	{"content_filter", "", typeString, "transport:nexthop that receives all mail after it is queued."},
 	{"default_destination_concurrency_limit", "20", typeInt, "Default maximal number of parallel deliveries to one destination."},
-	{"default_destination_rate_delay", "0s", typeTimeS, "Default delay between deliveries to one destination."},
+	{"default_destination_rate_delay", "0s", typeTimeS, "Pause between deliveries to one destination over one transport (transport_destination_rate_delay sets it per transport); when not 0, each destination gets one delivery at a time, as in Postfix."},
 	{"default_destination_recipient_limit", "50", typeInt, "Default maximal number of recipients per delivery."},
 	{"default_extra_recipient_limit", "1000", typeInt, "Default number of extra in-memory recipients per message."},
 	{"default_recipient_limit", "20000", typeInt, "Default maximal number of in-memory recipients per transport."},

@@ -14,7 +14,6 @@ var unsupportedParams = map[string]bool{
 	"address_verify_map":                  true,
 	"best_mx_transport":                   true,
 	"bounce_template_file":                true,
-	"default_destination_rate_delay":      true,
 	"disable_mime_output_conversion":      true,
 	"error_notice_recipient":              true,
 	"header_from_format":                  true,
