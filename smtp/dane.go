@@ -195,6 +195,7 @@ func (a *Agent) settleDANE(ctx context.Context, dest destination, t target, opt 
 	opt.TLSLevel = client.TLSDane
 	opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, //nolint:gosec // checked by VerifyConnection
 		MinVersion: max(a.set.tlsMandatoryMin, tls.VersionTLS12), Certificates: a.set.clientCerts,
+		CipherSuites: a.set.mandatorySuites,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if err := dane.Verify(usable, cs.PeerCertificates, names, time.Now()); err != nil {
 				return fmt.Errorf("server certificate not trusted: %w", err)

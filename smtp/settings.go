@@ -66,6 +66,10 @@ type settings struct {
 	// smtp_tls_fingerprint_digest, for the fingerprint level.
 	fingerprints []string
 	digest       func() hash.Hash
+	// suites and mandatorySuites are the TLS 1.2 cipher suites of
+	// opportunistic and mandatory TLS (smtp_tls_ciphers and its kin);
+	// nil: Go's.
+	suites, mandatorySuites []uint16
 	// verifyMatch and secureMatch are smtp_tls_verify_cert_match and
 	// smtp_tls_secure_cert_match.
 	verifyMatch, secureMatch []string
@@ -128,6 +132,7 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 	if err := s.loadDANE(cfg, p); err != nil {
 		return s, err
 	}
+	s.suites, s.mandatorySuites = clientSuites(cfg)
 	for _, m := range cfg.List("smtp_sasl_mechanism_filter") {
 		if strings.Contains(m, ":") {
 			return s, fmt.Errorf("smtp_sasl_mechanism_filter: %s: tern takes mechanism names, not tables", m)
@@ -308,7 +313,28 @@ func (a *Agent) levelConfig(level client.TLSLevel, dest destination, t target, m
 		return nil
 	}
 	c.Certificates = a.set.clientCerts
+	c.CipherSuites = a.set.mandatorySuites
+	if level == client.TLSMay {
+		c.CipherSuites = a.set.suites
+	}
 	return c
+}
+
+// clientSuites are the cipher suites of opportunistic and of mandatory
+// TLS: the explicit lists of the smtp_tls_ciphers and
+// smtp_tls_mandatory_ciphers grades, less smtp_tls_exclude_ciphers (and,
+// for mandatory TLS, smtp_tls_mandatory_exclude_ciphers), as far as tern
+// can honour them (nil: Go's).
+func clientSuites(cfg *config.Config) (may, mandatory []uint16) {
+	suites := func(grade string, excl ...string) []uint16 {
+		if !tlsconf.GradeUsable(grade) {
+			return nil
+		}
+		return tlsconf.Suites(cfg.Get("tls_"+strings.ToLower(strings.TrimSpace(grade))+"_cipherlist"), excl...)
+	}
+	excl := cfg.Get("smtp_tls_exclude_ciphers")
+	return suites(cfg.Get("smtp_tls_ciphers"), excl),
+		suites(cfg.Get("smtp_tls_mandatory_ciphers"), excl, cfg.Get("smtp_tls_mandatory_exclude_ciphers"))
 }
 
 // credentials looks the login for a delivery up in

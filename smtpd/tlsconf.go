@@ -3,6 +3,7 @@ package smtpd
 import (
 	"crypto/tls"
 	"fmt"
+	"strings"
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/tlsconf"
@@ -45,7 +46,7 @@ func tlsConfig(cfg *config.Config, set settings) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &tls.Config{Certificates: certs, MinVersion: min}
+	c := &tls.Config{Certificates: certs, MinVersion: min, CipherSuites: serverSuites(cfg, param == "smtpd_tls_mandatory_protocols")}
 	if set.ccert.ask {
 		// Asked, not required, and checked after the handshake
 		// (ccert.go): an untrusted certificate still gets TLS, as in
@@ -53,4 +54,21 @@ func tlsConfig(cfg *config.Config, set settings) (*tls.Config, error) {
 		c.ClientAuth = tls.RequestClientCert
 	}
 	return c, nil
+}
+
+// serverSuites are the TLS 1.2 suites smtpd offers (nil: Go's): the
+// explicit list of the grade smtpd_tls_ciphers (smtpd_tls_mandatory_ciphers
+// where TLS is mandatory) names, less smtpd_tls_exclude_ciphers (and
+// smtpd_tls_mandatory_exclude_ciphers), as far as tern can honour them;
+// the configuration warnings name what it cannot.
+func serverSuites(cfg *config.Config, mandatory bool) []uint16 {
+	grade, excl := cfg.Get("smtpd_tls_ciphers"), []string{cfg.Get("smtpd_tls_exclude_ciphers")}
+	if mandatory {
+		grade = cfg.Get("smtpd_tls_mandatory_ciphers")
+		excl = append(excl, cfg.Get("smtpd_tls_mandatory_exclude_ciphers"))
+	}
+	if !tlsconf.GradeUsable(grade) {
+		return nil
+	}
+	return tlsconf.Suites(cfg.Get("tls_"+strings.ToLower(strings.TrimSpace(grade))+"_cipherlist"), excl...)
 }

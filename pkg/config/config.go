@@ -316,9 +316,9 @@ func (c *Config) WarningsWithServices(services []string, extraValues ...string) 
 		if s.line == 0 {
 			continue
 		}
-		if p, known := Lookup(k); known {
-			if def, _ := c.Expand(p.Default); Unsupported(k) && strings.TrimSpace(c.Get(k)) != strings.TrimSpace(def) {
-				list = append(list, unknown{k, s.line, true, ""})
+		if _, known := Lookup(k); known {
+			if c.unsupportedValue(k, c.Get(k)) {
+				list = append(list, unknown{k, s.line, true, unsupportedText(k)})
 			}
 			if words := unhonouredWords(k, c.List(k)); len(words) > 0 {
 				list = append(list, unknown{k, s.line, true, fmt.Sprintf("%s: %s has no effect in tern", k, strings.Join(words, ", "))})

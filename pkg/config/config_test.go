@@ -531,3 +531,31 @@ func TestServiceParamWarnings(t *testing.T) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestTLSHardeningWarnings: the OpenSSL settings of the usual hardened
+// configurations drew "no effect" warnings even where tern honours them.
+// Values tern honours draw none; others still do, with the file and line.
+func TestTLSHardeningWarnings(t *testing.T) {
+	src := "smtpd_tls_mandatory_ciphers = high\n" +
+		"tls_medium_cipherlist = ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256\n" +
+		"smtpd_tls_exclude_ciphers = aNULL, eNULL, EXPORT, DES, RC4, MD5, PSK, aECDH\n" +
+		"tls_ssl_options = NO_COMPRESSION, NO_RENEGOTIATION\n" +
+		"tls_preempt_cipherlist = yes\n" +
+		"tls_high_cipherlist = EECDH+AESGCM:EDH+AESGCM\n" +
+		"tls_ssl_options = NO_TICKET\n" +
+		"smtp_tls_ciphers = export\n" +
+		"smtpd_tls_dh1024_param_file = /etc/ssl/dh.pem\n"
+	c, err := Parse("main.cf", strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"main.cf:6: warning: tls_high_cipherlist is not supported by tern yet: the setting has no effect",
+		"main.cf:7: warning: tls_ssl_options is not supported by tern yet: the setting has no effect",
+		"main.cf:8: warning: smtp_tls_ciphers is not supported by tern yet: the setting has no effect",
+		"main.cf:9: warning: smtpd_tls_dh1024_param_file is not used: tern's TLS has no DHE key exchange, only ECDHE and TLS 1.3",
+	}
+	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Warnings() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

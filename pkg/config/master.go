@@ -264,10 +264,9 @@ func (c *Config) OverrideWarnings(services []Service) []string {
 		for _, o := range s.Overrides {
 			name, value := o[0], o[1]
 			where := fmt.Sprintf("%s:%d: warning: service %s: -o %s", s.File, s.Line, s.Name, name)
-			if p, known := Lookup(name); known {
-				def, _ := c.Expand(p.Default)
-				if Unsupported(name) && strings.TrimSpace(value) != strings.TrimSpace(def) {
-					out = append(out, where+" is not supported by tern yet: the setting has no effect")
+			if _, known := Lookup(name); known {
+				if c.unsupportedValue(name, value) {
+					out = append(out, fmt.Sprintf("%s:%d: warning: service %s: -o %s", s.File, s.Line, s.Name, unsupportedText(name)))
 				}
 				continue
 			}

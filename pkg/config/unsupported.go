@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tern-mta/tern/pkg/tlsconf"
 )
 
 // unsupportedParams are Postfix parameters tern knows by name (so that a
@@ -30,6 +32,8 @@ var unsupportedParams = map[string]bool{
 	"smtpd_etrn_restrictions":             true,
 	"smtpd_proxy_filter":                  true,
 	"smtpd_tls_ciphers":                   true,
+	"smtp_tls_exclude_ciphers":            true,
+	"smtp_tls_mandatory_exclude_ciphers":  true,
 	"smtpd_tls_dh1024_param_file":         true,
 	"smtpd_tls_eecdh_grade":               true,
 	"smtpd_tls_exclude_ciphers":           true,
@@ -45,6 +49,58 @@ var unsupportedParams = map[string]bool{
 	"tls_null_cipherlist":                 true,
 	"tls_preempt_cipherlist":              true,
 	"tls_ssl_options":                     true,
+}
+
+// partlySupported holds, for parameters of unsupportedParams that tern
+// honours for some values, the test of a value: such a value draws no
+// warning. The OpenSSL knobs of the widely copied hardened TLS settings
+// are honoured where Go's TLS can do what they ask: explicit suite lists,
+// exclusions, the high and medium grades, and options that are how Go
+// behaves anyway.
+var partlySupported = map[string]func(v string) bool{
+	"smtpd_tls_ciphers":                   tlsconf.GradeUsable,
+	"smtpd_tls_mandatory_ciphers":         tlsconf.GradeUsable,
+	"smtp_tls_ciphers":                    tlsconf.GradeUsable,
+	"smtp_tls_mandatory_ciphers":          tlsconf.GradeUsable,
+	"tls_high_cipherlist":                 tlsconf.CipherListUsable,
+	"tls_medium_cipherlist":               tlsconf.CipherListUsable,
+	"smtpd_tls_exclude_ciphers":           tlsconf.ExclusionsUsable,
+	"smtpd_tls_mandatory_exclude_ciphers": tlsconf.ExclusionsUsable,
+	"smtp_tls_exclude_ciphers":            tlsconf.ExclusionsUsable,
+	"smtp_tls_mandatory_exclude_ciphers":  tlsconf.ExclusionsUsable,
+	"tls_ssl_options":                     tlsconf.SSLOptionsUsable,
+	// Go's TLS server chooses the suite itself, as with preemption.
+	"tls_preempt_cipherlist": func(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "yes") },
+}
+
+// notNeeded holds, for unsupported parameters whose purpose tern's TLS
+// serves otherwise, the text of their warning.
+var notNeeded = map[string]string{
+	"smtpd_tls_dh1024_param_file": "smtpd_tls_dh1024_param_file is not used: tern's TLS has no DHE key exchange, only ECDHE and TLS 1.3",
+}
+
+// unsupportedText is the warning for an unsupported setting of name.
+func unsupportedText(name string) string {
+	if t, ok := notNeeded[name]; ok {
+		return t
+	}
+	return name + " is not supported by tern yet: the setting has no effect"
+}
+
+// unsupportedValue reports whether setting name to v draws the "not
+// supported" warning: name is unsupported, v is not its default, and v
+// is not a value tern honours.
+func (c *Config) unsupportedValue(name, v string) bool {
+	p, known := Lookup(name)
+	if !known || !Unsupported(name) {
+		return false
+	}
+	def, _ := c.Expand(p.Default)
+	if strings.TrimSpace(v) == strings.TrimSpace(def) {
+		return false
+	}
+	ok := partlySupported[name]
+	return ok == nil || !ok(v)
 }
 
 // Unsupported reports whether tern knows parameter name but not yet its

@@ -1,0 +1,94 @@
+package tlsconf
+
+import (
+	"crypto/tls"
+	"slices"
+	"testing"
+)
+
+// mozillaIntermediate is the cipher list that Mozilla's configuration
+// generator writes for Postfix (tls_medium_cipherlist).
+const mozillaIntermediate = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" +
+	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" +
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
+
+func TestParseCipherList(t *testing.T) {
+	suites, skipped, ok := ParseCipherList(mozillaIntermediate)
+	if !ok || len(suites) != 6 || suites[0] != tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 ||
+		!slices.Equal(skipped, []string{"DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384"}) {
+		t.Errorf("Mozilla's list: %v %q %v", suites, skipped, ok)
+	}
+	for _, list := range []string{
+		"aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH", // Postfix's default
+		"EECDH+AESGCM:EDH+AESGCM",                 // keywords
+		"ECDHE-RSA-AES128-GCM-SHA256:!aNULL",      // a name and an operator
+		"DHE-RSA-AES128-GCM-SHA256",               // nothing Go offers
+		"",
+	} {
+		if _, _, ok := ParseCipherList(list); ok {
+			t.Errorf("ParseCipherList(%q) ok", list)
+		}
+	}
+}
+
+func TestExcludeCiphers(t *testing.T) {
+	tests := []struct {
+		list string
+		ok   bool
+		gone []uint16 // suites that must be removed from Go's defaults
+		kept []uint16 // suites that must stay
+	}{
+		{"aNULL, eNULL, EXPORT, DES, RC4, MD5, PSK, aECDH, EDH-DSS-DES-CBC3-SHA, EDH-RSA-DES-CBC3-SHA, KRB5-DES-CBC3-SHA", false, nil, nil},
+		{"aNULL, eNULL, EXPORT, DES, RC4, MD5, PSK, aECDH, 3DES, SEED, IDEA, CAMELLIA", true, nil,
+			[]uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}},
+		{"SHA1", true, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA},
+			[]uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}},
+		{"!AES128 ECDHE-RSA-CHACHA20-POLY1305", true,
+			[]uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256},
+			[]uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}},
+		{"kEECDH", false, nil, nil},
+	}
+	for _, tt := range tests {
+		got, ok := ExcludeCiphers(nil, tt.list)
+		if ok != tt.ok {
+			t.Errorf("ExcludeCiphers(%q) ok = %v, want %v", tt.list, ok, tt.ok)
+			continue
+		}
+		for _, id := range tt.gone {
+			if slices.Contains(got, id) {
+				t.Errorf("ExcludeCiphers(%q) kept %s", tt.list, tls.CipherSuiteName(id))
+			}
+		}
+		for _, id := range tt.kept {
+			if !slices.Contains(got, id) {
+				t.Errorf("ExcludeCiphers(%q) removed %s", tt.list, tls.CipherSuiteName(id))
+			}
+		}
+	}
+	if got := Suites("aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH", "aNULL, RC4"); got != nil {
+		t.Errorf("defaults with exclusions of what Go never offers: %v, want nil (Go's own)", got)
+	}
+	if got := Suites(mozillaIntermediate, "AES128"); len(got) != 4 {
+		t.Errorf("Mozilla's list less AES128: %d suites, want 4", len(got))
+	}
+}
+
+func TestUsableValues(t *testing.T) {
+	for _, tt := range []struct {
+		f    func(string) bool
+		v    string
+		want bool
+	}{
+		{SSLOptionsUsable, "NO_COMPRESSION, NO_RENEGOTIATION", true},
+		{SSLOptionsUsable, "NO_TICKET", false},
+		{SSLOptionsUsable, "0x40000000", false},
+		{GradeUsable, "high", true},
+		{GradeUsable, " Medium ", true},
+		{GradeUsable, "low", false},
+		{GradeUsable, "export", false},
+	} {
+		if got := tt.f(tt.v); got != tt.want {
+			t.Errorf("%q: %v, want %v", tt.v, got, tt.want)
+		}
+	}
+}
