@@ -85,6 +85,7 @@ func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientRep
 		Kind:         kind,
 		MailName:     s.mailName,
 		Copy:         postmasterCopy,
+		Template:     s.templates[kind],
 	}
 	if postmasterCopy {
 		rep.Ret = "HDRS"

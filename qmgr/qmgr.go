@@ -19,6 +19,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/daemon"
+	"github.com/tern-mta/tern/pkg/dsn"
 	"github.com/tern-mta/tern/pkg/ipc"
 	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/maps"
@@ -82,6 +83,8 @@ type settings struct {
 	agentTimeout           time.Duration
 	contentFilter          string   // content_filter, for mail from sendmail
 	receiveOverrides       []string // receive_override_options, for mail from sendmail
+	// templates are bounce_template_file's; nil: tern's own texts.
+	templates dsn.Templates
 	// deferTransports is defer_transports: transports whose mail waits
 	// until a flush (sendmail -q, postqueue -f and the partial forms).
 	deferTransports map[string]bool
@@ -170,6 +173,10 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
 	m := &Manager{cfg: cfg, log: log, q: q, queueDir: dir, settings: loadSettings(cfg)}
+	if m.settings.templates, err = loadTemplates(cfg); err != nil {
+		q.Close()
+		return nil, err
+	}
 	m.router, err = newRouter(cfg, maps.Options{})
 	if err != nil {
 		q.Close()

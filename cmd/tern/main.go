@@ -155,7 +155,7 @@ func masterOptions(stdout, stderr io.Writer) master.Options {
 		return func(c *config.Config, dir, _ string, _ []string) error { return check(c, dir) }
 	}
 	checks := map[string]master.CheckFunc{"smtpd": withoutArgs(smtpd.Check), "smtp": withoutArgs(smtp.Check),
-		"lmtp": withoutArgs(smtp.CheckLMTP), "virtual": withoutArgs(virtual.Check),
+		"lmtp": withoutArgs(smtp.CheckLMTP), "virtual": withoutArgs(virtual.Check), "qmgr": withoutArgs(qmgr.Check),
 		"pipe": func(c *config.Config, _, service string, args []string) error { return pipe.Check(c, service, args) }}
 	return master.Options{Daemons: have, Checks: checks, Stdout: stdout, Stderr: stderr}
 }

@@ -24,7 +24,7 @@ var queueParams = []Param{
 	{"bounce_notice_recipient", "postmaster", typeString, "Recipient of bounce notices to the postmaster (notify_classes bounce)."},
 	{"bounce_queue_lifetime", "5d", typeTimeD, "How long a bounce message is retried before it is discarded."},
 	{"bounce_size_limit", "50000", typeSize, "Maximal amount of the original message returned in a bounce."},
-	{"bounce_template_file", "", typeString, "File with custom bounce message templates."},
+	{"bounce_template_file", "", typeString, "File of notification templates in Postfix's bounce(5) form (failure_template, delay_template, success_template = <<EOF ... EOF): From, Subject, Postmaster-Subject, Charset and the explanation before the per-recipient lines, with $parameters (and time parameters in units, such as $delay_warning_time_hours) expanded; read when qmgr starts."},
 	{"content_filter", "", typeString, "transport:nexthop that receives all mail after it is queued."},
 	{"default_destination_concurrency_limit", "20", typeInt, "Default maximal number of parallel deliveries to one destination."},
 	{"default_destination_rate_delay", "0s", typeTimeS, "Pause between deliveries to one destination over one transport (transport_destination_rate_delay sets it per transport); when not 0, each destination gets one delivery at a time, as in Postfix."},

@@ -40,7 +40,6 @@ var unsupportedParams = map[string]bool{
 	"unverified_sender_reject_reason":       true,
 	"unverified_sender_tempfail_action":     true,
 	"best_mx_transport":                     true,
-	"bounce_template_file":                  true,
 	"disable_mime_output_conversion":        true,
 	"error_notice_recipient":                true,
 	"header_from_format":                    true,

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
 	"time"
 
@@ -68,6 +69,9 @@ type Report struct {
 	// (notify_classes bounce or delay): Postfix's "Postmaster Copy:" and
 	// "Postmaster Warning:" subjects.
 	Copy bool
+	// Template, when set, gives the From and Subject headers and the
+	// explanation of the text part (bounce_template_file).
+	Template *Template
 }
 
 // Write writes the complete notification message (headers and
@@ -86,8 +90,12 @@ func Write(w io.Writer, rep Report, orig io.Reader) error {
 	bw.WriteString("This is a MIME-encapsulated message.\n\n")
 
 	text := humanText(&rep)
+	cs := charset(text)
+	if t := rep.Template; t != nil && t.Charset != "" && (cs == "us-ascii" || !strings.EqualFold(t.Charset, "us-ascii")) {
+		cs = t.Charset
+	}
 	fmt.Fprintf(bw, "--%s\nContent-Description: Notification\n"+
-		"Content-Type: text/plain; charset=%s\n\n%s\n", boundary, charset(text), text)
+		"Content-Type: text/plain; charset=%s\n\n%s\n", boundary, cs, text)
 
 	fmt.Fprintf(bw, "--%s\nContent-Description: Delivery report\n"+
 		"Content-Type: message/delivery-status\n\n%s\n", boundary, deliveryStatus(&rep))
@@ -167,11 +175,26 @@ var copySubjects = map[Action]string{
 }
 
 func writeHeaders(bw *bufio.Writer, rep *Report, boundary string) {
-	fmt.Fprintf(bw, "From: %s (Mail Delivery System)\n", oneLine(rep.From))
+	from := oneLine(rep.From) + " (Mail Delivery System)"
 	subject := subjects[rep.Kind]
 	if rep.Copy {
 		subject = copySubjects[rep.Kind]
 	}
+	if t := rep.Template; t != nil {
+		if t.From != "" {
+			from = templateFrom(t.From, rep.ReportingMTA)
+		}
+		switch {
+		case rep.Copy && t.PostmasterSubject != "":
+			subject = oneLine(t.PostmasterSubject)
+		case !rep.Copy && t.Subject != "":
+			subject = oneLine(t.Subject)
+		}
+	}
+	if !isASCII(subject) {
+		subject = mime.QEncoding.Encode("utf-8", subject) // RFC 2047
+	}
+	fmt.Fprintf(bw, "From: %s\n", from)
 	fmt.Fprintf(bw, "Subject: %s\n", subject)
 	fmt.Fprintf(bw, "To: %s\n", oneLine(rep.To))
 	bw.WriteString("Auto-Submitted: auto-replied\nMIME-Version: 1.0\n")
@@ -181,6 +204,17 @@ func writeHeaders(bw *bufio.Writer, rep *Report, boundary string) {
 	fmt.Fprintf(bw, "Message-Id: <%s.%s.%s@%s>\n", rep.Now.UTC().Format("20060102150405"),
 		oneLine(rep.QueueID), rep.Kind, oneLine(rep.ReportingMTA))
 	fmt.Fprintf(bw, "Date: %s\n\n", message.FormatDate(rep.Now))
+}
+
+// templateFrom is a template's From header: a bare local part, such as
+// MAILER-DAEMON, gets the host's name as domain, as in Postfix.
+func templateFrom(v, host string) string {
+	v = oneLine(v)
+	addr, rest, _ := strings.Cut(v, " ")
+	if addr != "" && !strings.Contains(addr, "@") && !strings.ContainsAny(addr, "<\"(") {
+		addr += "@" + oneLine(host)
+	}
+	return strings.TrimSpace(addr + " " + rest)
 }
 
 // makeBoundary derives the MIME boundary from the queue id, the time and

@@ -13,18 +13,36 @@ import (
 // Postfix's notices, then one paragraph per recipient.
 func humanText(rep *Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "This is the mail system at host %s.\n\n", oneLine(rep.ReportingMTA))
+	if rep.Template != nil {
+		b.WriteString(rep.Template.Text)
+		b.WriteString("\n")
+	} else {
+		explanation(&b, rep)
+	}
+	for i := range rep.Recipients {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(wrap(recipientLine(&rep.Recipients[i]), 76))
+		b.WriteString("\n")
+	}
+	return strings.ToValidUTF8(b.String(), "?")
+}
+
+// explanation writes tern's own text before the recipient paragraphs.
+func explanation(b *strings.Builder, rep *Report) {
+	fmt.Fprintf(b, "This is the mail system at host %s.\n\n", oneLine(rep.ReportingMTA))
 	switch rep.Kind {
 	case Failed:
 		b.WriteString("I'm sorry to have to inform you that your message could not\n" +
 			"be delivered to one or more recipients. It's attached below.\n\n")
-		fmt.Fprintf(&b, "If you need help with this, write to %s and include this\n"+
+		fmt.Fprintf(b, "If you need help with this, write to %s and include this\n"+
 			"report. You may remove the text of your message from the copy.\n\n",
 			oneLine(rep.Postmaster))
 	case Delayed:
 		b.WriteString("This is a warning only: you do not need to send your message again.\n\n")
 		b.WriteString(delayText(rep))
-		fmt.Fprintf(&b, "If you need help with this, write to %s and include this\n"+
+		fmt.Fprintf(b, "If you need help with this, write to %s and include this\n"+
 			"report. The headers of your message are attached below.\n\n",
 			oneLine(rep.Postmaster))
 	default:
@@ -37,15 +55,7 @@ func humanText(rep *Report) string {
 			"system that does not report on delivery: you may hear nothing\n" +
 			"more about it, or still hear of a failure later.\n\n")
 	}
-	fmt.Fprintf(&b, "                   The %s program\n\n", oneLine(rep.MailName))
-	for i := range rep.Recipients {
-		if i > 0 {
-			b.WriteString("\n")
-		}
-		b.WriteString(wrap(recipientLine(&rep.Recipients[i]), 76))
-		b.WriteString("\n")
-	}
-	return strings.ToValidUTF8(b.String(), "?")
+	fmt.Fprintf(b, "                   The %s program\n\n", oneLine(rep.MailName))
 }
 
 // delayText says how long delivery has been failing and until when it
