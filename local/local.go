@@ -189,7 +189,11 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 	rs := a.newRequestState(req)
 	out := make([]agent.Result, len(req.Recipients))
 	for i, rc := range req.Recipients {
-		out[i] = a.deliverTop(ctx, rs, rc)
+		if req.Env.Probe {
+			out[i] = a.probe(rc)
+		} else {
+			out[i] = a.deliverTop(ctx, rs, rc)
+		}
 		out[i].Relay = "local"
 	}
 	return out

@@ -63,6 +63,13 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 		}
 		return out
 	}
+	if req.Env.Probe {
+		// Address verification: the command would be run; run nothing.
+		for i := range out {
+			out[i] = agent.Result{Status: agent.OK, DSN: "2.0.0", Text: "delivers to command: " + a.Service}
+		}
+		return out
+	}
 	if lim := a.Set.SizeLimit; lim > 0 && req.Body.Size() > lim {
 		for i := range out {
 			out[i] = agent.Bouncef("5.2.3", "message too large for the %s service (size limit %d)", a.Service, lim)

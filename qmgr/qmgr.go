@@ -41,6 +41,8 @@ type Manager struct {
 	q        *queue.Queue
 	queueDir string
 	settings settings
+	// verify answers address verification requests (verify.go).
+	verify   *verifier
 	router   *router
 	rewriter *addressRewriter
 	checks   *contentChecks // nil without header_checks and friends
@@ -173,6 +175,7 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
 	m := &Manager{cfg: cfg, log: log, q: q, queueDir: dir, settings: loadSettings(cfg)}
+	m.verify = newVerifier(m, cfg)
 	if m.settings.templates, err = loadTemplates(cfg); err != nil {
 		q.Close()
 		return nil, err

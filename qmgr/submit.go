@@ -350,6 +350,12 @@ func (m *Manager) serveSubmit(ctx context.Context, c *ipc.Conn, local bool) {
 		if err != nil {
 			return
 		}
+		if req.Get(attrRequest) == "verify" && !local {
+			if !m.serveVerify(c, req) {
+				return
+			}
+			continue
+		}
 		if req.Get(attrRequest) != "submit" {
 			_ = c.Send(ipc.FrameReply, ipc.Record{{Name: attrStatus, Value: "error"},
 				{Name: attrCode, Value: strconv.Itoa(exSoftware)}, {Name: attrText, Value: "unknown request"}})

@@ -425,7 +425,8 @@ func (a *Agent) message(req *agent.Request, generic *genericAddrs) func() client
 		}
 		m.Body = a.outgoing(req.Env.ID, m.Body)
 		m.SMTPUTF8 = !isASCII(m.Sender)
-		if a.set.sendXforward {
+		m.Probe = req.Env.Probe
+		if a.set.sendXforward && !m.Probe {
 			m.XForward = xforwardAttrs(req.Env)
 		}
 		for i, rc := range req.Recipients {

@@ -103,6 +103,7 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 		return nil, fmt.Errorf("tern_dns_servers: %w", err)
 	}
 	deps.DNSList = newDNSListCache(dnsr).lookup
+	deps.Verify = newVerifyClient(cfg).verify
 	deps.ServerHosts = serverHosts(dnsr)
 	deps.OwnAddr = func(a netip.Addr) bool { return set.ownAddrs[a] }
 	deps.InetInterface = func(a netip.Addr) bool { return set.inetAddrs[a] }

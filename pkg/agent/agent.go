@@ -189,6 +189,11 @@ func (s *Server) serve(ctx context.Context, c *ipc.Conn) error {
 // to start; c, r.Setup; d, the rest.
 func LogResult(log *maillog.Logger, env *envelope.Envelope, rc envelope.Recipient, r Result, start time.Time) {
 	status := map[Status]string{OK: "sent", Defer: "deferred", Bounce: "bounced"}[r.Status]
+	if env.Probe {
+		// An address verification probe delivered nothing (Postfix's
+		// words for its results).
+		status = map[Status]string{OK: "deliverable", Defer: "deferred", Bounce: "undeliverable"}[r.Status]
+	}
 	orig := ""
 	if rc.Original != "" && !strings.EqualFold(rc.Original, rc.Address) {
 		orig = ", orig_to=<" + rc.Original + ">"

@@ -108,14 +108,14 @@ var smtpdParams = []Param{
 	{"unknown_relay_recipient_reject_code", "550", typeInt, "smtpd reply code for unknown relay recipients."},
 	{"unknown_virtual_alias_reject_code", "550", typeInt, "smtpd reply code for unknown virtual alias recipients."},
 	{"unknown_virtual_mailbox_reject_code", "550", typeInt, "smtpd reply code for unknown virtual mailbox recipients."},
-	{"unverified_recipient_defer_code", "450", typeInt, "Address verification (not in tern yet): reply while a recipient is being verified."},
-	{"unverified_recipient_reject_code", "450", typeInt, "Address verification (not in tern yet): reply for recipients that failed verification."},
-	{"unverified_recipient_reject_reason", "", typeString, "Address verification (not in tern yet): text for recipients that failed verification."},
-	{"unverified_recipient_tempfail_action", "$reject_tempfail_action", typeString, "Address verification (not in tern yet): action when verification fails temporarily."},
-	{"unverified_sender_defer_code", "450", typeInt, "Address verification (not in tern yet): reply while a sender is being verified."},
-	{"unverified_sender_reject_code", "450", typeInt, "Address verification (not in tern yet): reply for senders that failed verification."},
-	{"unverified_sender_reject_reason", "", typeString, "Address verification (not in tern yet): text for senders that failed verification."},
-	{"unverified_sender_tempfail_action", "$reject_tempfail_action", typeString, "Address verification (not in tern yet): action when verification fails temporarily."},
+	{"unverified_recipient_defer_code", "450", typeInt, "Address verification: reply while a recipient is being verified."},
+	{"unverified_recipient_reject_code", "450", typeInt, "Address verification: reply for recipients that failed verification."},
+	{"unverified_recipient_reject_reason", "", typeString, "Address verification: text for recipients that failed verification."},
+	{"unverified_recipient_tempfail_action", "$reject_tempfail_action", typeString, "Address verification: action when verification fails temporarily."},
+	{"unverified_sender_defer_code", "450", typeInt, "Address verification: reply while a sender is being verified."},
+	{"unverified_sender_reject_code", "450", typeInt, "Address verification: reply for senders that failed verification."},
+	{"unverified_sender_reject_reason", "", typeString, "Address verification: text for senders that failed verification."},
+	{"unverified_sender_tempfail_action", "$reject_tempfail_action", typeString, "Address verification: action when verification fails temporarily."},
 }
 
 // smtpdTLSParams lists SMTP server TLS parameters (used by smtpd).

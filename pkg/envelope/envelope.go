@@ -69,6 +69,10 @@ type Envelope struct {
 	Ret   string `json:"ret,omitempty"` // FULL or HDRS
 	// EightBit: the content has 8-bit bytes (see message.Result).
 	EightBit bool `json:"8bit,omitempty"`
+	// Probe marks an address verification probe (reject_unverified_*):
+	// agents find out whether each recipient would be taken and deliver
+	// nothing. It is not stored in the queue.
+	Probe bool `json:"-"`
 	// Filter, when set, is the "transport:nexthop" that every recipient
 	// is sent to instead of its own route: Postfix's content_filter, or
 	// a FILTER action.
@@ -123,6 +127,9 @@ func (e *Envelope) Record() ipc.Record {
 	if e.EightBit {
 		add("8bit", "1")
 	}
+	if e.Probe {
+		add("probe", "1")
+	}
 	if e.SubmitUID != 0 {
 		add("submit_uid", strconv.Itoa(e.SubmitUID))
 	}
@@ -144,6 +151,7 @@ func FromRecord(r ipc.Record) *Envelope {
 		Ret:        r.Get("ret"),
 		Filter:     r.Get("filter"),
 		EightBit:   r.Get("8bit") == "1",
+		Probe:      r.Get("probe") == "1",
 	}
 	if n, err := strconv.ParseInt(r.Get("arrival"), 10, 64); err == nil && n > 0 {
 		e.Arrival = time.Unix(0, n)

@@ -35,6 +35,10 @@ type Message struct {
 	// Body is the message with LF line ends, as tern's queue stores it;
 	// the client converts to CRLF and dot-stuffs.
 	Body io.Reader
+	// Probe asks only whether the server takes the recipients: MAIL and
+	// RCPT, then RSET instead of DATA (address verification). Each
+	// result is the RCPT reply, positive ones included.
+	Probe bool
 	// XForward holds the XFORWARD attributes (NAME, ADDR, PORT, PROTO,
 	// HELO, IDENT, SOURCE; "" for unavailable) sent before MAIL to a
 	// server that offers XFORWARD; nil sends none.
@@ -102,6 +106,9 @@ func (s *Session) Send(ctx context.Context, m Message) ([]RcptResult, error) {
 	t.commands()
 	if err := t.sendXforward(ctx); err != nil {
 		return res, err
+	}
+	if m.Probe {
+		return res, t.probe(ctx)
 	}
 	var err error
 	if s.Has("PIPELINING") {
@@ -227,19 +234,30 @@ func xtext(s string) string {
 	return b.String()
 }
 
-// lockstep sends each command and waits for its reply.
-func (t *txn) lockstep(ctx context.Context) error {
+// mailFrom sends MAIL FROM in lock-step. goOn is false when the
+// transaction ends there: the error is then the one to return (nil after
+// a refusal that failed every recipient and was followed by RSET).
+func (t *txn) mailFrom(ctx context.Context) (goOn bool, err error) {
 	s := t.s
 	r, err := s.cmd(ctx, StageMail, s.to.Mail, t.mail)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if r.Code == 421 {
-		return s.replyError(StageMail, r.Reply)
+		return false, s.replyError(StageMail, r.Reply)
 	}
 	if !r.Positive() {
 		t.failAll(r.Reply, StageMail)
-		return s.rset(ctx)
+		return false, s.rset(ctx)
+	}
+	return true, nil
+}
+
+// lockstep sends each command and waits for its reply.
+func (t *txn) lockstep(ctx context.Context) error {
+	s := t.s
+	if goOn, err := t.mailFrom(ctx); !goOn {
+		return err
 	}
 	for i, c := range t.rcpt {
 		if c == "" {
@@ -256,7 +274,7 @@ func (t *txn) lockstep(ctx context.Context) error {
 	if len(t.ok) == 0 {
 		return s.rset(ctx)
 	}
-	r, err = s.cmd(ctx, StageData, s.to.Data, "DATA")
+	r, err := s.cmd(ctx, StageData, s.to.Data, "DATA")
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,15 @@ func TestSend(t *testing.T) {
 			batch: 5,
 		},
 		{
+			name: "probe: MAIL and RCPT, then RSET, no DATA",
+			exts: []string{"PIPELINING"},
+			msg:  Message{Sender: "double-bounce@x", Recipients: rcpts("a@x", "b@x"), Probe: true, Body: strings.NewReader("unused\n")},
+			steps: []step{ok("MAIL FROM:<double-bounce@x>", "250 2.1.0 Ok"), ok("RCPT TO:<a@x>", "250 2.1.5 Ok"),
+				ok("RCPT TO:<b@x>", "550 5.1.1 no such user"), ok("RSET", "250 2.0.0 Ok")},
+			want:  "250 RCPT TO, 550 RCPT TO",
+			lines: []string{"MAIL FROM:<double-bounce@x>", "RCPT TO:<a@x>", "RCPT TO:<b@x>", "RSET"},
+		},
+		{
 			name: "XFORWARD before MAIL, announced attributes only",
 			exts: []string{"PIPELINING", "XFORWARD NAME ADDR PROTO HELO SOURCE"},
 			msg: Message{Sender: "s@x", Recipients: rcpts("a@x"), Body: strings.NewReader("hi\n"),

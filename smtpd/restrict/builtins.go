@@ -107,6 +107,14 @@ func (e *eval) stepNamed(s step, lc listCtx) status {
 		if e.hasRcpt {
 			return e.rejectUnknownAddr(f.Recipient, classRecipient)
 		}
+	case kRejectUnverifiedSender:
+		if e.hasFrom && f.Sender != "" {
+			return e.rejectUnverified(f.Sender, classSender)
+		}
+	case kRejectUnverifiedRcpt:
+		if e.hasRcpt {
+			return e.rejectUnverified(f.Recipient, classRecipient)
+		}
 	case kCheckPolicy:
 		return e.checkPolicy(s.policy, lc)
 	case kRejectRBLClient, kRejectRHSBLClient, kRejectRHSBLReverseClient, kRejectRHSBLHelo,
@@ -340,6 +348,35 @@ func (e *eval) rejectUnknownAddr(addr, class string) status {
 		return e.reject(classReject(e.c.set.unknownAddrCode, dsn, lc, "Domain not found"))
 	}
 	return dunno
+}
+
+// rejectUnverified implements reject_unverified_sender/recipient:
+// an undeliverable address is rejected with unverified_*_reject_code, one
+// whose probe failed temporarily with unverified_*_defer_code, and while
+// no answer is known (or the service does not answer)
+// unverified_*_tempfail_action applies, as in Postfix.
+func (e *eval) rejectUnverified(addr, class string) status {
+	u, dsn := e.c.set.unverified[1], "4.1.1"
+	if class == classSender {
+		u, dsn = e.c.set.unverified[0], "4.1.7"
+	}
+	lc := listCtx{name: addr, class: class}
+	st, text, err := e.c.deps.Verify(e.ctx, addr)
+	if err != nil {
+		return e.deferIfPermit(u.tempfail, classReject(450, dsn, lc, "unverified address: address verification failed"))
+	}
+	if u.reason != "" {
+		text = u.reason
+	}
+	switch st {
+	case VerifyDeliverable:
+		return dunno
+	case VerifyUndeliverable:
+		return e.reject(classReject(u.rejectCode, dsn, lc, "undeliverable address: "+text))
+	case VerifyDeferred:
+		return e.reject(classReject(u.deferCode, dsn, lc, "unverified address: "+text))
+	}
+	return e.deferIfPermit(u.tempfail, classReject(450, dsn, lc, "unverified address: "+text))
 }
 
 // permitAuthDest is Postfix's permit_auth_destination: OK when the

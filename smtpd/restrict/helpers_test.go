@@ -36,6 +36,7 @@ type world struct {
 	policy                       func(service string, attrs [][2]string) (string, error)
 	policySvcs                   []PolicyService   // the servers asked, with their settings
 	dns                          map[string]string // domain -> "ok", "temp", "err"; missing = not found
+	verify                       map[string]string // address -> Verify* status, or "err"
 	// lists holds DNS list records: name -> "a1 a2|txt", or "temp" for a
 	// failed lookup; queried records the names asked.
 	lists   map[string]string
@@ -131,6 +132,16 @@ func (w *world) deps() Deps {
 				return nil, false, errors.New("login table broken")
 			}
 			return o, ok, nil
+		},
+		Verify: func(_ context.Context, addr string) (string, string, error) {
+			switch st := w.verify[strings.ToLower(addr)]; st {
+			case "err":
+				return "", "", errors.New("verify service down")
+			case "":
+				return VerifyUnknown, "Address verification in progress", nil
+			default:
+				return st, "host mx.example.com said: " + st, nil
+			}
 		},
 		DNSList: func(_ context.Context, name string) ([]netip.Addr, string, error) {
 			w.mu.Lock()

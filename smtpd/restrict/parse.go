@@ -56,6 +56,8 @@ const (
 	kRejectUnknownRcptDomain
 	kRejectUnlistedSender
 	kRejectUnlistedRcpt
+	kRejectUnverifiedSender
+	kRejectUnverifiedRcpt
 	kRejectUnknownClient
 	kRejectUnknownReverseClient
 	kRejectMultiRcptBounce
@@ -102,6 +104,7 @@ const (
 	needServers
 	needOwn
 	needInet
+	needVerify
 )
 
 // wordInfo describes one built-in restriction.
@@ -169,6 +172,8 @@ var builtins = map[string]wordInfo{
 	"permit_dnswl_client":                          {kind: kPermitDNSWLClient, dnsList: true, needs: needDNSList | needLocal},
 	"permit_rhswl_client":                          {kind: kPermitRHSWLClient, dnsList: true, needs: needDNSList | needLocal},
 	"permit_inet_interfaces":                       {kind: kPermitInetInterfaces, needs: needInet},
+	"reject_unverified_sender":                     {kind: kRejectUnverifiedSender, needs: needVerify},
+	"reject_unverified_recipient":                  {kind: kRejectUnverifiedRcpt, needs: needVerify},
 	"permit_tls_clientcerts":                       {kind: kPermitTLSClientCerts},
 	"permit_tls_all_clientcerts":                   {kind: kPermitTLSAllClientCerts},
 	"check_ccert_access":                           {kind: kCheckCCert, table: true, needs: needMap},
@@ -179,7 +184,6 @@ var builtins = map[string]wordInfo{
 // yet; naming one is a configuration error rather than a silent no-op.
 var unsupported = map[string]bool{
 	"reject_rbl": true, "reject_maps_rbl": true,
-	"reject_unverified_sender": true, "reject_unverified_recipient": true,
 	"check_relay_domains":     true,
 	"permit_naked_ip_address": true, "check_etrn_access": true,
 }
@@ -400,6 +404,7 @@ func (c *Checker) checkNeeds(paramName, word string, needs int) error {
 		{needServers, c.deps.ServerHosts != nil, "an MX, NS and address lookup (Deps.ServerHosts), which this server does not provide"},
 		{needOwn, c.deps.OwnAddr != nil, "this host's addresses (Deps.OwnAddr), which this server does not provide"},
 		{needInet, c.deps.InetInterface != nil, "inet_interfaces addresses (Deps.InetInterface), which this server does not provide"},
+		{needVerify, c.deps.Verify != nil, "address verification (Deps.Verify), which this server does not provide"},
 	}
 	for _, m := range missing {
 		if needs&m.bit != 0 && !m.ok {

@@ -82,6 +82,14 @@ type ClientCert struct {
 	Trusted bool
 }
 
+// Verification results of Deps.Verify.
+const (
+	VerifyDeliverable   = "deliverable"
+	VerifyUndeliverable = "undeliverable"
+	VerifyDeferred      = "deferred" // the probe failed temporarily
+	VerifyUnknown       = "unknown"  // no result yet
+)
+
 // Deps are lookups the engine needs from outside. All are optional: when
 // one is nil, a restriction that needs it is a configuration error
 // reported by New.
@@ -124,6 +132,10 @@ type Deps struct {
 	// attributes, and returns the action it answers. An error means no
 	// usable answer; smtpd_policy_service_default_action applies.
 	PolicyQuery func(ctx context.Context, svc PolicyService, attrs [][2]string) (action string, err error)
+	// Verify asks the address verification service about an address
+	// (reject_unverified_sender, reject_unverified_recipient): one of the
+	// Verify* results, with its text. An error means no answer.
+	Verify func(ctx context.Context, addr string) (status, text string, err error)
 	// DNSList looks a name up in a DNS list (reject_rbl_client and its
 	// kin): the IPv4 addresses of its A records, none when it is not
 	// listed, and the text of its TXT records. An error is a lookup that

@@ -38,12 +38,15 @@ type settings struct {
 	softBounce                                    bool
 	relayFirst                                    bool
 	unknownAddrTempfail, unknownHeloTempfail      tempfailAction
-	permitLog                                     map[string]bool
-	permitLogAll                                  bool
-	rblCode                                       int      // maps_rbl_reject_code
-	rblReply                                      string   // default_rbl_reply, unexpanded
-	rblReplyMaps                                  []string // rbl_reply_maps
-	relayClientCerts                              []string // relay_clientcerts
+	// unverified holds the reject_unverified_* codes, texts and actions:
+	// [0] for senders, [1] for recipients.
+	unverified       [2]unverifiedSettings
+	permitLog        map[string]bool
+	permitLogAll     bool
+	rblCode          int      // maps_rbl_reject_code
+	rblReply         string   // default_rbl_reply, unexpanded
+	rblReplyMaps     []string // rbl_reply_maps
+	relayClientCerts []string // relay_clientcerts
 }
 
 // missingDefaults are Postfix parameters that pkg/config does not list
@@ -162,6 +165,19 @@ func readSettings(cfg *config.Config) (settings, error) {
 	if s.unknownHeloTempfail, err = paramTempfail(cfg, "unknown_helo_hostname_tempfail_action"); err != nil {
 		return s, err
 	}
+	for i, who := range []string{"sender", "recipient"} {
+		u := &s.unverified[i]
+		if u.rejectCode, err = paramCode(cfg, "unverified_"+who+"_reject_code"); err != nil {
+			return s, err
+		}
+		if u.deferCode, err = paramCode(cfg, "unverified_"+who+"_defer_code"); err != nil {
+			return s, err
+		}
+		if u.tempfail, err = paramTempfail(cfg, "unverified_"+who+"_tempfail_action"); err != nil {
+			return s, err
+		}
+		u.reason = param(cfg, "unverified_"+who+"_reject_reason")
+	}
 	s.nullKey = param(cfg, "smtpd_null_access_lookup_key")
 	s.myorigin = strings.ToLower(strings.TrimSpace(param(cfg, "myorigin")))
 	s.mydomain = strings.ToLower(strings.TrimSpace(param(cfg, "mydomain")))
@@ -191,4 +207,12 @@ func readSettings(cfg *config.Config) (settings, error) {
 		}
 	}
 	return s, nil
+}
+
+// unverifiedSettings are the parameters of reject_unverified_sender or
+// reject_unverified_recipient.
+type unverifiedSettings struct {
+	rejectCode, deferCode int
+	tempfail              tempfailAction
+	reason                string // unverified_*_reject_reason; "" for the probe's own text
 }

@@ -1,0 +1,173 @@
+package qmgr
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/ipc"
+)
+
+// Address verification (Postfix's verify(8)): smtpd's
+// reject_unverified_sender and reject_unverified_recipient ask qmgr
+// whether an address is deliverable; qmgr answers from a cache and, for
+// an address it has no fresh answer for, sends a probe: the address is
+// routed as mail to it would be and its delivery agent is asked whether
+// it would take it (smtp and lmtp: MAIL and RCPT, then RSET; local and
+// virtual: the tables; pipe: yes), nothing being delivered. The cache is
+// kept in memory, as Postfix's with an empty address_verify_map.
+
+// Verification results, as the verify request's reply names them.
+const (
+	verifyDeliverable   = "deliverable"
+	verifyUndeliverable = "undeliverable"
+	verifyDeferred      = "deferred" // the probe failed temporarily
+	verifyUnknown       = "unknown"  // no result yet: a probe is under way
+)
+
+// verifyTimeout bounds one probe.
+const verifyTimeout = 5 * time.Minute
+
+// verifyEntry is what the cache knows of one address.
+type verifyEntry struct {
+	status, text string
+	updated      time.Time // of status; zero: none yet
+	probing      bool
+}
+
+// verifySettings are the address_verify_* parameters.
+type verifySettings struct {
+	sender                        string
+	positiveExpire, positiveRenew time.Duration
+	negativeExpire, negativeRenew time.Duration
+	negativeCache                 bool
+}
+
+// verifier holds the cache and runs probes.
+type verifier struct {
+	m     *Manager
+	set   verifySettings
+	mu    sync.Mutex
+	cache map[string]*verifyEntry
+}
+
+func newVerifier(m *Manager, cfg *config.Config) *verifier {
+	sender := strings.TrimSpace(cfg.Get("address_verify_sender"))
+	if sender != "" && sender != "<>" && !strings.Contains(sender, "@") {
+		sender += "@" + cfg.Get("myorigin")
+	}
+	if sender == "<>" {
+		sender = ""
+	}
+	return &verifier{m: m, cache: map[string]*verifyEntry{}, set: verifySettings{
+		sender:         sender,
+		positiveExpire: cfg.Duration("address_verify_positive_expire_time"),
+		positiveRenew:  cfg.Duration("address_verify_positive_refresh_time"),
+		negativeExpire: cfg.Duration("address_verify_negative_expire_time"),
+		negativeRenew:  cfg.Duration("address_verify_negative_refresh_time"),
+		negativeCache:  cfg.Bool("address_verify_negative_cache"),
+	}}
+}
+
+// query returns what is known of addr and starts a probe when the answer
+// is missing, expired or due for a refresh.
+func (v *verifier) query(addr string) (status, text string) {
+	key := strings.ToLower(addr)
+	now := time.Now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e := v.cache[key]
+	if e == nil {
+		e = &verifyEntry{}
+		v.cache[key] = e
+	}
+	age := now.Sub(e.updated)
+	expire, renew := v.set.negativeExpire, v.set.negativeRenew
+	if e.status == verifyDeliverable {
+		expire, renew = v.set.positiveExpire, v.set.positiveRenew
+	}
+	fresh := !e.updated.IsZero() && age < expire
+	if (!fresh || age >= renew) && !e.probing {
+		e.probing = true
+		go v.probe(addr, key)
+	}
+	if !fresh {
+		return verifyUnknown, "Address verification in progress"
+	}
+	return e.status, e.text
+}
+
+// probe finds out whether addr is deliverable and records it.
+func (v *verifier) probe(addr, key string) {
+	status, text := v.run(addr)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e := v.cache[key]
+	e.probing = false
+	if status == verifyUndeliverable && !v.set.negativeCache {
+		delete(v.cache, key)
+		return
+	}
+	e.status, e.text, e.updated = status, text, time.Now()
+}
+
+// run sends one probe and maps its outcome.
+func (v *verifier) run(addr string) (status, text string) {
+	m := v.m
+	env := &envelope.Envelope{ID: m.q.NewID(), Sender: v.set.sender, Arrival: time.Now(), Probe: true}
+	rt, err := m.router.routeFor(env, addr)
+	if err != nil {
+		return verifyDeferred, "transport table lookup failure"
+	}
+	var res agent.Result
+	switch rt.transport {
+	case "error":
+		res = errorResult(rt.nexthop)
+	case "discard":
+		res = agent.Result{Status: agent.OK, Text: "discarded"}
+	default:
+		res = v.ask(env, addr, rt)
+	}
+	switch res.Status {
+	case agent.OK:
+		return verifyDeliverable, res.Text
+	case agent.Bounce:
+		return verifyUndeliverable, res.Text
+	}
+	return verifyDeferred, res.Text
+}
+
+// ask has the agent of rt answer a probe for addr.
+func (v *verifier) ask(env *envelope.Envelope, addr string, rt route) agent.Result {
+	m := v.m
+	cl, err := agent.DialAgent(m.agentSocket(rt.transport), verifyTimeout)
+	if err != nil {
+		return agent.Deferf("4.3.0", "mail transport unavailable")
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), verifyTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { cl.Close() })
+	defer stop()
+	rcpt := envelope.Recipient{Address: addr, Original: addr}
+	results, err := cl.Deliver(env, []envelope.Recipient{rcpt}, rt.transport, rt.nexthop, strings.NewReader(""))
+	if err != nil || len(results) != 1 {
+		return agent.Deferf("4.3.0", "lost connection with %s agent", rt.transport)
+	}
+	return results[0]
+}
+
+// serveVerify answers one verify request of smtpd: the address's status
+// and its text.
+func (m *Manager) serveVerify(c *ipc.Conn, req ipc.Record) bool {
+	addr := req.Get("address")
+	status, text := verifyUnknown, "no address"
+	if addr != "" {
+		status, text = m.verify.query(addr)
+	}
+	return c.Send(ipc.FrameReply, ipc.Record{{Name: attrStatus, Value: status}, {Name: attrText, Value: text}}) == nil
+}

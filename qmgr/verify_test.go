@@ -1,0 +1,68 @@
+package qmgr
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/ipc"
+)
+
+// verifyQuery asks qmgr about addr as smtpd does.
+func (h *testMTA) verifyQuery(addr string) (status, text string) {
+	h.t.Helper()
+	reply, c := h.call("cleanup", ipc.Record{{Name: "request", Value: "verify"}, {Name: "address", Value: addr}}, nil)
+	c.Close()
+	return reply.Get("status"), reply.Get("text")
+}
+
+// TestVerifyProbes: address verification answers "unknown" until its
+// probe returns, then from its cache: the agent got a probe (flagged, no
+// content, the double-bounce sender) for the routed address, nothing was
+// queued, and a cached answer costs no new probe; the error transport
+// needs no agent.
+func TestVerifyProbes(t *testing.T) {
+	fa := &fakeAgent{answer: func(_ int, r agentReq) []agent.Result {
+		if r.rcpts[0].Address == "joe@example.com" {
+			return []agent.Result{{Status: agent.OK, DSN: "2.0.0", Text: "delivers to mailbox"}}
+		}
+		return []agent.Result{agent.Bouncef("5.1.1", "unknown user: %q", r.rcpts[0].Address)}
+	}}
+	h := newMTA(t, "transport_maps = inline:{ {blocked.example = error:5.7.1 no mail here} }\n", fa)
+	poll := func(addr string) (string, string) {
+		deadline := time.Now().Add(waitTimeout)
+		for {
+			st, text := h.verifyQuery(addr)
+			if st != "unknown" || time.Now().After(deadline) {
+				return st, text
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if st, text := h.verifyQuery("joe@example.com"); st != "unknown" || text != "Address verification in progress" {
+		t.Errorf("first query: %s (%s), want unknown", st, text)
+	}
+	if st, text := poll("joe@example.com"); st != "deliverable" || text != "delivers to mailbox" {
+		t.Errorf("joe: %s (%s)", st, text)
+	}
+	if st, text := poll("nobody@example.com"); st != "undeliverable" || text != `unknown user: "nobody@example.com"` {
+		t.Errorf("nobody: %s (%s)", st, text)
+	}
+	if st, text := poll("x@blocked.example"); st != "undeliverable" || text != "no mail here" {
+		t.Errorf("error transport: %s (%s)", st, text)
+	}
+	reqs := h.agent.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d probes, want 2", len(reqs))
+	}
+	if r := reqs[0]; !r.env.Probe || r.body != "" || r.env.Sender != "double-bounce@example.com" || r.transport != "local" {
+		t.Errorf("probe request %+v", r)
+	}
+	h.verifyQuery("joe@example.com")
+	if n := len(h.agent.requests()); n != 2 {
+		t.Errorf("a cached answer sent another probe (%d)", n)
+	}
+	if !h.queueEmpty() {
+		t.Errorf("probes left mail in the queue")
+	}
+}
