@@ -47,6 +47,11 @@ func tlsConfig(cfg *config.Config, set settings) (*tls.Config, error) {
 		return nil, err
 	}
 	c := &tls.Config{Certificates: certs, MinVersion: min, CipherSuites: serverSuites(cfg, param == "smtpd_tls_mandatory_protocols")}
+	_, autoSet := cfg.Raw("tls_eecdh_auto_curves")
+	if curves, ok := tlsconf.ServerCurves(cfg.Get("smtpd_tls_eecdh_grade"), cfg.Get("tls_eecdh_auto_curves"), autoSet,
+		cfg.Get("tls_eecdh_strong_curve"), cfg.Get("tls_eecdh_ultra_curve")); ok {
+		c.CurvePreferences = curves
+	}
 	if set.ccert.ask {
 		// Asked, not required, and checked after the handshake
 		// (ccert.go): an untrusted certificate still gets TLS, as in

@@ -122,7 +122,7 @@ var smtpdParams = []Param{
 var smtpdTLSParams = []Param{
 	{"relay_clientcerts", "", typeMapList, "Tables of TLS client certificate (or public key) fingerprints that permit_tls_clientcerts permits."},
 	{"smtpd_tls_fingerprint_digest", "sha256", typeString, "Digest of client certificate fingerprints: md5, sha1 or sha256 (Postfix: md5 below compatibility_level 3.6)."},
-	{"tls_eecdh_auto_curves", "X25519 X448 prime256v1 secp521r1 secp384r1", typeList, "OpenSSL key exchange curves; tern's TLS (Go) chooses its own."},
+	{"tls_eecdh_auto_curves", "X25519 X448 prime256v1 secp521r1 secp384r1", typeList, "Key exchange curves of smtpd_tls_eecdh_grade = auto, in order of preference (X448, which Go lacks, is skipped)."},
 	{"tls_eecdh_strong_curve", "prime256v1", typeString, "OpenSSL curve of smtpd_tls_eecdh_grade = strong."},
 	{"tls_eecdh_ultra_curve", "secp384r1", typeString, "OpenSSL curve of smtpd_tls_eecdh_grade = ultra."},
 	{"tls_export_cipherlist", "aNULL:-aNULL:HIGH:MEDIUM:LOW:EXPORT:+RC4:@STRENGTH", typeString, "OpenSSL cipher list of grade export."},
@@ -142,7 +142,7 @@ var smtpdTLSParams = []Param{
 	{"smtpd_tls_chain_files", "", typeList, "PEM files with smtpd keys and certificate chains."},
 	{"smtpd_tls_ciphers", "medium", typeString, "Cipher grade (tls_<grade>_cipherlist) for opportunistic smtpd TLS: high and medium are Go's suites, or the grade's explicit list of suite names."},
 	{"smtpd_tls_dh1024_param_file", "", typeString, "DH parameters used by smtpd."},
-	{"smtpd_tls_eecdh_grade", "auto", typeString, "Elliptic curve strength used by smtpd."},
+	{"smtpd_tls_eecdh_grade", "auto", typeString, "Key exchange curves of smtpd: auto (tls_eecdh_auto_curves), strong (tls_eecdh_strong_curve only) or ultra (tls_eecdh_ultra_curve only); none is not supported."},
 	{"smtpd_tls_exclude_ciphers", "", typeList, "Ciphers smtpd never uses (suite names, SHA1, AES128, AES256, CHACHA20, aECDSA, aRSA; keywords for what Go never offers, such as aNULL, RC4 or 3DES, need nothing)."},
 	{"smtpd_tls_key_file", "$smtpd_tls_cert_file", typeString, "PEM private key of smtpd."},
 	{"smtpd_tls_loglevel", "0", typeInt, "With 1 or more, smtpd logs each TLS session as Postfix does (\"Anonymous TLS connection established from name[addr]: TLSv1.3 with cipher ...\")."},

@@ -77,6 +77,16 @@ var partlySupported = map[string]func(v string) bool{
 	"smtp_tls_exclude_ciphers":            tlsconf.ExclusionsUsable,
 	"smtp_tls_mandatory_exclude_ciphers":  tlsconf.ExclusionsUsable,
 	"tls_ssl_options":                     tlsconf.SSLOptionsUsable,
+	"tls_eecdh_auto_curves":               tlsconf.CurvesUsable,
+	"tls_eecdh_strong_curve":              tlsconf.CurvesUsable,
+	"tls_eecdh_ultra_curve":               tlsconf.CurvesUsable,
+	"smtpd_tls_eecdh_grade": func(v string) bool {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "auto", "strong", "ultra":
+			return true
+		}
+		return false
+	},
 	// An empty address_verify_map is Postfix's in-memory cache, as tern's.
 	"address_verify_map": func(v string) bool { return strings.TrimSpace(v) == "" },
 	// Go's TLS server chooses the suite itself, as with preemption.

@@ -182,3 +182,58 @@ func GradeUsable(v string) bool {
 	}
 	return false
 }
+
+// opensslCurves maps OpenSSL curve names to Go's; X448 has no Go
+// counterpart.
+var opensslCurves = map[string]tls.CurveID{
+	"x25519mlkem768": tls.X25519MLKEM768,
+	"x25519":         tls.X25519, "prime256v1": tls.CurveP256, "p-256": tls.CurveP256, "secp256r1": tls.CurveP256,
+	"secp384r1": tls.CurveP384, "p-384": tls.CurveP384, "secp521r1": tls.CurveP521, "p-521": tls.CurveP521,
+}
+
+// Curves reads an OpenSSL curve list (tls_eecdh_auto_curves): the Go
+// curves it names, in order, skipping X448, which Go lacks. ok is false
+// for a name tern does not know or a list that names no curve Go has.
+func Curves(list string) (curves []tls.CurveID, ok bool) {
+	for _, w := range cipherWords(list) {
+		w = strings.ToLower(w)
+		if w == "x448" {
+			continue
+		}
+		id, known := opensslCurves[w]
+		if !known {
+			return nil, false
+		}
+		if !slices.Contains(curves, id) {
+			curves = append(curves, id)
+		}
+	}
+	return curves, len(curves) > 0
+}
+
+// CurvesUsable reports whether Curves can honour list.
+func CurvesUsable(list string) bool {
+	_, ok := Curves(list)
+	return ok
+}
+
+// ServerCurves returns the key exchange curves of smtpd_tls_eecdh_grade:
+// auto uses the auto list when autoSet (otherwise nil: Go's own choice,
+// which includes the post-quantum X25519MLKEM768 that Postfix's default
+// list cannot name), strong and ultra the one curve their parameter
+// names. ok is false for a grade or curve tern cannot honour (none,
+// which would leave TLS without key exchange, and unknown names).
+func ServerCurves(grade, autoList string, autoSet bool, strong, ultra string) (curves []tls.CurveID, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(grade)) {
+	case "auto", "":
+		if !autoSet {
+			return nil, true
+		}
+		return Curves(autoList)
+	case "strong":
+		return Curves(strong)
+	case "ultra":
+		return Curves(ultra)
+	}
+	return nil, false
+}

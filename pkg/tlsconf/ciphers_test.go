@@ -92,3 +92,33 @@ func TestUsableValues(t *testing.T) {
 		}
 	}
 }
+
+func TestCurves(t *testing.T) {
+	got, ok := Curves("X25519 X448 prime256v1 secp521r1 secp384r1")
+	if !ok || !slices.Equal(got, []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP521, tls.CurveP384}) {
+		t.Errorf("Postfix's default list: %v %v", got, ok)
+	}
+	if _, ok := Curves("brainpoolP256r1"); ok {
+		t.Error("an unknown curve was taken")
+	}
+	if _, ok := Curves("X448"); ok {
+		t.Error("a list of only X448 was taken")
+	}
+	for _, tt := range []struct {
+		grade   string
+		autoSet bool
+		want    []tls.CurveID
+		ok      bool
+	}{
+		{"auto", false, nil, true}, // Go's own, post-quantum included
+		{"auto", true, []tls.CurveID{tls.X25519, tls.CurveP256}, true},
+		{"strong", false, []tls.CurveID{tls.CurveP256}, true},
+		{"ultra", false, []tls.CurveID{tls.CurveP384}, true},
+		{"none", false, nil, false},
+	} {
+		got, ok := ServerCurves(tt.grade, "X25519 prime256v1", tt.autoSet, "prime256v1", "secp384r1")
+		if ok != tt.ok || !slices.Equal(got, tt.want) {
+			t.Errorf("ServerCurves(%s, set %v) = %v %v, want %v %v", tt.grade, tt.autoSet, got, ok, tt.want, tt.ok)
+		}
+	}
+}
