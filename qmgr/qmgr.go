@@ -85,6 +85,7 @@ type settings struct {
 	agentTimeout           time.Duration
 	contentFilter          string   // content_filter, for mail from sendmail
 	receiveOverrides       []string // receive_override_options, for mail from sendmail
+	activeLimit            int      // qmgr_message_active_limit
 	// templates are bounce_template_file's; nil: tern's own texts.
 	templates dsn.Templates
 	// deferTransports is defer_transports: transports whose mail waits
@@ -125,6 +126,7 @@ func loadSettings(cfg *config.Config) settings {
 		notifyDelay:           slices.Contains(cfg.List("notify_classes"), "delay"),
 		receiveOverrides:      cfg.List("receive_override_options"),
 		deferTransports:       map[string]bool{},
+		activeLimit:           cfg.Int("qmgr_message_active_limit"),
 	}
 	for _, t := range cfg.List("defer_transports") {
 		s.deferTransports[t] = true

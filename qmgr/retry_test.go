@@ -1,6 +1,7 @@
 package qmgr
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -322,5 +323,32 @@ func TestDeferTransports(t *testing.T) {
 	}
 	h.trigger("flush")
 	h.waitRequests(1)
+	h.waitEmpty()
+}
+
+// TestActiveLimit: qmgr_message_active_limit was warned about as having
+// no effect. With a limit of 2, only two messages are in delivery while
+// their agent is stuck; the others wait in the queue and are all
+// delivered once it answers. It also pins a bug: a scan of the incoming
+// queue that stopped at the limit did not mark the rest as waiting, so
+// they stayed in the queue (with the default limit: an incoming queue of
+// more than 20,000 messages at start left the rest stranded).
+func TestActiveLimit(t *testing.T) {
+	gate := make(chan struct{})
+	fa := &fakeAgent{answer: func(_ int, r agentReq) []agent.Result {
+		waitGate(gate)
+		return allOK(r)
+	}}
+	h := newMTA(t, "qmgr_message_active_limit = 2\n", fa)
+	for i := 0; i < 5; i++ {
+		h.submit(rcpts(fmt.Sprintf("user%d@example.com", i)), "Subject: limit\n\nx\n")
+	}
+	h.waitRequests(2)
+	time.Sleep(200 * time.Millisecond)
+	if n := len(h.agent.requests()); n != 2 {
+		t.Errorf("%d deliveries started with an active limit of 2", n)
+	}
+	close(gate)
+	h.waitRequests(5)
 	h.waitEmpty()
 }

@@ -20,17 +20,20 @@ import (
 // incoming or deferred, so a crash simply makes them eligible again
 // (at-least-once delivery) and the hot path costs no extra commit.
 type scheduler struct {
-	m          *Manager
-	mu         sync.Mutex
-	fresh      []*envelope.Envelope // committed, not yet activated
-	active     map[string]*activeMsg
-	backlog    bool // incoming messages were left in the queue at the active limit
-	wake       chan struct{}
-	flush      chan struct{}
-	flushSome  chan flushFilter // postqueue -i and -s: part of the queue
-	pickupKick chan struct{}
-	transports map[string]*transport
-	running    sync.WaitGroup
+	m *Manager
+	// activeLimit is qmgr_message_active_limit: the most messages in
+	// delivery at once; more wait in the queue.
+	activeLimit int
+	mu          sync.Mutex
+	fresh       []*envelope.Envelope // committed, not yet activated
+	active      map[string]*activeMsg
+	backlog     bool // incoming messages were left in the queue at the active limit
+	wake        chan struct{}
+	flush       chan struct{}
+	flushSome   chan flushFilter // postqueue -i and -s: part of the queue
+	pickupKick  chan struct{}
+	transports  map[string]*transport
+	running     sync.WaitGroup
 	// claimed holds the ids an administrator's queue operation is
 	// changing in the database; they are not activated meanwhile, and
 	// the channel closes when the operation is done (admin.go).
@@ -67,18 +70,24 @@ type job struct {
 	dest  string // concurrency key within the transport
 }
 
+// activeLimitDefault is Postfix's qmgr_message_active_limit default.
 const activeLimitDefault = 20000
 
 func newScheduler(m *Manager) *scheduler {
+	limit := m.settings.activeLimit
+	if limit <= 0 {
+		limit = activeLimitDefault
+	}
 	return &scheduler{
-		m:          m,
-		active:     map[string]*activeMsg{},
-		wake:       make(chan struct{}, 1),
-		flush:      make(chan struct{}, 1),
-		flushSome:  make(chan flushFilter, 16),
-		pickupKick: make(chan struct{}, 1),
-		transports: map[string]*transport{},
-		claimed:    map[string]chan struct{}{},
+		m:           m,
+		activeLimit: limit,
+		active:      map[string]*activeMsg{},
+		wake:        make(chan struct{}, 1),
+		flush:       make(chan struct{}, 1),
+		flushSome:   make(chan flushFilter, 16),
+		pickupKick:  make(chan struct{}, 1),
+		transports:  map[string]*transport{},
+		claimed:     map[string]chan struct{}{},
 	}
 }
 
@@ -152,7 +161,7 @@ func (s *scheduler) nextWake() time.Duration {
 func (s *scheduler) takeBacklog() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.backlog && len(s.active) < activeLimitDefault/2
+	b := s.backlog && len(s.active) < s.activeLimit/2
 	if b {
 		s.backlog = false
 	}
@@ -160,17 +169,30 @@ func (s *scheduler) takeBacklog() bool {
 }
 
 // loadState activates every message in state that is not active yet.
+// Active and claimed messages are passed over without counting against
+// the active limit, so that a scan after a backlog finds the waiting
+// ones even when those in delivery come first.
 func (s *scheduler) loadState(state queue.State) {
 	var envs []*envelope.Envelope
 	err := s.m.q.Walk(state, func(env *envelope.Envelope) error {
+		if s.busy(env.ID) {
+			return nil
+		}
 		envs = append(envs, env)
-		if len(envs) >= activeLimitDefault {
+		if len(envs) >= s.activeLimit {
 			return queue.ErrStop
 		}
 		return nil
 	})
 	if err != nil {
 		s.m.log.Errorf("scan %s queue: %v", state, err)
+	}
+	if len(envs) >= s.activeLimit && state == queue.Incoming {
+		// More may wait behind the scan's limit: take them in when the
+		// active set has room again.
+		s.mu.Lock()
+		s.backlog = true
+		s.mu.Unlock()
 	}
 	for _, env := range envs {
 		s.activate(env, state, false)
@@ -182,7 +204,7 @@ func (s *scheduler) loadFlushed() {
 	var envs []*envelope.Envelope
 	err := s.m.q.Walk(queue.Deferred, func(env *envelope.Envelope) error {
 		envs = append(envs, env)
-		if len(envs) >= activeLimitDefault {
+		if len(envs) >= s.activeLimit {
 			return queue.ErrStop
 		}
 		return nil
@@ -193,6 +215,15 @@ func (s *scheduler) loadFlushed() {
 	for _, env := range envs {
 		s.activateAs(env, queue.Deferred, false, true)
 	}
+}
+
+// busy reports whether message id is active or claimed.
+func (s *scheduler) busy(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, active := s.active[id]
+	_, claimed := s.claimed[id]
+	return active || claimed
 }
 
 // flushFilter names the mail a partial flush makes due: one message
@@ -217,7 +248,7 @@ func (s *scheduler) loadMatching(f flushFilter) {
 		if hasRecipientIn(env, site) {
 			envs = append(envs, env)
 		}
-		if len(envs) >= activeLimitDefault {
+		if len(envs) >= s.activeLimit {
 			return queue.ErrStop
 		}
 		return nil
@@ -249,7 +280,7 @@ func hasRecipientIn(env *envelope.Envelope, site string) bool {
 // loadDue activates deferred messages whose retry time has come.
 func (s *scheduler) loadDue(now time.Time) {
 	var envs []*envelope.Envelope
-	err := s.m.q.Due(now, activeLimitDefault, func(env *envelope.Envelope) error {
+	err := s.m.q.Due(now, s.activeLimit, func(env *envelope.Envelope) error {
 		envs = append(envs, env)
 		return nil
 	})
@@ -288,7 +319,7 @@ func (s *scheduler) activateAs(env *envelope.Envelope, state queue.State, fresh,
 		s.mu.Unlock()
 		return
 	}
-	if len(s.active) >= activeLimitDefault {
+	if len(s.active) >= s.activeLimit {
 		s.backlog = true
 		s.mu.Unlock()
 		return

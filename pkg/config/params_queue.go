@@ -47,7 +47,7 @@ var queueParams = []Param{
 	{"message_size_limit", "10240000", typeSize, "Maximal size in bytes of a message including its envelope."},
 	{"minimal_backoff_time", "300s", typeTimeS, "Minimal time between delivery attempts of a deferred message."},
 	{"notify_classes", "resource, software", typeList, "Kinds of problems reported to the postmaster."},
-	{"qmgr_message_active_limit", "20000", typeInt, "Maximal number of messages in the active queue."},
+	{"qmgr_message_active_limit", "20000", typeInt, "Most messages in delivery at once; more wait in the queue (in memory, each costs its envelope)."},
 	{"qmgr_message_recipient_limit", "20000", typeInt, "Maximal number of in-memory recipients of all active messages."},
 	{"queue_directory", "/var/spool/tern", typeString, "Directory holding the queue (tern's own; Postfix uses /var/spool/postfix)."},
 	{"queue_file_attribute_count_limit", "100", typeInt, "Maximal number of named attributes in one queued message."},

@@ -30,7 +30,6 @@ var unsupportedParams = map[string]bool{
 	"in_flow_delay":                         true,
 	"message_reject_characters":             true,
 	"message_strip_characters":              true,
-	"qmgr_message_active_limit":             true,
 	"remote_header_rewrite_domain":          true,
 	"sendmail_fix_line_endings":             true,
 	"smtp_tls_ciphers":                      true,
