@@ -58,6 +58,7 @@ type settings struct {
 	authPolicy     sasl.Policy // smtp_sasl_security_options
 	authTLSPolicy  sasl.Policy // smtp_sasl_tls_security_options
 	authMechs      []string    // smtp_sasl_mechanism_filter, upper case; nil: any
+	noDowngrade    bool        // disable_mime_output_conversion
 	lineLimit      int
 	// dnsLevel is smtp_dns_support_level (or disable_dns_lookups):
 	// "disabled", "enabled" or "dnssec".
@@ -95,6 +96,7 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		connectTimeout: cfg.Duration(p + "connect_timeout"),
 		saslEnable:     cfg.Bool(p + "sasl_auth_enable"),
 		sendXforward:   cfg.Bool(p + "send_xforward_command"),
+		noDowngrade:    cfg.Bool("disable_mime_output_conversion"),
 		senderAuth:     cfg.Bool("smtp_sender_dependent_authentication"),
 		tlsLogLevel:    cfg.Int(p + "tls_loglevel"),
 		delimiter:      cfg.Get("recipient_delimiter"),
@@ -265,7 +267,8 @@ func lookupFirst(tables []maps.Map, keys []string) (string, bool, error) {
 func (a *Agent) sessionOptions(dest destination, t target) (client.Options, error) {
 	opt := client.Options{Helo: a.set.helo, LMTP: a.set.lmtp, TLSLevel: a.set.tlsLevel, Timeouts: a.set.timeouts,
 		AuthSoftBounce: a.set.authSoftBounce, LineLengthLimit: a.set.lineLimit,
-		AuthPolicy: a.set.authPolicy, AuthTLSPolicy: a.set.authTLSPolicy, AuthMechanisms: a.set.authMechs}
+		AuthPolicy: a.set.authPolicy, AuthTLSPolicy: a.set.authTLSPolicy, AuthMechanisms: a.set.authMechs,
+		NoDowngrade: a.set.noDowngrade}
 	var matches []string
 	if dest.network == "unix" {
 		opt.TLSLevel = "none"

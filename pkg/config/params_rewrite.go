@@ -13,7 +13,7 @@ var rewriteParams = []Param{
 	{"canonical_maps", "", typeMapList, "Address rewriting tables for senders and recipients."},
 	{"detect_8bit_encoding_header", "yes", typeBool, "Recognise 8-bit content from its Content-Transfer-Encoding header."},
 	{"disable_mime_input_processing", "no", typeBool, "Treat message bodies as plain text, not MIME."},
-	{"disable_mime_output_conversion", "no", typeBool, "Never convert 8-bit content to 7-bit."},
+	{"disable_mime_output_conversion", "no", typeBool, "The smtp and lmtp clients send 8-bit content as it is to a server that does not announce 8BITMIME, instead of converting it to quoted-printable."},
 	{"empty_address_recipient", "MAILER-DAEMON", typeString, "Recipient of mail addressed to the empty address."},
 	{"header_address_token_limit", "10240", typeInt, "Maximal number of tokens in one address header."},
 	{"header_checks", "", typeMapList, "Pattern tables applied to message headers."},

@@ -24,7 +24,6 @@ var unsupportedParams = map[string]bool{
 	"address_verify_transport_maps":         true,
 	"address_verify_virtual_transport":      true,
 	"best_mx_transport":                     true,
-	"disable_mime_output_conversion":        true,
 	"error_notice_recipient":                true,
 	"header_from_format":                    true,
 	"in_flow_delay":                         true,

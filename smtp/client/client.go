@@ -120,6 +120,10 @@ type Options struct {
 	// AuthSoftBounce makes a 5xx AUTH reply a temporary failure, as
 	// Postfix's smtp_sasl_auth_soft_bounce (default yes there).
 	AuthSoftBounce bool
+	// NoDowngrade sends 8-bit content as it is to a server that does not
+	// announce 8BITMIME, instead of converting it to quoted-printable:
+	// Postfix's disable_mime_output_conversion.
+	NoDowngrade bool
 	// LineLengthLimit is smtp_line_length_limit: longer content lines are
 	// broken with CRLF SPACE. 0 means 998; negative means no limit.
 	LineLengthLimit int

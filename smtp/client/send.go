@@ -93,7 +93,7 @@ func (s *Session) Send(ctx context.Context, m Message) ([]RcptResult, error) {
 	if body == nil {
 		body = strings.NewReader("")
 	}
-	if m.EightBit && !s.Has("8BITMIME") {
+	if m.EightBit && !s.Has("8BITMIME") && !s.opt.NoDowngrade {
 		d, err := Downgrade(body)
 		if err != nil {
 			return res, fmt.Errorf("downgrade message for %s: %w", s.peerName, err)

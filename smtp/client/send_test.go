@@ -301,6 +301,16 @@ func TestSend(t *testing.T) {
 			body:  "MIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9\r\n.\r\n",
 		},
 		{
+			// disable_mime_output_conversion = yes
+			name:  "8-bit MIME as is without 8BITMIME when conversion is off",
+			opt:   Options{NoDowngrade: true},
+			msg:   Message{Sender: "s@x", EightBit: true, Recipients: rcpts("a@x"), Body: strings.NewReader("MIME-Version: 1.0\nContent-Transfer-Encoding: 8bit\n\ncaf\xc3\xa9\n")},
+			steps: []step{ok("MAIL", "250 Ok"), ok("RCPT", "250 Ok"), data, dot},
+			want:  "250 end of DATA",
+			lines: []string{"MAIL FROM:<s@x>", "RCPT TO:<a@x>", "DATA"},
+			body:  "MIME-Version: 1.0\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncaf\xc3\xa9\r\n.\r\n",
+		},
+		{
 			name:  "8-bit MIME as is with 8BITMIME",
 			exts:  []string{"8BITMIME"},
 			msg:   Message{Sender: "s@x", EightBit: true, Recipients: rcpts("a@x"), Body: strings.NewReader("MIME-Version: 1.0\nContent-Transfer-Encoding: 8bit\n\ncaf\xc3\xa9\n")},
