@@ -86,6 +86,9 @@ type settings struct {
 	contentFilter          string   // content_filter, for mail from sendmail
 	receiveOverrides       []string // receive_override_options, for mail from sendmail
 	activeLimit            int      // qmgr_message_active_limit
+	// rejectChars and stripChars are message_reject_characters and
+	// message_strip_characters; nil: none.
+	rejectChars, stripChars *charSet
 	// templates are bounce_template_file's; nil: tern's own texts.
 	templates dsn.Templates
 	// deferTransports is defer_transports: transports whose mail waits
@@ -178,6 +181,10 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, log: log, q: q, queueDir: dir, settings: loadSettings(cfg)}
 	m.verify = newVerifier(m, cfg)
+	if err := loadCharSets(cfg, &m.settings); err != nil {
+		q.Close()
+		return nil, err
+	}
 	if m.settings.templates, err = loadTemplates(cfg); err != nil {
 		q.Close()
 		return nil, err

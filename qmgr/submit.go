@@ -135,9 +135,17 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		}
 		content = filter.content
 	}
+	var chars *charFilter
+	if set := m.settings; (set.rejectChars != nil || set.stripChars != nil) && !s.forward {
+		chars = &charFilter{r: content, strip: set.stripChars, reject: set.rejectChars}
+		content = chars
+	}
 	res, err := m.cleanupContent(s, draft, content, checks)
 	if err == nil && limit > 0 && lr.over {
 		err = &rejection{code: exUnavailable, dsn: "5.3.4", text: "message file too big"}
+	}
+	if err == nil && chars != nil && chars.rejected {
+		err = &rejection{code: exDataErr, dsn: "5.6.0", text: "Error: message content rejected", smtp: 550}
 	}
 	if err == nil && checks != nil && checks.reject != nil {
 		err = checks.reject

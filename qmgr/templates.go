@@ -58,9 +58,14 @@ func templateLookup(cfg *config.Config) func(string) (string, bool) {
 	}
 }
 
-// Check reads what qmgr reads at start that can be wrong in files of
-// their own (bounce_template_file), for tern check.
+// Check reads what qmgr reads at start that main.cf's own checks do not
+// cover (bounce_template_file, the character sets of
+// message_reject_characters and message_strip_characters), for tern
+// check.
 func Check(cfg *config.Config, _ string) error {
+	if err := loadCharSets(cfg, &settings{}); err != nil {
+		return err
+	}
 	_, err := loadTemplates(cfg)
 	return err
 }

@@ -27,8 +27,6 @@ var unsupportedParams = map[string]bool{
 	"error_notice_recipient":                true,
 	"header_from_format":                    true,
 	"in_flow_delay":                         true,
-	"message_reject_characters":             true,
-	"message_strip_characters":              true,
 	"remote_header_rewrite_domain":          true,
 	"sendmail_fix_line_endings":             true,
 	"smtp_tls_ciphers":                      true,
