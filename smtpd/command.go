@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/reply"
 )
 
@@ -295,3 +296,31 @@ var (
 	replyLineTooLong   = reply.New(reply.CodeSyntax, reply.StatusSyntax, "Error: line too long")
 	replyBadSyntax     = reply.New(reply.CodeSyntax, reply.StatusSyntax, "Error: bad syntax")
 )
+
+// filterCommand applies smtpd_command_filter to a command line: the
+// first table with an entry for the line gives its replacement, as in
+// Postfix (for instance a pcre: table that repairs a broken client's
+// commands). A table failure leaves the line as it is, with a warning.
+func (s *session) filterCommand(line string) string {
+	tables := s.srv.set.commandFilter
+	if len(tables) == 0 {
+		return line
+	}
+	v, found, err := maps.LookupFirst(tables, line)
+	switch {
+	case err != nil:
+		s.srv.log.Warnf("smtpd_command_filter: %v", err)
+	case found && v != line:
+		s.srv.log.Infof("replacing command %q with %q", clipCommand(line), clipCommand(v))
+		return v
+	}
+	return line
+}
+
+// clipCommand shortens a command for the log.
+func clipCommand(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "..."
+	}
+	return s
+}

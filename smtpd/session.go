@@ -212,8 +212,9 @@ func (s *session) lost(err error) {
 	s.srv.log.Infof("lost connection after %s from %s", s.last, s.client)
 }
 
-// command runs one command line.
+// command runs one command line, as smtpd_command_filter rewrites it.
 func (s *session) command(ctx context.Context, line string) {
+	line = s.filterCommand(line)
 	cmd := parseCommand(line)
 	if strings.ContainsRune(line, 0) {
 		s.counts.add("unknown", false)

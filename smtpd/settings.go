@@ -51,6 +51,7 @@ type settings struct {
 	limitExempt       *netlist.List // smtpd_client_event_limit_exceptions
 	saslExceptions    *netlist.List // smtpd_sasl_exceptions_networks: clients offered no AUTH
 	xforwardHosts     *netlist.List // smtpd_authorized_xforward_hosts: clients offered XFORWARD
+	commandFilter     []maps.Map    // smtpd_command_filter; nil: none
 	myNetworks        *netlist.List
 	mxBackupNetworks  *netlist.List       // permit_mx_backup_networks
 	ownAddrs          map[netip.Addr]bool // inet_interfaces and proxy_interfaces
@@ -162,6 +163,9 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		if *l.dst, err = netlist.New(l.name, cfg.List(l.name), opt); err != nil {
 			return s, err
 		}
+	}
+	if s.commandFilter, _, err = maps.OpenSpecList(cfg.Get("smtpd_command_filter"), opt); err != nil {
+		return s, fmt.Errorf("smtpd_command_filter: %w", err)
 	}
 	return s, nil
 }

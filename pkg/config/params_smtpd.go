@@ -44,7 +44,7 @@ var smtpdParams = []Param{
 	{"smtpd_client_port_logging", "no", typeBool, "smtpd logs the client port number."},
 	{"smtpd_client_recipient_rate_limit", "0", typeInt, "smtpd recipients per client per anvil_rate_time_unit; 0 means unlimited."},
 	{"smtpd_client_restrictions", "", typeList, "smtpd restrictions applied at connect time."},
-	{"smtpd_command_filter", "", typeMapList, "Table that rewrites SMTP commands received by smtpd."},
+	{"smtpd_command_filter", "", typeMapList, "Tables that rewrite each SMTP command line smtpd receives (looked up whole, without CRLF; a pcre: or regexp: table usually), before it is parsed, as in Postfix."},
 	{"smtpd_data_restrictions", "", typeList, "smtpd restrictions applied to the DATA command."},
 	{"smtpd_delay_reject", "yes", typeBool, "smtpd waits until RCPT TO before applying client, HELO and sender restrictions."},
 	{"smtpd_discard_ehlo_keywords", "", typeList, "EHLO keywords that smtpd does not announce."},
