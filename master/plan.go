@@ -78,6 +78,11 @@ type planEnv struct {
 	// SmtpdServiceName is main.cf's smtpd_service_name: the pass service
 	// behind a postscreen entry.
 	SmtpdServiceName string
+	// PostscreenProxy and PostscreenProxyTimeout are main.cf's
+	// postscreen_upstream_proxy_protocol and _timeout: smtpd serving a
+	// postscreen entry's address reads the PROXY header postscreen would
+	// have read.
+	PostscreenProxy, PostscreenProxyTimeout string
 }
 
 func (e planEnv) has(daemon string) bool {

@@ -2,6 +2,7 @@ package master
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tern-mta/tern/pkg/config"
@@ -65,9 +66,33 @@ func servePostscreen(s config.Service, services []config.Service, env planEnv) (
 		if ignored := postscreenOverrides(s); len(ignored) > 0 {
 			warn += fmt.Sprintf("; -o %s ignored", strings.Join(ignored, ", -o "))
 		}
-		return p, warn, true
+		return withProxy(p, s, env), warn, true
 	}
 	return s, fmt.Sprintf("service %s: postscreen hands clients to service %s (smtpd_service_name), which master.cf does not define with type pass; service not started", s.Name, target), false
+}
+
+// withProxy gives pass entry p, serving postscreen entry s's address,
+// postscreen's upstream proxy settings (main.cf's, or s's -o) as smtpd's
+// smtpd_upstream_proxy_protocol and _timeout: the load balancer in front
+// still sends its PROXY header.
+func withProxy(p, s config.Service, env planEnv) config.Service {
+	proto, timeout := env.PostscreenProxy, env.PostscreenProxyTimeout
+	for _, o := range s.Overrides {
+		switch o[0] {
+		case "postscreen_upstream_proxy_protocol":
+			proto = o[1]
+		case "postscreen_upstream_proxy_timeout":
+			timeout = o[1]
+		}
+	}
+	if proto == "" {
+		return p
+	}
+	p.Overrides = append(slices.Clone(p.Overrides), [2]string{"smtpd_upstream_proxy_protocol", proto})
+	if timeout != "" {
+		p.Overrides = append(p.Overrides, [2]string{"smtpd_upstream_proxy_timeout", timeout})
+	}
+	return p
 }
 
 // postscreenOverrides lists the -o names of postscreen entry s that only
@@ -75,7 +100,7 @@ func servePostscreen(s config.Service, services []config.Service, env planEnv) (
 func postscreenOverrides(s config.Service) []string {
 	var names []string
 	for _, o := range s.Overrides {
-		if o[0] != "smtpd_service_name" {
+		if o[0] != "smtpd_service_name" && o[0] != "postscreen_upstream_proxy_protocol" && o[0] != "postscreen_upstream_proxy_timeout" {
 			names = append(names, o[0])
 		}
 	}

@@ -117,6 +117,7 @@ func load(dir string, cfg *config.Config, opt Options, queueDir string) (*loaded
 	procs, warns := makePlan(services, planEnv{
 		QueueDir: l.queueDir, Interfaces: cfg.List("inet_interfaces"), Protocols: proto, Daemons: daemons,
 		SmtpdServiceName: cfg.Get("smtpd_service_name"),
+		PostscreenProxy:  cfg.Get("postscreen_upstream_proxy_protocol"), PostscreenProxyTimeout: cfg.Get("postscreen_upstream_proxy_timeout"),
 	})
 	l.procs, l.warnings = procs, append(l.warnings, warns...)
 	for _, p := range l.procs {

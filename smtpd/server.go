@@ -18,6 +18,7 @@ import (
 	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/netlist"
+	"github.com/tern-mta/tern/pkg/proxyproto"
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/pkg/sasl"
 	"github.com/tern-mta/tern/smtpd/restrict"
@@ -91,6 +92,12 @@ func (srv *Server) Serve(ctx context.Context, l net.Listener) error {
 func (srv *Server) handle(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
 	c := clientOf(conn)
+	if srv.set.proxyProtocol {
+		var ok bool
+		if c, ok = srv.proxiedClient(conn, c); !ok {
+			return
+		}
+	}
 	if srv.lookupName != nil && c.addr.IsValid() {
 		c.name = srv.lookupName(ctx, c.addr)
 	}
@@ -108,6 +115,25 @@ func (srv *Server) handle(ctx context.Context, conn net.Conn) {
 	release := srv.anvil.connect(c.addr)
 	defer release()
 	newSession(srv, conn, c).serve(ctx)
+}
+
+// proxiedClient reads the PROXY header an upstream proxy (HAProxy, a load
+// balancer) sends first, and returns the client it names; a LOCAL header
+// (the proxy's own health check) keeps the connection's. ok is false
+// when the header is missing or malformed: the connection is dropped
+// with a warning, as in Postfix.
+func (srv *Server) proxiedClient(conn net.Conn, c client) (client, bool) {
+	_ = conn.SetReadDeadline(deadlineFrom(srv.set.proxyTimeout))
+	h, err := proxyproto.Read(conn)
+	_ = conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		srv.log.Warnf("haproxy read: %v from %s", err, c)
+		return c, false
+	}
+	if h.Local {
+		return c, true
+	}
+	return client{name: "unknown", addr: h.Source.Addr().Unmap(), port: int(h.Source.Port())}, true
 }
 
 func clientOf(conn net.Conn) client {

@@ -52,19 +52,24 @@ type settings struct {
 	saslExceptions    *netlist.List // smtpd_sasl_exceptions_networks: clients offered no AUTH
 	xforwardHosts     *netlist.List // smtpd_authorized_xforward_hosts: clients offered XFORWARD
 	commandFilter     []maps.Map    // smtpd_command_filter; nil: none
-	myNetworks        *netlist.List
-	mxBackupNetworks  *netlist.List       // permit_mx_backup_networks
-	ownAddrs          map[netip.Addr]bool // inet_interfaces and proxy_interfaces
-	inetAddrs         map[netip.Addr]bool // inet_interfaces
-	strictEnvelopes   bool                // strict_rfc821_envelopes: paths need angle brackets
-	tlsLogLevel       int                 // smtpd_tls_loglevel
-	rejectFooter      string              // smtpd_reject_footer, unexpanded
-	queueMinFree      int64               // queue_minfree
-	ccert             clientCertSettings
-	contentFilter     string      // content_filter: where this service's mail goes first
-	receiveOverrides  []string    // receive_override_options, passed to cleanup
-	saslPolicy        sasl.Policy // smtpd_sasl_security_options: mechanisms offered without TLS
-	saslTLSPolicy     sasl.Policy // smtpd_sasl_tls_security_options: mechanisms offered over TLS
+	// proxyProtocol is smtpd_upstream_proxy_protocol = haproxy: each
+	// connection starts with a PROXY header naming the real client,
+	// read within proxyTimeout (smtpd_upstream_proxy_timeout).
+	proxyProtocol    bool
+	proxyTimeout     time.Duration
+	myNetworks       *netlist.List
+	mxBackupNetworks *netlist.List       // permit_mx_backup_networks
+	ownAddrs         map[netip.Addr]bool // inet_interfaces and proxy_interfaces
+	inetAddrs        map[netip.Addr]bool // inet_interfaces
+	strictEnvelopes  bool                // strict_rfc821_envelopes: paths need angle brackets
+	tlsLogLevel      int                 // smtpd_tls_loglevel
+	rejectFooter     string              // smtpd_reject_footer, unexpanded
+	queueMinFree     int64               // queue_minfree
+	ccert            clientCertSettings
+	contentFilter    string      // content_filter: where this service's mail goes first
+	receiveOverrides []string    // receive_override_options, passed to cleanup
+	saslPolicy       sasl.Policy // smtpd_sasl_security_options: mechanisms offered without TLS
+	saslTLSPolicy    sasl.Policy // smtpd_sasl_tls_security_options: mechanisms offered over TLS
 }
 
 // loadSettings reads the smtpd parameters from cfg.
@@ -163,6 +168,13 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		if *l.dst, err = netlist.New(l.name, cfg.List(l.name), opt); err != nil {
 			return s, err
 		}
+	}
+	switch v := strings.TrimSpace(cfg.Get("smtpd_upstream_proxy_protocol")); v {
+	case "":
+	case "haproxy":
+		s.proxyProtocol, s.proxyTimeout = true, cfg.Duration("smtpd_upstream_proxy_timeout")
+	default:
+		return s, fmt.Errorf("smtpd_upstream_proxy_protocol: unknown protocol %q (haproxy or empty)", v)
 	}
 	if s.commandFilter, _, err = maps.OpenSpecList(cfg.Get("smtpd_command_filter"), opt); err != nil {
 		return s, fmt.Errorf("smtpd_command_filter: %w", err)

@@ -44,6 +44,8 @@ var smtpdParams = []Param{
 	{"smtpd_client_port_logging", "no", typeBool, "smtpd logs the client port number."},
 	{"smtpd_client_recipient_rate_limit", "0", typeInt, "smtpd recipients per client per anvil_rate_time_unit; 0 means unlimited."},
 	{"smtpd_client_restrictions", "", typeList, "smtpd restrictions applied at connect time."},
+	{"smtpd_upstream_proxy_protocol", "", typeString, "haproxy: each connection starts with HAProxy's PROXY header (version 1 or 2) naming the real client, as behind a load balancer; empty: none. A connection without a valid header is dropped."},
+	{"smtpd_upstream_proxy_timeout", "5s", typeTimeS, "Time limit for reading the PROXY header."},
 	{"smtpd_command_filter", "", typeMapList, "Tables that rewrite each SMTP command line smtpd receives (looked up whole, without CRLF; a pcre: or regexp: table usually), before it is parsed, as in Postfix."},
 	{"smtpd_data_restrictions", "", typeList, "smtpd restrictions applied to the DATA command."},
 	{"smtpd_delay_reject", "yes", typeBool, "smtpd waits until RCPT TO before applying client, HELO and sender restrictions."},

@@ -122,7 +122,14 @@ func (c *Config) unsupportedValue(name, v string) bool {
 // Unsupported reports whether tern knows parameter name but not yet its
 // feature. Every postscreen_* parameter is one: tern has no postscreen.
 func Unsupported(name string) bool {
-	return unsupportedParams[name] || strings.HasPrefix(name, postscreenPrefix)
+	return unsupportedParams[name] || strings.HasPrefix(name, postscreenPrefix) && !postscreenHonoured[name]
+}
+
+// postscreenHonoured are the postscreen_* parameters that smtpd honours
+// when it serves a postscreen entry's address.
+var postscreenHonoured = map[string]bool{
+	"postscreen_upstream_proxy_protocol": true,
+	"postscreen_upstream_proxy_timeout":  true,
 }
 
 // postscreenPrefix starts the names of postscreen(8)'s parameters, the
