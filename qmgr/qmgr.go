@@ -86,6 +86,7 @@ type settings struct {
 	contentFilter          string   // content_filter, for mail from sendmail
 	receiveOverrides       []string // receive_override_options, for mail from sendmail
 	activeLimit            int      // qmgr_message_active_limit
+	obsoleteFrom           bool     // header_from_format = obsolete
 	// rejectChars and stripChars are message_reject_characters and
 	// message_strip_characters; nil: none.
 	rejectChars, stripChars *charSet
@@ -130,6 +131,7 @@ func loadSettings(cfg *config.Config) settings {
 		receiveOverrides:      cfg.List("receive_override_options"),
 		deferTransports:       map[string]bool{},
 		activeLimit:           cfg.Int("qmgr_message_active_limit"),
+		obsoleteFrom:          strings.EqualFold(strings.TrimSpace(cfg.Get("header_from_format")), "obsolete"),
 	}
 	for _, t := range cfg.List("defer_transports") {
 		s.deferTransports[t] = true

@@ -218,6 +218,7 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader, che
 		QueueID:             env.ID,
 		MyHostname:          m.settings.myHostname,
 		MyOrigin:            m.settings.myOrigin,
+		ObsoleteFrom:        m.settings.obsoleteFrom,
 		Now:                 env.Arrival,
 		Local:               s.local,
 		SubmitUser:          env.SubmitUser,

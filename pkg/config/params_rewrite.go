@@ -17,7 +17,7 @@ var rewriteParams = []Param{
 	{"empty_address_recipient", "MAILER-DAEMON", typeString, "Recipient of mail addressed to the empty address."},
 	{"header_address_token_limit", "10240", typeInt, "Maximal number of tokens in one address header."},
 	{"header_checks", "", typeMapList, "Pattern tables applied to message headers."},
-	{"header_from_format", "standard", typeString, "Format of a generated From: header: standard or obsolete."},
+	{"header_from_format", "standard", typeString, "Form of the From: header qmgr adds to local mail without one: standard (\"Full Name <addr>\") or obsolete (\"addr (Full Name)\")."},
 	{"header_size_limit", "102400", typeSize, "Maximal bytes of one message header."},
 	{"hopcount_limit", "50", typeInt, "Maximal number of Received: headers before a message is bounced."},
 	{"line_length_limit", "2048", typeSize, "Input lines longer than this are split."},

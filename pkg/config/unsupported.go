@@ -25,7 +25,6 @@ var unsupportedParams = map[string]bool{
 	"address_verify_virtual_transport":      true,
 	"best_mx_transport":                     true,
 	"error_notice_recipient":                true,
-	"header_from_format":                    true,
 	"in_flow_delay":                         true,
 	"remote_header_rewrite_domain":          true,
 	"sendmail_fix_line_endings":             true,

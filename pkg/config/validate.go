@@ -128,6 +128,13 @@ var valueChecks = map[string]func(v string) error{
 	"smtp_sasl_tls_security_options":  checkSASLSecurityOptions,
 	"smtp_tls_fingerprint_digest":     checkDigest,
 	"smtpd_tls_fingerprint_digest":    checkDigest,
+	"header_from_format": func(v string) error {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "standard", "obsolete":
+			return nil
+		}
+		return errors.New("need standard or obsolete")
+	},
 	"smtpd_upstream_proxy_protocol": func(v string) error {
 		if v := strings.TrimSpace(v); v != "" && v != "haproxy" {
 			return errors.New("need haproxy or nothing")

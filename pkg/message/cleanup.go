@@ -21,13 +21,16 @@ type CleanupOptions struct {
 	QueueID    string
 	MyHostname string // for Message-Id and Received
 	MyOrigin   string // domain for From: and unqualified addresses of local submissions
-	Now        time.Time
-	Local      bool // submitted by sendmail (pickup) rather than SMTP
-	SubmitUser string
-	SubmitUID  int
-	FullName   string // sendmail -F, or "" to use GecosName
-	GecosName  string // the submitter's GECOS field ("Name,room,..."; & is the login)
-	Sender     string // envelope sender, "" for the null sender
+	// ObsoleteFrom writes a missing From: header as "addr (Full Name)":
+	// Postfix's header_from_format = obsolete.
+	ObsoleteFrom bool
+	Now          time.Time
+	Local        bool // submitted by sendmail (pickup) rather than SMTP
+	SubmitUser   string
+	SubmitUID    int
+	FullName     string // sendmail -F, or "" to use GecosName
+	GecosName    string // the submitter's GECOS field ("Name,room,..."; & is the login)
+	Sender       string // envelope sender, "" for the null sender
 	// SMTP origin, for the Received header. Protocol is SMTP, ESMTP,
 	// ESMTPS, ESMTPA, ESMTPSA...
 	ClientName, ClientAddr, Helo, Protocol string

@@ -88,6 +88,14 @@ func TestCleanup(t *testing.T) {
 			res:  Result{Hops: 1, MessageID: "<20261123155154.4Xk2abc@mail.example.com>"},
 		},
 		{
+			// header_from_format = obsolete
+			name: "local adds obsolete-form from",
+			opt:  func(o *CleanupOptions) { o.FullName, o.ObsoleteFrom = "Bob (the) Builder", true },
+			in:   "Subject: hi\n\nbody\n",
+			want: rcvdLocal + "Subject: hi\n" + addedID + addedDate + "From: bob@example.com (Bob \\(the\\) Builder)\n\nbody\n",
+			res:  Result{Hops: 1, MessageID: "<20261123155154.4Xk2abc@mail.example.com>"},
+		},
+		{
 			name: "local gecos name with ampersand and specials",
 			opt:  func(o *CleanupOptions) { o.GecosName = "Jo & Smith (ops),Room 1,555" },
 			in:   fullHdr[len("From: a@b\n"):] + "\nb\n",

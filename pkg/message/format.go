@@ -94,7 +94,8 @@ func receivedSMTP(opt *CleanupOptions) string {
 }
 
 // fromHeader builds the value of a missing From header of a local
-// submission: "Full Name <user@origin>" or "user@origin". A null sender
+// submission: "Full Name <user@origin>" (or, with ObsoleteFrom,
+// "user@origin (Full Name)") or "user@origin". A null sender
 // becomes MAILER-DAEMON, as in Postfix.
 func fromHeader(opt *CleanupOptions) string {
 	addr := clean(opt.Sender)
@@ -111,6 +112,10 @@ func fromHeader(opt *CleanupOptions) string {
 	name = strings.TrimSpace(clean(name))
 	if name == "" || opt.Sender == "" {
 		return addr
+	}
+	if opt.ObsoleteFrom {
+		// header_from_format = obsolete: "addr (Full Name)".
+		return addr + " (" + strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`).Replace(name) + ")"
 	}
 	return phrase(name) + " <" + addr + ">"
 }
