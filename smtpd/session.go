@@ -52,7 +52,10 @@ type transaction struct {
 
 // session is one SMTP connection, from greeting to close.
 type session struct {
-	srv      *Server
+	srv *Server
+	// peer is the connection's own client address (or the one a PROXY
+	// header named); XCLIENT may change client, not peer.
+	peer     netip.Addr
 	conn     net.Conn
 	br       *bufio.Reader
 	bw       *bufio.Writer
@@ -82,7 +85,7 @@ type session struct {
 }
 
 func newSession(srv *Server, conn net.Conn, c client) *session {
-	s := &session{srv: srv, conn: conn, client: c, last: "CONNECT"}
+	s := &session{srv: srv, conn: conn, client: c, peer: c.addr, last: "CONNECT"}
 	s.br = bufio.NewReaderSize(conn, 4096)
 	s.bw = bufio.NewWriterSize(conn, 4096)
 	if srv.checker != nil {
@@ -281,6 +284,8 @@ func (s *session) handler(verb string) (handler, bool) {
 		return s.auth, true
 	case "XFORWARD":
 		return s.xforward, true
+	case "XCLIENT":
+		return s.xclient, true
 	}
 	return nil, false
 }
@@ -381,6 +386,9 @@ func (s *session) extensions() []string {
 		ext = append(ext, "SMTPUTF8")
 	}
 	ext = append(ext, "CHUNKING")
+	if s.xclientAllowed() {
+		ext = append(ext, xclientExtension)
+	}
 	if s.xforwardAllowed() {
 		ext = append(ext, xforwardExtension)
 	}

@@ -51,6 +51,7 @@ type settings struct {
 	limitExempt       *netlist.List // smtpd_client_event_limit_exceptions
 	saslExceptions    *netlist.List // smtpd_sasl_exceptions_networks: clients offered no AUTH
 	xforwardHosts     *netlist.List // smtpd_authorized_xforward_hosts: clients offered XFORWARD
+	xclientHosts      *netlist.List // smtpd_authorized_xclient_hosts: clients offered XCLIENT
 	commandFilter     []maps.Map    // smtpd_command_filter; nil: none
 	// proxyProtocol is smtpd_upstream_proxy_protocol = haproxy: each
 	// connection starts with a PROXY header naming the real client,
@@ -164,6 +165,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		{&s.mxBackupNetworks, "permit_mx_backup_networks"},
 		{&s.saslExceptions, "smtpd_sasl_exceptions_networks"},
 		{&s.xforwardHosts, "smtpd_authorized_xforward_hosts"},
+		{&s.xclientHosts, "smtpd_authorized_xclient_hosts"},
 	} {
 		if *l.dst, err = netlist.New(l.name, cfg.List(l.name), opt); err != nil {
 			return s, err

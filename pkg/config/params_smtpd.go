@@ -32,7 +32,7 @@ var smtpdParams = []Param{
 	{"relay_domains_reject_code", "554", typeInt, "smtpd reply code for relay access denied."},
 	{"relay_recipient_maps", "", typeMapList, "Tables of valid recipients in relay_domains."},
 	{"show_user_unknown_table_name", "yes", typeBool, "Name the table in User unknown replies."},
-	{"smtpd_authorized_xclient_hosts", "", typeMapList, "Clients allowed to use XCLIENT with smtpd."},
+	{"smtpd_authorized_xclient_hosts", "", typeMapList, "Clients (a network list, as mynetworks) offered XCLIENT, with which a proxy or test tool makes the session that of another client: logs, restrictions and mynetworks see the client it names."},
 	{"smtpd_authorized_xforward_hosts", "", typeMapList, "Clients allowed to use XFORWARD with smtpd."},
 	{"smtpd_banner", "$myhostname ESMTP $mail_name", typeString, "Text after 220 in the smtpd greeting."},
 	{"smtpd_client_auth_rate_limit", "0", typeInt, "smtpd AUTH commands per client per anvil_rate_time_unit; 0 means unlimited."},
