@@ -32,6 +32,11 @@ const (
 // verifyTimeout bounds one probe.
 const verifyTimeout = 5 * time.Minute
 
+// verifyProbesAtOnce bounds the probes in flight: a flood of queries for
+// new addresses (a dictionary attack on reject_unverified_recipient, say)
+// waits its turn rather than opening that many connections.
+const verifyProbesAtOnce = 20
+
 // verifyEntry is what the cache knows of one address.
 type verifyEntry struct {
 	status, text string
@@ -45,14 +50,20 @@ type verifySettings struct {
 	positiveExpire, positiveRenew time.Duration
 	negativeExpire, negativeRenew time.Duration
 	negativeCache                 bool
+	cleanupInterval               time.Duration
 }
 
 // verifier holds the cache and runs probes.
 type verifier struct {
 	m     *Manager
 	set   verifySettings
+	slots chan struct{} // one per probe in flight
 	mu    sync.Mutex
 	cache map[string]*verifyEntry
+	// nextSweep is when expired entries are next dropped
+	// (address_verify_cache_cleanup_interval), so that the cache does
+	// not keep every address ever asked about.
+	nextSweep time.Time
 }
 
 func newVerifier(m *Manager, cfg *config.Config) *verifier {
@@ -63,13 +74,14 @@ func newVerifier(m *Manager, cfg *config.Config) *verifier {
 	if sender == "<>" {
 		sender = ""
 	}
-	return &verifier{m: m, cache: map[string]*verifyEntry{}, set: verifySettings{
-		sender:         sender,
-		positiveExpire: cfg.Duration("address_verify_positive_expire_time"),
-		positiveRenew:  cfg.Duration("address_verify_positive_refresh_time"),
-		negativeExpire: cfg.Duration("address_verify_negative_expire_time"),
-		negativeRenew:  cfg.Duration("address_verify_negative_refresh_time"),
-		negativeCache:  cfg.Bool("address_verify_negative_cache"),
+	return &verifier{m: m, cache: map[string]*verifyEntry{}, slots: make(chan struct{}, verifyProbesAtOnce), set: verifySettings{
+		cleanupInterval: cfg.Duration("address_verify_cache_cleanup_interval"),
+		sender:          sender,
+		positiveExpire:  cfg.Duration("address_verify_positive_expire_time"),
+		positiveRenew:   cfg.Duration("address_verify_positive_refresh_time"),
+		negativeExpire:  cfg.Duration("address_verify_negative_expire_time"),
+		negativeRenew:   cfg.Duration("address_verify_negative_refresh_time"),
+		negativeCache:   cfg.Bool("address_verify_negative_cache"),
 	}}
 }
 
@@ -80,6 +92,7 @@ func (v *verifier) query(addr string) (status, text string) {
 	now := time.Now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.sweep(now)
 	e := v.cache[key]
 	if e == nil {
 		e = &verifyEntry{}
@@ -101,9 +114,29 @@ func (v *verifier) query(addr string) (status, text string) {
 	return e.status, e.text
 }
 
+// sweep drops entries past their expiry, at most once per
+// address_verify_cache_cleanup_interval; v.mu is held.
+func (v *verifier) sweep(now time.Time) {
+	if now.Before(v.nextSweep) {
+		return
+	}
+	v.nextSweep = now.Add(max(v.set.cleanupInterval, time.Minute))
+	for k, e := range v.cache {
+		expire := v.set.negativeExpire
+		if e.status == verifyDeliverable {
+			expire = v.set.positiveExpire
+		}
+		if !e.probing && now.Sub(e.updated) >= expire {
+			delete(v.cache, k)
+		}
+	}
+}
+
 // probe finds out whether addr is deliverable and records it.
 func (v *verifier) probe(addr, key string) {
+	v.slots <- struct{}{}
 	status, text := v.run(addr)
+	<-v.slots
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	e := v.cache[key]

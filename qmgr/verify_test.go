@@ -66,3 +66,27 @@ func TestVerifyProbes(t *testing.T) {
 		t.Errorf("probes left mail in the queue")
 	}
 }
+
+// TestVerifySweep: expired answers leave the cache at the clean-up
+// interval, so that it does not keep every address ever asked about;
+// answers being probed and fresh ones stay.
+func TestVerifySweep(t *testing.T) {
+	now := time.Now()
+	v := &verifier{cache: map[string]*verifyEntry{
+		"old@x":     {status: verifyUndeliverable, updated: now.Add(-4 * 24 * time.Hour)},
+		"fresh@x":   {status: verifyUndeliverable, updated: now.Add(-time.Hour)},
+		"good@x":    {status: verifyDeliverable, updated: now.Add(-10 * 24 * time.Hour)},
+		"probing@x": {probing: true},
+	}, set: verifySettings{negativeExpire: 3 * 24 * time.Hour, positiveExpire: 31 * 24 * time.Hour, cleanupInterval: 12 * time.Hour}}
+	v.sweep(now)
+	for k, want := range map[string]bool{"old@x": false, "fresh@x": true, "good@x": true, "probing@x": true} {
+		if _, ok := v.cache[k]; ok != want {
+			t.Errorf("%s kept %v, want %v", k, ok, want)
+		}
+	}
+	v.cache["old2@x"] = &verifyEntry{status: verifyUndeliverable, updated: now.Add(-4 * 24 * time.Hour)}
+	v.sweep(now.Add(time.Hour)) // before the next clean-up
+	if _, ok := v.cache["old2@x"]; !ok {
+		t.Error("swept again before the interval")
+	}
+}

@@ -3,7 +3,7 @@ package config
 // queueParams lists queue manager, scheduling, bounce and size parameters.
 var queueParams = []Param{
 	{"2bounce_notice_recipient", "postmaster", typeString, "Recipient of undeliverable bounce notices."},
-	{"address_verify_cache_cleanup_interval", "12h", typeTimeS, "Address verification (not in tern yet): cache clean-up interval."},
+	{"address_verify_cache_cleanup_interval", "12h", typeTimeS, "Address verification: how often expired results are dropped from the cache (at least a minute apart)."},
 	{"address_verify_default_transport", "$default_transport", typeString, "Address verification (not in tern yet): default_transport of probes."},
 	{"address_verify_local_transport", "$local_transport", typeString, "Address verification (not in tern yet): local_transport of probes."},
 	{"address_verify_map", "btree:$data_directory/verify_cache", typeString, "Cache of address verification results; tern keeps them in qmgr's memory (lost when it restarts), as Postfix does when this is empty."},
