@@ -6,7 +6,7 @@ import (
 )
 
 // commandOrder is the order of Postfix's "disconnect from" statistics.
-var commandOrder = []string{"helo", "ehlo", "xclient", "xforward", "starttls", "auth", "mail", "rcpt", "data", "bdat", "rset", "noop", "vrfy", "help", "quit", "unknown"}
+var commandOrder = []string{"helo", "ehlo", "xclient", "xforward", "starttls", "auth", "mail", "rcpt", "data", "bdat", "rset", "noop", "vrfy", "etrn", "help", "quit", "unknown"}
 
 // commandCounts counts each command and its successes for the
 // "disconnect from ... ehlo=1 mail=1 rcpt=0/1 commands=2/3" log line.

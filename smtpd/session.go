@@ -286,6 +286,8 @@ func (s *session) handler(verb string) (handler, bool) {
 		return s.xforward, true
 	case "XCLIENT":
 		return s.xclient, true
+	case "ETRN":
+		return s.etrn, true
 	}
 	return nil, false
 }
@@ -372,6 +374,7 @@ func (s *session) extensions() []string {
 	if !set.vrfyDisabled {
 		ext = append(ext, "VRFY")
 	}
+	ext = append(ext, "ETRN")
 	if s.srv.tlsConfig != nil && s.tls == nil {
 		ext = append(ext, "STARTTLS")
 	}

@@ -3,10 +3,12 @@ package smtpd
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/domainlist"
 	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/netlist"
 	"github.com/tern-mta/tern/pkg/sasl"
@@ -48,11 +50,12 @@ type settings struct {
 	authRateLimit     int // smtpd_client_auth_rate_limit
 	tlsRateLimit      int // smtpd_client_new_tls_session_rate_limit
 	rateUnit          time.Duration
-	limitExempt       *netlist.List // smtpd_client_event_limit_exceptions
-	saslExceptions    *netlist.List // smtpd_sasl_exceptions_networks: clients offered no AUTH
-	xforwardHosts     *netlist.List // smtpd_authorized_xforward_hosts: clients offered XFORWARD
-	xclientHosts      *netlist.List // smtpd_authorized_xclient_hosts: clients offered XCLIENT
-	commandFilter     []maps.Map    // smtpd_command_filter; nil: none
+	limitExempt       *netlist.List    // smtpd_client_event_limit_exceptions
+	saslExceptions    *netlist.List    // smtpd_sasl_exceptions_networks: clients offered no AUTH
+	xforwardHosts     *netlist.List    // smtpd_authorized_xforward_hosts: clients offered XFORWARD
+	xclientHosts      *netlist.List    // smtpd_authorized_xclient_hosts: clients offered XCLIENT
+	fastFlush         *domainlist.List // fast_flush_domains: domains ETRN may flush
+	commandFilter     []maps.Map       // smtpd_command_filter; nil: none
 	// proxyProtocol is smtpd_upstream_proxy_protocol = haproxy: each
 	// connection starts with a PROXY header naming the real client,
 	// read within proxyTimeout (smtpd_upstream_proxy_timeout).
@@ -170,6 +173,10 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		if *l.dst, err = netlist.New(l.name, cfg.List(l.name), opt); err != nil {
 			return s, err
 		}
+	}
+	parent := slices.Contains(cfg.List("parent_domain_matches_subdomains"), "fast_flush_domains")
+	if s.fastFlush, err = domainlist.New("fast_flush_domains", cfg.List("fast_flush_domains"), parent, opt); err != nil {
+		return s, err
 	}
 	switch v := strings.TrimSpace(cfg.Get("smtpd_upstream_proxy_protocol")); v {
 	case "":

@@ -11,7 +11,7 @@ var smtpdParams = []Param{
 	{"default_rbl_reply", "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}", typeString, "Reply template of DNSBL rejections, with $rbl_code, $rbl_class, $rbl_what, $rbl_domain, $rbl_reason and the client and envelope names; expanded per rejection."},
 	{"defer_code", "450", typeInt, "smtpd reply code for defer restrictions."},
 	{"disable_vrfy_command", "yes", typeBool, "smtpd rejects the VRFY command (Postfix: no; tern does not help address harvesters by default)."},
-	{"fast_flush_domains", "$relay_domains", typeMapList, "Domains for which ETRN flushes are allowed."},
+	{"fast_flush_domains", "$relay_domains", typeMapList, "Domains whose deferred mail ETRN may flush."},
 	{"invalid_hostname_reject_code", "501", typeInt, "smtpd reply code for reject_invalid_helo_hostname."},
 	{"maps_rbl_reject_code", "554", typeInt, "smtpd reply code for DNSBL rejections."},
 	{"milter_command_timeout", "30s", typeTimeS, "Time limit for one milter command."},

@@ -29,7 +29,6 @@ var unsupportedParams = map[string]bool{
 	"sendmail_fix_line_endings":           true,
 	"smtp_tls_ciphers":                    true,
 	"smtp_tls_mandatory_ciphers":          true,
-	"smtpd_etrn_restrictions":             true,
 	"smtpd_proxy_filter":                  true,
 	"smtpd_tls_ciphers":                   true,
 	"smtp_tls_exclude_ciphers":            true,

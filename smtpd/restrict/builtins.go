@@ -197,6 +197,11 @@ func (e *eval) checkTable(k kind, table string) status {
 		if e.hasRcpt {
 			return e.checkMailAccess(table, f.Recipient, listCtx{name: f.Recipient, class: classRecipient, def: kCheckRcpt})
 		}
+	case kCheckEtrn:
+		if e.stage == Etrn && f.EtrnDomain != "" {
+			st, _ := e.checkDomainAccess(table, f.EtrnDomain, listCtx{name: f.EtrnDomain, class: classEtrn, def: kCheckEtrn})
+			return st
+		}
 	case kCheckSASL:
 		if f.SASLUser != "" {
 			st, _ := e.checkAccess(table, f.SASLUser, listCtx{name: printable(f.SASLUser), class: classSASLUser, def: kCheckSASL})

@@ -31,6 +31,7 @@ const (
 	classRecipient  = "Recipient address"
 	classData       = "Data command"
 	classEOD        = "End-of-data"
+	classEtrn       = "Etrn command"
 	classSASLUser   = "SASL login name"
 	classClientCert = "Client certificate"
 	textServerError = "Server configuration error"
@@ -345,6 +346,17 @@ func (e *eval) checkRcpt() {
 		if e.checkAddrMaps(e.f.Recipient, classRecipient) == rejected {
 			e.permitWord = ""
 		}
+	}
+}
+
+// checkEtrn runs smtpd_etrn_restrictions for the ETRN domain.
+func (e *eval) checkEtrn() {
+	e.deferPermit = nil
+	e.resetStage()
+	lc := listCtx{name: e.f.EtrnDomain, class: classEtrn, def: kCheckEtrn}
+	if e.runList(e.c.lists[listEtrn], lc) != rejected && e.deferPermit != nil {
+		e.firePending()
+		e.permitWord = ""
 	}
 }
 

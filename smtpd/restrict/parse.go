@@ -20,6 +20,7 @@ const (
 	listRecipient
 	listData
 	listEOD
+	listEtrn
 	numLists
 )
 
@@ -28,6 +29,7 @@ var listParams = [numLists]string{
 	"smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
 	"smtpd_relay_restrictions", "smtpd_recipient_restrictions",
 	"smtpd_data_restrictions", "smtpd_end_of_data_restrictions",
+	"smtpd_etrn_restrictions",
 }
 
 // kind is what a restriction does.
@@ -58,6 +60,7 @@ const (
 	kRejectUnlistedRcpt
 	kRejectUnverifiedSender
 	kRejectUnverifiedRcpt
+	kCheckEtrn
 	kRejectUnknownClient
 	kRejectUnknownReverseClient
 	kRejectMultiRcptBounce
@@ -160,6 +163,7 @@ var builtins = map[string]wordInfo{
 	"check_helo_access":                            {kind: kCheckHelo, table: true, needs: needMap},
 	"check_sender_access":                          {kind: kCheckSender, table: true, needs: needMap | needLocal},
 	"check_recipient_access":                       {kind: kCheckRcpt, table: true, needs: needMap | needLocal},
+	"check_etrn_access":                            {kind: kCheckEtrn, table: true, needs: needMap},
 	"check_sasl_access":                            {kind: kCheckSASL, table: true, needs: needMap},
 	"check_policy_service":                         {kind: kCheckPolicy, service: true, needs: needPolicy},
 	"permit_mx_backup":                             {kind: kPermitMXBackup, needs: needLocal | needServers | needOwn},
@@ -185,7 +189,7 @@ var builtins = map[string]wordInfo{
 var unsupported = map[string]bool{
 	"reject_rbl": true, "reject_maps_rbl": true,
 	"check_relay_domains":     true,
-	"permit_naked_ip_address": true, "check_etrn_access": true,
+	"permit_naked_ip_address": true,
 }
 
 // maxSleep bounds the seconds of "sleep": a longer pause only holds a

@@ -25,6 +25,8 @@ import (
 
 // Facts is what smtpd knows when it asks.
 type Facts struct {
+	// EtrnDomain is the argument of ETRN (stage Etrn).
+	EtrnDomain string
 	ClientAddr netip.Addr
 	// ClientName is the verified reverse name of the client, or "unknown".
 	ClientName string
@@ -176,6 +178,7 @@ const (
 	Rcpt                   // RCPT TO: relay, then recipient restrictions
 	Data                   // DATA: smtpd_data_restrictions
 	EndOfData              // end of message: smtpd_end_of_data_restrictions
+	Etrn                   // ETRN: smtpd_etrn_restrictions, with Facts.EtrnDomain
 )
 
 // String returns the SMTP command name Postfix logs for the stage.
@@ -193,6 +196,8 @@ func (s Stage) String() string {
 		return "DATA"
 	case EndOfData:
 		return "END-OF-MESSAGE"
+	case Etrn:
+		return "ETRN"
 	}
 	return fmt.Sprintf("Stage(%d)", int(s))
 }
@@ -340,6 +345,8 @@ func (c *Checker) check(ctx context.Context, stage Stage, f Facts, carry *carrie
 		e.checkRcpt()
 	case Data, EndOfData:
 		e.checkData()
+	case Etrn:
+		e.checkEtrn()
 	}
 	return e.result()
 }
