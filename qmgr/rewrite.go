@@ -28,6 +28,9 @@ type addressRewriter struct {
 	myNetworks    *netlist.List
 	// alwaysAddMissing is always_add_missing_headers.
 	alwaysAddMissing bool
+	// remoteDomain is remote_header_rewrite_domain: when set, headers of
+	// other clients are rewritten too, incomplete addresses getting it.
+	remoteDomain string
 }
 
 func newAddressRewriter(cfg *config.Config, log *maillog.Logger) (*addressRewriter, error) {
@@ -44,6 +47,7 @@ func newAddressRewriter(cfg *config.Config, log *maillog.Logger) (*addressRewrit
 	}
 	rw.Warn = func(msg string) { log.Warnf("%s", msg) }
 	a := &addressRewriter{rw: rw, ownInterfaces: map[netip.Addr]bool{}, alwaysAddMissing: cfg.Bool("always_add_missing_headers")}
+	a.remoteDomain = strings.TrimSpace(cfg.Get("remote_header_rewrite_domain"))
 	for _, w := range cfg.List("local_header_rewrite_clients") {
 		switch w {
 		case "permit_inet_interfaces":
@@ -163,6 +167,9 @@ func (a *addressRewriter) addInterfaces(list []string) {
 // its headers are left alone.
 func (a *addressRewriter) headers(s *submission) func(name, value string) (string, bool, error) {
 	if !a.localClient(s) {
+		if a.remoteDomain != "" {
+			return a.rw.RemoteHeaderLine(a.remoteDomain)
+		}
 		return nil
 	}
 	return a.rw.HeaderLine

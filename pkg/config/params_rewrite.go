@@ -35,7 +35,7 @@ var rewriteParams = []Param{
 	{"recipient_canonical_classes", "envelope_recipient, header_recipient", typeList, "Addresses rewritten by recipient_canonical_maps."},
 	{"recipient_canonical_maps", "", typeMapList, "Recipient address rewriting tables."},
 	{"relocated_maps", "", typeMapList, "Tables of users that moved, with their new addresses."},
-	{"remote_header_rewrite_domain", "", typeString, "Domain appended to incomplete header addresses from remote clients."},
+	{"remote_header_rewrite_domain", "", typeString, "When set, the header addresses of mail from clients outside local_header_rewrite_clients are rewritten too (canonical maps, masquerading), an address without a domain getting this one; empty leaves such headers alone."},
 	{"resolve_dequoted_address", "yes", typeBool, "Resolve addresses after removing quotes."},
 	{"resolve_null_domain", "no", typeBool, "Resolve an address ending in @ to the local host."},
 	{"resolve_numeric_domain", "no", typeBool, "Resolve user@ipaddress as local when the address is ours."},

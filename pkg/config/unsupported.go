@@ -25,7 +25,6 @@ var unsupportedParams = map[string]bool{
 	"best_mx_transport":                   true,
 	"error_notice_recipient":              true,
 	"in_flow_delay":                       true,
-	"remote_header_rewrite_domain":        true,
 	"sendmail_fix_line_endings":           true,
 	"smtp_tls_ciphers":                    true,
 	"smtp_tls_mandatory_ciphers":          true,

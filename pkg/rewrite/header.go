@@ -37,6 +37,21 @@ func (s *Settings) HeaderLine(name, value string) (out string, changed bool, err
 	return rewriteHeader(name, value, s.rewrite)
 }
 
+// RemoteHeaderLine returns HeaderLine for mail from clients outside
+// local_header_rewrite_clients when remote_header_rewrite_domain is set,
+// as Postfix rewrites them: an address without a domain first gets
+// "@domain", then the canonical maps and masquerading apply.
+func (s *Settings) RemoteHeaderLine(domain string) func(name, value string) (string, bool, error) {
+	return func(name, value string) (string, bool, error) {
+		return rewriteHeader(name, value, func(addr string, c Class) (string, error) {
+			if addr != "" && !strings.Contains(addr, "@") {
+				addr += "@" + domain
+			}
+			return s.rewrite(addr, c)
+		})
+	}
+}
+
 // rewriteHeader rewrites each address in the value of an address header
 // with rw, keeping everything else; see HeaderLine.
 func rewriteHeader(name, value string, rw func(addr string, c Class) (string, error)) (out string, changed bool, err error) {
