@@ -182,7 +182,7 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
 	m := &Manager{cfg: cfg, log: log, q: q, queueDir: dir, settings: loadSettings(cfg)}
-	m.verify = newVerifier(m, cfg)
+
 	if err := loadCharSets(cfg, &m.settings); err != nil {
 		q.Close()
 		return nil, err
@@ -193,6 +193,11 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 	}
 	m.router, err = newRouter(cfg, maps.Options{})
 	if err != nil {
+		q.Close()
+		return nil, err
+	}
+	m.verify = newVerifier(m, cfg)
+	if m.verify.router, err = verifyRouter(m, cfg); err != nil {
 		q.Close()
 		return nil, err
 	}

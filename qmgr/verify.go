@@ -2,6 +2,7 @@ package qmgr
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/maps"
 )
 
 // Address verification (Postfix's verify(8)): smtpd's
@@ -55,11 +57,14 @@ type verifySettings struct {
 
 // verifier holds the cache and runs probes.
 type verifier struct {
-	m     *Manager
-	set   verifySettings
-	slots chan struct{} // one per probe in flight
-	mu    sync.Mutex
-	cache map[string]*verifyEntry
+	m *Manager
+	// router routes probes: qmgr's own, or one with the
+	// address_verify_* routing overrides.
+	router *router
+	set    verifySettings
+	slots  chan struct{} // one per probe in flight
+	mu     sync.Mutex
+	cache  map[string]*verifyEntry
 	// nextSweep is when expired entries are next dropped
 	// (address_verify_cache_cleanup_interval), so that the cache does
 	// not keep every address ever asked about.
@@ -83,6 +88,43 @@ func newVerifier(m *Manager, cfg *config.Config) *verifier {
 		negativeRenew:   cfg.Duration("address_verify_negative_refresh_time"),
 		negativeCache:   cfg.Bool("address_verify_negative_cache"),
 	}}
+}
+
+// verifyRouting pairs the address_verify_* routing parameters with the
+// ones they stand in for; each defaults to its counterpart.
+var verifyRouting = [][2]string{
+	{"address_verify_relayhost", "relayhost"},
+	{"address_verify_transport_maps", "transport_maps"},
+	{"address_verify_default_transport", "default_transport"},
+	{"address_verify_local_transport", "local_transport"},
+	{"address_verify_virtual_transport", "virtual_transport"},
+	{"address_verify_relay_transport", "relay_transport"},
+}
+
+// verifyRouter returns the router of probes: qmgr's own unless main.cf
+// sets one of the address_verify_* routing parameters, which then stand
+// in for their counterparts (probing the final servers directly rather
+// than through a relayhost, say).
+func verifyRouter(m *Manager, cfg *config.Config) (*router, error) {
+	probe := cfg.Clone()
+	changed := false
+	for _, p := range verifyRouting {
+		if _, set := cfg.Raw(p[0]); !set {
+			continue
+		}
+		if err := probe.Set(p[1], cfg.Get(p[0])); err != nil {
+			return nil, fmt.Errorf("%s: %w", p[0], err)
+		}
+		changed = true
+	}
+	if !changed {
+		return m.router, nil
+	}
+	r, err := newRouter(probe, maps.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("address verification routing: %w", err)
+	}
+	return r, nil
 }
 
 // query returns what is known of addr and starts a probe when the answer
@@ -152,7 +194,7 @@ func (v *verifier) probe(addr, key string) {
 func (v *verifier) run(addr string) (status, text string) {
 	m := v.m
 	env := &envelope.Envelope{ID: m.q.NewID(), Sender: v.set.sender, Arrival: time.Now(), Probe: true}
-	rt, err := m.router.routeFor(env, addr)
+	rt, err := v.router.routeFor(env, addr)
 	if err != nil {
 		return verifyDeferred, "transport table lookup failure"
 	}

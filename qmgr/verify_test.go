@@ -90,3 +90,27 @@ func TestVerifySweep(t *testing.T) {
 		t.Error("swept again before the interval")
 	}
 }
+
+// TestVerifyRouting: address_verify_transport_maps (and the other
+// address_verify_* routing parameters) were warned about as having no
+// effect. They route probes only: here probes for example.com go to the
+// error transport, while mail still goes to local.
+func TestVerifyRouting(t *testing.T) {
+	h := newMTA(t, "address_verify_transport_maps = inline:{ {example.com = error:5.1.1 probed elsewhere} }\n", nil)
+	deadline := time.Now().Add(waitTimeout)
+	st, text := h.verifyQuery("joe@example.com")
+	for st == "unknown" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		st, text = h.verifyQuery("joe@example.com")
+	}
+	if st != "undeliverable" || text != "probed elsewhere" {
+		t.Errorf("probe: %s (%s)", st, text)
+	}
+	if n := len(h.agent.requests()); n != 0 {
+		t.Errorf("the probe reached the local agent (%d requests)", n)
+	}
+	h.submit(rcpts("joe@example.com"), "Subject: mail\n\nx\n")
+	if r := h.waitRequests(1)[0]; r.transport != "local" {
+		t.Errorf("mail went to %q, want local", r.transport)
+	}
+}

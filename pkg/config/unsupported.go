@@ -14,14 +14,8 @@ import (
 // warning with the file and line, so that no setting is ignored silently.
 var unsupportedParams = map[string]bool{
 	"address_verify_map":                  true,
-	"address_verify_default_transport":    true,
-	"address_verify_local_transport":      true,
-	"address_verify_relay_transport":      true,
-	"address_verify_relayhost":            true,
 	"address_verify_sender_ttl":           true,
 	"address_verify_service_name":         true,
-	"address_verify_transport_maps":       true,
-	"address_verify_virtual_transport":    true,
 	"best_mx_transport":                   true,
 	"error_notice_recipient":              true,
 	"in_flow_delay":                       true,
