@@ -190,6 +190,28 @@ func (f *scanFilter) send(from string, to []string, body []byte) error {
 	return c.Quit()
 }
 
+// startFilteredInstance starts a tern whose content_filter is f, over
+// the scan transport (with the -o lines of scanOpts), with mail coming
+// back on 127.0.0.2 to a reinjection smtpd set up as Postfix's
+// FILTER_README has it (and reinjectOpts).
+func startFilteredInstance(t *testing.T, f *scanFilter, scanOpts, reinjectOpts string) *instance {
+	t.Helper()
+	master := testMasterCF + "scan unix - - n - 2 smtp\n" + scanOpts +
+		"127.0.0.1:0 inet n - n - - smtpd\n" +
+		"127.0.0.2:0 inet n - n - - smtpd\n" +
+		"  -o syslog_name=tern/reinject\n  -o content_filter=\n" +
+		"  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_address_mappings\n" +
+		"  -o mynetworks=127.0.0.0/8\n  -o smtpd_relay_restrictions=permit_mynetworks,reject\n" + reinjectOpts
+	in := newInstance(t, options{master: master, main: []string{
+		fmt.Sprintf("content_filter = scan:[127.0.0.1]:%d", f.port()),
+		"smtp_tls_security_level = none",
+		"smtpd_error_sleep_time = 0",
+	}})
+	in.start()
+	f.sendBackTo(in.smtpAddr("127.0.0.2:0"))
+	return in
+}
+
 // TestContentFilterSendsMailThroughAFilter: with content_filter on the
 // public listener, mail goes to the filter over SMTP; the filter sends it
 // back to a listener with "-o content_filter=" (and Postfix's usual
@@ -198,22 +220,7 @@ func (f *scanFilter) send(from string, to []string, body []byte) error {
 func TestContentFilterSendsMailThroughAFilter(t *testing.T) {
 	rcpt := localUser(t)
 	f := startScanFilter(t)
-	master := testMasterCF + `scan unix - - n - 2 smtp
-127.0.0.1:0 inet n - n - - smtpd
-127.0.0.2:0 inet n - n - - smtpd
-  -o syslog_name=tern/reinject
-  -o content_filter=
-  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_address_mappings
-  -o mynetworks=127.0.0.0/8
-  -o smtpd_relay_restrictions=permit_mynetworks,reject
-`
-	in := newInstance(t, options{master: master, main: []string{
-		fmt.Sprintf("content_filter = scan:[127.0.0.1]:%d", f.port()),
-		"smtp_tls_security_level = none",
-		"smtpd_error_sleep_time = 0",
-	}})
-	in.start()
-	f.sendBackTo(in.smtpAddr("127.0.0.2:0"))
+	in := startFilteredInstance(t, f, "", "")
 	out, err := swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--from", "someone@remote.tst",
 		"--to", rcpt+"@example.tst", "--body", "through the filter")
 	if err != nil {
@@ -255,24 +262,7 @@ func TestContentFilterXforward(t *testing.T) {
 	rcpt := localUser(t)
 	f := startScanFilter(t)
 	f.offerXforward = true
-	master := testMasterCF + `scan unix - - n - 2 smtp
-  -o smtp_send_xforward_command=yes
-127.0.0.1:0 inet n - n - - smtpd
-127.0.0.2:0 inet n - n - - smtpd
-  -o syslog_name=tern/reinject
-  -o content_filter=
-  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_address_mappings
-  -o mynetworks=127.0.0.0/8
-  -o smtpd_relay_restrictions=permit_mynetworks,reject
-  -o smtpd_authorized_xforward_hosts=127.0.0.0/8
-`
-	in := newInstance(t, options{master: master, main: []string{
-		fmt.Sprintf("content_filter = scan:[127.0.0.1]:%d", f.port()),
-		"smtp_tls_security_level = none",
-		"smtpd_error_sleep_time = 0",
-	}})
-	in.start()
-	f.sendBackTo(in.smtpAddr("127.0.0.2:0"))
+	in := startFilteredInstance(t, f, "  -o smtp_send_xforward_command=yes\n", "  -o smtpd_authorized_xforward_hosts=127.0.0.0/8\n")
 	out, err := swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--helo", "original.client.tst",
 		"--from", "someone@remote.tst", "--to", rcpt+"@example.tst", "--body", "xforward through the filter")
 	if err != nil {

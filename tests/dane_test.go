@@ -69,6 +69,21 @@ func newTLSReceiver(t *testing.T, domains []string) (*instance, string, testCA) 
 	return receiver, port, ca
 }
 
+// sendAndWait sends a message from sender to rcpt at each of domains
+// ("body for DOMAIN") and waits for those of delivered in the
+// receiver's mailbox.
+func sendAndWait(t *testing.T, sender, receiver *instance, rcpt string, domains []string, delivered ...string) {
+	t.Helper()
+	for _, d := range domains {
+		if code, out := sender.sendmail("Subject: "+d+"\n\nbody for "+d+"\n", "-f", rcpt+"@sender.tst", rcpt+"@"+d); code != 0 {
+			t.Fatalf("sendmail to %s: %d %s", d, code, out)
+		}
+	}
+	for _, d := range delivered {
+		receiver.waitMbox(rcpt, "body for "+d)
+	}
+}
+
 // outcomes waits for the log line of each recipient domain's delivery
 // attempt and checks its status and reason.
 func outcomes(t *testing.T, sender *instance, rcpt string, want map[string][2]string) {
@@ -137,15 +152,7 @@ fp.tst.             MX 10 mx.notlsa.tst.
 	})
 	sender.start()
 	rcpt := localUser(t)
-	for _, d := range domains {
-		code, out := sender.sendmail("Subject: dane "+d+"\n\nbody for "+d+"\n", "-f", rcpt+"@example.tst", rcpt+"@"+d)
-		if code != 0 {
-			t.Fatalf("sendmail to %s: %d %s", d, code, out)
-		}
-	}
-	for _, d := range []string{"ee.tst", "mail.example.tst", "unsigned.tst", "fp.tst"} {
-		receiver.waitMbox(rcpt, "body for "+d)
-	}
+	sendAndWait(t, sender, receiver, rcpt, domains, "ee.tst", "mail.example.tst", "unsigned.tst", "fp.tst")
 	outcomes(t, sender, rcpt, map[string][2]string{
 		"ee.tst":           {"sent", "250 2.0.0"},
 		"mail.example.tst": {"sent", "250 2.0.0"},
@@ -207,14 +214,7 @@ mx.other.tst.      A  127.0.0.1
 	})
 	sender.start()
 	rcpt := localUser(t)
-	for _, d := range domains {
-		if code, out := sender.sendmail("Subject: "+d+"\n\nbody for "+d+"\n", "-f", rcpt+"@sender.tst", rcpt+"@"+d); code != 0 {
-			t.Fatalf("sendmail to %s: %d %s", d, code, out)
-		}
-	}
-	for _, d := range []string{"verifyok.tst", "example.tst", "matched.tst"} {
-		receiver.waitMbox(rcpt, "body for "+d)
-	}
+	sendAndWait(t, sender, receiver, rcpt, domains, "verifyok.tst", "example.tst", "matched.tst")
 	outcomes(t, sender, rcpt, map[string][2]string{
 		"verifyok.tst":  {"sent", "250 2.0.0"},
 		"example.tst":   {"sent", "250 2.0.0"},
