@@ -232,12 +232,22 @@ func TestMessageSizeLimitZeroIsUnlimited(t *testing.T) {
 // the body as data frames and the end frame.
 func writeMaildrop(t *testing.T, dir, name string, req ipc.Record, body string) string {
 	t.Helper()
+	// As sendmail does: written under a tmp. name, which pickup passes
+	// over, and renamed when complete. Written under its final name, a
+	// file could be read half-written by a pickup pass already running
+	// (the one at start), and quarantined: a flaky test under -race.
 	path := filepath.Join(dir, "maildrop", name)
-	f, err := os.Create(path)
+	tmp := filepath.Join(dir, "maildrop", "tmp."+name)
+	f, err := os.Create(tmp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() {
+		f.Close()
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}()
 	req = append(ipc.Record{{Name: "request", Value: "submit"}}, req...)
 	if err := ipc.WriteFrame(f, ipc.FrameRequest, req.Encode(nil)); err != nil {
 		t.Fatal(err)
