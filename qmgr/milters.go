@@ -37,8 +37,8 @@ func (m *Manager) filterLocal(env *envelope.Envelope, body *limitReader) (*local
 	client := milters.Client{Name: "localhost", Helo: m.settings.myHostname, Addr: netip.MustParseAddr("127.0.0.1")}
 	macros := milter.NewMacroBag()
 	macros.Set(milter.MacroMTAFQDN, m.settings.myHostname)
-	macros.Set(milter.MacroDaemonName, "tern")
-	macros.Set("v", "tern")
+	macros.Set(milter.MacroDaemonName, m.cfg.Get("milter_macro_daemon_name"))
+	macros.Set("v", m.cfg.Get("milter_macro_v"))
 	macros.Set(milter.MacroMailAddr, env.Sender)
 	msg, r := milters.Filter(m.localMilters, client, env.Sender, env.Recipients, sp, macros, m.log.Warnf)
 	if !r.IsZero() {

@@ -54,8 +54,8 @@ func (s *session) filtered(q *queueSubmission) (*queueSubmission, reply.Reply) {
 func (s *session) milterMacros() milter.Macros {
 	m := milter.NewMacroBag()
 	m.Set(milter.MacroMTAFQDN, s.srv.set.hostname)
-	m.Set(milter.MacroDaemonName, "tern")
-	m.Set("v", "tern")
+	m.Set(milter.MacroDaemonName, s.srv.set.milterDaemonName)
+	m.Set("v", s.srv.set.milterVersion)
 	if s.authUser != "" {
 		m.Set(milter.MacroAuthAuthen, s.authUser)
 		m.Set(milter.MacroAuthType, s.authMech)

@@ -16,46 +16,49 @@ import (
 
 // settings are the main.cf parameters one smtpd service runs with.
 type settings struct {
-	hostname          string
-	banner            string
-	queueDir          string
-	wrapperMode       bool   // smtpd_tls_wrappermode: TLS from the first byte (port 465)
-	tlsLevel          string // none, may or encrypt
-	authOnlyTLS       bool
-	saslService       string
-	brokenAuthClients bool
-	vrfyDisabled      bool
-	heloRequired      bool
-	smtputf8          bool
-	sizeLimit         int64
-	recipientLimit    int
-	lineLimit         int
-	timeout           time.Duration
-	starttlsTimeout   time.Duration
-	softErrorLimit    int
-	hardErrorLimit    int
-	errorSleep        time.Duration
-	bareLF            bareLFPolicy
-	bareLFCode        int
-	bareLFExempt      *netlist.List // smtpd_forbid_bare_newline_exclusions
-	forbidden         []string
-	discardEhlo       map[string]bool
-	peernameLookup    bool
-	tlsReceived       bool
-	saslHeader        bool // smtpd_sasl_authenticated_header
-	connCountLimit    int
-	connRateLimit     int
-	msgRateLimit      int
-	rcptRateLimit     int // smtpd_client_recipient_rate_limit
-	authRateLimit     int // smtpd_client_auth_rate_limit
-	tlsRateLimit      int // smtpd_client_new_tls_session_rate_limit
-	rateUnit          time.Duration
-	limitExempt       *netlist.List    // smtpd_client_event_limit_exceptions
-	saslExceptions    *netlist.List    // smtpd_sasl_exceptions_networks: clients offered no AUTH
-	xforwardHosts     *netlist.List    // smtpd_authorized_xforward_hosts: clients offered XFORWARD
-	xclientHosts      *netlist.List    // smtpd_authorized_xclient_hosts: clients offered XCLIENT
-	fastFlush         *domainlist.List // fast_flush_domains: domains ETRN may flush
-	commandFilter     []maps.Map       // smtpd_command_filter; nil: none
+	hostname string
+	// milterDaemonName and milterVersion are milter_macro_daemon_name
+	// and milter_macro_v: the {daemon_name} and {v} macros milters get.
+	milterDaemonName, milterVersion string
+	banner                          string
+	queueDir                        string
+	wrapperMode                     bool   // smtpd_tls_wrappermode: TLS from the first byte (port 465)
+	tlsLevel                        string // none, may or encrypt
+	authOnlyTLS                     bool
+	saslService                     string
+	brokenAuthClients               bool
+	vrfyDisabled                    bool
+	heloRequired                    bool
+	smtputf8                        bool
+	sizeLimit                       int64
+	recipientLimit                  int
+	lineLimit                       int
+	timeout                         time.Duration
+	starttlsTimeout                 time.Duration
+	softErrorLimit                  int
+	hardErrorLimit                  int
+	errorSleep                      time.Duration
+	bareLF                          bareLFPolicy
+	bareLFCode                      int
+	bareLFExempt                    *netlist.List // smtpd_forbid_bare_newline_exclusions
+	forbidden                       []string
+	discardEhlo                     map[string]bool
+	peernameLookup                  bool
+	tlsReceived                     bool
+	saslHeader                      bool // smtpd_sasl_authenticated_header
+	connCountLimit                  int
+	connRateLimit                   int
+	msgRateLimit                    int
+	rcptRateLimit                   int // smtpd_client_recipient_rate_limit
+	authRateLimit                   int // smtpd_client_auth_rate_limit
+	tlsRateLimit                    int // smtpd_client_new_tls_session_rate_limit
+	rateUnit                        time.Duration
+	limitExempt                     *netlist.List    // smtpd_client_event_limit_exceptions
+	saslExceptions                  *netlist.List    // smtpd_sasl_exceptions_networks: clients offered no AUTH
+	xforwardHosts                   *netlist.List    // smtpd_authorized_xforward_hosts: clients offered XFORWARD
+	xclientHosts                    *netlist.List    // smtpd_authorized_xclient_hosts: clients offered XCLIENT
+	fastFlush                       *domainlist.List // fast_flush_domains: domains ETRN may flush
+	commandFilter                   []maps.Map       // smtpd_command_filter; nil: none
 	// proxyProtocol is smtpd_upstream_proxy_protocol = haproxy: each
 	// connection starts with a PROXY header naming the real client,
 	// read within proxyTimeout (smtpd_upstream_proxy_timeout).
@@ -80,6 +83,8 @@ type settings struct {
 func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 	s := settings{
 		hostname:          cfg.Get("myhostname"),
+		milterDaemonName:  cfg.Get("milter_macro_daemon_name"),
+		milterVersion:     cfg.Get("milter_macro_v"),
 		banner:            cfg.Get("smtpd_banner"),
 		queueDir:          cfg.Get("queue_directory"),
 		wrapperMode:       cfg.Bool("smtpd_tls_wrappermode"),

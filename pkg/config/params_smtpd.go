@@ -19,6 +19,8 @@ var smtpdParams = []Param{
 	{"milter_content_timeout", "300s", typeTimeS, "Time limit for sending message content to a milter."},
 	{"milter_default_action", "tempfail", typeString, "What to do when a milter fails: accept, reject, tempfail or quarantine."},
 	{"milter_protocol", "6", typeString, "Milter protocol version."},
+	{"milter_macro_daemon_name", "$myhostname", typeString, "The {daemon_name} macro milters get; OpenDKIM's \"MTA ORIGINATING\" signs mail from a service with -o milter_macro_daemon_name=ORIGINATING."},
+	{"milter_macro_v", "$mail_name", typeString, "The {v} macro milters get (Postfix: \"$mail_name $mail_version\"; tern has no mail_version parameter)."},
 	{"multi_recipient_bounce_reject_code", "550", typeInt, "smtpd reply code for reject_multi_recipient_bounce."},
 	{"non_fqdn_reject_code", "504", typeInt, "smtpd reply code for non-FQDN restrictions."},
 	{"non_smtpd_milters", "", typeList, "Milters applied to mail not received by smtpd."},
