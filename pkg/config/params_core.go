@@ -50,6 +50,8 @@ var coreParams = []Param{
 	{"newaliases_path", "/usr/bin/newaliases", typeString, "Path of the newaliases command."},
 	{"process_id_directory", "pid", typeString, "Queue subdirectory holding process id files."},
 	{"proxy_interfaces", "", typeList, "Addresses of proxies or NAT devices that forward mail to this host."},
+	{"proxy_read_maps", "", typeMapList, "Postfix's proxymap(8) allow-list; not used: tern's daemons open proxy: tables themselves."},
+	{"proxy_write_maps", "", typeMapList, "Postfix's proxymap(8) allow-list for updates; not used, as proxy_read_maps."},
 	{"readme_directory", "no", typeString, "Directory holding the README files, or no."},
 	{"sendmail_path", "/usr/sbin/sendmail", typeString, "Path of the sendmail command."},
 	{"service_name", "", typeString, "The master.cf service name of the running daemon, set by master (read-only, as in Postfix)."},

@@ -13,6 +13,8 @@ import (
 // does not have yet. Setting one to anything but its default draws a
 // warning with the file and line, so that no setting is ignored silently.
 var unsupportedParams = map[string]bool{
+	"proxy_read_maps":                     true,
+	"proxy_write_maps":                    true,
 	"address_verify_map":                  true,
 	"address_verify_sender_ttl":           true,
 	"address_verify_service_name":         true,
@@ -81,6 +83,8 @@ var partlySupported = map[string]func(v string) bool{
 // serves otherwise, the text of their warning.
 var notNeeded = map[string]string{
 	"smtpd_tls_dh1024_param_file": "smtpd_tls_dh1024_param_file is not used: tern's TLS has no DHE key exchange, only ECDHE and TLS 1.3",
+	"proxy_read_maps":             "proxy_read_maps is not used: tern has no proxymap, its daemons open proxy: tables themselves",
+	"proxy_write_maps":            "proxy_write_maps is not used: tern has no proxymap, its daemons open proxy: tables themselves",
 	"address_verify_map":          "address_verify_map is not used: tern keeps address verification results in memory, as Postfix does with an empty address_verify_map",
 }
 
