@@ -206,3 +206,24 @@ func TestSASLMechanismFilter(t *testing.T) {
 		t.Errorf("AuthMechanisms = %q, want [PLAIN]", opt.AuthMechanisms)
 	}
 }
+
+// TestLMTPTLSParameters: lmtp_tls_loglevel and the lmtp forms of the
+// certificate match and fingerprint parameters were read by the lmtp
+// agent but were unknown names to tern check. They are known now, with
+// Postfix's lmtp defaults.
+func TestLMTPTLSParameters(t *testing.T) {
+	cfg, err := config.Parse("main.cf", strings.NewReader("lmtp_tls_loglevel = 1\nlmtp_tls_verify_cert_match = hostname, nexthop\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
+	}
+	s, err := loadSettings(cfg, t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.tlsLogLevel != 1 || strings.Join(s.verifyMatch, ",") != "hostname,nexthop" || strings.Join(s.secureMatch, ",") != "nexthop" {
+		t.Errorf("lmtp settings: loglevel %d, verify %q, secure %q", s.tlsLogLevel, s.verifyMatch, s.secureMatch)
+	}
+}
