@@ -101,6 +101,7 @@ func (srv *Server) handle(ctx context.Context, conn net.Conn) {
 	if srv.lookupName != nil && c.addr.IsValid() {
 		c.name = srv.lookupName(ctx, c.addr)
 	}
+	c.logPort = srv.set.clientPortLogging
 	if srv.set.wrapperMode {
 		tc := tls.Server(conn, srv.tlsConfig)
 		_ = tc.SetDeadline(deadlineFrom(srv.set.starttlsTimeout))

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,9 +24,17 @@ type client struct {
 	addr netip.Addr
 	port int
 	name string // verified reverse name, or "unknown"
+	// logPort adds ":port" to the client in logs
+	// (smtpd_client_port_logging).
+	logPort bool
 }
 
-func (c client) String() string { return c.name + "[" + c.addr.String() + "]" }
+func (c client) String() string {
+	if c.logPort && c.port != 0 {
+		return c.name + "[" + c.addr.String() + "]:" + strconv.Itoa(c.port)
+	}
+	return c.name + "[" + c.addr.String() + "]"
+}
 
 // transaction is one MAIL ... DATA/BDAT LAST exchange.
 type transaction struct {

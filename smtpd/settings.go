@@ -46,6 +46,7 @@ type settings struct {
 	peernameLookup                  bool
 	tlsReceived                     bool
 	saslHeader                      bool // smtpd_sasl_authenticated_header
+	clientPortLogging               bool // smtpd_client_port_logging
 	connCountLimit                  int
 	connRateLimit                   int
 	msgRateLimit                    int
@@ -106,6 +107,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		peernameLookup:    cfg.Bool("smtpd_peername_lookup"),
 		tlsReceived:       cfg.Bool("smtpd_tls_received_header"),
 		saslHeader:        cfg.Bool("smtpd_sasl_authenticated_header"),
+		clientPortLogging: cfg.Bool("smtpd_client_port_logging"),
 		connCountLimit:    cfg.Int("smtpd_client_connection_count_limit"),
 		connRateLimit:     cfg.Int("smtpd_client_connection_rate_limit"),
 		msgRateLimit:      cfg.Int("smtpd_client_message_rate_limit"),

@@ -43,7 +43,7 @@ var smtpdParams = []Param{
 	{"smtpd_client_event_limit_exceptions", "${smtpd_client_connection_limit_exceptions:$mynetworks}", typeMapList, "Clients exempt from smtpd rate limits."},
 	{"smtpd_client_message_rate_limit", "0", typeInt, "smtpd messages per client per anvil_rate_time_unit; 0 means unlimited."},
 	{"smtpd_client_new_tls_session_rate_limit", "0", typeInt, "smtpd new TLS sessions per client per anvil_rate_time_unit."},
-	{"smtpd_client_port_logging", "no", typeBool, "smtpd logs the client port number."},
+	{"smtpd_client_port_logging", "no", typeBool, "smtpd logs the client's port after its address: name[addr]:port."},
 	{"smtpd_client_recipient_rate_limit", "0", typeInt, "smtpd recipients per client per anvil_rate_time_unit; 0 means unlimited."},
 	{"smtpd_client_restrictions", "", typeList, "smtpd restrictions applied at connect time."},
 	{"smtpd_upstream_proxy_protocol", "", typeString, "haproxy: each connection starts with HAProxy's PROXY header (version 1 or 2) naming the real client, as behind a load balancer; empty: none. A connection without a valid header is dropped."},
