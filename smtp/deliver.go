@@ -248,6 +248,11 @@ func (a *Agent) open(ctx context.Context, dest destination, t target) (*client.S
 // records), "Untrusted" where it was not.
 func (a *Agent) logTLS(s *client.Session, t target, level client.TLSLevel) {
 	st := s.TLS()
+	if st == nil && a.log != nil && a.set.noteStartTLS && s.Has("STARTTLS") {
+		// smtp_tls_note_starttls_offer: a server that offers TLS where
+		// none is used.
+		a.log.Infof("Host offered STARTTLS: [%s]", t.name)
+	}
 	if st == nil || a.log == nil || a.set.tlsLogLevel < 1 {
 		return
 	}

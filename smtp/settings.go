@@ -59,6 +59,7 @@ type settings struct {
 	authTLSPolicy  sasl.Policy // smtp_sasl_tls_security_options
 	authMechs      []string    // smtp_sasl_mechanism_filter, upper case; nil: any
 	noDowngrade    bool        // disable_mime_output_conversion
+	noteStartTLS   bool        // smtp_tls_note_starttls_offer
 	lineLimit      int
 	// dnsLevel is smtp_dns_support_level (or disable_dns_lookups):
 	// "disabled", "enabled" or "dnssec".
@@ -97,6 +98,7 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		saslEnable:     cfg.Bool(p + "sasl_auth_enable"),
 		sendXforward:   cfg.Bool(p + "send_xforward_command"),
 		noDowngrade:    cfg.Bool("disable_mime_output_conversion"),
+		noteStartTLS:   cfg.Bool(p + "tls_note_starttls_offer"),
 		senderAuth:     cfg.Bool("smtp_sender_dependent_authentication"),
 		tlsLogLevel:    cfg.Int(p + "tls_loglevel"),
 		delimiter:      cfg.Get("recipient_delimiter"),

@@ -72,7 +72,7 @@ var smtpParams = []Param{
 	{"smtp_tls_mandatory_ciphers", "medium", typeString, "Cipher grade for mandatory smtp TLS (encrypt and above), as smtp_tls_ciphers."},
 	{"smtp_tls_mandatory_exclude_ciphers", "", typeList, "Ciphers smtp never uses with mandatory TLS, as smtp_tls_exclude_ciphers."},
 	{"smtp_tls_mandatory_protocols", ">=TLSv1", typeList, "TLS protocols smtp allows with mandatory TLS."},
-	{"smtp_tls_note_starttls_offer", "no", typeBool, "smtp logs servers that offer STARTTLS."},
+	{"smtp_tls_note_starttls_offer", "no", typeBool, "smtp logs \"Host offered STARTTLS: [name]\" for a server that offers STARTTLS when no TLS is used with it."},
 	{"smtp_tls_policy_maps", "", typeMapList, "Per-destination smtp TLS policy tables."},
 	{"smtp_tls_protocols", ">=TLSv1", typeList, "TLS protocols smtp allows with opportunistic TLS."},
 	{"smtp_tls_security_level", "may", typeString, "smtp TLS policy: none, may, encrypt, dane, dane-only, fingerprint, verify, secure; tern starts TLS opportunistically by default (Postfix: empty, which follows smtp_use_tls/smtp_enforce_tls). dane (RFC 7672) authenticates servers whose DNSSEC-validated TLSA records are usable and falls back to may (no validated TLSA records) or encrypt (none usable); dane-only defers instead; both need smtp_dns_support_level = dnssec, without which dane acts as may and dane-only as encrypt."},
