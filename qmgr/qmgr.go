@@ -87,6 +87,7 @@ type settings struct {
 	receiveOverrides       []string // receive_override_options, for mail from sendmail
 	activeLimit            int      // qmgr_message_active_limit
 	obsoleteFrom           bool     // header_from_format = obsolete
+	submitACL              *userACL // authorized_submit_users; nil: everyone
 	// rejectChars and stripChars are message_reject_characters and
 	// message_strip_characters; nil: none.
 	rejectChars, stripChars *charSet
@@ -183,6 +184,10 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, log: log, q: q, queueDir: dir, settings: loadSettings(cfg)}
 
+	if m.settings.submitACL, err = parseUserACL("authorized_submit_users", cfg.Get("authorized_submit_users")); err != nil {
+		q.Close()
+		return nil, err
+	}
 	if err := loadCharSets(cfg, &m.settings); err != nil {
 		q.Close()
 		return nil, err

@@ -39,6 +39,7 @@ const (
 	exUnavailable = 69 // Postfix's sendmail exit for message_size_limit
 	exSoftware    = 70
 	exTempFail    = 75
+	exNoPerm      = 77 // authorized_submit_users refused the submitter
 )
 
 // rejection is a submission refused with an SMTP-style status.
@@ -84,6 +85,11 @@ func (s *submission) authenticatedSender() string {
 // it to the scheduler. It returns the queue id.
 func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (string, error) {
 	env := s.env
+	if s.local {
+		if err := m.checkSubmitter(env); err != nil {
+			return "", err
+		}
+	}
 	env.ID = m.q.NewID()
 	if env.Arrival.IsZero() {
 		env.Arrival = time.Now()
@@ -493,6 +499,21 @@ func overrideSet(words []string) map[string]bool {
 
 // setSubmitter records the local submitter and derives the default sender
 // (login@myorigin) when sendmail was not given -f.
+// checkSubmitter applies authorized_submit_users to a local submission,
+// as Postfix's sendmail does.
+func (m *Manager) checkSubmitter(env *envelope.Envelope) error {
+	ok, err := m.settings.submitACL.allows(env.SubmitUser)
+	if err != nil {
+		m.log.Warnf("authorized_submit_users: %v", err)
+		return &rejection{code: exTempFail, dsn: "4.3.0", text: "authorized_submit_users: table lookup failure"}
+	}
+	if !ok {
+		m.log.Warnf("User %s(%d) is not allowed to submit mail", env.SubmitUser, env.SubmitUID)
+		return &rejection{code: exNoPerm, dsn: "5.7.1", text: fmt.Sprintf("User %s(%d) is not allowed to submit mail", env.SubmitUser, env.SubmitUID)}
+	}
+	return nil
+}
+
 func (m *Manager) setSubmitter(s *submission, uid int, senderGiven bool) {
 	s.env.SubmitUID = uid
 	name := strconv.Itoa(uid)

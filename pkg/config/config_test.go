@@ -561,16 +561,16 @@ func TestTLSHardeningWarnings(t *testing.T) {
 }
 
 // TestUnreadParametersWarn: known parameters that nothing in tern read
-// (authorized_submit_users, smtp_always_send_ehlo, smtpd_junk_command_limit
+// (authorized_flush_users, smtp_always_send_ehlo, smtpd_junk_command_limit
 // and others) were accepted silently at any value. A value other than
 // the default now draws the usual warning; the default draws none.
 func TestUnreadParametersWarn(t *testing.T) {
-	c, err := Parse("main.cf", strings.NewReader("authorized_submit_users = !www-data, static:all\nsmtp_always_send_ehlo = no\nsmtpd_junk_command_limit = 100\n"))
+	c, err := Parse("main.cf", strings.NewReader("authorized_flush_users = root\nsmtp_always_send_ehlo = no\nsmtpd_junk_command_limit = 100\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		"main.cf:1: warning: authorized_submit_users is not supported by tern yet: the setting has no effect",
+		"main.cf:1: warning: authorized_flush_users is not supported by tern yet: the setting has no effect",
 		"main.cf:2: warning: smtp_always_send_ehlo is not supported by tern yet: the setting has no effect",
 	}
 	if got := c.Warnings(); !reflect.DeepEqual(got, want) {

@@ -5,7 +5,7 @@ var coreParams = []Param{
 	{"alternate_config_directories", "", typeList, "Extra configuration directories that unprivileged callers may name with -c or $MAIL_CONFIG."},
 	{"authorized_flush_users", "static:anyone", typeMapList, "Users allowed to flush the queue."},
 	{"authorized_mailq_users", "static:anyone", typeMapList, "Users allowed to list the queue with mailq."},
-	{"authorized_submit_users", "static:anyone", typeMapList, "Users allowed to submit mail with the sendmail command."},
+	{"authorized_submit_users", "static:anyone", typeMapList, "Users allowed to submit mail with sendmail: names, type:table lookups (static:all matches everyone), each may be negated with !; the first match decides and no match refuses (root, !static:all lets only root submit)."},
 	{"command_directory", "/usr/sbin", typeString, "Directory holding the administrative commands."},
 	{"compatibility_level", "0", typeString, "Postfix compatibility level; tern always uses the Postfix 3.x defaults."},
 	{"config_directory", "/etc/tern", typeString, "Directory holding main.cf and master.cf (tern's own; Postfix uses /etc/postfix)."},

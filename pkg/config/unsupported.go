@@ -17,7 +17,6 @@ var unsupportedParams = map[string]bool{
 	// default would be ignored silently without this list.
 	"authorized_flush_users":              true,
 	"authorized_mailq_users":              true,
-	"authorized_submit_users":             true,
 	"authorized_verp_clients":             true,
 	"debug_peer_level":                    true,
 	"debug_peer_list":                     true,
