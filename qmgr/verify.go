@@ -106,18 +106,19 @@ var verifyRouting = [][2]string{
 // in for their counterparts (probing the final servers directly rather
 // than through a relayhost, say).
 func verifyRouter(m *Manager, cfg *config.Config) (*router, error) {
-	probe := cfg.Clone()
-	changed := false
+	var probe *config.Config
 	for _, p := range verifyRouting {
 		if _, set := cfg.Raw(p[0]); !set {
 			continue
 		}
+		if probe == nil {
+			probe = cfg.Clone()
+		}
 		if err := probe.Set(p[1], cfg.Get(p[0])); err != nil {
 			return nil, fmt.Errorf("%s: %w", p[0], err)
 		}
-		changed = true
 	}
-	if !changed {
+	if probe == nil {
 		return m.router, nil
 	}
 	r, err := newRouter(probe, maps.Options{})

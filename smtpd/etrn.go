@@ -27,7 +27,7 @@ func (s *session) etrn(ctx context.Context, arg string) reply.Reply {
 	case s.helo == "":
 		return reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: send HELO/EHLO first")
 	case s.tx != nil:
-		return replyXforwardInTx
+		return replyInTransaction
 	case arg == "":
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: ETRN domain")
 	case strings.HasPrefix(arg, "#"):
@@ -35,7 +35,7 @@ func (s *session) etrn(ctx context.Context, arg string) reply.Reply {
 		return reply.New(458, "4.7.1", "Unable to queue messages for %s", arg)
 	}
 	domain := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(arg, "@"), "."))
-	if !validDomain(domain) {
+	if !restrict.ValidHostname(domain) {
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Error: invalid parameter syntax")
 	}
 	if s.policy != nil {
@@ -83,22 +83,3 @@ func (srv *Server) flushSite(domain string) error {
 type errFlushRefused string
 
 func (e errFlushRefused) Error() string { return "flush refused: " + string(e) }
-
-// validDomain reports whether d looks like a domain name: labels of
-// letters, digits, hyphens and underscores.
-func validDomain(d string) bool {
-	if d == "" || len(d) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(d, ".") {
-		if l == "" || len(l) > 63 {
-			return false
-		}
-		for _, c := range l {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
-}

@@ -31,10 +31,10 @@ func (s *session) xclientAllowed() bool {
 // client's and starts again with the greeting, as in Postfix.
 func (s *session) xclient(ctx context.Context, arg string) reply.Reply {
 	if !s.xclientAllowed() {
-		return replyXforwardDenied
+		return replyNotAuthorized
 	}
 	if s.tx != nil {
-		return replyXforwardInTx
+		return replyInTransaction
 	}
 	fields := strings.Fields(arg)
 	if len(fields) == 0 {
@@ -42,14 +42,9 @@ func (s *session) xclient(ctx context.Context, arg string) reply.Reply {
 	}
 	c, helo, login, esmtp := s.client, s.helo, s.authUser, s.esmtp
 	for _, f := range fields {
-		name, raw, ok := strings.Cut(f, "=")
-		if !ok {
-			return replyXclientSyntax
-		}
-		name = strings.ToUpper(name)
-		value, ok := decodeXtext(raw)
-		if !ok || len(value) > xforwardValueMax || !printableToken(value) {
-			return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Error: bad %s syntax", name)
+		name, value, r := xtextAttr(f, replyXclientSyntax)
+		if !r.IsZero() {
+			return r
 		}
 		unavailable := strings.EqualFold(value, "[UNAVAILABLE]") || strings.EqualFold(value, "[TEMPUNAVAIL]")
 		switch name {

@@ -20,10 +20,10 @@ const xforwardExtension = "XFORWARD NAME ADDR PROTO HELO SOURCE PORT IDENT"
 // xforwardValueMax is the longest attribute value after decoding.
 const xforwardValueMax = 255
 
-// Replies of XFORWARD, as Postfix words them.
+// Replies of XFORWARD, XCLIENT and ETRN, as Postfix words them.
 var (
-	replyXforwardDenied = reply.New(reply.CodeMailboxUnavail, reply.StatusPolicy, "Error: insufficient authorization")
-	replyXforwardInTx   = reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: MAIL transaction in progress")
+	replyNotAuthorized  = reply.New(reply.CodeMailboxUnavail, reply.StatusPolicy, "Error: insufficient authorization")
+	replyInTransaction  = reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: MAIL transaction in progress")
 	replyXforwardSyntax = reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: XFORWARD attribute=value...")
 )
 
@@ -44,10 +44,10 @@ func (s *session) xforwardAllowed() bool {
 // end (its final reply or RSET) drops them.
 func (s *session) xforward(_ context.Context, arg string) reply.Reply {
 	if !s.xforwardAllowed() {
-		return replyXforwardDenied
+		return replyNotAuthorized
 	}
 	if s.tx != nil {
-		return replyXforwardInTx
+		return replyInTransaction
 	}
 	next := forwarded{}
 	if s.fwd != nil {
@@ -70,24 +70,37 @@ func parseXforward(f forwarded, arg string) (forwarded, reply.Reply) {
 	}
 	next := f
 	for _, fl := range fields {
-		name, raw, ok := strings.Cut(fl, "=")
-		if !ok {
-			return f, replyXforwardSyntax
-		}
-		value, ok := decodeXtext(raw)
-		if !ok || len(value) > xforwardValueMax || !printableToken(value) {
-			return f, reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Error: bad %s syntax", strings.ToUpper(name))
+		name, value, r := xtextAttr(fl, replyXforwardSyntax)
+		if !r.IsZero() {
+			return f, r
 		}
 		if strings.EqualFold(value, "[UNAVAILABLE]") {
 			value = ""
 		}
-		dst := next.field(strings.ToUpper(name))
+		dst := next.field(name)
 		if dst == nil {
 			return f, reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Error: unknown XFORWARD attribute %s", name)
 		}
 		*dst = value
 	}
 	return next, reply.Reply{}
+}
+
+// xtextAttr reads one name=value attribute of XFORWARD or XCLIENT: the
+// name in upper case and the value xtext-decoded, at most 255 octets of
+// printable characters without spaces. A non-zero reply is its syntax
+// error (syntax for a word without "=").
+func xtextAttr(f string, syntax reply.Reply) (name, value string, r reply.Reply) {
+	name, raw, ok := strings.Cut(f, "=")
+	if !ok {
+		return "", "", syntax
+	}
+	name = strings.ToUpper(name)
+	value, ok = decodeXtext(raw)
+	if !ok || len(value) > xforwardValueMax || !printableToken(value) {
+		return "", "", reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Error: bad %s syntax", name)
+	}
+	return name, value, reply.Reply{}
 }
 
 // field returns the attribute named name, nil for an unknown name.

@@ -182,17 +182,23 @@ func (s *Server) serve(ctx context.Context, c *ipc.Conn) error {
 	}
 }
 
+// statusWords are the status= words of delivery lines; probeStatusWords
+// those of address verification probes, which deliver nothing (Postfix's
+// words for their results).
+var (
+	statusWords      = map[Status]string{OK: "sent", Defer: "deferred", Bounce: "bounced"}
+	probeStatusWords = map[Status]string{OK: "deliverable", Defer: "deferred", Bounce: "undeliverable"}
+)
+
 // LogResult writes Postfix's delivery line for one recipient:
 // "QID: to=<a>, orig_to=<b>, relay=R, delay=D, delays=a/b/c/d, dsn=X, status=S (text)".
 // start is when the delivery began. The delays are: a, from arrival to
 // the queue manager taking the message in (env.Activated); b, from then
 // to start; c, r.Setup; d, the rest.
 func LogResult(log *maillog.Logger, env *envelope.Envelope, rc envelope.Recipient, r Result, start time.Time) {
-	status := map[Status]string{OK: "sent", Defer: "deferred", Bounce: "bounced"}[r.Status]
+	status := statusWords[r.Status]
 	if env.Probe {
-		// An address verification probe delivered nothing (Postfix's
-		// words for its results).
-		status = map[Status]string{OK: "deliverable", Defer: "deferred", Bounce: "undeliverable"}[r.Status]
+		status = probeStatusWords[r.Status]
 	}
 	orig := ""
 	if rc.Original != "" && !strings.EqualFold(rc.Original, rc.Address) {

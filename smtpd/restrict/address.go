@@ -240,11 +240,11 @@ func trimDot(name string) string {
 	return name
 }
 
-// validHostname checks RFC 1035 host name syntax as Postfix's
+// ValidHostname checks RFC 1035 host name syntax as Postfix's
 // valid_hostname: letters, digits, '-' and '_' in labels of at most 63
 // characters, no label starting or ending with '-', at most 255
 // characters, and not all-numeric (that would be an address).
-func validHostname(name string) bool {
+func ValidHostname(name string) bool {
 	if name == "" || len(name) > 255 {
 		return false
 	}

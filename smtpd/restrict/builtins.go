@@ -299,11 +299,11 @@ func (e *eval) heloCheck(k kind) status {
 	name := trimDot(helo)
 	switch k {
 	case kRejectInvalidHelo:
-		if !validHostname(name) && !validHostAddr(name) {
+		if !ValidHostname(name) && !validHostAddr(name) {
 			return e.reject(classReject(set.badNameCode, "5.5.2", lc, "Invalid name"))
 		}
 	case kRejectNonFQDNHelo:
-		if !validHostname(name) || !strings.Contains(name, ".") {
+		if !ValidHostname(name) || !strings.Contains(name, ".") {
 			return e.reject(classReject(set.nonFQDNCode, "5.5.2", lc, "need fully-qualified hostname"))
 		}
 	case kRejectUnknownHelo:
@@ -325,7 +325,7 @@ func (e *eval) rejectNonFQDNAddr(addr, class string) status {
 		return dunno
 	}
 	d := trimDot(domain)
-	if d == "" || !validHostname(d) || !strings.Contains(d, ".") {
+	if d == "" || !ValidHostname(d) || !strings.Contains(d, ".") {
 		return e.reject(classReject(e.c.set.nonFQDNCode, "4.5.2", listCtx{name: addr, class: class}, "need fully-qualified address"))
 	}
 	return dunno

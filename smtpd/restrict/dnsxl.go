@@ -50,7 +50,7 @@ func (p *addrPattern) matches(a netip.Addr) bool {
 func parseDNSList(s string) (*dnsList, error) {
 	zone, pat, hasPat := strings.Cut(s, "=")
 	zone = strings.ToLower(strings.TrimSuffix(zone, "."))
-	if !validHostname(zone) {
+	if !ValidHostname(zone) {
 		return nil, fmt.Errorf("bad DNS list domain %q", zone)
 	}
 	l := &dnsList{spec: s, zone: zone}
@@ -178,7 +178,7 @@ func listedName(what string) string {
 		domain = what[i+1:]
 	}
 	domain = strings.ToLower(trimDot(domain))
-	if domain == "" || strings.HasPrefix(domain, "[") || !validHostname(domain) {
+	if domain == "" || strings.HasPrefix(domain, "[") || !ValidHostname(domain) {
 		return ""
 	}
 	last := domain[strings.LastIndexByte(domain, '.')+1:]

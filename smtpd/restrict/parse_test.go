@@ -112,8 +112,8 @@ func TestAddressHelpers(t *testing.T) {
 		"mail.example.com": true, "a_b.example": true, "-bad.example": false, "1.2.3.4": false,
 		"": false, "a..b": false, strings.Repeat("a", 64) + ".com": false, "ex ample.com": false,
 	} {
-		if got := validHostname(name); got != want {
-			t.Errorf("validHostname(%q) = %v, want %v", name, got, want)
+		if got := ValidHostname(name); got != want {
+			t.Errorf("ValidHostname(%q) = %v, want %v", name, got, want)
 		}
 	}
 	for lit, want := range map[string]bool{
