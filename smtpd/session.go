@@ -79,6 +79,7 @@ type session struct {
 	tx       *transaction
 	fwd      *forwarded // XFORWARD attributes for the next transaction; nil: none
 	errors   int
+	junk     int // junk commands (NOOP, VRFY, ETRN, RSET) since mail was last queued
 	counts   commandCounts
 	last     string // the last command verb, for "lost connection after X"
 	closing  bool
@@ -233,6 +234,13 @@ func (s *session) command(ctx context.Context, line string) {
 		s.send(replyBadSyntax)
 		return
 	}
+	if s.srv.set.noopCommands[cmd.verb] {
+		// smtpd_noop_commands: 250, no syntax check, no state change.
+		s.last = cmd.verb
+		s.countJunk()
+		s.send(replyOK)
+		return
+	}
 	for _, f := range s.srv.set.forbidden {
 		if cmd.verb == f || strings.HasPrefix(cmd.verb, f+":") {
 			// An HTTP or proxy request sent to the mail port.
@@ -252,10 +260,25 @@ func (s *session) command(ctx context.Context, line string) {
 		return
 	}
 	s.last = cmd.verb
+	switch cmd.verb {
+	case "NOOP", "VRFY", "ETRN", "RSET":
+		s.countJunk()
+	}
 	r := h(ctx, cmd.arg)
 	s.counts.add(strings.ToLower(cmd.verb), r.Positive() || r.IsZero())
 	if !r.IsZero() {
 		s.send(r)
+	}
+}
+
+// countJunk counts a junk command: past smtpd_junk_command_limit of them
+// since mail was last queued, each one counts as an error too, so that a
+// client looping on NOOP or RSET meets the error sleep and the hard
+// error limit as Postfix's smtpd makes it.
+func (s *session) countJunk() {
+	s.junk++
+	if s.junk > s.srv.set.junkLimit {
+		s.errors++
 	}
 }
 

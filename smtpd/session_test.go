@@ -363,6 +363,43 @@ func TestHardErrorLimit(t *testing.T) {
 	waitLog(t, ts, "too many errors after UNKNOWN from unknown[127.0.0.1]")
 }
 
+// TestJunkCommandLimit: past smtpd_junk_command_limit, each NOOP, VRFY,
+// ETRN or RSET counts as an error, so a client looping on them meets the
+// hard error limit; queued mail starts the count again.
+func TestJunkCommandLimit(t *testing.T) {
+	ts := startServer(t, "smtpd_junk_command_limit = 2\nsmtpd_hard_error_limit = 3")
+	c := ts.dial(t)
+	c.cmd("EHLO client.example.tst", "250")
+	c.cmd("NOOP", "250")
+	c.cmd("RSET", "250")
+	// Two errors so far would not close; queued mail resets the junk count.
+	c.cmd("MAIL FROM:<a@b.tst>", "250")
+	c.cmd("RCPT TO:<user@example.tst>", "250")
+	c.cmd("DATA", "354")
+	c.cmd("Subject: x\r\n\r\nbody\r\n.", "250 2.0.0 Ok: queued")
+	c.cmd("NOOP", "250")
+	c.cmd("NOOP", "250")
+	c.cmd("NOOP", "250") // error 1
+	c.cmd("RSET", "250") // error 2
+	c.send("NOOP\r\n") // error 3
+	c.expect("250")
+	c.expect("421 4.7.0 mx.example.tst Error: too many errors")
+}
+
+// TestNoopCommands: smtpd_noop_commands are answered 250 whatever their
+// arguments, and count as junk.
+func TestNoopCommands(t *testing.T) {
+	ts := startServer(t, "smtpd_noop_commands = xyzzy, HELP\nsmtpd_junk_command_limit = 0\nsmtpd_hard_error_limit = 2")
+	c := ts.dial(t)
+	c.cmd("XYZZY plugh", "250 2.0.0 Ok")
+	c.send("help me\r\n")
+	c.expect("250 2.0.0 Ok")
+	c.expect("421 4.7.0")
+	ts2 := startServer(t, "")
+	c2 := ts2.dial(t)
+	c2.cmd("XYZZY plugh", "502")
+}
+
 func TestCleanupRefusal(t *testing.T) {
 	ts := startServer(t, "")
 	ts.cleanup.refuse = ipcRecord("status", "error", "code", "75", "dsn", "4.3.0", "text", "queue file write error")

@@ -37,6 +37,8 @@ type settings struct {
 	starttlsTimeout                 time.Duration
 	softErrorLimit                  int
 	hardErrorLimit                  int
+	junkLimit                       int             // smtpd_junk_command_limit
+	noopCommands                    map[string]bool // smtpd_noop_commands, upper case
 	errorSleep                      time.Duration
 	bareLF                          bareLFPolicy
 	bareLFCode                      int
@@ -102,6 +104,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		starttlsTimeout:   cfg.Duration("smtpd_starttls_timeout"),
 		softErrorLimit:    cfg.Int("smtpd_soft_error_limit"),
 		hardErrorLimit:    cfg.Int("smtpd_hard_error_limit"),
+		junkLimit:         cfg.Int("smtpd_junk_command_limit"),
 		errorSleep:        cfg.Duration("smtpd_error_sleep_time"),
 		bareLFCode:        cfg.Int("smtpd_forbid_bare_newline_reject_code"),
 		peernameLookup:    cfg.Bool("smtpd_peername_lookup"),
@@ -127,6 +130,12 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 	}
 	for _, f := range cfg.List("smtpd_forbidden_commands") {
 		s.forbidden = append(s.forbidden, strings.ToUpper(f))
+	}
+	for _, c := range cfg.List("smtpd_noop_commands") {
+		if s.noopCommands == nil {
+			s.noopCommands = map[string]bool{}
+		}
+		s.noopCommands[strings.ToUpper(c)] = true
 	}
 	for _, k := range cfg.List("smtpd_discard_ehlo_keywords") {
 		s.discardEhlo[strings.ToLower(k)] = true

@@ -123,6 +123,7 @@ func (s *session) finish(ctx context.Context, q *queueSubmission) reply.Reply {
 			line += fmt.Sprintf(", sasl_method=%s, sasl_username=%s", s.authMech, s.authUser)
 		}
 		s.srv.log.Infof("%s", line)
+		s.junk = 0 // as Postfix: the junk count starts again after mail is queued
 		return reply.New(reply.CodeOK, reply.StatusOK, "Ok: queued as %s", id)
 	}
 	return r

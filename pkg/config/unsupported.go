@@ -35,8 +35,6 @@ var unsupportedParams = map[string]bool{
 	"smtp_randomize_addresses":            true,
 	"smtp_skip_5xx_greeting":              true,
 	"smtpd_history_flush_threshold":       true,
-	"smtpd_junk_command_limit":            true,
-	"smtpd_noop_commands":                 true,
 	"smtpd_proxy_timeout":                 true,
 	"smtpd_recipient_overshoot_limit":     true,
 	"smtpd_sasl_local_domain":             true,
