@@ -88,6 +88,8 @@ type settings struct {
 	activeLimit            int      // qmgr_message_active_limit
 	obsoleteFrom           bool     // header_from_format = obsolete
 	submitACL              *userACL // authorized_submit_users; nil: everyone
+	flushACL               *userACL // authorized_flush_users; nil: everyone
+	mailqACL               *userACL // authorized_mailq_users; nil: everyone
 	// rejectChars and stripChars are message_reject_characters and
 	// message_strip_characters; nil: none.
 	rejectChars, stripChars *charSet
@@ -184,9 +186,18 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, log: log, q: q, queueDir: dir, settings: loadSettings(cfg)}
 
-	if m.settings.submitACL, err = parseUserACL("authorized_submit_users", cfg.Get("authorized_submit_users")); err != nil {
-		q.Close()
-		return nil, err
+	for _, l := range []struct {
+		dst  **userACL
+		name string
+	}{
+		{&m.settings.submitACL, "authorized_submit_users"},
+		{&m.settings.flushACL, "authorized_flush_users"},
+		{&m.settings.mailqACL, "authorized_mailq_users"},
+	} {
+		if *l.dst, err = parseUserACL(l.name, cfg.Get(l.name)); err != nil {
+			q.Close()
+			return nil, err
+		}
 	}
 	if err := loadCharSets(cfg, &m.settings); err != nil {
 		q.Close()

@@ -22,6 +22,10 @@ func (m *Manager) serveShowq(ctx context.Context, c *ipc.Conn) {
 	}
 	switch req.Get(attrRequest) {
 	case "showq":
+		if refusal := m.queueUserRefusal(c, m.settings.mailqACL, "authorized_mailq_users", "view the mail queue"); refusal != nil {
+			_ = c.Send(ipc.FrameReply, refusal)
+			return
+		}
 	case "show":
 		m.serveShow(ctx, c, req)
 		return
@@ -119,6 +123,10 @@ func (m *Manager) serveQmgr(ctx context.Context, c *ipc.Conn) {
 	}
 	switch req.Get(attrRequest) {
 	case "flush":
+		if refusal := m.queueUserRefusal(c, m.settings.flushACL, "authorized_flush_users", "flush the mail queue"); refusal != nil {
+			_ = c.Send(ipc.FrameReply, refusal)
+			return
+		}
 		kick(m.sched.pickupKick)
 		f := flushFilter{id: req.Get("id"), site: req.Get("site")}
 		if f.id == "" && f.site == "" {

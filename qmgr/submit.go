@@ -497,8 +497,6 @@ func overrideSet(words []string) map[string]bool {
 	return set
 }
 
-// setSubmitter records the local submitter and derives the default sender
-// (login@myorigin) when sendmail was not given -f.
 // checkSubmitter applies authorized_submit_users to a local submission,
 // as Postfix's sendmail does.
 func (m *Manager) checkSubmitter(env *envelope.Envelope) error {
@@ -514,6 +512,8 @@ func (m *Manager) checkSubmitter(env *envelope.Envelope) error {
 	return nil
 }
 
+// setSubmitter records the local submitter and derives the default sender
+// (login@myorigin) when sendmail was not given -f.
 func (m *Manager) setSubmitter(s *submission, uid int, senderGiven bool) {
 	s.env.SubmitUID = uid
 	name := strconv.Itoa(uid)

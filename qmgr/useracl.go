@@ -2,8 +2,12 @@ package qmgr
 
 import (
 	"fmt"
+	"os"
+	"os/user"
+	"strconv"
 	"strings"
 
+	"github.com/tern-mta/tern/pkg/ipc"
 	"github.com/tern-mta/tern/pkg/maps"
 )
 
@@ -93,4 +97,49 @@ func splitACL(v string) []string {
 		}
 	}
 	return out
+}
+
+// queueUserRefusal applies acl (authorized_flush_users or
+// authorized_mailq_users, named by param) to the local user at the other
+// end of c, who asks to do what ("flush the mail queue"). It returns nil
+// when the user may, else the error reply to send: as in Postfix, root
+// and the mail system owner (the user qmgr runs as) always may.
+func (m *Manager) queueUserRefusal(c *ipc.Conn, acl *userACL, param, what string) ipc.Record {
+	if acl == nil {
+		return nil
+	}
+	cred, err := ipc.PeerCred(c.NetConn())
+	if err != nil {
+		m.log.Warnf("%s: the requesting user is unknown: %v", param, err)
+		return queueUserError(exNoPerm, "the requesting user is unknown: not allowed to "+what)
+	}
+	if cred.UID == 0 || int(cred.UID) == os.Geteuid() {
+		return nil
+	}
+	name := userName(int(cred.UID))
+	ok, err := acl.allows(name)
+	if err != nil {
+		m.log.Warnf("%s: %v", param, err)
+		return queueUserError(exTempFail, param+": table lookup failure")
+	}
+	if ok {
+		return nil
+	}
+	text := fmt.Sprintf("User %s(%d) is not allowed to %s", name, cred.UID, what)
+	m.log.Warnf("%s", text)
+	return queueUserError(exNoPerm, text)
+}
+
+// queueUserError is the error reply of a refused queue request, with the
+// sendmail exit status the client exits with.
+func queueUserError(code int, text string) ipc.Record {
+	return ipc.Record{{Name: attrStatus, Value: "error"}, {Name: "code", Value: strconv.Itoa(code)}, {Name: attrText, Value: text}}
+}
+
+// userName is the login name of uid, or the number when it has none.
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
 }

@@ -562,16 +562,17 @@ func TestTLSHardeningWarnings(t *testing.T) {
 
 // TestUnreadParametersWarn: known parameters that nothing in tern read
 // (authorized_flush_users, smtp_always_send_ehlo, smtpd_junk_command_limit
-// and others) were accepted silently at any value. A value other than
-// the default now draws the usual warning; the default draws none.
+// and others, some done since) were accepted silently at any value. A
+// value other than the default now draws the usual warning; the default
+// draws none.
 func TestUnreadParametersWarn(t *testing.T) {
-	c, err := Parse("main.cf", strings.NewReader("authorized_flush_users = root\nsmtp_always_send_ehlo = no\nsmtpd_junk_command_limit = 100\n"))
+	c, err := Parse("main.cf", strings.NewReader("multi_instance_enable = yes\nsmtpd_history_flush_threshold = 50\nresolve_numeric_domain = no\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		"main.cf:1: warning: authorized_flush_users is not supported by tern yet: the setting has no effect",
-		"main.cf:2: warning: smtp_always_send_ehlo is not supported by tern yet: the setting has no effect",
+		"main.cf:1: warning: multi_instance_enable is not supported by tern yet: the setting has no effect",
+		"main.cf:2: warning: smtpd_history_flush_threshold is not supported by tern yet: the setting has no effect",
 	}
 	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Warnings() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

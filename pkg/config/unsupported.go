@@ -15,8 +15,6 @@ import (
 var unsupportedParams = map[string]bool{
 	// Known names that nothing in tern reads: a setting other than the
 	// default would be ignored silently without this list.
-	"authorized_flush_users":              true,
-	"authorized_mailq_users":              true,
 	"authorized_verp_clients":             true,
 	"debug_peer_level":                    true,
 	"debug_peer_list":                     true,
