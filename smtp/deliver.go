@@ -125,9 +125,12 @@ func (a *Agent) deliverTo(ctx context.Context, dest destination, msg func() clie
 		if a.set.sessionLimit > 0 && sessions >= a.set.sessionLimit {
 			break
 		}
-		s, r := a.open(ctx, dest, t)
+		s, r, final := a.open(ctx, dest, t)
 		if s != nil || r.Relay != "" {
 			sessions++
+		}
+		if final {
+			return false, r, true
 		}
 		if s == nil {
 			last = r
@@ -211,35 +214,38 @@ func (a *Agent) targets(ctx context.Context, dest destination) ([]target, *agent
 
 // open connects to one server and runs the session start (greeting,
 // EHLO, STARTTLS, AUTH). On failure it returns the result that server
-// earned, for the case that no other server does better.
-func (a *Agent) open(ctx context.Context, dest destination, t target) (*client.Session, agent.Result) {
+// earned, for the case that no other server does better; final says that
+// no other server is to be tried: a 5xx greeting with
+// smtp_skip_5xx_greeting = no bounces the mail at once.
+func (a *Agent) open(ctx context.Context, dest destination, t target) (s *client.Session, r agent.Result, final bool) {
 	opt, err := a.sessionOptions(dest, t)
 	if err != nil {
-		return nil, agent.Deferf("4.3.5", "%v", err)
+		return nil, agent.Deferf("4.3.5", "%v", err), false
 	}
 	if r := a.settleDANE(ctx, dest, t, &opt); r != nil {
-		return nil, *r
+		return nil, *r, false
 	}
 	dctx, cancel := context.WithTimeout(ctx, a.set.connectTimeout)
 	conn, err := a.dial(dctx, t.network, t.addr)
 	cancel()
 	if err != nil {
-		return nil, agent.Deferf("4.4.1", "connect to %s: %s", t.peer(), connectReason(err))
+		return nil, agent.Deferf("4.4.1", "connect to %s: %s", t.peer(), connectReason(err)), false
 	}
 	if a.set.wrapperMode && t.network == "tcp" {
 		if opt.TLSConfig == nil {
 			conn.Close()
-			return nil, agent.Deferf("4.7.5", "smtp_tls_wrappermode: TLS is off for %s (smtp_tls_policy_maps)", dest.key())
+			return nil, agent.Deferf("4.7.5", "smtp_tls_wrappermode: TLS is off for %s (smtp_tls_policy_maps)", dest.key()), false
 		}
 		conn = tls.Client(conn, opt.TLSConfig)
 	}
-	s, err := client.Open(ctx, conn, namaddr(t.peer()), opt)
+	s, err = client.Open(ctx, conn, namaddr(t.peer()), opt)
 	if err != nil {
 		conn.Close()
-		return nil, sessionResult(t, err)
+		r, final := a.sessionResult(t, err)
+		return nil, r, final
 	}
 	a.logTLS(s, t, opt.TLSLevel)
-	return s, agent.Result{}
+	return s, agent.Result{}, false
 }
 
 // logTLS logs a new session's TLS, as Postfix's smtp does with
@@ -280,12 +286,31 @@ func connectReason(err error) string {
 }
 
 // sessionResult maps a session failure to a result, with the text
-// Postfix logs ("host X refused to talk to me: ...").
-func sessionResult(t target, err error) agent.Result {
+// Postfix logs ("host X refused to talk to me: ..."). A 5xx greeting is
+// temporary with smtp_skip_5xx_greeting (the default: Postfix's client
+// moves on and defers the mail when no server takes it), and final
+// without it.
+func (a *Agent) sessionResult(t target, err error) (r agent.Result, final bool) {
 	var ce *client.Error
 	if !errors.As(err, &ce) {
-		return agent.Deferf("4.4.2", "conversation with %s: %v", t.peer(), err)
+		return agent.Deferf("4.4.2", "conversation with %s: %v", t.peer(), err), false
 	}
+	if ce.Stage == client.StageGreeting && !ce.Temporary {
+		if !a.set.skip5xxGreeting {
+			return failureResult(t, ce), true
+		}
+		skipped := *ce
+		skipped.Temporary = true
+		if skipped.Status != "" && skipped.Status[0] == '5' {
+			skipped.Status = "4" + skipped.Status[1:]
+		}
+		return failureResult(t, &skipped), false
+	}
+	return failureResult(t, ce), false
+}
+
+// failureResult is the result of session failure ce with server t.
+func failureResult(t target, ce *client.Error) agent.Result {
 	// A session existed: Postfix names the server in relay=.
 	diag, mta := "", ""
 	if ce.Reply != nil {

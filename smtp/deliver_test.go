@@ -123,7 +123,7 @@ func testAgent(t *testing.T, dnsAddr string, port int) *Agent {
 	}
 	a := &Agent{
 		set: settings{helo: "client.example", port: port, connectTimeout: 5 * time.Second,
-			tlsLevel: "may", cacheTime: 2 * time.Second, lineLimit: -1, timeouts: client.Timeouts{}},
+			tlsLevel: "may", cacheTime: 2 * time.Second, lineLimit: -1, timeouts: client.Timeouts{}, skip5xxGreeting: true},
 		resolver: r, cache: newSessionCache(2 * time.Second), dial: (&net.Dialer{}).DialContext,
 	}
 	t.Cleanup(a.Close)
@@ -223,7 +223,8 @@ func TestDeliverAllServersFail(t *testing.T) {
 		// One server refused the connection: not every server answered
 		// 5xx, so the mail is deferred, as Postfix does.
 		{"dest.tst", agent.Defer, "4.7.1"},
-		{"[127.0.0.1]", agent.Bounce, "5.7.1"},
+		// A 5xx greeting defers (smtp_skip_5xx_greeting = yes).
+		{"[127.0.0.1]", agent.Defer, "4.7.1"},
 		{"null.tst", agent.Bounce, "5.1.10"},
 		{"down.tst", agent.Defer, "4.4.3"},
 		{"nosuch.tst", agent.Bounce, "5.4.4"},
@@ -233,6 +234,38 @@ func TestDeliverAllServersFail(t *testing.T) {
 		res := a.Deliver(context.Background(), request(tt.hop, "u@dest.tst"))
 		if res[0].Status != tt.status || res[0].DSN != tt.dsn {
 			t.Errorf("%s: %+v, want %v %s", tt.hop, res[0], tt.status, tt.dsn)
+		}
+	}
+}
+
+// TestFiveXXGreetingDefersByDefault: a 554 greeting from the only server
+// bounced the mail, where Postfix's client, with smtp_skip_5xx_greeting
+// = yes by default, defers it (the server may be refusing for a while).
+// With smtp_skip_5xx_greeting = no the mail bounces at once, other MX
+// hosts untried.
+func TestFiveXXGreetingDefersByDefault(t *testing.T) {
+	a1, a2, port := listenPair(t)
+	mx1 := &fakeMX{greeting: "554 5.7.1 go away"}
+	mx1.serve(t, a1)
+	(&fakeMX{greeting: "220 fake ESMTP", rcpt: map[string]string{"u@dest.tst": "250 2.1.5 ok"}}).serve(t, a2)
+	dns := mxtest.NewServer(t, "dest.tst. MX 10 mx1.dest.tst.\ndest.tst. MX 20 mx2.dest.tst.\nmx1.dest.tst. A 127.0.0.1\nmx2.dest.tst. A 127.0.0.2\n")
+	tests := []struct {
+		skip   bool
+		hop    string
+		status agent.Status
+		dsn    string
+	}{
+		{true, "[127.0.0.1]", agent.Defer, "4.7.1"},
+		{true, "dest.tst", agent.OK, "2.0.0"}, // the next MX takes it
+		{false, "[127.0.0.1]", agent.Bounce, "5.7.1"},
+		{false, "dest.tst", agent.Bounce, "5.7.1"}, // mx2 not tried
+	}
+	for _, tt := range tests {
+		a := testAgent(t, dns.Addr(), port) // no session cached from a case before
+		a.set.skip5xxGreeting = tt.skip
+		res := a.Deliver(context.Background(), request(tt.hop, "u@dest.tst"))
+		if res[0].Status != tt.status || res[0].DSN != tt.dsn {
+			t.Errorf("skip %v, %s: %+v, want %v %s", tt.skip, tt.hop, res[0], tt.status, tt.dsn)
 		}
 	}
 }

@@ -61,6 +61,7 @@ func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
 	if r.Preference, err = mx.ParseAddrPreference(cfg.Get("smtp_address_preference")); err != nil {
 		return nil, fmt.Errorf("smtp_address_preference: %w", err)
 	}
+	r.Ordered = !cfg.Bool("smtp_randomize_addresses")
 	if err := hostLookup(r, cfg.List("smtp_host_lookup")); err != nil {
 		return nil, err
 	}

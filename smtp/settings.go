@@ -55,12 +55,18 @@ type settings struct {
 	timeouts       client.Timeouts
 	cacheTime      time.Duration
 	authSoftBounce bool
-	authPolicy     sasl.Policy // smtp_sasl_security_options
-	authTLSPolicy  sasl.Policy // smtp_sasl_tls_security_options
-	authMechs      []string    // smtp_sasl_mechanism_filter, upper case; nil: any
-	noDowngrade    bool        // disable_mime_output_conversion
-	noteStartTLS   bool        // smtp_tls_note_starttls_offer
-	lineLimit      int
+	// heloUnlessESMTP is smtp_always_send_ehlo = no: EHLO only when the
+	// greeting says ESMTP. skip5xxGreeting is smtp_skip_5xx_greeting: a
+	// 5xx greeting sends the client to the next server and, when none
+	// takes the mail, defers it; otherwise the mail bounces at once.
+	heloUnlessESMTP bool
+	skip5xxGreeting bool
+	authPolicy      sasl.Policy // smtp_sasl_security_options
+	authTLSPolicy   sasl.Policy // smtp_sasl_tls_security_options
+	authMechs       []string    // smtp_sasl_mechanism_filter, upper case; nil: any
+	noDowngrade     bool        // disable_mime_output_conversion
+	noteStartTLS    bool        // smtp_tls_note_starttls_offer
+	lineLimit       int
 	// dnsLevel is smtp_dns_support_level (or disable_dns_lookups):
 	// "disabled", "enabled" or "dnssec".
 	dnsLevel string
@@ -110,8 +116,10 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 			Body: cfg.Duration("smtp_data_xfer_timeout"), DataDone: cfg.Duration("smtp_data_done_timeout"),
 			Quit: cfg.Duration("smtp_quit_timeout"), Rset: cfg.Duration("smtp_rset_timeout"),
 		},
-		authSoftBounce: cfg.Bool("smtp_sasl_auth_soft_bounce"),
-		lineLimit:      cfg.Int("smtp_line_length_limit"),
+		authSoftBounce:  cfg.Bool("smtp_sasl_auth_soft_bounce"),
+		heloUnlessESMTP: !lmtp && !cfg.Bool("smtp_always_send_ehlo"),
+		skip5xxGreeting: lmtp || cfg.Bool("smtp_skip_5xx_greeting"),
+		lineLimit:       cfg.Int("smtp_line_length_limit"),
 	}
 	if s.lineLimit == 0 {
 		s.lineLimit = -1 // Postfix: 0 means no limit; the client's -1
@@ -268,7 +276,7 @@ func lookupFirst(tables []maps.Map, keys []string) (string, bool, error) {
 // sessionOptions are the client options for one server of dest.
 func (a *Agent) sessionOptions(dest destination, t target) (client.Options, error) {
 	opt := client.Options{Helo: a.set.helo, LMTP: a.set.lmtp, TLSLevel: a.set.tlsLevel, Timeouts: a.set.timeouts,
-		AuthSoftBounce: a.set.authSoftBounce, LineLengthLimit: a.set.lineLimit,
+		AuthSoftBounce: a.set.authSoftBounce, LineLengthLimit: a.set.lineLimit, HeloUnlessESMTP: a.set.heloUnlessESMTP,
 		AuthPolicy: a.set.authPolicy, AuthTLSPolicy: a.set.authTLSPolicy, AuthMechanisms: a.set.authMechs,
 		NoDowngrade: a.set.noDowngrade}
 	var matches []string

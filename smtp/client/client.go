@@ -99,6 +99,9 @@ func (t Timeouts) withDefaults() Timeouts {
 type Options struct {
 	Helo string // name for EHLO/LHLO/HELO; "" means the system's host name
 	LMTP bool   // speak LMTP (RFC 2033): LHLO, one reply per accepted recipient
+	// HeloUnlessESMTP sends HELO instead of EHLO when the greeting does
+	// not contain "ESMTP" (Postfix's smtp_always_send_ehlo = no).
+	HeloUnlessESMTP bool
 	// TLSLevel is Postfix's smtp_tls_security_level; "" means none.
 	TLSLevel TLSLevel
 	// TLSConfig is used as given (cloned) when set; ServerName defaults to
@@ -212,7 +215,11 @@ func (s *Session) open(ctx context.Context) error {
 	if !r.Positive() {
 		return s.replyError(StageGreeting, r.Reply)
 	}
-	if err := s.hello(ctx); err != nil {
+	hello := s.hello
+	if s.opt.HeloUnlessESMTP && !s.opt.LMTP && !strings.Contains(strings.ToUpper(r.Text), "ESMTP") {
+		hello = func(ctx context.Context) error { return s.helo(ctx, s.heloName()) }
+	}
+	if err := hello(ctx); err != nil {
 		return err
 	}
 	if err := s.startTLS(ctx); err != nil {
@@ -224,13 +231,7 @@ func (s *Session) open(ctx context.Context) error {
 // hello sends EHLO or LHLO, and HELO when an SMTP server refuses EHLO
 // with a 5xx reply.
 func (s *Session) hello(ctx context.Context) error {
-	name := s.opt.Helo
-	if name == "" {
-		name, _ = os.Hostname()
-		if name == "" {
-			name = "localhost"
-		}
-	}
+	name := s.heloName()
 	stage := StageEHLO
 	if s.opt.LMTP {
 		stage = StageLHLO
@@ -246,7 +247,14 @@ func (s *Session) hello(ctx context.Context) error {
 	if s.opt.LMTP || !r.Permanent() {
 		return s.replyError(stage, r.Reply)
 	}
-	r, err = s.cmd(ctx, StageHELO, s.to.Helo, "HELO "+name)
+	return s.helo(ctx, name)
+}
+
+// helo says HELO: to an SMTP server that refused EHLO, or whose greeting
+// did not announce ESMTP when only those get EHLO. The session then has
+// no extensions.
+func (s *Session) helo(ctx context.Context, name string) error {
+	r, err := s.cmd(ctx, StageHELO, s.to.Helo, "HELO "+name)
 	if err != nil {
 		return err
 	}
@@ -255,6 +263,17 @@ func (s *Session) hello(ctx context.Context) error {
 	}
 	s.ext = map[string]string{}
 	return nil
+}
+
+// heloName is the name the client gives in EHLO, LHLO or HELO.
+func (s *Session) heloName() string {
+	if s.opt.Helo != "" {
+		return s.opt.Helo
+	}
+	if name, _ := os.Hostname(); name != "" {
+		return name
+	}
+	return "localhost"
 }
 
 // Extensions reports what the server announced in its EHLO or LHLO reply

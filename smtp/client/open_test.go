@@ -68,6 +68,26 @@ func TestOpen(t *testing.T) {
 			lines: []string{"EHLO c.example", "HELO c.example"},
 		},
 		{
+			name:   "smtp_always_send_ehlo = no: HELO when the greeting lacks ESMTP",
+			opt:    Options{Helo: "c.example", HeloUnlessESMTP: true},
+			script: []step{{reply: "220 old.example Sendmail 8.6"}, {expect: "HELO c.example", reply: "250 old"}},
+			exts:   map[string]string{},
+			lines:  []string{"HELO c.example"},
+		},
+		{
+			name:   "smtp_always_send_ehlo = no: EHLO when the greeting says ESMTP",
+			opt:    Options{Helo: "c.example", HeloUnlessESMTP: true},
+			script: greet("PIPELINING"),
+			exts:   map[string]string{"PIPELINING": ""},
+			lines:  []string{"EHLO c.example"},
+		},
+		{
+			name:    "smtp_always_send_ehlo = no: TLS required but HELO only",
+			opt:     Options{Helo: "c", HeloUnlessESMTP: true, TLSLevel: TLSEncrypt},
+			script:  []step{{reply: "220 old"}, {expect: "HELO c", reply: "250 old"}, {expect: "QUIT", reply: "221"}},
+			wantErr: "TLS is required, but was not offered", temp: true, stage: StageStartTLS,
+		},
+		{
 			name:    "EHLO 4xx is temporary",
 			opt:     Options{Helo: "c"},
 			script:  []step{{reply: "220 x"}, {expect: "EHLO", reply: "451 4.3.0 later"}, {expect: "QUIT", reply: "221"}},

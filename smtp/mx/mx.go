@@ -89,6 +89,9 @@ type Resolver struct {
 	// servers must be a validating resolver the host trusts (normally
 	// one on the host itself).
 	DNSSEC bool
+	// Ordered keeps MX hosts of equal preference, and a host's addresses,
+	// in the order of the DNS answer (smtp_randomize_addresses = no).
+	Ordered bool
 
 	mu  sync.Mutex
 	rnd *rand.Rand // random order among equals; nil: math/rand/v2's source
@@ -414,7 +417,7 @@ func (r *Resolver) orderAddrs(addrs []netip.Addr) {
 
 // shuffle permutes n elements with the resolver's random source.
 func (r *Resolver) shuffle(n int, swap func(i, j int)) {
-	if n < 2 {
+	if n < 2 || r.Ordered {
 		return
 	}
 	r.mu.Lock()

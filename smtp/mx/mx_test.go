@@ -343,9 +343,10 @@ m3.shuffle.test. A 192.0.2.13
 m4.shuffle.test. A 192.0.2.14
 last.shuffle.test. A 192.0.2.20
 `)
-	names := func(seed uint64) []string {
+	names := func(seed uint64, ordered bool) []string {
 		r := newResolver(srv.Addr())
 		r.rnd = rand.New(rand.NewPCG(seed, 0))
+		r.Ordered = ordered
 		hosts, err := r.LookupMX(context.Background(), "shuffle.test")
 		if err != nil {
 			t.Fatalf("LookupMX: %v", err)
@@ -358,8 +359,8 @@ last.shuffle.test. A 192.0.2.20
 	}
 	orders := make(map[string]bool)
 	for seed := range uint64(30) {
-		got := names(seed)
-		if again := names(seed); !slices.Equal(got, again) {
+		got := names(seed, false)
+		if again := names(seed, false); !slices.Equal(got, again) {
 			t.Fatalf("seed %d: %v then %v, want the same order", seed, got, again)
 		}
 		if len(got) != 6 || got[0] != "first.shuffle.test" || got[5] != "last.shuffle.test" {
@@ -374,6 +375,13 @@ last.shuffle.test. A 192.0.2.20
 	}
 	if len(orders) < 5 {
 		t.Errorf("30 seeds gave %d orders of 4 equal hosts, want more: %v", len(orders), orders)
+	}
+	// smtp_randomize_addresses = no: the order of the DNS answer.
+	want := []string{"first.shuffle.test", "m1.shuffle.test", "m2.shuffle.test", "m3.shuffle.test", "m4.shuffle.test", "last.shuffle.test"}
+	for seed := range uint64(10) {
+		if got := names(seed, true); !slices.Equal(got, want) {
+			t.Fatalf("Ordered, seed %d: %v, want %v", seed, got, want)
+		}
 	}
 }
 
