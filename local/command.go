@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os/exec"
+	"slices"
 	"syscall"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 	"github.com/tern-mta/tern/pkg/command"
 )
 
-// runCommand pipes the message to /bin/sh -c job.Command, in its own
+// runCommand pipes the message to /bin/sh -c job.Command (or the
+// local_command_shell job.Shell with job.Command added), in its own
 // process group that is killed at the time limit. The input starts with
 // the From_ line and the Return-Path, X-Original-To and Delivered-To
 // headers, without ">From " quoting, as Postfix's local(8) writes it.
@@ -22,10 +24,20 @@ func runCommand(ctx context.Context, job Job, body io.Reader) agent.Result {
 	}
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	cmd := exec.CommandContext(cctx, "/bin/sh", "-c", job.Command)
+	argv := []string{"/bin/sh", "-c", job.Command}
+	if len(job.Shell) > 0 {
+		argv = append(slices.Clone(job.Shell), job.Command)
+	}
+	cmd := exec.CommandContext(cctx, argv[0], argv[1:]...)
 	cmd.Env = job.Env
 	cmd.Dir = "/"
-	if job.Home != "" && dirExists(job.Home) {
+	switch {
+	case job.Dir != "":
+		if !dirExists(job.Dir) {
+			return agent.Deferf("4.3.0", "mail system configuration error: unable to change to command_execution_directory %s", job.Dir)
+		}
+		cmd.Dir = job.Dir
+	case job.Home != "" && dirExists(job.Home):
 		cmd.Dir = job.Home
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -72,6 +72,15 @@ func ConfigFrom(c *config.Config) (Config, func(), error) {
 		LockDelay:           c.Duration("deliver_lock_delay"),
 		StaleLockTime:       c.Duration("stale_lock_time"),
 	}
+	cfg.CommandShell = strings.Fields(c.Get("local_command_shell"))
+	// Its $names are the recipient's, expanded at delivery (as in Postfix,
+	// where it is a raw parameter).
+	raw, _ := c.Raw("command_execution_directory")
+	cfg.CommandDir = strings.TrimSpace(raw)
+	var err error
+	if cfg.NoDeliveredTo, err = deliveredToOmitted(c.List("prepend_delivered_header")); err != nil {
+		return Config{}, nil, err
+	}
 	// forward_path keeps its per-recipient $names for the agent to expand.
 	if raw, _ := c.Raw("forward_path"); raw != "" {
 		cfg.ForwardPath = splitList(raw)
@@ -149,6 +158,23 @@ func delegateTo(queueDir string, timeout time.Duration) func(context.Context, st
 		}
 		return rs[0]
 	}
+}
+
+// deliveredToOmitted returns the delivery contexts that the words of
+// prepend_delivered_header leave out; an unknown word is an error, as
+// in Postfix.
+func deliveredToOmitted(words []string) (map[string]bool, error) {
+	omit := map[string]bool{"command": true, "file": true, "forward": true}
+	for _, w := range words {
+		w = strings.ToLower(w)
+		switch w {
+		case "command", "file", "forward":
+			delete(omit, w)
+		default:
+			return nil, fmt.Errorf("prepend_delivered_header: unknown delivery context %q (command, file or forward)", w)
+		}
+	}
+	return omit, nil
 }
 
 func splitList(s string) []string {

@@ -52,7 +52,7 @@ func (a *Agent) newJob(run *rcptRun, st state, kind string) Job {
 		Kind:         kind,
 		Sender:       st.sender,
 		Recipient:    st.addr,
-		Prepend:      a.prepend(run, st),
+		Prepend:      a.prepend(run, st, kind),
 		LockMethods:  a.cfg.LockMethods,
 		LockAttempts: a.cfg.LockAttempts,
 		LockDelay:    a.cfg.LockDelay,
@@ -62,19 +62,36 @@ func (a *Agent) newJob(run *rcptRun, st state, kind string) Job {
 		OwnerUID:     -1,
 		OwnerGID:     -1,
 		Locks:        &a.mboxes,
+		Shell:        a.commandShell(kind),
 	}
 }
 
+// commandShell is the shell of a job of kind: local_command_shell for
+// commands, nil otherwise.
+func (a *Agent) commandShell(kind string) []string {
+	if kind != KindCommand {
+		return nil
+	}
+	return a.cfg.CommandShell
+}
+
 // prepend returns the Return-Path, X-Original-To and Delivered-To headers
-// that local(8) adds.
-func (a *Agent) prepend(run *rcptRun, st state) string {
+// that local(8) adds to a job of kind; Delivered-To only when
+// prepend_delivered_header names the kind's context.
+func (a *Agent) prepend(run *rcptRun, st state, kind string) string {
 	orig := run.top.Original
 	if orig == "" {
 		orig = run.top.Address
 	}
-	return "Return-Path: <" + st.sender + ">\n" +
-		"X-Original-To: " + orig + "\n" +
-		"Delivered-To: " + run.top.Address + "\n"
+	h := "Return-Path: <" + st.sender + ">\n" + "X-Original-To: " + orig + "\n"
+	where := "file"
+	if kind == KindCommand {
+		where = "command"
+	}
+	if !a.cfg.NoDeliveredTo[where] {
+		h += "Delivered-To: " + run.top.Address + "\n"
+	}
+	return h
 }
 
 // run executes a job as uid/gid: through the helper when there is one,
@@ -117,6 +134,9 @@ func (a *Agent) mailbox(ctx context.Context, run *rcptRun, st state, u *User, rv
 			job.Home = u.Home
 			job.User = u.Name
 			job.Env = a.commandEnv(run, st, u, rv)
+			if r := a.setCommandDir(&job, st, rv); r != nil {
+				return *r
+			}
 			return a.run(ctx, run, job, u.UID, u.GID)
 		}
 		hm := a.cfg.HomeMailbox
@@ -200,8 +220,26 @@ func (a *Agent) command(ctx context.Context, run *rcptRun, st state, cmd string)
 		rv := recipientVars{user: &User{Name: user, Home: st.privs.Home, Shell: st.privs.Shell},
 			ext: ext, delim: delim, domain: domain, local: local}
 		job.Env = a.commandEnv(run, st, rv.user, rv)
+		if r := a.setCommandDir(&job, st, rv); r != nil {
+			return *r
+		}
 		return a.run(ctx, run, job, st.privs.UID, st.privs.GID)
 	})
+}
+
+// setCommandDir sets the working directory of a command job from
+// command_execution_directory; a result when it cannot be expanded.
+func (a *Agent) setCommandDir(job *Job, st state, rv recipientVars) *agent.Result {
+	if a.cfg.CommandDir == "" {
+		return nil
+	}
+	dir, _, ok := expandTemplate(a.cfg.CommandDir, templateVars(st, rv))
+	if !ok || !strings.HasPrefix(dir, "/") {
+		r := agent.Deferf("4.3.5", "mail system configuration error: command_execution_directory %q does not give an absolute path", a.cfg.CommandDir)
+		return &r
+	}
+	job.Dir = dir
+	return nil
 }
 
 // commandEnv is the environment of a command, as Postfix's local(8):

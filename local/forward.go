@@ -87,6 +87,16 @@ func userByID(uid, gid int) *User {
 	return u
 }
 
+// templateVars are the per-recipient $names of forward_path and
+// command_execution_directory.
+func templateVars(st state, rv recipientVars) vars {
+	return vars{
+		"home": rv.user.Home, "user": rv.user.Name, "shell": rv.user.Shell,
+		"extension": rv.ext, "recipient_delimiter": rv.delim,
+		"local": rv.local, "domain": rv.domain, "recipient": st.addr,
+	}
+}
+
 // dotForward delivers to the destinations in the user's .forward file, the
 // first of forward_path that exists; it reports whether one was used.
 func (a *Agent) dotForward(ctx context.Context, run *rcptRun, st state, rv recipientVars) bool {
@@ -95,11 +105,7 @@ func (a *Agent) dotForward(ctx context.Context, run *rcptRun, st state, rv recip
 		return false
 	}
 	run.seen[key] = true
-	v := vars{
-		"home": rv.user.Home, "user": rv.user.Name, "shell": rv.user.Shell,
-		"extension": rv.ext, "recipient_delimiter": rv.delim,
-		"local": rv.local, "domain": rv.domain, "recipient": st.addr,
-	}
+	v := templateVars(st, rv)
 	for _, tmpl := range a.cfg.ForwardPath {
 		path, used, ok := expandTemplate(tmpl, v)
 		if !ok || !strings.HasPrefix(path, "/") {
@@ -153,6 +159,9 @@ func (a *Agent) forwardGroup(ctx context.Context, run *rcptRun, g fwdGroup) agen
 		eol = "\r\n"
 	}
 	hdr := "Delivered-To: " + run.top.Address + eol
+	if a.cfg.NoDeliveredTo["forward"] {
+		hdr = ""
+	}
 	content := io.MultiReader(strings.NewReader(hdr), agent.Reader(run.rs.req.Body))
 	id, err := a.cfg.Forward.Forward(ctx, run.rs.req.Env, g.sender, g.rcpts, content)
 	if err != nil {

@@ -13,22 +13,28 @@ import (
 const (
 	KindMbox    = "mbox"    // append to a mailbox in mbox format
 	KindMaildir = "maildir" // a new message in a Maildir
-	KindCommand = "command" // pipe to /bin/sh -c Command
+	KindCommand = "command" // pipe to /bin/sh -c Command, or Shell
 	KindFile    = "file"    // append to a file in mbox format
 )
 
 // Job is one delivery, serialisable so that a helper process running as
 // the target user can execute it.
 type Job struct {
-	Kind      string   // KindMbox, KindMaildir, KindCommand or KindFile
-	Path      string   // mailbox, file or Maildir (ending in "/")
-	Command   string   // the shell command of KindCommand
+	Kind    string // KindMbox, KindMaildir, KindCommand or KindFile
+	Path    string // mailbox, file or Maildir (ending in "/")
+	Command string // the shell command of KindCommand
+	// Shell runs Command: the program and its arguments, Command being
+	// added as the last (local_command_shell); nil means /bin/sh -c.
+	Shell     []string
 	Env       []string // the command's environment
 	Sender    string   // envelope sender, "" for <>
 	Recipient string   // the address delivered to
 	User      string   // whose mailbox or privileges, for messages
 	Prepend   string   // header lines to prepend, each ending in "\n"
 	Home      string   // the command's working directory when it exists
+	// Dir, when set, is the command's working directory, which must exist
+	// (command_execution_directory); it takes the place of Home.
+	Dir string
 	// Mailbox locking: mailbox_delivery_lock methods, deliver_lock_attempts,
 	// deliver_lock_delay and stale_lock_time.
 	LockMethods  []string

@@ -89,6 +89,19 @@ type Config struct {
 	HomeMailbox        string
 	MailSpoolDirectory string // mail_spool_directory
 	MailboxCommand     string // mailbox_command, run by /bin/sh as the user
+	// CommandShell is local_command_shell split into words: the program
+	// that runs mailbox_command and |command deliveries, the command
+	// added as its last argument; nil means /bin/sh -c.
+	CommandShell []string
+	// CommandDir is command_execution_directory, its per-recipient $names
+	// ($home, $user, $recipient, ...) not yet expanded: the working
+	// directory of commands; "" means the home directory of the account
+	// whose rights a command has.
+	CommandDir string
+	// NoDeliveredTo holds the delivery contexts (command, file, forward)
+	// that prepend_delivered_header leaves out: those get no Delivered-To
+	// header. Mailbox and Maildir deliveries are "file".
+	NoDeliveredTo map[string]bool
 	// MailboxTransport is mailbox_transport ("lmtp:unix:private/dovecot-lmtp",
 	// "dovecot"): mailbox delivery is handed to that master.cf service,
 	// for known and unknown users alike; Delegate does it.

@@ -25,8 +25,6 @@ var unsupportedParams = map[string]bool{
 	"detect_8bit_encoding_header":         true,
 	"disable_mime_input_processing":       true,
 	"header_address_token_limit":          true,
-	"local_command_shell":                 true,
-	"prepend_delivered_header":            true,
 	"qmgr_message_recipient_limit":        true,
 	"resolve_numeric_domain":              true,
 	"smtpd_history_flush_threshold":       true,
