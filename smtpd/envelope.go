@@ -60,6 +60,15 @@ func (s *session) mail(ctx context.Context, arg string) reply.Reply {
 		s.tx = nil
 		return r
 	}
+	if s.srv.set.proxy != nil {
+		p, r := s.openProxy(ctx, "MAIL "+arg)
+		if !r.IsZero() {
+			s.tx = nil
+			s.logWhatsup("proxy-reject", restrict.Mail, "", r.String())
+			return r
+		}
+		tx.proxy = p
+	}
 	return reply.New(reply.CodeOK, reply.StatusSenderOK, "Ok")
 }
 
@@ -151,6 +160,17 @@ func (s *session) rcpt(ctx context.Context, arg string) reply.Reply {
 	// more checks, as in Postfix.
 	if !s.tx.discard {
 		if r := s.check(ctx, restrict.Rcpt, addr); !r.IsZero() {
+			return r
+		}
+	}
+	if p := s.tx.proxy; p != nil {
+		r, err := p.cmd("RCPT " + arg)
+		if err != nil {
+			s.srv.log.Warnf("proxy filter %s: %v", p.where, err)
+			return replyProxyError
+		}
+		if !r.Positive() {
+			s.logWhatsup("proxy-reject", restrict.Rcpt, addr, r.String())
 			return r
 		}
 	}

@@ -93,6 +93,10 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	if srv.milters, err = milters.Open(cfg, "smtpd_milters"); err != nil {
 		return nil, err
 	}
+	if len(srv.milters) > 0 && set.proxy != nil {
+		log.Warnf("smtpd_milters are not applied with smtpd_proxy_filter: the filter's own smtpd can apply them")
+		srv.milters = nil
+	}
 	if slices.Contains(set.receiveOverrides, "no_milters") {
 		srv.milters = nil // a content filter's reinjection service, say
 	}

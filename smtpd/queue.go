@@ -31,6 +31,8 @@ type queueSubmission struct {
 	discard bool
 	// spool keeps the content for smtpd_milters, before it goes to qmgr.
 	spool *milters.Spool
+	// proxy sends the content to smtpd_proxy_filter instead of qmgr.
+	proxy *proxyWriter
 }
 
 // cleanupTimeout bounds each exchange with qmgr; the commit that makes a
@@ -174,6 +176,9 @@ func (q *queueSubmission) Write(p []byte) (int, error) {
 		}
 		return len(p), nil
 	}
+	if q.proxy != nil {
+		return q.proxy.Write(p)
+	}
 	if _, err := q.body.Write(p); err != nil {
 		q.err = err
 	}
@@ -184,6 +189,9 @@ func (q *queueSubmission) Write(p []byte) (int, error) {
 func (q *queueSubmission) abort() {
 	if q.spool != nil {
 		q.spool.Close()
+	}
+	if q.proxy != nil {
+		q.proxy.p.close() // mid-content: the filter drops the message
 	}
 	if q.c != nil {
 		q.c.Close()

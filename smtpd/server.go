@@ -137,8 +137,15 @@ func (srv *Server) proxiedClient(conn net.Conn, c client) (client, bool) {
 	return client{name: "unknown", addr: h.Source.Addr().Unmap(), port: int(h.Source.Port())}, true
 }
 
+// clientOf is the client at the other end of conn. A unix-domain peer
+// (a before-queue filter handing mail back on a master.cf unix entry) is
+// localhost[127.0.0.1], as in Postfix, so that mynetworks and
+// smtpd_authorized_xforward_hosts can name it.
 func clientOf(conn net.Conn) client {
 	c := client{name: "unknown"}
+	if _, ok := conn.LocalAddr().(*net.UnixAddr); ok {
+		return client{name: "localhost", addr: netip.AddrFrom4([4]byte{127, 0, 0, 1})}
+	}
 	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
 		c.addr, c.port = ap.Addr().Unmap(), int(ap.Port())
 	}

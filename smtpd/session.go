@@ -57,6 +57,9 @@ type transaction struct {
 	filter, redirect string
 	// instance tells this transaction apart for policy servers.
 	instance string
+	// proxy is the conversation with smtpd_proxy_filter, which takes the
+	// transaction instead of the queue.
+	proxy *proxyConn
 }
 
 // session is one SMTP connection, from greeting to close.
@@ -148,6 +151,7 @@ func (s *session) serve(ctx context.Context) {
 	log := s.srv.log
 	log.Infof("connect from %s", s.client)
 	defer func() {
+		s.reset() // a transaction the client left: its filter or queue connection goes
 		log.Infof("disconnect from %s %s", s.client, s.counts)
 	}()
 	if s.tlsStarted(); s.closing { // implicit TLS (smtpd_tls_wrappermode)
@@ -345,6 +349,9 @@ func (s *session) reset() {
 // endTransaction forgets the transaction, and the XFORWARD attributes,
 // which last one transaction.
 func (s *session) endTransaction() {
+	if s.tx != nil && s.tx.proxy != nil {
+		s.tx.proxy.close()
+	}
 	s.tx = nil
 	s.fwd = nil
 }
@@ -420,7 +427,10 @@ func (s *session) extensions() []string {
 	if set.smtputf8 {
 		ext = append(ext, "SMTPUTF8")
 	}
-	ext = append(ext, "CHUNKING")
+	if set.proxy == nil {
+		// BDAT is not passed on to a before-queue filter.
+		ext = append(ext, "CHUNKING")
+	}
 	if s.xclientAllowed() {
 		ext = append(ext, xclientExtension)
 	}

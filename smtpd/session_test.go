@@ -381,7 +381,7 @@ func TestJunkCommandLimit(t *testing.T) {
 	c.cmd("NOOP", "250")
 	c.cmd("NOOP", "250") // error 1
 	c.cmd("RSET", "250") // error 2
-	c.send("NOOP\r\n") // error 3
+	c.send("NOOP\r\n")   // error 3
 	c.expect("250")
 	c.expect("421 4.7.0 mx.example.tst Error: too many errors")
 }

@@ -65,8 +65,14 @@ type settings struct {
 	// proxyProtocol is smtpd_upstream_proxy_protocol = haproxy: each
 	// connection starts with a PROXY header naming the real client,
 	// read within proxyTimeout (smtpd_upstream_proxy_timeout).
-	proxyProtocol    bool
-	proxyTimeout     time.Duration
+	proxyProtocol bool
+	proxyTimeout  time.Duration // smtpd_upstream_proxy_timeout
+	// proxy is smtpd_proxy_filter, the before-queue content filter (nil:
+	// none), with filterTimeout (smtpd_proxy_timeout) and proxyEhlo
+	// (smtpd_proxy_ehlo).
+	proxy            *proxyTarget
+	filterTimeout    time.Duration
+	proxyEhlo        string
 	myNetworks       *netlist.List
 	mxBackupNetworks *netlist.List       // permit_mx_backup_networks
 	ownAddrs         map[netip.Addr]bool // inet_interfaces and proxy_interfaces
@@ -203,6 +209,13 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 	}
 	if s.commandFilter, _, err = maps.OpenSpecList(cfg.Get("smtpd_command_filter"), opt); err != nil {
 		return s, fmt.Errorf("smtpd_command_filter: %w", err)
+	}
+	if s.proxy, err = parseProxyFilter(cfg.Get("smtpd_proxy_filter"), s.queueDir); err != nil {
+		return s, err
+	}
+	s.filterTimeout, s.proxyEhlo = cfg.Duration("smtpd_proxy_timeout"), cfg.Get("smtpd_proxy_ehlo")
+	if s.filterTimeout <= 0 {
+		s.filterTimeout = 100 * time.Second
 	}
 	return s, nil
 }

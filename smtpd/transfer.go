@@ -28,6 +28,9 @@ func (s *session) beforeContent(ctx context.Context) (*queueSubmission, reply.Re
 	if r := s.check(ctx, restrict.Data, ""); !r.IsZero() {
 		return nil, r
 	}
+	if s.tx.proxy != nil {
+		return s.proxyData()
+	}
 	if len(s.srv.milters) > 0 {
 		// The milters see the content first; qmgr gets it after them.
 		return &queueSubmission{spool: &milters.Spool{}}, reply.Reply{}
@@ -110,6 +113,9 @@ func (s *session) finish(ctx context.Context, q *queueSubmission) reply.Reply {
 		q.abort()
 		return replyDiscarded
 	}
+	if q.proxy != nil {
+		return s.proxyEnd(q.proxy)
+	}
 	if q.spool != nil {
 		var r reply.Reply
 		if q, r = s.filtered(q); !r.IsZero() {
@@ -154,6 +160,13 @@ func (s *session) bdat(ctx context.Context, arg string) reply.Reply {
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: BDAT count [LAST]")
 	}
 	last := len(fields) == 2
+	if s.srv.set.proxy != nil {
+		// CHUNKING is not offered with a before-queue filter (session.go).
+		if err := s.discard(n); err != nil {
+			return s.lostInChunk(err)
+		}
+		return replyNotRecognized
+	}
 	if s.tx == nil || s.tx.chunks == nil {
 		q, r := s.beforeContent(ctx)
 		if !r.IsZero() {

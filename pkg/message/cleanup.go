@@ -176,7 +176,7 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 	if opt.Local {
 		lw.putString(receivedLocal(&opt) + "\n")
 	} else {
-		lw.putString(receivedSMTP(&opt) + "\n")
+		lw.putString(ReceivedSMTP(&opt) + "\n")
 	}
 	for _, f := range keep {
 		lw.putString(f.text + "\n")

@@ -57,9 +57,11 @@ func receivedLocal(opt *CleanupOptions) string {
 		clean(opt.QueueID), FormatDate(opt.Now))
 }
 
-// receivedSMTP is the Received header of an SMTP submission, as Postfix's
-// smtpd writes it.
-func receivedSMTP(opt *CleanupOptions) string {
+// ReceivedSMTP is the Received header of an SMTP submission, as Postfix's
+// smtpd writes it, from opt's client, TLS, AuthenticatedSender, host,
+// mail name, protocol, queue id (left out when empty: smtpd in front of a
+// before-queue filter has none), recipient and time.
+func ReceivedSMTP(opt *CleanupOptions) string {
 	name := clean(opt.ClientName)
 	if name == "" {
 		name = "unknown"
@@ -84,8 +86,10 @@ func receivedSMTP(opt *CleanupOptions) string {
 	if opt.AuthenticatedSender != "" {
 		fmt.Fprintf(&b, "\n\t(Authenticated sender: %s)", clean(opt.AuthenticatedSender))
 	}
-	fmt.Fprintf(&b, "\n\tby %s (%s) with %s id %s",
-		clean(opt.MyHostname), clean(opt.MailName), proto, clean(opt.QueueID))
+	fmt.Fprintf(&b, "\n\tby %s (%s) with %s", clean(opt.MyHostname), clean(opt.MailName), proto)
+	if opt.QueueID != "" {
+		fmt.Fprintf(&b, " id %s", clean(opt.QueueID))
+	}
 	if opt.Recipient != "" {
 		fmt.Fprintf(&b, "\n\tfor <%s>", clean(opt.Recipient))
 	}

@@ -12,11 +12,11 @@ var xforwardOrder = []string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "
 // an SMTP command line (RFC 5321 section 4.5.3.1.4) with its CRLF.
 const xforwardLineMax = 510
 
-// xforwardCommands builds the XFORWARD commands for the attributes the
+// XforwardCommands builds the XFORWARD commands for the attributes the
 // server announced (its EHLO keyword's parameters): each value xtext
 // encoded, [UNAVAILABLE] for an empty one, as many commands as the line
 // length needs.
-func xforwardCommands(announced string, attrs map[string]string) []string {
+func XforwardCommands(announced string, attrs map[string]string) []string {
 	var cmds []string
 	line := "XFORWARD"
 	for _, name := range xforwardOrder {
@@ -54,7 +54,7 @@ func (t *txn) sendXforward(ctx context.Context) error {
 	if len(t.m.XForward) == 0 || !ok {
 		return nil
 	}
-	for _, c := range xforwardCommands(announced, t.m.XForward) {
+	for _, c := range XforwardCommands(announced, t.m.XForward) {
 		if len(c) > xforwardLineMax {
 			continue // a value too long to forward at all
 		}

@@ -7,7 +7,7 @@ import (
 
 func TestXforwardCommandsSplit(t *testing.T) {
 	long := strings.Repeat("a", 250)
-	cmds := xforwardCommands("NAME ADDR PROTO HELO IDENT SOURCE",
+	cmds := XforwardCommands("NAME ADDR PROTO HELO IDENT SOURCE",
 		map[string]string{"NAME": long + ".example", "ADDR": "192.0.2.1", "PROTO": "ESMTP", "HELO": long + ".helo", "IDENT": "ABC", "SOURCE": "REMOTE"})
 	if len(cmds) != 2 {
 		t.Fatalf("%d commands, want 2: %q", len(cmds), cmds)
@@ -20,10 +20,10 @@ func TestXforwardCommandsSplit(t *testing.T) {
 	if !strings.Contains(cmds[1], "HELO="+long+".helo IDENT=ABC SOURCE=REMOTE") {
 		t.Errorf("second command %q", cmds[1])
 	}
-	if got := xforwardCommands("name addr", map[string]string{"ADDR": "a=b+c"}); len(got) != 1 || got[0] != "XFORWARD ADDR=a+3Db+2Bc" {
+	if got := XforwardCommands("name addr", map[string]string{"ADDR": "a=b+c"}); len(got) != 1 || got[0] != "XFORWARD ADDR=a+3Db+2Bc" {
 		t.Errorf("xtext and case-blind keyword: %q", got)
 	}
-	if got := xforwardCommands("NAME", map[string]string{"ADDR": "192.0.2.1"}); got != nil {
+	if got := XforwardCommands("NAME", map[string]string{"ADDR": "192.0.2.1"}); got != nil {
 		t.Errorf("unannounced attribute sent: %q", got)
 	}
 }
