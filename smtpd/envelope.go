@@ -60,6 +60,10 @@ func (s *session) mail(ctx context.Context, arg string) reply.Reply {
 		s.tx = nil
 		return r
 	}
+	if r := s.milterMail(params); !r.IsZero() {
+		s.tx = nil
+		return r
+	}
 	if s.srv.set.proxy != nil {
 		p, r := s.openProxy(ctx, "MAIL "+arg)
 		if !r.IsZero() {
@@ -160,6 +164,9 @@ func (s *session) rcpt(ctx context.Context, arg string) reply.Reply {
 	// more checks, as in Postfix.
 	if !s.tx.discard {
 		if r := s.check(ctx, restrict.Rcpt, addr); !r.IsZero() {
+			return r
+		}
+		if r := s.milterRcpt(addr, params); !r.IsZero() {
 			return r
 		}
 	}

@@ -18,8 +18,9 @@ func TestMilterMacroDaemonName(t *testing.T) {
 	} {
 		var srv *Server
 		startServerWith(t, tt.extra, func(s *Server) { srv = s })
-		s := &session{srv: srv, tx: &transaction{sender: "a@example.org"}}
-		m := s.milterMacros()
+		s := &session{srv: srv, tx: &transaction{sender: "a@example.org"}, macros: milter.NewMacroBag()}
+		s.refreshMacros()
+		m := s.macros
 		if got := m.Get(milter.MacroDaemonName); got != tt.want {
 			t.Errorf("%q: {daemon_name} = %q, want %q", tt.extra, got, tt.want)
 		}

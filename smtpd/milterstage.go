@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"crypto/tls"
+	"strings"
 
 	"github.com/d--j/go-milter"
 	"github.com/tern-mta/tern/pkg/milters"
@@ -18,8 +19,12 @@ func (s *session) filtered(q *queueSubmission) (*queueSubmission, reply.Reply) {
 	if q.err != nil {
 		return nil, reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
 	}
-	client := milters.Client{Name: s.client.name, Helo: s.helo, Addr: s.client.addr, Port: uint16(s.client.port)}
-	msg, r := milters.Filter(s.srv.milters, client, s.tx.sender, s.tx.rcpts, q.spool, s.milterMacros(), s.srv.log.Warnf)
+	msg, err := milters.NewMessage(s.tx.sender, s.tx.rcpts, q.spool)
+	if err != nil {
+		return nil, reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
+	}
+	s.refreshMacros()
+	r := s.milt.Content(msg)
 	switch {
 	case !r.IsZero():
 		s.logWhatsup("milter-reject", restrict.EndOfData, "", r.String())
@@ -49,10 +54,86 @@ func (s *session) filtered(q *queueSubmission) (*queueSubmission, reply.Reply) {
 	return out, reply.Reply{}
 }
 
-// milterMacros are the Sendmail macros milters ask for: this host's name,
-// the service, the client, the TLS session and SASL login.
-func (s *session) milterMacros() milter.Macros {
-	m := milter.NewMacroBag()
+// startMilters starts the session's conversation with smtpd_milters: the
+// connection stage. A milter's refusal of the connection is the reply to
+// every later MAIL, RCPT and DATA.
+func (s *session) startMilters() {
+	if len(s.srv.milters) == 0 {
+		return
+	}
+	s.macros = milter.NewMacroBag()
+	s.refreshMacros()
+	c := milters.Client{Name: s.client.name, Addr: s.client.addr, Port: uint16(s.client.port)}
+	s.milt = milters.Start(s.srv.milters, c, s.macros, s.srv.log.Warnf)
+}
+
+// milterHelo is the HELO stage: the milters' refusal of the name, if any.
+func (s *session) milterHelo(name string) reply.Reply {
+	if s.milt == nil {
+		return reply.Reply{}
+	}
+	s.refreshMacros()
+	r := s.milt.Helo(name)
+	if !r.IsZero() {
+		s.logWhatsup("milter-reject", restrict.Helo, "", r.String())
+	}
+	return r
+}
+
+// milterMail is the MAIL stage of the transaction s.tx: a refusal, or a
+// discard, which applies to the transaction.
+func (s *session) milterMail(params []param) reply.Reply {
+	if s.milt == nil {
+		return reply.Reply{}
+	}
+	s.refreshMacros()
+	r, discard := s.milt.Mail(s.tx.sender, esmtpArgs(params))
+	return s.milterVerdict(restrict.Mail, "", r, discard)
+}
+
+// milterRcpt is the RCPT stage for recipient addr.
+func (s *session) milterRcpt(addr string, params []param) reply.Reply {
+	if s.milt == nil {
+		return reply.Reply{}
+	}
+	s.refreshMacros()
+	s.macros.Set(milter.MacroRcptAddr, addr)
+	r, discard := s.milt.Rcpt(addr, esmtpArgs(params))
+	return s.milterVerdict(restrict.Rcpt, addr, r, discard)
+}
+
+// milterVerdict logs and applies a milter stage's outcome, as Postfix
+// logs them ("NOQUEUE: milter-reject: RCPT from ...").
+func (s *session) milterVerdict(stage restrict.Stage, rcpt string, r reply.Reply, discard bool) reply.Reply {
+	if !r.IsZero() {
+		s.logWhatsup("milter-reject", stage, rcpt, r.String())
+		return r
+	}
+	if discard && !s.tx.discard {
+		s.tx.discard = true
+		s.logWhatsup("milter-discard", stage, rcpt, "milter triggers DISCARD action")
+	}
+	return reply.Reply{}
+}
+
+// esmtpArgs writes ESMTP parameters back as the client gave them.
+func esmtpArgs(params []param) string {
+	words := make([]string, 0, len(params))
+	for _, p := range params {
+		w := p.key
+		if p.has {
+			w += "=" + p.value
+		}
+		words = append(words, w)
+	}
+	return strings.Join(words, " ")
+}
+
+// refreshMacros brings the session's milter macros up to date: this
+// host's name, the service, the SASL login, the TLS session and the
+// sender, as the milters may ask for them at the next stage.
+func (s *session) refreshMacros() {
+	m := s.macros
 	m.Set(milter.MacroMTAFQDN, s.srv.set.hostname)
 	m.Set(milter.MacroDaemonName, s.srv.set.milterDaemonName)
 	m.Set("v", s.srv.set.milterVersion)
@@ -64,6 +145,7 @@ func (s *session) milterMacros() milter.Macros {
 		m.Set(milter.MacroTlsVersion, tlsconf.Name(s.tls.Version))
 		m.Set(milter.MacroCipher, tls.CipherSuiteName(s.tls.CipherSuite))
 	}
-	m.Set(milter.MacroMailAddr, s.tx.sender)
-	return m
+	if s.tx != nil {
+		m.Set(milter.MacroMailAddr, s.tx.sender)
+	}
 }

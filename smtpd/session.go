@@ -14,7 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/d--j/go-milter"
 	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/smtpd/restrict"
 )
@@ -81,11 +83,15 @@ type session struct {
 	authMech string
 	tx       *transaction
 	fwd      *forwarded // XFORWARD attributes for the next transaction; nil: none
-	errors   int
-	junk     int // junk commands (NOOP, VRFY, ETRN, RSET) since mail was last queued
-	counts   commandCounts
-	last     string // the last command verb, for "lost connection after X"
-	closing  bool
+	// milt is the conversation with smtpd_milters (nil: none), and
+	// macros the Sendmail macros it reads at each stage.
+	milt    *milters.Conversation
+	macros  *milter.MacroBag
+	errors  int
+	junk    int // junk commands (NOOP, VRFY, ETRN, RSET) since mail was last queued
+	counts  commandCounts
+	last    string // the last command verb, for "lost connection after X"
+	closing bool
 	// connReject is a client restriction's reject under
 	// smtpd_delay_reject = no: every later command gets it.
 	connReject reply.Reply
@@ -152,6 +158,9 @@ func (s *session) serve(ctx context.Context) {
 	log.Infof("connect from %s", s.client)
 	defer func() {
 		s.reset() // a transaction the client left: its filter or queue connection goes
+		if s.milt != nil {
+			s.milt.Close()
+		}
 		log.Infof("disconnect from %s %s", s.client, s.counts)
 	}()
 	if s.tlsStarted(); s.closing { // implicit TLS (smtpd_tls_wrappermode)
@@ -165,6 +174,7 @@ func (s *session) serve(ctx context.Context) {
 	if r := s.check(ctx, restrict.Connect, ""); !r.IsZero() {
 		s.connReject = r
 	}
+	s.startMilters()
 	s.send(reply.Reply{Code: reply.CodeReady, Text: s.srv.set.banner})
 	// On stop, a client waiting between commands is told at once; one in
 	// the middle of a command or of DATA is left to finish it.
@@ -352,6 +362,9 @@ func (s *session) endTransaction() {
 	if s.tx != nil && s.tx.proxy != nil {
 		s.tx.proxy.close()
 	}
+	if s.milt != nil {
+		s.milt.EndTransaction()
+	}
 	s.tx = nil
 	s.fwd = nil
 }
@@ -393,6 +406,9 @@ func (s *session) hello(ctx context.Context, arg string, esmtp bool) reply.Reply
 	s.reset()
 	s.helo, s.esmtp = arg, esmtp
 	if r := s.check(ctx, restrict.Helo, ""); !r.IsZero() {
+		return r
+	}
+	if r := s.milterHelo(arg); !r.IsZero() {
 		return r
 	}
 	if !esmtp {

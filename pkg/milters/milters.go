@@ -1,11 +1,12 @@
 // Package milters asks mail filters that speak Sendmail's milter protocol
 // (Postfix's smtpd_milters and non_smtpd_milters) about a message, with
-// github.com/d--j/go-milter's client. tern talks to them once a message's
-// content is in: the caller keeps the content in a Spool, and Filter
-// replays the connection, HELO, MAIL FROM and RCPT TO stages to each
-// milter in turn, sends the header and body, and applies the milter's
-// decision and changes to a Message, which the caller then queues. A
-// milter's rejection of any stage rejects the message.
+// github.com/d--j/go-milter's client. smtpd holds a Conversation (live.go)
+// with them through an SMTP session, each stage as its command comes.
+// For mail from sendmail, Filter replays the connection, HELO, MAIL FROM
+// and RCPT TO stages to each milter in turn once the content is in. Both
+// keep the content in a Spool, send the header and body, and apply the
+// milters' decisions and changes to a Message, which the caller then
+// queues.
 package milters
 
 import (
@@ -194,6 +195,16 @@ type Message struct {
 	Discard bool // a milter discarded it
 }
 
+// NewMessage is the message in sp, sent by sender to rcpts, as milters
+// are to see it.
+func NewMessage(sender string, rcpts []envelope.Recipient, sp *Spool) (*Message, error) {
+	header, offset, err := ParseHeader(sp.Reader(0))
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Sender: sender, Rcpts: rcpts, Header: header, Spool: sp, offset: offset}, nil
+}
+
 // body returns a fresh reader over the body.
 func (msg *Message) body() io.Reader {
 	if msg.newBody != nil {
@@ -262,7 +273,23 @@ func (m *Conf) Run(c Client, msg *Message, macros milter.Macros) (reply.Reply, e
 	for _, rc := range msg.Rcpts {
 		steps = append(steps, func() (*milter.Action, error) { return cs.Rcpt("<"+rc.Address+">", "") })
 	}
-	steps = append(steps, cs.DataStart)
+	for _, step := range steps {
+		act, err := step()
+		if err != nil {
+			return reply.Reply{}, err
+		}
+		if done, r := m.decide(act, msg); done {
+			return r, nil
+		}
+	}
+	return m.content(cs, msg)
+}
+
+// content shows msg's header and body to the milter of cs, whose
+// envelope stages are done, and applies its answer: a rejection, or the
+// zero reply. The session is then ready for another message.
+func (m *Conf) content(cs *milter.ClientSession, msg *Message) (reply.Reply, error) {
+	steps := []func() (*milter.Action, error){cs.DataStart}
 	for _, h := range msg.Header {
 		steps = append(steps, func() (*milter.Action, error) { return cs.HeaderField(h.name, h.value, nil) })
 	}
@@ -273,6 +300,7 @@ func (m *Conf) Run(c Client, msg *Message, macros milter.Macros) (reply.Reply, e
 			return reply.Reply{}, err
 		}
 		if done, r := m.decide(act, msg); done {
+			_ = cs.Abort(nil) // no end of message follows: reset the session
 			return r, nil
 		}
 	}
@@ -409,11 +437,10 @@ func (msg *Message) Write(w io.Writer) error {
 // or the rejection to give. A milter that fails gets its default action;
 // warn receives the failure.
 func Filter(list []*Conf, c Client, sender string, rcpts []envelope.Recipient, sp *Spool, macros milter.Macros, warn func(format string, args ...any)) (*Message, reply.Reply) {
-	header, offset, err := ParseHeader(sp.Reader(0))
+	msg, err := NewMessage(sender, rcpts, sp)
 	if err != nil {
 		return nil, reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
 	}
-	msg := &Message{Sender: sender, Rcpts: rcpts, Header: header, Spool: sp, offset: offset}
 	for _, m := range list {
 		r, err := m.Run(c, msg, macros)
 		if err != nil {
