@@ -135,6 +135,12 @@ func (s *session) rcpt(ctx context.Context, arg string) reply.Reply {
 		return reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: RCPT after BDAT")
 	}
 	if len(s.tx.rcpts) >= s.srv.set.recipientLimit {
+		// RFC 5321 section 4.5.3.1.8: the client sends the rest in
+		// another transaction. As in Postfix, only the recipients past
+		// smtpd_recipient_overshoot_limit more count as errors, so that
+		// a list server is not cut off before its DATA.
+		s.tx.overshoot++
+		s.notAnError = s.tx.overshoot <= s.srv.set.overshootLimit
 		return reply.New(reply.CodeInsufficient, reply.StatusTempTooMany, "Error: too many recipients")
 	}
 	if r := s.srv.checkRecipientRate(s); !r.IsZero() {

@@ -59,6 +59,8 @@ type transaction struct {
 	filter, redirect string
 	// instance tells this transaction apart for policy servers.
 	instance string
+	// overshoot counts the recipients refused past smtpd_recipient_limit.
+	overshoot int
 	// proxy is the conversation with smtpd_proxy_filter, which takes the
 	// transaction instead of the queue.
 	proxy *proxyConn
@@ -85,13 +87,16 @@ type session struct {
 	fwd      *forwarded // XFORWARD attributes for the next transaction; nil: none
 	// milt is the conversation with smtpd_milters (nil: none), and
 	// macros the Sendmail macros it reads at each stage.
-	milt    *milters.Conversation
-	macros  *milter.MacroBag
-	errors  int
-	junk    int // junk commands (NOOP, VRFY, ETRN, RSET) since mail was last queued
-	counts  commandCounts
-	last    string // the last command verb, for "lost connection after X"
-	closing bool
+	milt   *milters.Conversation
+	macros *milter.MacroBag
+	errors int
+	junk   int // junk commands (NOOP, VRFY, ETRN, RSET) since mail was last queued
+	// notAnError keeps the next refusal out of the error count: one of the
+	// first smtpd_recipient_overshoot_limit recipients past the limit.
+	notAnError bool
+	counts     commandCounts
+	last       string // the last command verb, for "lost connection after X"
+	closing    bool
 	// connReject is a client restriction's reject under
 	// smtpd_delay_reject = no: every later command gets it.
 	connReject reply.Reply
@@ -121,10 +126,14 @@ func newSession(srv *Server, conn net.Conn, c client) *session {
 func (s *session) send(r reply.Reply) {
 	if r.Permanent() || r.Temporary() {
 		r.Text += s.rejectFooter()
-		s.errors++
-		if s.errors > s.srv.set.softErrorLimit && s.srv.set.errorSleep > 0 {
-			_ = s.bw.Flush()
-			time.Sleep(s.srv.set.errorSleep)
+		if s.notAnError {
+			s.notAnError = false
+		} else {
+			s.errors++
+			if s.errors > s.srv.set.softErrorLimit && s.srv.set.errorSleep > 0 {
+				_ = s.bw.Flush()
+				time.Sleep(s.srv.set.errorSleep)
+			}
 		}
 	}
 	_, _ = s.bw.WriteString(r.Lines(true))

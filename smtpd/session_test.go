@@ -386,6 +386,36 @@ func TestJunkCommandLimit(t *testing.T) {
 	c.expect("421 4.7.0 mx.example.tst Error: too many errors")
 }
 
+// TestRecipientOvershootNotErrors: every recipient past
+// smtpd_recipient_limit counted as an error, so with the default hard
+// error limit (20) a list server sending 21 recipients too many was cut
+// off before DATA and its message lost for all. As in Postfix, only the
+// recipients past smtpd_recipient_overshoot_limit more count.
+func TestRecipientOvershootNotErrors(t *testing.T) {
+	ts := startServer(t, "smtpd_recipient_limit = 2\nsmtpd_recipient_overshoot_limit = 30\nsmtpd_hard_error_limit = 5")
+	c := ts.dial(t)
+	c.cmd("EHLO client.example.tst", "250")
+	c.cmd("MAIL FROM:<list@b.tst>", "250")
+	c.cmd("RCPT TO:<a@example.tst>", "250")
+	c.cmd("RCPT TO:<b@example.tst>", "250")
+	for i := range 30 {
+		c.cmd(fmt.Sprintf("RCPT TO:<x%d@example.tst>", i), "452 4.5.3 Error: too many recipients")
+	}
+	c.cmd("DATA", "354")
+	c.cmd("Subject: x\r\n\r\nbody\r\n.", "250 2.0.0 Ok: queued")
+	// Past the overshoot limit they count again: the hard limit applies.
+	c.cmd("MAIL FROM:<list@b.tst>", "250")
+	for i := range 32 {
+		c.cmd(fmt.Sprintf("RCPT TO:<y%d@example.tst>", i), "")
+	}
+	for range 4 {
+		c.cmd("RCPT TO:<z@example.tst>", "452")
+	}
+	c.send("RCPT TO:<z@example.tst>\r\n")
+	c.expect("452")
+	c.expect("421 4.7.0 mx.example.tst Error: too many errors")
+}
+
 // TestNoopCommands: smtpd_noop_commands are answered 250 whatever their
 // arguments, and count as junk.
 func TestNoopCommands(t *testing.T) {

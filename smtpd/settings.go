@@ -32,6 +32,7 @@ type settings struct {
 	smtputf8                        bool
 	sizeLimit                       int64
 	recipientLimit                  int
+	overshootLimit                  int // smtpd_recipient_overshoot_limit
 	lineLimit                       int
 	timeout                         time.Duration
 	starttlsTimeout                 time.Duration
@@ -105,6 +106,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		smtputf8:          cfg.Bool("smtputf8_enable"),
 		sizeLimit:         cfg.Int64("message_size_limit"),
 		recipientLimit:    cfg.Int("smtpd_recipient_limit"),
+		overshootLimit:    cfg.Int("smtpd_recipient_overshoot_limit"),
 		lineLimit:         cfg.Int("line_length_limit"),
 		timeout:           cfg.Duration("smtpd_timeout"),
 		starttlsTimeout:   cfg.Duration("smtpd_starttls_timeout"),

@@ -28,7 +28,6 @@ var unsupportedParams = map[string]bool{
 	"qmgr_message_recipient_limit":        true,
 	"resolve_numeric_domain":              true,
 	"smtpd_history_flush_threshold":       true,
-	"smtpd_recipient_overshoot_limit":     true,
 	"smtpd_sasl_local_domain":             true,
 	"smtputf8_autodetect_classes":         true,
 	"transport_retry_time":                true,
