@@ -14,6 +14,9 @@ import (
 	"github.com/tern-mta/tern/internal/testutil"
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/maillog"
+	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/peerlist"
 	"github.com/tern-mta/tern/smtp/client"
 	"github.com/tern-mta/tern/smtp/mx"
 	"github.com/tern-mta/tern/smtp/mx/mxtest"
@@ -358,5 +361,37 @@ func TestCachedSessionSendsNoRsetBetweenMessages(t *testing.T) {
 			t.Errorf("message %d to %s: %v, %d RSET, %d connections; want %v, %d RSET, 1 connection",
 				i+1, st.rcpt, res[0].Status, rsets, conns, st.want, st.wantRsets)
 		}
+	}
+}
+
+// TestDebugPeerListTrace: debug_peer_list was a known name that nothing
+// read. The conversation with a listed server is now logged command by
+// command and reply line by reply line, as Postfix's verbose smtp logs
+// it, without the message content.
+func TestDebugPeerListTrace(t *testing.T) {
+	a1, _, port := listenPair(t)
+	(&fakeMX{greeting: "220 fake ESMTP", rcpt: map[string]string{"u@dest.tst": "250 2.1.5 ok"}}).serve(t, a1)
+	dns := mxtest.NewServer(t, "")
+	a := testAgent(t, dns.Addr(), port)
+	var log testutil.SyncBuffer
+	a.log = maillog.NewWriter(&log, "tern/smtp")
+	var err error
+	if a.set.debugPeers, err = peerlist.New("debug_peer_list", []string{"127.0.0.0/8"}, false, maps.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	res := a.Deliver(context.Background(), request("[127.0.0.1]", "u@dest.tst"))
+	if res[0].Status != agent.OK {
+		t.Fatalf("delivery: %+v", res[0])
+	}
+	got := log.String()
+	peer := fmt.Sprintf("127.0.0.1[127.0.0.1]:%d", port)
+	for _, want := range []string{"< " + peer + ": 220 fake ESMTP", "> " + peer + ": EHLO client.example",
+		"> " + peer + ": MAIL FROM:<s@example.org>", "> " + peer + ": RCPT TO:<u@dest.tst>", "> " + peer + ": ."} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in the log:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "hello") {
+		t.Errorf("the message content was logged:\n%s", got)
 	}
 }

@@ -5,12 +5,15 @@ import (
 	"crypto/x509"
 	"fmt"
 	"hash"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/peerlist"
 	"github.com/tern-mta/tern/pkg/rewrite"
 	"github.com/tern-mta/tern/pkg/sasl"
 	"github.com/tern-mta/tern/pkg/tlsconf"
@@ -61,11 +64,12 @@ type settings struct {
 	// takes the mail, defers it; otherwise the mail bounces at once.
 	heloUnlessESMTP bool
 	skip5xxGreeting bool
-	authPolicy      sasl.Policy // smtp_sasl_security_options
-	authTLSPolicy   sasl.Policy // smtp_sasl_tls_security_options
-	authMechs       []string    // smtp_sasl_mechanism_filter, upper case; nil: any
-	noDowngrade     bool        // disable_mime_output_conversion
-	noteStartTLS    bool        // smtp_tls_note_starttls_offer
+	debugPeers      *peerlist.List // debug_peer_list: servers whose conversation is logged
+	authPolicy      sasl.Policy    // smtp_sasl_security_options
+	authTLSPolicy   sasl.Policy    // smtp_sasl_tls_security_options
+	authMechs       []string       // smtp_sasl_mechanism_filter, upper case; nil: any
+	noDowngrade     bool           // disable_mime_output_conversion
+	noteStartTLS    bool           // smtp_tls_note_starttls_offer
 	lineLimit       int
 	// dnsLevel is smtp_dns_support_level (or disable_dns_lookups):
 	// "disabled", "enabled" or "dnssec".
@@ -145,6 +149,10 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		return s, err
 	}
 	s.suites, s.mandatorySuites = clientSuites(cfg)
+	parent := slices.Contains(cfg.List("parent_domain_matches_subdomains"), "debug_peer_list")
+	if s.debugPeers, err = peerlist.New("debug_peer_list", cfg.List("debug_peer_list"), parent, maps.Options{}); err != nil {
+		return s, err
+	}
 	for _, m := range cfg.List("smtp_sasl_mechanism_filter") {
 		if strings.Contains(m, ":") {
 			return s, fmt.Errorf("smtp_sasl_mechanism_filter: %s: tern takes mechanism names, not tables", m)
@@ -297,7 +305,30 @@ func (a *Agent) sessionOptions(dest destination, t target) (client.Options, erro
 	}
 	opt.TLSConfig = a.levelConfig(opt.TLSLevel, dest, t, matches)
 	opt.Auth = dest.auth
+	opt.Trace = a.trace(t)
 	return opt, nil
+}
+
+// trace is the conversation log of a server in debug_peer_list, as
+// Postfix's verbose smtp writes it ("> mx.example.com[192.0.2.1]:25: EHLO
+// ..."); nil for other servers.
+func (a *Agent) trace(t target) func(dir byte, line string) {
+	if a.set.debugPeers == nil || a.log == nil {
+		return nil
+	}
+	var addr netip.Addr
+	if ap, err := netip.ParseAddrPort(t.addr); err == nil {
+		addr = ap.Addr()
+	}
+	ok, err := a.set.debugPeers.Match(t.name, addr)
+	if err != nil {
+		a.log.Warnf("debug_peer_list: %v", err)
+	}
+	if !ok {
+		return nil
+	}
+	peer := t.peer()
+	return func(dir byte, line string) { a.log.Infof("%c %s: %s", dir, peer, line) }
 }
 
 // levelConfig is the TLS configuration of a level for server t; nil for

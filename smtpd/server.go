@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -318,4 +319,29 @@ func (a *anvil) event(addr netip.Addr, e event) int {
 	c := a.entry(addr)
 	c.events[e]++
 	return c.events[e]
+}
+
+// debugPeer reports whether c is in debug_peer_list, whose sessions are
+// logged command by command and reply by reply.
+func (srv *Server) debugPeer(c client) bool {
+	ok, err := srv.set.debugPeers.Match(c.name, c.addr)
+	if err != nil {
+		srv.log.Warnf("debug_peer_list: %v", err)
+	}
+	return ok
+}
+
+// debugLine is a command as the debug log shows it: an AUTH initial
+// response, which holds the password, is left out.
+func debugLine(line string, tooLong bool) string {
+	if tooLong {
+		return "(a line over line_length_limit)"
+	}
+	if verb, rest, _ := strings.Cut(line, " "); strings.EqualFold(verb, "AUTH") {
+		mech, _, hasResponse := strings.Cut(rest, " ")
+		if hasResponse {
+			return verb + " " + mech + " ********"
+		}
+	}
+	return line
 }

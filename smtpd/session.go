@@ -94,9 +94,11 @@ type session struct {
 	// notAnError keeps the next refusal out of the error count: one of the
 	// first smtpd_recipient_overshoot_limit recipients past the limit.
 	notAnError bool
-	counts     commandCounts
-	last       string // the last command verb, for "lost connection after X"
-	closing    bool
+	// debug logs the conversation: the client is in debug_peer_list.
+	debug   bool
+	counts  commandCounts
+	last    string // the last command verb, for "lost connection after X"
+	closing bool
 	// connReject is a client restriction's reject under
 	// smtpd_delay_reject = no: every later command gets it.
 	connReject reply.Reply
@@ -136,7 +138,13 @@ func (s *session) send(r reply.Reply) {
 			}
 		}
 	}
-	_, _ = s.bw.WriteString(r.Lines(true))
+	lines := r.Lines(true)
+	if s.debug {
+		for _, l := range strings.SplitAfter(strings.TrimSuffix(lines, "\r\n"), "\r\n") {
+			s.srv.log.Infof("> %s: %s", s.client, strings.TrimSuffix(l, "\r\n"))
+		}
+	}
+	_, _ = s.bw.WriteString(lines)
 }
 
 func (s *session) flush() error {
@@ -165,6 +173,7 @@ func (s *session) deadline() {
 func (s *session) serve(ctx context.Context) {
 	log := s.srv.log
 	log.Infof("connect from %s", s.client)
+	s.debug = s.srv.debugPeer(s.client)
 	defer func() {
 		s.reset() // a transaction the client left: its filter or queue connection goes
 		if s.milt != nil {
@@ -217,6 +226,9 @@ func (s *session) serve(ctx context.Context) {
 			}
 			s.lost(err)
 			return
+		}
+		if s.debug {
+			log.Infof("< %s: %s", s.client, debugLine(line, tooLong))
 		}
 		switch {
 		case tooLong:

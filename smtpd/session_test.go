@@ -563,3 +563,33 @@ func TestStopTellsIdleClients(t *testing.T) {
 		t.Errorf("the idle client was told after %v", d)
 	}
 }
+
+// TestDebugPeerList: debug_peer_list was a known name that nothing read.
+// A listed client's session is now logged command by command and reply
+// by reply, as Postfix's verbose smtpd logs it, without the password of
+// an AUTH command; other clients' sessions are not.
+func TestDebugPeerList(t *testing.T) {
+	ts := startServer(t, "debug_peer_list = 192.0.2.0/24, 127.0.0.1")
+	c := ts.dial(t)
+	c.cmd("EHLO client.example.tst", "250")
+	c.cmd("AUTH PLAIN AGJvYgBzZWNyZXQ=", "5")
+	c.cmd("QUIT", "221")
+	waitLog(t, ts, "disconnect from")
+	log := ts.log.String()
+	for _, want := range []string{"< unknown[127.0.0.1]: EHLO client.example.tst", "> unknown[127.0.0.1]: 250-mx.example.tst",
+		"> unknown[127.0.0.1]: 220 mx.example.tst ESMTP", "< unknown[127.0.0.1]: AUTH PLAIN ********", "> unknown[127.0.0.1]: 221 2.0.0 Bye"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("no %q in the log:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "AGJvYgBzZWNyZXQ=") {
+		t.Errorf("the AUTH response was logged:\n%s", log)
+	}
+	quiet := startServer(t, "debug_peer_list = 192.0.2.0/24")
+	c = quiet.dial(t)
+	c.cmd("QUIT", "221")
+	waitLog(t, quiet, "disconnect from")
+	if strings.Contains(quiet.log.String(), "< unknown") {
+		t.Errorf("an unlisted client's session was logged:\n%s", quiet.log.String())
+	}
+}

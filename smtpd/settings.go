@@ -11,6 +11,7 @@ import (
 	"github.com/tern-mta/tern/pkg/domainlist"
 	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/netlist"
+	"github.com/tern-mta/tern/pkg/peerlist"
 	"github.com/tern-mta/tern/pkg/sasl"
 )
 
@@ -39,6 +40,7 @@ type settings struct {
 	softErrorLimit                  int
 	hardErrorLimit                  int
 	junkLimit                       int             // smtpd_junk_command_limit
+	debugPeers                      *peerlist.List  // debug_peer_list: clients whose conversation is logged
 	noopCommands                    map[string]bool // smtpd_noop_commands, upper case
 	errorSleep                      time.Duration
 	bareLF                          bareLFPolicy
@@ -198,7 +200,11 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 			return s, err
 		}
 	}
-	parent := slices.Contains(cfg.List("parent_domain_matches_subdomains"), "fast_flush_domains")
+	parents := cfg.List("parent_domain_matches_subdomains")
+	if s.debugPeers, err = peerlist.New("debug_peer_list", cfg.List("debug_peer_list"), slices.Contains(parents, "debug_peer_list"), opt); err != nil {
+		return s, err
+	}
+	parent := slices.Contains(parents, "fast_flush_domains")
 	if s.fastFlush, err = domainlist.New("fast_flush_domains", cfg.List("fast_flush_domains"), parent, opt); err != nil {
 		return s, err
 	}

@@ -17,7 +17,6 @@ var unsupportedParams = map[string]bool{
 	// default would be ignored silently without this list.
 	"authorized_verp_clients":             true,
 	"debug_peer_level":                    true,
-	"debug_peer_list":                     true,
 	"debugger_command":                    true,
 	"default_extra_recipient_limit":       true,
 	"default_recipient_limit":             true,
@@ -110,6 +109,7 @@ var notNeeded = map[string]string{
 	"proxy_read_maps":             "proxy_read_maps is not used: tern has no proxymap, its daemons open proxy: tables themselves",
 	"proxy_write_maps":            "proxy_write_maps is not used: tern has no proxymap, its daemons open proxy: tables themselves",
 	"address_verify_map":          "address_verify_map is not used: tern keeps address verification results in memory, as Postfix does with an empty address_verify_map",
+	"debug_peer_level":            "debug_peer_level is not used: tern logs the whole conversation of a debug_peer_list peer, whatever the level",
 }
 
 // unsupportedText is the warning for an unsupported setting of name.

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -102,6 +103,10 @@ type Options struct {
 	// HeloUnlessESMTP sends HELO instead of EHLO when the greeting does
 	// not contain "ESMTP" (Postfix's smtp_always_send_ehlo = no).
 	HeloUnlessESMTP bool
+	// Trace, when set, gets each command sent (dir '>') and each reply
+	// line received (dir '<'), not the message content, and AUTH
+	// responses starred out: debug_peer_list's conversation log.
+	Trace func(dir byte, line string)
 	// TLSLevel is Postfix's smtp_tls_security_level; "" means none.
 	TLSLevel TLSLevel
 	// TLSConfig is used as given (cloned) when set; ServerName defaults to
@@ -384,7 +389,30 @@ func (s *Session) cmd(ctx context.Context, stage string, timeout time.Duration, 
 		s.shutdown()
 		return response{}, s.ioError(ctx, stage, err)
 	}
+	s.trace('>', traceCommand(stage, line))
 	return s.readArmed(ctx, stage)
+}
+
+// trace passes a line of the conversation to Options.Trace.
+func (s *Session) trace(dir byte, line string) {
+	if s.opt.Trace != nil {
+		s.opt.Trace(dir, line)
+	}
+}
+
+// traceCommand is a command as the trace shows it: AUTH initial and
+// continued responses, which hold the password, are starred out.
+func traceCommand(stage, line string) string {
+	if stage != StageAuth {
+		return line
+	}
+	if verb, rest, _ := strings.Cut(line, " "); strings.EqualFold(verb, "AUTH") {
+		if mech, _, ok := strings.Cut(rest, " "); ok {
+			return verb + " " + mech + " ********"
+		}
+		return line
+	}
+	return "********"
 }
 
 // read waits up to timeout for a reply.
@@ -401,6 +429,15 @@ func (s *Session) readArmed(ctx context.Context, stage string) (response, error)
 	if err != nil {
 		s.shutdown()
 		return response{}, s.ioError(ctx, stage, err)
+	}
+	if s.opt.Trace != nil {
+		for i, l := range r.lines {
+			sep := "-"
+			if i == len(r.lines)-1 {
+				sep = " "
+			}
+			s.trace('<', strconv.Itoa(r.Code)+sep+l)
+		}
 	}
 	if r.Code == 421 {
 		s.shutdown()

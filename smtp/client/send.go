@@ -294,6 +294,11 @@ func (t *txn) pipelined(ctx context.Context) error {
 		}
 	}
 	batch.WriteString("DATA\r\n")
+	if s.opt.Trace != nil {
+		for _, l := range strings.Split(strings.TrimSuffix(batch.String(), "\r\n"), "\r\n") {
+			s.trace('>', l)
+		}
+	}
 	if err := s.arm(ctx, s.to.Mail); err != nil {
 		s.shutdown()
 		return s.ioError(ctx, StageMail, err)
@@ -424,6 +429,7 @@ func (t *txn) content(ctx context.Context) error {
 	if err == nil {
 		w.WriteString(".\r\n")
 		err = w.Flush()
+		s.trace('>', ".")
 	}
 	s.releaseContent()
 	if err != nil {
