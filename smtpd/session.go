@@ -103,7 +103,9 @@ type session struct {
 	// smtpd_delay_reject = no: every later command gets it.
 	connReject reply.Reply
 	pipelined  bool
-	policy     *restrict.Session // nil: no restrictions (tests)
+	// pipeliningOK: the client said EHLO and was offered PIPELINING.
+	pipeliningOK bool
+	policy       *restrict.Session // nil: no restrictions (tests)
 	// waiting is set while the session waits for a command; stopping
 	// once smtpd stops. Together they let a stop interrupt only an idle
 	// wait.
@@ -295,6 +297,10 @@ func (s *session) command(ctx context.Context, line string) {
 		return
 	}
 	s.last = cmd.verb
+	if s.unauthPipelining(cmd.verb) && s.pipeliningViolation(cmd.verb) {
+		s.counts.add(strings.ToLower(cmd.verb), false)
+		return
+	}
 	switch cmd.verb {
 	case "NOOP", "VRFY", "ETRN", "RSET":
 		s.countJunk()
@@ -433,9 +439,12 @@ func (s *session) hello(ctx context.Context, arg string, esmtp bool) reply.Reply
 		return r
 	}
 	if !esmtp {
+		s.pipeliningOK = false
 		return reply.New(reply.CodeOK, "", "%s", s.srv.set.hostname)
 	}
-	return reply.Reply{Code: reply.CodeOK, Text: strings.Join(append([]string{s.srv.set.hostname}, s.extensions()...), "\n")}
+	ext := s.extensions()
+	s.pipeliningOK = slices.Contains(ext, "PIPELINING")
+	return reply.Reply{Code: reply.CodeOK, Text: strings.Join(append([]string{s.srv.set.hostname}, ext...), "\n")}
 }
 
 // extensions lists the EHLO keywords this session offers.

@@ -52,12 +52,6 @@ func (s *session) data(ctx context.Context, arg string) reply.Reply {
 	if s.tx != nil && s.tx.chunks != nil {
 		return reply.New(reply.CodeBadSequence, reply.StatusBadCommand, "Error: DATA after BDAT")
 	}
-	if s.br.Buffered() > 0 {
-		// RFC 2920 section 3.1: DATA ends a pipelined group; the client
-		// must wait for 354.
-		s.pipelined = true
-		s.srv.log.Infof("improper command pipelining after DATA from %s", s.client)
-	}
 	q, r := s.beforeContent(ctx)
 	if !r.IsZero() {
 		return r

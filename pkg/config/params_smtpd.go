@@ -55,6 +55,7 @@ var smtpdParams = []Param{
 	{"smtpd_end_of_data_restrictions", "", typeList, "smtpd restrictions applied after the message content."},
 	{"smtpd_error_sleep_time", "1s", typeTimeS, "smtpd delay before replying to a client error."},
 	{"smtpd_etrn_restrictions", "", typeList, "smtpd restrictions applied to the ETRN command."},
+	{"smtpd_forbid_unauth_pipelining", "yes", typeBool, "Disconnect a client that sends commands ahead of time where RFC 2920 does not allow it (554 5.5.0). Postfix 3.9's default."},
 	{"smtpd_forbid_bare_newline", "normalize", typeString, "A line ending in a bare LF: normalize (taken as CRLF, but only CRLF.CRLF ends DATA), reject (550 5.5.2 and no mail), or no (as normalize). Postfix 3.9's default."},
 	{"smtpd_forbid_bare_newline_exclusions", "$mynetworks", typeMapList, "Clients exempt from smtpd_forbid_bare_newline = reject."},
 	{"smtpd_forbid_bare_newline_reject_code", "550", typeInt, "smtpd reply code when smtpd_forbid_bare_newline = reject refuses a line."},
