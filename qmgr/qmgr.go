@@ -66,6 +66,7 @@ type settings struct {
 	delayWarning           time.Duration
 	hopcountLimit          int
 	headerSizeLimit        int
+	dropHeaders            map[string]bool // message_drop_headers, lower case
 	messageSizeLimit       int64
 	bounceSizeLimit        int64 // bounce_size_limit
 	doubleBounceSender     string
@@ -113,6 +114,7 @@ func loadSettings(cfg *config.Config) settings {
 		delayWarning:          cfg.Duration("delay_warning_time"),
 		hopcountLimit:         cfg.Int("hopcount_limit"),
 		headerSizeLimit:       cfg.Int("header_size_limit"),
+		dropHeaders:           lowerSet(cfg.List("message_drop_headers")),
 		messageSizeLimit:      cfg.Int64("message_size_limit"),
 		bounceSizeLimit:       cfg.Int64("bounce_size_limit"),
 		doubleBounceSender:    cfg.Get("double_bounce_sender"),
@@ -312,4 +314,13 @@ func (m *Manager) maildropDir() string { return filepath.Join(m.queueDir, "maild
 // agentSocket is the socket of a transport's delivery agent.
 func (m *Manager) agentSocket(transport string) string {
 	return daemon.ServiceSocket(m.queueDir, transport)
+}
+
+// lowerSet is the set of words, lower case; empty, not nil, for none.
+func lowerSet(words []string) map[string]bool {
+	set := make(map[string]bool, len(words))
+	for _, w := range words {
+		set[strings.ToLower(strings.TrimSpace(w))] = true
+	}
+	return set
 }

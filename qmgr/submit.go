@@ -241,6 +241,7 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader, che
 		MailName:            m.settings.mailName,
 		HopcountLimit:       m.settings.hopcountLimit,
 		HeaderSizeLimit:     m.settings.headerSizeLimit,
+		DropHeaders:         m.settings.dropHeaders,
 		Buffers:             &m.cleanupBuffers,
 		Prepend:             s.prepend,
 	}

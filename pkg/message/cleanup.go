@@ -57,6 +57,9 @@ type CleanupOptions struct {
 	// nothing is lost and memory stays bounded. (Postfix discards the
 	// excess of an over-long header field instead.)
 	HeaderSizeLimit int
+	// DropHeaders holds the lower-case names of message_drop_headers;
+	// nil means Postfix's default, Bcc, Content-Length and Resent-Bcc.
+	DropHeaders map[string]bool
 	// NoMissingHeaders leaves out the missing Message-Id, Date and From
 	// headers, as Postfix does for clients outside
 	// local_header_rewrite_clients unless always_add_missing_headers = yes.
@@ -211,6 +214,17 @@ func copyBody(lw *lfWriter, hb headerBlock, br *bufio.Reader, opt *CleanupOption
 	return s.scan(bufio.NewReaderSize(io.MultiReader(bytes.NewReader(hb.rest), br), cleanupReadBuffer))
 }
 
+// defaultDropHeaders are message_drop_headers' default.
+var defaultDropHeaders = map[string]bool{"bcc": true, "content-length": true, "resent-bcc": true}
+
+// dropHeader reports whether the field named key (lower case) is removed.
+func (opt *CleanupOptions) dropHeader(key string) bool {
+	if opt.DropHeaders == nil {
+		return defaultDropHeaders[key]
+	}
+	return opt.DropHeaders[key]
+}
+
 // rewriteHeaders applies opt.RewriteHeader to the fields in place. A
 // rewritten field is written unfolded.
 func rewriteHeaders(fields []field, opt *CleanupOptions) error {
@@ -275,10 +289,11 @@ func analyse(fields []field, opt *CleanupOptions) (Result, []field) {
 				res.ResentMessageID = f.value()
 			}
 		}
-		// As Postfix's cleanup(8): Bcc, Content-Length, Resent-Bcc and
-		// Return-Path are removed, whether or not recipients were
-		// extracted; local delivery writes its own Return-Path.
-		if f.key == "content-length" || f.key == "bcc" || f.key == "resent-bcc" || f.key == "return-path" {
+		// As Postfix's cleanup(8): the message_drop_headers (Bcc,
+		// Content-Length and Resent-Bcc by default) and Return-Path are
+		// removed, whether or not recipients were extracted; local
+		// delivery writes its own Return-Path.
+		if f.key == "return-path" || opt.dropHeader(f.key) {
 			continue
 		}
 		keep = append(keep, f)

@@ -140,6 +140,22 @@ func TestCleanup(t *testing.T) {
 				ResentMessageID: "<20261123155154.4Xk2abc@mail.example.com>"},
 		},
 		{
+			// message_drop_headers was an unknown name: the dropped set was
+			// fixed. An empty setting keeps Bcc; a list drops its names.
+			name: "message_drop_headers empty keeps bcc",
+			opt:  func(o *CleanupOptions) { o.DropHeaders = map[string]bool{} },
+			in:   fullHdr + "Bcc: kept@x\nContent-Length: 3\n\nb\n",
+			want: rcvdSMTP + fullHdr + "Bcc: kept@x\nContent-Length: 3\n\nb\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
+			name: "message_drop_headers names",
+			opt:  func(o *CleanupOptions) { o.DropHeaders = map[string]bool{"x-internal": true} },
+			in:   fullHdr + "Bcc: kept@x\nX-Internal: secret\n\nb\n",
+			want: rcvdSMTP + fullHdr + "Bcc: kept@x\n\nb\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
 			name: "no body and no separator",
 			in:   fullHdr + "Subject: x",
 			want: rcvdSMTP + fullHdr + "Subject: x\n\n",
