@@ -48,6 +48,11 @@ type router struct {
 	relayhost     string
 	senderRelay   []maps.Map
 	nullSenderKey string
+	// senderDefault is sender_dependent_default_transport_maps, with
+	// nullDefaultKey for the null sender: the default class's transport
+	// for some senders.
+	senderDefault  []maps.Map
+	nullDefaultKey string
 }
 
 func newRouter(cfg *config.Config, opt maps.Options) (*router, error) {
@@ -59,7 +64,8 @@ func newRouter(cfg *config.Config, opt maps.Options) (*router, error) {
 		delimiter: cfg.Get("recipient_delimiter"),
 		relayhost: strings.TrimSpace(cfg.Get("relayhost")),
 		// Postfix's empty_address_relayhost_maps_lookup_key.
-		nullSenderKey: cfg.Get("empty_address_relayhost_maps_lookup_key"),
+		nullSenderKey:  cfg.Get("empty_address_relayhost_maps_lookup_key"),
+		nullDefaultKey: cfg.Get("empty_address_default_transport_maps_lookup_key"),
 	}
 	if err := r.open(cfg, opt); err != nil {
 		r.close()
@@ -91,6 +97,9 @@ func (r *router) open(cfg *config.Config, opt maps.Options) (err error) {
 	if r.senderRelay, err = r.openTables(cfg, "sender_dependent_relayhost_maps", opt); err != nil {
 		return err
 	}
+	if r.senderDefault, err = r.openTables(cfg, "sender_dependent_default_transport_maps", opt); err != nil {
+		return err
+	}
 	r.relocatedMaps, err = r.openTables(cfg, "relocated_maps", opt)
 	return err
 }
@@ -115,6 +124,7 @@ func (r *router) close() {
 	maps.CloseAll(r.transportMaps)
 	maps.CloseAll(r.relocatedMaps)
 	maps.CloseAll(r.senderRelay)
+	maps.CloseAll(r.senderDefault)
 }
 
 // parseRoute splits "transport:nexthop".
@@ -199,11 +209,15 @@ func (r *router) classRoute(domain string, isLocal bool, sender string) (route, 
 		return route{}, err
 	} else if ok {
 		base = r.relayT
+	} else if t, err := r.senderLookup(r.senderDefault, r.nullDefaultKey, "sender_dependent_default_transport_maps", sender); err != nil {
+		return route{}, err
+	} else if t != "" {
+		base = parseRoute(t, "")
 	}
 	if base.nexthop != "" {
 		return base, nil
 	}
-	hop, err := r.senderRelayhost(sender)
+	hop, err := r.senderLookup(r.senderRelay, r.nullSenderKey, "sender_dependent_relayhost_maps", sender)
 	if err != nil {
 		return route{}, err
 	}
@@ -218,15 +232,15 @@ func (r *router) classRoute(domain string, isLocal bool, sender string) (route, 
 	return base, nil
 }
 
-// senderRelayhost looks sender up in sender_dependent_relayhost_maps, as
-// Postfix does: the address, without its extension, then @domain; the
-// null sender as empty_address_relayhost_maps_lookup_key. "" when none
-// applies, DUNNO included.
-func (r *router) senderRelayhost(sender string) (string, error) {
-	if len(r.senderRelay) == 0 {
+// senderLookup looks sender up in tables (sender_dependent_relayhost_maps
+// or sender_dependent_default_transport_maps, named param), as Postfix
+// does: the address, without its extension, then @domain; the null
+// sender as nullKey. "" when none applies, DUNNO included.
+func (r *router) senderLookup(tables []maps.Map, nullKey, param, sender string) (string, error) {
+	if len(tables) == 0 {
 		return "", nil
 	}
-	keys := []string{r.nullSenderKey}
+	keys := []string{nullKey}
 	if sender != "" {
 		local, domain := splitAddr(sender)
 		keys = maps.AddressKeys(local, domain, r.delimiter, false)
@@ -235,9 +249,9 @@ func (r *router) senderRelayhost(sender string) (string, error) {
 		}
 	}
 	for _, k := range keys {
-		v, found, err := maps.LookupFirst(r.senderRelay, k)
+		v, found, err := maps.LookupFirst(tables, k)
 		if err != nil {
-			return "", fmt.Errorf("sender_dependent_relayhost_maps: %w", err)
+			return "", fmt.Errorf("%s: %w", param, err)
 		}
 		if found {
 			if v = strings.TrimSpace(v); strings.EqualFold(v, "DUNNO") {

@@ -275,3 +275,33 @@ func TestRouterSenderDependentRelayhost(t *testing.T) {
 		t.Errorf("a failing sender_dependent_relayhost_maps gave %+v, want an error (defer)", rt)
 	}
 }
+
+// TestRouterSenderDependentDefaultTransport: the parameter was unknown.
+// It gives the default class's transport (and next hop) by sender, as on
+// a host whose customers' mail leaves from their own IP addresses; relay
+// domains, transport_maps and the local class are not affected, and a
+// transport without a next hop takes the relayhost rules.
+func TestRouterSenderDependentDefaultTransport(t *testing.T) {
+	r := routerFor(t, "relayhost = [smart.example]\nrelay_domains = relayed.example\n"+
+		"sender_dependent_default_transport_maps = inline:{ @shop.example=smtp-shop:, ceo@corp.example=smtp-vip:[vip-relay], @corp.example=DUNNO, <>=bounces: }\n"+
+		"transport_maps = inline:{ pinned.example=smtp:[pinned-mx] }\n")
+	tests := []struct{ sender, rcpt, transport, nexthop string }{
+		{"orders@shop.example", "x@remote.org", "smtp-shop", "[smart.example]"},
+		{"ceo@corp.example", "x@remote.org", "smtp-vip", "[vip-relay]"},
+		{"staff@corp.example", "x@remote.org", "smtp", "[smart.example]"},
+		{"", "x@remote.org", "bounces", "[smart.example]"},
+		{"orders@shop.example", "x@relayed.example", "relay", "[smart.example]"},
+		{"orders@shop.example", "x@pinned.example", "smtp", "[pinned-mx]"},
+		{"orders@shop.example", "x@example.com", "local", "mx.example.com"},
+	}
+	for _, tt := range tests {
+		got, err := r.resolve(tt.rcpt, tt.sender)
+		if want := (route{tt.transport, tt.nexthop}); err != nil || got != want {
+			t.Errorf("resolve(%q, sender %q) = %+v, %v; want %+v", tt.rcpt, tt.sender, got, err, want)
+		}
+	}
+	broken := routerFor(t, "sender_dependent_default_transport_maps = fail:x\n")
+	if rt, err := broken.resolve("x@remote.org", "a@b.example"); err == nil {
+		t.Errorf("a failing table gave %+v, want an error (defer)", rt)
+	}
+}
