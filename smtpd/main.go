@@ -93,12 +93,16 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	if srv.milters, err = milters.Open(cfg, "smtpd_milters"); err != nil {
 		return nil, err
 	}
-	if len(srv.milters) > 0 && set.proxy != nil {
+	if srv.milterMaps, _, err = maps.OpenSpecList(cfg.Get("smtpd_milter_maps"), maps.Options{ConfigDir: configDir}); err != nil {
+		return nil, fmt.Errorf("smtpd_milter_maps: %w", err)
+	}
+	srv.openMilters = func(v string) ([]*milters.Conf, error) { return milters.OpenList(cfg, "smtpd_milter_maps", v) }
+	if (len(srv.milters) > 0 || len(srv.milterMaps) > 0) && set.proxy != nil {
 		log.Warnf("smtpd_milters are not applied with smtpd_proxy_filter: the filter's own smtpd can apply them")
-		srv.milters = nil
+		srv.milters, srv.milterMaps = nil, nil
 	}
 	if slices.Contains(set.receiveOverrides, "no_milters") {
-		srv.milters = nil // a content filter's reinjection service, say
+		srv.milters, srv.milterMaps = nil, nil // a content filter's reinjection service, say
 	}
 	srv.policy = newPolicyClient(cfg)
 	deps.PolicyQuery = srv.policy.Query

@@ -54,17 +54,18 @@ func (s *session) filtered(q *queueSubmission) (*queueSubmission, reply.Reply) {
 	return out, reply.Reply{}
 }
 
-// startMilters starts the session's conversation with smtpd_milters: the
-// connection stage. A milter's refusal of the connection is the reply to
+// startMilters starts the session's conversation with smtpd_milters (or
+// the client's smtpd_milter_maps list): the connection stage. A milter's refusal of the connection is the reply to
 // every later MAIL, RCPT and DATA.
 func (s *session) startMilters() {
-	if len(s.srv.milters) == 0 {
+	list := s.srv.miltersFor(s.client.addr)
+	if len(list) == 0 {
 		return
 	}
 	s.macros = milter.NewMacroBag()
 	s.refreshMacros()
 	c := milters.Client{Name: s.client.name, Addr: s.client.addr, Port: uint16(s.client.port)}
-	s.milt = milters.Start(s.srv.milters, c, s.macros, s.srv.log.Warnf)
+	s.milt = milters.Start(list, c, s.macros, s.srv.log.Warnf)
 }
 
 // milterHelo is the HELO stage: the milters' refusal of the name, if any.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tern-mta/tern/pkg/maillog"
+	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/netlist"
 	"github.com/tern-mta/tern/pkg/proxyproto"
@@ -37,6 +38,12 @@ type Server struct {
 	cleanup   cleanupPool
 	policy    *policyClient   // check_policy_service
 	milters   []*milters.Conf // smtpd_milters
+	// milterMaps is smtpd_milter_maps: per client address, DISABLE or a
+	// milter list, opened by openMilters and kept in milterLists.
+	milterMaps  []maps.Map
+	openMilters func(value string) ([]*milters.Conf, error)
+	milterMu    sync.Mutex
+	milterLists map[string][]*milters.Conf
 	// mechanisms caches the SASL mechanisms to announce.
 	mechanisms mechanismCache
 	// lookupName finds a client's verified name; nil means "unknown".
@@ -344,4 +351,41 @@ func debugLine(line string, tooLong bool) string {
 		}
 	}
 	return line
+}
+
+// miltersFor is the milter list of a client: what smtpd_milter_maps gives
+// for its address (DISABLE: none), else smtpd_milters. A table that cannot
+// be searched, or a list that cannot be read, leaves smtpd_milters, with
+// a warning: a filter is never skipped by mistake.
+func (srv *Server) miltersFor(a netip.Addr) []*milters.Conf {
+	if len(srv.milterMaps) == 0 || !a.IsValid() {
+		return srv.milters
+	}
+	v, found, err := maps.LookupFirst(srv.milterMaps, a.Unmap().String())
+	switch {
+	case err != nil:
+		srv.log.Warnf("smtpd_milter_maps: %v", err)
+		return srv.milters
+	case !found:
+		return srv.milters
+	}
+	v = strings.TrimSpace(v)
+	if strings.EqualFold(v, "DISABLE") {
+		return nil
+	}
+	srv.milterMu.Lock()
+	defer srv.milterMu.Unlock()
+	if list, ok := srv.milterLists[v]; ok {
+		return list
+	}
+	list, err := srv.openMilters(v)
+	if err != nil {
+		srv.log.Warnf("smtpd_milter_maps: %s: %v", a, err)
+		return srv.milters
+	}
+	if srv.milterLists == nil {
+		srv.milterLists = map[string][]*milters.Conf{}
+	}
+	srv.milterLists[v] = list
+	return list
 }

@@ -31,7 +31,7 @@ func (s *session) beforeContent(ctx context.Context) (*queueSubmission, reply.Re
 	if s.tx.proxy != nil {
 		return s.proxyData()
 	}
-	if len(s.srv.milters) > 0 {
+	if s.milt != nil {
 		// The milters see the content first; qmgr gets it after them.
 		return &queueSubmission{spool: &milters.Spool{}}, reply.Reply{}
 	}

@@ -88,3 +88,23 @@ func TestMilterStagesLive(t *testing.T) {
 	in.waitMbox(rcpt, "greylisted then delivered")
 	in.waitLog("NOQUEUE: milter-reject: RCPT from localhost[127.0.0.1]: 451 4.7.1 greylisted, try again later; from=<b@remote.tst> to=<"+greylisted+">", 10*time.Second)
 }
+
+// TestSmtpdMilterMapsDisable: with smtpd_milter_maps giving DISABLE for
+// the client's network, the libmilter milter that refuses the sender is
+// not asked; another client address would still be filtered.
+func TestSmtpdMilterMapsDisable(t *testing.T) {
+	rcpt := localUser(t)
+	sock := startStageMilter(t)
+	table := filepath.Join(readableTempDir(t), "milter_map")
+	writeFile(t, table, "127.0.0.0/8 DISABLE\n")
+	in, _ := smtpdInstance(t, "smtpd_milters = "+sock, "smtpd_milter_maps = cidr:"+table)
+	out, err := swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--from", "blocked@remote.tst", "--to", rcpt+"@example.tst",
+		"--body", "past the disabled milter")
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	in.waitMbox(rcpt, "past the disabled milter")
+	if m := in.mbox(rcpt); strings.Contains(m, "X-Milter-Stages") {
+		t.Errorf("the milter was asked:\n%s", m)
+	}
+}

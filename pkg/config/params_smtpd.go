@@ -66,6 +66,7 @@ var smtpdParams = []Param{
 	{"smtpd_history_flush_threshold", "100", typeInt, "Lines of session history kept by smtpd for error reports."},
 	{"smtpd_junk_command_limit", "${stress?{1}:{100}}", typeInt, "smtpd NOOP, VRFY, ETRN and RSET commands allowed before they count as errors."},
 	{"smtpd_log_access_permit_actions", "", typeList, "smtpd logs these permit actions."},
+	{"smtpd_milter_maps", "", typeMapList, "Milters by client IP address, overriding smtpd_milters: a list in its syntax, or DISABLE for none."},
 	{"smtpd_milters", "", typeList, "Milters applied to mail received by smtpd."},
 	{"smtpd_noop_commands", "", typeList, "Commands that smtpd answers with 250 and otherwise ignores."},
 	{"smtpd_null_access_lookup_key", "<>", typeString, "Key used by smtpd to look up the null sender in access tables."},

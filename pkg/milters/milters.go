@@ -44,7 +44,13 @@ var (
 // Postfix 3's braced form { server, default_action=..., connect_timeout=...,
 // command_timeout=..., content_timeout=..., protocol=... }.
 func Open(cfg *config.Config, param string) ([]*Conf, error) {
-	specs, err := maps.SplitSpecs(cfg.Get(param))
+	return OpenList(cfg, param, cfg.Get(param))
+}
+
+// OpenList reads a milter list in smtpd_milters' syntax from value, as
+// smtpd_milter_maps gives one; param names it in errors.
+func OpenList(cfg *config.Config, param, value string) ([]*Conf, error) {
+	specs, err := maps.SplitSpecs(value)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", param, err)
 	}
