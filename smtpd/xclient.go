@@ -96,5 +96,11 @@ func (s *session) xclient(ctx context.Context, arg string) reply.Reply {
 	if r := s.check(ctx, restrict.Connect, ""); !r.IsZero() {
 		s.connReject = r
 	}
+	// The milters start again too, told about the client XCLIENT named.
+	if s.milt != nil {
+		s.milt.Close()
+		s.milt = nil
+	}
+	s.startMilters()
 	return reply.Reply{Code: reply.CodeReady, Text: s.srv.set.banner}
 }

@@ -108,3 +108,21 @@ func TestSmtpdMilterMapsDisable(t *testing.T) {
 		t.Errorf("the milter was asked:\n%s", m)
 	}
 }
+
+// TestMilterXclient: after XCLIENT the milters were still told about the
+// proxy that sent it; their sessions now start again with the client
+// XCLIENT names, as for the restrictions.
+func TestMilterXclient(t *testing.T) {
+	rcpt := localUser(t)
+	sock := startStageMilter(t)
+	in, _ := smtpdInstance(t, "smtpd_milters = "+sock, "smtpd_authorized_xclient_hosts = 127.0.0.0/8")
+	out, err := swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--from", "a@remote.tst", "--to", rcpt+"@example.tst",
+		"--xclient-addr", "192.0.2.9", "--xclient-name", "spike.example", "--body", "through xclient")
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	in.waitMbox(rcpt, "through xclient")
+	if m := in.mbox(rcpt); !strings.Contains(m, "X-Milter-Client: 192.0.2.9\n") {
+		t.Errorf("the milter was not told the XCLIENT address:\n%s", m)
+	}
+}

@@ -2,7 +2,8 @@
 """A milter on Sendmail's libmilter (Debian's python3-milter) for tern's
 tests of the milter stages: it refuses a sender at MAIL, a recipient at
 RCPT, greylists another (451 the first time, accepted the next), and adds
-a header naming the stages it saw for each message it accepts.
+headers naming the stages it saw and the client address it was told
+for each message it accepts.
 
 Usage: stagemilter.py SOCKET-PATH
 """
@@ -18,9 +19,11 @@ class StageMilter(Milter.Base):
     def __init__(self):
         self.stages = []
         self.sender = ""
+        self.client = ""
 
     def connect(self, hostname, family, hostaddr):
         self.stages = ["connect"]
+        self.client = hostaddr[0] if hostaddr else ""
         return Milter.CONTINUE
 
     def hello(self, heloname):
@@ -50,6 +53,7 @@ class StageMilter(Milter.Base):
 
     def eom(self):
         self.addheader("X-Milter-Stages", " ".join(self.stages))
+        self.addheader("X-Milter-Client", self.client)
         return Milter.ACCEPT
 
 
