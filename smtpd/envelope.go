@@ -64,7 +64,9 @@ func (s *session) mail(ctx context.Context, arg string) reply.Reply {
 		s.tx = nil
 		return r
 	}
-	if s.srv.set.proxy != nil {
+	if s.srv.set.proxy != nil && s.srv.set.proxySpeedAdjust {
+		tx.proxyMail = "MAIL " + arg
+	} else if s.srv.set.proxy != nil {
 		p, r := s.openProxy(ctx, "MAIL "+arg)
 		if !r.IsZero() {
 			s.tx = nil
@@ -186,6 +188,9 @@ func (s *session) rcpt(ctx context.Context, arg string) reply.Reply {
 			s.logWhatsup("proxy-reject", restrict.Rcpt, addr, r.String())
 			return r
 		}
+	}
+	if s.srv.set.proxy != nil && s.srv.set.proxySpeedAdjust {
+		s.tx.proxyRcpts = append(s.tx.proxyRcpts, "RCPT "+arg)
 	}
 	s.tx.rcpts = append(s.tx.rcpts, rc)
 	return reply.New(reply.CodeOK, reply.StatusRcptOK, "Ok")

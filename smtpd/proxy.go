@@ -228,6 +228,8 @@ type proxyWriter struct {
 	w       *textproto.Writer
 	atStart bool
 	err     error
+	// crlf: the lines written end in CRLF already (a spooled message).
+	crlf bool
 }
 
 func newProxyWriter(p *proxyConn) *proxyWriter {
@@ -251,7 +253,9 @@ func (pw *proxyWriter) Write(b []byte) (int, error) {
 			pw.atStart = false
 			break
 		}
-		if _, pw.err = pw.w.W.Write(b[:i]); pw.err == nil {
+		if pw.crlf {
+			_, pw.err = pw.w.W.Write(b[:i+1])
+		} else if _, pw.err = pw.w.W.Write(b[:i]); pw.err == nil {
 			_, pw.err = pw.w.W.WriteString("\r\n")
 		}
 		b = b[i+1:]
@@ -281,6 +285,17 @@ func (pw *proxyWriter) end() (reply.Reply, error) {
 // the PREPEND actions' headers) first, as Postfix's smtpd writes them in
 // proxy mode, where no cleanup adds them.
 func (s *session) proxyData() (*queueSubmission, reply.Reply) {
+	pw, r := s.proxyContent()
+	if !r.IsZero() {
+		return nil, r
+	}
+	return &queueSubmission{proxy: pw}, reply.Reply{}
+}
+
+// proxyContent sends DATA to the filter of the transaction and, once it
+// answers 354, writes the headers smtpd adds and returns the writer of
+// the rest; or the reply to give.
+func (s *session) proxyContent() (*proxyWriter, reply.Reply) {
 	p := s.tx.proxy
 	r, err := p.cmd("DATA")
 	if err != nil {
@@ -302,7 +317,7 @@ func (s *session) proxyData() (*queueSubmission, reply.Reply) {
 	}
 	head.WriteString(s.proxyReceived() + "\n")
 	_, _ = pw.Write([]byte(head.String()))
-	return &queueSubmission{proxy: pw}, reply.Reply{}
+	return pw, reply.Reply{}
 }
 
 // proxyReceived is smtpd's Received header in proxy mode: as cleanup

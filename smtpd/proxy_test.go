@@ -237,3 +237,47 @@ func FuzzProxyReply(f *testing.F) {
 		}
 	})
 }
+
+// TestProxyFilterSpeedAdjust: smtpd_proxy_options = speed_adjust was
+// warned about as not supported. smtpd now answers MAIL and RCPT itself
+// and connects to the filter only once the message is in, replaying the
+// transaction; a recipient the filter refuses then refuses the whole
+// message with the filter's reply.
+func TestProxyFilterSpeedAdjust(t *testing.T) {
+	for _, tt := range []struct {
+		rcpt, want string
+	}{
+		{"user@example.tst", "250 2.0.0 Ok: queued as F1"},
+		{"refused@example.tst", "550 5.1.1 no such user here"},
+	} {
+		f := startFakeFilter(t)
+		ts := startServer(t, "smtpd_proxy_filter = "+f.l.Addr().String()+"\nsmtpd_proxy_options = speed_adjust")
+		c := ts.dial(t)
+		c.cmd("EHLO client.example.tst", "250")
+		c.cmd("MAIL FROM:<a@b.tst>", "250 2.1.0")
+		c.cmd("RCPT TO:<"+tt.rcpt+">", "250 2.1.5")
+		c.cmd("DATA", "354")
+		f.mu.Lock()
+		early := len(f.commands)
+		f.mu.Unlock()
+		if early != 0 {
+			t.Errorf("%s: the filter was talked to before the message was in: %d commands", tt.rcpt, early)
+		}
+		c.cmd("Subject: x\r\n\r\n..leading dot\r\nlast\r\n.", tt.want)
+		c.cmd("QUIT", "221")
+		f.wait(t)
+		f.mu.Lock()
+		cmds := strings.Join(f.commands, "\n")
+		content, gotDot := f.content, f.gotDot
+		f.mu.Unlock()
+		if !strings.Contains(cmds, "MAIL FROM:<a@b.tst>\nRCPT TO:<"+tt.rcpt+">") {
+			t.Errorf("%s: the filter got:\n%s", tt.rcpt, cmds)
+		}
+		if tt.want[0] == '2' && (!gotDot || !strings.HasSuffix(content, "\r\nSubject: x\r\n\r\n..leading dot\r\nlast\r\n")) {
+			t.Errorf("%s: content %q, final dot %v", tt.rcpt, content, gotDot)
+		}
+		if tt.want[0] != '2' && strings.Contains(cmds, "DATA") {
+			t.Errorf("%s: DATA sent after a refused recipient:\n%s", tt.rcpt, cmds)
+		}
+	}
+}

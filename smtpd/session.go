@@ -62,8 +62,11 @@ type transaction struct {
 	// overshoot counts the recipients refused past smtpd_recipient_limit.
 	overshoot int
 	// proxy is the conversation with smtpd_proxy_filter, which takes the
-	// transaction instead of the queue.
-	proxy *proxyConn
+	// transaction instead of the queue; with speed_adjust, proxyMail and
+	// proxyRcpts are the commands it gets once the message is in.
+	proxy      *proxyConn
+	proxyMail  string
+	proxyRcpts []string
 }
 
 // session is one SMTP connection, from greeting to close.

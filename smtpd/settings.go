@@ -74,9 +74,12 @@ type settings struct {
 	// proxy is smtpd_proxy_filter, the before-queue content filter (nil:
 	// none), with filterTimeout (smtpd_proxy_timeout) and proxyEhlo
 	// (smtpd_proxy_ehlo).
-	proxy            *proxyTarget
-	filterTimeout    time.Duration
-	proxyEhlo        string
+	proxy         *proxyTarget
+	filterTimeout time.Duration
+	proxyEhlo     string
+	// proxySpeedAdjust is smtpd_proxy_options = speed_adjust: the filter
+	// gets the transaction only once the whole message is in.
+	proxySpeedAdjust bool
 	myNetworks       *netlist.List
 	mxBackupNetworks *netlist.List       // permit_mx_backup_networks
 	ownAddrs         map[netip.Addr]bool // inet_interfaces and proxy_interfaces
@@ -224,6 +227,12 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		return s, err
 	}
 	s.filterTimeout, s.proxyEhlo = cfg.Duration("smtpd_proxy_timeout"), cfg.Get("smtpd_proxy_ehlo")
+	for _, o := range cfg.List("smtpd_proxy_options") {
+		if !strings.EqualFold(o, "speed_adjust") {
+			return s, fmt.Errorf("smtpd_proxy_options: unknown option %q (speed_adjust)", o)
+		}
+		s.proxySpeedAdjust = true
+	}
 	if s.filterTimeout <= 0 {
 		s.filterTimeout = 100 * time.Second
 	}

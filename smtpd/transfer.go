@@ -31,6 +31,10 @@ func (s *session) beforeContent(ctx context.Context) (*queueSubmission, reply.Re
 	if s.tx.proxy != nil {
 		return s.proxyData()
 	}
+	if s.srv.set.proxy != nil {
+		// speed_adjust: the message is kept until it is all in.
+		return &queueSubmission{spool: &milters.Spool{}}, reply.Reply{}
+	}
 	if s.milt != nil {
 		// The milters see the content first; qmgr gets it after them.
 		return &queueSubmission{spool: &milters.Spool{}}, reply.Reply{}
@@ -109,6 +113,9 @@ func (s *session) finish(ctx context.Context, q *queueSubmission) reply.Reply {
 	}
 	if q.proxy != nil {
 		return s.proxyEnd(q.proxy)
+	}
+	if q.spool != nil && s.srv.set.proxy != nil {
+		return s.proxyReplay(ctx, q)
 	}
 	if q.spool != nil {
 		var r reply.Reply

@@ -140,3 +140,28 @@ func TestProxyFilterIntoTern(t *testing.T) {
 		t.Errorf("%d Received headers, want both smtpds':\n%s", n, m)
 	}
 }
+
+// TestProxyFilterSpeedAdjust: with smtpd_proxy_options = speed_adjust
+// smtp-sink gets the transaction once the message is in, and the client
+// its reply.
+func TestProxyFilterSpeedAdjust(t *testing.T) {
+	rcpt := localUser(t)
+	dump := t.TempDir()
+	sink := startSMTPSink(t, dump)
+	in := newInstance(t, options{master: proxyMasterCF, main: []string{"smtpd_proxy_filter = " + sink, "smtpd_proxy_options = speed_adjust"}})
+	in.start()
+	out, err := swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--from", "a@remote.tst", "--to", rcpt+"@example.tst",
+		"--body", "kept until it was all in\n.dotted")
+	if err != nil || !strings.Contains(out, "<-  250 2.0.0 Ok") {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	waitFor(t, 10*time.Second, "the filter's dump", func() bool {
+		entries, _ := os.ReadDir(dump)
+		if len(entries) == 0 {
+			return false
+		}
+		b, _ := os.ReadFile(filepath.Join(dump, entries[0].Name()))
+		return strings.Contains(string(b), "kept until it was all in\n.dotted\n") && strings.Contains(string(b), "X-Rcpt-Args: <"+rcpt+"@example.tst>")
+	})
+	in.waitLog("NOQUEUE: proxy-accept: END-OF-MESSAGE from ", 10*time.Second)
+}

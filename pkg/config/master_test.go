@@ -121,14 +121,14 @@ func TestLoadMaster(t *testing.T) {
 }
 
 // TestOverrideWarnings: master.cf -o parameters were never checked, so
-// an unsupported smtpd_proxy_options and a misspelt
+// an unsupported in_flow_delay and a misspelt
 // name had no effect without a word. Unknown names (unless a value
 // refers to them), and known ones tern does not support, are warned
 // about at their entry; per-service parameters of the entries are known.
 func TestOverrideWarnings(t *testing.T) {
 	dir := t.TempDir()
 	master := "smtp-amavis unix - - n - 2 smtp\n  -o smtp_data_done_timeout=1200\n  -o smtp-amavis_destination_concurrency_limit=2\n" +
-		"127.0.0.1:10025 inet n - n - - smtpd\n  -o smtpd_proxy_options=speed_adjust\n  -o smtpd_etrn_restrictions=\n" +
+		"127.0.0.1:10025 inet n - n - - smtpd\n  -o in_flow_delay=2s\n  -o smtpd_etrn_restrictions=\n" +
 		"  -o smtpd_recipient_restrictions=$filter_rcpt\n  -o filter_rcpt=permit_mynetworks,reject\n  -o smtpd_helo_restrictons=\n"
 	if err := os.WriteFile(filepath.Join(dir, "master.cf"), []byte(master), 0o644); err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestOverrideWarnings(t *testing.T) {
 	}
 	path := filepath.Join(dir, "master.cf")
 	want := []string{
-		path + ":4: warning: service 127.0.0.1:10025: -o smtpd_proxy_options is not supported by tern yet: the setting has no effect",
+		path + ":4: warning: service 127.0.0.1:10025: -o in_flow_delay is not supported by tern yet: the setting has no effect",
 		path + ":4: warning: service 127.0.0.1:10025: -o smtpd_helo_restrictons: unknown parameter",
 	}
 	if got := c.OverrideWarnings(services); !reflect.DeepEqual(got, want) {

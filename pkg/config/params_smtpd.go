@@ -81,7 +81,7 @@ var smtpdParams = []Param{
 	{"smtpd_policy_service_try_limit", "2", typeInt, "Tries of a policy query before smtpd_policy_service_default_action applies."},
 	{"smtpd_proxy_ehlo", "$myhostname", typeString, "Name smtpd gives in EHLO to its before-queue content filter."},
 	{"smtpd_proxy_filter", "", typeString, "The before-queue content filter smtpd passes each transaction to: host:port, inet:host:port or unix:path."},
-	{"smtpd_proxy_options", "", typeList, "Options of the before-queue content filter; speed_adjust is not supported."},
+	{"smtpd_proxy_options", "", typeList, "Options of the before-queue content filter: speed_adjust connects to it only once the whole message is in."},
 	{"smtpd_proxy_timeout", "100s", typeTimeS, "Time limit for connecting to and each exchange with the smtpd before-queue filter."},
 	{"smtpd_recipient_limit", "1000", typeInt, "Maximal recipients per message accepted by smtpd."},
 	{"smtpd_recipient_overshoot_limit", "1000", typeInt, "Excess recipients that smtpd counts as errors."},

@@ -46,7 +46,6 @@ var unsupportedParams = map[string]bool{
 	"sendmail_fix_line_endings":           true,
 	"smtp_tls_ciphers":                    true,
 	"smtp_tls_mandatory_ciphers":          true,
-	"smtpd_proxy_options":                 true,
 	"smtpd_tls_ciphers":                   true,
 	"smtp_tls_exclude_ciphers":            true,
 	"smtp_tls_mandatory_exclude_ciphers":  true,
