@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -96,10 +97,19 @@ func (srv *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 }
 
-// handle runs one session and closes its connection.
+// handle runs one session and closes its connection. A panic ends only
+// this session: one process serves every client, and a bug that one
+// client triggers must not take the others down with it (nor, through
+// the master's throttling of a crashing daemon, the service); what the
+// client sent is not acknowledged, so it sends it again.
 func (srv *Server) handle(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
 	c := clientOf(conn)
+	defer func() {
+		if r := recover(); r != nil {
+			srv.log.Errorf("panic in the session with %s: %v; %s", c, r, stackLine(debug.Stack()))
+		}
+	}()
 	if srv.set.proxyProtocol {
 		var ok bool
 		if c, ok = srv.proxiedClient(conn, c); !ok {
@@ -388,4 +398,20 @@ func (srv *Server) miltersFor(a netip.Addr) []*milters.Conf {
 	}
 	srv.milterLists[v] = list
 	return list
+}
+
+// stackLine is a goroutine stack on one log line: the functions, in
+// order, from the panic down.
+func stackLine(stack []byte) string {
+	var funcs []string
+	for _, l := range strings.Split(string(stack), "\n") {
+		if l == "" || strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "goroutine ") {
+			continue
+		}
+		if i := strings.LastIndexByte(l, '('); i > 0 {
+			l = l[:i]
+		}
+		funcs = append(funcs, l)
+	}
+	return strings.Join(funcs, " < ")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/milters"
 )
 
 func TestEhloAdvertises(t *testing.T) {
@@ -592,4 +593,24 @@ func TestDebugPeerList(t *testing.T) {
 	if strings.Contains(quiet.log.String(), "< unknown") {
 		t.Errorf("an unlisted client's session was logged:\n%s", quiet.log.String())
 	}
+}
+
+// TestSessionPanicEndsOnlyTheSession: a panic in a session (here a broken
+// milter list) killed the whole smtpd process, every other client's
+// session with it, and the master then throttled the service. It now ends
+// that session only, logged, and smtpd goes on serving.
+func TestSessionPanicEndsOnlyTheSession(t *testing.T) {
+	ts := startServerWith(t, "", func(s *Server) { s.milters = []*milters.Conf{nil} })
+	for range 3 {
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatalf("smtpd no longer accepts connections: %v", err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
+			t.Error("a session that panicked went on")
+		}
+		c.Close()
+	}
+	waitLog(t, ts, "error: panic in the session with unknown[127.0.0.1]: runtime error: invalid memory address")
 }
