@@ -49,6 +49,9 @@ func run(name string, lmtp bool) int {
 
 // New builds an agent from main.cf (with the service's -o overrides).
 func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
+	if lmtp {
+		cfg = cfg.LMTPView() // the lmtp_* forms where Postfix has them
+	}
 	set, err := loadSettings(cfg, configDir, lmtp)
 	if err != nil {
 		return nil, err

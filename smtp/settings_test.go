@@ -5,8 +5,10 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/smtp/client"
 	"github.com/tern-mta/tern/smtp/mx"
 )
@@ -225,5 +227,48 @@ func TestLMTPTLSParameters(t *testing.T) {
 	}
 	if s.tlsLogLevel != 1 || strings.Join(s.verifyMatch, ",") != "hostname,nexthop" || strings.Join(s.secureMatch, ",") != "nexthop" {
 		t.Errorf("lmtp settings: loglevel %d, verify %q, secure %q", s.tlsLogLevel, s.verifyMatch, s.secureMatch)
+	}
+}
+
+// TestLMTPForms: the lmtp agent read the smtp_* forms of most client
+// parameters, so lmtp_sasl_password_maps, lmtp_tls_CAfile and the like
+// were unknown names and the relay's smtp_* settings applied to LMTP. The
+// lmtp agent now reads the lmtp_* forms, with Postfix's defaults; the
+// smtp agent keeps the smtp_* ones.
+func TestLMTPForms(t *testing.T) {
+	cfg, err := config.Parse("main.cf", strings.NewReader(
+		"smtp_line_length_limit = 500\nlmtp_line_length_limit = 700\n"+
+			"smtp_sasl_password_maps = inline:{ [relay.example]:587=relay:r-pw }\n"+
+			"lmtp_sasl_password_maps = inline:{ [10.0.0.5]:24=dovecot:d-pw }\n"+
+			"smtp_mail_timeout = 9s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
+	}
+	smtp, err := loadSettings(cfg, t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lmtp, err := loadSettings(cfg.LMTPView(), t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if smtp.lineLimit != 500 || lmtp.lineLimit != 700 {
+		t.Errorf("line length limits: smtp %d, lmtp %d", smtp.lineLimit, lmtp.lineLimit)
+	}
+	if smtp.timeouts.Mail != 9*time.Second || lmtp.timeouts.Mail != 300*time.Second {
+		t.Errorf("mail timeouts: smtp %v, lmtp %v (Postfix's lmtp default)", smtp.timeouts.Mail, lmtp.timeouts.Mail)
+	}
+	for _, tt := range []struct {
+		set  settings
+		key  string
+		want bool
+	}{{smtp, "[relay.example]:587", true}, {smtp, "[10.0.0.5]:24", false}, {lmtp, "[10.0.0.5]:24", true}, {lmtp, "[relay.example]:587", false}} {
+		_, found, err := maps.LookupFirst(tt.set.saslPasswords, tt.key)
+		if err != nil || found != tt.want {
+			t.Errorf("lmtp %v: password for %s found %v, %v", tt.set.lmtp, tt.key, found, err)
+		}
 	}
 }

@@ -44,7 +44,7 @@ func buildTable() []Param {
 	var all []Param
 	for _, part := range [][]Param{
 		coreParams, queueParams, localParams, rewriteParams,
-		smtpdParams, smtpdTLSParams, smtpParams, postscreenParams, ternParams,
+		smtpdParams, smtpdTLSParams, smtpParams, lmtpParams, postscreenParams, ternParams,
 	} {
 		all = append(all, part...)
 	}

@@ -1,0 +1,76 @@
+package config
+
+import "strings"
+
+// lmtpParams are the lmtp_* forms of the smtp_* client parameters, with
+// Postfix's defaults: the lmtp agent reads them where the smtp agent reads
+// the smtp_* ones (smtp/lmtp.go), so that a Postfix main.cf that sets
+// lmtp_tls_CAfile or lmtp_sasl_password_maps for a Dovecot LMTP server
+// over TCP keeps working, and the smtp_* settings of the relay do not
+// leak into LMTP.
+var lmtpParams = []Param{
+	{"lmtp_address_preference", "any", typeString, "LMTP form of smtp_address_preference."},
+	{"lmtp_bind_address", "", typeString, "LMTP form of smtp_bind_address."},
+	{"lmtp_bind_address6", "", typeString, "LMTP form of smtp_bind_address6."},
+	{"lmtp_body_checks", "", typeMapList, "LMTP form of smtp_body_checks."},
+	{"lmtp_connection_cache_time_limit", "2s", typeTimeS, "LMTP form of smtp_connection_cache_time_limit."},
+	{"lmtp_data_done_timeout", "600s", typeTimeS, "LMTP form of smtp_data_done_timeout."},
+	{"lmtp_data_init_timeout", "120s", typeTimeS, "LMTP form of smtp_data_init_timeout."},
+	{"lmtp_data_xfer_timeout", "180s", typeTimeS, "LMTP form of smtp_data_xfer_timeout."},
+	{"lmtp_dns_support_level", "", typeString, "LMTP form of smtp_dns_support_level."},
+	{"lmtp_enforce_tls", "no", typeBool, "LMTP form of smtp_enforce_tls."},
+	{"lmtp_fallback_relay", "", typeList, "LMTP form of smtp_fallback_relay."},
+	{"lmtp_generic_maps", "", typeMapList, "LMTP form of smtp_generic_maps."},
+	{"lmtp_header_checks", "", typeMapList, "LMTP form of smtp_header_checks."},
+	{"lmtp_host_lookup", "dns", typeList, "LMTP form of smtp_host_lookup."},
+	{"lmtp_lhlo_timeout", "300s", typeTimeS, "LMTP form of smtp_helo_timeout."},
+	{"lmtp_line_length_limit", "998", typeInt, "LMTP form of smtp_line_length_limit."},
+	{"lmtp_mail_timeout", "300s", typeTimeS, "LMTP form of smtp_mail_timeout."},
+	{"lmtp_mime_header_checks", "", typeMapList, "LMTP form of smtp_mime_header_checks."},
+	{"lmtp_mx_address_limit", "5", typeInt, "LMTP form of smtp_mx_address_limit."},
+	{"lmtp_mx_session_limit", "2", typeInt, "LMTP form of smtp_mx_session_limit."},
+	{"lmtp_nested_header_checks", "", typeMapList, "LMTP form of smtp_nested_header_checks."},
+	{"lmtp_quit_timeout", "300s", typeTimeS, "LMTP form of smtp_quit_timeout."},
+	{"lmtp_randomize_addresses", "yes", typeBool, "LMTP form of smtp_randomize_addresses."},
+	{"lmtp_rcpt_timeout", "300s", typeTimeS, "LMTP form of smtp_rcpt_timeout."},
+	{"lmtp_rset_timeout", "20s", typeTimeS, "LMTP form of smtp_rset_timeout."},
+	{"lmtp_sasl_auth_soft_bounce", "yes", typeBool, "LMTP form of smtp_sasl_auth_soft_bounce."},
+	{"lmtp_sasl_mechanism_filter", "", typeList, "LMTP form of smtp_sasl_mechanism_filter."},
+	{"lmtp_sasl_password_maps", "", typeMapList, "LMTP form of smtp_sasl_password_maps."},
+	{"lmtp_sasl_security_options", "noplaintext, noanonymous", typeList, "LMTP form of smtp_sasl_security_options."},
+	{"lmtp_sasl_tls_security_options", "$lmtp_sasl_security_options", typeList, "LMTP form of smtp_sasl_tls_security_options."},
+	{"lmtp_sender_dependent_authentication", "no", typeBool, "LMTP form of smtp_sender_dependent_authentication."},
+	{"lmtp_skip_5xx_greeting", "yes", typeBool, "LMTP form of smtp_skip_5xx_greeting."},
+	{"lmtp_starttls_timeout", "300s", typeTimeS, "LMTP form of smtp_starttls_timeout."},
+	{"lmtp_tls_CAfile", "", typeString, "LMTP form of smtp_tls_CAfile."},
+	{"lmtp_tls_CApath", "", typeString, "LMTP form of smtp_tls_CApath."},
+	{"lmtp_tls_cert_file", "", typeString, "LMTP form of smtp_tls_cert_file."},
+	{"lmtp_tls_ciphers", "medium", typeString, "LMTP form of smtp_tls_ciphers."},
+	{"lmtp_tls_exclude_ciphers", "", typeList, "LMTP form of smtp_tls_exclude_ciphers."},
+	{"lmtp_tls_key_file", "$lmtp_tls_cert_file", typeString, "LMTP form of smtp_tls_key_file."},
+	{"lmtp_tls_mandatory_ciphers", "medium", typeString, "LMTP form of smtp_tls_mandatory_ciphers."},
+	{"lmtp_tls_mandatory_exclude_ciphers", "", typeList, "LMTP form of smtp_tls_mandatory_exclude_ciphers."},
+	{"lmtp_tls_mandatory_protocols", ">=TLSv1", typeList, "LMTP form of smtp_tls_mandatory_protocols."},
+	{"lmtp_tls_note_starttls_offer", "no", typeBool, "LMTP form of smtp_tls_note_starttls_offer."},
+	{"lmtp_tls_policy_maps", "", typeMapList, "LMTP form of smtp_tls_policy_maps."},
+	{"lmtp_tls_protocols", ">=TLSv1", typeList, "LMTP form of smtp_tls_protocols."},
+	{"lmtp_tls_session_cache_database", "", typeString, "LMTP form of smtp_tls_session_cache_database."},
+	{"lmtp_tls_wrappermode", "no", typeBool, "LMTP form of smtp_tls_wrappermode."},
+	{"lmtp_use_tls", "no", typeBool, "LMTP form of smtp_use_tls."},
+}
+
+// LMTPView returns a copy of c for the lmtp agent: each smtp_* parameter
+// that has an lmtp_* form holds that form's value (as set, or Postfix's
+// default), so that the agent's code reads the smtp_* names for both.
+func (c *Config) LMTPView() *Config {
+	v := c.Clone()
+	for _, p := range lmtpParams {
+		smtp := "smtp_" + strings.TrimPrefix(p.Name, "lmtp_")
+		if p.Name == "lmtp_lhlo_timeout" {
+			smtp = "smtp_helo_timeout"
+		}
+		raw, _ := c.Raw(p.Name)
+		_ = v.Set(smtp, raw) // a bad value was reported when c was read
+	}
+	return v
+}
