@@ -4,7 +4,7 @@ import "strings"
 
 // lmtpParams are the lmtp_* forms of the smtp_* client parameters, with
 // Postfix's defaults: the lmtp agent reads them where the smtp agent reads
-// the smtp_* ones (smtp/lmtp.go), so that a Postfix main.cf that sets
+// the smtp_* ones (through LMTPView, below), so that a Postfix main.cf that sets
 // lmtp_tls_CAfile or lmtp_sasl_password_maps for a Dovecot LMTP server
 // over TCP keeps working, and the smtp_* settings of the relay do not
 // leak into LMTP.
