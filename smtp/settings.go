@@ -65,11 +65,15 @@ type settings struct {
 	heloUnlessESMTP bool
 	skip5xxGreeting bool
 	debugPeers      *peerlist.List // debug_peer_list: servers whose conversation is logged
-	authPolicy      sasl.Policy    // smtp_sasl_security_options
-	authTLSPolicy   sasl.Policy    // smtp_sasl_tls_security_options
-	authMechs       []string       // smtp_sasl_mechanism_filter, upper case; nil: any
-	noDowngrade     bool           // disable_mime_output_conversion
-	noteStartTLS    bool           // smtp_tls_note_starttls_offer
+	// discardEHLO and discardEHLOMaps are smtp_discard_ehlo_keywords and
+	// smtp_discard_ehlo_keyword_address_maps (by server address).
+	discardEHLO     map[string]bool
+	discardEHLOMaps []maps.Map
+	authPolicy      sasl.Policy // smtp_sasl_security_options
+	authTLSPolicy   sasl.Policy // smtp_sasl_tls_security_options
+	authMechs       []string    // smtp_sasl_mechanism_filter, upper case; nil: any
+	noDowngrade     bool        // disable_mime_output_conversion
+	noteStartTLS    bool        // smtp_tls_note_starttls_offer
 	lineLimit       int
 	// dnsLevel is smtp_dns_support_level (or disable_dns_lookups):
 	// "disabled", "enabled" or "dnssec".
@@ -152,6 +156,10 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 	parent := slices.Contains(cfg.List("parent_domain_matches_subdomains"), "debug_peer_list")
 	if s.debugPeers, err = peerlist.New("debug_peer_list", cfg.List("debug_peer_list"), parent, maps.Options{}); err != nil {
 		return s, err
+	}
+	s.discardEHLO = keywordSet(cfg.Get("smtp_discard_ehlo_keywords"))
+	if s.discardEHLOMaps, _, err = maps.OpenSpecList(cfg.Get("smtp_discard_ehlo_keyword_address_maps"), maps.Options{ConfigDir: configDir}); err != nil {
+		return s, fmt.Errorf("smtp_discard_ehlo_keyword_address_maps: %w", err)
 	}
 	for _, m := range cfg.List("smtp_sasl_mechanism_filter") {
 		if strings.Contains(m, ":") {
@@ -306,7 +314,42 @@ func (a *Agent) sessionOptions(dest destination, t target) (client.Options, erro
 	opt.TLSConfig = a.levelConfig(opt.TLSLevel, dest, t, matches)
 	opt.Auth = dest.auth
 	opt.Trace = a.trace(t)
+	opt.DiscardEHLO = a.discardedKeywords(t)
 	return opt, nil
+}
+
+// discardedKeywords are the EHLO keywords to ignore from server t: what
+// smtp_discard_ehlo_keyword_address_maps gives for its address, else
+// smtp_discard_ehlo_keywords.
+func (a *Agent) discardedKeywords(t target) map[string]bool {
+	if len(a.set.discardEHLOMaps) == 0 {
+		return a.set.discardEHLO
+	}
+	ap, err := netip.ParseAddrPort(t.addr)
+	if err != nil {
+		return a.set.discardEHLO
+	}
+	v, found, err := maps.LookupFirst(a.set.discardEHLOMaps, ap.Addr().Unmap().String())
+	if err != nil && a.log != nil {
+		a.log.Warnf("smtp_discard_ehlo_keyword_address_maps: %v", err)
+	}
+	if !found {
+		return a.set.discardEHLO
+	}
+	return keywordSet(v)
+}
+
+// keywordSet is a list of EHLO keywords as a set, upper case.
+func keywordSet(v string) map[string]bool {
+	words := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+	if len(words) == 0 {
+		return nil
+	}
+	set := make(map[string]bool, len(words))
+	for _, w := range words {
+		set[strings.ToUpper(w)] = true
+	}
+	return set
 }
 
 // trace is the conversation log of a server in debug_peer_list, as

@@ -3,6 +3,7 @@ package smtp
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -269,6 +270,32 @@ func TestLMTPForms(t *testing.T) {
 		_, found, err := maps.LookupFirst(tt.set.saslPasswords, tt.key)
 		if err != nil || found != tt.want {
 			t.Errorf("lmtp %v: password for %s found %v, %v", tt.set.lmtp, tt.key, found, err)
+		}
+	}
+}
+
+// TestDiscardEhloKeywords: smtp_discard_ehlo_keywords and its address
+// maps were unknown names; the client now ignores the keywords they name
+// (the table's list, for a server it names, instead of the global one).
+func TestDiscardEhloKeywords(t *testing.T) {
+	a := agentFor(t, "smtp_discard_ehlo_keywords = chunking\n"+
+		"smtp_discard_ehlo_keyword_address_maps = inline:{ {192.0.2.25 = pipelining, dsn} }\n")
+	tests := []struct {
+		addr string
+		want string
+	}{
+		{"192.0.2.25:25", "DSN PIPELINING"},
+		{"198.51.100.1:25", "CHUNKING"},
+		{"/run/lmtp.sock", "CHUNKING"},
+	}
+	for _, tt := range tests {
+		var got []string
+		for kw := range a.discardedKeywords(target{addr: tt.addr}) {
+			got = append(got, kw)
+		}
+		slices.Sort(got)
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("%s: %v, want %s", tt.addr, got, tt.want)
 		}
 	}
 }

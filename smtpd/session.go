@@ -16,6 +16,7 @@ import (
 
 	"github.com/d--j/go-milter"
 	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/smtpd/restrict"
@@ -486,14 +487,38 @@ func (s *session) extensions() []string {
 	if s.xforwardAllowed() {
 		ext = append(ext, xforwardExtension)
 	}
+	discard := s.discardedKeywords()
 	out := ext[:0]
 	for _, e := range ext {
 		kw, _, _ := strings.Cut(e, " ")
-		if !set.discardEhlo[strings.ToLower(kw)] {
+		if !discard[strings.ToLower(kw)] {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// discardedKeywords are the EHLO keywords not announced to this client:
+// what smtpd_discard_ehlo_keyword_address_maps gives for its address,
+// else smtpd_discard_ehlo_keywords. A table that cannot be searched
+// leaves the latter, with a warning.
+func (s *session) discardedKeywords() map[string]bool {
+	set := &s.srv.set
+	if len(set.discardEhloMaps) == 0 || !s.client.addr.IsValid() {
+		return set.discardEhlo
+	}
+	v, found, err := maps.LookupFirst(set.discardEhloMaps, s.client.addr.Unmap().String())
+	if err != nil {
+		s.srv.log.Warnf("smtpd_discard_ehlo_keyword_address_maps: %v", err)
+	}
+	if !found {
+		return set.discardEhlo
+	}
+	discard := map[string]bool{}
+	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		discard[strings.ToLower(w)] = true
+	}
+	return discard
 }
 
 // protocol is what the Received header and logs call the session:

@@ -614,3 +614,23 @@ func TestSessionPanicEndsOnlyTheSession(t *testing.T) {
 	}
 	waitLog(t, ts, "error: panic in the session with unknown[127.0.0.1]: runtime error: invalid memory address")
 }
+
+// TestDiscardEhloKeywordAddressMaps: an unknown name before. A client the
+// table names is offered the EHLO keywords less the table's list, which
+// takes the place of smtpd_discard_ehlo_keywords for it.
+func TestDiscardEhloKeywordAddressMaps(t *testing.T) {
+	ts := startServer(t, "smtpd_discard_ehlo_keywords = dsn\n"+
+		"smtpd_discard_ehlo_keyword_address_maps = inline:{ {127.0.0.1 = chunking, pipelining} }")
+	c := ts.dial(t)
+	ehlo := c.cmd("EHLO client.example.tst", "250")
+	for kw, want := range map[string]bool{"CHUNKING": false, "PIPELINING": false, "DSN": true, "8BITMIME": true} {
+		if got := strings.Contains(ehlo, kw+"\r\n"); got != want {
+			t.Errorf("%s offered %v, want %v:\n%s", kw, got, want, ehlo)
+		}
+	}
+	ts = startServer(t, "smtpd_discard_ehlo_keywords = dsn\nsmtpd_discard_ehlo_keyword_address_maps = inline:{ 192.0.2.1=chunking }")
+	c = ts.dial(t)
+	if ehlo := c.cmd("EHLO client.example.tst", "250"); strings.Contains(ehlo, "DSN") || !strings.Contains(ehlo, "CHUNKING") {
+		t.Errorf("a client the table does not name:\n%s", ehlo)
+	}
+}

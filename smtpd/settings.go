@@ -49,6 +49,7 @@ type settings struct {
 	bareLFExempt                    *netlist.List // smtpd_forbid_bare_newline_exclusions
 	forbidden                       []string
 	discardEhlo                     map[string]bool
+	discardEhloMaps                 []maps.Map // smtpd_discard_ehlo_keyword_address_maps
 	peernameLookup                  bool
 	tlsReceived                     bool
 	saslHeader                      bool // smtpd_sasl_authenticated_header
@@ -219,6 +220,9 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		s.proxyProtocol, s.proxyTimeout = true, cfg.Duration("smtpd_upstream_proxy_timeout")
 	default:
 		return s, fmt.Errorf("smtpd_upstream_proxy_protocol: unknown protocol %q (haproxy or empty)", v)
+	}
+	if s.discardEhloMaps, _, err = maps.OpenSpecList(cfg.Get("smtpd_discard_ehlo_keyword_address_maps"), opt); err != nil {
+		return s, fmt.Errorf("smtpd_discard_ehlo_keyword_address_maps: %w", err)
 	}
 	if s.commandFilter, _, err = maps.OpenSpecList(cfg.Get("smtpd_command_filter"), opt); err != nil {
 		return s, fmt.Errorf("smtpd_command_filter: %w", err)

@@ -18,6 +18,8 @@ var lmtpParams = []Param{
 	{"lmtp_data_init_timeout", "120s", typeTimeS, "LMTP form of smtp_data_init_timeout."},
 	{"lmtp_data_xfer_timeout", "180s", typeTimeS, "LMTP form of smtp_data_xfer_timeout."},
 	{"lmtp_dns_support_level", "", typeString, "LMTP form of smtp_dns_support_level."},
+	{"lmtp_discard_lhlo_keyword_address_maps", "", typeMapList, "LMTP form of smtp_discard_ehlo_keyword_address_maps."},
+	{"lmtp_discard_lhlo_keywords", "", typeList, "LMTP form of smtp_discard_ehlo_keywords."},
 	{"lmtp_enforce_tls", "no", typeBool, "LMTP form of smtp_enforce_tls."},
 	{"lmtp_fallback_relay", "", typeList, "LMTP form of smtp_fallback_relay."},
 	{"lmtp_generic_maps", "", typeMapList, "LMTP form of smtp_generic_maps."},
@@ -59,6 +61,14 @@ var lmtpParams = []Param{
 	{"lmtp_use_tls", "no", typeBool, "LMTP form of smtp_use_tls."},
 }
 
+// lmtpRenamed are the lmtp_* forms whose smtp_* names differ by more than
+// the prefix (LHLO for EHLO).
+var lmtpRenamed = map[string]string{
+	"lmtp_lhlo_timeout":                      "smtp_helo_timeout",
+	"lmtp_discard_lhlo_keywords":             "smtp_discard_ehlo_keywords",
+	"lmtp_discard_lhlo_keyword_address_maps": "smtp_discard_ehlo_keyword_address_maps",
+}
+
 // LMTPView returns a copy of c for the lmtp agent: each smtp_* parameter
 // that has an lmtp_* form holds that form's value (as set, or Postfix's
 // default), so that the agent's code reads the smtp_* names for both.
@@ -66,8 +76,8 @@ func (c *Config) LMTPView() *Config {
 	v := c.Clone()
 	for _, p := range lmtpParams {
 		smtp := "smtp_" + strings.TrimPrefix(p.Name, "lmtp_")
-		if p.Name == "lmtp_lhlo_timeout" {
-			smtp = "smtp_helo_timeout"
+		if other, ok := lmtpRenamed[p.Name]; ok {
+			smtp = other
 		}
 		raw, _ := c.Raw(p.Name)
 		_ = v.Set(smtp, raw) // a bad value was reported when c was read

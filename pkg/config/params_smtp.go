@@ -5,6 +5,8 @@ var smtpParams = []Param{
 	{"best_mx_transport", "", typeString, "Transport used when this host is the best MX of a destination."},
 	{"disable_dns_lookups", "no", typeBool, "Old form of smtp_dns_support_level = disabled, used when that is empty."},
 	{"fallback_relay", "", typeList, "Old name of smtp_fallback_relay."},
+	{"smtp_discard_ehlo_keyword_address_maps", "", typeMapList, "EHLO keywords smtp ignores, by server IP address, instead of smtp_discard_ehlo_keywords."},
+	{"smtp_discard_ehlo_keywords", "", typeList, "EHLO keywords that smtp ignores in a server's reply."},
 	{"lmtp_connect_timeout", "0s", typeTimeS, "lmtp time limit for connecting; 0 means the system limit."},
 	{"lmtp_lhlo_name", "$myhostname", typeString, "Host name sent by lmtp in LHLO."},
 	{"lmtp_sasl_auth_enable", "no", typeBool, "lmtp authenticates with SASL."},

@@ -51,6 +51,7 @@ var smtpdParams = []Param{
 	{"smtpd_command_filter", "", typeMapList, "Tables that rewrite each SMTP command line smtpd receives (looked up whole, without CRLF; a pcre: or regexp: table usually), before it is parsed, as in Postfix."},
 	{"smtpd_data_restrictions", "", typeList, "smtpd restrictions applied to the DATA command."},
 	{"smtpd_delay_reject", "yes", typeBool, "smtpd waits until RCPT TO before applying client, HELO and sender restrictions."},
+	{"smtpd_discard_ehlo_keyword_address_maps", "", typeMapList, "EHLO keywords smtpd does not announce, by client IP address, instead of smtpd_discard_ehlo_keywords."},
 	{"smtpd_discard_ehlo_keywords", "", typeList, "EHLO keywords that smtpd does not announce."},
 	{"smtpd_end_of_data_restrictions", "", typeList, "smtpd restrictions applied after the message content."},
 	{"smtpd_error_sleep_time", "1s", typeTimeS, "smtpd delay before replying to a client error."},

@@ -107,6 +107,9 @@ type Options struct {
 	// line received (dir '<'), not the message content, and AUTH
 	// responses starred out: debug_peer_list's conversation log.
 	Trace func(dir byte, line string)
+	// DiscardEHLO are EHLO keywords (upper case) to ignore in the server's
+	// reply, as if it had not announced them (smtp_discard_ehlo_keywords).
+	DiscardEHLO map[string]bool
 	// TLSLevel is Postfix's smtp_tls_security_level; "" means none.
 	TLSLevel TLSLevel
 	// TLSConfig is used as given (cloned) when set; ServerName defaults to
@@ -247,6 +250,9 @@ func (s *Session) hello(ctx context.Context) error {
 	}
 	if r.Positive() {
 		s.ext = parseEHLO(r.lines)
+		for kw := range s.opt.DiscardEHLO {
+			delete(s.ext, kw)
+		}
 		return nil
 	}
 	if s.opt.LMTP || !r.Permanent() {
