@@ -41,8 +41,9 @@ type settings struct {
 	// the levels that skip the certificate check and one for those that
 	// make it, so that neither resumes the other's sessions. nil: none.
 	sessions, checkedSessions tls.ClientSessionCache
-	// clientCerts is smtp_tls_cert_file with smtp_tls_key_file: the
-	// certificate offered to servers that ask for one; nil for none.
+	// clientCerts is smtp_tls_chain_files, or smtp_tls_cert_file with
+	// smtp_tls_key_file: the certificates offered to servers that ask for
+	// one; nil for none.
 	clientCerts []tls.Certificate
 	// wrapperMode is smtp_tls_wrappermode: TLS from the first byte
 	// (port 465) instead of STARTTLS.
@@ -217,12 +218,8 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		s.sessions = tls.NewLRUClientSessionCache(tlsSessionCacheSize)
 		s.checkedSessions = tls.NewLRUClientSessionCache(tlsSessionCacheSize)
 	}
-	if certFile := strings.TrimSpace(cfg.Get("smtp_tls_cert_file")); certFile != "" && !lmtp {
-		c, err := tls.LoadX509KeyPair(certFile, strings.TrimSpace(cfg.Get("smtp_tls_key_file")))
-		if err != nil {
-			return s, fmt.Errorf("smtp_tls_cert_file %s, smtp_tls_key_file: %w", certFile, err)
-		}
-		s.clientCerts = []tls.Certificate{c}
+	if s.clientCerts, err = clientCertificates(cfg); err != nil {
+		return s, err
 	}
 	if s.rootCAs, err = tlsconf.CertPool(cfg.Get("smtp_tls_CAfile"), cfg.Get("smtp_tls_CApath"), cfg.Bool("tls_append_default_CA")); err != nil {
 		return s, fmt.Errorf("smtp_tls_CAfile, smtp_tls_CApath: %w", err)
@@ -448,4 +445,30 @@ func (a *Agent) credentials(dest destination, sender string) (*client.Auth, erro
 	}
 	user, pass, _ := strings.Cut(v, ":")
 	return &client.Auth{User: user, Password: pass}, nil
+}
+
+// clientCertificates loads the client's certificates: smtp_tls_chain_files
+// (each file a private key followed by its certificate chain, as Postfix
+// 3.4 has them), else smtp_tls_cert_file with smtp_tls_key_file.
+func clientCertificates(cfg *config.Config) ([]tls.Certificate, error) {
+	if chain := cfg.List("smtp_tls_chain_files"); len(chain) > 0 {
+		var certs []tls.Certificate
+		for _, f := range chain {
+			c, err := tls.LoadX509KeyPair(f, f)
+			if err != nil {
+				return nil, fmt.Errorf("smtp_tls_chain_files: %s: %w", f, err)
+			}
+			certs = append(certs, c)
+		}
+		return certs, nil
+	}
+	certFile := strings.TrimSpace(cfg.Get("smtp_tls_cert_file"))
+	if certFile == "" {
+		return nil, nil
+	}
+	c, err := tls.LoadX509KeyPair(certFile, strings.TrimSpace(cfg.Get("smtp_tls_key_file")))
+	if err != nil {
+		return nil, fmt.Errorf("smtp_tls_cert_file %s, smtp_tls_key_file: %w", certFile, err)
+	}
+	return []tls.Certificate{c}, nil
 }

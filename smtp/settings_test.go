@@ -2,7 +2,16 @@ package smtp
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -297,5 +306,42 @@ func TestDiscardEhloKeywords(t *testing.T) {
 		if strings.Join(got, " ") != tt.want {
 			t.Errorf("%s: %v, want %s", tt.addr, got, tt.want)
 		}
+	}
+}
+
+// TestClientChainFiles: smtp_tls_chain_files was an unknown name; the
+// client now offers the certificates of its files (a key followed by its
+// chain in each), before smtp_tls_cert_file.
+func TestClientChainFiles(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client.example"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "client.pem")
+	chain := append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	if err := os.WriteFile(file, chain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("main.cf", strings.NewReader("smtp_tls_chain_files = "+file+"\nsmtp_tls_cert_file = /nonexistent.pem\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := clientCertificates(cfg)
+	if err != nil || len(certs) != 1 || len(certs[0].Certificate) != 1 {
+		t.Fatalf("certificates %v, %v", certs, err)
+	}
+	cfg, _ = config.Parse("main.cf", strings.NewReader("smtp_tls_chain_files = /nonexistent.pem\n"))
+	if _, err := clientCertificates(cfg); err == nil || !strings.Contains(err.Error(), "smtp_tls_chain_files") {
+		t.Errorf("a missing chain file: %v", err)
 	}
 }

@@ -47,6 +47,7 @@ var lmtpParams = []Param{
 	{"lmtp_tls_CAfile", "", typeString, "LMTP form of smtp_tls_CAfile."},
 	{"lmtp_tls_CApath", "", typeString, "LMTP form of smtp_tls_CApath."},
 	{"lmtp_tls_cert_file", "", typeString, "LMTP form of smtp_tls_cert_file."},
+	{"lmtp_tls_chain_files", "", typeList, "LMTP form of smtp_tls_chain_files."},
 	{"lmtp_tls_ciphers", "medium", typeString, "LMTP form of smtp_tls_ciphers."},
 	{"lmtp_tls_exclude_ciphers", "", typeList, "LMTP form of smtp_tls_exclude_ciphers."},
 	{"lmtp_tls_key_file", "$lmtp_tls_cert_file", typeString, "LMTP form of smtp_tls_key_file."},

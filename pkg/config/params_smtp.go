@@ -7,6 +7,7 @@ var smtpParams = []Param{
 	{"fallback_relay", "", typeList, "Old name of smtp_fallback_relay."},
 	{"smtp_discard_ehlo_keyword_address_maps", "", typeMapList, "EHLO keywords smtp ignores, by server IP address, instead of smtp_discard_ehlo_keywords."},
 	{"smtp_discard_ehlo_keywords", "", typeList, "EHLO keywords that smtp ignores in a server's reply."},
+	{"smtp_tls_chain_files", "", typeList, "PEM files of the smtp client's certificates, each a private key followed by its certificate chain; instead of smtp_tls_cert_file and smtp_tls_key_file."},
 	{"lmtp_connect_timeout", "0s", typeTimeS, "lmtp time limit for connecting; 0 means the system limit."},
 	{"lmtp_lhlo_name", "$myhostname", typeString, "Host name sent by lmtp in LHLO."},
 	{"lmtp_sasl_auth_enable", "no", typeBool, "lmtp authenticates with SASL."},
