@@ -1,6 +1,8 @@
 package smtpd
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -21,5 +23,23 @@ func TestRejectFooter(t *testing.T) {
 		if got := c.cmd("NOOP", "250"); strings.Count(got, "\r\n") != 1 {
 			t.Errorf("a success got the footer: %q", got)
 		}
+	}
+}
+
+// TestRejectFooterMaps: smtpd_reject_footer_maps was an unknown name. A
+// reply the table matches (a regexp on the whole reply, as in Postfix's
+// examples) gets the table's footer; others keep smtpd_reject_footer.
+func TestRejectFooterMaps(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "footers")
+	if err := os.WriteFile(table, []byte("/^503 .*need MAIL/ \\c (MAIL comes first: see $$server_name/help)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, "smtpd_reject_footer = General help: postmaster\nsmtpd_reject_footer_maps = regexp:"+table)
+	c := ts.dial(t)
+	if got := c.cmd("RCPT TO:<a@example.tst>", "503"); got != "503 5.5.1 Error: need MAIL command (MAIL comes first: see mx.example.tst/help)\r\n" {
+		t.Errorf("the table's footer: %q", got)
+	}
+	if got := c.cmd("XYZZY", "502"); !strings.HasSuffix(got, "502 5.5.2 General help: postmaster\r\n") {
+		t.Errorf("smtpd_reject_footer: %q", got)
 	}
 }

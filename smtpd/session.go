@@ -133,7 +133,7 @@ func newSession(srv *Server, conn net.Conn, c client) *session {
 // send writes a reply; it goes out at the next flush.
 func (s *session) send(r reply.Reply) {
 	if r.Permanent() || r.Temporary() {
-		r.Text += s.rejectFooter()
+		r.Text += s.rejectFooter(r)
 		if s.notAnError {
 			s.notAnError = false
 		} else {

@@ -88,6 +88,7 @@ type settings struct {
 	strictEnvelopes  bool                // strict_rfc821_envelopes: paths need angle brackets
 	tlsLogLevel      int                 // smtpd_tls_loglevel
 	rejectFooter     string              // smtpd_reject_footer, unexpanded
+	rejectFooterMaps []maps.Map          // smtpd_reject_footer_maps, by reply
 	queueMinFree     int64               // queue_minfree
 	ccert            clientCertSettings
 	contentFilter    string      // content_filter: where this service's mail goes first
@@ -220,6 +221,9 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		s.proxyProtocol, s.proxyTimeout = true, cfg.Duration("smtpd_upstream_proxy_timeout")
 	default:
 		return s, fmt.Errorf("smtpd_upstream_proxy_protocol: unknown protocol %q (haproxy or empty)", v)
+	}
+	if s.rejectFooterMaps, _, err = maps.OpenSpecList(cfg.Get("smtpd_reject_footer_maps"), opt); err != nil {
+		return s, fmt.Errorf("smtpd_reject_footer_maps: %w", err)
 	}
 	if s.discardEhloMaps, _, err = maps.OpenSpecList(cfg.Get("smtpd_discard_ehlo_keyword_address_maps"), opt); err != nil {
 		return s, fmt.Errorf("smtpd_discard_ehlo_keyword_address_maps: %w", err)

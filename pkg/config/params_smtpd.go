@@ -88,6 +88,7 @@ var smtpdParams = []Param{
 	{"smtpd_recipient_overshoot_limit", "1000", typeInt, "Excess recipients that smtpd counts as errors."},
 	{"smtpd_recipient_restrictions", "", typeList, "smtpd restrictions applied to RCPT TO, after smtpd_relay_restrictions."},
 	{"smtpd_reject_footer", "", typeString, "Text that follows each smtpd 4xx and 5xx reply, on a line of its own (\\n breaks lines; a leading \\c joins the reply's last line), with $client_address, $client_name, $client_port, $localtime and $server_name expanded per reply."},
+	{"smtpd_reject_footer_maps", "", typeMapList, "Footers of smtpd's 4xx and 5xx replies, looked up with the whole reply (\"550 5.7.1 text\"), instead of smtpd_reject_footer."},
 	{"smtpd_reject_unlisted_recipient", "yes", typeBool, "smtpd rejects recipients unknown in their address class."},
 	{"smtpd_reject_unlisted_sender", "no", typeBool, "smtpd rejects senders unknown in their address class."},
 	{"smtpd_relay_before_recipient_restrictions", "yes", typeBool, "Evaluate smtpd_relay_restrictions before smtpd_recipient_restrictions."},
