@@ -22,6 +22,11 @@ type sessionCache struct {
 	mu    sync.Mutex
 	limit time.Duration
 	idle  map[string][]cached
+	// reuseTime and reuseCount are smtp_connection_reuse_time_limit and
+	// smtp_connection_reuse_count_limit: a session older, or used more
+	// often, is closed instead of kept (zero: no limit).
+	reuseTime  time.Duration
+	reuseCount int
 }
 
 func newSessionCache(limit time.Duration) *sessionCache {
@@ -46,9 +51,10 @@ func (c *sessionCache) take(key string) *cached {
 	return nil
 }
 
-// put keeps a session; with a zero limit it is closed at once.
+// put keeps a session; with a zero limit, or past a reuse limit, it is
+// closed at once.
 func (c *sessionCache) put(key string, s cached) {
-	if c.limit <= 0 {
+	if c.limit <= 0 || c.reuseTime > 0 && s.s.Age() >= c.reuseTime || c.reuseCount > 0 && s.s.Transactions() >= c.reuseCount {
 		_ = s.s.Close(context.Background())
 		return
 	}

@@ -395,3 +395,41 @@ func TestDebugPeerListTrace(t *testing.T) {
 		t.Errorf("the message content was logged:\n%s", got)
 	}
 }
+
+// TestConnectionReuseLimits: smtp_connection_reuse_count_limit and
+// smtp_connection_reuse_time_limit were unknown names; a connection was
+// reused as long as mail kept coming. Past either limit it is closed and
+// the next message opens a new one.
+func TestConnectionReuseLimits(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		count     int
+		age       time.Duration
+		wantConns int // for 5 messages
+	}{
+		{"no limit", 0, 0, 1},
+		{"two messages each", 2, 0, 3},
+		{"time limit", 0, time.Nanosecond, 5},
+	} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mxs := &fakeMX{greeting: "220 fake ESMTP"}
+		mxs.serve(t, l)
+		dns := mxtest.NewServer(t, "dest.tst. MX 10 mx.dest.tst.\nmx.dest.tst. A 127.0.0.1\n")
+		a := testAgent(t, dns.Addr(), l.Addr().(*net.TCPAddr).Port)
+		a.cache.reuseCount, a.cache.reuseTime = tt.count, tt.age
+		for i := range 5 {
+			if res := a.Deliver(context.Background(), request("dest.tst", fmt.Sprintf("u%d@dest.tst", i))); res[0].Status != agent.OK {
+				t.Fatalf("%s: message %d: %+v", tt.name, i, res[0])
+			}
+		}
+		mxs.mu.Lock()
+		conns := mxs.conns
+		mxs.mu.Unlock()
+		if conns != tt.wantConns {
+			t.Errorf("%s: %d connections for 5 messages, want %d", tt.name, conns, tt.wantConns)
+		}
+	}
+}

@@ -83,7 +83,9 @@ func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{set: set, resolver: r, cache: newSessionCache(set.cacheTime), dial: dial}, nil
+	cache := newSessionCache(set.cacheTime)
+	cache.reuseTime, cache.reuseCount = set.reuseTime, set.reuseCount
+	return &Agent{set: set, resolver: r, cache: cache, dial: dial}, nil
 }
 
 // hostLookup applies smtp_host_lookup: dns (the default), native (the

@@ -58,6 +58,8 @@ type settings struct {
 	delimiter      string            // recipient_delimiter, for sender lookups
 	timeouts       client.Timeouts
 	cacheTime      time.Duration
+	reuseTime      time.Duration // smtp_connection_reuse_time_limit
+	reuseCount     int           // smtp_connection_reuse_count_limit
 	authSoftBounce bool
 	// heloUnlessESMTP is smtp_always_send_ehlo = no: EHLO only when the
 	// greeting says ESMTP. skip5xxGreeting is smtp_skip_5xx_greeting: a
@@ -118,6 +120,8 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		tlsLogLevel:    cfg.Int(p + "tls_loglevel"),
 		delimiter:      cfg.Get("recipient_delimiter"),
 		cacheTime:      cfg.Duration("smtp_connection_cache_time_limit"),
+		reuseTime:      cfg.Duration("smtp_connection_reuse_time_limit"),
+		reuseCount:     cfg.Int("smtp_connection_reuse_count_limit"),
 		timeouts: client.Timeouts{
 			Greeting: cfg.Duration("smtp_helo_timeout"), Helo: cfg.Duration("smtp_helo_timeout"),
 			StartTLS: cfg.Duration("smtp_starttls_timeout"), Mail: cfg.Duration("smtp_mail_timeout"),

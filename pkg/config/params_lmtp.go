@@ -14,6 +14,8 @@ var lmtpParams = []Param{
 	{"lmtp_bind_address6", "", typeString, "LMTP form of smtp_bind_address6."},
 	{"lmtp_body_checks", "", typeMapList, "LMTP form of smtp_body_checks."},
 	{"lmtp_connection_cache_time_limit", "2s", typeTimeS, "LMTP form of smtp_connection_cache_time_limit."},
+	{"lmtp_connection_reuse_count_limit", "0", typeInt, "LMTP form of smtp_connection_reuse_count_limit."},
+	{"lmtp_connection_reuse_time_limit", "300s", typeTimeS, "LMTP form of smtp_connection_reuse_time_limit."},
 	{"lmtp_data_done_timeout", "600s", typeTimeS, "LMTP form of smtp_data_done_timeout."},
 	{"lmtp_data_init_timeout", "120s", typeTimeS, "LMTP form of smtp_data_init_timeout."},
 	{"lmtp_data_xfer_timeout", "180s", typeTimeS, "LMTP form of smtp_data_xfer_timeout."},

@@ -159,7 +159,17 @@ type Session struct {
 	// bodyR and bodyW carry message content; see contentBuffers.
 	bodyR *bufio.Reader
 	bodyW *bufio.Writer
+	// opened is when Open started; sends counts the transactions begun,
+	// for the connection reuse limits.
+	opened time.Time
+	sends  int
 }
+
+// Age is the time since the session was opened.
+func (s *Session) Age() time.Duration { return time.Since(s.opened) }
+
+// Transactions is the number of messages the session has been given.
+func (s *Session) Transactions() int { return s.sends }
 
 // Open reads the greeting, says EHLO (LHLO for LMTP; HELO after a 5xx
 // EHLO reply, not for LMTP), starts TLS as the level asks, says EHLO
@@ -167,7 +177,7 @@ type Session struct {
 // server in messages ("mx.example.com[192.0.2.1]:25"). On failure the
 // connection is closed and the error is an *Error.
 func Open(ctx context.Context, conn net.Conn, peer string, opt Options) (*Session, error) {
-	s := &Session{opt: opt, to: opt.Timeouts.withDefaults(), conn: conn}
+	s := &Session{opt: opt, to: opt.Timeouts.withDefaults(), conn: conn, opened: time.Now()}
 	s.peerName, s.hostName = splitPeer(peer)
 	s.br = bufio.NewReader(conn)
 	s.bw = bufio.NewWriter(conn)

@@ -77,6 +77,7 @@ func (s *Session) Describe(r RcptResult) string {
 // anything was sent) leave the session usable.
 func (s *Session) Send(ctx context.Context, m Message) ([]RcptResult, error) {
 	res := make([]RcptResult, len(m.Recipients))
+	s.sends++
 	if s.broken {
 		return res, &Error{Peer: s.peerName, Stage: StageMail, Temporary: true, Status: statusConn, Err: net.ErrClosed}
 	}
