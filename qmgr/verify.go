@@ -3,6 +3,7 @@ package qmgr
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,7 @@ type verifyEntry struct {
 // verifySettings are the address_verify_* parameters.
 type verifySettings struct {
 	sender                        string
+	senderTTL                     time.Duration // address_verify_sender_ttl
 	positiveExpire, positiveRenew time.Duration
 	negativeExpire, negativeRenew time.Duration
 	negativeCache                 bool
@@ -82,6 +84,7 @@ func newVerifier(m *Manager, cfg *config.Config) *verifier {
 	return &verifier{m: m, cache: map[string]*verifyEntry{}, slots: make(chan struct{}, verifyProbesAtOnce), set: verifySettings{
 		cleanupInterval: cfg.Duration("address_verify_cache_cleanup_interval"),
 		sender:          sender,
+		senderTTL:       cfg.Duration("address_verify_sender_ttl"),
 		positiveExpire:  cfg.Duration("address_verify_positive_expire_time"),
 		positiveRenew:   cfg.Duration("address_verify_positive_refresh_time"),
 		negativeExpire:  cfg.Duration("address_verify_negative_expire_time"),
@@ -194,7 +197,8 @@ func (v *verifier) probe(addr, key string) {
 // run sends one probe and maps its outcome.
 func (v *verifier) run(addr string) (status, text string) {
 	m := v.m
-	env := &envelope.Envelope{ID: m.q.NewID(), Sender: v.set.sender, Arrival: time.Now(), Probe: true}
+	now := time.Now()
+	env := &envelope.Envelope{ID: m.q.NewID(), Sender: probeSender(v.set.sender, v.set.senderTTL, now), Arrival: now, Probe: true}
 	rt, err := v.router.routeFor(env, addr)
 	if err != nil {
 		return verifyDeferred, "transport table lookup failure"
@@ -246,4 +250,18 @@ func (m *Manager) serveVerify(c *ipc.Conn, req ipc.Record) bool {
 		status, text = m.verify.query(addr)
 	}
 	return c.Send(ipc.FrameReply, ipc.Record{{Name: attrStatus, Value: status}, {Name: attrText, Value: text}}) == nil
+}
+
+// probeSender is the sender of a probe: address_verify_sender, with, when
+// address_verify_sender_ttl is set, a time-dependent part appended to its
+// local part (the number of ttl periods since the epoch, in base 31, as
+// Postfix writes it) so that spammers cannot harvest one fixed probe
+// sender. The null sender stays null.
+func probeSender(sender string, ttl time.Duration, now time.Time) string {
+	if ttl <= 0 || sender == "" {
+		return sender
+	}
+	local, domain, _ := strings.Cut(sender, "@")
+	epoch := uint64(now.Unix()) / uint64(max(ttl/time.Second, 1))
+	return local + strconv.FormatUint(epoch, 31) + "@" + domain
 }

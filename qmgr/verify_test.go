@@ -1,6 +1,7 @@
 package qmgr
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +113,29 @@ func TestVerifyRouting(t *testing.T) {
 	h.submit(rcpts("joe@example.com"), "Subject: mail\n\nx\n")
 	if r := h.waitRequests(1)[0]; r.transport != "local" {
 		t.Errorf("mail went to %q, want local", r.transport)
+	}
+}
+
+// TestProbeSender: address_verify_sender_ttl was accepted and ignored.
+// With it the probe sender's local part gets a part that changes once per
+// period, as in Postfix; the null sender and a zero ttl are unchanged.
+func TestProbeSender(t *testing.T) {
+	day := 24 * time.Hour
+	t0 := time.Unix(1_800_000_000, 0)
+	a := probeSender("double-bounce@example.com", day, t0)
+	if !strings.HasPrefix(a, "double-bounce") || !strings.HasSuffix(a, "@example.com") || a == "double-bounce@example.com" {
+		t.Errorf("probe sender %q", a)
+	}
+	if b := probeSender("double-bounce@example.com", day, t0.Add(time.Minute)); b != a && t0.Unix()%86400 < 86340 {
+		t.Errorf("changed within a period: %q then %q", a, b)
+	}
+	if c := probeSender("double-bounce@example.com", day, t0.Add(day)); c == a {
+		t.Errorf("unchanged after a period: %q", c)
+	}
+	if got := probeSender("", day, t0); got != "" {
+		t.Errorf("null sender became %q", got)
+	}
+	if got := probeSender("double-bounce@example.com", 0, t0); got != "double-bounce@example.com" {
+		t.Errorf("no ttl: %q", got)
 	}
 }

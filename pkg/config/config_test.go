@@ -391,7 +391,7 @@ func TestUnsupportedParameterWarning(t *testing.T) {
 	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Warnings() = %q, want %q (a value equal to the default draws none)", got, want)
 	}
-	if !Unsupported("address_verify_sender_ttl") || Unsupported("canonical_maps") {
+	if !Unsupported("in_flow_delay") || Unsupported("canonical_maps") || Unsupported("address_verify_sender_ttl") {
 		t.Error("Unsupported misreports")
 	}
 }

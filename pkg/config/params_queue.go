@@ -17,7 +17,7 @@ var queueParams = []Param{
 	{"address_verify_relay_transport", "$relay_transport", typeString, "Address verification: the relay_transport of probes."},
 	{"address_verify_relayhost", "$relayhost", typeString, "Address verification: the relayhost of probes."},
 	{"address_verify_sender", "$double_bounce_sender", typeString, "Address verification: sender of probes."},
-	{"address_verify_sender_ttl", "0s", typeTimeS, "Address verification (not in tern yet): lifetime of a time-dependent probe sender."},
+	{"address_verify_sender_ttl", "0s", typeTimeS, "Period of the time-dependent part appended to the probe sender's local part; 0 for none."},
 	{"address_verify_service_name", "verify", typeString, "Address verification (not in tern yet): name of the verify service."},
 	{"address_verify_transport_maps", "$transport_maps", typeString, "Address verification: the transport_maps of probes."},
 	{"address_verify_virtual_transport", "$virtual_transport", typeString, "Address verification: the virtual_transport of probes."},

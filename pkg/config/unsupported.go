@@ -38,7 +38,6 @@ var unsupportedParams = map[string]bool{
 	"proxy_read_maps":                     true,
 	"proxy_write_maps":                    true,
 	"address_verify_map":                  true,
-	"address_verify_sender_ttl":           true,
 	"address_verify_service_name":         true,
 	"best_mx_transport":                   true,
 	"error_notice_recipient":              true,
