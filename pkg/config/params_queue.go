@@ -43,7 +43,7 @@ var queueParams = []Param{
 	{"lmtp_destination_concurrency_limit", "$default_destination_concurrency_limit", typeInt, "Parallel delivery limit of the lmtp transport."},
 	{"lmtp_destination_recipient_limit", "$default_destination_recipient_limit", typeInt, "Recipients per delivery of the lmtp transport."},
 	{"maximal_backoff_time", "4000s", typeTimeS, "Maximal time between delivery attempts of a deferred message."},
-	{"message_drop_headers", "bcc, content-length, resent-bcc", typeList, "Header fields cleanup removes from every message."},
+	{"message_drop_headers", "bcc, content-length, resent-bcc, return-path", typeList, "Header fields cleanup removes from every message."},
 	{"sender_dependent_default_transport_maps", "", typeMapList, "Tables that give the default transport (transport:nexthop) by envelope sender and @domain, overriding default_transport."},
 	{"empty_address_default_transport_maps_lookup_key", "<>", typeString, "Key that looks the null sender up in sender_dependent_default_transport_maps."},
 	{"maximal_queue_lifetime", "5d", typeTimeD, "How long a message is retried before it is returned as undeliverable."},

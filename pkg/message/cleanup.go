@@ -58,7 +58,8 @@ type CleanupOptions struct {
 	// excess of an over-long header field instead.)
 	HeaderSizeLimit int
 	// DropHeaders holds the lower-case names of message_drop_headers;
-	// nil means Postfix's default, Bcc, Content-Length and Resent-Bcc.
+	// nil means Postfix's default: Bcc, Content-Length, Resent-Bcc and
+	// Return-Path.
 	DropHeaders map[string]bool
 	// NoMissingHeaders leaves out the missing Message-Id, Date and From
 	// headers, as Postfix does for clients outside
@@ -215,7 +216,7 @@ func copyBody(lw *lfWriter, hb headerBlock, br *bufio.Reader, opt *CleanupOption
 }
 
 // defaultDropHeaders are message_drop_headers' default.
-var defaultDropHeaders = map[string]bool{"bcc": true, "content-length": true, "resent-bcc": true}
+var defaultDropHeaders = map[string]bool{"bcc": true, "content-length": true, "resent-bcc": true, "return-path": true}
 
 // dropHeader reports whether the field named key (lower case) is removed.
 func (opt *CleanupOptions) dropHeader(key string) bool {
@@ -290,10 +291,10 @@ func analyse(fields []field, opt *CleanupOptions) (Result, []field) {
 			}
 		}
 		// As Postfix's cleanup(8): the message_drop_headers (Bcc,
-		// Content-Length and Resent-Bcc by default) and Return-Path are
+		// Content-Length, Resent-Bcc and Return-Path by default) are
 		// removed, whether or not recipients were extracted; local
 		// delivery writes its own Return-Path.
-		if f.key == "return-path" || opt.dropHeader(f.key) {
+		if opt.dropHeader(f.key) {
 			continue
 		}
 		keep = append(keep, f)

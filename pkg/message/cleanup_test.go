@@ -144,8 +144,8 @@ func TestCleanup(t *testing.T) {
 			// fixed. An empty setting keeps Bcc; a list drops its names.
 			name: "message_drop_headers empty keeps bcc",
 			opt:  func(o *CleanupOptions) { o.DropHeaders = map[string]bool{} },
-			in:   fullHdr + "Bcc: kept@x\nContent-Length: 3\n\nb\n",
-			want: rcvdSMTP + fullHdr + "Bcc: kept@x\nContent-Length: 3\n\nb\n",
+			in:   fullHdr + "Bcc: kept@x\nContent-Length: 3\nReturn-Path: <kept@x>\n\nb\n",
+			want: rcvdSMTP + fullHdr + "Bcc: kept@x\nContent-Length: 3\nReturn-Path: <kept@x>\n\nb\n",
 			res:  Result{Hops: 1, MessageID: "<x@y>"},
 		},
 		{
