@@ -17,6 +17,7 @@ import (
 	"github.com/d--j/go-milter"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/message"
 	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/smtpd/restrict"
@@ -282,18 +283,16 @@ func (s *session) command(ctx context.Context, line string) {
 		s.send(replyOK)
 		return
 	}
-	for _, f := range s.srv.set.forbidden {
-		if cmd.verb == f || strings.HasPrefix(cmd.verb, f+":") {
-			// An HTTP or proxy request sent to the mail port.
-			s.srv.log.Warnf("non-SMTP command from %s: %.100s", s.client, line)
-			s.counts.add("unknown", false)
-			// 2.7.0: a policy status on a closing reply, as Postfix sends it.
-			s.send(reply.New(reply.CodeClosing, "2.7.0", "Error: I can break rules, too. Goodbye."))
-			s.closing = true
-			return
-		}
-	}
 	h, ok := s.handler(cmd.verb)
+	if s.forbiddenCommand(cmd.verb, line, ok) {
+		// An HTTP or proxy request, or other non-SMTP talk.
+		s.srv.log.Warnf("non-SMTP command from %s: %.100s", s.client, line)
+		s.counts.add("unknown", false)
+		// 2.7.0: a policy status on a closing reply, as Postfix sends it.
+		s.send(reply.New(reply.CodeClosing, "2.7.0", "Error: I can break rules, too. Goodbye."))
+		s.closing = true
+		return
+	}
 	if !ok {
 		s.last = "UNKNOWN"
 		s.counts.add("unknown", false)
@@ -325,6 +324,34 @@ func (s *session) countJunk() {
 	if s.junk > s.srv.set.junkLimit {
 		s.errors++
 	}
+}
+
+// forbiddenCommand reports whether a command line ends the session: its
+// verb is in smtpd_forbidden_commands, or, for a command smtpd does not
+// know, it looks like a header field ("Subject: ...", a client that
+// skipped DATA) or a smtpd_forbidden_commands table matches its first
+// word, as in Postfix.
+func (s *session) forbiddenCommand(verb, line string, known bool) bool {
+	for _, f := range s.srv.set.forbidden {
+		if verb == f || strings.HasPrefix(verb, f+":") {
+			return true
+		}
+	}
+	if known {
+		return false
+	}
+	first, _, _ := strings.Cut(line, " ")
+	if strings.Contains(first, ":") && message.ValidHeaderField(first) {
+		return true
+	}
+	for _, m := range s.srv.set.forbiddenMaps {
+		if _, found, err := m.Lookup(first); err != nil {
+			s.srv.log.Warnf("smtpd_forbidden_commands: %v", err)
+		} else if found {
+			return true
+		}
+	}
+	return false
 }
 
 type handler func(ctx context.Context, arg string) reply.Reply

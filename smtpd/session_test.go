@@ -634,3 +634,27 @@ func TestDiscardEhloKeywordAddressMaps(t *testing.T) {
 		t.Errorf("a client the table does not name:\n%s", ehlo)
 	}
 }
+
+// TestForbiddenNonSMTPCommands: Postfix 3.7's default
+// smtpd_forbidden_commands ends with regexp:{{/^[^A-Z]/ Bogus}}, and an
+// unknown command that looks like a header field ends the session too
+// (a client that skipped DATA); tern had neither and answered 502 until
+// the error limit.
+func TestForbiddenNonSMTPCommands(t *testing.T) {
+	for _, tt := range []struct{ line, want string }{
+		{"\x16\x03\x01\x02\x01", "221 2.7.0 Error: I can break rules, too. Goodbye."},
+		{"12345 hello", "221 2.7.0"},
+		{"Subject: hello", "221 2.7.0"},
+		{"xyzzy", "502 5.5.2"},
+	} {
+		ts := startServer(t, "")
+		c := ts.dial(t)
+		c.cmd(tt.line, tt.want)
+		if strings.HasPrefix(tt.want, "221") {
+			waitLog(t, ts, "warning: non-SMTP command from unknown[127.0.0.1]")
+			if _, err := c.br.ReadByte(); err == nil {
+				t.Errorf("%q: the session goes on", tt.line)
+			}
+		}
+	}
+}

@@ -48,6 +48,7 @@ type settings struct {
 	bareLFCode                      int
 	bareLFExempt                    *netlist.List // smtpd_forbid_bare_newline_exclusions
 	forbidden                       []string
+	forbiddenMaps                   []maps.Map // the type:table elements of smtpd_forbidden_commands
 	discardEhlo                     map[string]bool
 	discardEhloMaps                 []maps.Map // smtpd_discard_ehlo_keyword_address_maps
 	peernameLookup                  bool
@@ -145,8 +146,8 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		queueMinFree:           cfg.Int64("queue_minfree"),
 		receiveOverrides:       cfg.List("receive_override_options"),
 	}
-	for _, f := range cfg.List("smtpd_forbidden_commands") {
-		s.forbidden = append(s.forbidden, strings.ToUpper(f))
+	if err := s.loadForbidden(cfg.Get("smtpd_forbidden_commands"), opt); err != nil {
+		return s, err
 	}
 	for _, c := range cfg.List("smtpd_noop_commands") {
 		if s.noopCommands == nil {
@@ -264,4 +265,26 @@ func tlsLevel(cfg *config.Config) (string, error) {
 		return "may", nil
 	}
 	return "none", nil
+}
+
+// loadForbidden reads smtpd_forbidden_commands: command names, and, as in
+// Postfix 3.7's default regexp:{{/^[^A-Z]/ Bogus}}, tables searched with
+// the first word of a command smtpd does not know.
+func (s *settings) loadForbidden(v string, opt maps.Options) error {
+	words, err := maps.SplitSpecs(v)
+	if err != nil {
+		return fmt.Errorf("smtpd_forbidden_commands: %w", err)
+	}
+	for _, w := range words {
+		if !strings.Contains(w, ":") {
+			s.forbidden = append(s.forbidden, strings.ToUpper(w))
+			continue
+		}
+		m, err := maps.Open(w, opt)
+		if err != nil {
+			return fmt.Errorf("smtpd_forbidden_commands: %w", err)
+		}
+		s.forbiddenMaps = append(s.forbiddenMaps, m)
+	}
+	return nil
 }

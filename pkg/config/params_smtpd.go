@@ -60,7 +60,7 @@ var smtpdParams = []Param{
 	{"smtpd_forbid_bare_newline", "normalize", typeString, "A line ending in a bare LF: normalize (taken as CRLF, but only CRLF.CRLF ends DATA), reject (550 5.5.2 and no mail), or no (as normalize). Postfix 3.9's default."},
 	{"smtpd_forbid_bare_newline_exclusions", "$mynetworks", typeMapList, "Clients exempt from smtpd_forbid_bare_newline = reject."},
 	{"smtpd_forbid_bare_newline_reject_code", "550", typeInt, "smtpd reply code when smtpd_forbid_bare_newline = reject refuses a line."},
-	{"smtpd_forbidden_commands", "CONNECT GET POST", typeList, "Commands that make smtpd disconnect at once."},
+	{"smtpd_forbidden_commands", "CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}", typeList, "Commands that make smtpd disconnect at once; a table is searched with the first word of an unknown command."},
 	{"smtpd_hard_error_limit", "${stress?{1}:{20}}", typeInt, "smtpd errors before the client is disconnected."},
 	{"smtpd_helo_required", "no", typeBool, "smtpd requires HELO or EHLO before MAIL FROM."},
 	{"smtpd_helo_restrictions", "", typeList, "smtpd restrictions applied to the HELO/EHLO argument."},

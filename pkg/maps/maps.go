@@ -172,12 +172,26 @@ func open(spec string, opt Options) (Map, []string, error) {
 	case "pipemap":
 		return openPipe(spec, name, opt)
 	case "regexp", "pcre":
+		if rules, ok, err := inlineRules(name); ok {
+			if err != nil {
+				return nil, nil, fmt.Errorf("open %s: %w", spec, err)
+			}
+			m, err := regexpmap.Parse(spec, spec, strings.NewReader(rules), typ == "pcre")
+			return m, nil, err
+		}
 		m, err := regexpmap.Open(spec, name, typ == "pcre")
 		if err != nil {
 			return nil, nil, err
 		}
 		return m, nil, nil
 	case "cidr":
+		if rules, ok, err := inlineRules(name); ok {
+			if err != nil {
+				return nil, nil, fmt.Errorf("open %s: %w", spec, err)
+			}
+			m, err := cidrmap.Parse(spec, spec, strings.NewReader(rules))
+			return m, nil, err
+		}
 		m, err := cidrmap.Open(spec, name)
 		if err != nil {
 			return nil, nil, err
@@ -192,6 +206,35 @@ func open(spec string, opt Options) (Map, []string, error) {
 	default:
 		return nil, nil, fmt.Errorf("open %s: unsupported lookup table type %q", spec, typ)
 	}
+}
+
+// inlineRules reads the inline form of a pattern table, Postfix 3.7's
+// "regexp:{ {/pattern/ result}, {/pattern/ result} }" (so for pcre: and
+// cidr:), as the lines of a table file; ok is false for a file name.
+func inlineRules(name string) (rules string, ok bool, err error) {
+	name = strings.Trim(name, whitespace)
+	if !strings.HasPrefix(name, "{") {
+		return "", false, nil
+	}
+	inner, good := stripBraces(name)
+	if !good {
+		return "", true, fmt.Errorf("syntax error: need \"{ {rule}, {rule}... }\"")
+	}
+	elems, err := splitBraced(inner)
+	if err != nil {
+		return "", true, err
+	}
+	var b strings.Builder
+	for _, e := range elems {
+		if r, good := stripBraces(e); good {
+			e = r
+		}
+		b.WriteString(strings.Trim(e, whitespace) + "\n")
+	}
+	if b.Len() == 0 {
+		return "", true, fmt.Errorf("syntax error: empty table")
+	}
+	return b.String(), true, nil
 }
 
 // fold maps a lookup key to the case in which tables store it.

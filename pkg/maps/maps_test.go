@@ -323,3 +323,35 @@ func TestOpenSpecList(t *testing.T) {
 		t.Error("an unknown table type: no error")
 	}
 }
+
+// TestInlinePatternTables: Postfix 3.7's inline form of the pattern
+// tables, "regexp:{ {/pattern/ result}, ... }" (as in its default
+// smtpd_forbidden_commands), was taken for a file name.
+func TestInlinePatternTables(t *testing.T) {
+	tests := []struct {
+		spec, key, want string
+		found           bool
+	}{
+		{"regexp:{{/^[^A-Z]/ Bogus}}", "12abc", "Bogus", true},
+		{"regexp:{{/^[^A-Z]/ Bogus}}", "xyz", "", false},
+		{"pcre:{ {/^Subject:.*buy/ REJECT spam}, {/^X-Mailer: bulk/ DISCARD} }", "X-Mailer: bulk 1.0", "DISCARD", true},
+		{"cidr:{ {192.0.2.0/24 REJECT}, {10.0.0.0/8 OK} }", "10.1.2.3", "OK", true},
+		{"cidr:{ {192.0.2.0/24 REJECT} }", "198.51.100.1", "", false},
+	}
+	for _, tt := range tests {
+		m, err := Open(tt.spec, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.spec, err)
+		}
+		got, found, err := m.Lookup(tt.key)
+		if err != nil || found != tt.found || got != tt.want {
+			t.Errorf("%s: Lookup(%q) = %q, %v, %v; want %q, %v", tt.spec, tt.key, got, found, err, tt.want, tt.found)
+		}
+		m.Close()
+	}
+	for _, bad := range []string{"regexp:{ {/(/ x} }", "cidr:{ {not-a-network x} }", "pcre:{ }"} {
+		if _, err := Open(bad, Options{}); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+}
