@@ -75,3 +75,23 @@ func FuzzParseInline(f *testing.F) {
 		}
 	})
 }
+
+// FuzzInlineRules: the inline form of the pattern tables turns into
+// rule lines, one per braced element and never an empty table, or an
+// error; and the regexp parser takes the lines without a panic.
+func FuzzInlineRules(f *testing.F) {
+	for _, s := range []string{"{{/^[^A-Z]/ Bogus}}", "{ {/a/ b}, {/c/ d} }", "{ }", "{{/(/ x}}", "{ {192.0.2.0/24 OK} }", "{{{}}}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		rules, ok, err := inlineRules(in)
+		if !ok || err != nil {
+			return
+		}
+		if rules == "" || !strings.HasSuffix(rules, "\n") {
+			t.Fatalf("rules %q from %q", rules, in)
+		}
+		_, _ = Open("regexp:"+in, Options{})
+		_, _ = Open("cidr:"+in, Options{})
+	})
+}
