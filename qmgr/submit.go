@@ -29,7 +29,7 @@ const (
 	attrCode    = "code" // sysexits value for sendmail
 	attrDSN     = "dsn"
 	attrText    = "text"
-	attrOrigin  = "origin" // cleanup: "smtpd" (default) or "forward"
+	attrOrigin  = "origin" // cleanup: "smtpd" (default), "forward", or "notice" (smtpd's postmaster notices)
 	attrSMTP    = "smtp"   // reply: the SMTP code smtpd should give
 )
 
@@ -60,6 +60,7 @@ type submission struct {
 	tls      string // smtpd: the TLS session, for Received
 	local    bool   // from sendmail: add From:, local Received
 	forward  bool   // from local(8) forwarding: content is already clean
+	notice   bool   // smtpd's postmaster notice: local, but no submitter check
 	saslUser string // smtpd: the client's SASL login name
 	// saslHeader: smtpd_sasl_authenticated_header is on for its service.
 	saslHeader bool
@@ -85,7 +86,7 @@ func (s *submission) authenticatedSender() string {
 // it to the scheduler. It returns the queue id.
 func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (string, error) {
 	env := s.env
-	if s.local {
+	if s.local && !s.notice {
 		if err := m.checkSubmitter(env); err != nil {
 			return "", err
 		}
@@ -447,6 +448,13 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 		// sendmail's word counts for nothing here: main.cf decides.
 		env.Filter = m.settings.contentFilter
 		s.overrides = overrideSet(m.settings.receiveOverrides)
+	case req.Get(attrOrigin) == "notice":
+		// The mail system's own notice: written locally (its Received
+		// header says so), for the postmaster, not content filtered.
+		s.local, s.notice = true, true
+		env.Protocol, env.Filter = "local", ""
+		env.SubmitUID = os.Geteuid()
+		env.SubmitUser = userName(env.SubmitUID)
 	case s.forward:
 		env.Filter = "" // forwarded mail is not filtered again, as in Postfix
 	}

@@ -99,6 +99,10 @@ type session struct {
 	// notAnError keeps the next refusal out of the error count: one of the
 	// first smtpd_recipient_overshoot_limit recipients past the limit.
 	notAnError bool
+	// transcript is the conversation so far and problems its problem
+	// classes, for the postmaster notices of notify_classes (notice.go).
+	transcript []turn
+	problems   int
 	// debug logs the conversation: the client is in debug_peer_list.
 	debug   bool
 	counts  commandCounts
@@ -146,6 +150,7 @@ func (s *session) send(r reply.Reply) {
 		}
 	}
 	lines := r.Lines(true)
+	s.noteReply(r, lines)
 	if s.debug {
 		for _, l := range strings.SplitAfter(strings.TrimSuffix(lines, "\r\n"), "\r\n") {
 			s.srv.log.Infof("> %s: %s", s.client, strings.TrimSuffix(l, "\r\n"))
@@ -186,6 +191,7 @@ func (s *session) serve(ctx context.Context) {
 		if s.milt != nil {
 			s.milt.Close()
 		}
+		s.sendNotice()
 		log.Infof("disconnect from %s %s", s.client, s.counts)
 	}()
 	if s.tlsStarted(); s.closing { // implicit TLS (smtpd_tls_wrappermode)
@@ -237,6 +243,7 @@ func (s *session) serve(ctx context.Context) {
 		if s.debug {
 			log.Infof("< %s: %s", s.client, debugLine(line, tooLong))
 		}
+		s.record(debugLine(line, tooLong))
 		switch {
 		case tooLong:
 			s.send(replyLineTooLong)
@@ -403,6 +410,7 @@ func (s *session) rset(_ context.Context, arg string) reply.Reply {
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Syntax: RSET")
 	}
 	s.reset()
+	s.flushHistory()
 	return replyOK
 }
 
@@ -462,6 +470,7 @@ func (s *session) hello(ctx context.Context, arg string, esmtp bool) reply.Reply
 		return s.connReject
 	}
 	s.reset()
+	s.flushHistory()
 	s.helo, s.esmtp = arg, esmtp
 	if r := s.check(ctx, restrict.Helo, ""); !r.IsZero() {
 		return r
@@ -651,6 +660,9 @@ func (s *session) logWhatsup(what string, stage restrict.Stage, rcpt, text strin
 	}
 	s.srv.log.Infof("NOQUEUE: %s: %s from %s: %s;%s%s proto=%s helo=<%s>",
 		what, verb, s.client, text, from, to, s.protocol(), s.helo)
+	if strings.HasSuffix(what, "reject") {
+		s.problems |= problemPolicy
+	}
 }
 
 // keepActions applies the HOLD and DISCARD actions of a passed stage to

@@ -40,6 +40,7 @@ type settings struct {
 	softErrorLimit                  int
 	hardErrorLimit                  int
 	junkLimit                       int             // smtpd_junk_command_limit
+	notice                          noticeSettings  // notify_classes: postmaster transcripts
 	forbidUnauthPipelining          bool            // smtpd_forbid_unauth_pipelining
 	debugPeers                      *peerlist.List  // debug_peer_list: clients whose conversation is logged
 	noopCommands                    map[string]bool // smtpd_noop_commands, upper case
@@ -149,6 +150,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 	if err := s.loadForbidden(cfg.Get("smtpd_forbidden_commands"), opt); err != nil {
 		return s, err
 	}
+	s.notice = loadNoticeSettings(cfg)
 	for _, c := range cfg.List("smtpd_noop_commands") {
 		if s.noopCommands == nil {
 			s.noopCommands = map[string]bool{}

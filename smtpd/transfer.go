@@ -99,6 +99,7 @@ var replyTooBig = reply.New(reply.CodeExceededStorage, reply.StatusTooBig, "Erro
 // ends the transaction.
 func (s *session) finish(ctx context.Context, q *queueSubmission) reply.Reply {
 	defer s.endTransaction()
+	defer s.flushHistory()
 	// The end-of-data restrictions may discard the message too.
 	if !s.tx.discard {
 		if r := s.check(ctx, restrict.EndOfData, ""); !r.IsZero() {

@@ -26,7 +26,6 @@ var unsupportedParams = map[string]bool{
 	"header_address_token_limit":          true,
 	"qmgr_message_recipient_limit":        true,
 	"resolve_numeric_domain":              true,
-	"smtpd_history_flush_threshold":       true,
 	"smtpd_sasl_local_domain":             true,
 	"smtputf8_autodetect_classes":         true,
 	"transport_retry_time":                true,
@@ -40,7 +39,6 @@ var unsupportedParams = map[string]bool{
 	"address_verify_map":                  true,
 	"address_verify_service_name":         true,
 	"best_mx_transport":                   true,
-	"error_notice_recipient":              true,
 	"in_flow_delay":                       true,
 	"sendmail_fix_line_endings":           true,
 	"smtp_tls_ciphers":                    true,
@@ -153,11 +151,12 @@ const postscreenPrefix = "postscreen_"
 
 // honouredWords lists, for list parameters of which tern honours only
 // some words, those words; a setting with others draws a warning naming
-// them. notify_classes: tern sends postmaster copies of bounces and delay
-// warnings, and double bounces always; Postfix's resource and software
-// notices (its default) have no counterpart.
+// them. notify_classes: qmgr sends postmaster copies of bounces and delay
+// warnings, and double bounces always; smtpd sends transcripts for
+// protocol, policy, resource and software problems; Postfix's data class
+// has no counterpart.
 var honouredWords = map[string][]string{
-	"notify_classes": {"bounce", "delay", "2bounce", "resource", "software"},
+	"notify_classes": {"bounce", "delay", "2bounce", "resource", "software", "protocol", "policy"},
 }
 
 // unhonouredWords returns the words of name's value that tern does not
