@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,26 +21,7 @@ func startStageMilter(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("/usr/bin/python3", script, socket)
-	logFile, err := os.Create(filepath.Join(t.TempDir(), "milter.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start the milter: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		logFile.Close()
-	})
-	waitFor(t, 15*time.Second, "the milter socket", func() bool {
-		fi, err := os.Stat(socket)
-		return err == nil && fi.Mode()&os.ModeSocket != 0
-	})
+	startSocketDaemon(t, "stagemilter", socket, exec.Command("/usr/bin/python3", script, socket))
 	return "unix:" + socket
 }
 

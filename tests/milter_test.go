@@ -49,26 +49,7 @@ func startOpenDKIM(t *testing.T) (socket, record string) {
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("opendkim", "-f", "-x", confFile)
-	logFile, err := os.Create(filepath.Join(t.TempDir(), "opendkim.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start opendkim: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		logFile.Close()
-	})
-	waitFor(t, 15*time.Second, "the opendkim socket", func() bool {
-		fi, err := os.Stat(socket)
-		return err == nil && fi.Mode()&os.ModeSocket != 0
-	})
+	startSocketDaemon(t, "opendkim", socket, exec.Command("opendkim", "-f", "-x", confFile))
 	txt, err := os.ReadFile(filepath.Join(dir, "sel.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +60,32 @@ func startOpenDKIM(t *testing.T) (socket, record string) {
 		parts = append(parts, m[1])
 	}
 	return socket, strings.Join(parts, "")
+}
+
+// startSocketDaemon starts cmd, a daemon named name that serves a unix
+// socket, its output in a log file, and waits until the socket is there;
+// t.Cleanup stops it.
+func startSocketDaemon(t *testing.T, name, socket string, cmd *exec.Cmd) {
+	t.Helper()
+	logFile, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+		logFile.Close()
+	})
+	waitFor(t, 15*time.Second, "the "+name+" socket", func() bool {
+		fi, err := os.Stat(socket)
+		return err == nil && fi.Mode()&os.ModeSocket != 0
+	})
 }
 
 // TestMilterSignsWithOpenDKIM: smtpd_milters with opendkim, a real milter
