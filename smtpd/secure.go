@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/pkg/sasl"
 	"github.com/tern-mta/tern/pkg/tlsconf"
@@ -108,7 +109,69 @@ func (s *session) authMechanisms() []string {
 	if s.tls != nil {
 		policy = s.srv.set.saslTLSPolicy
 	}
-	return policy.Allowed(s.srv.mechanisms.get(s.srv, s.tls != nil))
+	return s.srv.set.mechFilter.filter(policy.Allowed(s.srv.mechanisms.get(s.srv, s.tls != nil)))
+}
+
+// mechanismFilter is smtpd_sasl_mechanism_filter (Postfix 3.6): mechanism
+// names, each perhaps negated with "!", and tables, tried in order; the
+// first that matches a mechanism decides whether it is offered, and a
+// mechanism none matches is not. Postfix's default, "!external,
+// static:rest", keeps EXTERNAL back (smtpd cannot hand a back end the
+// client's certificate) and offers the rest. A nil filter offers all.
+type mechanismFilter []mechanismItem
+
+type mechanismItem struct {
+	neg   bool
+	name  string   // upper case, or
+	table maps.Map // looked up with the mechanism name
+}
+
+// parseMechanismFilter reads the filter's words.
+func parseMechanismFilter(words []string, opt maps.Options) (mechanismFilter, error) {
+	var f mechanismFilter
+	for _, w := range words {
+		it := mechanismItem{}
+		w, it.neg = strings.CutPrefix(w, "!")
+		if strings.Contains(w, ":") {
+			m, err := maps.Open(w, opt)
+			if err != nil {
+				return nil, fmt.Errorf("smtpd_sasl_mechanism_filter: %w", err)
+			}
+			it.table = m
+		} else {
+			it.name = strings.ToUpper(w)
+		}
+		f = append(f, it)
+	}
+	return f, nil
+}
+
+// filter returns the names the filter lets through, in order.
+func (f mechanismFilter) filter(names []string) []string {
+	if f == nil {
+		return names
+	}
+	var out []string
+	for _, n := range names {
+		if f.allows(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (f mechanismFilter) allows(name string) bool {
+	for _, it := range f {
+		match := it.name == strings.ToUpper(name)
+		if it.table != nil {
+			_, found, err := it.table.Lookup(name)
+			match = err == nil && found
+		}
+		if match {
+			return !it.neg
+		}
+	}
+	return false
 }
 
 // mechanismCache keeps the SASL back end's mechanism list for a minute:

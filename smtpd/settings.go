@@ -93,10 +93,11 @@ type settings struct {
 	rejectFooterMaps []maps.Map          // smtpd_reject_footer_maps, by reply
 	queueMinFree     int64               // queue_minfree
 	ccert            clientCertSettings
-	contentFilter    string      // content_filter: where this service's mail goes first
-	receiveOverrides []string    // receive_override_options, passed to cleanup
-	saslPolicy       sasl.Policy // smtpd_sasl_security_options: mechanisms offered without TLS
-	saslTLSPolicy    sasl.Policy // smtpd_sasl_tls_security_options: mechanisms offered over TLS
+	contentFilter    string          // content_filter: where this service's mail goes first
+	receiveOverrides []string        // receive_override_options, passed to cleanup
+	saslPolicy       sasl.Policy     // smtpd_sasl_security_options: mechanisms offered without TLS
+	saslTLSPolicy    sasl.Policy     // smtpd_sasl_tls_security_options: mechanisms offered over TLS
+	mechFilter       mechanismFilter // smtpd_sasl_mechanism_filter
 }
 
 // loadSettings reads the smtpd parameters from cfg.
@@ -147,6 +148,10 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		queueMinFree:           cfg.Int64("queue_minfree"),
 		receiveOverrides:       cfg.List("receive_override_options"),
 	}
+	var err error
+	if s.mechFilter, err = parseMechanismFilter(cfg.List("smtpd_sasl_mechanism_filter"), opt); err != nil {
+		return s, err
+	}
 	if err := s.loadForbidden(cfg.Get("smtpd_forbidden_commands"), opt); err != nil {
 		return s, err
 	}
@@ -173,7 +178,6 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 	if s.hardErrorLimit <= 0 {
 		s.hardErrorLimit = 20
 	}
-	var err error
 	if s.tlsLevel, err = tlsLevel(cfg); err != nil {
 		return s, err
 	}

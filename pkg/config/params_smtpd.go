@@ -99,6 +99,7 @@ var smtpdParams = []Param{
 	{"smtpd_sasl_exceptions_networks", "", typeMapList, "Clients (a network list, as mynetworks) to which smtpd offers no AUTH."},
 	{"smtpd_sasl_local_domain", "", typeString, "SASL realm used by smtpd."},
 	{"smtpd_sasl_path", "smtpd", typeString, "smtpd SASL configuration name or Dovecot auth socket path."},
+	{"smtpd_sasl_mechanism_filter", "!external, static:rest", typeList, "SASL mechanisms smtpd may offer: names, !names and tables, the first match deciding."},
 	{"smtpd_sasl_security_options", "noanonymous", typeList, "SASL mechanisms smtpd offers without TLS (if smtpd_tls_auth_only = no): noanonymous, noplaintext, nodictionary, noactive, forward_secrecy, mutual_auth; Dovecot's MECH flags tell each mechanism's properties, and PLAIN and LOGIN are plaintext."},
 	{"smtpd_sasl_service", "smtp", typeString, "SASL service name used by smtpd."},
 	{"smtpd_sasl_tls_security_options", "$smtpd_sasl_security_options", typeList, "SASL mechanisms smtpd offers over TLS, with the options of smtpd_sasl_security_options."},
