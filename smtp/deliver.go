@@ -171,6 +171,31 @@ func fillAll(results []agent.Result, r agent.Result) []agent.Result {
 	return results
 }
 
+// truncateSelf drops the MX hosts that are this machine (an address of
+// inet_interfaces or proxy_interfaces) and those less preferred than it,
+// as Postfix's smtp does: delivering to them would send the mail back
+// here. loops is true when no host more preferred than this machine is
+// left: the mail would loop (the MX points here for a domain this host
+// does not take).
+func (a *Agent) truncateSelf(hosts []mx.Host) (kept []mx.Host, loops bool) {
+	if len(a.set.ownAddrs) == 0 {
+		return hosts, false
+	}
+	for i, h := range hosts {
+		for _, ip := range h.Addrs {
+			if !a.set.ownAddrs[ip.Unmap()] {
+				continue
+			}
+			kept = hosts[:i]
+			for len(kept) > 0 && kept[len(kept)-1].Pref >= h.Pref {
+				kept = kept[:len(kept)-1]
+			}
+			return kept, len(kept) == 0
+		}
+	}
+	return hosts, false
+}
+
 // targets resolves the destination to the servers to try, in order, at
 // most smtp_mx_address_limit addresses. A DNS answer that settles the
 // delivery (null MX, no such domain, a temporary failure) is returned as
@@ -181,7 +206,8 @@ func (a *Agent) targets(ctx context.Context, dest destination) ([]target, *agent
 	}
 	var hosts []mx.Host
 	var err error
-	if dest.mx && a.set.dnsLevel != dnsDisabled {
+	byMX := dest.mx && a.set.dnsLevel != dnsDisabled
+	if byMX {
 		hosts, err = a.resolver.LookupMX(ctx, dest.host)
 	} else {
 		var h mx.Host
@@ -198,6 +224,13 @@ func (a *Agent) targets(ctx context.Context, dest destination) ([]target, *agent
 	case err != nil:
 		r := agent.Deferf("4.4.3", "Host or domain name not found. %v", err)
 		return nil, &r
+	}
+	if byMX && !a.set.lmtp {
+		var loops bool
+		if hosts, loops = a.truncateSelf(hosts); loops {
+			r := agent.Bouncef("5.4.6", "mail for %s loops back to myself", dest.host)
+			return nil, &r
+		}
 	}
 	var out []target
 	for _, h := range hosts {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -431,5 +432,49 @@ func TestConnectionReuseLimits(t *testing.T) {
 		if conns != tt.wantConns {
 			t.Errorf("%s: %d connections for 5 messages, want %d", tt.name, conns, tt.wantConns)
 		}
+	}
+}
+
+// TestMailLoopsBackToMyself: an MX host that is this machine (an address
+// of inet_interfaces or proxy_interfaces) was delivered to like any
+// other, so a domain whose MX points here, but which this host does not
+// take, sent the mail round in a loop until the hop count bounced it. As
+// in Postfix, that host and those less preferred are dropped, and when
+// none more preferred is left the mail bounces at once (5.4.6).
+func TestMailLoopsBackToMyself(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &fakeMX{greeting: "220 fake ESMTP"}
+	other.serve(t, l)
+	dns := mxtest.NewServer(t, "self.tst. MX 10 me.tst.\n"+
+		"backup.tst. MX 10 other.tst.\nbackup.tst. MX 20 me.tst.\n"+
+		"primary.tst. MX 10 me.tst.\nprimary.tst. MX 20 other.tst.\n"+
+		"me.tst. A 192.0.2.25\nother.tst. A 127.0.0.1\n")
+	a := testAgent(t, dns.Addr(), l.Addr().(*net.TCPAddr).Port)
+	a.set.ownAddrs = map[netip.Addr]bool{netip.MustParseAddr("192.0.2.25"): true}
+	for _, tt := range []struct {
+		domain string
+		status agent.Status
+		dsn    string
+	}{
+		{"self.tst", agent.Bounce, "5.4.6"},
+		{"backup.tst", agent.OK, "2.0.0"}, // this host is the backup: the primary takes it
+		{"primary.tst", agent.Bounce, "5.4.6"},
+	} {
+		res := a.Deliver(context.Background(), request(tt.domain, "u@"+tt.domain))
+		if res[0].Status != tt.status || res[0].DSN != tt.dsn {
+			t.Errorf("%s: %+v, want %v %s", tt.domain, res[0], tt.status, tt.dsn)
+		}
+		if tt.status == agent.Bounce && !strings.Contains(res[0].Text, "mail for "+tt.domain+" loops back to myself") {
+			t.Errorf("%s: %q", tt.domain, res[0].Text)
+		}
+	}
+	// A bracketed next hop is not looked up and not checked, as for a
+	// content filter on this host's own address.
+	a.set.ownAddrs[netip.MustParseAddr("127.0.0.1")] = true
+	if res := a.Deliver(context.Background(), request("[127.0.0.1]", "u@x.tst")); res[0].Status != agent.OK {
+		t.Errorf("[127.0.0.1]: %+v", res[0])
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/netlist"
 	"github.com/tern-mta/tern/pkg/peerlist"
 	"github.com/tern-mta/tern/pkg/rewrite"
 	"github.com/tern-mta/tern/pkg/sasl"
@@ -68,6 +69,9 @@ type settings struct {
 	heloUnlessESMTP bool
 	skip5xxGreeting bool
 	debugPeers      *peerlist.List // debug_peer_list: servers whose conversation is logged
+	// ownAddrs are this machine's addresses (inet_interfaces,
+	// proxy_interfaces): an MX host among them is not delivered to.
+	ownAddrs map[netip.Addr]bool
 	// discardEHLO and discardEHLOMaps are smtp_discard_ehlo_keywords and
 	// smtp_discard_ehlo_keyword_address_maps (by server address).
 	discardEHLO     map[string]bool
@@ -162,6 +166,7 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 	if s.debugPeers, err = peerlist.New("debug_peer_list", cfg.List("debug_peer_list"), parent, maps.Options{}); err != nil {
 		return s, err
 	}
+	s.ownAddrs = netlist.OwnAddrs(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces"))
 	s.discardEHLO = keywordSet(cfg.Get("smtp_discard_ehlo_keywords"))
 	if s.discardEHLOMaps, _, err = maps.OpenSpecList(cfg.Get("smtp_discard_ehlo_keyword_address_maps"), maps.Options{ConfigDir: configDir}); err != nil {
 		return s, fmt.Errorf("smtp_discard_ehlo_keyword_address_maps: %w", err)

@@ -140,7 +140,7 @@ fp.tst.             MX 10 mx.notlsa.tst.
 		master: testMasterCF + "smtp unix - - n - - smtp\n",
 		main: []string{
 			"myhostname = sender.tst", "mydestination = $myhostname",
-			"tern_dns_servers = " + dns.Addr(),
+			"tern_dns_servers = " + dns.Addr(), "inet_interfaces = " + senderInterface,
 			"smtp_tcp_port = " + port,
 			"inet_protocols = ipv4",
 			"smtp_connect_timeout = 5s",
@@ -203,7 +203,7 @@ mx.other.tst.      A  127.0.0.1
 		master: testMasterCF + "smtp unix - - n - - smtp\n",
 		main: []string{
 			"myhostname = sender.tst", "mydestination = $myhostname",
-			"tern_dns_servers = " + dns.Addr(),
+			"tern_dns_servers = " + dns.Addr(), "inet_interfaces = " + senderInterface,
 			"smtp_tcp_port = " + port,
 			"inet_protocols = ipv4",
 			"smtp_tls_CAfile = " + ca.caFile,

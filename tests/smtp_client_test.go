@@ -19,6 +19,11 @@ type relayPair struct {
 	port             string
 }
 
+// senderInterface is the inet_interfaces of a sending instance whose MX
+// hosts are on 127.0.0.1: an address of the loopback network that no
+// test server listens on, so that the sender is another host.
+const senderInterface = "127.0.0.254"
+
 func newRelayPair(t *testing.T, senderMain ...string) *relayPair {
 	t.Helper()
 	receiver := newInstance(t, options{
@@ -44,6 +49,9 @@ broken.tst.      MX 10 mx2.remote.tst.
 	dns.SetBehavior("broken.tst", mxtest.ServFail)
 	main := append([]string{
 		"tern_dns_servers = " + dns.Addr(),
+		// The sender is another host than the MX: with the MX's address
+		// among its own, its smtp would see a mail loop.
+		"inet_interfaces = " + senderInterface,
 		"smtp_tcp_port = " + port,
 		"inet_protocols = ipv4",
 		"smtp_connect_timeout = 5s",

@@ -15,7 +15,7 @@ func TestNoteStartTLSOffer(t *testing.T) {
 	dns := mxtest.NewServer(t, "note.tst. MX 10 mail.example.tst.\nmail.example.tst. A 127.0.0.1\n")
 	sender := newInstance(t, options{
 		master: testMasterCF + "smtp unix - - n - - smtp\n",
-		main: []string{"myhostname = sender.tst", "mydestination = $myhostname", "tern_dns_servers = " + dns.Addr(),
+		main: []string{"myhostname = sender.tst", "mydestination = $myhostname", "tern_dns_servers = " + dns.Addr(), "inet_interfaces = " + senderInterface,
 			"smtp_tcp_port = " + port, "inet_protocols = ipv4", "smtp_tls_security_level = none",
 			"smtp_tls_note_starttls_offer = yes"},
 	})
