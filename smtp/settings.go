@@ -69,6 +69,7 @@ type settings struct {
 	heloUnlessESMTP bool
 	skip5xxGreeting bool
 	debugPeers      *peerlist.List // debug_peer_list: servers whose conversation is logged
+	tlsServerName   string         // smtp_tls_servername
 	// ownAddrs are this machine's addresses (inet_interfaces,
 	// proxy_interfaces): an MX host among them is not delivered to.
 	ownAddrs map[netip.Addr]bool
@@ -166,6 +167,7 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 	if s.debugPeers, err = peerlist.New("debug_peer_list", cfg.List("debug_peer_list"), parent, maps.Options{}); err != nil {
 		return s, err
 	}
+	s.tlsServerName = strings.TrimSpace(cfg.Get("smtp_tls_servername"))
 	s.ownAddrs = netlist.OwnAddrs(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces"))
 	s.discardEHLO = keywordSet(cfg.Get("smtp_discard_ehlo_keywords"))
 	if s.discardEHLOMaps, _, err = maps.OpenSpecList(cfg.Get("smtp_discard_ehlo_keyword_address_maps"), maps.Options{ConfigDir: configDir}); err != nil {
@@ -405,12 +407,29 @@ func (a *Agent) levelConfig(level client.TLSLevel, dest destination, t target, m
 	default:
 		return nil
 	}
+	c.ServerName = a.serverName(dest, t)
 	c.Certificates = a.set.clientCerts
 	c.CipherSuites = a.set.mandatorySuites
 	if level == client.TLSMay {
 		c.CipherSuites = a.set.suites
 	}
 	return c
+}
+
+// serverName is the name sent in the TLS SNI extension to server t of
+// dest (smtp_tls_servername): hostname, the server's name (tern's
+// default; Postfix's is empty, no SNI), nexthop, the next-hop domain, an
+// empty value for none, or any other name as it is. The certificate
+// checks do not use it.
+func (a *Agent) serverName(dest destination, t target) string {
+	switch v := a.set.tlsServerName; strings.ToLower(v) {
+	case "hostname":
+		return t.name
+	case "nexthop":
+		return dest.host
+	default:
+		return v
+	}
 }
 
 // clientSuites are the cipher suites of opportunistic and of mandatory

@@ -345,3 +345,25 @@ func TestClientChainFiles(t *testing.T) {
 		t.Errorf("a missing chain file: %v", err)
 	}
 }
+
+// TestTLSServerName: smtp_tls_servername was an unknown name; the client
+// always sent the server's name in SNI. The name sent is now the
+// setting's: hostname (tern's default), nexthop, a literal name, or none.
+func TestTLSServerName(t *testing.T) {
+	dest := destination{network: "tcp", host: "example.com", port: 25, mx: true}
+	tgt := target{name: "mx1.example.net", network: "tcp", addr: "192.0.2.1:25"}
+	for _, tt := range []struct{ setting, want string }{
+		{"", "mx1.example.net"}, // the default
+		{"smtp_tls_servername = hostname\n", "mx1.example.net"},
+		{"smtp_tls_servername = nexthop\n", "example.com"},
+		{"smtp_tls_servername = relay.example.org\n", "relay.example.org"},
+		{"smtp_tls_servername =\n", ""},
+	} {
+		a := agentFor(t, tt.setting)
+		for _, level := range []client.TLSLevel{client.TLSMay, client.TLSEncrypt, client.TLSVerify} {
+			if got := a.levelConfig(level, dest, tgt, nil).ServerName; got != tt.want {
+				t.Errorf("%q, %s: SNI %q, want %q", tt.setting, level, got, tt.want)
+			}
+		}
+	}
+}

@@ -59,6 +59,7 @@ var lmtpParams = []Param{
 	{"lmtp_tls_note_starttls_offer", "no", typeBool, "LMTP form of smtp_tls_note_starttls_offer."},
 	{"lmtp_tls_policy_maps", "", typeMapList, "LMTP form of smtp_tls_policy_maps."},
 	{"lmtp_tls_protocols", ">=TLSv1", typeList, "LMTP form of smtp_tls_protocols."},
+	{"lmtp_tls_servername", "hostname", typeString, "LMTP form of smtp_tls_servername (tern's default, as for smtp; Postfix's is empty)."},
 	{"lmtp_tls_session_cache_database", "", typeString, "LMTP form of smtp_tls_session_cache_database."},
 	{"lmtp_tls_wrappermode", "no", typeBool, "LMTP form of smtp_tls_wrappermode."},
 	{"lmtp_use_tls", "no", typeBool, "LMTP form of smtp_use_tls."},

@@ -10,6 +10,7 @@ var smtpParams = []Param{
 	{"smtp_tls_chain_files", "", typeList, "PEM files of the smtp client's certificates, each a private key followed by its certificate chain; instead of smtp_tls_cert_file and smtp_tls_key_file."},
 	{"smtp_connection_reuse_count_limit", "0", typeInt, "How many messages smtp sends over one connection before it closes it; 0 means no limit."},
 	{"smtp_connection_reuse_time_limit", "300s", typeTimeS, "How long after it was opened smtp keeps reusing a connection."},
+	{"smtp_tls_servername", "hostname", typeString, "Name smtp sends in TLS SNI: hostname (the server's name; Postfix's default is empty), nexthop, a name, or empty for none."},
 	{"lmtp_connect_timeout", "0s", typeTimeS, "lmtp time limit for connecting; 0 means the system limit."},
 	{"lmtp_lhlo_name", "$myhostname", typeString, "Host name sent by lmtp in LHLO."},
 	{"lmtp_sasl_auth_enable", "no", typeBool, "lmtp authenticates with SASL."},
