@@ -14,6 +14,7 @@ import (
 	"github.com/tern-mta/tern/pkg/dane"
 	"github.com/tern-mta/tern/pkg/tlsconf"
 	"github.com/tern-mta/tern/smtp/client"
+	"github.com/tern-mta/tern/smtp/mx"
 )
 
 // The dane levels of smtp_tls_security_level (RFC 7672). The client sees
@@ -137,6 +138,21 @@ func (a *Agent) fingerprintConfig(t target, matches []string) *tls.Config {
 		}}
 }
 
+// lookupTLSA finds the TLSA records of server t (RFC 7672 section
+// 2.2.2): when the host name led through a validated CNAME chain to its
+// address, at the end of the chain first, then at the host name. base is
+// the name whose records were used.
+func (a *Agent) lookupTLSA(ctx context.Context, t target, port int) (tlsa mx.TLSA, base string, err error) {
+	if t.canonical != "" {
+		tlsa, err = a.resolver.LookupTLSA(ctx, t.canonical, port)
+		if err != nil || (tlsa.Secure && len(tlsa.Records) > 0) || !tlsa.Secure {
+			return tlsa, t.canonical, err
+		}
+	}
+	tlsa, err = a.resolver.LookupTLSA(ctx, t.name, port)
+	return tlsa, t.name, err
+}
+
 // settleDANE resolves the dane levels for server t (RFC 7672 section
 // 2.2): a host found through DNSSEC-validated MX and address lookups
 // with validated, usable TLSA records at _port._tcp.host must present a
@@ -171,9 +187,9 @@ func (a *Agent) settleDANE(ctx context.Context, dest destination, t target, opt 
 		return insecure("its address was not found through DNSSEC-validated lookups")
 	}
 	port := dest.port
-	tlsa, err := a.resolver.LookupTLSA(ctx, t.name, port)
+	tlsa, base, err := a.lookupTLSA(ctx, t, port)
 	if err != nil {
-		r := agent.Deferf("4.7.5", "TLSA lookup error for %s:%d: %v", t.name, port, err)
+		r := agent.Deferf("4.7.5", "TLSA lookup error for %s:%d: %v", base, port, err)
 		return &r
 	}
 	if !tlsa.Secure || len(tlsa.Records) == 0 {
@@ -188,12 +204,17 @@ func (a *Agent) settleDANE(ctx context.Context, dest destination, t target, opt 
 		opt.TLSConfig = a.levelConfig(client.TLSEncrypt, dest, t, nil)
 		return nil
 	}
-	names := []string{t.name}
+	// The names a DANE-TA certificate may carry (RFC 7672 section 3.2.2):
+	// the TLSA base, the MX host's own name and the next-hop domain.
+	names := []string{base}
+	if !strings.EqualFold(base, t.name) {
+		names = append(names, t.name)
+	}
 	if dest.mx && !strings.EqualFold(dest.host, t.name) {
 		names = append(names, dest.host)
 	}
 	opt.TLSLevel = client.TLSDane
-	opt.TLSConfig = &tls.Config{ServerName: t.name, InsecureSkipVerify: true, //nolint:gosec // checked by VerifyConnection
+	opt.TLSConfig = &tls.Config{ServerName: base, InsecureSkipVerify: true, //nolint:gosec // checked by VerifyConnection
 		MinVersion: max(a.set.tlsMandatoryMin, tls.VersionTLS12), Certificates: a.set.clientCerts,
 		CipherSuites: a.set.mandatorySuites,
 		VerifyConnection: func(cs tls.ConnectionState) error {

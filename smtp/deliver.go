@@ -46,6 +46,9 @@ type target struct {
 	// secure says the host and its address were found through
 	// DNSSEC-validated lookups (mx.Host.Secure), as DANE requires.
 	secure bool
+	// canonical is the end of the CNAME chain from name to its address
+	// (mx.Host.Canonical), "" for none: DANE's first TLSA base.
+	canonical string
 }
 
 // peer is the server as Postfix names it in relay=: "name[ip]:port".
@@ -238,7 +241,7 @@ func (a *Agent) targets(ctx context.Context, dest destination) ([]target, *agent
 			if a.set.addressLimit > 0 && len(out) >= a.set.addressLimit {
 				return out, nil
 			}
-			out = append(out, target{name: h.Name, network: "tcp", addr: netip.AddrPortFrom(ip, uint16(dest.port)).String(),
+			out = append(out, target{name: h.Name, canonical: h.Canonical, network: "tcp", addr: netip.AddrPortFrom(ip, uint16(dest.port)).String(),
 				secure: h.Secure})
 		}
 	}

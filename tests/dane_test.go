@@ -109,9 +109,10 @@ func outcomes(t *testing.T, sender *instance, rcpt string, want map[string][2]st
 // trusted"); an unsigned MX falls back to opportunistic TLS; dane-only
 // from smtp_tls_policy_maps defers a host without TLSA records; a SERVFAIL
 // for the TLSA records defers; the fingerprint level delivers with a
-// matching fingerprint.
+// matching fingerprint; an MX host that is a validated CNAME uses the
+// TLSA records at the end of the chain (it took the alias's before).
 func TestDANE(t *testing.T) {
-	domains := []string{"ee.tst", "mail.example.tst", "wrongkey.tst", "badname.tst", "unsigned.tst", "notlsa.tst", "bogus.tst", "fp.tst"}
+	domains := []string{"ee.tst", "mail.example.tst", "wrongkey.tst", "badname.tst", "unsigned.tst", "notlsa.tst", "bogus.tst", "fp.tst", "cname.tst"}
 	receiver, port, ca := newTLSReceiver(t, domains)
 	leafSPKI := opensslDigest(t, ca.certFile, true)
 	caCert := opensslDigest(t, ca.caFile, false)
@@ -131,7 +132,9 @@ mx.notlsa.tst.      A  127.0.0.1
 bogus.tst.          MX 10 mx.bogus.tst.
 mx.bogus.tst.       A  127.0.0.1
 fp.tst.             MX 10 mx.notlsa.tst.
-`+tlsa("mail.example.tst", "3 1 1 "+leafSPKI)+tlsa("mx.ta.tst", "2 0 1 "+caCert)+
+cname.tst.          MX 10 alias.cname.tst.
+alias.cname.tst.    CNAME mail.example.tst.
+`+tlsa("alias.cname.tst", "3 1 1 "+otherKey)+tlsa("mail.example.tst", "3 1 1 "+leafSPKI)+tlsa("mx.ta.tst", "2 0 1 "+caCert)+
 		tlsa("mx.wrongkey.tst", "3 1 1 "+otherKey)+tlsa("mx.bogus.tst", "3 1 1 "+leafSPKI))
 	dns.SetInsecure("unsigned.tst", true)
 	dns.SetBehavior("_"+port+"._tcp.mx.bogus.tst", mxtest.ServFail)
@@ -152,8 +155,12 @@ fp.tst.             MX 10 mx.notlsa.tst.
 	})
 	sender.start()
 	rcpt := localUser(t)
-	sendAndWait(t, sender, receiver, rcpt, domains, "ee.tst", "mail.example.tst", "unsigned.tst", "fp.tst")
+	sendAndWait(t, sender, receiver, rcpt, domains, "ee.tst", "mail.example.tst", "unsigned.tst", "fp.tst", "cname.tst")
 	outcomes(t, sender, rcpt, map[string][2]string{
+		// The MX host is a validated CNAME: its TLSA records are looked
+		// up at the end of the chain first (RFC 7672 section 2.2.2),
+		// where they match; the alias's own record would not.
+		"cname.tst":        {"sent", "250 2.0.0"},
 		"ee.tst":           {"sent", "250 2.0.0"},
 		"mail.example.tst": {"sent", "250 2.0.0"},
 		"unsigned.tst":     {"sent", "250 2.0.0"},

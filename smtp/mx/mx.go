@@ -110,6 +110,11 @@ type Host struct {
 	// their absence) and every address record set. RFC 7672 section
 	// 2.2 uses DANE only for such hosts.
 	Secure bool
+	// Canonical is the name at the end of a CNAME chain from Name to its
+	// addresses (lower case, no trailing dot), "" when there was none:
+	// with Secure, RFC 7672 section 2.2.2 looks TLSA records up there
+	// first.
+	Canonical string
 }
 
 // mxTarget is one usable MX record.
@@ -336,6 +341,7 @@ func (r *Resolver) dnsHostAddrs(ctx context.Context, name string, pref uint16) (
 	var addrs []netip.Addr
 	var failure *Error
 	secure := r.DNSSEC
+	canonical := ""
 	for _, qtype := range r.families() {
 		tname := dns.TypeToString[qtype]
 		ans, err := r.lookup(ctx, name, qtype)
@@ -345,6 +351,9 @@ func (r *Resolver) dnsHostAddrs(ctx context.Context, name string, pref uint16) (
 			continue
 		}
 		secure = secure && ans.secure
+		if c := strings.ToLower(strings.TrimSuffix(ans.canonical, ".")); c != "" && !strings.EqualFold(c, display) && canonical == "" {
+			canonical = c
+		}
 		if ans.nxdomain {
 			// The name does not exist: no use asking for the other type.
 			failure = worse(failure, nameServiceError(ErrNotFound, display, tname, textHostNotFound, nil))
@@ -359,7 +368,7 @@ func (r *Resolver) dnsHostAddrs(ctx context.Context, name string, pref uint16) (
 	if len(addrs) == 0 {
 		return Host{}, failure
 	}
-	return Host{Name: display, Pref: pref, Addrs: addrs, Secure: secure}, nil
+	return Host{Name: display, Pref: pref, Addrs: addrs, Secure: secure, Canonical: canonical}, nil
 }
 
 // appendAddrs adds the addresses of A and AAAA records, without duplicates

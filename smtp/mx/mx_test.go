@@ -149,7 +149,7 @@ func TestLookupMX(t *testing.T) {
 			text: "Host or domain name not found. Name service error for name=servfail.test type=MX: " +
 				"Host not found, try again"},
 		{name: "CNAME to the MX target", domain: "cname.test", want: []Host{
-			{Name: "alias.cname.test", Pref: 10, Addrs: addrs("192.0.2.50")}}},
+			{Name: "alias.cname.test", Pref: 10, Addrs: addrs("192.0.2.50"), Canonical: "real.cname.test"}}},
 		{name: "domain is a CNAME", domain: "domalias.test", want: []Host{
 			{Name: "a.ordered.test", Pref: 10, Addrs: addrs("192.0.2.1")},
 			{Name: "b.ordered.test", Pref: 20, Addrs: addrs("192.0.2.2")}}},
@@ -212,7 +212,7 @@ func TestLookupMX(t *testing.T) {
 }
 
 func equalHost(a, b Host) bool {
-	return a.Name == b.Name && a.Pref == b.Pref && slices.Equal(a.Addrs, b.Addrs)
+	return a.Name == b.Name && a.Pref == b.Pref && slices.Equal(a.Addrs, b.Addrs) && a.Canonical == b.Canonical
 }
 
 func TestTruncatedUsesTCP(t *testing.T) {

@@ -26,6 +26,9 @@ var errNoServers = errors.New("no name servers configured")
 type answer struct {
 	rrs      []dns.RR // records of the type asked for, at the end of any CNAME chain
 	nxdomain bool     // the name (or the end of its CNAME chain) does not exist
+	// canonical is the end of the CNAME chain that led to rrs (with its
+	// trailing dot), the name asked for when there was none.
+	canonical string
 	// secure says every answer of the lookup had the AD bit of a
 	// validating resolver (only when the Resolver asks with DNSSEC).
 	secure bool
@@ -53,7 +56,7 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) (answe
 			return answer{}, nameServiceError(ErrTemporary, display, tname, textTryAgain,
 				fmt.Errorf("CNAME chain of %s loops or is longer than %d", display, maxCNAMEChain))
 		case len(rrs) > 0:
-			return answer{rrs: rrs, secure: secure}, nil
+			return answer{rrs: rrs, secure: secure, canonical: end}, nil
 		case msg.Rcode == dns.RcodeNameError:
 			return answer{nxdomain: true, secure: secure}, nil
 		case end == cur:
