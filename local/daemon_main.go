@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -146,17 +145,7 @@ func delegateTo(queueDir string, timeout time.Duration) func(context.Context, st
 		timeout = 1000 * time.Second
 	}
 	return func(ctx context.Context, transport, nexthop string, req *agent.Request, rcpt envelope.Recipient) agent.Result {
-		path := filepath.Join(queueDir, "private", transport)
-		cl, err := agent.DialAgent(path, timeout)
-		if err != nil {
-			return agent.Deferf("4.3.0", "mail transport unavailable: %s: %v", transport, err)
-		}
-		defer cl.Close()
-		rs, err := cl.Deliver(req.Env, []envelope.Recipient{rcpt}, transport, nexthop, agent.Reader(req.Body))
-		if err != nil {
-			return agent.Deferf("4.3.0", "mail transport unavailable: %s: %v", transport, err)
-		}
-		return rs[0]
+		return agent.Delegate(queueDir, timeout, transport, nexthop, req, []envelope.Recipient{rcpt})[0]
 	}
 }
 

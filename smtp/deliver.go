@@ -36,6 +36,9 @@ type Agent struct {
 	warned sync.Map
 	// log receives the TLS lines of smtp_tls_loglevel; nil: none.
 	log *maillog.Logger
+	// delegate hands recipients to another transport's agent
+	// (best_mx_transport); agent.Delegate unless a test replaces it.
+	delegate func(transport, nexthop string, req *agent.Request) []agent.Result
 }
 
 // target is one server to try: a name for messages and where to connect.
@@ -83,6 +86,11 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 	done, last, perm := a.deliverTo(ctx, dest, msg, results, begin)
 	if done {
 		return results
+	}
+	if last.DSN == dsnLoop && a.set.bestMXTransport != "" && a.delegate != nil {
+		// This host is the best MX: best_mx_transport delivers here.
+		transport, nexthop, _ := strings.Cut(a.set.bestMXTransport, ":")
+		return a.delegate(transport, nexthop, req)
 	}
 	if a.useFallback(dest, last, perm) {
 		for _, fdest := range a.set.fallback {
@@ -174,6 +182,10 @@ func fillAll(results []agent.Result, r agent.Result) []agent.Result {
 	return results
 }
 
+// dsnLoop is the status of mail that would loop back to this host
+// (RFC 3463 section 3.5: routing loop detected).
+const dsnLoop = "5.4.6"
+
 // truncateSelf drops the MX hosts that are this machine (an address of
 // inet_interfaces or proxy_interfaces) and those less preferred than it,
 // as Postfix's smtp does: delivering to them would send the mail back
@@ -231,7 +243,7 @@ func (a *Agent) targets(ctx context.Context, dest destination) ([]target, *agent
 	if byMX && !a.set.lmtp {
 		var loops bool
 		if hosts, loops = a.truncateSelf(hosts); loops {
-			r := agent.Bouncef("5.4.6", "mail for %s loops back to myself", dest.host)
+			r := agent.Bouncef(dsnLoop, "mail for %s loops back to myself", dest.host)
 			return nil, &r
 		}
 	}

@@ -478,3 +478,27 @@ func TestMailLoopsBackToMyself(t *testing.T) {
 		t.Errorf("[127.0.0.1]: %+v", res[0])
 	}
 }
+
+// TestBestMXTransport: best_mx_transport was warned about as not
+// supported. When this host is the best MX of a destination, the mail now
+// goes to that transport (local, say, on a host that is an MX for names
+// it delivers itself) instead of bouncing as a loop.
+func TestBestMXTransport(t *testing.T) {
+	dns := mxtest.NewServer(t, "self.tst. MX 10 me.tst.\nme.tst. A 192.0.2.25\n")
+	a := testAgent(t, dns.Addr(), 25)
+	a.set.ownAddrs = map[netip.Addr]bool{netip.MustParseAddr("192.0.2.25"): true}
+	a.set.bestMXTransport = "local"
+	var calls []string
+	a.delegate = func(transport, nexthop string, req *agent.Request) []agent.Result {
+		calls = append(calls, transport+":"+nexthop)
+		out := make([]agent.Result, len(req.Recipients))
+		for i := range out {
+			out[i] = agent.Result{Status: agent.OK, DSN: "2.0.0", Text: "delivered to mailbox", Delegated: true}
+		}
+		return out
+	}
+	res := a.Deliver(context.Background(), request("self.tst", "u@self.tst", "v@self.tst"))
+	if len(calls) != 1 || calls[0] != "local:" || len(res) != 2 || res[0].Status != agent.OK || !res[1].Delegated {
+		t.Errorf("calls %v, results %+v", calls, res)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/config"
@@ -85,7 +86,11 @@ func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
 	}
 	cache := newSessionCache(set.cacheTime)
 	cache.reuseTime, cache.reuseCount = set.reuseTime, set.reuseCount
-	return &Agent{set: set, resolver: r, cache: cache, dial: dial}, nil
+	queueDir, timeout := cfg.Get("queue_directory"), 1000*time.Second
+	delegate := func(transport, nexthop string, req *agent.Request) []agent.Result {
+		return agent.Delegate(queueDir, timeout, transport, nexthop, req, req.Recipients)
+	}
+	return &Agent{set: set, resolver: r, cache: cache, dial: dial, delegate: delegate}, nil
 }
 
 // hostLookup applies smtp_host_lookup: dns (the default), native (the

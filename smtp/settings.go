@@ -70,6 +70,9 @@ type settings struct {
 	skip5xxGreeting bool
 	debugPeers      *peerlist.List // debug_peer_list: servers whose conversation is logged
 	tlsServerName   string         // smtp_tls_servername
+	// bestMXTransport is best_mx_transport: where mail goes when this
+	// host is the best MX (transport or transport:nexthop; "" bounces).
+	bestMXTransport string
 	// ownAddrs are this machine's addresses (inet_interfaces,
 	// proxy_interfaces): an MX host among them is not delivered to.
 	ownAddrs map[netip.Addr]bool
@@ -168,6 +171,7 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		return s, err
 	}
 	s.tlsServerName = strings.TrimSpace(cfg.Get("smtp_tls_servername"))
+	s.bestMXTransport = strings.TrimSpace(cfg.Get("best_mx_transport"))
 	s.ownAddrs = netlist.OwnAddrs(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces"))
 	s.discardEHLO = keywordSet(cfg.Get("smtp_discard_ehlo_keywords"))
 	if s.discardEHLOMaps, _, err = maps.OpenSpecList(cfg.Get("smtp_discard_ehlo_keyword_address_maps"), maps.Options{ConfigDir: configDir}); err != nil {

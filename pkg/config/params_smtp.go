@@ -2,7 +2,7 @@ package config
 
 // smtpParams lists SMTP and LMTP client parameters (used by smtp and lmtp).
 var smtpParams = []Param{
-	{"best_mx_transport", "", typeString, "Transport used when this host is the best MX of a destination."},
+	{"best_mx_transport", "", typeString, "Transport (or transport:nexthop) that gets mail for which this host is the best MX, instead of its bouncing as a loop."},
 	{"disable_dns_lookups", "no", typeBool, "Old form of smtp_dns_support_level = disabled, used when that is empty."},
 	{"fallback_relay", "", typeList, "Old name of smtp_fallback_relay."},
 	{"smtp_discard_ehlo_keyword_address_maps", "", typeMapList, "EHLO keywords smtp ignores, by server IP address, instead of smtp_discard_ehlo_keywords."},

@@ -38,7 +38,6 @@ var unsupportedParams = map[string]bool{
 	"proxy_write_maps":                    true,
 	"address_verify_map":                  true,
 	"address_verify_service_name":         true,
-	"best_mx_transport":                   true,
 	"in_flow_delay":                       true,
 	"sendmail_fix_line_endings":           true,
 	"smtp_tls_ciphers":                    true,
