@@ -91,6 +91,7 @@ type settings struct {
 	tlsLogLevel      int                 // smtpd_tls_loglevel
 	rejectFooter     string              // smtpd_reject_footer, unexpanded
 	rejectFooterMaps []maps.Map          // smtpd_reject_footer_maps, by reply
+	sniMaps          []maps.Map          // tls_server_sni_maps
 	queueMinFree     int64               // queue_minfree
 	ccert            clientCertSettings
 	contentFilter    string          // content_filter: where this service's mail goes first
@@ -228,6 +229,9 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		s.proxyProtocol, s.proxyTimeout = true, cfg.Duration("smtpd_upstream_proxy_timeout")
 	default:
 		return s, fmt.Errorf("smtpd_upstream_proxy_protocol: unknown protocol %q (haproxy or empty)", v)
+	}
+	if s.sniMaps, _, err = maps.OpenSpecList(cfg.Get("tls_server_sni_maps"), opt); err != nil {
+		return s, fmt.Errorf("tls_server_sni_maps: %w", err)
 	}
 	if s.rejectFooterMaps, _, err = maps.OpenSpecList(cfg.Get("smtpd_reject_footer_maps"), opt); err != nil {
 		return s, fmt.Errorf("smtpd_reject_footer_maps: %w", err)

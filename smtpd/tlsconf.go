@@ -52,6 +52,9 @@ func tlsConfig(cfg *config.Config, set settings) (*tls.Config, error) {
 		cfg.Get("tls_eecdh_strong_curve"), cfg.Get("tls_eecdh_ultra_curve")); ok {
 		c.CurvePreferences = curves
 	}
+	if len(set.sniMaps) > 0 {
+		c.GetCertificate = (&sniCertificates{maps: set.sniMaps}).certificate
+	}
 	if set.ccert.ask {
 		// Asked, not required, and checked after the handshake
 		// (ccert.go): an untrusted certificate still gets TLS, as in

@@ -167,6 +167,7 @@ var smtpdTLSParams = []Param{
 	{"smtpd_tls_session_cache_database", "", typeString, "smtpd TLS session cache."},
 	{"smtpd_tls_session_cache_timeout", "3600s", typeTimeS, "Lifetime of smtpd TLS session cache entries."},
 	{"smtpd_tls_wrappermode", "no", typeBool, "smtpd speaks TLS from the start (port 465)."},
+	{"tls_server_sni_maps", "", typeMapList, "Certificates by TLS SNI name (and .parent domains): a key and its chain in PEM, base64-encoded as postmap -F stores it, or PEM file names."},
 	{"smtpd_use_tls", "no", typeBool, "Old form of smtpd_tls_security_level = may."},
 	{"tls_append_default_CA", "no", typeBool, "smtp also trusts the system's CA certificates besides those of smtp_tls_CAfile and smtp_tls_CApath."},
 }

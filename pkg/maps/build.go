@@ -2,12 +2,14 @@ package maps
 
 import (
 	"cmp"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
@@ -40,6 +42,10 @@ type BuildOptions struct {
 	Source io.Reader
 	// SourceName names Source in warnings.
 	SourceName string
+	// FileValues (postmap -F) takes each value as file names, separated
+	// by commas or white space, and stores their contents, joined by
+	// newlines, base64-encoded, as tls_server_sni_maps wants them.
+	FileValues bool
 }
 
 // record is one entry during a build; seq orders records of the same key.
@@ -107,9 +113,21 @@ func BuildWith(typ, path string, opt BuildOptions) ([]string, error) {
 	if opt.Aliases {
 		scan = scanAliases
 	}
+	var fileErr error
 	warnings, err := scan(src, srcName, func(e Entry) {
+		if opt.FileValues {
+			v, err := fileContents(e.Value)
+			if err != nil {
+				fileErr = cmp.Or(fileErr, fmt.Errorf("%s, line %d: %w", srcName, e.Line, err))
+				return
+			}
+			e.Value = v
+		}
 		recs = append(recs, record{key: fold(e.Key), value: e.Value, line: e.Line, seq: len(recs)})
 	})
+	if err == nil {
+		err = fileErr
+	}
 	if err != nil {
 		return warnings, err
 	}
@@ -255,4 +273,25 @@ func lockDir(dir string) (func(), error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// fileContents reads the files a postmap -F value names and returns their
+// contents, joined by newlines, base64-encoded.
+func fileContents(value string) (string, error) {
+	names := strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+	if len(names) == 0 {
+		return "", errors.New("no file name in the value")
+	}
+	var all []byte
+	for i, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			return "", err
+		}
+		if i > 0 {
+			all = append(all, '\n')
+		}
+		all = append(all, b...)
+	}
+	return base64.StdEncoding.EncodeToString(all), nil
 }

@@ -2,6 +2,7 @@ package maps
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -298,4 +299,40 @@ func openBigHash(b *testing.B, n int) Map {
 	}
 	b.Cleanup(func() { m.Close() })
 	return m
+}
+
+// TestBuildFileValues: postmap -F was refused; tern map -F stores the
+// contents of the files a value names, joined by newlines, base64-encoded
+// (tls_server_sni_maps reads them so).
+func TestBuildFileValues(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.pem"), filepath.Join(dir, "b.pem")
+	if err := os.WriteFile(a, []byte("KEY"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, []byte("CERT\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "sni")
+	if err := os.WriteFile(src, []byte("mail.example.com "+a+", "+b+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := BuildWith("hash", src, BuildOptions{FileValues: true}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open("hash:"+src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	v, found, err := m.Lookup("mail.example.com")
+	if err != nil || !found || v != base64.StdEncoding.EncodeToString([]byte("KEY\nCERT\n")) {
+		t.Errorf("value %q, %v, %v", v, found, err)
+	}
+	if err := os.WriteFile(src, []byte("x.example.com "+filepath.Join(dir, "missing.pem")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := BuildWith("hash", src, BuildOptions{FileValues: true}); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("a missing file: %v", err)
+	}
 }

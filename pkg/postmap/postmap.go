@@ -29,6 +29,7 @@ type command struct {
 	configDir, query, del                  string
 	dump, incremental, noFold, replace     bool
 	ignoreDup, nul, noNul, keep, noInherit bool
+	fileValues                             bool // -F
 	verbose                                int
 	defaultType                            string
 }
@@ -75,6 +76,7 @@ func (c *command) parseFlags(args []string) ([]string, error) {
 	fs.BoolVarP(&c.dump, "show", "s", false, "print every entry")
 	fs.BoolVarP(&c.incremental, "incremental", "i", false, "add entries from stdin to the existing table")
 	fs.BoolVarP(&c.noFold, "no-fold", "f", false, "not supported: keys are always folded to lower case")
+	fs.BoolVarP(&c.fileValues, "file-values", "F", false, "take values as file names and store their base64-encoded contents")
 	fs.BoolVarP(&c.nul, "nul", "N", false, "accepted for compatibility; no effect")
 	fs.BoolVarP(&c.noNul, "no-nul", "n", false, "accepted for compatibility; no effect")
 	fs.BoolVarP(&c.replace, "replace", "r", false, "replace duplicate entries silently")
@@ -83,7 +85,7 @@ func (c *command) parseFlags(args []string) ([]string, error) {
 	fs.BoolVarP(&c.noInherit, "no-inherit", "p", false, "accepted for compatibility; no effect")
 	fs.CountVarP(&c.verbose, "verbose", "v", "verbose logging")
 	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "usage: %s [-Nfinoprsvw] [-c config_dir] [-d key] [-q key] [type:]file...\n", c.prog)
+		fmt.Fprintf(c.stderr, "usage: %s [-FNfinoprsvw] [-c config_dir] [-d key] [-q key] [type:]file...\n", c.prog)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -99,7 +101,7 @@ func (c *command) parseFlags(args []string) ([]string, error) {
 		return nil, errors.New("specify only one of -d, -i, -q or -s")
 	}
 	if fs.NArg() == 0 {
-		return nil, fmt.Errorf("usage: %s [-Nfinoprsvw] [-c config_dir] [-d key] [-q key] [type:]file [...]", c.prog)
+		return nil, fmt.Errorf("usage: %s [-FNfinoprsvw] [-c config_dir] [-d key] [-q key] [type:]file [...]", c.prog)
 	}
 	return fs.Args(), nil
 }
@@ -149,7 +151,7 @@ func (c *command) debug(format string, args ...any) {
 
 // buildOptions returns the table build options the flags ask for.
 func (c *command) buildOptions() maps.BuildOptions {
-	opt := maps.BuildOptions{Aliases: c.aliases}
+	opt := maps.BuildOptions{Aliases: c.aliases, FileValues: c.fileValues}
 	switch {
 	case c.replace:
 		opt.Dup = maps.DupReplace
