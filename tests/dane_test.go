@@ -98,6 +98,22 @@ func outcomes(t *testing.T, sender *instance, rcpt string, want map[string][2]st
 	}
 }
 
+// tlsSender starts a sending instance whose smtp agent finds its MX
+// hosts in dns and connects to them on port, with main.cf lines extra.
+func tlsSender(t *testing.T, dns *mxtest.Server, port string, extra ...string) *instance {
+	t.Helper()
+	sender := newInstance(t, options{
+		master: testMasterCF + "smtp unix - - n - - smtp\n",
+		main: append([]string{
+			"myhostname = sender.tst", "mydestination = $myhostname",
+			"tern_dns_servers = " + dns.Addr(), "inet_interfaces = " + senderInterface,
+			"smtp_tcp_port = " + port, "inet_protocols = ipv4",
+		}, extra...),
+	})
+	sender.start()
+	return sender
+}
+
 // TestDANE: smtp_tls_security_level = dane with smtp_dns_support_level =
 // dnssec was refused at start. The in-process DNS server acts as a
 // validating resolver (the AD bit on its answers, except for names made
@@ -139,21 +155,12 @@ alias.cname.tst.    CNAME mail.example.tst.
 	dns.SetInsecure("unsigned.tst", true)
 	dns.SetBehavior("_"+port+"._tcp.mx.bogus.tst", mxtest.ServFail)
 	fingerprint := opensslFingerprint(t, ca.certFile)
-	sender := newInstance(t, options{
-		master: testMasterCF + "smtp unix - - n - - smtp\n",
-		main: []string{
-			"myhostname = sender.tst", "mydestination = $myhostname",
-			"tern_dns_servers = " + dns.Addr(), "inet_interfaces = " + senderInterface,
-			"smtp_tcp_port = " + port,
-			"inet_protocols = ipv4",
-			"smtp_connect_timeout = 5s",
-			"smtp_dns_support_level = dnssec",
-			"smtp_tls_security_level = dane",
-			"smtp_tls_loglevel = 1",
-			"smtp_tls_policy_maps = inline:{ notlsa.tst=dane-only, {fp.tst = fingerprint match=00:11|" + fingerprint + "} }",
-		},
-	})
-	sender.start()
+	sender := tlsSender(t, dns, port,
+		"smtp_connect_timeout = 5s",
+		"smtp_dns_support_level = dnssec",
+		"smtp_tls_security_level = dane",
+		"smtp_tls_loglevel = 1",
+		"smtp_tls_policy_maps = inline:{ notlsa.tst=dane-only, {fp.tst = fingerprint match=00:11|"+fingerprint+"} }")
 	rcpt := localUser(t)
 	sendAndWait(t, sender, receiver, rcpt, domains, "ee.tst", "mail.example.tst", "unsigned.tst", "fp.tst", "cname.tst")
 	outcomes(t, sender, rcpt, map[string][2]string{
@@ -206,20 +213,11 @@ mail.example.tst.  A  127.0.0.1
 verifybad.tst.     MX 10 mx.other.tst.
 mx.other.tst.      A  127.0.0.1
 `)
-	sender := newInstance(t, options{
-		master: testMasterCF + "smtp unix - - n - - smtp\n",
-		main: []string{
-			"myhostname = sender.tst", "mydestination = $myhostname",
-			"tern_dns_servers = " + dns.Addr(), "inet_interfaces = " + senderInterface,
-			"smtp_tcp_port = " + port,
-			"inet_protocols = ipv4",
-			"smtp_tls_CAfile = " + ca.caFile,
-			"smtp_tls_loglevel = 1",
-			"smtp_tls_policy_maps = inline:{ {verifyok.tst = verify protocols=>=TLSv1.2}, verifybad.tst=verify, secure.tst=secure, example.tst=secure, " +
-				"{matched.tst = secure match=mail.example.tst:nexthop} }",
-		},
-	})
-	sender.start()
+	sender := tlsSender(t, dns, port,
+		"smtp_tls_CAfile = "+ca.caFile,
+		"smtp_tls_loglevel = 1",
+		"smtp_tls_policy_maps = inline:{ {verifyok.tst = verify protocols=>=TLSv1.2}, verifybad.tst=verify, secure.tst=secure, example.tst=secure, "+
+			"{matched.tst = secure match=mail.example.tst:nexthop} }")
 	rcpt := localUser(t)
 	sendAndWait(t, sender, receiver, rcpt, domains, "verifyok.tst", "example.tst", "matched.tst")
 	outcomes(t, sender, rcpt, map[string][2]string{

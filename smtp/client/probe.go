@@ -10,18 +10,15 @@ func (t *txn) probe(ctx context.Context) error {
 	if goOn, err := t.mailFrom(ctx); !goOn {
 		return err
 	}
-	for i, c := range t.rcpt {
-		if c == "" {
-			continue
-		}
-		r, err := s.cmd(ctx, StageRcpt, s.to.Rcpt, c)
-		if err != nil {
-			return err
-		}
+	err := t.rcptLockstep(ctx, func(i int, r response) error {
 		if r.Code == 421 {
 			return s.replyError(StageRcpt, r.Reply)
 		}
 		t.res[i] = RcptResult{Reply: r.Reply, Stage: StageRcpt}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return s.rset(ctx)
 }

@@ -260,17 +260,8 @@ func (t *txn) lockstep(ctx context.Context) error {
 	if goOn, err := t.mailFrom(ctx); !goOn {
 		return err
 	}
-	for i, c := range t.rcpt {
-		if c == "" {
-			continue
-		}
-		r, err := s.cmd(ctx, StageRcpt, s.to.Rcpt, c)
-		if err != nil {
-			return err
-		}
-		if err := t.rcptReply(i, r); err != nil {
-			return err
-		}
+	if err := t.rcptLockstep(ctx, t.rcptReply); err != nil {
+		return err
 	}
 	if len(t.ok) == 0 {
 		return s.rset(ctx)
@@ -394,6 +385,24 @@ func (t *txn) rcptReply(i int, r response) error {
 		return nil
 	}
 	t.res[i] = RcptResult{Reply: r.Reply, Stage: StageRcpt}
+	return nil
+}
+
+// rcptLockstep sends each RCPT in turn and hands its reply to each, which
+// may end the loop with an error.
+func (t *txn) rcptLockstep(ctx context.Context, each func(i int, r response) error) error {
+	for i, c := range t.rcpt {
+		if c == "" {
+			continue
+		}
+		r, err := t.s.cmd(ctx, StageRcpt, t.s.to.Rcpt, c)
+		if err != nil {
+			return err
+		}
+		if err := each(i, r); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
