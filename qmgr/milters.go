@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 
 	"github.com/d--j/go-milter"
 	"github.com/tern-mta/tern/pkg/envelope"
@@ -39,7 +40,14 @@ func (m *Manager) filterLocal(env *envelope.Envelope, body *limitReader) (*local
 	macros.Set(milter.MacroMTAFQDN, m.settings.myHostname)
 	macros.Set(milter.MacroDaemonName, m.cfg.Get("milter_macro_daemon_name"))
 	macros.Set("v", m.cfg.Get("milter_macro_v"))
+	macros.Set(milter.MacroQueueId, env.ID)
+	macros.Set(milter.MacroRFC1413AuthInfo, "localhost [127.0.0.1]")
+	macros.Set(milter.MacroClientAddr, "127.0.0.1")
+	macros.Set(milter.MacroClientName, "localhost")
 	macros.Set(milter.MacroMailAddr, env.Sender)
+	if i := strings.LastIndexByte(env.Sender, '@'); i >= 0 {
+		macros.Set(milter.MacroMailHost, env.Sender[i+1:])
+	}
 	msg, r := milters.Filter(m.localMilters, client, env.Sender, env.Recipients, sp, macros, m.log.Warnf)
 	if !r.IsZero() {
 		sp.Close()

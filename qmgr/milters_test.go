@@ -33,7 +33,7 @@ func (s *subjectMilter) EndOfMessage(m milter.Modifier) (*milter.Response, error
 	case "hold":
 		_ = m.Quarantine("look at it")
 	}
-	_ = m.AddHeader("X-Milter", "seen")
+	_ = m.AddHeader("X-Milter", "seen "+m.Get(milter.MacroQueueId)+" "+m.Get(milter.MacroRFC1413AuthInfo))
 	return milter.RespAccept, nil
 }
 
@@ -57,9 +57,10 @@ func TestNonSMTPDMilters(t *testing.T) {
 	h.submit(rcpts("joe@example.com"), "Subject: discard\n\nx\n")
 	id := h.submit(rcpts("joe@example.com"), "Subject: hold\n\nx\n")
 	h.waitState(id, queue.Hold)
-	h.submit(rcpts("joe@example.com"), "Subject: fine\n\nbody\n")
+	fine := h.submit(rcpts("joe@example.com"), "Subject: fine\n\nbody\n")
 	body := h.waitRequests(1)[0].body
-	if !strings.Contains(body, "\nX-Milter: seen\n") || !strings.Contains(body, "Subject: fine") {
+	// The milter saw the queue id and the client (_) as macros.
+	if !strings.Contains(body, "\nX-Milter: seen "+fine+" localhost [127.0.0.1]\n") || !strings.Contains(body, "Subject: fine") {
 		t.Errorf("delivered:\n%s", body)
 	}
 	h.waitLog(": milter-discard: END-OF-MESSAGE from local")

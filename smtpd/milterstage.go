@@ -1,13 +1,11 @@
 package smtpd
 
 import (
-	"crypto/tls"
 	"strings"
 
 	"github.com/d--j/go-milter"
 	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/reply"
-	"github.com/tern-mta/tern/pkg/tlsconf"
 	"github.com/tern-mta/tern/smtpd/restrict"
 )
 
@@ -99,6 +97,8 @@ func (s *session) milterRcpt(addr string, params []param) reply.Reply {
 	}
 	s.refreshMacros()
 	s.macros.Set(milter.MacroRcptAddr, addr)
+	_, domain := splitAddress(addr)
+	s.macros.Set(milter.MacroRcptHost, domain)
 	r, discard := s.milt.Rcpt(addr, esmtpArgs(params))
 	return s.milterVerdict(restrict.Rcpt, addr, r, discard)
 }
@@ -128,25 +128,4 @@ func esmtpArgs(params []param) string {
 		words = append(words, w)
 	}
 	return strings.Join(words, " ")
-}
-
-// refreshMacros brings the session's milter macros up to date: this
-// host's name, the service, the SASL login, the TLS session and the
-// sender, as the milters may ask for them at the next stage.
-func (s *session) refreshMacros() {
-	m := s.macros
-	m.Set(milter.MacroMTAFQDN, s.srv.set.hostname)
-	m.Set(milter.MacroDaemonName, s.srv.set.milterDaemonName)
-	m.Set("v", s.srv.set.milterVersion)
-	if s.authUser != "" {
-		m.Set(milter.MacroAuthAuthen, s.authUser)
-		m.Set(milter.MacroAuthType, s.authMech)
-	}
-	if s.tls != nil {
-		m.Set(milter.MacroTlsVersion, tlsconf.Name(s.tls.Version))
-		m.Set(milter.MacroCipher, tls.CipherSuiteName(s.tls.CipherSuite))
-	}
-	if s.tx != nil {
-		m.Set(milter.MacroMailAddr, s.tx.sender)
-	}
 }

@@ -44,7 +44,7 @@ func buildTable() []Param {
 	var all []Param
 	for _, part := range [][]Param{
 		coreParams, queueParams, localParams, rewriteParams,
-		smtpdParams, smtpdTLSParams, smtpParams, lmtpParams, postscreenParams, ternParams,
+		smtpdParams, milterParams, smtpdTLSParams, smtpParams, lmtpParams, postscreenParams, ternParams,
 	} {
 		all = append(all, part...)
 	}

@@ -39,6 +39,7 @@ var unsupportedParams = map[string]bool{
 	"address_verify_map":                  true,
 	"address_verify_service_name":         true,
 	"in_flow_delay":                       true,
+	"milter_unknown_command_macros":       true,
 	"sendmail_fix_line_endings":           true,
 	"smtp_tls_ciphers":                    true,
 	"smtp_tls_mandatory_ciphers":          true,

@@ -49,7 +49,7 @@ func Start(list []*Conf, c Client, macros milter.Macros, warn func(format string
 	for _, m := range list {
 		lm := &liveMilter{conf: m}
 		conv.milters = append(conv.milters, lm)
-		cs, err := m.client.Session(macros)
+		cs, err := m.client.Session(m.withDefaults(macros))
 		if err != nil {
 			conv.failed(lm, err)
 			continue

@@ -32,6 +32,9 @@ type Conf struct {
 	name          string // as written, for logs
 	client        *milter.Client
 	defaultAction string // milter_default_action: accept, reject, tempfail or quarantine
+	// macroDefaults is milter_macro_defaults: values of macros the
+	// session has none for.
+	macroDefaults map[milter.MacroName]string
 }
 
 // Milter failure replies, as Postfix words them.
@@ -121,8 +124,13 @@ func newConf(cfg *config.Config, spec string) (*Conf, error) {
 		opts = append(opts, milter.WithProtocols(protocolMask(set.protocol)),
 			milter.WithActions(milter.OptAddHeader|milter.OptChangeBody|milter.OptAddRcpt|milter.OptRemoveRcpt|milter.OptChangeHeader|milter.OptQuarantine))
 	}
+	defaults, err := ParseMacroDefaults(cfg.Get("milter_macro_defaults"))
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, macroOptions(cfg)...)
 	client := milter.NewClient(network, address, opts...)
-	return &Conf{name: server, client: client, defaultAction: set.defaultAction}, nil
+	return &Conf{name: server, client: client, defaultAction: set.defaultAction, macroDefaults: defaults}, nil
 }
 
 // protocolMask is what an MTA may ask a milter to skip in protocol
@@ -261,8 +269,8 @@ type Client struct {
 
 // Run shows msg to one milter and applies its answer. It returns a
 // rejection, or the zero reply.
-func (m *Conf) Run(c Client, msg *Message, macros milter.Macros) (reply.Reply, error) {
-	cs, err := m.client.Session(macros)
+func (m *Conf) Run(c Client, msg *Message, macros *milter.MacroBag) (reply.Reply, error) {
+	cs, err := m.client.Session(m.withDefaults(macros))
 	if err != nil {
 		return reply.Reply{}, err
 	}
@@ -277,7 +285,13 @@ func (m *Conf) Run(c Client, msg *Message, macros milter.Macros) (reply.Reply, e
 		func() (*milter.Action, error) { return cs.Mail("<"+msg.Sender+">", "") },
 	}
 	for _, rc := range msg.Rcpts {
-		steps = append(steps, func() (*milter.Action, error) { return cs.Rcpt("<"+rc.Address+">", "") })
+		steps = append(steps, func() (*milter.Action, error) {
+			macros.Set(milter.MacroRcptAddr, rc.Address)
+			if i := strings.LastIndexByte(rc.Address, '@'); i >= 0 {
+				macros.Set(milter.MacroRcptHost, rc.Address[i+1:])
+			}
+			return cs.Rcpt("<"+rc.Address+">", "")
+		})
 	}
 	for _, step := range steps {
 		act, err := step()
@@ -442,7 +456,7 @@ func (msg *Message) Write(w io.Writer) error {
 // changes of those before it, and returns the message as they left it,
 // or the rejection to give. A milter that fails gets its default action;
 // warn receives the failure.
-func Filter(list []*Conf, c Client, sender string, rcpts []envelope.Recipient, sp *Spool, macros milter.Macros, warn func(format string, args ...any)) (*Message, reply.Reply) {
+func Filter(list []*Conf, c Client, sender string, rcpts []envelope.Recipient, sp *Spool, macros *milter.MacroBag, warn func(format string, args ...any)) (*Message, reply.Reply) {
 	msg, err := NewMessage(sender, rcpts, sp)
 	if err != nil {
 		return nil, reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: queue file write error")
