@@ -21,6 +21,7 @@ type route struct {
 const (
 	unknownVirtualAlias = "5.1.1 User unknown in virtual alias table"
 	relocatedFormat     = "5.1.6 User has moved to %s"
+	badAddressSyntax    = "5.1.3 bad address syntax"
 )
 
 // router resolves recipients to transports the way Postfix's
@@ -53,16 +54,20 @@ type router struct {
 	// for some senders.
 	senderDefault  []maps.Map
 	nullDefaultKey string
+	// allowMinUser is allow_min_user: unless set, an address beginning
+	// with "-" goes to the error transport, whatever its route.
+	allowMinUser bool
 }
 
 func newRouter(cfg *config.Config, opt maps.Options) (*router, error) {
 	r := &router{
-		localT:    parseRoute(cfg.Get("local_transport"), cfg.Get("myhostname")),
-		virtualT:  parseRoute(cfg.Get("virtual_transport"), ""),
-		relayT:    parseRoute(cfg.Get("relay_transport"), ""),
-		defaultT:  parseRoute(cfg.Get("default_transport"), ""),
-		delimiter: cfg.Get("recipient_delimiter"),
-		relayhost: strings.TrimSpace(cfg.Get("relayhost")),
+		localT:       parseRoute(cfg.Get("local_transport"), cfg.Get("myhostname")),
+		virtualT:     parseRoute(cfg.Get("virtual_transport"), ""),
+		relayT:       parseRoute(cfg.Get("relay_transport"), ""),
+		defaultT:     parseRoute(cfg.Get("default_transport"), ""),
+		delimiter:    cfg.Get("recipient_delimiter"),
+		allowMinUser: cfg.Bool("allow_min_user"),
+		relayhost:    strings.TrimSpace(cfg.Get("relayhost")),
 		// Postfix's empty_address_relayhost_maps_lookup_key.
 		nullSenderKey:  cfg.Get("empty_address_relayhost_maps_lookup_key"),
 		nullDefaultKey: cfg.Get("empty_address_default_transport_maps_lookup_key"),
@@ -140,6 +145,11 @@ func parseRoute(v, defaultNexthop string) route {
 // the message has one (the next hop defaulting to the recipient's domain,
 // as in Postfix), else its own.
 func (r *router) routeFor(env *envelope.Envelope, addr string) (route, error) {
+	if !r.allowMinUser && envelope.LooksLikeOption(addr) {
+		// As Postfix's queue manager: a delivery agent or a pipe(8)
+		// command could take the address for an option.
+		return route{transport: "error", nexthop: badAddressSyntax}, nil
+	}
 	if env.Filter == "" {
 		return r.resolve(addr, env.Sender)
 	}

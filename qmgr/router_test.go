@@ -305,3 +305,30 @@ func TestRouterSenderDependentDefaultTransport(t *testing.T) {
 		t.Errorf("a failing table gave %+v, want an error (defer)", rt)
 	}
 }
+
+// TestRouteMinUser: allow_min_user was an unknown name and a recipient
+// such as "-oQ/tmp/x@example.com" went to its transport, where a pipe(8)
+// or mailbox_command could take it for an option. As in Postfix's queue
+// manager, it now goes to the error transport, a content filter or not,
+// unless allow_min_user = yes.
+func TestRouteMinUser(t *testing.T) {
+	env := &envelope.Envelope{}
+	filtered := &envelope.Envelope{Filter: "smtp:[127.0.0.1]:10024"}
+	for _, tt := range []struct {
+		conf, addr string
+		env        *envelope.Envelope
+		want       route
+	}{
+		{"", "-oQ/tmp/x@example.com", env, route{"error", badAddressSyntax}},
+		{"", `"-x"@example.org`, env, route{"error", badAddressSyntax}},
+		{"", "-x@example.org", filtered, route{"error", badAddressSyntax}},
+		{"", "x-@example.org", env, route{"smtp", "example.org"}},
+		{"allow_min_user = yes\n", "-x@example.org", env, route{"smtp", "example.org"}},
+	} {
+		r := routerFor(t, tt.conf)
+		got, err := r.routeFor(tt.env, tt.addr)
+		if err != nil || got != tt.want {
+			t.Errorf("%q with %q: %+v, %v; want %+v", tt.addr, tt.conf, got, err, tt.want)
+		}
+	}
+}

@@ -42,6 +42,9 @@ func (s *session) mail(ctx context.Context, arg string) reply.Reply {
 		}
 	}
 	addr, problem := cleanPath(raw, tx.smtputf8)
+	if !s.srv.set.allowMinUser && envelope.LooksLikeOption(addr) {
+		problem = addrBadSyntax
+	}
 	switch problem {
 	case addrBadSyntax:
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadSenderSyntax, "Bad sender address syntax")
@@ -156,6 +159,9 @@ func (s *session) rcpt(ctx context.Context, arg string) reply.Reply {
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadRcptSyntax, "Bad recipient address syntax")
 	}
 	addr, problem := cleanPath(raw, s.tx.smtputf8)
+	if !s.srv.set.allowMinUser && envelope.LooksLikeOption(addr) {
+		problem = addrBadSyntax
+	}
 	switch {
 	case problem == addrNeedsUTF8:
 		return replyNeedUTF8

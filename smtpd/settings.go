@@ -88,6 +88,7 @@ type settings struct {
 	ownAddrs         map[netip.Addr]bool // inet_interfaces and proxy_interfaces
 	inetAddrs        map[netip.Addr]bool // inet_interfaces
 	strictEnvelopes  bool                // strict_rfc821_envelopes: paths need angle brackets
+	allowMinUser     bool                // allow_min_user: an address may begin with "-"
 	tlsLogLevel      int                 // smtpd_tls_loglevel
 	rejectFooter     string              // smtpd_reject_footer, unexpanded
 	rejectFooterMaps []maps.Map          // smtpd_reject_footer_maps, by reply
@@ -144,6 +145,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		ownAddrs:               netlist.OwnAddrs(cfg.List("inet_interfaces"), cfg.List("proxy_interfaces")),
 		inetAddrs:              netlist.OwnAddrs(cfg.List("inet_interfaces")),
 		strictEnvelopes:        cfg.Bool("strict_rfc821_envelopes"),
+		allowMinUser:           cfg.Bool("allow_min_user"),
 		tlsLogLevel:            cfg.Int("smtpd_tls_loglevel"),
 		rejectFooter:           strings.TrimSpace(cfg.Get("smtpd_reject_footer")),
 		queueMinFree:           cfg.Int64("queue_minfree"),

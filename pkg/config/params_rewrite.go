@@ -2,6 +2,7 @@ package config
 
 // rewriteParams lists address rewriting and header/content parameters.
 var rewriteParams = []Param{
+	{"allow_min_user", "no", typeBool, "Allow addresses that begin with \"-\": by default smtpd refuses them (501 5.1.7, 5.1.3) and the queue manager sends them to the error transport (5.1.3 bad address syntax), lest a command take one for an option."},
 	{"allow_percent_hack", "yes", typeBool, "Rewrite user%domain as user@domain."},
 	{"always_add_missing_headers", "no", typeBool, "Add missing From:, To:, Date: and Message-ID: headers to remote mail too."},
 	{"always_bcc", "", typeString, "Address that receives a copy of every message."},

@@ -179,3 +179,13 @@ func ParseRcptRecord(s string) Recipient {
 	}
 	return Recipient{Address: f[0], Original: f[1], ORcpt: f[2], Notify: f[3]}
 }
+
+// LooksLikeOption reports whether addr begins with "-", quoted or not.
+// Unless allow_min_user is set, such an address is refused by smtpd and
+// sent to the error transport by qmgr, as in Postfix: a program that
+// gets addresses on its command line would take it for an option.
+func LooksLikeOption(addr string) bool {
+	addr = strings.TrimPrefix(addr, `"`)
+	addr = strings.TrimPrefix(addr, `\`)
+	return strings.HasPrefix(addr, "-")
+}
