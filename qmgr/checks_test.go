@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -310,5 +311,35 @@ func TestStripAction(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "4QueueId1: strip: header X-Secret: yes from local; from=<a@b.example> to=<>: private header") {
 		t.Errorf("log: %q", buf.String())
+	}
+}
+
+// TestAliasedToOneMailbox: two recipients that virtual_alias_maps sends
+// to one address were one delivery, unlike Postfix, whose cleanup keeps
+// one copy per original recipient (enable_original_recipient = yes) so
+// that X-Original-To tells them apart; with no, one copy.
+func TestAliasedToOneMailbox(t *testing.T) {
+	for _, tt := range []struct {
+		conf string
+		want []string // originals of the copies to joe
+	}{
+		{"", []string{"bob@example.com", "sales@example.com"}},
+		{"enable_original_recipient = no\n", []string{""}},
+	} {
+		h := newMTA(t, tt.conf+"virtual_alias_maps = inline:{ bob@example.com=joe@example.com, sales@example.com=joe@example.com }\n", nil)
+		h.submit(rcpts("bob@example.com", "sales@example.com", "joe@example.com"), "Subject: x\n\nx\n")
+		h.waitEmpty()
+		var got []string
+		for _, r := range h.agent.requests() {
+			for _, rc := range r.rcpts {
+				if rc.Address == "joe@example.com" && rc.Original != "joe@example.com" {
+					got = append(got, rc.Original)
+				}
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%q: copies to joe from %q, want %q", tt.conf, got, tt.want)
+		}
 	}
 }

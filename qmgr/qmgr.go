@@ -57,7 +57,9 @@ type Manager struct {
 
 // settings are the main.cf values the manager uses, read once at start.
 type settings struct {
-	myHostname, myOrigin   string
+	myHostname, myOrigin string
+	// keepOriginal is enable_original_recipient.
+	keepOriginal           bool
 	mailName               string
 	minBackoff, maxBackoff time.Duration
 	queueRunDelay          time.Duration
@@ -105,6 +107,7 @@ func loadSettings(cfg *config.Config) settings {
 	s := settings{
 		myHostname:            cfg.Get("myhostname"),
 		myOrigin:              cfg.Get("myorigin"),
+		keepOriginal:          cfg.Bool("enable_original_recipient"),
 		mailName:              cfg.Get("mail_name"),
 		minBackoff:            cfg.Duration("minimal_backoff_time"),
 		maxBackoff:            cfg.Duration("maximal_backoff_time"),

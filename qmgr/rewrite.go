@@ -28,6 +28,9 @@ type addressRewriter struct {
 	myNetworks    *netlist.List
 	// alwaysAddMissing is always_add_missing_headers.
 	alwaysAddMissing bool
+	// keepOriginal is enable_original_recipient: duplicates are told
+	// apart by their original recipient too.
+	keepOriginal bool
 	// remoteDomain is remote_header_rewrite_domain: when set, headers of
 	// other clients are rewritten too, incomplete addresses getting it.
 	remoteDomain string
@@ -46,7 +49,8 @@ func newAddressRewriter(cfg *config.Config, log *maillog.Logger) (*addressRewrit
 		return nil, err
 	}
 	rw.Warn = func(msg string) { log.Warnf("%s", msg) }
-	a := &addressRewriter{rw: rw, ownInterfaces: map[netip.Addr]bool{}, alwaysAddMissing: cfg.Bool("always_add_missing_headers")}
+	a := &addressRewriter{rw: rw, ownInterfaces: map[netip.Addr]bool{}, alwaysAddMissing: cfg.Bool("always_add_missing_headers"),
+		keepOriginal: cfg.Bool("enable_original_recipient")}
 	a.remoteDomain = strings.TrimSpace(cfg.Get("remote_header_rewrite_domain"))
 	for _, w := range cfg.List("local_header_rewrite_clients") {
 		switch w {
@@ -96,7 +100,11 @@ func (a *addressRewriter) addBCC(env *envelope.Envelope) error {
 
 // envelope rewrites the sender and expands every recipient. Recipients
 // that expand to several addresses keep their original recipient and DSN
-// settings; duplicates are dropped.
+// settings; duplicates are dropped: with enable_original_recipient (the
+// default) those of the same original and final address, as Postfix's
+// cleanup does, so that two addresses aliased to one mailbox get a copy
+// each, told apart by X-Original-To; else those of the same final
+// address.
 func (a *addressRewriter) envelope(env *envelope.Envelope) error {
 	if env.Sender != "" {
 		s, err := a.rw.Sender(env.Sender)
@@ -118,6 +126,9 @@ func (a *addressRewriter) envelope(env *envelope.Envelope) error {
 		}
 		for _, addr := range addrs {
 			key := strings.ToLower(addr)
+			if a.keepOriginal {
+				key = strings.ToLower(r.Original) + "\n" + key
+			}
 			if seen[key] {
 				continue
 			}

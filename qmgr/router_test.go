@@ -231,7 +231,7 @@ func TestWantsNotice(t *testing.T) {
 // logged no orig_to=<usera>, unlike Postfix: the original recipient was
 // recorded after qualification.
 func TestUnqualifiedRecipientKeepsOriginal(t *testing.T) {
-	m := &Manager{settings: settings{myOrigin: "example.com", emptyAddressRecipient: "MAILER-DAEMON"}}
+	m := &Manager{settings: settings{myOrigin: "example.com", emptyAddressRecipient: "MAILER-DAEMON", keepOriginal: true}}
 	env := &envelope.Envelope{Recipients: []envelope.Recipient{{Address: "usera"}, {Address: "b@example.org"}}}
 	m.qualify(env)
 	want := []envelope.Recipient{
@@ -329,6 +329,20 @@ func TestRouteMinUser(t *testing.T) {
 		got, err := r.routeFor(tt.env, tt.addr)
 		if err != nil || got != tt.want {
 			t.Errorf("%q with %q: %+v, %v; want %+v", tt.addr, tt.conf, got, err, tt.want)
+		}
+	}
+}
+
+// TestNoOriginalRecipient: enable_original_recipient was an unknown name.
+// With no, recipients keep no original address (no orig_to= in the
+// logs), as in Postfix.
+func TestNoOriginalRecipient(t *testing.T) {
+	m := &Manager{settings: settings{myOrigin: "example.com"}}
+	env := &envelope.Envelope{Recipients: []envelope.Recipient{{Address: "usera"}, {Address: "b@example.org", Original: "b@example.org"}}}
+	m.qualify(env)
+	for _, r := range env.Recipients {
+		if r.Original != "" {
+			t.Errorf("%s kept original %q", r.Address, r.Original)
 		}
 	}
 }

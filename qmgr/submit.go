@@ -272,8 +272,13 @@ func (m *Manager) qualify(env *envelope.Envelope) {
 			r.Address = m.settings.emptyAddressRecipient
 		}
 		// The original is the address as given, so that delivery logs
-		// orig_to=<user> for an unqualified recipient, as Postfix does.
-		if r.Original == "" {
+		// orig_to=<user> for an unqualified recipient, as Postfix does;
+		// with enable_original_recipient = no none is kept (no orig_to=,
+		// X-Original-To shows the final address).
+		switch {
+		case !m.settings.keepOriginal:
+			r.Original = ""
+		case r.Original == "":
 			r.Original = r.Address
 		}
 		if !strings.Contains(r.Address, "@") {

@@ -5,6 +5,7 @@ var rewriteParams = []Param{
 	{"allow_min_user", "no", typeBool, "Allow addresses that begin with \"-\": by default smtpd refuses them (501 5.1.7, 5.1.3) and the queue manager sends them to the error transport (5.1.3 bad address syntax), lest a command take one for an option."},
 	{"allow_percent_hack", "yes", typeBool, "Rewrite user%domain as user@domain."},
 	{"always_add_missing_headers", "no", typeBool, "Add missing From:, To:, Date: and Message-ID: headers to remote mail too."},
+	{"enable_original_recipient", "yes", typeBool, "Keep each recipient's original address through rewriting: delivery adds it as X-Original-To and logs orig_to=, and duplicates are only those of the same original and final address (two addresses aliased to one mailbox get a copy each); with no, duplicates are those of the same final address."},
 	{"always_bcc", "", typeString, "Address that receives a copy of every message."},
 	{"append_at_myorigin", "yes", typeBool, "Append @$myorigin to locally submitted addresses without a domain."},
 	{"append_dot_mydomain", "no", typeBool, "Append .$mydomain to addresses whose domain has no dot."},
