@@ -70,6 +70,7 @@ func ConfigFrom(c *config.Config) (Config, func(), error) {
 		LockAttempts:        c.Int("deliver_lock_attempts"),
 		LockDelay:           c.Duration("deliver_lock_delay"),
 		StaleLockTime:       c.Duration("stale_lock_time"),
+		DupFilterLimit:      c.Int("duplicate_filter_limit"),
 	}
 	cfg.CommandShell = strings.Fields(c.Get("local_command_shell"))
 	// Its $names are the recipient's, expanded at delivery (as in Postfix,

@@ -20,10 +20,9 @@ const cmdExpFilter = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJK
 // this request; a repeat reuses the first outcome, as Postfix's duplicate
 // filter does.
 func (a *Agent) once(run *rcptRun, st state, key string, do func() agent.Result) {
-	if run.seen["done "+key] {
+	if !run.dups.first("done " + key) {
 		return
 	}
-	run.seen["done "+key] = true
 	res, ok := run.rs.done[key]
 	if !ok {
 		res = do()

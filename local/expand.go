@@ -36,7 +36,7 @@ type state struct {
 type rcptRun struct {
 	rs   *requestState
 	top  envelope.Recipient
-	seen map[string]bool // aliases, .forward users and includes already expanded
+	dups dupFilter // deliveries, aliases, .forward users and includes already done
 	subs []agent.Result
 	fwd  []fwdGroup
 }
@@ -51,10 +51,9 @@ func (r *rcptRun) add(res agent.Result) { r.subs = append(r.subs, res) }
 
 func (r *rcptRun) forward(sender, addr string) {
 	key := "forward " + strings.ToLower(addr)
-	if r.seen[key] {
+	if !r.dups.first(key) {
 		return
 	}
-	r.seen[key] = true
 	for i := range r.fwd {
 		if r.fwd[i].sender == sender {
 			r.fwd[i].rcpts = append(r.fwd[i].rcpts, addr)
@@ -237,7 +236,7 @@ type recipientVars struct {
 // expandAlias looks name up in alias_maps and delivers to its expansion;
 // it reports whether name was an alias (or the lookup failed).
 func (a *Agent) expandAlias(ctx context.Context, run *rcptRun, st state, name, unmatched, delim string) bool {
-	if a.cfg.Aliases == nil || run.seen["alias "+name] {
+	if a.cfg.Aliases == nil || run.dups.has("alias "+name) {
 		return false
 	}
 	value, found, err := a.cfg.Aliases.Lookup(name)
@@ -249,7 +248,7 @@ func (a *Agent) expandAlias(ctx context.Context, run *rcptRun, st state, name, u
 	if !found {
 		return false
 	}
-	run.seen["alias "+name] = true
+	run.dups.add("alias " + name)
 	privs, err := a.defaultPrivs()
 	if err != nil {
 		run.add(agent.Deferf("4.3.5", "mail system configuration error"))
@@ -350,4 +349,32 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// dupFilter is Postfix's duplicate filter with duplicate_filter_limit:
+// the keys seen so far, at most limit of them (0: no limit). Once full it
+// remembers nothing more, so that memory stays bounded, and later
+// repeats go through.
+type dupFilter struct {
+	limit int
+	seen  map[string]bool
+}
+
+// has reports whether key was remembered.
+func (f *dupFilter) has(key string) bool { return f.seen[key] }
+
+// add remembers key if there is room.
+func (f *dupFilter) add(key string) {
+	if f.limit <= 0 || len(f.seen) < f.limit {
+		f.seen[key] = true
+	}
+}
+
+// first reports whether key is new, and remembers it.
+func (f *dupFilter) first(key string) bool {
+	if f.has(key) {
+		return false
+	}
+	f.add(key)
+	return true
 }

@@ -54,11 +54,9 @@ func (a *Agent) include(ctx context.Context, run *rcptRun, st state, path, unmat
 		run.add(agent.Bouncef("5.3.5", "mail system configuration error: :include:%s is not an absolute path", path))
 		return
 	}
-	key := "include " + path
-	if run.seen[key] {
+	if !run.dups.first("include " + path) {
 		return
 	}
-	run.seen[key] = true
 	data, fst, err := openList(path)
 	if err != nil {
 		a.cfg.Log.Warnf("%s: cannot open include file %s: %v", run.rs.req.Env.ID, path, err)
@@ -100,11 +98,9 @@ func templateVars(st state, rv recipientVars) vars {
 // dotForward delivers to the destinations in the user's .forward file, the
 // first of forward_path that exists; it reports whether one was used.
 func (a *Agent) dotForward(ctx context.Context, run *rcptRun, st state, rv recipientVars) bool {
-	key := "forward " + rv.user.Name
-	if run.seen[key] || len(a.cfg.ForwardPath) == 0 {
+	if len(a.cfg.ForwardPath) == 0 || !run.dups.first("forward "+rv.user.Name) {
 		return false
 	}
-	run.seen[key] = true
 	v := templateVars(st, rv)
 	for _, tmpl := range a.cfg.ForwardPath {
 		path, used, ok := expandTemplate(tmpl, v)

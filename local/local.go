@@ -102,6 +102,10 @@ type Config struct {
 	// that prepend_delivered_header leaves out: those get no Delivered-To
 	// header. Mailbox and Maildir deliveries are "file".
 	NoDeliveredTo map[string]bool
+	// DupFilterLimit is duplicate_filter_limit: the most deliveries,
+	// aliases, includes and .forward files one recipient's expansion
+	// remembers to skip repeats (0: no limit).
+	DupFilterLimit int
 	// MailboxTransport is mailbox_transport ("lmtp:unix:private/dovecot-lmtp",
 	// "dovecot"): mailbox delivery is handed to that master.cf service,
 	// for known and unknown users alike; Delegate does it.
@@ -215,7 +219,7 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 // deliverTop delivers to one recipient of the request and combines the
 // outcomes of everything its expansion produced into one result.
 func (a *Agent) deliverTop(ctx context.Context, rs *requestState, rc envelope.Recipient) agent.Result {
-	run := &rcptRun{rs: rs, top: rc, seen: map[string]bool{}}
+	run := &rcptRun{rs: rs, top: rc, dups: dupFilter{limit: a.cfg.DupFilterLimit, seen: map[string]bool{}}}
 	st := state{addr: rc.Address, sender: rs.req.Env.Sender}
 	a.recipient(ctx, run, st)
 	a.flushForwards(ctx, run)

@@ -294,3 +294,25 @@ func TestDeliverConcurrentMbox(t *testing.T) {
 		})
 	}
 }
+
+// TestDupFilterLimit: duplicate_filter_limit was an unknown name; it now
+// bounds what a recipient's expansion remembers, as Postfix's duplicate
+// filter: once full, new keys are not remembered, old ones still are.
+func TestDupFilterLimit(t *testing.T) {
+	for _, tt := range []struct {
+		limit int
+		keys  []string
+		want  []bool // first(key) for each
+	}{
+		{0, []string{"a", "b", "a", "b"}, []bool{true, true, false, false}},
+		{1000, []string{"a", "a"}, []bool{true, false}},
+		{1, []string{"a", "b", "b", "a"}, []bool{true, true, true, false}},
+	} {
+		f := dupFilter{limit: tt.limit, seen: map[string]bool{}}
+		for i, k := range tt.keys {
+			if got := f.first(k); got != tt.want[i] {
+				t.Errorf("limit %d: first(%q) #%d = %v, want %v", tt.limit, k, i, got, tt.want[i])
+			}
+		}
+	}
+}

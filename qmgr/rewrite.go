@@ -31,6 +31,9 @@ type addressRewriter struct {
 	// keepOriginal is enable_original_recipient: duplicates are told
 	// apart by their original recipient too.
 	keepOriginal bool
+	// dupLimit is duplicate_filter_limit: the most recipients whose
+	// repeats are dropped (0: no limit).
+	dupLimit int
 	// remoteDomain is remote_header_rewrite_domain: when set, headers of
 	// other clients are rewritten too, incomplete addresses getting it.
 	remoteDomain string
@@ -50,7 +53,7 @@ func newAddressRewriter(cfg *config.Config, log *maillog.Logger) (*addressRewrit
 	}
 	rw.Warn = func(msg string) { log.Warnf("%s", msg) }
 	a := &addressRewriter{rw: rw, ownInterfaces: map[netip.Addr]bool{}, alwaysAddMissing: cfg.Bool("always_add_missing_headers"),
-		keepOriginal: cfg.Bool("enable_original_recipient")}
+		keepOriginal: cfg.Bool("enable_original_recipient"), dupLimit: cfg.Int("duplicate_filter_limit")}
 	a.remoteDomain = strings.TrimSpace(cfg.Get("remote_header_rewrite_domain"))
 	for _, w := range cfg.List("local_header_rewrite_clients") {
 		switch w {
@@ -132,7 +135,9 @@ func (a *addressRewriter) envelope(env *envelope.Envelope) error {
 			if seen[key] {
 				continue
 			}
-			seen[key] = true
+			if a.dupLimit <= 0 || len(seen) < a.dupLimit {
+				seen[key] = true
+			}
 			c := r
 			c.Address = addr
 			out = append(out, c)

@@ -3,6 +3,7 @@ package config
 // localParams lists local and virtual delivery parameters.
 var localParams = []Param{
 	{"alias_database", "hash:/etc/aliases", typeMapList, "Alias files rebuilt by newaliases."},
+	{"duplicate_filter_limit", "1000", typeInt, "The most addresses the duplicate filters remember: of one recipient's alias, :include: and .forward expansion in local delivery, and of a message's virtual alias expansion; past it, repeats go through (0: no limit)."},
 	{"alias_maps", "hash:/etc/aliases", typeMapList, "Alias tables used by local delivery."},
 	{"allow_mail_to_commands", "alias, forward", typeList, "Where |command destinations are allowed: alias, forward, include."},
 	{"allow_mail_to_files", "alias, forward", typeList, "Where /file destinations are allowed: alias, forward, include."},
