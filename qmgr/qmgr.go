@@ -90,6 +90,7 @@ type settings struct {
 	receiveOverrides       []string // receive_override_options, for mail from sendmail
 	activeLimit            int      // qmgr_message_active_limit
 	obsoleteFrom           bool     // header_from_format = obsolete
+	undisclosed            string   // undisclosed_recipients_header
 	submitACL              *userACL // authorized_submit_users; nil: everyone
 	flushACL               *userACL // authorized_flush_users; nil: everyone
 	mailqACL               *userACL // authorized_mailq_users; nil: everyone
@@ -140,6 +141,7 @@ func loadSettings(cfg *config.Config) settings {
 		deferTransports:       map[string]bool{},
 		activeLimit:           cfg.Int("qmgr_message_active_limit"),
 		obsoleteFrom:          strings.EqualFold(strings.TrimSpace(cfg.Get("header_from_format")), "obsolete"),
+		undisclosed:           strings.TrimSpace(cfg.Get("undisclosed_recipients_header")),
 	}
 	for _, t := range cfg.List("defer_transports") {
 		s.deferTransports[t] = true

@@ -245,6 +245,7 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader, che
 		DropHeaders:         m.settings.dropHeaders,
 		Buffers:             &m.cleanupBuffers,
 		Prepend:             s.prepend,
+		Undisclosed:         m.settings.undisclosed,
 	}
 	if len(env.Recipients) == 1 {
 		opt.Recipient = env.Recipients[0].Address

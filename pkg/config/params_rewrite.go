@@ -6,6 +6,7 @@ var rewriteParams = []Param{
 	{"allow_percent_hack", "yes", typeBool, "Rewrite user%domain as user@domain."},
 	{"always_add_missing_headers", "no", typeBool, "Add missing From:, To:, Date: and Message-ID: headers to remote mail too."},
 	{"enable_original_recipient", "yes", typeBool, "Keep each recipient's original address through rewriting: delivery adds it as X-Original-To and logs orig_to=, and duplicates are only those of the same original and final address (two addresses aliased to one mailbox get a copy each); with no, duplicates are those of the same final address."},
+	{"undisclosed_recipients_header", "", typeString, "Header line added to a message with neither To: nor Cc: when its missing headers are added (mail from sendmail, local_header_rewrite_clients, always_add_missing_headers), as \"To: undisclosed-recipients:;\"; empty adds none."},
 	{"always_bcc", "", typeString, "Address that receives a copy of every message."},
 	{"append_at_myorigin", "yes", typeBool, "Append @$myorigin to locally submitted addresses without a domain."},
 	{"append_dot_mydomain", "no", typeBool, "Append .$mydomain to addresses whose domain has no dot."},

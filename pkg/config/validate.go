@@ -148,6 +148,14 @@ var valueChecks = map[string]func(v string) error{
 		}
 		return errors.New("need disabled, enabled or dnssec")
 	},
+	"undisclosed_recipients_header": func(v string) error {
+		v = strings.TrimSpace(v)
+		name, _, ok := strings.Cut(v, ":")
+		if v != "" && (!ok || name == "" || strings.ContainsAny(name, " \t")) {
+			return errors.New("need a header line, as \"To: undisclosed-recipients:;\"")
+		}
+		return nil
+	},
 	"content_filter": func(v string) error {
 		if v != "" && !strings.Contains(v, ":") {
 			return errors.New("need transport:nexthop (the next hop may be empty)")

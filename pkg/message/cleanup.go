@@ -65,6 +65,11 @@ type CleanupOptions struct {
 	// headers, as Postfix does for clients outside
 	// local_header_rewrite_clients unless always_add_missing_headers = yes.
 	NoMissingHeaders bool
+	// Undisclosed is undisclosed_recipients_header: a header line added,
+	// with the other missing headers, to a message that has neither To:
+	// nor Cc: (Resent-To:, Resent-Cc: when it has Resent- headers). ""
+	// adds none; a value that is not a header line is ignored.
+	Undisclosed string
 	// RewriteHeader, when set, rewrites the addresses in a header field
 	// (canonical mapping and masquerading, Postfix's header_sender and
 	// header_recipient classes). It gets the field name as written and the
@@ -333,6 +338,9 @@ func missing(fields []field, opt *CleanupOptions, res *Result) []string {
 	}
 	if opt.Local && !seen[lp+"from"] {
 		out = append(out, prefix+"From: "+fromHeader(opt))
+	}
+	if opt.Undisclosed != "" && !seen[lp+"to"] && !seen[lp+"cc"] && IsHeaderLine(opt.Undisclosed) {
+		out = append(out, opt.Undisclosed)
 	}
 	return out
 }

@@ -548,3 +548,36 @@ func TestCleanupPrepend(t *testing.T) {
 		t.Errorf("output:\n%s", s)
 	}
 }
+
+// TestCleanupUndisclosedRecipients: undisclosed_recipients_header was an
+// unknown name. Its line is added with the other missing headers to a
+// message that has neither To: nor Cc: (the Resent- forms for a resent
+// message), and only when missing headers are added at all.
+func TestCleanupUndisclosedRecipients(t *testing.T) {
+	const line = "To: undisclosed-recipients:;"
+	for _, tt := range []struct {
+		name, in   string
+		noMissing  bool
+		undisclose string
+		want       bool
+	}{
+		{"no To or Cc", "Subject: x\n\nbody\n", false, line, true},
+		{"Cc only", "Cc: a@example.org\n\nbody\n", false, line, false},
+		{"To only", "To: a@example.org\n\nbody\n", false, line, false},
+		{"resent without Resent-To", "Resent-From: r@example.org\nTo: a@example.org\n\nbody\n", false, line, true},
+		{"resent with Resent-Cc", "Resent-From: r@example.org\nResent-Cc: a@example.org\n\nbody\n", false, line, false},
+		{"no missing headers added", "Subject: x\n\nbody\n", true, line, false},
+		{"parameter empty", "Subject: x\n\nbody\n", false, "", false},
+	} {
+		opt := localOpts()
+		opt.NoMissingHeaders, opt.Undisclosed = tt.noMissing, tt.undisclose
+		var out bytes.Buffer
+		if _, err := Cleanup(strings.NewReader(tt.in), &out, opt); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		head, _, _ := strings.Cut(out.String(), "\n\n")
+		if got := strings.Contains(head+"\n", "\n"+line+"\n"); got != tt.want {
+			t.Errorf("%s: header added %v, want %v:\n%s", tt.name, got, tt.want, out.String())
+		}
+	}
+}

@@ -64,6 +64,10 @@ func trimEOL(b []byte) string {
 // isHeaderLine reports whether line starts a header field: a name of
 // printable ASCII characters other than colon, optional blanks, then a
 // colon (Postfix also accepts "Name :").
+// IsHeaderLine reports whether line starts with a header field name and
+// a colon.
+func IsHeaderLine(line string) bool { return isHeaderLine(line) }
+
 func isHeaderLine(line string) bool {
 	i := 0
 	for i < len(line) && line[i] > ' ' && line[i] < 0x7f && line[i] != ':' {
