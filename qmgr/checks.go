@@ -152,7 +152,13 @@ func splitCheckDSN(text, def string) (dsn, rest string) {
 // "ID: reject: header Subject: ... from host[addr]; from=<s> to=<r>
 // proto=ESMTP helo=<h>: 5.7.1 text".
 func (in *inspection) logAction(action, what, text, reason string) {
-	env := in.env
+	logContentAction(in.log, in.env, action, what, text, reason)
+}
+
+// logContentAction logs what a content check did to the message of env,
+// as Postfix's cleanup logs it ("ID: reject: header Subject: x from
+// client[addr]; from=<s> to=<r> proto=ESMTP helo=<h>: reason").
+func logContentAction(log *maillog.Logger, env *envelope.Envelope, action, what, text, reason string) {
 	origin := "local"
 	if env.ClientAddr != "" {
 		origin = fmt.Sprintf("%s[%s]", env.ClientName, env.ClientAddr)
@@ -168,5 +174,5 @@ func (in *inspection) logAction(action, what, text, reason string) {
 	if reason != "" {
 		line += ": " + reason
 	}
-	in.log.Infof("%s", line)
+	log.Infof("%s", line)
 }

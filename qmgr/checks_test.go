@@ -343,3 +343,21 @@ func TestAliasedToOneMailbox(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictMIMERejects: strict_8bitmime and its relatives were unknown
+// names. A message they find fault with is refused with 5.6.0 and logged
+// as Postfix's cleanup logs it; a clean one is queued.
+func TestStrictMIMERejects(t *testing.T) {
+	h := newMTA(t, "strict_8bitmime = yes\n", nil)
+	reply, c := h.call("cleanup", (&envelope.Envelope{Sender: "a@remote.org", ClientName: "c", ClientAddr: "192.0.2.9", Helo: "c", Protocol: "ESMTP"}).Record().
+		Add("request", "submit").Add("rcpt", envelope.RcptRecord(envelope.Recipient{Address: "joe@example.com"})), []byte("Subject: x\n\ncaf\xc3\xa9\n"))
+	c.Close()
+	if reply.Get("status") != "error" || reply.Get("dsn") != "5.6.0" || reply.Get("smtp") != "550" || reply.Get("text") != message.MIME8BitBody {
+		t.Errorf("8-bit body: %v", reply)
+	}
+	h.waitLog(": reject: mime-error improper use of 8-bit data in message body: caf\xc3\xa9 from c[192.0.2.9]; from=<a@remote.org> to=<joe@example.com> proto=ESMTP helo=<c>")
+	h.submit(rcpts("joe@example.com"), "Content-Transfer-Encoding: 8bit\n\ncaf\xc3\xa9\n")
+	if n := len(h.waitRequests(1)); n != 1 {
+		t.Errorf("%d deliveries of the declared 8-bit message", n)
+	}
+}

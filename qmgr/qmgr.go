@@ -91,6 +91,7 @@ type settings struct {
 	activeLimit            int      // qmgr_message_active_limit
 	obsoleteFrom           bool     // header_from_format = obsolete
 	undisclosed            string   // undisclosed_recipients_header
+	mime                   message.MIMEChecks
 	submitACL              *userACL // authorized_submit_users; nil: everyone
 	flushACL               *userACL // authorized_flush_users; nil: everyone
 	mailqACL               *userACL // authorized_mailq_users; nil: everyone
@@ -102,6 +103,21 @@ type settings struct {
 	// deferTransports is defer_transports: transports whose mail waits
 	// until a flush (sendmail -q, postqueue -f and the partial forms).
 	deferTransports map[string]bool
+}
+
+// mimeChecks reads the MIME limits and strict checks. A nesting problem
+// is reported when a strict check or a header check is in use.
+func mimeChecks(cfg *config.Config) message.MIMEChecks {
+	all8 := cfg.Bool("strict_8bitmime")
+	c := message.MIMEChecks{
+		NestingLimit:   cfg.Int("mime_nesting_limit"),
+		BoundaryLimit:  cfg.Int("mime_boundary_length_limit"),
+		Header8Bit:     all8 || cfg.Bool("strict_7bit_headers"),
+		Body8Bit:       all8 || cfg.Bool("strict_8bitmime_body"),
+		EncodingDomain: cfg.Bool("strict_mime_encoding_domain"),
+	}
+	c.ReportNesting = c.Strict() || cfg.Get("header_checks") != "" || cfg.Get("mime_header_checks") != "" || cfg.Get("nested_header_checks") != ""
+	return c
 }
 
 func loadSettings(cfg *config.Config) settings {
@@ -142,6 +158,7 @@ func loadSettings(cfg *config.Config) settings {
 		activeLimit:           cfg.Int("qmgr_message_active_limit"),
 		obsoleteFrom:          strings.EqualFold(strings.TrimSpace(cfg.Get("header_from_format")), "obsolete"),
 		undisclosed:           strings.TrimSpace(cfg.Get("undisclosed_recipients_header")),
+		mime:                  mimeChecks(cfg),
 	}
 	for _, t := range cfg.List("defer_transports") {
 		s.deferTransports[t] = true

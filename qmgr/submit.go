@@ -157,6 +157,11 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	if err == nil && checks != nil && checks.reject != nil {
 		err = checks.reject
 	}
+	if err == nil && res.MIMEError != nil {
+		// As Postfix's cleanup: "reject: mime-error PROBLEM: TEXT from ...".
+		logContentAction(m.log, env, "reject", "mime-error "+res.MIMEError.Problem+":", res.MIMEError.Text, "")
+		err = &rejection{code: exDataErr, dsn: "5.6.0", text: res.MIMEError.Problem, smtp: 550}
+	}
 	if err != nil {
 		draft.Abort()
 		var rj *rejection
@@ -246,6 +251,12 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader, che
 		Buffers:             &m.cleanupBuffers,
 		Prepend:             s.prepend,
 		Undisclosed:         m.settings.undisclosed,
+		MIME:                m.settings.mime,
+	}
+	if checks == nil {
+		// Nesting past the limit is a problem only with header checks
+		// or a strict check, as in Postfix.
+		opt.MIME.ReportNesting = opt.MIME.Strict()
 	}
 	if len(env.Recipients) == 1 {
 		opt.Recipient = env.Recipients[0].Address

@@ -70,6 +70,8 @@ type CleanupOptions struct {
 	// nor Cc: (Resent-To:, Resent-Cc: when it has Resent- headers). ""
 	// adds none; a value that is not a header line is ignored.
 	Undisclosed string
+	// MIME holds the MIME limits and strict checks (mimecheck.go).
+	MIME MIMEChecks
 	// RewriteHeader, when set, rewrites the addresses in a header field
 	// (canonical mapping and masquerading, Postfix's header_sender and
 	// header_recipient classes). It gets the field name as written and the
@@ -148,6 +150,9 @@ type Result struct {
 	// when the message has Resent- headers.
 	ResentMessageID string
 	DeliveredTo     []string // Delivered-To values, lower-cased, for loop detection
+	// MIMEError is the first problem the strict MIME checks found; the
+	// caller rejects the message with 5.6.0, as Postfix does.
+	MIMEError *MIMEError
 }
 
 // Cleanup copies the message from r to w. It converts CRLF line endings to
@@ -194,9 +199,14 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 		lw.putString(h + "\n")
 	}
 	lw.putString("\n")
-	if err := copyBody(lw, hb, br, &opt, keep); err != nil {
+	ms := &mimeState{checks: opt.MIME}
+	for _, f := range hb.fields {
+		ms.headerField(f.text)
+	}
+	if err := copyBody(lw, hb, br, &opt, ms, keep); err != nil {
 		return Result{}, err
 	}
+	res.MIMEError = ms.err
 	if err := bw.Flush(); err != nil {
 		return Result{}, fmt.Errorf("write message %s: %w", opt.QueueID, err)
 	}
@@ -206,9 +216,11 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 }
 
 // copyBody copies the body: what readHeader took of it, then the rest of
-// br, through the inspector when it wants the body.
-func copyBody(lw *lfWriter, hb headerBlock, br *bufio.Reader, opt *CleanupOptions, fields []field) error {
-	if opt.Inspector == nil || !opt.Inspector.WantBody() {
+// br, through the inspector when it wants the body and the MIME checks
+// when they are on.
+func copyBody(lw *lfWriter, hb headerBlock, br *bufio.Reader, opt *CleanupOptions, ms *mimeState, fields []field) error {
+	wanted := opt.Inspector != nil && opt.Inspector.WantBody()
+	if !wanted && !opt.MIME.walk() {
 		lw.write(hb.rest)
 		if hb.eof {
 			lw.finish()
@@ -216,7 +228,11 @@ func copyBody(lw *lfWriter, hb headerBlock, br *bufio.Reader, opt *CleanupOption
 		}
 		return lw.copyBody(br)
 	}
-	s := newBodyScanner(opt.Inspector, lw, contentType(fields))
+	in := opt.Inspector
+	if !wanted {
+		in = nil
+	}
+	s := newBodyScanner(in, lw, ms, headerValue(fields, "content-type"), headerValue(fields, "content-transfer-encoding"))
 	return s.scan(bufio.NewReaderSize(io.MultiReader(bytes.NewReader(hb.rest), br), cleanupReadBuffer))
 }
 

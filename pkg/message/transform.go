@@ -50,7 +50,7 @@ func Transform(r io.Reader, w io.Writer, opt TransformOptions) error {
 		lw.putString(f.text + "\n")
 	}
 	lw.putString("\n")
-	if err := copyBody(lw, hb, br, &co, fields); err != nil {
+	if err := copyBody(lw, hb, br, &co, &mimeState{}, fields); err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
