@@ -390,7 +390,7 @@ func (a *Agent) send(ctx context.Context, s *client.Session, peer string, dest d
 	setup := time.Since(begin)
 	defer func() {
 		for i := range results {
-			results[i].Setup = setup
+			results[i].Setup, results[i].ConnUse = setup, s.Transactions()
 		}
 	}()
 	m := msg()

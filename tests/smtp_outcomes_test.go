@@ -136,7 +136,7 @@ func TestRemote4xxThenSuccess(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("sendmail: %d %s", code, out)
 	}
-	refused := regexp.MustCompile(`tern/smtp\[\d+\]: \w+: to=<` + regexp.QuoteMeta(rcpt) + `@remote\.tst>, relay=none, .*dsn=4\.\d+\.\d+, status=deferred \(connect to 127\.0\.0\.1\[127\.0\.0\.1\]:` + port + `: Connection refused\)`)
+	refused := regexp.MustCompile(`tern/\S*smtp\[\d+\]: \w+: to=<` + regexp.QuoteMeta(rcpt) + `@remote\.tst>, relay=none, .*dsn=4\.\d+\.\d+, status=deferred \(connect to 127\.0\.0\.1\[127\.0\.0\.1\]:` + port + `: Connection refused\)`)
 	waitFor(t, deliveryTimeout, "a deferral for the refused connection", func() bool { return refused.MatchString(sender.log()) })
 	t1 := time.Since(start)
 
@@ -145,7 +145,7 @@ func TestRemote4xxThenSuccess(t *testing.T) {
 	if got := receiver.smtpAddr("127.0.0.1:" + port); got != "127.0.0.1:"+port {
 		t.Fatalf("the receiver listens on %s, want 127.0.0.1:%s", got, port)
 	}
-	said := regexp.MustCompile(`tern/smtp\[\d+\]: \w+: to=<` + regexp.QuoteMeta(rcpt) + `@remote\.tst>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:` + port +
+	said := regexp.MustCompile(`tern/\S*smtp\[\d+\]: \w+: to=<` + regexp.QuoteMeta(rcpt) + `@remote\.tst>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:` + port +
 		`, .*dsn=4\.2\.1, status=deferred \(host 127\.0\.0\.1\[127\.0\.0\.1\](:` + port + `)? said: 450 4\.2\.1 <` + regexp.QuoteMeta(rcpt) + `@remote\.tst>: Recipient address rejected: Mailbox busy, try later \(in reply to RCPT TO command\)\)`)
 	waitFor(t, deliveryTimeout, "a deferral for the 450 reply", func() bool { return said.MatchString(sender.log()) })
 	t2 := time.Since(start)
@@ -161,7 +161,7 @@ func TestRemote4xxThenSuccess(t *testing.T) {
 	t3 := time.Since(start)
 	t.Logf("refused after %v, 450 after %v, delivered after %v", t1.Round(time.Millisecond), t2.Round(time.Millisecond), t3.Round(time.Millisecond))
 
-	sent := regexp.MustCompile(`tern/smtp\[\d+\]: \w+: to=<` + regexp.QuoteMeta(rcpt) + `@remote\.tst>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:` + port + `, .*dsn=2\.0\.0, status=sent \(250 `)
+	sent := regexp.MustCompile(`tern/\S*smtp\[\d+\]: \w+: to=<` + regexp.QuoteMeta(rcpt) + `@remote\.tst>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:` + port + `, .*dsn=2\.0\.0, status=sent \(250 `)
 	waitFor(t, deliveryTimeout, "the status=sent line", func() bool { return sent.MatchString(sender.log()) })
 	waitFor(t, deliveryTimeout, "an empty queue", func() bool { return strings.Contains(sender.run("mailq"), "Mail queue is empty") })
 	if n := len(mboxMessages(receiver.mbox(rcpt))); n != 1 {
@@ -220,5 +220,9 @@ func TestOneConnectionForManyMessages(t *testing.T) {
 	}
 	if connects >= messages {
 		t.Errorf("%d connections for %d messages: the smtp client did not reuse its connections", connects, messages)
+	}
+	// A reused connection's deliveries say so, as Postfix's do.
+	if !regexp.MustCompile(`tern/\S*smtp\[\d+\]: \w+: to=<[^>]+>, relay=[^,]+, conn_use=[2-9]\d*, delay=`).MatchString(p.sender.log()) {
+		t.Error("no delivery logged conn_use=N, though connections were reused")
 	}
 }

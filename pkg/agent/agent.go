@@ -86,6 +86,10 @@ type Result struct {
 	// Postfix's delays=a/b/c/d). It is logged by the agent and not sent
 	// to the queue manager.
 	Setup time.Duration
+	// ConnUse counts the transactions of the connection the result came
+	// from, this one included; above 1 it is logged as Postfix's
+	// conn_use=N. Not sent to the queue manager.
+	ConnUse int
 }
 
 // Deferf returns a Defer result with a formatted text.
@@ -191,7 +195,8 @@ var (
 )
 
 // LogResult writes Postfix's delivery line for one recipient:
-// "QID: to=<a>, orig_to=<b>, relay=R, delay=D, delays=a/b/c/d, dsn=X, status=S (text)".
+// "QID: to=<a>, orig_to=<b>, relay=R, conn_use=N, delay=D, delays=a/b/c/d, dsn=X, status=S (text)",
+// conn_use only for a connection used before.
 // start is when the delivery began. The delays are: a, from arrival to
 // the queue manager taking the message in (env.Activated); b, from then
 // to start; c, r.Setup; d, the rest.
@@ -207,6 +212,9 @@ func LogResult(log *maillog.Logger, env *envelope.Envelope, rc envelope.Recipien
 	relay := r.Relay
 	if relay == "" {
 		relay = "none"
+	}
+	if r.ConnUse > 1 {
+		relay += ", conn_use=" + strconv.Itoa(r.ConnUse)
 	}
 	a, b, c, d := delays(env, r, start, time.Now())
 	log.Infof("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",

@@ -396,6 +396,13 @@ func TestLogResult(t *testing.T) {
 		{"bounce", envelope.Recipient{Address: "a@b"},
 			Result{Status: Bounce, DSN: "5.1.1", Text: "unknown user", Relay: "mx[192.0.2.1]:25"},
 			`, relay=mx\[192\.0\.2\.1\]:25, .*, dsn=5\.1\.1, status=bounced \(unknown user\)$`},
+		// conn_use was never logged: Postfix logs it for a reused connection.
+		{"first use of a connection", envelope.Recipient{Address: "a@b"},
+			Result{Status: OK, DSN: "2.0.0", Text: "250 ok", Relay: "mx[192.0.2.1]:25", ConnUse: 1},
+			`, relay=mx\[192\.0\.2\.1\]:25, delay=`},
+		{"reused connection", envelope.Recipient{Address: "a@b"},
+			Result{Status: OK, DSN: "2.0.0", Text: "250 ok", Relay: "mx[192.0.2.1]:25", ConnUse: 3},
+			`, relay=mx\[192\.0\.2\.1\]:25, conn_use=3, delay=`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
