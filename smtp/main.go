@@ -66,6 +66,7 @@ func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
 		return nil, fmt.Errorf("smtp_address_preference: %w", err)
 	}
 	r.Ordered = !cfg.Bool("smtp_randomize_addresses")
+	r.IgnoreMXLookupError = cfg.Bool("ignore_mx_lookup_error")
 	if err := hostLookup(r, cfg.List("smtp_host_lookup")); err != nil {
 		return nil, err
 	}

@@ -92,6 +92,11 @@ type Resolver struct {
 	// Ordered keeps MX hosts of equal preference, and a host's addresses,
 	// in the order of the DNS answer (smtp_randomize_addresses = no).
 	Ordered bool
+	// IgnoreMXLookupError is Postfix's ignore_mx_lookup_error: an MX
+	// query that gets no answer (SERVFAIL, time-out) falls back to the
+	// domain's own addresses, as for a domain without MX records,
+	// instead of deferring the mail.
+	IgnoreMXLookupError bool
 
 	mu  sync.Mutex
 	rnd *rand.Rand // random order among equals; nil: math/rand/v2's source
@@ -150,6 +155,9 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string) ([]Host, error) 
 	}
 	display := strings.TrimSuffix(name, ".")
 	ans, lerr := r.lookup(ctx, name, dns.TypeMX)
+	if lerr != nil && r.IgnoreMXLookupError && lerr.Temporary() {
+		lerr, ans = nil, answer{} // as if the domain had no MX records
+	}
 	switch {
 	case lerr != nil:
 		return nil, lerr

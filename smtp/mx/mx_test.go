@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -607,5 +608,23 @@ func TestParseAddrPreference(t *testing.T) {
 	}
 	if _, err := ParseAddrPreference("ipv5"); err == nil {
 		t.Error("ParseAddrPreference(ipv5) succeeded")
+	}
+}
+
+// TestIgnoreMXLookupError: ignore_mx_lookup_error was an unknown name.
+// With it, an MX query that gets SERVFAIL falls back to the domain's own
+// address; without it the lookup fails for now, as RFC 5321 wants.
+func TestIgnoreMXLookupError(t *testing.T) {
+	srv := mxtest.NewServer(t, "mxfail.test. A 192.0.2.77\n")
+	srv.SetTypeBehavior("mxfail.test", dns.TypeMX, mxtest.ServFail)
+	r := newResolver(srv.Addr())
+	if _, err := r.LookupMX(t.Context(), "mxfail.test"); err == nil || !err.(*Error).Temporary() {
+		t.Fatalf("without the option: %v, want a temporary failure", err)
+	}
+	r.IgnoreMXLookupError = true
+	hosts, err := r.LookupMX(t.Context(), "mxfail.test")
+	want := []Host{{Name: "mxfail.test", Addrs: addrs("192.0.2.77"), Implicit: true}}
+	if err != nil || !reflect.DeepEqual(hosts, want) {
+		t.Errorf("with the option: %+v, %v; want %+v", hosts, err, want)
 	}
 }

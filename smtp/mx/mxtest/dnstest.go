@@ -54,8 +54,10 @@ type Server struct {
 	mu       sync.Mutex
 	records  map[string][]dns.RR // owner name (canonical) -> records
 	behavior map[string]Behavior // owner name (canonical) -> behaviour
-	insecure map[string]bool     // owner names answered without the AD bit
-	queries  []Query
+	// typeBehavior overrides behavior for one query type of a name.
+	typeBehavior map[typedName]Behavior
+	insecure     map[string]bool // owner names answered without the AD bit
+	queries      []Query
 }
 
 // NewServer starts a server with the records of zone, given in the master
@@ -70,10 +72,11 @@ type Server struct {
 func NewServer(t testing.TB, zone string) *Server {
 	t.Helper()
 	s := &Server{
-		t:        t,
-		records:  make(map[string][]dns.RR),
-		behavior: make(map[string]Behavior),
-		insecure: make(map[string]bool),
+		t:            t,
+		records:      make(map[string][]dns.RR),
+		behavior:     make(map[string]Behavior),
+		typeBehavior: make(map[typedName]Behavior),
+		insecure:     make(map[string]bool),
 	}
 	s.Add(zone)
 	pc, ln := listenPair(t)
@@ -217,6 +220,20 @@ func (s *Server) SetBehavior(name string, b Behavior) {
 	s.behavior[key] = b
 }
 
+// typedName is a query name (canonical) and type.
+type typedName struct {
+	name  string
+	rtype uint16
+}
+
+// SetTypeBehavior sets how queries of type rrtype for name are answered,
+// over what SetBehavior set for the name.
+func (s *Server) SetTypeBehavior(name string, rrtype uint16, b Behavior) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.typeBehavior[typedName{dns.CanonicalName(name), rrtype}] = b
+}
+
 // SetInsecure makes answers for name (any type) come without the AD bit,
 // as a validating resolver answers for an unsigned zone. By default the
 // server acts as a validating resolver for which every name is signed:
@@ -271,6 +288,9 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	s.mu.Lock()
 	s.queries = append(s.queries, Query{Name: name, Type: q.Qtype, Net: network})
 	b := s.behavior[name]
+	if tb, ok := s.typeBehavior[typedName{name, q.Qtype}]; ok {
+		b = tb
+	}
 	insecure := s.insecure[name]
 	answer, rcode := s.resolve(name, q.Qtype)
 	s.mu.Unlock()
