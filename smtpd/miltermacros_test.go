@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/d--j/go-milter"
+	"github.com/tern-mta/tern/pkg/config"
 )
 
 // TestMilterMacroDaemonName: {daemon_name} was always "tern", so
@@ -27,7 +28,7 @@ func TestMilterMacroDaemonName(t *testing.T) {
 		if got := m.Get(milter.MacroDaemonName); got != tt.want {
 			t.Errorf("%q: {daemon_name} = %q, want %q", tt.extra, got, tt.want)
 		}
-		if got := m.Get("v"); got != "tern" {
+		if got := m.Get("v"); got != "tern "+config.Version {
 			t.Errorf("{v} = %q", got)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tern-mta/tern/pkg/config"
 )
 
 // TestPostmapAndPostaliasLinks runs tern under the link names postconf,
@@ -29,7 +31,7 @@ func TestPostmapAndPostaliasLinks(t *testing.T) {
 		want string
 	}{
 		{[]string{"/usr/sbin/postconf", "-c", dir, "-h", "myhostname"}, "mx.example.tst\n"},
-		{[]string{"/usr/sbin/postfix", "version"}, "tern " + version + "\n"},
+		{[]string{"/usr/sbin/postfix", "version"}, "tern " + config.Version + "\n"},
 		{[]string{"/usr/sbin/postmap", "-q", "key", "texthash:" + src}, "value\n"},
 		{[]string{"postalias", "hash:" + aliases}, ""},
 		{[]string{"postalias", "-q", "root", "hash:" + aliases}, "admin\n"},

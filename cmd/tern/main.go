@@ -24,9 +24,6 @@ import (
 	"github.com/tern-mta/tern/virtual"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1"
-
 const usage = `usage: tern COMMAND [ARGS]
 
 Mail system control (as postfix(1)):
@@ -110,7 +107,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "local-helper":
 		return local.HelperMain(stdin, stdout)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "tern %s\n", version)
+		fmt.Fprintf(stdout, "tern %s\n", config.Version)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -2,6 +2,11 @@ package config
 
 import "sort"
 
+// Version is tern's version, the default of mail_version; a build may set
+// it with -ldflags "-X github.com/tern-mta/tern/pkg/config.Version=...".
+// Nothing changes it at run time.
+var Version = "0.1"
+
 // Param describes one main.cf parameter: its name, its default value as
 // written in main.cf syntax (before $name expansion), its type and a one-line
 // description.

@@ -27,6 +27,7 @@ var coreParams = []Param{
 	{"ipc_idle", "${stress?{1}:{5}}s", typeTimeS, "How long a client keeps an idle internal connection open."},
 	{"ipc_timeout", "3600s", typeTimeS, "Time limit for one read or write on an internal connection."},
 	{"mail_name", "tern", typeString, "Name of the mail system used in the SMTP greeting and in bounces (Postfix: Postfix)."},
+	{"mail_version", Version, typeString, "The version of tern, as postconf -d mail_version shows Postfix's; milters get it in {v}."},
 	{"mail_owner", "postfix", typeString, "Account that owns the queue and that unprivileged daemons run as."},
 	{"maillog_file", "", typeString, "File to log to instead of syslog; empty means syslog."},
 	{"maillog_file_prefixes", "/var, /dev/stdout", typeList, "Allowed prefixes for maillog_file."},

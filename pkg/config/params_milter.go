@@ -9,7 +9,7 @@ var milterParams = []Param{
 	{"milter_default_action", "tempfail", typeString, "What to do when a milter fails: accept, reject, tempfail or quarantine."},
 	{"milter_protocol", "6", typeString, "Milter protocol version."},
 	{"milter_macro_daemon_name", "$myhostname", typeString, "The {daemon_name} macro milters get; OpenDKIM's \"MTA ORIGINATING\" signs mail from a service with -o milter_macro_daemon_name=ORIGINATING."},
-	{"milter_macro_v", "$mail_name", typeString, "The {v} macro milters get (Postfix: \"$mail_name $mail_version\"; tern has no mail_version parameter)."},
+	{"milter_macro_v", "$mail_name $mail_version", typeString, "The {v} macro milters get."},
 	{"milter_connect_macros", "j {daemon_name} {daemon_addr} v _", typeList, "Macros sent to milters with the connection: names as j or {client_addr}, separated by space or comma; a milter may ask for its own list instead."},
 	{"milter_helo_macros", "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}", typeList, "Macros sent to milters with HELO or EHLO."},
 	{"milter_mail_macros", "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}", typeList, "Macros sent to milters with MAIL FROM."},
