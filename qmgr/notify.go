@@ -30,7 +30,7 @@ func (m *Manager) notify(env *envelope.Envelope, reports []dsn.RecipientReport, 
 		}
 		to, from = qualifyLocal(s.doubleBounceRecipient, s.myOrigin), doubleBounce
 	}
-	if err := m.queueNotice(env, reports, kind, to, from, false, now); err != nil {
+	if err := m.queueNotices(env, reports, kind, to, from, now); err != nil {
 		return err
 	}
 	copyTo := ""
@@ -45,6 +45,28 @@ func (m *Manager) notify(env *envelope.Envelope, reports []dsn.RecipientReport, 
 		return nil
 	}
 	return m.queueNotice(env, reports, kind, qualifyLocal(copyTo, s.myOrigin), doubleBounce, true, now)
+}
+
+// queueNotices sends the sender's notification: one for all reports, or,
+// for the failures of a VERP message (unless disable_verp_bounces), one
+// per recipient, each to the VERP form of the sender, as Postfix's
+// bounce(8) does, so that a mailing list manager learns who bounced from
+// the address alone.
+func (m *Manager) queueNotices(env *envelope.Envelope, reports []dsn.RecipientReport, kind dsn.Action, to, from string, now time.Time) error {
+	if env.VERP == "" || from != "" || kind != dsn.Failed || !m.settings.verpBounces {
+		return m.queueNotice(env, reports, kind, to, from, false, now)
+	}
+	for _, r := range reports {
+		rcpt := r.FinalRecipient
+		if _, orig, ok := strings.Cut(r.OriginalRecipient, ";"); ok && orig != "" {
+			rcpt = orig
+		}
+		verpTo := envelope.VERPSender(to, rcpt, env.VERP)
+		if err := m.queueNotice(env, []dsn.RecipientReport{r}, kind, verpTo, from, false, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // queueNotice writes one notification about env to to, from from (""

@@ -59,7 +59,12 @@ type Manager struct {
 type settings struct {
 	myHostname, myOrigin string
 	// keepOriginal is enable_original_recipient.
-	keepOriginal           bool
+	keepOriginal bool
+	// verpFilter is verp_delimiter_filter; verpBounces is
+	// !disable_verp_bounces: a VERP message's recipients bounce one by
+	// one, each to its VERP sender.
+	verpFilter             string
+	verpBounces            bool
 	mailName               string
 	minBackoff, maxBackoff time.Duration
 	queueRunDelay          time.Duration
@@ -125,6 +130,8 @@ func loadSettings(cfg *config.Config) settings {
 		myHostname:            cfg.Get("myhostname"),
 		myOrigin:              cfg.Get("myorigin"),
 		keepOriginal:          cfg.Bool("enable_original_recipient"),
+		verpFilter:            cfg.Get("verp_delimiter_filter"),
+		verpBounces:           !cfg.Bool("disable_verp_bounces"),
 		mailName:              cfg.Get("mail_name"),
 		minBackoff:            cfg.Duration("minimal_backoff_time"),
 		maxBackoff:            cfg.Duration("maximal_backoff_time"),

@@ -397,6 +397,9 @@ func (s *scheduler) plan(msg *activeMsg) ([]*job, []immediateResult) {
 			continue
 		}
 		limit := s.m.recipientLimit(rt.transport)
+		if msg.env.VERP != "" {
+			limit = 1 // each recipient has a sender of its own
+		}
 		key := rt
 		if rt.transport == "local" {
 			// local(8) concurrency is per recipient.

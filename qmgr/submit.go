@@ -99,6 +99,12 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		redirect(env, s.redirect)
 	}
 	m.qualify(env)
+	switch {
+	case env.VERP != "" && !envelope.VERPDelimitersOK(env.VERP, m.settings.verpFilter):
+		return "", &rejection{code: exDataErr, dsn: "5.5.4", text: "VERP needs two characters from " + m.settings.verpFilter, smtp: 501}
+	case env.Sender == "":
+		env.VERP = "" // the null sender stays null
+	}
 	if m.rewriter != nil && !s.overrides["no_address_mappings"] {
 		var err error
 		if !s.forward {

@@ -305,6 +305,11 @@ func (t *transport) deliver(cl *agent.Client, j *job) ([]agent.Result, *agent.Cl
 	for _, i := range j.idx {
 		list = append(list, env.Recipients[i])
 	}
+	if env.VERP != "" && len(list) == 1 {
+		verp := *env
+		verp.Sender = envelope.VERPSender(env.Sender, verpRecipient(list[0]), env.VERP)
+		env = &verp
+	}
 	results, err := cl.Deliver(env, list, t.name, j.route.nexthop, content)
 	if err != nil {
 		cl.Close()
@@ -320,4 +325,13 @@ func allResults(j *job, r agent.Result) []agent.Result {
 		out[i] = r
 	}
 	return out
+}
+
+// verpRecipient is the address a VERP sender names: the recipient as the
+// sender gave it, as Postfix encodes it.
+func verpRecipient(rc envelope.Recipient) string {
+	if rc.Original != "" {
+		return rc.Original
+	}
+	return rc.Address
 }

@@ -117,6 +117,18 @@ func (s *session) mailParam(tx *transaction, p param) reply.Reply {
 			return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Bad ENVID parameter syntax")
 		}
 		tx.envid = v
+	case "XVERP":
+		if !s.verpAllowed() {
+			return unsupported(p)
+		}
+		delims := s.srv.set.verpDelims
+		if p.has {
+			delims = p.value
+		}
+		if !envelope.VERPDelimitersOK(delims, s.srv.set.verpFilter) {
+			return reply.New(reply.CodeSyntaxParams, reply.StatusBadParams, "Error: XVERP needs two characters from %s", s.srv.set.verpFilter)
+		}
+		tx.verp = delims
 	case "AUTH":
 		// RFC 4954 section 5: the original submitter; tern keeps the
 		// authenticated identity of this session instead.
@@ -124,6 +136,12 @@ func (s *session) mailParam(tx *transaction, p param) reply.Reply {
 		return unsupported(p)
 	}
 	return reply.Reply{}
+}
+
+// verpAllowed reports whether the client may ask for VERP
+// (smtpd_authorized_verp_clients), as XCLIENT leaves it.
+func (s *session) verpAllowed() bool {
+	return s.srv.exempt(s.srv.set.verpClients, s.client.addr)
 }
 
 func unsupported(p param) reply.Reply {

@@ -127,7 +127,7 @@ func (srv *Server) request(s *session) ipc.Record {
 	name, addr, helo, proto := s.origin()
 	env := envelope.Envelope{
 		Sender: tx.sender, ClientName: name, ClientAddr: addr,
-		Helo: helo, Protocol: proto, EnvID: tx.envid, Ret: tx.ret,
+		Helo: helo, Protocol: proto, EnvID: tx.envid, Ret: tx.ret, VERP: tx.verp,
 	}
 	req := ipc.Record{{Name: "request", Value: "submit"}}
 	req = append(req, env.Record()...)

@@ -45,6 +45,7 @@ type transaction struct {
 	smtputf8 bool
 	ret      string
 	envid    string
+	verp     string // XVERP's delimiters, "" for none
 	rcpts    []envelope.Recipient
 	chunks   *chunking // non-nil once BDAT has begun
 	// prepend holds the header lines PREPEND actions asked for, which
@@ -481,6 +482,9 @@ func (s *session) extensions() []string {
 	}
 	if s.xforwardAllowed() {
 		ext = append(ext, xforwardExtension)
+	}
+	if s.verpAllowed() {
+		ext = append(ext, "XVERP")
 	}
 	discard := s.discardedKeywords()
 	out := ext[:0]

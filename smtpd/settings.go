@@ -67,6 +67,8 @@ type settings struct {
 	saslExceptions                  *netlist.List    // smtpd_sasl_exceptions_networks: clients offered no AUTH
 	xforwardHosts                   *netlist.List    // smtpd_authorized_xforward_hosts: clients offered XFORWARD
 	xclientHosts                    *netlist.List    // smtpd_authorized_xclient_hosts: clients offered XCLIENT
+	verpClients                     *netlist.List    // smtpd_authorized_verp_clients: clients offered XVERP
+	verpDelims, verpFilter          string           // default_verp_delimiters, verp_delimiter_filter
 	fastFlush                       *domainlist.List // fast_flush_domains: domains ETRN may flush
 	commandFilter                   []maps.Map       // smtpd_command_filter; nil: none
 	// proxyProtocol is smtpd_upstream_proxy_protocol = haproxy: each
@@ -146,6 +148,8 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		inetAddrs:              netlist.OwnAddrs(cfg.List("inet_interfaces")),
 		strictEnvelopes:        cfg.Bool("strict_rfc821_envelopes"),
 		allowMinUser:           cfg.Bool("allow_min_user"),
+		verpDelims:             cfg.Get("default_verp_delimiters"),
+		verpFilter:             cfg.Get("verp_delimiter_filter"),
 		tlsLogLevel:            cfg.Int("smtpd_tls_loglevel"),
 		rejectFooter:           strings.TrimSpace(cfg.Get("smtpd_reject_footer")),
 		queueMinFree:           cfg.Int64("queue_minfree"),
@@ -212,6 +216,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		{&s.saslExceptions, "smtpd_sasl_exceptions_networks"},
 		{&s.xforwardHosts, "smtpd_authorized_xforward_hosts"},
 		{&s.xclientHosts, "smtpd_authorized_xclient_hosts"},
+		{&s.verpClients, "smtpd_authorized_verp_clients"},
 	} {
 		if *l.dst, err = netlist.New(l.name, cfg.List(l.name), opt); err != nil {
 			return s, err

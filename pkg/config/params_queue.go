@@ -2,6 +2,9 @@ package config
 
 // queueParams lists queue manager, scheduling, bounce and size parameters.
 var queueParams = []Param{
+	{"default_verp_delimiters", "+=", typeString, "The VERP delimiters of XVERP and sendmail -XV without their own: the sender list@origin becomes list+user=domain@origin for the recipient user@domain."},
+	{"verp_delimiter_filter", "-=+", typeString, "The characters allowed as VERP delimiters."},
+	{"disable_verp_bounces", "no", typeBool, "Send one bounce for all failed recipients of a VERP message to its sender, instead of one per recipient, each to the VERP form of the sender."},
 	{"2bounce_notice_recipient", "postmaster", typeString, "Recipient of undeliverable bounce notices."},
 	{"address_verify_cache_cleanup_interval", "12h", typeTimeS, "Address verification: how often expired results are dropped from the cache (at least a minute apart)."},
 	{"address_verify_default_transport", "$default_transport", typeString, "Address verification: the default_transport of probes."},

@@ -15,7 +15,6 @@ import (
 var unsupportedParams = map[string]bool{
 	// Known names that nothing in tern reads: a setting other than the
 	// default would be ignored silently without this list.
-	"authorized_verp_clients":             true,
 	"debug_peer_level":                    true,
 	"debugger_command":                    true,
 	"default_extra_recipient_limit":       true,

@@ -148,6 +148,12 @@ var valueChecks = map[string]func(v string) error{
 		}
 		return errors.New("need disabled, enabled or dnssec")
 	},
+	"default_verp_delimiters": func(v string) error {
+		if len(strings.TrimSpace(v)) != 2 {
+			return errors.New("need two characters")
+		}
+		return nil
+	},
 	"undisclosed_recipients_header": func(v string) error {
 		v = strings.TrimSpace(v)
 		name, _, ok := strings.Cut(v, ":")

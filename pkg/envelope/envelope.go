@@ -67,6 +67,10 @@ type Envelope struct {
 	// DSN attributes of RFC 3461.
 	EnvID string `json:"envid,omitempty"`
 	Ret   string `json:"ret,omitempty"` // FULL or HDRS
+	// VERP holds the two VERP delimiters when the sender asked for
+	// variable envelope return paths (XVERP, sendmail -XV): each
+	// recipient is then sent with a sender of its own (VERPSender).
+	VERP string `json:"verp,omitempty"`
 	// EightBit: the content has 8-bit bytes (see message.Result).
 	EightBit bool `json:"8bit,omitempty"`
 	// Probe marks an address verification probe (reject_unverified_*):
@@ -123,6 +127,7 @@ func (e *Envelope) Record() ipc.Record {
 	add("fullname", e.FullName)
 	add("envid", e.EnvID)
 	add("ret", e.Ret)
+	add("verp", e.VERP)
 	add("filter", e.Filter)
 	if e.EightBit {
 		add("8bit", "1")
@@ -149,6 +154,7 @@ func FromRecord(r ipc.Record) *Envelope {
 		FullName:   r.Get("fullname"),
 		EnvID:      r.Get("envid"),
 		Ret:        r.Get("ret"),
+		VERP:       r.Get("verp"),
 		Filter:     r.Get("filter"),
 		EightBit:   r.Get("8bit") == "1",
 		Probe:      r.Get("probe") == "1",
@@ -188,4 +194,43 @@ func LooksLikeOption(addr string) bool {
 	addr = strings.TrimPrefix(addr, `"`)
 	addr = strings.TrimPrefix(addr, `\`)
 	return strings.HasPrefix(addr, "-")
+}
+
+// VERPSender is the sender of a message with VERP delimiters delims for
+// recipient rcpt, as Postfix writes it: list@origin and user@domain with
+// "+=" give list+user=domain@origin. The null sender stays null.
+func VERPSender(sender, rcpt, delims string) string {
+	if sender == "" || len(delims) != 2 {
+		return sender
+	}
+	sLocal, sDomain, sAt := cutLastAt(sender)
+	rLocal, rDomain, rAt := cutLastAt(rcpt)
+	var b strings.Builder
+	b.WriteString(sLocal)
+	b.WriteByte(delims[0])
+	b.WriteString(rLocal)
+	if rAt && rDomain != "" {
+		b.WriteByte(delims[1])
+		b.WriteString(rDomain)
+	}
+	if sAt && sDomain != "" {
+		b.WriteByte('@')
+		b.WriteString(sDomain)
+	}
+	return b.String()
+}
+
+// VERPDelimitersOK reports whether delims are two characters of filter
+// (verp_delimiter_filter).
+func VERPDelimitersOK(delims, filter string) bool {
+	return len(delims) == 2 && strings.IndexByte(filter, delims[0]) >= 0 && strings.IndexByte(filter, delims[1]) >= 0
+}
+
+// cutLastAt splits addr at its last "@".
+func cutLastAt(addr string) (local, domain string, found bool) {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return addr, "", false
+	}
+	return addr[:i], addr[i+1:], true
 }

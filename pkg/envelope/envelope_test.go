@@ -161,3 +161,29 @@ func FuzzParseRcptRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestVERPSender(t *testing.T) {
+	for _, tt := range []struct{ sender, rcpt, delims, want string }{
+		{"list@origin.example", "user@domain.example", "+=", "list+user=domain.example@origin.example"},
+		{"owner-list@dev.example.com", "friend@example.com", "-=", "owner-list-friend=example.com@dev.example.com"},
+		{"list@origin.example", "user", "+=", "list+user@origin.example"},
+		{"list", "user@domain.example", "+=", "list+user=domain.example"},
+		{"", "user@domain.example", "+=", ""},
+		{"list@origin.example", "user@domain.example", "", "list@origin.example"},
+	} {
+		if got := VERPSender(tt.sender, tt.rcpt, tt.delims); got != tt.want {
+			t.Errorf("VERPSender(%q, %q, %q) = %q, want %q", tt.sender, tt.rcpt, tt.delims, got, tt.want)
+		}
+	}
+}
+
+func TestVERPDelimitersOK(t *testing.T) {
+	for _, tt := range []struct {
+		delims string
+		want   bool
+	}{{"+=", true}, {"-=", true}, {"+", false}, {"+=-", false}, {"+x", false}, {"", false}} {
+		if got := VERPDelimitersOK(tt.delims, "-=+"); got != tt.want {
+			t.Errorf("VERPDelimitersOK(%q) = %v", tt.delims, got)
+		}
+	}
+}

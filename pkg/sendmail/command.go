@@ -33,7 +33,8 @@ func Command(prog string, args []string, stdin io.Reader, stdout, stderr io.Writ
 }
 
 // EnvFromConfig returns the Env of the configuration in dir: the queue
-// directory, myorigin, myhostname and message_size_limit of its main.cf.
+// directory, myorigin, myhostname, message_size_limit and the VERP
+// delimiters of its main.cf.
 func EnvFromConfig(dir string) (Env, error) {
 	cfg, err := config.Load(dir)
 	if err != nil {
@@ -44,6 +45,8 @@ func EnvFromConfig(dir string) (Env, error) {
 		MyOrigin:         cfg.Get("myorigin"),
 		MyHostname:       cfg.Get("myhostname"),
 		MessageSizeLimit: cfg.Int64("message_size_limit"),
+		VERPDelimiters:   cfg.Get("default_verp_delimiters"),
+		VERPFilter:       cfg.Get("verp_delimiter_filter"),
 	}, nil
 }
 

@@ -1,10 +1,12 @@
 package sendmail
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
 
+	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
 )
 
@@ -25,6 +27,9 @@ func (r *runner) enqueue(o *options) error {
 			login = who
 		}
 		return fmt.Sprintf("%s(%d)", login, uid)
+	}
+	if err := r.resolveVERP(o); err != nil {
+		return err
 	}
 	rcpts := recipientsOf(o.args)
 	if !o.extract && len(rcpts) == 0 {
@@ -59,6 +64,24 @@ func (r *runner) enqueue(o *options) error {
 	return nil
 }
 
+// resolveVERP gives -XV without delimiters default_verp_delimiters and
+// checks them against verp_delimiter_filter, as Postfix's sendmail does.
+func (r *runner) resolveVERP(o *options) error {
+	if !o.verpSet {
+		return nil
+	}
+	delims, filter := o.verp, r.env.VERPFilter
+	if delims == "" {
+		delims = cmp.Or(r.env.VERPDelimiters, "+=")
+	}
+	filter = cmp.Or(filter, "-=+")
+	if !envelope.VERPDelimitersOK(delims, filter) {
+		return fatal(ExUsage, "%s requires two characters from %s", o.verpFlag, filter)
+	}
+	o.verp = delims
+	return nil
+}
+
 // submitRequest builds the pickup request record.
 func submitRequest(o *options, sender string, rcpts []string) ipc.Record {
 	req := ipc.Record{{Name: AttrRequest, Value: RequestSubmit}}
@@ -73,6 +96,7 @@ func submitRequest(o *options, sender string, rcpts []string) ipc.Record {
 		{Name: AttrEnvID, Value: o.envid},
 		{Name: AttrRet, Value: o.ret},
 		{Name: AttrNotify, Value: o.notify},
+		{Name: AttrVERP, Value: o.verp},
 	}
 	for _, a := range optional {
 		if a.Value != "" {

@@ -30,6 +30,20 @@ func TestEnqueueSubmits(t *testing.T) {
 			body: "Subject: hi\n\nbody\n.\nmore\n",
 		},
 		{
+			name:  "-XV: VERP with default_verp_delimiters",
+			args:  []string{"-XV", "-f", "list@example.com", "member@x"},
+			stdin: "x\n",
+			req:   "request=submit\nsender=list@example.com\nrcpt=member@x\nverp=+=\n",
+			body:  "x\n",
+		},
+		{
+			name:  "-XV with its own delimiters",
+			args:  []string{"-XV-=", "-f", "list@example.com", "member@x"},
+			stdin: "x\n",
+			req:   "request=submit\nsender=list@example.com\nrcpt=member@x\nverp=-=\n",
+			body:  "x\n",
+		},
+		{
 			name:  "no -f: the server picks the sender",
 			args:  []string{"root"},
 			stdin: "Subject: cron\n\nout\n.\nlost\n",
@@ -147,6 +161,11 @@ func TestEnqueueErrors(t *testing.T) {
 			name: "-t without recipients", args: []string{"-t"}, stdin: "Subject: x\n\n", reply: okReply,
 			code:   ExUsage,
 			stderr: "sendmail: fatal: alice(1000): No recipient addresses found in message header\n",
+		},
+		{
+			name: "bad VERP delimiters", args: []string{"-XV+x", "u"}, stdin: "x\n", reply: okReply,
+			code:   ExUsage,
+			stderr: "sendmail: fatal: -XV requires two characters from -=+\n",
 		},
 		{
 			name: "unknown option", args: []string{"-z", "u"}, reply: okReply,

@@ -96,6 +96,7 @@ type optView struct {
 	configDir            string
 	args                 string
 	aliasMaps, warnCount int
+	verp                 string // "" for none, else the delimiters ("default" for the default)
 }
 
 func view(o *options) optView {
@@ -106,7 +107,18 @@ func view(o *options) optView {
 		qtime: o.qtime, flushSite: o.flushSite, flushID: o.flushID,
 		configDir: o.configDir, args: strings.Join(o.args, "|"),
 		aliasMaps: len(o.aliasMaps), warnCount: len(o.warnings),
+		verp: verpView(o),
 	}
+}
+
+func verpView(o *options) string {
+	switch {
+	case !o.verpSet:
+		return ""
+	case o.verp == "":
+		return "default"
+	}
+	return o.verp
 }
 
 func TestParseOptions(t *testing.T) {
@@ -130,7 +142,11 @@ func TestParseOptions(t *testing.T) {
 			optView{notify: "SUCCESS,DELAY", ret: "HDRS", envid: "ab-1", args: "y"}},
 		{"bad dsn warns", "sendmail", []string{"-N", "sometimes", "-R", "most", "y"}, optView{args: "y", warnCount: 2}},
 		{"never plus other is bad", "sendmail", []string{"-N", "never,success", "y"}, optView{args: "y", warnCount: 1}},
-		{"VERP warns", "sendmail", []string{"-XV", "-V", "+=", "-V+=", "y"}, optView{args: "y", warnCount: 3}},
+		// VERP was warned about and ignored; the last of its forms wins.
+		{"VERP -XV", "sendmail", []string{"-XV", "y"}, optView{args: "y", verp: "default"}},
+		{"VERP -XV with delimiters", "sendmail", []string{"-XV-=", "y"}, optView{args: "y", verp: "-="}},
+		{"VERP deprecated forms", "sendmail", []string{"-V", "+=", "y"}, optView{args: "y", verp: "+="}},
+		{"VERP -Vxy", "sendmail", []string{"-XV", "-V-=", "y"}, optView{args: "y", verp: "-="}},
 		{"mailq argv0", "mailq", nil, optView{mode: modeMailq}},
 		{"-bp", "sendmail", []string{"-bp"}, optView{mode: modeMailq}},
 		{"newaliases argv0", "newaliases", nil, optView{mode: modeNewaliases}},

@@ -31,6 +31,9 @@ type Env struct {
 	// MessageSizeLimit is message_size_limit; 0 means no limit. Larger
 	// input is refused as Postfix does: "message file too big", exit 69.
 	MessageSizeLimit int64
+	// VERPDelimiters and VERPFilter are default_verp_delimiters and
+	// verp_delimiter_filter, for -XV ("+=" and "-=+" when empty).
+	VERPDelimiters, VERPFilter string
 	// LookupConfig reads the configuration in dir for -C; may be nil, and
 	// then -C is refused. Only its configuration fields are used.
 	LookupConfig func(dir string) (Env, error)

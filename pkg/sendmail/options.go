@@ -30,6 +30,9 @@ type options struct {
 	notify     string // -N, normalized: NEVER or SUCCESS,DELAY,FAILURE
 	ret        string // -R, normalized: FULL or HDRS
 	envid      string // -V
+	verpSet    bool   // -XV, or -V with two VERP delimiters
+	verp       string // the delimiters given, "" for default_verp_delimiters
+	verpFlag   string // the form used, for messages: "-XV" or "-V"
 	verbose    int    // number of -v
 	verify     bool   // -bv
 	qtime      bool   // -q with an interval
@@ -95,10 +98,12 @@ func (o *options) special(g *getopt) bool {
 		} else {
 			o.mode = modeFlush
 		}
-	case w == "-XV" || (len(w) == 4 && strings.HasPrefix(w, "-V")):
-		o.warnVERP()
+	case w == "-XV":
+		o.setVERP("-XV", "")
+	case len(w) == 4 && strings.HasPrefix(w, "-V"):
+		o.setVERP("-V", w[2:])
 	case w == "-V" && g.ind+1 < len(g.args) && len(g.args[g.ind+1]) == 2:
-		o.warnVERP()
+		o.setVERP("-V", g.args[g.ind+1])
 		g.skip()
 	default:
 		return false
@@ -109,8 +114,10 @@ func (o *options) special(g *getopt) bool {
 
 func (o *options) warn(msg string) { o.warnings = append(o.warnings, msg) }
 
-func (o *options) warnVERP() {
-	o.warn("VERP (-XV) is not supported by tern; sending without VERP")
+// setVERP records a request for VERP with the form of the option used
+// and its delimiters ("" for default_verp_delimiters).
+func (o *options) setVERP(flag, delims string) {
+	o.verpSet, o.verpFlag, o.verp = true, flag, delims
 }
 
 // apply records one option.
@@ -147,7 +154,7 @@ func (o *options) apply(opt option) error {
 		if !strings.HasPrefix(opt.arg, "V") {
 			return fatal(ExUsage, "unsupported: -X%s", firstChar(opt.arg))
 		}
-		o.warnVERP()
+		o.setVERP("-XV", opt.arg[1:])
 	case 'b':
 		return o.applyMode(opt.arg)
 	case 'f', 'r':

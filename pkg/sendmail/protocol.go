@@ -20,6 +20,7 @@
 //	    fullname=TEXT    optional, from -F
 //	    envid=TEXT       optional, from -V (RFC 3461 ENVID)
 //	    ret=FULL|HDRS    optional, from -R
+//	    verp=XY          optional, from -XV: the two VERP delimiters
 //	    notify=LIST      optional, from -N: "NEVER" or a comma list of
 //	                     SUCCESS, DELAY, FAILURE (applies to every rcpt)
 //	    flags=LIST       reserved, a comma list; this client sends none: it
@@ -87,6 +88,7 @@ const (
 	AttrRcpt     = "rcpt"
 	AttrFullname = "fullname"
 	AttrEnvID    = "envid"
+	AttrVERP     = "verp"
 	AttrRet      = "ret"
 	AttrNotify   = "notify"
 	AttrFlags    = "flags"
