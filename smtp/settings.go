@@ -481,26 +481,10 @@ func (a *Agent) credentials(dest destination, sender string) (*client.Auth, erro
 
 // clientCertificates loads the client's certificates: smtp_tls_chain_files
 // (each file a private key followed by its certificate chain, as Postfix
-// 3.4 has them), else smtp_tls_cert_file with smtp_tls_key_file.
+// 3.4 has them), else smtp_tls_cert_file with smtp_tls_key_file and
+// smtp_tls_eccert_file with smtp_tls_eckey_file.
 func clientCertificates(cfg *config.Config) ([]tls.Certificate, error) {
-	if chain := cfg.List("smtp_tls_chain_files"); len(chain) > 0 {
-		var certs []tls.Certificate
-		for _, f := range chain {
-			c, err := tls.LoadX509KeyPair(f, f)
-			if err != nil {
-				return nil, fmt.Errorf("smtp_tls_chain_files: %s: %w", f, err)
-			}
-			certs = append(certs, c)
-		}
-		return certs, nil
-	}
-	certFile := strings.TrimSpace(cfg.Get("smtp_tls_cert_file"))
-	if certFile == "" {
-		return nil, nil
-	}
-	c, err := tls.LoadX509KeyPair(certFile, strings.TrimSpace(cfg.Get("smtp_tls_key_file")))
-	if err != nil {
-		return nil, fmt.Errorf("smtp_tls_cert_file %s, smtp_tls_key_file: %w", certFile, err)
-	}
-	return []tls.Certificate{c}, nil
+	return tlsconf.LoadCertificates(tlsconf.CertSettings{Prefix: "smtp", Chain: cfg.List("smtp_tls_chain_files"),
+		Cert: cfg.Get("smtp_tls_cert_file"), Key: cfg.Get("smtp_tls_key_file"),
+		ECCert: cfg.Get("smtp_tls_eccert_file"), ECKey: cfg.Get("smtp_tls_eckey_file")})
 }

@@ -10,32 +10,22 @@ import (
 )
 
 // tlsConfig builds the server TLS configuration from smtpd_tls_cert_file
-// and smtpd_tls_key_file (or smtpd_tls_chain_files: key and certificates
+// and smtpd_tls_key_file, and smtpd_tls_eccert_file with
+// smtpd_tls_eckey_file (or smtpd_tls_chain_files: key and certificates
 // in one PEM file each). It returns nil when the level is none and wrapper
 // mode is off; a level that needs TLS without a certificate is an error.
 func tlsConfig(cfg *config.Config, set settings) (*tls.Config, error) {
 	if set.tlsLevel == "none" && !set.wrapperMode {
 		return nil, nil
 	}
-	var certs []tls.Certificate
-	if chain := cfg.List("smtpd_tls_chain_files"); len(chain) > 0 {
-		for _, f := range chain {
-			c, err := tls.LoadX509KeyPair(f, f)
-			if err != nil {
-				return nil, fmt.Errorf("smtpd_tls_chain_files: %s: %w", f, err)
-			}
-			certs = append(certs, c)
-		}
-	} else {
-		certFile, keyFile := cfg.Get("smtpd_tls_cert_file"), cfg.Get("smtpd_tls_key_file")
-		if certFile == "" {
-			return nil, fmt.Errorf("smtpd_tls_security_level = %s (or smtpd_tls_wrappermode) needs smtpd_tls_cert_file", set.tlsLevel)
-		}
-		c, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("smtpd_tls_cert_file %s, smtpd_tls_key_file %s: %w", certFile, keyFile, err)
-		}
-		certs = append(certs, c)
+	certs, err := tlsconf.LoadCertificates(tlsconf.CertSettings{Prefix: "smtpd", Chain: cfg.List("smtpd_tls_chain_files"),
+		Cert: cfg.Get("smtpd_tls_cert_file"), Key: cfg.Get("smtpd_tls_key_file"),
+		ECCert: cfg.Get("smtpd_tls_eccert_file"), ECKey: cfg.Get("smtpd_tls_eckey_file")})
+	if err != nil {
+		return nil, err
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("smtpd_tls_security_level = %s (or smtpd_tls_wrappermode) needs smtpd_tls_cert_file", set.tlsLevel)
 	}
 	// As in Postfix, the mandatory list applies where TLS is required.
 	param := "smtpd_tls_protocols"

@@ -57,6 +57,8 @@ var lmtpParams = []Param{
 	{"lmtp_tls_mandatory_exclude_ciphers", "", typeList, "LMTP form of smtp_tls_mandatory_exclude_ciphers."},
 	{"lmtp_tls_mandatory_protocols", ">=TLSv1", typeList, "LMTP form of smtp_tls_mandatory_protocols."},
 	{"lmtp_tls_note_starttls_offer", "no", typeBool, "LMTP form of smtp_tls_note_starttls_offer."},
+	{"lmtp_tls_eccert_file", "", typeString, "LMTP form of smtp_tls_eccert_file."},
+	{"lmtp_tls_eckey_file", "$lmtp_tls_eccert_file", typeString, "LMTP form of smtp_tls_eckey_file."},
 	{"lmtp_tls_policy_maps", "", typeMapList, "LMTP form of smtp_tls_policy_maps."},
 	{"lmtp_tls_protocols", ">=TLSv1", typeList, "LMTP form of smtp_tls_protocols."},
 	{"lmtp_tls_servername", "hostname", typeString, "LMTP form of smtp_tls_servername (tern's default, as for smtp; Postfix's is empty)."},
