@@ -2,13 +2,6 @@ package smtp
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tern-mta/tern/internal/testutil"
 
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maps"
@@ -313,23 +308,9 @@ func TestDiscardEhloKeywords(t *testing.T) {
 // client now offers the certificates of its files (a key followed by its
 // chain in each), before smtp_tls_cert_file.
 func TestClientChainFiles(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client.example"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyPEM, certPEM := testutil.SelfSignedPEM(t, "client.example", nil)
 	file := filepath.Join(t.TempDir(), "client.pem")
-	chain := append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-	if err := os.WriteFile(file, chain, 0o600); err != nil {
+	if err := os.WriteFile(file, append(keyPEM, certPEM...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Parse("main.cf", strings.NewReader("smtp_tls_chain_files = "+file+"\nsmtp_tls_cert_file = /nonexistent.pem\n"))
