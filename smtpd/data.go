@@ -37,22 +37,25 @@ type dataResult struct {
 // CR is kept as data. Long lines stream through in pieces: memory does not
 // grow with line length. Once more than limit bytes (limit > 0) have come,
 // nothing more is written, but reading goes on to the end so the reply
-// lands in sync. before is called before every read (to set deadlines).
-func readData(br *bufio.Reader, w io.Writer, limit int64, before func()) (dataResult, error) {
+// lands in sync. before is called before every read that may block (to
+// set deadlines), with the number of bytes read so far.
+func readData(br *bufio.Reader, w io.Writer, limit int64, before func(consumed int64)) (dataResult, error) {
 	out := dataWriter{w: w, limit: limit, buf: make([]byte, 0, dataWriterSize)}
 	var (
 		atStart   = true // at the start of a line
 		prevCRLF  = true // the previous line ended in CRLF (DATA's did)
 		pendingCR bool   // a piece ended in CR, not yet written
+		consumed  int64  // bytes read from br
 	)
 	for {
 		// Renew the deadline only when the next line is not already
 		// buffered, that is before the reads that may block: a deadline
 		// per line cost a tenth of smtpd's CPU on 100 KB messages.
 		if b, _ := br.Peek(br.Buffered()); bytes.IndexByte(b, '\n') < 0 {
-			before()
+			before(consumed)
 		}
 		piece, err := br.ReadSlice('\n')
+		consumed += int64(len(piece))
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF

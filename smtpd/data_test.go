@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -34,7 +35,7 @@ func TestReadData(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			br := bufio.NewReaderSize(strings.NewReader(tt.in), 16)
 			var out bytes.Buffer
-			res, err := readData(br, &out, 0, func() {})
+			res, err := readData(br, &out, 0, func(int64) {})
 			if err != nil {
 				t.Fatalf("readData: %v", err)
 			}
@@ -62,7 +63,7 @@ func TestReadDataLongLines(t *testing.T) {
 	in := "." + long + "\r\n" + strings.Repeat("y", 100) + "\r\n.\r\n"
 	br := bufio.NewReaderSize(strings.NewReader(in), 16)
 	var out bytes.Buffer
-	if _, err := readData(br, &out, 0, func() {}); err != nil {
+	if _, err := readData(br, &out, 0, func(int64) {}); err != nil {
 		t.Fatal(err)
 	}
 	want := long + "\n" + strings.Repeat("y", 100) + "\n"
@@ -75,7 +76,7 @@ func TestReadDataLimit(t *testing.T) {
 	in := strings.Repeat("0123456789\r\n", 10) + ".\r\nNOOP\r\n"
 	br := bufio.NewReader(strings.NewReader(in))
 	var out bytes.Buffer
-	res, err := readData(br, &out, 50, func() {})
+	res, err := readData(br, &out, 50, func(int64) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestReadDataLimit(t *testing.T) {
 
 func TestReadDataHangUp(t *testing.T) {
 	br := bufio.NewReader(strings.NewReader("Subject: x\r\n\r\nhalf"))
-	_, err := readData(br, io.Discard, 0, func() {})
+	_, err := readData(br, io.Discard, 0, func(int64) {})
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("err %v, want unexpected EOF", err)
 	}
@@ -122,7 +123,7 @@ func FuzzReadData(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		br := bufio.NewReaderSize(strings.NewReader(in), 16)
 		var out bytes.Buffer
-		res, err := readData(br, &out, 1<<20, func() {})
+		res, err := readData(br, &out, 1<<20, func(int64) {})
 		if err == nil && !strings.Contains("\r\n"+in, "\r\n.\r\n") {
 			t.Fatalf("ended without CRLF.CRLF: %q", in)
 		}
@@ -178,7 +179,7 @@ func TestReadDataRenewsDeadlineOnlyBeforeReads(t *testing.T) {
 	body := strings.Repeat("a line of text\r\n", 1000) + ".\r\n"
 	calls := 0
 	br := bufio.NewReaderSize(strings.NewReader(body), 64<<10)
-	if _, err := readData(br, io.Discard, 0, func() { calls++ }); err != nil {
+	if _, err := readData(br, io.Discard, 0, func(int64) { calls++ }); err != nil {
 		t.Fatal(err)
 	}
 	if calls > 3 {
@@ -186,13 +187,15 @@ func TestReadDataRenewsDeadlineOnlyBeforeReads(t *testing.T) {
 	}
 	// A client that sends a byte at a time gets a renewal before every
 	// line, as before: the deadline never runs from an earlier line.
-	calls = 0
+	// Each renewal learns how many bytes came before it, for
+	// smtpd_min_data_rate.
+	var consumed []int64
 	br = bufio.NewReaderSize(iotest.OneByteReader(strings.NewReader("ab\r\n.\r\n")), 16)
-	if _, err := readData(br, io.Discard, 0, func() { calls++ }); err != nil {
+	if _, err := readData(br, io.Discard, 0, func(n int64) { consumed = append(consumed, n) }); err != nil {
 		t.Fatal(err)
 	}
-	if calls != 2 {
-		t.Errorf("deadline renewed %d times for 2 unbuffered lines, want 2", calls)
+	if !slices.Equal(consumed, []int64{0, 4}) {
+		t.Errorf("deadline renewed after %v bytes for 2 unbuffered lines, want [0 4]", consumed)
 	}
 }
 
@@ -211,7 +214,7 @@ func BenchmarkReadData(b *testing.B) {
 		src.Reset(msg)
 		br.Reset(src)
 		sink.buf = sink.buf[:0]
-		if _, err := readData(br, sink, 0, func() {}); err != nil {
+		if _, err := readData(br, sink, 0, func(int64) {}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // error limit as Postfix's smtpd makes it.
 func (s *session) countJunk() {
 	s.junk++
-	if s.junk > s.srv.set.junkLimit {
+	if s.junk > s.lim.junkLimit {
 		s.errors++
 	}
 }

@@ -44,6 +44,7 @@ func Main(args []string) int {
 	daemon.SetCPULimit(d.Config)
 	srv.adoptQueueDir(d.Config)
 	srv.maxConns = d.MaxProc
+	srv.stress.service = d.Service
 	ctx, stop := daemon.SignalContext()
 	defer stop()
 	var wg sync.WaitGroup
@@ -74,6 +75,9 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 		return nil, err
 	}
 	srv := &Server{set: set, log: log, anvil: newAnvil(set.rateUnit)}
+	if srv.stress, err = newStressMonitor(cfg, log); err != nil {
+		return nil, err
+	}
 	if srv.tlsConfig, err = tlsConfig(cfg, set); err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func (s *session) starttls(ctx context.Context, arg string) reply.Reply {
 		return reply.Reply{}
 	}
 	tc := tls.Server(s.conn, s.srv.tlsConfig)
-	_ = tc.SetDeadline(deadlineFrom(s.srv.set.starttlsTimeout))
+	_ = tc.SetDeadline(deadlineFrom(s.lim.starttlsTimeout))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		s.srv.log.Warnf("TLS library problem: %v", err)
 		s.srv.log.Infof("lost connection after STARTTLS from %s", s.client)

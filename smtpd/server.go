@@ -32,9 +32,12 @@ type Server struct {
 	set       settings
 	log       *maillog.Logger
 	checker   *restrict.Checker
-	sasl      sasl.Server // nil: AUTH not offered
-	tlsConfig *tls.Config // nil: no STARTTLS, no wrapper mode
-	maxConns  int         // master.cf maxproc; 0 = unlimited
+	sasl      sasl.Server    // nil: AUTH not offered
+	tlsConfig *tls.Config    // nil: no STARTTLS, no wrapper mode
+	maxConns  int            // master.cf maxproc; 0 = unlimited
+	slots     chan struct{}  // one per session in progress, maxConns of them
+	slotsOnce sync.Once      // makes slots
+	stress    *stressMonitor // chooses each session's limits
 	anvil     *anvil
 	cleanup   cleanupPool
 	policy    *policyClient   // check_policy_service
@@ -53,26 +56,16 @@ type Server struct {
 }
 
 // Serve accepts sessions on l until ctx ends. At most maxConns sessions
-// run at once (master.cf maxproc); further clients wait in the listen
-// queue, as with Postfix's process limit.
+// run at once (master.cf maxproc), on all of the service's listeners
+// together; further clients wait in the listen queue, as with Postfix's
+// process limit, and the service is stressed (stress.go).
 func (srv *Server) Serve(ctx context.Context, l net.Listener) error {
-	var slots chan struct{}
-	if srv.maxConns > 0 {
-		slots = make(chan struct{}, srv.maxConns)
-	}
+	slots := srv.sessionSlots()
 	go func() {
 		<-ctx.Done()
 		_ = l.Close()
 	}()
 	for {
-		if slots != nil {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				srv.wg.Wait()
-				return nil
-			}
-		}
 		conn, err := l.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -86,6 +79,11 @@ func (srv *Server) Serve(ctx context.Context, l net.Listener) error {
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
+		if !srv.takeSlot(ctx, slots, l.Addr().String()) {
+			_ = conn.Close()
+			srv.wg.Wait()
+			return nil
+		}
 		srv.wg.Add(1)
 		go func() {
 			defer srv.wg.Done()
@@ -95,6 +93,35 @@ func (srv *Server) Serve(ctx context.Context, l net.Listener) error {
 			}
 		}()
 	}
+}
+
+// takeSlot waits for a session slot for a client accepted on addr (it is
+// not greeted meanwhile); false when ctx ends first. The session that
+// takes the last slot stresses the service.
+func (srv *Server) takeSlot(ctx context.Context, slots chan struct{}, addr string) bool {
+	if slots == nil {
+		return true
+	}
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	if len(slots) == cap(slots) {
+		srv.stress.full(cap(slots), addr)
+	}
+	return true
+}
+
+// sessionSlots returns the channel that bounds the sessions in progress,
+// nil when they are unlimited.
+func (srv *Server) sessionSlots() chan struct{} {
+	srv.slotsOnce.Do(func() {
+		if srv.maxConns > 0 {
+			srv.slots = make(chan struct{}, srv.maxConns)
+		}
+	})
+	return srv.slots
 }
 
 // handle runs one session and closes its connection. A panic ends only
@@ -120,9 +147,11 @@ func (srv *Server) handle(ctx context.Context, conn net.Conn) {
 		c.name = srv.lookupName(ctx, c.addr)
 	}
 	c.logPort = srv.set.clientPortLogging
+	lim := srv.stress.limits()
+	ctx = sessionContext(ctx, lim)
 	if srv.set.wrapperMode {
 		tc := tls.Server(conn, srv.tlsConfig)
-		_ = tc.SetDeadline(deadlineFrom(srv.set.starttlsTimeout))
+		_ = tc.SetDeadline(deadlineFrom(lim.starttlsTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			srv.log.Infof("connect from %s", c)
 			srv.log.Warnf("TLS library problem: %v", err)
@@ -133,7 +162,7 @@ func (srv *Server) handle(ctx context.Context, conn net.Conn) {
 	}
 	release := srv.anvil.connect(c.addr)
 	defer release()
-	newSession(srv, conn, c).serve(ctx)
+	newSession(srv, conn, c, lim).serve(ctx)
 }
 
 // proxiedClient reads the PROXY header an upstream proxy (HAProxy, a load

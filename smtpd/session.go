@@ -73,6 +73,7 @@ type transaction struct {
 // session is one SMTP connection, from greeting to close.
 type session struct {
 	srv *Server
+	lim *sessionLimits // smtpd_timeout and the others that follow stress
 	// peer is the connection's own client address (or the one a PROXY
 	// header named); XCLIENT may change client, not peer.
 	peer     netip.Addr
@@ -120,8 +121,8 @@ type session struct {
 	waiting, stopping atomic.Bool
 }
 
-func newSession(srv *Server, conn net.Conn, c client) *session {
-	s := &session{srv: srv, conn: conn, client: c, peer: c.addr, last: "CONNECT"}
+func newSession(srv *Server, conn net.Conn, c client, lim *sessionLimits) *session {
+	s := &session{srv: srv, conn: conn, client: c, peer: c.addr, last: "CONNECT", lim: lim}
 	s.br = bufio.NewReaderSize(conn, 4096)
 	s.bw = bufio.NewWriterSize(conn, 4096)
 	if srv.checker != nil {
@@ -177,7 +178,7 @@ func (s *session) deadline() {
 		_ = s.conn.SetDeadline(time.Now())
 		return
 	}
-	_ = s.conn.SetDeadline(time.Now().Add(s.srv.set.timeout))
+	_ = s.conn.SetDeadline(time.Now().Add(s.lim.timeout))
 }
 
 // serve runs the session until QUIT, a fatal error or ctx ends.
@@ -251,7 +252,7 @@ func (s *session) serve(ctx context.Context) {
 		default:
 			s.command(ctx, line)
 		}
-		if s.errors >= s.srv.set.hardErrorLimit && !s.closing {
+		if s.errors >= s.lim.hardErrorLimit && !s.closing {
 			log.Infof("too many errors after %s from %s", s.last, s.client)
 			s.send(reply.New(reply.CodeUnavailable, reply.StatusTempPolicy, "%s Error: too many errors", s.srv.set.hostname))
 			s.closing = true

@@ -511,19 +511,28 @@ func TestUnlistedRecipientRejected(t *testing.T) {
 func TestMaxprocCapsSessions(t *testing.T) {
 	ts := startServerWith(t, "", func(s *Server) { s.maxConns = 1 })
 	first := ts.dial(t)
-	c, err := net.Dial("tcp", ts.addr)
+	second := dialWaiting(t, ts.addr)
+	first.cmd("QUIT", "221")
+	second.expect("220 ")
+}
+
+// dialWaiting connects to addr and fails unless the client waits for a
+// session slot: no greeting within 300 ms. The client then reads with a
+// 5-second deadline.
+func dialWaiting(t *testing.T, addr string) *testClient {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	br := bufio.NewReader(c)
 	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	if _, err := bufio.NewReader(c).ReadByte(); err == nil {
-		t.Fatal("second client greeted while the first holds the only slot")
+	if _, err := br.Peek(1); err == nil {
+		t.Fatal("client greeted while the other sessions hold every slot")
 	}
-	first.cmd("QUIT", "221")
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	second := &testClient{t: t, c: c, br: bufio.NewReader(c)}
-	second.expect("220 ")
+	return &testClient{t: t, c: c, br: br}
 }
 
 func TestCheckRejectsBadSettings(t *testing.T) {

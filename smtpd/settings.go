@@ -35,11 +35,7 @@ type settings struct {
 	recipientLimit                  int
 	overshootLimit                  int // smtpd_recipient_overshoot_limit
 	lineLimit                       int
-	timeout                         time.Duration
-	starttlsTimeout                 time.Duration
 	softErrorLimit                  int
-	hardErrorLimit                  int
-	junkLimit                       int             // smtpd_junk_command_limit
 	notice                          noticeSettings  // notify_classes: postmaster transcripts
 	forbidUnauthPipelining          bool            // smtpd_forbid_unauth_pipelining
 	debugPeers                      *peerlist.List  // debug_peer_list: clients whose conversation is logged
@@ -123,11 +119,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		recipientLimit:         cfg.Int("smtpd_recipient_limit"),
 		overshootLimit:         cfg.Int("smtpd_recipient_overshoot_limit"),
 		lineLimit:              cfg.Int("line_length_limit"),
-		timeout:                cfg.Duration("smtpd_timeout"),
-		starttlsTimeout:        cfg.Duration("smtpd_starttls_timeout"),
 		softErrorLimit:         cfg.Int("smtpd_soft_error_limit"),
-		hardErrorLimit:         cfg.Int("smtpd_hard_error_limit"),
-		junkLimit:              cfg.Int("smtpd_junk_command_limit"),
 		forbidUnauthPipelining: cfg.Bool("smtpd_forbid_unauth_pipelining"),
 		errorSleep:             cfg.Duration("smtpd_error_sleep_time"),
 		bareLFCode:             cfg.Int("smtpd_forbid_bare_newline_reject_code"),
@@ -181,9 +173,6 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 	}
 	if s.lineLimit < 512 {
 		s.lineLimit = 512 // RFC 5321 section 4.5.3.1.4: at least 512
-	}
-	if s.hardErrorLimit <= 0 {
-		s.hardErrorLimit = 20
 	}
 	if s.tlsLevel, err = tlsLevel(cfg); err != nil {
 		return s, err

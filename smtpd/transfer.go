@@ -67,7 +67,7 @@ func (s *session) data(ctx context.Context, arg string) reply.Reply {
 		s.closing = true
 		return reply.Reply{}
 	}
-	res, err := readData(s.br, q, s.srv.set.sizeLimit, s.deadline)
+	res, err := readData(s.br, q, s.srv.set.sizeLimit, s.newContentDeadline().renew)
 	if err != nil {
 		q.abort()
 		s.lost(err)
@@ -232,20 +232,25 @@ func (s *session) readChunk(c *chunking, n int64) error {
 
 func (s *session) discard(n int64) error { return s.copyN(io.Discard, n) }
 
-// copyN copies n bytes from the client to w, renewing the deadline as
-// data arrives. A write failure is a *queueWriteError.
+// copyN copies n bytes from the client to w under one content deadline
+// (deadline.go), renewed before each read. A write failure is a
+// *queueWriteError.
 func (s *session) copyN(w io.Writer, n int64) error {
 	buf := make([]byte, 32<<10)
+	d := s.newContentDeadline()
 	var done int64
 	for done < n {
-		s.deadline()
+		d.renew(done)
 		want := min(int64(len(buf)), n-done)
-		k, err := io.ReadFull(s.br, buf[:want])
+		k, err := s.br.Read(buf[:want])
 		if k > 0 {
 			if _, werr := w.Write(buf[:k]); werr != nil {
 				return &queueWriteError{written: done + int64(k), err: werr}
 			}
 			done += int64(k)
+		}
+		if errors.Is(err, io.EOF) {
+			return io.ErrUnexpectedEOF
 		}
 		if err != nil {
 			return err

@@ -28,11 +28,16 @@ func newVerifyClient(cfg *config.Config) *verifyClient {
 		polls: max(cfg.Int("address_verify_poll_count"), 1), delay: cfg.Duration("address_verify_poll_delay")}
 }
 
-// verify is restrict.Deps.Verify.
+// verify is restrict.Deps.Verify. A session under stress asks once
+// (address_verify_poll_count is ${stress?{1}:{3}}).
 func (v *verifyClient) verify(ctx context.Context, addr string) (status, text string, err error) {
+	polls := v.polls
+	if l := limitsOf(ctx); l != nil {
+		polls = l.verifyPolls
+	}
 	for i := 0; ; i++ {
 		status, text, err = v.ask(addr)
-		if err != nil || status != restrict.VerifyUnknown || i+1 >= v.polls {
+		if err != nil || status != restrict.VerifyUnknown || i+1 >= polls {
 			return status, text, err
 		}
 		select {

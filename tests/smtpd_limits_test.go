@@ -332,3 +332,19 @@ func TestNewTLSSessionRateLimit(t *testing.T) {
 	}
 	in.waitLog("New TLS session rate limit exceeded: 2 from localhost[127.0.0.1]", deliveryTimeout)
 }
+
+// TestProcessLimitStressesSmtpd: master.cf's maxproc reaches smtpd, and a
+// service at its limit logs Postfix's warning and gives the sessions that
+// start then the stress values: one error (smtpd_hard_error_limit) ends
+// a session, as with Postfix's "-o stress=yes".
+func TestProcessLimitStressesSmtpd(t *testing.T) {
+	in := newInstance(t, options{master: testMasterCF + "127.0.0.1:0 inet n - n - 1 smtpd\n",
+		main: []string{"smtpd_error_sleep_time = 0"}})
+	in.start()
+	addr := in.smtpAddr("127.0.0.1:0")
+	c := dialSMTP(t, addr)
+	c.cmd("XYZZY", "502")
+	c.cmd("NOOP", "421 4.7.0 mail.example.tst Error: too many errors")
+	in.waitLog(`warning: service "127.0.0.1:0" (`+addr+`) has reached its process limit "1"`, 5*time.Second)
+	in.waitLog("too many errors after UNKNOWN", 5*time.Second)
+}

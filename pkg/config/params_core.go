@@ -59,7 +59,7 @@ var coreParams = []Param{
 	{"service_throttle_time", "60s", typeTimeS, "How long master waits before restarting a service that fails at start."},
 	{"setgid_group", "postdrop", typeString, "Group of the set-gid submission and queue tools."},
 	{"shlib_directory", "no", typeString, "Directory holding shared libraries, or no."},
-	{"stress", "", typeString, "Set to yes by master when the system is overloaded; drives the ${stress?...} defaults."},
+	{"stress", "", typeString, "yes in the smtpd sessions that start while the service has reached its process limit, for 1000 seconds after it last did (the ${stress?...} defaults); set here or with -o, it holds for every session."},
 	{"syslog_facility", "mail", typeString, "Syslog facility used for logging."},
 	{"syslog_name", "${multi_instance_name?{$multi_instance_name}:{tern}}", typeString, "Prefix of program names in log lines (deliberately tern, not postfix)."},
 	{"tls_random_source", "dev:/dev/urandom", typeString, "Source of randomness for TLS."},

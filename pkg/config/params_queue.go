@@ -13,7 +13,7 @@ var queueParams = []Param{
 	{"address_verify_negative_cache", "yes", typeBool, "Address verification: cache failed probes."},
 	{"address_verify_negative_expire_time", "3d", typeTimeS, "Address verification: how long a failed result is kept."},
 	{"address_verify_negative_refresh_time", "3h", typeTimeS, "Address verification: when a failed result is probed again."},
-	{"address_verify_poll_count", "3", typeInt, "Address verification: how often smtpd asks before it answers 4xx."},
+	{"address_verify_poll_count", "${stress?{1}:{3}}", typeInt, "Address verification: how often smtpd asks before it answers 4xx."},
 	{"address_verify_poll_delay", "3s", typeTimeS, "Address verification: pause between those queries."},
 	{"address_verify_positive_expire_time", "31d", typeTimeS, "Address verification: how long a good result is kept."},
 	{"address_verify_positive_refresh_time", "7d", typeTimeS, "Address verification: when a good result is probed again."},
