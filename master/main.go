@@ -22,7 +22,7 @@ const (
 	pollEvery = 50 * time.Millisecond
 )
 
-const usage = "usage: tern [-c config_dir] start|stop|reload|status|check|start-fg|abort"
+const usage = "usage: tern [-c config_dir] start|stop|reload|status|check|start-fg|abort|logrotate"
 
 // cli is one run of Main.
 type cli struct {
@@ -31,7 +31,7 @@ type cli struct {
 	dir    string
 }
 
-// Main implements `tern start|stop|reload|status|check|start-fg|master|abort`;
+// Main implements `tern start|stop|reload|status|check|start-fg|master|abort|logrotate`;
 // args[0] is the subcommand. Each takes -c DIR (default: MAIL_CONFIG, then
 // the built-in directory). It returns the exit status: 0 on success, 2 for
 // a configuration error, 1 for any other failure.
@@ -81,6 +81,8 @@ func (c *cli) dispatch(sub string) int {
 		return c.reload()
 	case "status":
 		return c.status()
+	case "logrotate":
+		return c.logrotate()
 	}
 	return c.fatalf(1, "unknown command %q; %s", sub, usage)
 }

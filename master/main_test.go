@@ -53,7 +53,7 @@ func TestMainCheck(t *testing.T) {
 	writeFile(t, mainCf, string(data)+"foo_bar_baz = 1\nmua_helper_xyz = permit\n")
 	writeFile(t, filepath.Join(dir, "master.cf"), "cleanup unix n - n - 0 cleanup -o x_restrictions=$mua_helper_xyz\n")
 	code, out = runMain(t, Options{}, "check", "-c", dir)
-	if code != 0 || !strings.Contains(out, "tern: warning: "+mainCf+":5: ") || !strings.Contains(out, "foo_bar_baz") ||
+	if code != 0 || !strings.Contains(out, "tern: warning: "+mainCf+":6: ") || !strings.Contains(out, "foo_bar_baz") ||
 		strings.Contains(out, "mua_helper_xyz") || strings.Contains(out, "warning: warning") {
 		t.Errorf("unknown parameters: %d %q", code, out)
 	}

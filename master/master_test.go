@@ -117,7 +117,7 @@ func setup(t *testing.T, masterCf string) (dir, queue, logFile string) {
 		t.Fatal(err)
 	}
 	queue, logFile = filepath.Join(dir, "queue"), filepath.Join(dir, "maillog")
-	mainCf := fmt.Sprintf("queue_directory = %s\nmail_owner = %s\nmaillog_file = %s\ninet_interfaces = loopback-only\n", queue, u.Username, logFile)
+	mainCf := fmt.Sprintf("queue_directory = %s\nmail_owner = %s\nmaillog_file = %s\nmaillog_file_prefixes = %s\ninet_interfaces = loopback-only\n", queue, u.Username, logFile, dir)
 	writeFile(t, filepath.Join(dir, "main.cf"), mainCf)
 	writeFile(t, filepath.Join(dir, "master.cf"), masterCf)
 	return dir, queue, logFile

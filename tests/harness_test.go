@@ -119,6 +119,7 @@ func newInstance(t *testing.T, opt options) *instance {
 		"queue_directory = " + in.queue,
 		"data_directory = " + filepath.Join(dir, "data"),
 		"maillog_file = " + in.logFile,
+		"maillog_file_prefixes = " + dir,
 		"mail_spool_directory = " + in.spool,
 		"mail_owner = " + owner,
 		"myhostname = mail.example.tst",

@@ -15,6 +15,7 @@ queue_directory = $dir/queue
 data_directory = $dir/data
 mail_spool_directory = $dir/mail
 maillog_file = $dir/maillog
+maillog_file_prefixes = $dir
 mail_owner = $me
 myhostname = localhost.localdomain
 mydestination = \$myhostname, localhost
@@ -34,6 +35,10 @@ smtp      unix  -       -       n       -       -       smtp
 CF
 	printf 'postmaster: %s\nroot: %s\n' "$me" "$me" > "$dir/etc/aliases"
 fi
+# A folder made by an older make run: its log lies outside the default
+# maillog_file_prefixes, which tern now applies.
+grep -q '^maillog_file_prefixes' "$dir/etc/main.cf" ||
+	echo "maillog_file_prefixes = $dir" >> "$dir/etc/main.cf"
 "$bin/tern" newaliases -c "$dir/etc"
 "$bin/tern" start -c "$dir/etc"
 cat <<MSG

@@ -28,6 +28,8 @@ const usage = `usage: tern COMMAND [ARGS]
 
 Mail system control (as postfix(1)):
   start | start-fg | stop | abort | reload | status | check
+  logrotate         rename maillog_file, reopen it and compress the old one
+                    (as postfix logrotate)
   flush             try every deferred message now (as postfix flush)
   queue flush|list  the same as flush; list the queue (as mailq)
   queue delete|hold|release|requeue ID|ALL|- ... [QUEUE ...]
@@ -82,7 +84,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		cmd, args = argv[3], append([]string{"-c", argv[2]}, argv[4:]...)
 	}
 	switch cmd {
-	case "start", "start-fg", "stop", "abort", "reload", "status", "check", "master":
+	case "start", "start-fg", "stop", "abort", "reload", "status", "check", "master", "logrotate":
 		return master.Main(argv[1:], masterOptions(stdout, stderr))
 	case "sendmail", "mailq", "newaliases":
 		return sendmailMain(cmd, args, stdin, stdout, stderr)

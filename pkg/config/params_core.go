@@ -31,6 +31,7 @@ var coreParams = []Param{
 	{"mail_owner", "postfix", typeString, "Account that owns the queue and that unprivileged daemons run as."},
 	{"maillog_file", "", typeString, "File to log to instead of syslog; empty means syslog."},
 	{"maillog_file_prefixes", "/var, /dev/stdout", typeList, "Allowed prefixes for maillog_file."},
+	{"maillog_file_compressor", "gzip", typeString, "Program that tern logrotate runs on the rotated maillog_file; empty leaves it as is."},
 	{"maillog_file_rotate_suffix", "%Y%m%d-%H%M%S", typeString, "strftime suffix appended to maillog_file when it is rotated."},
 	{"mailq_path", "/usr/bin/mailq", typeString, "Path of the mailq command."},
 	{"manpage_directory", "/usr/local/man", typeString, "Directory holding the manual pages."},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,7 +42,38 @@ func (c *Config) validateAll() error {
 			return &Error{File: c.file, Msg: fmt.Sprintf("default of %s: %v", p.Name, err)}
 		}
 	}
+	if err := c.CheckMaillogFile(); err != nil {
+		return &Error{File: c.file, Line: c.vals["maillog_file"].line, Msg: err.Error()}
+	}
 	return nil
+}
+
+// CheckMaillogFile refuses a maillog_file outside maillog_file_prefixes,
+// Postfix's guard against one mistake sending the log over a file of the
+// system. The file name is cleaned first, so ".." can't climb out.
+func (c *Config) CheckMaillogFile() error {
+	file := strings.TrimSpace(c.Get("maillog_file"))
+	if file == "" {
+		return nil
+	}
+	prefixes := c.List("maillog_file_prefixes")
+	if pathHasPrefix(file, prefixes) {
+		return nil
+	}
+	return fmt.Errorf("maillog_file value %q does not match any prefix in maillog_file_prefixes (%s)", file, strings.Join(prefixes, ", "))
+}
+
+// pathHasPrefix reports whether the cleaned path is one of prefixes or
+// lies below one of them.
+func pathHasPrefix(path string, prefixes []string) bool {
+	path = filepath.Clean(path)
+	for _, p := range prefixes {
+		p = filepath.Clean(p)
+		if path == p || p == "/" || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // isFixedDefault reports whether p's default is the same in every

@@ -177,6 +177,9 @@ func CPULimit(limit, ncpu int) int {
 
 // OpenLog opens the log as syslog_name/program with main.cf's settings.
 func OpenLog(cfg *config.Config, program string) (*maillog.Logger, error) {
+	if err := cfg.CheckMaillogFile(); err != nil {
+		return nil, err // a master.cf -o maillog_file escapes main.cf's check
+	}
 	return maillog.New(maillog.Options{
 		Program:  cfg.Get("syslog_name") + "/" + program,
 		File:     cfg.Get("maillog_file"),

@@ -5,7 +5,8 @@
 //
 // Lines go to syslog (/dev/log) or, when maillog_file is set, are appended
 // to that file; "/dev/stdout" and "/dev/stderr" are accepted for foreground
-// runs, as with Postfix's postfix start-fg.
+// runs, as with Postfix's postfix start-fg (main.cf's maillog_file_prefixes
+// decide which the configuration may name).
 package maillog
 
 import (
