@@ -41,6 +41,24 @@ type Agent struct {
 	delegate func(transport, nexthop string, req *agent.Request) []agent.Result
 }
 
+// isSoft reports whether err is a lookup failure that defers mail it
+// would otherwise bounce (smtp_defer_if_no_mx_address_found).
+func isSoft(err error) bool {
+	var me *mx.Error
+	return errors.As(err, &me) && me.Soft
+}
+
+// notFoundText is the reason for mail whose destination did not resolve:
+// Postfix's "Host or domain name not found. ..." wording, which most of
+// the resolver's errors already have.
+func notFoundText(err error) string {
+	const prefix = "Host or domain name not found. "
+	if text := err.Error(); !strings.HasPrefix(text, prefix) {
+		return prefix + text
+	}
+	return err.Error()
+}
+
 // target is one server to try: a name for messages and where to connect.
 type target struct {
 	name    string // host name, or the socket path
@@ -233,11 +251,15 @@ func (a *Agent) targets(ctx context.Context, dest destination) ([]target, *agent
 	case errors.Is(err, mx.ErrNullMX):
 		r := agent.Bouncef("5.1.10", "Recipient address has null MX")
 		return nil, &r
-	case errors.Is(err, mx.ErrNotFound):
-		r := agent.Bouncef("5.4.4", "Host or domain name not found. %v", err)
+	case errors.Is(err, mx.ErrNotFound) && !isSoft(err):
+		r := agent.Bouncef(mx.StatusNotFound, "%s", notFoundText(err))
 		return nil, &r
 	case err != nil:
-		r := agent.Deferf("4.4.3", "Host or domain name not found. %v", err)
+		status := mx.StatusTemporary
+		if isSoft(err) {
+			status = mx.StatusSoftNotFound
+		}
+		r := agent.Deferf(status, "%s", notFoundText(err))
 		return nil, &r
 	}
 	if byMX && !a.set.lmtp {

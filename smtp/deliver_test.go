@@ -502,3 +502,24 @@ func TestBestMXTransport(t *testing.T) {
 		t.Errorf("calls %v, results %+v", calls, res)
 	}
 }
+
+// TestDeferIfNoMXAddressFound: smtp_defer_if_no_mx_address_found was an
+// unknown name. Mail for a domain none of whose MX hosts has an address
+// bounces (5.4.4) by default; with it, it is deferred (4.4.4) with the
+// same reason, as in Postfix.
+func TestDeferIfNoMXAddressFound(t *testing.T) {
+	dns := mxtest.NewServer(t, "gone.tst. MX 10 mx.gone.tst.\n")
+	const reason = "Host or domain name not found. Name service error for name=mx.gone.tst type=A: Host not found"
+	for _, deferIt := range []bool{false, true} {
+		a := testAgent(t, dns.Addr(), 25)
+		a.resolver.DeferNoMXAddress = deferIt
+		res := a.Deliver(context.Background(), request("gone.tst", "u@gone.tst"))
+		want, dsn := agent.Bounce, "5.4.4"
+		if deferIt {
+			want, dsn = agent.Defer, "4.4.4"
+		}
+		if res[0].Status != want || res[0].DSN != dsn || res[0].Text != reason {
+			t.Errorf("defer %v: %+v, want %v %s %q", deferIt, res[0], want, dsn, reason)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -77,21 +78,28 @@ func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
 	case dnsDNSSEC:
 		r.DNSSEC = true
 	}
-	var bind4, bind6 string
-	if !lmtp {
-		bind4, bind6 = cfg.Get("smtp_bind_address"), cfg.Get("smtp_bind_address6")
-	}
-	dial, err := bindDialer(bind4, bind6)
-	if err != nil {
-		return nil, err
-	}
+	r.DeferNoMXAddress = cfg.Bool("smtp_defer_if_no_mx_address_found")
 	cache := newSessionCache(set.cacheTime)
 	cache.reuseTime, cache.reuseCount = set.reuseTime, set.reuseCount
 	queueDir, timeout := cfg.Get("queue_directory"), 1000*time.Second
 	delegate := func(transport, nexthop string, req *agent.Request) []agent.Result {
 		return agent.Delegate(queueDir, timeout, transport, nexthop, req, req.Recipients)
 	}
-	return &Agent{set: set, resolver: r, cache: cache, dial: dial, delegate: delegate}, nil
+	a := &Agent{set: set, resolver: r, cache: cache, delegate: delegate}
+	// With lmtp, cfg is the LMTP view: these are lmtp_bind_address and
+	// lmtp_bind_address6.
+	if a.dial, err = bindDialer(cfg.Get("smtp_bind_address"), cfg.Get("smtp_bind_address6"),
+		cfg.Bool("smtp_bind_address_enforce"), a.warnf); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// warnf logs a warning once the agent has its log.
+func (a *Agent) warnf(format string, args ...any) {
+	if a.log != nil {
+		a.log.Warnf(format, args...)
+	}
 }
 
 // hostLookup applies smtp_host_lookup: dns (the default), native (the
@@ -121,8 +129,11 @@ func hostLookup(r *mx.Resolver, words []string) error {
 // bindDialer dials from smtp_bind_address (IPv4 servers) and
 // smtp_bind_address6 (IPv6 servers) when they are set, as on a host with
 // several addresses whose mail must leave from one; unix sockets and the
-// other family dial from any address.
-func bindDialer(v4, v6 string) (func(ctx context.Context, network, addr string) (net.Conn, error), error) {
+// other family dial from any address. When the address can't be bound
+// (it is not one of this host's), the connection is made from any
+// address with a warning, as Postfix's client does, unless enforce
+// (smtp_bind_address_enforce) says to fail it, and so defer the mail.
+func bindDialer(v4, v6 string, enforce bool, warnf func(format string, args ...any)) (func(ctx context.Context, network, addr string) (net.Conn, error), error) {
 	local4, err := bindAddr("smtp_bind_address", v4, true)
 	if err != nil {
 		return nil, err
@@ -145,13 +156,20 @@ func bindDialer(v4, v6 string) (func(ctx context.Context, network, addr string) 
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, _, err := net.SplitHostPort(addr)
 		ip, perr := netip.ParseAddr(host)
+		from := from6
 		switch {
 		case network == "unix" || err != nil || perr != nil:
 			return plain.DialContext(ctx, network, addr)
 		case ip.Unmap().Is4():
-			return from4.DialContext(ctx, network, addr)
+			from = from4
 		}
-		return from6.DialContext(ctx, network, addr)
+		conn, err := from.DialContext(ctx, network, addr)
+		var se *os.SyscallError
+		if err == nil || enforce || from.LocalAddr == nil || !errors.As(err, &se) || se.Syscall != "bind" {
+			return conn, err
+		}
+		warnf("bind %s: %v; connecting to %s from any address (smtp_bind_address_enforce = no)", from.LocalAddr, se.Err, addr)
+		return plain.DialContext(ctx, network, addr)
 	}, nil
 }
 

@@ -68,6 +68,8 @@ type settings struct {
 	// takes the mail, defers it; otherwise the mail bounces at once.
 	heloUnlessESMTP bool
 	skip5xxGreeting bool
+	neverEHLO       bool           // smtp_never_send_ehlo
+	skipQuitReply   bool           // smtp_skip_quit_response (lmtp_...)
 	debugPeers      *peerlist.List // debug_peer_list: servers whose conversation is logged
 	tlsServerName   string         // smtp_tls_servername
 	// bestMXTransport is best_mx_transport: where mail goes when this
@@ -139,6 +141,8 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		},
 		authSoftBounce:  cfg.Bool("smtp_sasl_auth_soft_bounce"),
 		heloUnlessESMTP: !lmtp && !cfg.Bool("smtp_always_send_ehlo"),
+		neverEHLO:       !lmtp && cfg.Bool("smtp_never_send_ehlo"),
+		skipQuitReply:   cfg.Bool("smtp_skip_quit_response"),
 		skip5xxGreeting: lmtp || cfg.Bool("smtp_skip_5xx_greeting"),
 		lineLimit:       cfg.Int("smtp_line_length_limit"),
 	}
@@ -305,6 +309,7 @@ func lookupFirst(tables []maps.Map, keys []string) (string, bool, error) {
 func (a *Agent) sessionOptions(dest destination, t target) (client.Options, error) {
 	opt := client.Options{Helo: a.set.helo, LMTP: a.set.lmtp, TLSLevel: a.set.tlsLevel, Timeouts: a.set.timeouts,
 		AuthSoftBounce: a.set.authSoftBounce, LineLengthLimit: a.set.lineLimit, HeloUnlessESMTP: a.set.heloUnlessESMTP,
+		NeverEHLO: a.set.neverEHLO, SkipQuitResponse: a.set.skipQuitReply,
 		AuthPolicy: a.set.authPolicy, AuthTLSPolicy: a.set.authTLSPolicy, AuthMechanisms: a.set.authMechs,
 		NoDowngrade: a.set.noDowngrade}
 	var matches []string

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -155,7 +156,7 @@ func TestBindDialer(t *testing.T) {
 		from <- c.RemoteAddr().String()
 		c.Close()
 	}()
-	dial, err := bindDialer("127.0.0.2", "")
+	dial, err := bindDialer("127.0.0.2", "", false, t.Errorf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,8 +169,52 @@ func TestBindDialer(t *testing.T) {
 		t.Errorf("the connection came from %s, want 127.0.0.2", got)
 	}
 	for _, bad := range [][2]string{{"::1", ""}, {"", "127.0.0.1"}, {"mail.example.com", ""}} {
-		if _, err := bindDialer(bad[0], bad[1]); err == nil {
+		if _, err := bindDialer(bad[0], bad[1], false, t.Errorf); err == nil {
 			t.Errorf("bindDialer(%q, %q): no error", bad[0], bad[1])
+		}
+	}
+}
+
+// TestBindAddressEnforce: smtp_bind_address_enforce was an unknown name,
+// and an address this host does not have failed every connection. As in
+// Postfix, the client now connects from any address after a warning,
+// unless smtp_bind_address_enforce = yes, which fails the connection.
+func TestBindAddressEnforce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for _, enforce := range []bool{false, true} {
+		var warnings []string
+		warn := func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }
+		dial, err := bindDialer("192.0.2.1", "", enforce, warn) // TEST-NET-1: no host has it
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := dial(context.Background(), "tcp", l.Addr().String())
+		if enforce {
+			if err == nil || !strings.Contains(err.Error(), "bind") {
+				c.Close()
+				t.Errorf("enforced: %v, want the bind error", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("not enforced: %v", err)
+		}
+		c.Close()
+		if len(warnings) != 1 || !strings.Contains(warnings[0], "bind 192.0.2.1:0") {
+			t.Errorf("warnings %q", warnings)
 		}
 	}
 }

@@ -103,6 +103,12 @@ type Options struct {
 	// HeloUnlessESMTP sends HELO instead of EHLO when the greeting does
 	// not contain "ESMTP" (Postfix's smtp_always_send_ehlo = no).
 	HeloUnlessESMTP bool
+	// NeverEHLO sends HELO, never EHLO (smtp_never_send_ehlo): the
+	// session then has no extensions.
+	NeverEHLO bool
+	// SkipQuitResponse sends QUIT without waiting for its reply
+	// (smtp_skip_quit_response).
+	SkipQuitResponse bool
 	// Trace, when set, gets each command sent (dir '>') and each reply
 	// line received (dir '<'), not the message content, and AUTH
 	// responses starred out: debug_peer_list's conversation log.
@@ -234,7 +240,7 @@ func (s *Session) open(ctx context.Context) error {
 		return s.replyError(StageGreeting, r.Reply)
 	}
 	hello := s.hello
-	if s.opt.HeloUnlessESMTP && !s.opt.LMTP && !strings.Contains(strings.ToUpper(r.Text), "ESMTP") {
+	if !s.opt.LMTP && (s.opt.NeverEHLO || s.opt.HeloUnlessESMTP && !strings.Contains(strings.ToUpper(r.Text), "ESMTP")) {
 		hello = func(ctx context.Context) error { return s.helo(ctx, s.heloName()) }
 	}
 	if err := hello(ctx); err != nil {
@@ -345,12 +351,22 @@ func (s *Session) Close(ctx context.Context) error {
 	return s.shutdown()
 }
 
-// quit says QUIT and waits for the reply, ignoring what goes wrong.
+// quit says QUIT and, unless Options.SkipQuitResponse, waits for the
+// reply, ignoring what goes wrong.
 func (s *Session) quit(ctx context.Context) {
 	if s.broken {
 		return
 	}
-	_, _ = s.cmd(ctx, StageQuit, s.to.Quit, "QUIT")
+	if !s.opt.SkipQuitResponse {
+		_, _ = s.cmd(ctx, StageQuit, s.to.Quit, "QUIT")
+		return
+	}
+	if s.arm(ctx, s.to.Quit) == nil {
+		s.bw.WriteString("QUIT\r\n")
+		if s.bw.Flush() == nil {
+			s.trace('>', "QUIT")
+		}
+	}
 }
 
 // shutdown closes the connection for good.

@@ -75,6 +75,13 @@ func TestOpen(t *testing.T) {
 			lines:  []string{"HELO c.example"},
 		},
 		{
+			name:   "smtp_never_send_ehlo = yes: HELO even when the greeting says ESMTP",
+			opt:    Options{Helo: "c.example", NeverEHLO: true},
+			script: []step{{reply: "220 new.example ESMTP"}, {expect: "HELO c.example", reply: "250 new"}},
+			exts:   map[string]string{},
+			lines:  []string{"HELO c.example"},
+		},
+		{
 			name:   "smtp_always_send_ehlo = no: EHLO when the greeting says ESMTP",
 			opt:    Options{Helo: "c.example", HeloUnlessESMTP: true},
 			script: greet("PIPELINING"),

@@ -143,3 +143,27 @@ func TestXtext(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipQuitResponse: smtp_skip_quit_response was an unknown name and
+// the client always waited for the reply to QUIT, up to
+// smtp_quit_timeout from a server that never answers. With it (Postfix's
+// default for smtp) the client says QUIT and goes.
+func TestSkipQuitResponse(t *testing.T) {
+	conn, fs := startFake(t, script(greet(), []step{{expect: "QUIT", do: "stall"}}))
+	ctx := testCtx(t)
+	s, err := Open(ctx, conn, testPeer, Options{Helo: "c", SkipQuitResponse: true, Timeouts: Timeouts{Quit: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %s: it waited for the QUIT reply", d)
+	}
+	fs.wait(t)
+	if lines, _ := fs.got(); lines[len(lines)-1] != "QUIT" {
+		t.Errorf("server saw %q, want QUIT last", lines)
+	}
+}

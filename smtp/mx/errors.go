@@ -27,6 +27,9 @@ const (
 	StatusNullMX = "5.1.10"
 	// StatusNotFound is X.4.4 "Unable to route", RFC 3463 section 3.5.
 	StatusNotFound = "5.4.4"
+	// StatusSoftNotFound is StatusNotFound made temporary, as Postfix
+	// defers with smtp_defer_if_no_mx_address_found.
+	StatusSoftNotFound = "4.4.4"
 	// StatusTemporary is X.4.3 "Directory server failure", RFC 3463
 	// section 3.5.
 	StatusTemporary = "4.4.3"
@@ -47,6 +50,9 @@ type Error struct {
 	Type  string // the record type looked up: "MX", "A", "AAAA"
 	Text  string // the whole message
 	Err   error  // the underlying cause (network error, rcode), or nil
+	// Soft marks an ErrNotFound that defers the mail all the same: no MX
+	// host has an address, with Resolver.DeferNoMXAddress.
+	Soft bool
 }
 
 // Error returns the Postfix-style text.
@@ -62,10 +68,12 @@ func (e *Error) Unwrap() []error {
 
 // Status returns the enhanced status code (RFC 3463) for the error class.
 func (e *Error) Status() string {
-	switch e.Class {
-	case ErrNullMX:
+	switch {
+	case e.Class == ErrNullMX:
 		return StatusNullMX
-	case ErrNotFound:
+	case e.Class == ErrNotFound && e.Soft:
+		return StatusSoftNotFound
+	case e.Class == ErrNotFound:
 		return StatusNotFound
 	default:
 		return StatusTemporary
@@ -73,7 +81,7 @@ func (e *Error) Status() string {
 }
 
 // Temporary reports whether the delivery should be deferred, not bounced.
-func (e *Error) Temporary() bool { return e.Class == ErrTemporary }
+func (e *Error) Temporary() bool { return e.Class == ErrTemporary || e.Soft }
 
 // nameServiceError builds the error Postfix words as "Host or domain name
 // not found. Name service error for name=N type=T: why".

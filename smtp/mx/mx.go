@@ -81,6 +81,10 @@ type Resolver struct {
 	// ("dns, native"). MX records are always asked of DNS.
 	Native      func(ctx context.Context, host string) ([]netip.Addr, error)
 	NativeFirst bool
+	// DeferNoMXAddress makes "no MX host has an address" temporary
+	// (Postfix's smtp_defer_if_no_mx_address_found): the ErrNotFound
+	// error is then Soft.
+	DeferNoMXAddress bool
 	// DNSOff leaves DNS out of host address lookups (smtp_host_lookup =
 	// native).
 	DNSOff bool
@@ -288,6 +292,11 @@ func (r *Resolver) resolveTargets(ctx context.Context, domain string, targets []
 	}
 	if len(found) == 0 {
 		r.warnf("no MX host for %s has a valid address record", domain)
+		if r.DeferNoMXAddress && failure.Class == ErrNotFound {
+			soft := *failure
+			soft.Soft = true
+			return nil, &soft
+		}
 		return nil, failure
 	}
 	return capAddrs(found), nil
