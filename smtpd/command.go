@@ -295,6 +295,9 @@ var (
 	replyNotRecognized = reply.New(reply.CodeNotImplemented, reply.StatusSyntax, "Error: command not recognized")
 	replyLineTooLong   = reply.New(reply.CodeSyntax, reply.StatusSyntax, "Error: line too long")
 	replyBadSyntax     = reply.New(reply.CodeSyntax, reply.StatusSyntax, "Error: bad syntax")
+	// replySASLResponseTooLong answers an AUTH response longer than
+	// smtpd_sasl_response_limit.
+	replySASLResponseTooLong = reply.New(reply.CodeSyntax, reply.StatusAuthLineTooLong, "SASL response limit exceeded")
 )
 
 // filterCommand applies smtpd_command_filter to a command line: the

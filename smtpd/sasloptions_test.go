@@ -79,3 +79,31 @@ func TestSASLExceptionsNetworks(t *testing.T) {
 		}
 	}
 }
+
+// challengeSASL's exchanges ask for a response and never end.
+type challengeSASL struct{ fakeSASL }
+
+func (challengeSASL) Start(context.Context, string, []byte, sasl.Info) (sasl.Exchange, error) {
+	return challenger{}, nil
+}
+
+type challenger struct{}
+
+func (challenger) Next(context.Context, []byte) ([]byte, bool, string, error) {
+	return []byte("more"), false, "", nil
+}
+
+// TestSASLResponseLimit: smtpd_sasl_response_limit was an unknown name;
+// the limit on a response to a challenge was fixed at 12288 bytes and a
+// longer one got "Error: line too long". It is now the parameter, with
+// Postfix's reply.
+func TestSASLResponseLimit(t *testing.T) {
+	ts := startServerWith(t, "smtpd_tls_auth_only = no\nsmtpd_sasl_response_limit = 1000",
+		func(s *Server) { s.sasl = challengeSASL{} })
+	c := ts.dial(t)
+	c.cmd("EHLO client.example", "250")
+	c.cmd("AUTH PLAIN", "334 ")
+	c.cmd(strings.Repeat("A", 900), "334 ")
+	c.cmd(strings.Repeat("A", 1100), "500 5.5.6 SASL response limit exceeded")
+	c.cmd("NOOP", "250")
+}

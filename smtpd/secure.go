@@ -268,14 +268,14 @@ func (s *session) authExchange(ctx context.Context, mech string, ex sasl.Exchang
 			return reply.Reply{}
 		}
 		s.deadline()
-		line, tooLong, _, err := readLine(s.br, 12288)
+		line, tooLong, _, err := readLine(s.br, s.srv.set.saslResponseLimit)
 		if err != nil {
 			s.lost(err)
 			s.closing = true
 			return reply.Reply{}
 		}
 		if tooLong {
-			return replyLineTooLong
+			return replySASLResponseTooLong
 		}
 		if line == "*" {
 			return reply.New(reply.CodeSyntaxParams, reply.StatusPolicy, "Authentication aborted")

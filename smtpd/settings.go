@@ -27,6 +27,7 @@ type settings struct {
 	tlsLevel                        string // none, may or encrypt
 	authOnlyTLS                     bool
 	saslService                     string
+	saslResponseLimit               int // smtpd_sasl_response_limit
 	brokenAuthClients               bool
 	vrfyDisabled                    bool
 	heloRequired                    bool
@@ -111,6 +112,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		wrapperMode:            cfg.Bool("smtpd_tls_wrappermode"),
 		authOnlyTLS:            cfg.Bool("smtpd_tls_auth_only"),
 		saslService:            cfg.Get("smtpd_sasl_service"),
+		saslResponseLimit:      max(cfg.Int("smtpd_sasl_response_limit"), 512),
 		brokenAuthClients:      cfg.Bool("broken_sasl_auth_clients"),
 		vrfyDisabled:           cfg.Bool("disable_vrfy_command"),
 		heloRequired:           cfg.Bool("smtpd_helo_required"),

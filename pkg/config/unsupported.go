@@ -65,6 +65,7 @@ var unsupportedParams = map[string]bool{
 	"tls_null_cipherlist":                 true,
 	"tls_preempt_cipherlist":              true,
 	"tls_ssl_options":                     true,
+	"smtpd_delay_open_until_valid_rcpt":   true,
 }
 
 // partlySupported holds, for parameters of unsupportedParams that tern
@@ -104,12 +105,13 @@ var partlySupported = map[string]func(v string) bool{
 // notNeeded holds, for unsupported parameters whose purpose tern's TLS
 // serves otherwise, the text of their warning.
 var notNeeded = map[string]string{
-	"smtpd_tls_dh1024_param_file": "smtpd_tls_dh1024_param_file is not used: tern's TLS has no DHE key exchange, only ECDHE and TLS 1.3",
-	"smtpd_sasl_local_domain":     "smtpd_sasl_local_domain is not used: tern's SASL back ends (Dovecot, tern_sasl_password_maps) take the login name as the client gives it",
-	"proxy_read_maps":             "proxy_read_maps is not used: tern has no proxymap, its daemons open proxy: tables themselves",
-	"proxy_write_maps":            "proxy_write_maps is not used: tern has no proxymap, its daemons open proxy: tables themselves",
-	"address_verify_map":          "address_verify_map is not used: tern keeps address verification results in memory, as Postfix does with an empty address_verify_map",
-	"debug_peer_level":            "debug_peer_level is not used: tern logs the whole conversation of a debug_peer_list peer, whatever the level",
+	"smtpd_tls_dh1024_param_file":       "smtpd_tls_dh1024_param_file is not used: tern's TLS has no DHE key exchange, only ECDHE and TLS 1.3",
+	"smtpd_sasl_local_domain":           "smtpd_sasl_local_domain is not used: tern's SASL back ends (Dovecot, tern_sasl_password_maps) take the login name as the client gives it",
+	"proxy_read_maps":                   "proxy_read_maps is not used: tern has no proxymap, its daemons open proxy: tables themselves",
+	"proxy_write_maps":                  "proxy_write_maps is not used: tern has no proxymap, its daemons open proxy: tables themselves",
+	"address_verify_map":                "address_verify_map is not used: tern keeps address verification results in memory, as Postfix does with an empty address_verify_map",
+	"debug_peer_level":                  "debug_peer_level is not used: tern logs the whole conversation of a debug_peer_list peer, whatever the level",
+	"smtpd_delay_open_until_valid_rcpt": "smtpd_delay_open_until_valid_rcpt = no is not supported: tern's smtpd opens a queue transaction only after a recipient is accepted, and a rejected client is logged with NOQUEUE",
 }
 
 // unsupportedText is the warning for an unsupported setting of name.

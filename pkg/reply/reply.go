@@ -74,6 +74,7 @@ const (
 	StatusSyntax          = "5.5.2" // 3.6 syntax error
 	StatusTooManyRcpts    = "5.5.3" // 3.6 too many recipients
 	StatusBadParams       = "5.5.4" // 3.6 invalid command arguments
+	StatusAuthLineTooLong = "5.5.6" // RFC 4954 section 6: authentication exchange line is too long
 	StatusBadContent      = "5.6.0" // 3.7 other or undefined media error
 	StatusUTF8Needed      = "5.6.7" // RFC 6531 section 3.7.4: non-ASCII address without SMTPUTF8
 	StatusPolicy          = "5.7.0" // 3.8 other or undefined security status
