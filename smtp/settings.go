@@ -70,6 +70,8 @@ type settings struct {
 	skip5xxGreeting bool
 	neverEHLO       bool           // smtp_never_send_ehlo
 	skipQuitReply   bool           // smtp_skip_quit_response (lmtp_...)
+	perRequest      bool           // smtp_per_request_deadline
+	minDataRate     int64          // smtp_min_data_rate, bytes per second
 	debugPeers      *peerlist.List // debug_peer_list: servers whose conversation is logged
 	tlsServerName   string         // smtp_tls_servername
 	// bestMXTransport is best_mx_transport: where mail goes when this
@@ -142,6 +144,8 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		authSoftBounce:  cfg.Bool("smtp_sasl_auth_soft_bounce"),
 		heloUnlessESMTP: !lmtp && !cfg.Bool("smtp_always_send_ehlo"),
 		neverEHLO:       !lmtp && cfg.Bool("smtp_never_send_ehlo"),
+		perRequest:      cfg.Bool("smtp_per_request_deadline"),
+		minDataRate:     cfg.Int64("smtp_min_data_rate"),
 		skipQuitReply:   cfg.Bool("smtp_skip_quit_response"),
 		skip5xxGreeting: lmtp || cfg.Bool("smtp_skip_5xx_greeting"),
 		lineLimit:       cfg.Int("smtp_line_length_limit"),
@@ -310,6 +314,7 @@ func (a *Agent) sessionOptions(dest destination, t target) (client.Options, erro
 	opt := client.Options{Helo: a.set.helo, LMTP: a.set.lmtp, TLSLevel: a.set.tlsLevel, Timeouts: a.set.timeouts,
 		AuthSoftBounce: a.set.authSoftBounce, LineLengthLimit: a.set.lineLimit, HeloUnlessESMTP: a.set.heloUnlessESMTP,
 		NeverEHLO: a.set.neverEHLO, SkipQuitResponse: a.set.skipQuitReply,
+		PerRequestDeadline: a.set.perRequest, MinDataRate: a.set.minDataRate,
 		AuthPolicy: a.set.authPolicy, AuthTLSPolicy: a.set.authTLSPolicy, AuthMechanisms: a.set.authMechs,
 		NoDowngrade: a.set.noDowngrade}
 	var matches []string

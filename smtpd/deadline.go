@@ -31,7 +31,7 @@ func (d *contentDeadline) renew(consumed int64) {
 		d.s.deadline()
 		return
 	}
-	if n := consumed - d.seen; n > 0 {
+	if n := consumed - d.seen; n > 0 && l.minDataRate > 0 {
 		d.seen = consumed
 		d.at = d.at.Add(time.Duration(n) * time.Second / time.Duration(l.minDataRate))
 		if ceiling := time.Now().Add(l.timeout); d.at.After(ceiling) {

@@ -2,7 +2,6 @@ package smtpd
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -37,8 +36,9 @@ type sessionLimits struct {
 	stressed           bool          // stress = yes
 }
 
-// loadLimits reads the stress-dependent settings from cfg.
-func loadLimits(cfg *config.Config) (sessionLimits, error) {
+// loadLimits reads the stress-dependent settings from cfg (whose
+// validation refused a smtpd_min_data_rate below 1).
+func loadLimits(cfg *config.Config) sessionLimits {
 	l := sessionLimits{
 		timeout:            cfg.Duration("smtpd_timeout"),
 		starttlsTimeout:    cfg.Duration("smtpd_starttls_timeout"),
@@ -49,13 +49,10 @@ func loadLimits(cfg *config.Config) (sessionLimits, error) {
 		verifyPolls:        max(cfg.Int("address_verify_poll_count"), 1),
 		stressed:           cfg.Bool("stress"),
 	}
-	if l.minDataRate < 1 {
-		return l, fmt.Errorf("smtpd_min_data_rate: %d is below 1 byte per second", l.minDataRate)
-	}
 	if l.hardErrorLimit <= 0 {
 		l.hardErrorLimit = 20
 	}
-	return l, nil
+	return l
 }
 
 // stressMonitor chooses the limits of each new session.
@@ -76,11 +73,7 @@ type stressMonitor struct {
 // newStressMonitor reads the normal limits from cfg and, unless cfg sets
 // stress itself, the stress limits from cfg with stress = yes.
 func newStressMonitor(cfg *config.Config, log *maillog.Logger) (*stressMonitor, error) {
-	m := &stressMonitor{log: log, now: time.Now}
-	var err error
-	if m.normal, err = loadLimits(cfg); err != nil {
-		return nil, err
-	}
+	m := &stressMonitor{log: log, now: time.Now, normal: loadLimits(cfg)}
 	m.stress = m.normal
 	if _, set := cfg.Raw("stress"); set {
 		return m, nil
@@ -89,10 +82,7 @@ func newStressMonitor(cfg *config.Config, log *maillog.Logger) (*stressMonitor, 
 	if err := stressed.Set("stress", "yes"); err != nil {
 		return nil, err
 	}
-	if m.stress, err = loadLimits(stressed); err != nil {
-		return nil, fmt.Errorf("with stress = yes: %w", err)
-	}
-	m.auto = true
+	m.stress, m.auto = loadLimits(stressed), true
 	return m, nil
 }
 

@@ -503,6 +503,8 @@ func TestValueChecks(t *testing.T) {
 		"smtp_dns_support_level = dnsec\n":                                        "main.cf:1: smtp_dns_support_level = dnsec: need disabled, enabled or dnssec",
 		"smtp_tls_fingerprint_digest = sha3\n":                                    "main.cf:1: smtp_tls_fingerprint_digest = sha3: need md5, sha1 or sha256",
 		"smtpd_sasl_security_options = noanonymous, noplaintext\n":                "",
+		"smtpd_min_data_rate = 0\n":                                               "main.cf:1: smtpd_min_data_rate = 0: need at least 1",
+		"smtp_min_data_rate = 1\n":                                                "",
 		"smtp_sasl_tls_security_options = noanonymous, noclear\n":                 `main.cf:1: smtp_sasl_tls_security_options = noanonymous, noclear: unknown option "noclear": tern knows noanonymous, noplaintext, nodictionary, noactive, forward_secrecy and mutual_auth`,
 	} {
 		_, err := Parse("main.cf", strings.NewReader(src))

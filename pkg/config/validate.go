@@ -194,12 +194,24 @@ var valueChecks = map[string]func(v string) error{
 		}
 		return nil
 	},
+	"smtp_min_data_rate":  checkMinDataRate,
+	"lmtp_min_data_rate":  checkMinDataRate,
+	"smtpd_min_data_rate": checkMinDataRate,
 	"content_filter": func(v string) error {
 		if v != "" && !strings.Contains(v, ":") {
 			return errors.New("need transport:nexthop (the next hop may be empty)")
 		}
 		return nil
 	},
+}
+
+// checkMinDataRate checks a *_min_data_rate: a rate below 1 byte per
+// second would make every deadline infinite or undefined.
+func checkMinDataRate(v string) error {
+	if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n < 1 {
+		return errors.New("need at least 1 (bytes per second)")
+	}
+	return nil
 }
 
 // checkSASLSecurityOptions checks the words of smtpd_sasl_security_options

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // defaultLineLimit is Postfix's smtp_line_length_limit default.
@@ -25,11 +26,11 @@ const (
 func (s *Session) contentBuffers(ctx context.Context, body io.Reader) (*bufio.Reader, *bufio.Writer) {
 	if s.bodyR == nil {
 		s.bodyR = bufio.NewReaderSize(body, bodyReadBuffer)
-		s.bodyW = bufio.NewWriterSize(deadlineWriter{s: s, ctx: ctx}, bodyWriteBuffer)
+		s.bodyW = bufio.NewWriterSize(s.newDeadlineWriter(ctx), bodyWriteBuffer)
 		return s.bodyR, s.bodyW
 	}
 	s.bodyR.Reset(body)
-	s.bodyW.Reset(deadlineWriter{s: s, ctx: ctx})
+	s.bodyW.Reset(s.newDeadlineWriter(ctx))
 	return s.bodyR, s.bodyW
 }
 
@@ -109,19 +110,41 @@ func putByte(w *bufio.Writer, c byte, col, limit int) int {
 	return col + 1
 }
 
-// deadlineWriter writes to the session's connection with a fresh
-// deadline for every write, as Postfix's smtp_data_xfer_timeout applies
-// to each write rather than to the whole content.
+// deadlineWriter writes a message's content to the session's
+// connection. By default each write gets a fresh deadline, as Postfix's
+// smtp_data_xfer_timeout applies to each write rather than to the whole
+// content; with Options.PerRequestDeadline the content has one deadline,
+// which the bytes written move later at Options.MinDataRate.
 type deadlineWriter struct {
 	s   *Session
 	ctx context.Context
+	at  time.Time        // the content's deadline (per-request mode)
+	now func() time.Time // the clock; tests set it
 }
 
-func (d deadlineWriter) Write(p []byte) (int, error) {
-	if err := d.s.arm(d.ctx, d.s.to.Body); err != nil {
+// newDeadlineWriter starts the deadline of one message's content.
+func (s *Session) newDeadlineWriter(ctx context.Context) *deadlineWriter {
+	return &deadlineWriter{s: s, ctx: ctx, at: time.Now().Add(s.to.Body), now: time.Now}
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	if !d.s.opt.PerRequestDeadline {
+		if err := d.s.arm(d.ctx, d.s.to.Body); err != nil {
+			return 0, err
+		}
+		return d.s.conn.Write(p)
+	}
+	if err := d.s.armAt(d.ctx, d.at); err != nil {
 		return 0, err
 	}
-	return d.s.conn.Write(p)
+	n, err := d.s.conn.Write(p)
+	if rate := d.s.opt.MinDataRate; rate > 0 && n > 0 {
+		d.at = d.at.Add(time.Duration(n) * time.Second / time.Duration(rate))
+		if ceiling := d.now().Add(d.s.to.Body); d.at.After(ceiling) {
+			d.at = ceiling
+		}
+	}
+	return n, err
 }
 
 // lineLimit returns the effective smtp_line_length_limit.

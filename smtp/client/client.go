@@ -141,6 +141,13 @@ type Options struct {
 	// announce 8BITMIME, instead of converting it to quoted-printable:
 	// Postfix's disable_mime_output_conversion.
 	NoDowngrade bool
+	// PerRequestDeadline (smtp_per_request_deadline) gives the content
+	// of a message one deadline, Timeouts.Body from its start, which each
+	// N bytes written move N/MinDataRate seconds later, never beyond
+	// Timeouts.Body from then; otherwise Timeouts.Body applies to each
+	// write. MinDataRate is in bytes per second (smtp_min_data_rate).
+	PerRequestDeadline bool
+	MinDataRate        int64
 	// LineLengthLimit is smtp_line_length_limit: longer content lines are
 	// broken with CRLF SPACE. 0 means 998; negative means no limit.
 	LineLengthLimit int
@@ -395,12 +402,17 @@ func (s *Session) watch(ctx context.Context) (stop func() bool) {
 // arm sets the connection's deadline to d from now, or ctx's deadline
 // when that comes first.
 func (s *Session) arm(ctx context.Context, d time.Duration) error {
+	return s.armAt(ctx, time.Now().Add(d))
+}
+
+// armAt sets the connection's deadline to dl, or ctx's deadline when that
+// comes first.
+func (s *Session) armAt(ctx context.Context, dl time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	dl := time.Now().Add(d)
 	if cd, ok := ctx.Deadline(); ok && cd.Before(dl) {
 		dl = cd
 	}
