@@ -97,9 +97,10 @@ type settings struct {
 	obsoleteFrom           bool     // header_from_format = obsolete
 	undisclosed            string   // undisclosed_recipients_header
 	mime                   message.MIMEChecks
-	submitACL              *userACL // authorized_submit_users; nil: everyone
-	flushACL               *userACL // authorized_flush_users; nil: everyone
-	mailqACL               *userACL // authorized_mailq_users; nil: everyone
+	submitACL              *userACL      // authorized_submit_users; nil: everyone
+	loginSenders           *loginSenders // local_login_sender_maps; nil: any sender
+	flushACL               *userACL      // authorized_flush_users; nil: everyone
+	mailqACL               *userACL      // authorized_mailq_users; nil: everyone
 	// rejectChars and stripChars are message_reject_characters and
 	// message_strip_characters; nil: none.
 	rejectChars, stripChars *charSet
@@ -229,6 +230,10 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 			q.Close()
 			return nil, err
 		}
+	}
+	if m.settings.loginSenders, err = newLoginSenders(cfg, maps.Options{}); err != nil {
+		q.Close()
+		return nil, err
 	}
 	if err := loadCharSets(cfg, &m.settings); err != nil {
 		q.Close()

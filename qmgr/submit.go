@@ -90,6 +90,9 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		if err := m.checkSubmitter(env); err != nil {
 			return "", err
 		}
+		if err := m.checkLoginSender(env); err != nil {
+			return "", err
+		}
 	}
 	env.ID = m.q.NewID()
 	if env.Arrival.IsZero() {
@@ -540,6 +543,23 @@ func (m *Manager) checkSubmitter(env *envelope.Envelope) error {
 	if !ok {
 		m.log.Warnf("User %s(%d) is not allowed to submit mail", env.SubmitUser, env.SubmitUID)
 		return &rejection{code: exNoPerm, dsn: "5.7.1", text: fmt.Sprintf("User %s(%d) is not allowed to submit mail", env.SubmitUser, env.SubmitUID)}
+	}
+	return nil
+}
+
+// checkLoginSender applies local_login_sender_maps to a local
+// submission's envelope sender, as Postfix's postdrop does.
+func (m *Manager) checkLoginSender(env *envelope.Envelope) error {
+	login := loginKey(env)
+	ok, err := m.settings.loginSenders.allows(login, env.Sender)
+	if err != nil {
+		m.log.Warnf("local_login_sender_maps: %v", err)
+		return &rejection{code: exTempFail, dsn: "4.3.0", text: "local_login_sender_maps: table lookup failure"}
+	}
+	if !ok {
+		text := fmt.Sprintf("User %s(%d) is not allowed to use sender address <%s>", login, env.SubmitUID, env.Sender)
+		m.log.Warnf("%s", text)
+		return &rejection{code: exNoPerm, dsn: "5.7.1", text: text}
 	}
 	return nil
 }
