@@ -157,7 +157,7 @@ func (a *Agent) localUser(ctx context.Context, run *rcptRun, st state, name, ext
 	if !ok {
 		return
 	}
-	if _, err := os.Stat(u.Home); err != nil {
+	if _, err := os.Stat(u.Home); err != nil && a.cfg.RequireHomeDirectory {
 		run.add(agent.Deferf("4.3.0", "cannot access home directory %s: %v", u.Home, errnoText(err)))
 		return
 	}

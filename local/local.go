@@ -88,6 +88,11 @@ type Config struct {
 	// under the home directory.
 	HomeMailbox        string
 	MailSpoolDirectory string // mail_spool_directory
+	// RequireHomeDirectory is require_home_directory: a recipient whose
+	// home directory can't be reached is deferred. Otherwise (Postfix's
+	// default) its mail goes to the spool mailbox all the same, without a
+	// .forward.
+	RequireHomeDirectory bool
 	MailboxCommand     string // mailbox_command, run by /bin/sh as the user
 	// CommandShell is local_command_shell split into words: the program
 	// that runs mailbox_command and |command deliveries, the command

@@ -171,9 +171,20 @@ func TestDeliverMailbox(t *testing.T) {
 		setup:  func(fx *fixture) { fx.cfg.Users = errUsers{} },
 		status: agent.Defer, dsn: "4.0.0", text: "user lookup error",
 	}, {
-		name: "missing home defers", rcpt: "alice",
-		setup:  func(fx *fixture) { fx.users["alice"].Home = filepath.Join(fx.dir, "gone") },
+		name: "missing home defers with require_home_directory", rcpt: "alice",
+		setup: func(fx *fixture) {
+			fx.users["alice"].Home = filepath.Join(fx.dir, "gone")
+			fx.cfg.RequireHomeDirectory = true
+		},
 		status: agent.Defer, dsn: "4.3.0", text: "cannot access home directory",
+	}, {
+		// TestMissingHomeDelivers: require_home_directory was an unknown
+		// name and tern deferred mail for every account without a home
+		// directory (nobody's /nonexistent), where Postfix, by default,
+		// delivers it to the spool mailbox.
+		name: "missing home delivers to the spool by default", rcpt: "alice",
+		setup:  func(fx *fixture) { fx.users["alice"].Home = filepath.Join(fx.dir, "gone") },
+		status: agent.OK, dsn: "2.0.0", text: "delivered to mailbox",
 	}})
 }
 

@@ -33,6 +33,7 @@ var localParams = []Param{
 	{"owner_request_special", "yes", typeBool, "Treat owner-x and x-request addresses specially."},
 	{"prepend_delivered_header", "command, file, forward", typeList, "Deliveries that get a Delivered-To: header."},
 	{"recipient_delimiter", "", typeString, "Characters that separate a user name from an address extension."},
+	{"require_home_directory", "no", typeBool, "local defers mail for a recipient whose home directory can't be reached; with no, the mail goes to the spool mailbox without a .forward."},
 	{"stale_lock_time", "500s", typeTimeS, "Age after which a mailbox dotlock file is removed."},
 	{"strict_mailbox_ownership", "yes", typeBool, "Defer delivery to a mailbox owned by another user."},
 	{"unknown_local_recipient_reject_code", "550", typeInt, "SMTP reply code for unknown local recipients."},
