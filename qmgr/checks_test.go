@@ -361,3 +361,29 @@ func TestStrictMIMERejects(t *testing.T) {
 		t.Errorf("%d deliveries of the declared 8-bit message", n)
 	}
 }
+
+// TestInternalMailFilterClasses: smtpd's postmaster notices went through
+// header_checks (and non_smtpd_milters), which Postfix applies to the
+// mail system's own mail only when internal_mail_filter_classes names
+// its class; that parameter was an unknown name. A notice now passes
+// unchecked by default and is checked with "notify".
+func TestInternalMailFilterClasses(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "checks")
+	if err := os.WriteFile(table, []byte("/^Subject: .*transcript/ REJECT no transcripts\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		classes, want string
+	}{{"", "ok"}, {"notify", "error"}, {"bounce", "ok"}} {
+		h := newMTA(t, "header_checks = regexp:"+table+"\ninternal_mail_filter_classes = "+tt.classes+"\n", nil)
+		env := &envelope.Envelope{Sender: "double-bounce@example.com"}
+		req := env.Record().Add("request", "submit").Add("origin", "notice").
+			Add("rcpt", envelope.RcptRecord(envelope.Recipient{Address: "postmaster@example.com"}))
+		reply, c := h.call("cleanup", req, []byte("Subject: Postfix SMTP server: errors (transcript)\n\nx\n"))
+		c.Close()
+		if got := reply.Get("status"); got != tt.want {
+			t.Errorf("internal_mail_filter_classes = %q: the notice got %q (%v), want %q", tt.classes, got, reply, tt.want)
+		}
+		h.stop()
+	}
+}

@@ -18,9 +18,9 @@ import (
 // else that address (without its extension, case ignored). A login no
 // table knows may use no sender at all.
 type loginSenders struct {
-	tables  []maps.Map
-	null    string // the pattern of the null sender
-	delims  string // recipient_delimiter
+	tables []maps.Map
+	null   string // the pattern of the null sender
+	delims string // recipient_delimiter
 }
 
 // newLoginSenders opens local_login_sender_maps; nil when it is Postfix's

@@ -97,10 +97,14 @@ type settings struct {
 	obsoleteFrom           bool     // header_from_format = obsolete
 	undisclosed            string   // undisclosed_recipients_header
 	mime                   message.MIMEChecks
-	submitACL              *userACL      // authorized_submit_users; nil: everyone
-	loginSenders           *loginSenders // local_login_sender_maps; nil: any sender
-	flushACL               *userACL      // authorized_flush_users; nil: everyone
-	mailqACL               *userACL      // authorized_mailq_users; nil: everyone
+	submitACL              *userACL // authorized_submit_users; nil: everyone
+	// filterNotices is "notify" in internal_mail_filter_classes: smtpd's
+	// postmaster notices go through header/body checks and
+	// non_smtpd_milters like mail from sendmail.
+	filterNotices bool
+	loginSenders  *loginSenders // local_login_sender_maps; nil: any sender
+	flushACL      *userACL      // authorized_flush_users; nil: everyone
+	mailqACL      *userACL      // authorized_mailq_users; nil: everyone
 	// rejectChars and stripChars are message_reject_characters and
 	// message_strip_characters; nil: none.
 	rejectChars, stripChars *charSet
@@ -159,6 +163,7 @@ func loadSettings(cfg *config.Config) settings {
 		pickupWakeup:          60 * time.Second,
 		agentTimeout:          cfg.Duration("command_time_limit") + time.Minute,
 		contentFilter:         strings.TrimSpace(cfg.Get("content_filter")),
+		filterNotices:         overrideSet(cfg.List("internal_mail_filter_classes"))["notify"],
 		notifyBounce:          slices.Contains(cfg.List("notify_classes"), "bounce"),
 		notifyDelay:           slices.Contains(cfg.List("notify_classes"), "delay"),
 		receiveOverrides:      cfg.List("receive_override_options"),

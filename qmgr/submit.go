@@ -133,13 +133,16 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	if limit <= 0 {
 		lr.left = math.MaxInt64 // message_size_limit = 0: no limit
 	}
+	// The mail system's own notices are inspected only when
+	// internal_mail_filter_classes names them, as in Postfix.
+	inspected := !s.notice || m.settings.filterNotices
 	var checks *inspection
-	if !s.forward && !s.overrides["no_header_body_checks"] {
+	if !s.forward && !s.overrides["no_header_body_checks"] && inspected {
 		checks = inspect(m.checks, env, m.log)
 	}
 	var content io.Reader = lr
 	var filter *localFilter
-	if s.local && len(m.localMilters) > 0 && !s.overrides["no_milters"] {
+	if s.local && len(m.localMilters) > 0 && !s.overrides["no_milters"] && inspected {
 		if filter, err = m.filterLocal(env, lr); err != nil {
 			draft.Abort()
 			return "", err

@@ -49,7 +49,7 @@ func buildTable() []Param {
 	var all []Param
 	for _, part := range [][]Param{
 		coreParams, queueParams, localParams, rewriteParams,
-		smtpdParams, milterParams, smtpdTLSParams, smtpParams, lmtpParams, postscreenParams, ternParams,
+		smtpdParams, milterParams, smtpdTLSParams, smtpParams, lmtpParams, postscreenParams, ternParams, compatParams,
 	} {
 		all = append(all, part...)
 	}

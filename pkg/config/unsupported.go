@@ -119,6 +119,9 @@ func unsupportedText(name string) string {
 	if t, ok := notNeeded[name]; ok {
 		return t
 	}
+	if doc, ok := compatDoc(name); ok {
+		return name + " has no effect in tern: " + doc
+	}
 	return name + " is not supported by tern yet: the setting has no effect"
 }
 
@@ -141,7 +144,10 @@ func (c *Config) unsupportedValue(name, v string) bool {
 // Unsupported reports whether tern knows parameter name but not yet its
 // feature. Every postscreen_* parameter is one: tern has no postscreen.
 func Unsupported(name string) bool {
-	return unsupportedParams[name] || strings.HasPrefix(name, postscreenPrefix) && !postscreenHonoured[name]
+	if _, compat := compatDoc(name); compat || unsupportedParams[name] {
+		return true
+	}
+	return strings.HasPrefix(name, postscreenPrefix) && !postscreenHonoured[name]
 }
 
 // postscreenHonoured are the postscreen_* parameters that smtpd honours
@@ -162,7 +168,8 @@ const postscreenPrefix = "postscreen_"
 // protocol, policy, resource and software problems; Postfix's data class
 // has no counterpart.
 var honouredWords = map[string][]string{
-	"notify_classes": {"bounce", "delay", "2bounce", "resource", "software", "protocol", "policy"},
+	"notify_classes":               {"bounce", "delay", "2bounce", "resource", "software", "protocol", "policy"},
+	"internal_mail_filter_classes": {"notify"},
 }
 
 // unhonouredWords returns the words of name's value that tern does not

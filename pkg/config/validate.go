@@ -197,6 +197,14 @@ var valueChecks = map[string]func(v string) error{
 	"smtp_min_data_rate":  checkMinDataRate,
 	"lmtp_min_data_rate":  checkMinDataRate,
 	"smtpd_min_data_rate": checkMinDataRate,
+	"internal_mail_filter_classes": func(v string) error {
+		for _, w := range splitList(v) {
+			if w = strings.ToLower(w); w != "bounce" && w != "notify" {
+				return fmt.Errorf("unknown class %q (bounce or notify)", w)
+			}
+		}
+		return nil
+	},
 	"content_filter": func(v string) error {
 		if v != "" && !strings.Contains(v, ":") {
 			return errors.New("need transport:nexthop (the next hop may be empty)")

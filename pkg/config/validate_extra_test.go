@@ -35,3 +35,22 @@ func TestMaillogFilePrefixes(t *testing.T) {
 		}
 	}
 }
+
+// TestCompatParams: names such as sample_directory and the
+// *_service_name parameters, which main.cf files copied from Postfix
+// carry, drew "unknown parameter" warnings. They are now known: their
+// Postfix default passes in silence, another value is said to have no
+// effect, with its line.
+func TestCompatParams(t *testing.T) {
+	c, err := Parse("main.cf", strings.NewReader("hash_queue_depth = 1\nbounce_service_name = bounce\ncleanup_service_name = mycleanup\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.Warnings(), "\n")
+	if want := "main.cf:3: warning: cleanup_service_name has no effect in tern"; !strings.Contains(got, want) {
+		t.Errorf("warnings %q lack %q", got, want)
+	}
+	if strings.Contains(got, "hash_queue_depth") || strings.Contains(got, "bounce_service_name") || strings.Contains(got, "unknown") {
+		t.Errorf("a default value drew a warning: %q", got)
+	}
+}
