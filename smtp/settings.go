@@ -271,8 +271,10 @@ func tlsLevel(cfg *config.Config, prefix string) (client.TLSLevel, error) {
 	v := strings.ToLower(cfg.Get(prefix + "tls_security_level"))
 	if v == "" && prefix == "smtp_" {
 		switch {
-		case cfg.Bool("smtp_enforce_tls"):
+		case cfg.Bool("smtp_enforce_tls") && cfg.Bool("smtp_tls_enforce_peername"):
 			v = "verify"
+		case cfg.Bool("smtp_enforce_tls"):
+			v = "encrypt" // smtp_tls_enforce_peername = no
 		case cfg.Bool("smtp_use_tls"):
 			v = "may"
 		default:

@@ -393,3 +393,25 @@ func TestTLSServerName(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyTLSLevel: with smtp_tls_security_level empty, the obsolete
+// smtp_use_tls and smtp_enforce_tls decide, and smtp_tls_enforce_peername
+// (an unknown name before) says whether enforcing means verify or only
+// encrypt, as in Postfix.
+func TestLegacyTLSLevel(t *testing.T) {
+	for conf, want := range map[string]client.TLSLevel{
+		"":                       "none",
+		"smtp_use_tls = yes":     "may",
+		"smtp_enforce_tls = yes": "verify",
+		"smtp_enforce_tls = yes\nsmtp_tls_enforce_peername = no": "encrypt",
+		"smtp_tls_enforce_peername = no":                         "none",
+	} {
+		cfg, err := config.Parse("main.cf", strings.NewReader("smtp_tls_security_level =\n"+conf+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := tlsLevel(cfg, "smtp_"); err != nil || got != want {
+			t.Errorf("%q: %q, %v; want %q", conf, got, err, want)
+		}
+	}
+}

@@ -40,6 +40,34 @@ var compatParams = []Param{
 	{"tcp_windowsize", "0", typeInt, "Postfix's TCP window override for broken networks; tern leaves the window to the kernel."},
 	{"backwards_bounce_logfile_compatibility", "yes", typeBool, "Format of Postfix's bounce logfiles; tern keeps delivery status in its queue."},
 	{"dont_remove", "0", typeInt, "Postfix debugging: keep queue files after delivery."},
+	{"qmgr_fudge_factor", "100", typeInt, "Postfix's queue manager: how much of one message's recipients it reads at a time; tern's queue manager schedules from its database."},
+	{"qmgr_clog_warn_time", "300s", typeTimeS, "How often Postfix's queue manager warns that the active queue is full; tern's has no such queue."},
+	{"qmgr_daemon_timeout", "1000s", typeTimeS, "Postfix's queue manager watchdog; tern's master supervises its daemons itself."},
+	{"qmgr_ipc_timeout", "60s", typeTimeS, "Postfix's queue manager IPC time limit."},
+	{"ipc_ttl", "1000s", typeTimeS, "How long a Postfix daemon keeps an internal connection; tern's use ipc_idle."},
+	{"destination_concurrency_feedback_debug", "no", typeBool, "Debug logging of Postfix's concurrency feedback."},
+	// OpenSSL's knobs: tern's TLS is Go's, which seeds itself from the
+	// kernel and has no OpenSSL configuration or bug workarounds.
+	{"tls_random_bytes", "32", typeInt, "Random bytes Postfix's tlsmgr gives its clients; Go's TLS takes them from the kernel."},
+	{"tls_random_exchange_name", "${data_directory}/prng_exch", typeString, "Postfix's PRNG exchange file; Go's TLS takes randomness from the kernel."},
+	{"tls_random_prng_update_period", "3600s", typeTimeS, "How often Postfix saves its PRNG state; unused by Go's TLS."},
+	{"tls_random_reseed_period", "3600s", typeTimeS, "How often Postfix reseeds its PRNG; unused by Go's TLS."},
+	{"tls_daemon_random_bytes", "32", typeInt, "Random bytes a Postfix daemon asks tlsmgr for; unused by Go's TLS."},
+	{"tls_disable_workarounds", "", typeList, "OpenSSL bug workarounds to turn off; Go's TLS has none."},
+	{"tls_config_file", "default", typeString, "OpenSSL configuration file Postfix loads; Go's TLS reads none."},
+	{"tls_config_name", "", typeString, "Application name in the OpenSSL configuration; Go's TLS reads none."},
+	{"tls_fast_shutdown_enable", "yes", typeBool, "OpenSSL's shutdown without waiting for the peer's close_notify, which is how Go's TLS closes."},
+	{"tls_session_ticket_cipher", "aes-256-cbc", typeString, "Cipher of Postfix's TLS session tickets; Go's TLS chooses its own."},
+	{"smtpd_tls_always_issue_session_ids", "yes", typeBool, "Postfix's smtpd issues TLS session ids without a session cache; Go's TLS resumes with tickets."},
+	// Workarounds for firewalls of the 1990s.
+	{"smtp_pix_workarounds", "disable_esmtp,delay_dotcrlf", typeList, "Workarounds for Cisco PIX firewalls, which tern's client does not apply."},
+	{"smtp_pix_workaround_maps", "", typeMapList, "Per-server Cisco PIX workarounds, which tern's client does not apply."},
+	{"smtp_pix_workaround_delay_time", "10s", typeTimeS, "Cisco PIX workaround delay, not applied by tern."},
+	{"smtp_pix_workaround_threshold_time", "500s", typeTimeS, "Cisco PIX workaround threshold, not applied by tern."},
+	// Client SASL: tern's smtp client has its own SASL, Postfix's Cyrus
+	// is the only type it has.
+	{"smtp_sasl_type", "cyrus", typeString, "SASL implementation of Postfix's smtp client (only cyrus); tern's client has its own PLAIN, LOGIN and CRAM-MD5."},
+	{"smtp_sasl_path", "", typeString, "Cyrus SASL configuration of Postfix's smtp client; tern's client needs none."},
 }
 
 // compatDoc returns the description of a compatParams name; ok is false
