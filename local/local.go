@@ -93,7 +93,7 @@ type Config struct {
 	// default) its mail goes to the spool mailbox all the same, without a
 	// .forward.
 	RequireHomeDirectory bool
-	MailboxCommand     string // mailbox_command, run by /bin/sh as the user
+	MailboxCommand       string // mailbox_command, run by /bin/sh as the user
 	// CommandShell is local_command_shell split into words: the program
 	// that runs mailbox_command and |command deliveries, the command
 	// added as its last argument; nil means /bin/sh -c.
