@@ -41,7 +41,7 @@ func (s *session) mail(ctx context.Context, arg string) reply.Reply {
 			return r
 		}
 	}
-	addr, problem := cleanPath(raw, tx.smtputf8)
+	addr, problem := cleanPath(raw, tx.smtputf8 || !s.srv.set.strictSMTPUTF8)
 	if !s.srv.set.allowMinUser && envelope.LooksLikeOption(addr) {
 		problem = addrBadSyntax
 	}
@@ -176,7 +176,7 @@ func (s *session) rcpt(ctx context.Context, arg string) reply.Reply {
 	if s.srv.set.strictEnvelopes && !bracketed(arg, "TO:") {
 		return reply.New(reply.CodeSyntaxParams, reply.StatusBadRcptSyntax, "Bad recipient address syntax")
 	}
-	addr, problem := cleanPath(raw, s.tx.smtputf8)
+	addr, problem := cleanPath(raw, s.tx.smtputf8 || !s.srv.set.strictSMTPUTF8)
 	if !s.srv.set.allowMinUser && envelope.LooksLikeOption(addr) {
 		problem = addrBadSyntax
 	}

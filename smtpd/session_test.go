@@ -124,6 +124,18 @@ func TestCommandReplies(t *testing.T) {
 			{"MAIL FROM:<jörg@example.tst> SMTPUTF8", "250 2.1.0"},
 			{"RCPT TO:<müller@example.tst>", "250 2.1.5"},
 		}},
+		// strict_smtputf8 was an unknown name: tern always refused a
+		// non-ASCII address without SMTPUTF8. With no (Postfix's
+		// default) it is accepted, as it is with smtputf8_enable = no.
+		{"strict_smtputf8 = no", "strict_smtputf8 = no", [][2]string{
+			{"EHLO c", "250"},
+			{"MAIL FROM:<jörg@example.tst>", "250 2.1.0"},
+			{"RCPT TO:<müller@example.tst>", "250 2.1.5"},
+		}},
+		{"smtputf8_enable = no", "smtputf8_enable = no", [][2]string{
+			{"EHLO c", "250"},
+			{"MAIL FROM:<jörg@example.tst>", "250 2.1.0"},
+		}},
 		// strict_rfc821_envelopes was accepted with "no effect".
 		{"bare addresses accepted by default", "", [][2]string{
 			{"MAIL FROM: a@b.tst", "250 2.1.0"},

@@ -32,42 +32,45 @@ type settings struct {
 	vrfyDisabled                    bool
 	heloRequired                    bool
 	smtputf8                        bool
-	sizeLimit                       int64
-	recipientLimit                  int
-	overshootLimit                  int // smtpd_recipient_overshoot_limit
-	lineLimit                       int
-	softErrorLimit                  int
-	notice                          noticeSettings  // notify_classes: postmaster transcripts
-	forbidUnauthPipelining          bool            // smtpd_forbid_unauth_pipelining
-	debugPeers                      *peerlist.List  // debug_peer_list: clients whose conversation is logged
-	noopCommands                    map[string]bool // smtpd_noop_commands, upper case
-	errorSleep                      time.Duration
-	bareLF                          bareLFPolicy
-	bareLFCode                      int
-	bareLFExempt                    *netlist.List // smtpd_forbid_bare_newline_exclusions
-	forbidden                       []string
-	forbiddenMaps                   []maps.Map // the type:table elements of smtpd_forbidden_commands
-	discardEhlo                     map[string]bool
-	discardEhloMaps                 []maps.Map // smtpd_discard_ehlo_keyword_address_maps
-	peernameLookup                  bool
-	tlsReceived                     bool
-	saslHeader                      bool // smtpd_sasl_authenticated_header
-	clientPortLogging               bool // smtpd_client_port_logging
-	connCountLimit                  int
-	connRateLimit                   int
-	msgRateLimit                    int
-	rcptRateLimit                   int // smtpd_client_recipient_rate_limit
-	authRateLimit                   int // smtpd_client_auth_rate_limit
-	tlsRateLimit                    int // smtpd_client_new_tls_session_rate_limit
-	rateUnit                        time.Duration
-	limitExempt                     *netlist.List    // smtpd_client_event_limit_exceptions
-	saslExceptions                  *netlist.List    // smtpd_sasl_exceptions_networks: clients offered no AUTH
-	xforwardHosts                   *netlist.List    // smtpd_authorized_xforward_hosts: clients offered XFORWARD
-	xclientHosts                    *netlist.List    // smtpd_authorized_xclient_hosts: clients offered XCLIENT
-	verpClients                     *netlist.List    // smtpd_authorized_verp_clients: clients offered XVERP
-	verpDelims, verpFilter          string           // default_verp_delimiters, verp_delimiter_filter
-	fastFlush                       *domainlist.List // fast_flush_domains: domains ETRN may flush
-	commandFilter                   []maps.Map       // smtpd_command_filter; nil: none
+	// strictSMTPUTF8 is smtputf8_enable and strict_smtputf8: a non-ASCII
+	// address needs MAIL FROM ... SMTPUTF8 (553 5.6.7 otherwise).
+	strictSMTPUTF8         bool
+	sizeLimit              int64
+	recipientLimit         int
+	overshootLimit         int // smtpd_recipient_overshoot_limit
+	lineLimit              int
+	softErrorLimit         int
+	notice                 noticeSettings  // notify_classes: postmaster transcripts
+	forbidUnauthPipelining bool            // smtpd_forbid_unauth_pipelining
+	debugPeers             *peerlist.List  // debug_peer_list: clients whose conversation is logged
+	noopCommands           map[string]bool // smtpd_noop_commands, upper case
+	errorSleep             time.Duration
+	bareLF                 bareLFPolicy
+	bareLFCode             int
+	bareLFExempt           *netlist.List // smtpd_forbid_bare_newline_exclusions
+	forbidden              []string
+	forbiddenMaps          []maps.Map // the type:table elements of smtpd_forbidden_commands
+	discardEhlo            map[string]bool
+	discardEhloMaps        []maps.Map // smtpd_discard_ehlo_keyword_address_maps
+	peernameLookup         bool
+	tlsReceived            bool
+	saslHeader             bool // smtpd_sasl_authenticated_header
+	clientPortLogging      bool // smtpd_client_port_logging
+	connCountLimit         int
+	connRateLimit          int
+	msgRateLimit           int
+	rcptRateLimit          int // smtpd_client_recipient_rate_limit
+	authRateLimit          int // smtpd_client_auth_rate_limit
+	tlsRateLimit           int // smtpd_client_new_tls_session_rate_limit
+	rateUnit               time.Duration
+	limitExempt            *netlist.List    // smtpd_client_event_limit_exceptions
+	saslExceptions         *netlist.List    // smtpd_sasl_exceptions_networks: clients offered no AUTH
+	xforwardHosts          *netlist.List    // smtpd_authorized_xforward_hosts: clients offered XFORWARD
+	xclientHosts           *netlist.List    // smtpd_authorized_xclient_hosts: clients offered XCLIENT
+	verpClients            *netlist.List    // smtpd_authorized_verp_clients: clients offered XVERP
+	verpDelims, verpFilter string           // default_verp_delimiters, verp_delimiter_filter
+	fastFlush              *domainlist.List // fast_flush_domains: domains ETRN may flush
+	commandFilter          []maps.Map       // smtpd_command_filter; nil: none
 	// proxyProtocol is smtpd_upstream_proxy_protocol = haproxy: each
 	// connection starts with a PROXY header naming the real client,
 	// read within proxyTimeout (smtpd_upstream_proxy_timeout).
@@ -117,6 +120,7 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 		vrfyDisabled:           cfg.Bool("disable_vrfy_command"),
 		heloRequired:           cfg.Bool("smtpd_helo_required"),
 		smtputf8:               cfg.Bool("smtputf8_enable"),
+		strictSMTPUTF8:         cfg.Bool("smtputf8_enable") && cfg.Bool("strict_smtputf8"),
 		sizeLimit:              cfg.Int64("message_size_limit"),
 		recipientLimit:         cfg.Int("smtpd_recipient_limit"),
 		overshootLimit:         cfg.Int("smtpd_recipient_overshoot_limit"),

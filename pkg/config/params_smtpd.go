@@ -106,6 +106,7 @@ var smtpdParams = []Param{
 	{"smtpd_timeout", "${stress?{10}:{300}}s", typeTimeS, "smtpd time limit for a client command or data."},
 	{"smtputf8_autodetect_classes", "sendmail, verify", typeList, "Mail sources whose UTF-8 content is detected automatically."},
 	{"smtputf8_enable", "yes", typeBool, "Support SMTPUTF8 (RFC 6531)."},
+	{"strict_smtputf8", "yes", typeBool, "smtpd refuses (553 5.6.7) a non-ASCII address in a transaction without SMTPUTF8, as RFC 6531 asks; Postfix's default is no, which accepts it. Applies only with smtputf8_enable = yes."},
 	{"strict_rfc821_envelopes", "no", typeBool, "smtpd requires the address of MAIL FROM and RCPT TO in angle brackets (501 5.1.7 or 5.1.3 otherwise); with no, a bare address is accepted as in Postfix."},
 	{"unknown_address_reject_code", "450", typeInt, "smtpd reply code for unknown sender or recipient domains."},
 	{"unknown_address_tempfail_action", "$reject_tempfail_action", typeString, "reject_unknown_sender/recipient_domain action on temporary DNS failure."},
