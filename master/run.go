@@ -114,6 +114,7 @@ func load(dir string, cfg *config.Config, opt Options, queueDir string) (*loaded
 	for _, w := range append(cfg.WarningsWithServices(names, refs...), cfg.OverrideWarnings(services)...) {
 		l.warnings = append(l.warnings, plainWarning(w))
 	}
+	services = enabledServices(services, cfg.List("master_service_disable"))
 	procs, warns := makePlan(services, planEnv{
 		QueueDir: l.queueDir, Interfaces: cfg.List("inet_interfaces"), Protocols: proto, Daemons: daemons,
 		SmtpdServiceName: cfg.Get("smtpd_service_name"),

@@ -20,6 +20,7 @@ var coreParams = []Param{
 	{"debugger_command", "", typeString, "Command run when a daemon is started with -D."},
 	{"default_database_type", "hash", typeString, "Lookup table type used when a map name has no type: prefix."},
 	{"default_privs", "nobody", typeString, "Account whose rights are used for deliveries to external files and commands when no owner is known."},
+	{"master_service_disable", "", typeList, "master.cf entries master does not start: service types (inet, unix, fifo, pass) or name/type; !pattern keeps, and the first match decides (inet disables every network listener, as in a container behind another MTA)."},
 	{"default_process_limit", "100", typeInt, "Default maximal number of processes per master.cf service."},
 	{"export_environment", "TZ MAIL_CONFIG LANG", typeList, "Environment variables passed to external commands."},
 	{"html_directory", "no", typeString, "Directory holding the HTML documentation, or no."},

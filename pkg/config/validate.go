@@ -205,6 +205,20 @@ var valueChecks = map[string]func(v string) error{
 		}
 		return nil
 	},
+	"master_service_disable": func(v string) error {
+		for _, w := range splitList(v) {
+			_, typ, _ := strings.Cut(strings.TrimPrefix(w, "!"), "/")
+			if !strings.Contains(w, "/") {
+				typ = strings.TrimPrefix(w, "!")
+			}
+			switch strings.ToLower(typ) {
+			case "inet", "unix", "fifo", "pass":
+			default:
+				return fmt.Errorf("%q: need a service type (inet, unix, fifo, pass) or name/type", w)
+			}
+		}
+		return nil
+	},
 	"content_filter": func(v string) error {
 		if v != "" && !strings.Contains(v, ":") {
 			return errors.New("need transport:nexthop (the next hop may be empty)")
