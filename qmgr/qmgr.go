@@ -163,7 +163,7 @@ func loadSettings(cfg *config.Config) settings {
 		pickupWakeup:          60 * time.Second,
 		agentTimeout:          cfg.Duration("command_time_limit") + time.Minute,
 		contentFilter:         strings.TrimSpace(cfg.Get("content_filter")),
-		filterNotices:         overrideSet(cfg.List("internal_mail_filter_classes"))["notify"],
+		filterNotices:         wordSet(cfg.List("internal_mail_filter_classes"))["notify"],
 		notifyBounce:          slices.Contains(cfg.List("notify_classes"), "bounce"),
 		notifyDelay:           slices.Contains(cfg.List("notify_classes"), "delay"),
 		receiveOverrides:      cfg.List("receive_override_options"),

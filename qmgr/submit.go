@@ -468,7 +468,7 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 	s := &submission{env: env, local: local, forward: req.Get(attrOrigin) == "forward", tls: req.Get("tls"),
 		saslUser: req.Get("sasl_username"), saslHeader: req.Get("sasl_header") == "yes", prepend: req.All("prepend"),
 		hold: req.Get("hold") == "yes", redirect: req.Get("redirect")}
-	s.overrides = overrideSet(req.All("override"))
+	s.overrides = wordSet(req.All("override"))
 	switch {
 	case local:
 		env.Protocol = "local"
@@ -476,7 +476,7 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 		s.prepend, s.hold, s.redirect = nil, false, "" // only smtpd's restrictions do these
 		// sendmail's word counts for nothing here: main.cf decides.
 		env.Filter = m.settings.contentFilter
-		s.overrides = overrideSet(m.settings.receiveOverrides)
+		s.overrides = wordSet(m.settings.receiveOverrides)
 	case req.Get(attrOrigin) == "notice":
 		// The mail system's own notice: written locally (its Received
 		// header says so), for the postmaster, not content filtered.
@@ -523,8 +523,9 @@ func (m *Manager) applyCheckRouting(env *envelope.Envelope, s *submission, in *i
 	return nil
 }
 
-// overrideSet is the set of receive_override_options words.
-func overrideSet(words []string) map[string]bool {
+// wordSet is the set of the lower-cased words of a list parameter
+// (receive_override_options, internal_mail_filter_classes).
+func wordSet(words []string) map[string]bool {
 	if len(words) == 0 {
 		return nil // the usual case: no map for every message
 	}
