@@ -1,8 +1,12 @@
 package qmgr
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -112,11 +116,18 @@ func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientRep
 	if postmasterCopy {
 		rep.Ret = "HDRS"
 	}
-	if err := dsn.Write(draft, rep, content); err != nil {
+	state := queue.Incoming
+	if s.filterBounces {
+		var send bool
+		if state, send, err = m.inspectNotice(nenv, draft, rep, content); err != nil || !send {
+			draft.Abort()
+			return err
+		}
+	} else if err := dsn.Write(draft, rep, content); err != nil {
 		draft.Abort()
 		return fmt.Errorf("write notification: %w", err)
 	}
-	if err := m.q.Commit(context.Background(), nenv, draft, queue.Incoming); err != nil {
+	if err := m.q.Commit(context.Background(), nenv, draft, state); err != nil {
 		return err
 	}
 	what := map[dsn.Action]string{dsn.Failed: "sender non-delivery notification", dsn.Delayed: "sender delay notification", dsn.Delivered: "sender delivery status notification"}[kind]
@@ -127,9 +138,66 @@ func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientRep
 		what = "postmaster non-delivery notification"
 	}
 	m.log.Infof("%s: %s: %s", env.ID, what, nenv.ID)
+	if state == queue.Hold {
+		m.log.Infof("%s: from=<%s>, size=%d, nrcpt=1 (queue hold)", nenv.ID, nenv.Sender, nenv.Size)
+		return nil
+	}
 	m.log.Infof("%s: from=<%s>, size=%d, nrcpt=1 (queue active)", nenv.ID, nenv.Sender, nenv.Size)
 	m.sched.submit(nenv)
 	return nil
+}
+
+// inspectNotice writes a notification to draft through non_smtpd_milters
+// and the header and body checks, as internal_mail_filter_classes =
+// bounce asks (so that, say, a DKIM milter signs bounces). send is false
+// when the inspection dropped it: a milter or check that rejects or
+// discards a notification stops it for good (logged), or it would be
+// written again at every retry. state is Hold when a milter or check
+// holds it.
+func (m *Manager) inspectNotice(nenv *envelope.Envelope, draft io.Writer, rep dsn.Report, content io.Reader) (state queue.State, send bool, err error) {
+	var buf bytes.Buffer
+	if err := dsn.Write(&buf, rep, content); err != nil {
+		return queue.Incoming, false, fmt.Errorf("write notification: %w", err)
+	}
+	var body io.Reader = &buf
+	hold := false
+	if len(m.localMilters) > 0 {
+		f, err := m.filterLocal(nenv, &limitReader{r: body, left: math.MaxInt64})
+		var rj *rejection
+		switch {
+		case errors.As(err, &rj):
+			m.log.Warnf("%s: notification rejected by non_smtpd_milters: %s; not sent", nenv.ID, rj.text)
+			return queue.Incoming, false, nil
+		case err != nil:
+			return queue.Incoming, false, err
+		}
+		defer f.close()
+		if f.discard {
+			return queue.Incoming, false, nil
+		}
+		body, hold = f.content, f.hold
+	}
+	s := &submission{env: nenv, dsn: true}
+	checks := inspect(m.checks, nenv, m.log)
+	res, err := m.cleanupContent(s, draft, body, checks)
+	if err != nil {
+		return queue.Incoming, false, fmt.Errorf("write notification: %w", err)
+	}
+	if checks != nil {
+		if checks.reject != nil || checks.discard {
+			m.log.Warnf("%s: notification stopped by header or body checks; not sent", nenv.ID)
+			return queue.Incoming, false, nil
+		}
+		if err := m.applyCheckRouting(nenv, s, checks); err != nil {
+			return queue.Incoming, false, err
+		}
+		hold = hold || checks.hold
+	}
+	nenv.EightBit = res.EightBit
+	if hold {
+		return queue.Hold, true, nil
+	}
+	return queue.Incoming, true, nil
 }
 
 func qualifyLocal(addr, origin string) string {

@@ -102,6 +102,9 @@ type settings struct {
 	// postmaster notices go through header/body checks and
 	// non_smtpd_milters like mail from sendmail.
 	filterNotices bool
+	// filterBounces is "bounce" there: delivery status notifications go
+	// through them too (notify.go).
+	filterBounces bool
 	loginSenders  *loginSenders // local_login_sender_maps; nil: any sender
 	flushACL      *userACL      // authorized_flush_users; nil: everyone
 	mailqACL      *userACL      // authorized_mailq_users; nil: everyone
@@ -164,6 +167,7 @@ func loadSettings(cfg *config.Config) settings {
 		agentTimeout:          cfg.Duration("command_time_limit") + time.Minute,
 		contentFilter:         strings.TrimSpace(cfg.Get("content_filter")),
 		filterNotices:         wordSet(cfg.List("internal_mail_filter_classes"))["notify"],
+		filterBounces:         wordSet(cfg.List("internal_mail_filter_classes"))["bounce"],
 		notifyBounce:          slices.Contains(cfg.List("notify_classes"), "bounce"),
 		notifyDelay:           slices.Contains(cfg.List("notify_classes"), "delay"),
 		receiveOverrides:      cfg.List("receive_override_options"),

@@ -61,6 +61,7 @@ type submission struct {
 	local    bool   // from sendmail: add From:, local Received
 	forward  bool   // from local(8) forwarding: content is already clean
 	notice   bool   // smtpd's postmaster notice: local, but no submitter check
+	dsn      bool   // qmgr's own delivery status notification: no Received
 	saslUser string // smtpd: the client's SASL login name
 	// saslHeader: smtpd_sasl_authenticated_header is on for its service.
 	saslHeader bool
@@ -245,6 +246,7 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader, che
 		ObsoleteFrom:        m.settings.obsoleteFrom,
 		Now:                 env.Arrival,
 		Local:               s.local,
+		NoReceived:          s.dsn,
 		SubmitUser:          env.SubmitUser,
 		SubmitUID:           env.SubmitUID,
 		FullName:            env.FullName,

@@ -5,7 +5,7 @@ var coreParams = []Param{
 	{"alternate_config_directories", "", typeList, "Extra configuration directories that unprivileged callers may name with -c or $MAIL_CONFIG."},
 	{"authorized_flush_users", "static:anyone", typeMapList, "Users allowed to flush the queue."},
 	{"authorized_mailq_users", "static:anyone", typeMapList, "Users allowed to list the queue with mailq."},
-	{"internal_mail_filter_classes", "", typeList, "Mail of the system's own that goes through header_checks, body_checks and non_smtpd_milters: notify (smtpd's postmaster notices); bounce (delivery status notifications) is not supported yet."},
+	{"internal_mail_filter_classes", "", typeList, "Mail of the system's own that goes through header_checks, body_checks and non_smtpd_milters: bounce (delivery status notifications: bounces, delay warnings, postmaster copies; so that a DKIM milter signs them) and notify (smtpd's postmaster notices)."},
 	{"local_login_sender_maps", "static:*", typeMapList, "Tables from a local submitter's login name (uid:N without a password entry) to the envelope senders it may use with sendmail: * any, <> the null sender, @domain any address there, or an address (its extension ignored); a login no table knows may use none."},
 	{"empty_address_local_login_sender_maps_lookup_key", "<>", typeString, "The local_login_sender_maps pattern that allows the null sender."},
 	{"authorized_submit_users", "static:anyone", typeMapList, "Users allowed to submit mail with sendmail: names, type:table lookups (static:all matches everyone), each may be negated with !; the first match decides and no match refuses (root, !static:all lets only root submit)."},

@@ -168,8 +168,7 @@ const postscreenPrefix = "postscreen_"
 // protocol, policy, resource and software problems; Postfix's data class
 // has no counterpart.
 var honouredWords = map[string][]string{
-	"notify_classes":               {"bounce", "delay", "2bounce", "resource", "software", "protocol", "policy"},
-	"internal_mail_filter_classes": {"notify"},
+	"notify_classes": {"bounce", "delay", "2bounce", "resource", "software", "protocol", "policy"},
 }
 
 // unhonouredWords returns the words of name's value that tern does not

@@ -26,11 +26,14 @@ type CleanupOptions struct {
 	ObsoleteFrom bool
 	Now          time.Time
 	Local        bool // submitted by sendmail (pickup) rather than SMTP
-	SubmitUser   string
-	SubmitUID    int
-	FullName     string // sendmail -F, or "" to use GecosName
-	GecosName    string // the submitter's GECOS field ("Name,room,..."; & is the login)
-	Sender       string // envelope sender, "" for the null sender
+	// NoReceived adds no Received header: the mail system's own
+	// notification, which Postfix's bounce daemon gives cleanup directly.
+	NoReceived bool
+	SubmitUser string
+	SubmitUID  int
+	FullName   string // sendmail -F, or "" to use GecosName
+	GecosName  string // the submitter's GECOS field ("Name,room,..."; & is the login)
+	Sender     string // envelope sender, "" for the null sender
 	// SMTP origin, for the Received header. Protocol is SMTP, ESMTP,
 	// ESMTPS, ESMTPA, ESMTPSA...
 	ClientName, ClientAddr, Helo, Protocol string
@@ -187,9 +190,11 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 			lw.putString(h + "\n")
 		}
 	}
-	if opt.Local {
+	switch {
+	case opt.NoReceived:
+	case opt.Local:
 		lw.putString(receivedLocal(&opt) + "\n")
-	} else {
+	default:
 		lw.putString(ReceivedSMTP(&opt) + "\n")
 	}
 	for _, f := range keep {
@@ -295,6 +300,9 @@ func hasResent(fields []field) bool {
 // the fields to keep.
 func analyse(fields []field, opt *CleanupOptions) (Result, []field) {
 	res := Result{Hops: 1} // the Received header Cleanup adds
+	if opt.NoReceived {
+		res.Hops = 0
+	}
 	keep := make([]field, 0, len(fields))
 	for _, f := range fields {
 		switch f.key {
