@@ -39,7 +39,10 @@ func (s *subjectMilter) EndOfMessage(m milter.Modifier) (*milter.Response, error
 	return milter.RespAccept, nil
 }
 
-func TestNonSMTPDMilters(t *testing.T) {
+// startSubjectMilter serves subjectMilter on a loopback port until the
+// test ends and returns its address.
+func startSubjectMilter(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +52,11 @@ func TestNonSMTPDMilters(t *testing.T) {
 	}), milter.WithActions(milter.OptAddHeader|milter.OptQuarantine))
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { srv.Close() })
-	h := newMTA(t, "non_smtpd_milters = inet:"+l.Addr().String()+"\n", nil)
+	return l.Addr().String()
+}
+
+func TestNonSMTPDMilters(t *testing.T) {
+	h := newMTA(t, "non_smtpd_milters = inet:"+startSubjectMilter(t)+"\n", nil)
 
 	reply, c := h.call("pickup", append(rcpts("joe@example.com"), ipc.Attr{Name: "request", Value: "submit"}), []byte("Subject: reject\n\nx\n"))
 	c.Close()
@@ -79,15 +86,7 @@ func TestNonSMTPDMilters(t *testing.T) {
 // intact, and no Received header added, as a bounce has none) and the
 // header checks (a HOLD holds the bounce); without the class they do not.
 func TestInternalMailFilterBounce(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := milter.NewServer(milter.WithDynamicMilter(func(uint32, milter.OptAction, milter.OptProtocol, milter.DataSize) milter.Milter {
-		return &subjectMilter{}
-	}), milter.WithActions(milter.OptAddHeader|milter.OptQuarantine))
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
+	addr := startSubjectMilter(t)
 	table := filepath.Join(t.TempDir(), "checks")
 	if err := os.WriteFile(table, []byte("/^Subject: .*Returned to Sender/ HOLD bounce held\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -97,8 +96,8 @@ func TestInternalMailFilterBounce(t *testing.T) {
 		signed   bool // the milter's header is in the bounce
 		heldBack bool // the header check held it
 	}{
-		{"non_smtpd_milters = inet:" + l.Addr().String() + "\n", false, false},
-		{"non_smtpd_milters = inet:" + l.Addr().String() + "\ninternal_mail_filter_classes = bounce\n", true, false},
+		{"non_smtpd_milters = inet:" + addr + "\n", false, false},
+		{"non_smtpd_milters = inet:" + addr + "\ninternal_mail_filter_classes = bounce\n", true, false},
 		{"header_checks = regexp:" + table + "\ninternal_mail_filter_classes = bounce\n", false, true},
 	} {
 		h := newMTA(t, tt.conf, &fakeAgent{answer: bounceAnswer})
