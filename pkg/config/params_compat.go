@@ -75,6 +75,11 @@ var compatParams = []Param{
 	{"tls_fast_shutdown_enable", "yes", typeBool, "OpenSSL's shutdown without waiting for the peer's close_notify, which is how Go's TLS closes."},
 	{"tls_session_ticket_cipher", "aes-256-cbc", typeString, "Cipher of Postfix's TLS session tickets; Go's TLS chooses its own."},
 	{"smtpd_tls_always_issue_session_ids", "yes", typeBool, "Postfix's smtpd issues TLS session ids without a session cache; Go's TLS resumes with tickets."},
+	{"smtpd_tls_ccert_verifydepth", "9", typeInt, "Longest client certificate chain Postfix's smtpd verifies; Go's TLS verifies chains of any length up to a trusted root."},
+	{"smtp_tls_scert_verifydepth", "9", typeInt, "Longest server certificate chain Postfix's smtp verifies; Go's TLS verifies chains of any length up to a trusted root."},
+	{"lmtp_tls_scert_verifydepth", "9", typeInt, "LMTP form of smtp_tls_scert_verifydepth."},
+	{"tls_dane_digests", "sha512 sha256", typeList, "Digests of DANE TLSA records Postfix accepts; tern's DANE accepts exactly these."},
+	{"send_cyrus_sasl_authzid", "no", typeBool, "Postfix's smtp client sends the login as SASL authorization id too; tern's client sends none."},
 	// Workarounds for firewalls of the 1990s.
 	{"smtp_pix_workarounds", "disable_esmtp,delay_dotcrlf", typeList, "Workarounds for Cisco PIX firewalls, which tern's client does not apply."},
 	{"smtp_pix_workaround_maps", "", typeMapList, "Per-server Cisco PIX workarounds, which tern's client does not apply."},
