@@ -121,7 +121,7 @@ func (m *stressMonitor) full(limit int, addr string) {
 	}
 }
 
-// stressKey marks a context as that of a session under stress.
+// stressKey is the context key of a session's limits.
 type stressKey struct{}
 
 // sessionContext returns ctx carrying l, for the checks that follow the
