@@ -73,7 +73,19 @@ The Postfix 3 forms
 .BI ${ name :{ text }}
 and
 .BI ${ name ?{ text }:{ other }}
-are understood as well.
+are understood as well, and so are Postfix 3.6's relational forms
+.BI ${{ a }\ op \ { b }\ ?\ { text }\ :\ { other }}
+(or with only
+.BI ? { text }
+or
+.BI : { other }\fR),\fP
+which compare the expanded
+.I a
+and
+.IR b :
+== and != as text, <, <=, > and >= as numbers, and ==level, !=level,
+<level, <=level, >level and >=level as compatibility levels (3.6 is
+below 3.10).
 An unknown name stands for nothing; a name whose value refers back to
 itself is an error.
 References are expanded when the value is used, so the order of the

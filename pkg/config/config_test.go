@@ -141,7 +141,7 @@ nested = ${b}-$(a)
 
 func TestExpansionErrors(t *testing.T) {
 	c := mustParse(t, "full = yes\n")
-	for _, in := range []string{"${", "${full", "${}", "${full!x}", "${full?{x}", "${full?{x}:y}", "${full:{x}:{y}}", "${{$full} == {yes} ? {a} : {b}}"} {
+	for _, in := range []string{"${", "${full", "${}", "${full!x}", "${full?{x}", "${full?{x}:y}", "${full:{x}:{y}}", "${{$full} == {yes}}"} {
 		if got, err := c.Expand(in); err == nil {
 			t.Errorf("Expand(%q) = %q, want error", in, got)
 		}

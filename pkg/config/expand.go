@@ -160,6 +160,9 @@ func matchingClose(s string, open int) (int, error) {
 // braced expands the inside of ${...} or $(...): a name optionally
 // followed by ?value, :value, ?{value}, :{value} or ?{value}:{value}.
 func (e *expander) braced(in string, open byte) (string, error) {
+	if open == '{' && strings.HasPrefix(in, "{") {
+		return e.relational(in)
+	}
 	n := 0
 	for n < len(in) && isNameByte(in[n]) {
 		n++

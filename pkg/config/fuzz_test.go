@@ -47,6 +47,7 @@ func FuzzExpand(f *testing.F) {
 	for _, seed := range []string{
 		"$a", "${a}", "$(a)", "${a?x}", "${a:x}", "${a?{x}:{y}}", "$$", "${", "${a?{x}",
 		"${loop}", "$deep$deep", "${empty:{${a?{$b}}}}",
+		"${{$a} == {A} ? {y} : {n}}", "${{3.6} <level {$a} : {x}}", "${{1} >= {2} ? {${{$b} != {} ? {z}}}}",
 	} {
 		f.Add(seed)
 	}

@@ -62,6 +62,7 @@ var compatParams = []Param{
 	{"info_log_address_format", "external", typeString, "Form of addresses in Postfix's informational logs: tern logs them in the external form (quoted as in SMTP), internal is not supported."},
 	{"helpful_warnings", "yes", typeBool, "Postfix's suggestions about problematic settings; tern always gives its warnings."},
 	{"frozen_delivered_to", "yes", typeBool, "local(8) writes Delivered-To with the address the delivery started with, not the ones alias and .forward expansion reach."},
+	{"respectful_logging", "${{$compatibility_level} <level {3.6} ? {no} : {yes}}", typeBool, "Postfix logs allowlist and denylist instead of whitelist and blacklist; tern's log lines use neither word."},
 	{"enable_threaded_bounces", "no", typeBool, "Thread Postfix's bounces to the original message with In-Reply-To and References; tern's bounces are not threaded."},
 	// OpenSSL's knobs: tern's TLS is Go's, which seeds itself from the
 	// kernel and has no OpenSSL configuration or bug workarounds.
