@@ -8,6 +8,7 @@ import (
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/maps"
+	"github.com/tern-mta/tern/pkg/rewrite"
 )
 
 // loginSenders is local_login_sender_maps (Postfix 3.6): tables that map
@@ -19,8 +20,8 @@ import (
 // table knows may use no sender at all.
 type loginSenders struct {
 	tables []maps.Map
-	null   string // the pattern of the null sender
-	delims string // recipient_delimiter
+	null   string            // the pattern of the null sender
+	ext    *rewrite.Settings // splits address extensions (recipient_delimiter)
 }
 
 // newLoginSenders opens local_login_sender_maps; nil when it is Postfix's
@@ -35,7 +36,7 @@ func newLoginSenders(cfg *config.Config, opt maps.Options) (*loginSenders, error
 		return nil, fmt.Errorf("local_login_sender_maps: %w", err)
 	}
 	return &loginSenders{tables: tables, null: strings.TrimSpace(cfg.Get("empty_address_local_login_sender_maps_lookup_key")),
-		delims: cfg.Get("recipient_delimiter")}, nil
+		ext: &rewrite.Settings{RecipientDelimiter: cfg.Get("recipient_delimiter"), DoubleBounceSender: cfg.Get("double_bounce_sender")}}, nil
 }
 
 // loginKey is the name a submitter is looked up by: the login name, or
@@ -72,12 +73,10 @@ func (l *loginSenders) match(value, sender string) bool {
 	if at := strings.LastIndexByte(sender, '@'); at >= 0 {
 		local, domain, hasAt = sender[:at], sender[at+1:], true
 	}
-	if l.delims != "" && len(local) > 1 {
-		if i := strings.IndexAny(local[1:], l.delims); i >= 0 {
-			stripped = local[:i+1]
-			if hasAt {
-				stripped += "@" + domain
-			}
+	if user, ext := l.ext.SplitExtension(local); ext != "" {
+		stripped = user
+		if hasAt {
+			stripped += "@" + domain
 		}
 	}
 	for _, p := range splitPatterns(value) {

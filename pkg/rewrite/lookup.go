@@ -17,12 +17,12 @@ func splitAddr(addr string) (local, domain string, hasDomain bool) {
 	return addr[:i], addr[i+1:], true
 }
 
-// splitExtension splits a local part at the first recipient delimiter, as
+// SplitExtension splits a local part at the first recipient delimiter, as
 // Postfix's split_addr does: ext starts with the delimiter; it is "" when
 // there is no delimiter, when the user name would be empty, and for the
 // reserved names postmaster, MAILER-DAEMON and double_bounce_sender (and,
 // when "-" is a delimiter, owner-* and *-request).
-func (s *Settings) splitExtension(local string) (user, ext string) {
+func (s *Settings) SplitExtension(local string) (user, ext string) {
 	if s.RecipientDelimiter == "" {
 		return local, ""
 	}
@@ -79,7 +79,7 @@ func search(ms []maps.Map, key string, partial bool) (string, bool, error) {
 // match was found without it, else "".
 func (s *Settings) find(ms []maps.Map, addr string) (value, ext string, found bool, err error) {
 	local, domain, hasDomain := splitAddr(addr)
-	user, extension := s.splitExtension(local)
+	user, extension := s.SplitExtension(local)
 	at := ""
 	if hasDomain {
 		at = "@" + domain

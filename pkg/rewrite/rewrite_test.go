@@ -118,8 +118,8 @@ func TestExtensionSplitting(t *testing.T) {
 	}
 	s := &Settings{RecipientDelimiter: "+-"}
 	for _, local := range []string{"postmaster", "MAILER-DAEMON", "double-bounce"} {
-		if u, ext := s.splitExtension(local); u != local || ext != "" {
-			t.Errorf("splitExtension(%q) = %q, %q; reserved names are not split", local, u, ext)
+		if u, ext := s.SplitExtension(local); u != local || ext != "" {
+			t.Errorf("SplitExtension(%q) = %q, %q; reserved names are not split", local, u, ext)
 		}
 	}
 }
