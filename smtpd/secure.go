@@ -35,9 +35,9 @@ func (s *session) starttls(ctx context.Context, arg string) reply.Reply {
 		s.closing = true
 		return r
 	}
-	if n := s.br.Buffered(); n > 0 {
+	if n := s.pendingInput(); n > 0 {
 		s.srv.log.Infof("improper command pipelining after STARTTLS from %s: %d bytes discarded", s.client, n)
-		_, _ = s.br.Discard(n)
+		s.readFrom(s.conn) // drops it
 	}
 	s.send(reply.New(reply.CodeReady, reply.StatusOK, "Ready to start TLS"))
 	if err := s.flush(); err != nil {
@@ -55,7 +55,7 @@ func (s *session) starttls(ctx context.Context, arg string) reply.Reply {
 	}
 	st := tc.ConnectionState()
 	s.conn, s.tls = tc, &st
-	s.br = bufio.NewReaderSize(tc, 4096)
+	s.readFrom(tc)
 	s.bw = bufio.NewWriterSize(tc, 4096)
 	s.reset()
 	s.helo, s.esmtp, s.authUser, s.authMech = "", false, "", ""

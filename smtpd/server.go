@@ -40,8 +40,10 @@ type Server struct {
 	stress    *stressMonitor // chooses each session's limits
 	anvil     *anvil
 	cleanup   cleanupPool
-	policy    *policyClient   // check_policy_service
-	milters   []*milters.Conf // smtpd_milters
+	// contentReaders are the large readers sessions take for content.
+	contentReaders contentReaders
+	policy         *policyClient   // check_policy_service
+	milters        []*milters.Conf // smtpd_milters
 	// milterMaps is smtpd_milter_maps: per client address, DISABLE or a
 	// milter list, opened by openMilters and kept in milterLists.
 	milterMaps  []maps.Map

@@ -78,6 +78,7 @@ type session struct {
 	// header named); XCLIENT may change client, not peer.
 	peer     netip.Addr
 	conn     net.Conn
+	src      *carrySource // what br reads: input carried over, then conn
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	client   client
@@ -123,7 +124,7 @@ type session struct {
 
 func newSession(srv *Server, conn net.Conn, c client, lim *sessionLimits) *session {
 	s := &session{srv: srv, conn: conn, client: c, peer: c.addr, last: "CONNECT", lim: lim}
-	s.br = bufio.NewReaderSize(conn, 4096)
+	s.readFrom(conn)
 	s.bw = bufio.NewWriterSize(conn, 4096)
 	if srv.checker != nil {
 		s.policy = srv.checker.NewSession()

@@ -67,7 +67,9 @@ func (s *session) data(ctx context.Context, arg string) reply.Reply {
 		s.closing = true
 		return reply.Reply{}
 	}
+	restore := s.useContentReader()
 	res, err := readData(s.br, q, s.srv.set.sizeLimit, s.newContentDeadline().renew)
+	restore()
 	if err != nil {
 		q.abort()
 		s.lost(err)
@@ -237,6 +239,8 @@ func (s *session) discard(n int64) error { return s.copyN(io.Discard, n) }
 // *queueWriteError.
 func (s *session) copyN(w io.Writer, n int64) error {
 	buf := make([]byte, 32<<10)
+	restore := s.useContentReader()
+	defer restore()
 	d := s.newContentDeadline()
 	var done int64
 	for done < n {
