@@ -106,7 +106,9 @@ func makePlan(services []config.Service, env planEnv) ([]procSpec, []string) {
 		listen := s // the entry whose address the service listens on
 		if s.Command == postscreenCommand && env.has(daemon) {
 			pass, warn, ok := servePostscreen(s, services, env)
-			warns = append(warns, where+": "+warn)
+			if warn != "" {
+				warns = append(warns, where+": "+warn)
+			}
 			if !ok {
 				continue
 			}

@@ -8,7 +8,7 @@ import (
 	"github.com/tern-mta/tern/pkg/config"
 )
 
-// tern has no postscreen(8). A Postfix master.cf that enables it has
+// A Postfix master.cf that enables postscreen(8) has
 //
 //	smtp   inet  n  -  y  -  1  postscreen
 //	smtpd  pass  -  -  y  -  -  smtpd
@@ -16,8 +16,11 @@ import (
 // where postscreen owns port 25 and hands the clients it lets through to
 // the pass service named by smtpd_service_name. tern serves such a port
 // with smtpd directly, with the pass entry's settings (maxproc, -o
-// overrides, arguments), so that mail keeps arriving; the warning says
-// that postscreen's own tests are not done.
+// overrides, arguments) and tern_postscreen = yes, under which smtpd runs
+// postscreen's tests before it greets a client (smtpd/screen). The
+// postscreen entry's own -o postscreen_* settings go along; its other -o
+// settings would only have applied to postscreen, and are ignored with a
+// warning.
 
 // postscreenCommand is the master.cf command of Postfix's postscreen.
 const postscreenCommand = "postscreen"
@@ -62,11 +65,10 @@ func servePostscreen(s config.Service, services []config.Service, env planEnv) (
 		if p.Command != "smtpd" {
 			return s, fmt.Sprintf("service %s: postscreen hands clients to service %s, which runs %s, not smtpd; service not started", s.Name, target, p.Command), false
 		}
-		warn = fmt.Sprintf("service %s: tern has no postscreen; smtpd serves the port itself, with the settings of service %s (%s:%d), and postscreen's tests are not done", s.Name, target, p.File, p.Line)
 		if ignored := postscreenOverrides(s); len(ignored) > 0 {
-			warn += fmt.Sprintf("; -o %s ignored", strings.Join(ignored, ", -o "))
+			warn = fmt.Sprintf("service %s: postscreen is served by smtpd with the settings of service %s (%s:%d); -o %s ignored", s.Name, target, p.File, p.Line, strings.Join(ignored, ", -o "))
 		}
-		return withProxy(p, s, env), warn, true
+		return screened(withProxy(p, s, env), s), warn, true
 	}
 	return s, fmt.Sprintf("service %s: postscreen hands clients to service %s (smtpd_service_name), which master.cf does not define with type pass; service not started", s.Name, target), false
 }
@@ -95,12 +97,26 @@ func withProxy(p, s config.Service, env planEnv) config.Service {
 	return p
 }
 
+// screened gives pass entry p, serving postscreen entry s's address,
+// tern_postscreen = yes and s's -o postscreen_* settings.
+func screened(p, s config.Service) config.Service {
+	overrides := append(slices.Clone(p.Overrides), [2]string{"tern_postscreen", "yes"})
+	for _, o := range s.Overrides {
+		if strings.HasPrefix(o[0], "postscreen_") {
+			overrides = append(overrides, o)
+		}
+	}
+	p.Overrides = overrides
+	return p
+}
+
 // postscreenOverrides lists the -o names of postscreen entry s that only
-// postscreen would have used.
+// postscreen would have used: all but smtpd_service_name and its own
+// postscreen_* settings.
 func postscreenOverrides(s config.Service) []string {
 	var names []string
 	for _, o := range s.Overrides {
-		if o[0] != "smtpd_service_name" && o[0] != "postscreen_upstream_proxy_protocol" && o[0] != "postscreen_upstream_proxy_timeout" {
+		if o[0] != "smtpd_service_name" && !strings.HasPrefix(o[0], "postscreen_") {
 			names = append(names, o[0])
 		}
 	}

@@ -194,6 +194,10 @@ func (s *session) rcpt(ctx context.Context, arg string) reply.Reply {
 	}
 	// A message to be discarded goes nowhere: its recipients need no
 	// more checks, as in Postfix.
+	if r := s.screenReject; !r.IsZero() {
+		s.logWhatsup("reject", restrict.Rcpt, addr, r.String())
+		return r
+	}
 	if !s.tx.discard {
 		if r := s.check(ctx, restrict.Rcpt, addr); !r.IsZero() {
 			return r

@@ -21,6 +21,7 @@ import (
 	"github.com/tern-mta/tern/pkg/sasl"
 	"github.com/tern-mta/tern/smtp/mx"
 	"github.com/tern-mta/tern/smtpd/restrict"
+	"github.com/tern-mta/tern/smtpd/screen"
 )
 
 // Main is the entry of `tern daemon smtpd`.
@@ -115,6 +116,13 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 		return nil, fmt.Errorf("tern_dns_servers: %w", err)
 	}
 	deps.DNSList = newDNSListCache(dnsr).lookup
+	if cfg.Bool("tern_postscreen") && !set.wrapperMode { // no plain-text teaser before TLS
+		sset, err := screen.Load(cfg, set.myNetworks, maps.Options{ConfigDir: configDir})
+		if err != nil {
+			return nil, err
+		}
+		srv.screen = screen.New(sset, deps.DNSList, log.WithProgram("postscreen"))
+	}
 	deps.Verify = newVerifyClient(cfg).verify
 	deps.ServerHosts = serverHosts(dnsr)
 	deps.OwnAddr = func(a netip.Addr) bool { return set.ownAddrs[a] }

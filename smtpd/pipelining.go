@@ -1,9 +1,7 @@
 package smtpd
 
 import (
-	"strconv"
-	"strings"
-
+	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/reply"
 )
 
@@ -40,30 +38,11 @@ func (s *session) unauthPipelining(verb string) bool {
 func (s *session) pipeliningViolation(verb string) bool {
 	s.pipelined = true
 	ahead, _ := s.br.Peek(min(s.br.Buffered(), 100))
-	s.srv.log.Infof("improper command pipelining after %s from %s: %s", verb, s.client, printable(ahead))
+	s.srv.log.Infof("improper command pipelining after %s from %s: %s", verb, s.client, maillog.Escape(ahead))
 	if !s.srv.set.forbidUnauthPipelining {
 		return false
 	}
 	s.send(reply.New(reply.CodeFailed, "5.5.0", "Error: SMTP protocol synchronization"))
 	s.closing = true
 	return true
-}
-
-// printable writes client input for the log: control characters and
-// bytes past ASCII as C escapes.
-func printable(b []byte) string {
-	var out strings.Builder
-	for _, c := range b {
-		switch {
-		case c == '\r':
-			out.WriteString(`\r`)
-		case c == '\n':
-			out.WriteString(`\n`)
-		case c < ' ' || c >= 0x7f:
-			out.WriteString(`\` + strconv.FormatUint(uint64(c), 8))
-		default:
-			out.WriteByte(c)
-		}
-	}
-	return out.String()
 }

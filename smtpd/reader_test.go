@@ -106,7 +106,6 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-
 // TestContentReadersBounded: past maxContentReaders, sessions keep their
 // command reader for content, and a reader put back is free again.
 func TestContentReadersBounded(t *testing.T) {

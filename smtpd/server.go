@@ -25,6 +25,7 @@ import (
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/pkg/sasl"
 	"github.com/tern-mta/tern/smtpd/restrict"
+	"github.com/tern-mta/tern/smtpd/screen"
 )
 
 // Server serves SMTP sessions on listeners.
@@ -38,6 +39,7 @@ type Server struct {
 	slots     chan struct{}  // one per session in progress, maxConns of them
 	slotsOnce sync.Once      // makes slots
 	stress    *stressMonitor // chooses each session's limits
+	screen    *screen.Screen // postscreen's tests; nil: none
 	anvil     *anvil
 	cleanup   cleanupPool
 	// contentReaders are the large readers sessions take for content.
@@ -81,6 +83,14 @@ func (srv *Server) Serve(ctx context.Context, l net.Listener) error {
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
+		if srv.screen != nil {
+			srv.wg.Add(1)
+			go func() {
+				defer srv.wg.Done()
+				srv.screenAndHandle(ctx, conn, slots, l.Addr().String())
+			}()
+			continue
+		}
 		if !srv.takeSlot(ctx, slots, l.Addr().String()) {
 			_ = conn.Close()
 			srv.wg.Wait()
@@ -94,6 +104,36 @@ func (srv *Server) Serve(ctx context.Context, l net.Listener) error {
 				<-slots
 			}
 		}()
+	}
+}
+
+// screenAndHandle runs postscreen's tests on a client accepted on addr,
+// before it takes a session slot: clients under test do not hold smtpd's
+// process limit. A client let through then waits for a slot, as Postfix's
+// postscreen waits for a free smtpd process.
+func (srv *Server) screenAndHandle(ctx context.Context, conn net.Conn, slots chan struct{}, addr string) {
+	c, ok := srv.clientFor(conn)
+	if !ok {
+		_ = conn.Close()
+		return
+	}
+	server, _ := netip.ParseAddrPort(conn.LocalAddr().String())
+	lim := srv.stress.limits()
+	v := srv.screen.Check(ctx, screen.Client{Conn: conn, Addr: netip.AddrPortFrom(c.addr, uint16(c.port)), Server: server}, lim.greetWait)
+	if v.Closed {
+		_ = conn.Close()
+		return
+	}
+	done := srv.screen.Waiting()
+	ok = srv.takeSlot(ctx, slots, addr)
+	done()
+	if !ok {
+		_ = conn.Close()
+		return
+	}
+	srv.serveClient(ctx, conn, c, v)
+	if slots != nil {
+		<-slots
 	}
 }
 
@@ -132,19 +172,33 @@ func (srv *Server) sessionSlots() chan struct{} {
 // the master's throttling of a crashing daemon, the service); what the
 // client sent is not acknowledged, so it sends it again.
 func (srv *Server) handle(ctx context.Context, conn net.Conn) {
-	defer conn.Close()
+	c, ok := srv.clientFor(conn)
+	if !ok {
+		_ = conn.Close()
+		return
+	}
+	srv.serveClient(ctx, conn, c, screen.Verdict{})
+}
+
+// clientFor is the client of conn: the connection's peer, or the one its
+// PROXY header names. ok is false when the header is bad.
+func (srv *Server) clientFor(conn net.Conn) (client, bool) {
 	c := clientOf(conn)
+	if srv.set.proxyProtocol {
+		return srv.proxiedClient(conn, c)
+	}
+	return c, true
+}
+
+// serveClient runs the session with client c and closes its connection;
+// v is what postscreen's tests decided, if they ran.
+func (srv *Server) serveClient(ctx context.Context, conn net.Conn, c client, v screen.Verdict) {
+	defer conn.Close()
 	defer func() {
 		if r := recover(); r != nil {
 			srv.log.Errorf("panic in the session with %s: %v; %s", c, r, stackLine(debug.Stack()))
 		}
 	}()
-	if srv.set.proxyProtocol {
-		var ok bool
-		if c, ok = srv.proxiedClient(conn, c); !ok {
-			return
-		}
-	}
 	if srv.lookupName != nil && c.addr.IsValid() {
 		c.name = srv.lookupName(ctx, c.addr)
 	}
@@ -164,7 +218,10 @@ func (srv *Server) handle(ctx context.Context, conn net.Conn) {
 	}
 	release := srv.anvil.connect(c.addr)
 	defer release()
-	newSession(srv, conn, c, lim).serve(ctx)
+	s := newSession(srv, conn, c, lim)
+	s.src.carry = v.Early
+	s.screenReject = v.Enforce
+	s.serve(ctx)
 }
 
 // proxiedClient reads the PROXY header an upstream proxy (HAProxy, a load

@@ -112,7 +112,10 @@ type session struct {
 	// connReject is a client restriction's reject under
 	// smtpd_delay_reject = no: every later command gets it.
 	connReject reply.Reply
-	pipelined  bool
+	// screenReject is the reply every RCPT gets from a client that
+	// failed a postscreen test whose action is enforce.
+	screenReject reply.Reply
+	pipelined    bool
 	// pipeliningOK: the client said EHLO and was offered PIPELINING.
 	pipeliningOK bool
 	policy       *restrict.Session // nil: no restrictions (tests)

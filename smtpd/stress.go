@@ -33,6 +33,7 @@ type sessionLimits struct {
 	perRequestDeadline bool          // smtpd_per_request_deadline
 	minDataRate        int64         // smtpd_min_data_rate, bytes per second
 	verifyPolls        int           // address_verify_poll_count
+	greetWait          time.Duration // postscreen_greet_wait
 	stressed           bool          // stress = yes
 }
 
@@ -47,6 +48,7 @@ func loadLimits(cfg *config.Config) sessionLimits {
 		perRequestDeadline: cfg.Bool("smtpd_per_request_deadline"),
 		minDataRate:        cfg.Int64("smtpd_min_data_rate"),
 		verifyPolls:        max(cfg.Int("address_verify_poll_count"), 1),
+		greetWait:          cfg.Duration("postscreen_greet_wait"),
 		stressed:           cfg.Bool("stress"),
 	}
 	if l.hardErrorLimit <= 0 {

@@ -1,9 +1,16 @@
 package tests
 
 import (
+	"bufio"
+	"net"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tern-mta/tern/smtp/mx/mxtest"
 )
 
 // postscreenMasterCF is Debian's master.cf with postscreen enabled, on a
@@ -20,21 +27,19 @@ tlsproxy  unix  -       -       n       -       0       tlsproxy
 // TestPostscreenEntryServedBySmtpd: with postscreen enabled as above,
 // port 25 was not served at all ("unsupported command postscreen").
 // smtpd now serves the postscreen entry's port with the pass entry's
-// settings, and tern check names what is not done: postscreen's tests
-// and the postscreen_* settings of main.cf.
+// settings and runs postscreen's tests; tern check names only the
+// postscreen settings of tests tern does not do.
 func TestPostscreenEntryServedBySmtpd(t *testing.T) {
 	rcpt := localUser(t)
 	in := newInstance(t, options{master: postscreenMasterCF, main: []string{
 		"postscreen_access_list = permit_mynetworks",
-		"postscreen_dnsbl_sites = zen.spamhaus.org*3",
 		"postscreen_greet_action = enforce",
+		"postscreen_pipelining_enable = yes",
 	}})
 	check := in.run("tern", "check")
 	for _, want := range []string{
-		"service 127.0.0.1:0: tern has no postscreen; smtpd serves the port itself, with the settings of service smtpd (",
 		"main.cf:",
-		"postscreen_dnsbl_sites is not supported by tern yet: the setting has no effect",
-		"postscreen_greet_action is not supported by tern yet",
+		"postscreen_pipelining_enable is not supported by tern yet: the setting has no effect",
 		"service dnsblog: command dnsblog is not needed by tern; entry ignored",
 		"service tlsproxy: command tlsproxy is not needed by tern; entry ignored",
 	} {
@@ -42,8 +47,10 @@ func TestPostscreenEntryServedBySmtpd(t *testing.T) {
 			t.Errorf("tern check lacks %q:\n%s", want, check)
 		}
 	}
-	if strings.Contains(check, "postscreen_access_list") {
-		t.Errorf("tern check warns about postscreen_access_list at its default:\n%s", check)
+	for _, unwanted := range []string{"postscreen_access_list", "postscreen_greet_action", "no postscreen"} {
+		if strings.Contains(check, unwanted) {
+			t.Errorf("tern check warns about %s:\n%s", unwanted, check)
+		}
 	}
 	in.start()
 	addr := in.smtpAddr("127.0.0.1:0")
@@ -58,7 +65,122 @@ func TestPostscreenEntryServedBySmtpd(t *testing.T) {
 	}
 	in.waitMbox(rcpt, "served by smtpd")
 	in.waitLog("tern/behind-postscreen/smtpd[", deliveryTimeout)
+	in.waitLog("tern/behind-postscreen/postscreen[", deliveryTimeout)
+	// Without compatibility_level 3.6, respectful_logging is no, and the
+	// old word is logged, as Postfix does.
+	if !strings.Contains(in.log(), "WHITELISTED [127.0.0.1]:") {
+		t.Errorf("a client in mynetworks was not allowlisted:\n%s", in.log())
+	}
 }
+
+// TestPostscreenTests drives postscreen's tests end to end, each from
+// its own loopback address: an allowlisted client, a DNS-listed one
+// (the list served by an in-process DNS server), a denylisted one, one
+// that talks before its turn, and a clean one that passes once and is
+// then remembered.
+func TestPostscreenTests(t *testing.T) {
+	rcpt := localUser(t)
+	dns := mxtest.NewServer(t, `
+2.0.0.127.zen.bl.tst.   A   127.0.0.2
+4.0.0.127.wl.bl.tst.    A   127.0.9.1
+`)
+	access := filepath.Join(readableTempDir(t), "postscreen_access.cidr")
+	writeFile(t, access, "127.0.0.5/32 reject\n127.0.0.6/32 permit\n")
+	in := newInstance(t, options{master: postscreenMasterCF, main: []string{
+		"compatibility_level = 3.6",
+		"tern_dns_servers = " + dns.Addr(),
+		"mynetworks = 127.0.0.1/32",
+		"postscreen_access_list = permit_mynetworks, cidr:" + access,
+		"postscreen_denylist_action = drop",
+		"postscreen_dnsbl_sites = zen.bl.tst=127.0.0.[2..11]*3 wl.bl.tst*-2",
+		"postscreen_dnsbl_threshold = 3",
+		"postscreen_dnsbl_action = drop",
+		"postscreen_greet_action = enforce",
+		"postscreen_greet_wait = 1s",
+	}})
+	in.start()
+	addr := in.smtpAddr("127.0.0.1:0")
+	from := func(local string) []string {
+		return []string{"--server", addr, "--local-interface", local, "--from", "sender@remote.tst",
+			"--to", rcpt + "@example.tst", "--ehlo", "client.remote.tst"}
+	}
+
+	// DNS-listed: 521 at once, with the list named.
+	out, err := swaks(t, from("127.0.0.2")...)
+	if err == nil || !strings.Contains(out, "<** 521 5.7.1 Service unavailable; client [127.0.0.2] blocked using zen.bl.tst") {
+		t.Errorf("listed client: %v\n%s", err, out)
+	}
+	// Denylisted by the cidr table.
+	out, err = swaks(t, from("127.0.0.5")...)
+	if err == nil || !strings.Contains(out, "<** 521 5.3.2 Service currently unavailable") {
+		t.Errorf("denylisted client: %v\n%s", err, out)
+	}
+	// Talks before its turn: greeted, but every recipient is refused.
+	c := dialTalker(t, addr, "127.0.0.3")
+	c.cmd("EHLO talker.remote.tst", "250")
+	c.cmd("MAIL FROM:<a@remote.tst>", "250")
+	c.cmd("RCPT TO:<"+rcpt+"@example.tst>", "550 5.5.1 Protocol error")
+	c.cmd("QUIT", "221")
+	// Clean, with an allowlist weight below the threshold: tested once
+	// (Python's smtplib waits out the greeting test), then remembered.
+	for i, body := range []string{"first from a clean client", "second from a clean client"} {
+		out, err := pythonSMTP(t, pyPlainSend, addr, "127.0.0.4", rcpt+"@example.tst", body)
+		if err != nil || !strings.Contains(out, "greeting: 220 ") {
+			t.Fatalf("clean client, message %d: %v\n%s", i+1, err, out)
+		}
+		in.waitMbox(rcpt, body)
+	}
+	log := in.log()
+	for _, re := range []string{
+		`tern/behind-postscreen/postscreen\[\d+\]: CONNECT from \[127\.0\.0\.2\]:\d+ to \[127\.0\.0\.1\]:\d+`,
+		`postscreen\[\d+\]: DNSBL rank 3 for \[127\.0\.0\.2\]:\d+`,
+		`postscreen\[\d+\]: DISCONNECT \[127\.0\.0\.2\]:\d+`,
+		`postscreen\[\d+\]: DENYLISTED \[127\.0\.0\.5\]:\d+`,
+		`postscreen\[\d+\]: PREGREET 24 after \d+\.\d\d from \[127\.0\.0\.3\]:\d+: EHLO talker\.remote\.tst\\r\\n`,
+		`smtpd\[\d+\]: NOQUEUE: reject: RCPT from \S+\[127\.0\.0\.3\]: 550 5\.5\.1 Protocol error; from=<a@remote\.tst> to=<` + rcpt + `@example\.tst> proto=ESMTP helo=<talker\.remote\.tst>`,
+		`postscreen\[\d+\]: PASS NEW \[127\.0\.0\.4\]:\d+`,
+		`postscreen\[\d+\]: PASS OLD \[127\.0\.0\.4\]:\d+`,
+	} {
+		if !regexp.MustCompile(re).MatchString(log) {
+			t.Errorf("log lacks %s:\n%s", re, log)
+		}
+	}
+	if m := in.mbox(rcpt); strings.Contains(m, "127.0.0.2") || strings.Contains(m, "127.0.0.5") {
+		t.Errorf("mail from a dropped client was delivered:\n%s", m)
+	}
+}
+
+// dialTalker connects from local and says EHLO before its turn: it reads
+// the greeting only after the command has gone.
+func dialTalker(t *testing.T, addr, local string) *smtpConn {
+	t.Helper()
+	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
+	t.Cleanup(func() { conn.Close() })
+	c := &smtpConn{t: t, c: conn, br: bufio.NewReader(conn)}
+	if _, err := conn.Write([]byte("EHLO talker.remote.tst\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("220-") // the teaser, then smtpd's greeting
+	c.expect("250")  // the early EHLO's reply
+	return c
+}
+
+// pyPlainSend sends one message with Python's smtplib from a given local
+// address and prints the greeting it got.
+const pyPlainSend = `
+import smtplib, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = smtplib.SMTP(timeout=20, source_address=(sys.argv[2], 0))
+code, msg = s.connect(host, int(port))
+print("greeting:", code, msg.decode().replace("\n", " | "))
+s.sendmail("sender@remote.tst", [sys.argv[3]], "Subject: clean\r\n\r\n" + sys.argv[4] + "\r\n")
+s.quit()
+`
 
 // TestDebianStockMasterCFChecks: Debian's stock master.cf (as the
 // postfix package installs it) made "tern check" exit 2: its maildrop,

@@ -334,7 +334,7 @@ func (c *Config) WarningsWithServices(services []string, extraValues ...string) 
 			}
 			continue
 		}
-		if strings.HasPrefix(k, postscreenPrefix) { // an older name, such as postscreen_blacklist_action
+		if strings.HasPrefix(k, postscreenPrefix) && !postscreenHonoured[k] { // an older name, such as postscreen_whitelist_interfaces
 			list = append(list, unknown{k, s.line, true, ""})
 			continue
 		}

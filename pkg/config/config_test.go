@@ -397,21 +397,24 @@ func TestUnsupportedParameterWarning(t *testing.T) {
 }
 
 // TestPostscreenParametersWarn: a Postfix main.cf tuned for postscreen
-// parses, and every postscreen setting that would change something is
-// reported, older names included; the defaults draw nothing.
+// parses; the settings of the tests tern does (older names included)
+// draw nothing, and those of the deep protocol tests, which it does not
+// do, are reported when they would change something, older names
+// included.
 func TestPostscreenParametersWarn(t *testing.T) {
 	src := "postscreen_access_list = permit_mynetworks\n" +
 		"postscreen_dnsbl_sites = zen.spamhaus.org*3\n" +
 		"postscreen_blacklist_action = drop\n" +
-		"postscreen_greet_action = enforce\n"
+		"postscreen_greet_action = enforce\n" +
+		"postscreen_pipelining_enable = yes\n" +
+		"postscreen_whitelist_interfaces = !192.0.2.1, static:all\n"
 	c, err := Parse("/etc/tern/main.cf", strings.NewReader(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		"/etc/tern/main.cf:2: warning: postscreen_dnsbl_sites is not supported by tern yet: the setting has no effect",
-		"/etc/tern/main.cf:3: warning: postscreen_blacklist_action is not supported by tern yet: the setting has no effect",
-		"/etc/tern/main.cf:4: warning: postscreen_greet_action is not supported by tern yet: the setting has no effect",
+		"/etc/tern/main.cf:5: warning: postscreen_pipelining_enable is not supported by tern yet: the setting has no effect",
+		"/etc/tern/main.cf:6: warning: postscreen_whitelist_interfaces is not supported by tern yet: the setting has no effect",
 	}
 	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Warnings() = %q\nwant %q", got, want)
@@ -505,6 +508,10 @@ func TestValueChecks(t *testing.T) {
 		"smtpd_sasl_security_options = noanonymous, noplaintext\n":                "",
 		"smtpd_min_data_rate = 0\n":                                               "main.cf:1: smtpd_min_data_rate = 0: need at least 1",
 		"smtp_min_data_rate = 1\n":                                                "",
+		"postscreen_greet_action = Continue\n":                                    "",
+		"postscreen_dnsbl_action = block\n":                                       "main.cf:1: postscreen_dnsbl_action = block: need ignore, enforce or drop",
+		"postscreen_dnsbl_sites = zen.example=127.0.0.[2..11]*3, wl.example*-2\n": "",
+		"postscreen_dnsbl_sites = zen.example*x\n":                                `main.cf:1: postscreen_dnsbl_sites = zen.example*x: "zen.example*x": the weight after * must be a whole number`,
 		"smtp_sasl_tls_security_options = noanonymous, noclear\n":                 `main.cf:1: smtp_sasl_tls_security_options = noanonymous, noclear: unknown option "noclear": tern knows noanonymous, noplaintext, nodictionary, noactive, forward_secrecy and mutual_auth`,
 	} {
 		_, err := Parse("main.cf", strings.NewReader(src))

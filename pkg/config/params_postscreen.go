@@ -1,9 +1,10 @@
 package config
 
-// postscreenParams lists Postfix's postscreen(8) parameters. tern has no
-// postscreen: a master.cf postscreen entry is served by smtpd directly
-// (see master(5)), and these names are known only so that a Postfix
-// main.cf parses and a changed value draws a warning (see Unsupported).
+// postscreenParams lists Postfix's postscreen(8) parameters. A master.cf
+// postscreen entry is served by smtpd, which runs the tests before the
+// greeting (smtpd/screen; see master(5)); the parameters of the tests it
+// does not do are known so that a Postfix main.cf parses, and a changed
+// value draws a warning (see Unsupported).
 var postscreenParams = []Param{
 	{"postscreen_access_list", "permit_mynetworks", typeMapList, "postscreen: permanent allow and deny list of clients."},
 	{"postscreen_allowlist_interfaces", "${postscreen_whitelist_interfaces?{$postscreen_whitelist_interfaces}:{static:all}}", typeMapList, "postscreen: local addresses where a client can earn allowed status."},

@@ -142,7 +142,7 @@ func (c *Config) unsupportedValue(name, v string) bool {
 }
 
 // Unsupported reports whether tern knows parameter name but not yet its
-// feature. Every postscreen_* parameter is one: tern has no postscreen.
+// feature, as the postscreen_* parameters of the tests tern does not do.
 func Unsupported(name string) bool {
 	if _, compat := compatDoc(name); compat || unsupportedParams[name] {
 		return true
@@ -151,10 +151,32 @@ func Unsupported(name string) bool {
 }
 
 // postscreenHonoured are the postscreen_* parameters that smtpd honours
-// when it serves a postscreen entry's address.
+// when it serves a postscreen entry's address (smtpd/screen). The older
+// names (postscreen_blacklist_action, ...) are honoured through the
+// defaults of the new ones.
 var postscreenHonoured = map[string]bool{
-	"postscreen_upstream_proxy_protocol": true,
-	"postscreen_upstream_proxy_timeout":  true,
+	"postscreen_upstream_proxy_protocol":       true,
+	"postscreen_upstream_proxy_timeout":        true,
+	"postscreen_access_list":                   true,
+	"postscreen_denylist_action":               true,
+	"postscreen_blacklist_action":              true,
+	"postscreen_dnsbl_sites":                   true,
+	"postscreen_dnsbl_threshold":               true,
+	"postscreen_dnsbl_action":                  true,
+	"postscreen_dnsbl_allowlist_threshold":     true,
+	"postscreen_dnsbl_whitelist_threshold":     true,
+	"postscreen_dnsbl_timeout":                 true,
+	"postscreen_dnsbl_min_ttl":                 true,
+	"postscreen_dnsbl_max_ttl":                 true,
+	"postscreen_dnsbl_ttl":                     true,
+	"postscreen_dnsbl_reply_map":               true,
+	"postscreen_greet_action":                  true,
+	"postscreen_greet_banner":                  true,
+	"postscreen_greet_wait":                    true,
+	"postscreen_greet_ttl":                     true,
+	"postscreen_pre_queue_limit":               true,
+	"postscreen_post_queue_limit":              true,
+	"postscreen_client_connection_count_limit": true,
 }
 
 // postscreenPrefix starts the names of postscreen(8)'s parameters, the

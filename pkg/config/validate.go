@@ -141,6 +141,16 @@ func checkDigest(v string) error {
 	return errors.New("need md5, sha1 or sha256")
 }
 
+// checkPostscreenAction checks a postscreen test's action; continue is
+// Postfix's old name for ignore.
+func checkPostscreenAction(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "ignore", "continue", "enforce", "drop":
+		return nil
+	}
+	return errors.New("need ignore, enforce or drop")
+}
+
 // valueChecks check the values of parameters whose syntax is more than
 // their type.
 var valueChecks = map[string]func(v string) error{
@@ -191,6 +201,21 @@ var valueChecks = map[string]func(v string) error{
 		name, _, ok := strings.Cut(v, ":")
 		if v != "" && (!ok || name == "" || strings.ContainsAny(name, " \t")) {
 			return errors.New("need a header line, as \"To: undisclosed-recipients:;\"")
+		}
+		return nil
+	},
+	"postscreen_denylist_action": checkPostscreenAction,
+	"postscreen_dnsbl_action":    checkPostscreenAction,
+	"postscreen_greet_action":    checkPostscreenAction,
+	"postscreen_dnsbl_sites": func(v string) error {
+		for _, site := range splitList(v) {
+			zone, weight, hasWeight := strings.Cut(site, "*")
+			if zone == "" || strings.HasPrefix(zone, "=") {
+				return fmt.Errorf("%q: need a DNS list domain", site)
+			}
+			if _, err := strconv.Atoi(weight); hasWeight && err != nil {
+				return fmt.Errorf("%q: the weight after * must be a whole number", site)
+			}
 		}
 		return nil
 	},

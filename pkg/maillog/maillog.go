@@ -162,3 +162,16 @@ func facilityCode(name string) int {
 	}
 	return 2
 }
+
+// WithProgram returns a Logger writing to the same destination under
+// another daemon name: "tern/smtpd" becomes "tern/postscreen" for name
+// postscreen (the syslog_name part stays).
+func (l *Logger) WithProgram(name string) *Logger {
+	opt := l.opt
+	if i := strings.LastIndexByte(opt.Program, '/'); i >= 0 {
+		opt.Program = opt.Program[:i+1] + name
+	} else {
+		opt.Program = name
+	}
+	return &Logger{opt: opt, w: l.w, syslog: l.syslog, priority: l.priority, now: l.now}
+}

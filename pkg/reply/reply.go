@@ -38,6 +38,7 @@ const (
 	CodeNotImplemented  = 502 // command not implemented
 	CodeBadSequence     = 503 // bad sequence of commands
 	CodeParamNotImpl    = 504 // command parameter not implemented
+	CodeNoMail          = 521 // RFC 7504 section 3: host does not accept mail
 	CodeAuthRequired    = 530 // RFC 4954 section 6: authentication required
 	CodeAuthInvalid     = 535 // RFC 4954 section 6: credentials invalid
 	CodeMailboxUnavail  = 550 // mailbox unavailable (permanent)
@@ -69,6 +70,7 @@ const (
 	StatusBadRcptSyntax   = "5.1.3" // 3.2 bad destination address syntax
 	StatusBadSenderSyntax = "5.1.7" // 3.2 bad sender's mailbox address syntax
 	StatusBadSenderDom    = "5.1.8" // 3.2 bad sender's system address
+	StatusNotAccepting    = "5.3.2" // 3.5 system not accepting network messages
 	StatusTooBig          = "5.3.4" // 3.5 message too big for system
 	StatusBadCommand      = "5.5.1" // 3.6 invalid command
 	StatusSyntax          = "5.5.2" // 3.6 syntax error

@@ -367,3 +367,17 @@ func (e *eval) templateVars() map[string]string {
 	}
 	return v
 }
+
+// ParseDNSListSpec parses a DNS list as reject_rbl_client takes it, "zone"
+// or "zone=pattern", for postscreen_dnsbl_sites: it returns the zone and
+// whether an answer lists.
+func ParseDNSListSpec(spec string) (zone string, listed func(netip.Addr) bool, err error) {
+	l, err := parseDNSList(spec)
+	if err != nil {
+		return "", nil, err
+	}
+	return l.zone, func(a netip.Addr) bool { return l.filter == nil || l.filter.matches(a) }, nil
+}
+
+// ReversedAddr is a client address as DNS lists index it.
+func ReversedAddr(a netip.Addr) string { return reversedAddr(a) }
