@@ -254,6 +254,9 @@ func (m *master) logConfig(l *loaded) {
 			m.log.Infof("starting with: %s = %s", nd, l.cfg.Get(nd))
 		}
 	}
+	for _, old := range l.cfg.BackwardsCompatible() {
+		m.log.Infof("using backwards-compatible default setting %s (compatibility_level = %s; set compatibility_level = 3.6 for the current default)", old, l.cfg.Get("compatibility_level"))
+	}
 	for _, w := range l.warnings {
 		m.log.Warnf("%s", w)
 	}

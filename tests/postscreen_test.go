@@ -32,6 +32,7 @@ tlsproxy  unix  -       -       n       -       0       tlsproxy
 func TestPostscreenEntryServedBySmtpd(t *testing.T) {
 	rcpt := localUser(t)
 	in := newInstance(t, options{master: postscreenMasterCF, main: []string{
+		"compatibility_level = 2",
 		"postscreen_access_list = permit_mynetworks",
 		"postscreen_greet_action = enforce",
 		"postscreen_pipelining_enable = yes",
@@ -66,10 +67,13 @@ func TestPostscreenEntryServedBySmtpd(t *testing.T) {
 	in.waitMbox(rcpt, "served by smtpd")
 	in.waitLog("tern/behind-postscreen/smtpd[", deliveryTimeout)
 	in.waitLog("tern/behind-postscreen/postscreen[", deliveryTimeout)
-	// Without compatibility_level 3.6, respectful_logging is no, and the
-	// old word is logged, as Postfix does.
+	// At compatibility_level 2, respectful_logging is no, and the old
+	// word is logged, as Postfix does; master says so at start.
 	if !strings.Contains(in.log(), "WHITELISTED [127.0.0.1]:") {
 		t.Errorf("a client in mynetworks was not allowlisted:\n%s", in.log())
+	}
+	if !strings.Contains(in.log(), "tern/master[") || !strings.Contains(in.log(), "using backwards-compatible default setting respectful_logging=no (compatibility_level = 2;") {
+		t.Errorf("master did not log the backwards-compatible default:\n%s", in.log())
 	}
 }
 
@@ -87,7 +91,6 @@ func TestPostscreenTests(t *testing.T) {
 	access := filepath.Join(readableTempDir(t), "postscreen_access.cidr")
 	writeFile(t, access, "127.0.0.5/32 reject\n127.0.0.6/32 permit\n")
 	in := newInstance(t, options{master: postscreenMasterCF, main: []string{
-		"compatibility_level = 3.6",
 		"tern_dns_servers = " + dns.Addr(),
 		"mynetworks = 127.0.0.1/32",
 		"postscreen_access_list = permit_mynetworks, cidr:" + access,

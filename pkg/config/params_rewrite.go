@@ -15,7 +15,7 @@ var rewriteParams = []Param{
 	{"strict_mime_encoding_domain", "no", typeBool, "Reject mail whose multipart/* or message/* content has an encoding other than 7bit, 8bit or binary (5.6.0 invalid message/* or multipart/* encoding domain)."},
 	{"always_bcc", "", typeString, "Address that receives a copy of every message."},
 	{"append_at_myorigin", "yes", typeBool, "Append @$myorigin to locally submitted addresses without a domain."},
-	{"append_dot_mydomain", "no", typeBool, "Append .$mydomain to addresses whose domain has no dot."},
+	{"append_dot_mydomain", "${{$compatibility_level} <level {1} ? {yes} : {no}}", typeBool, "Append .$mydomain to addresses whose domain has no dot."},
 	{"body_checks", "", typeMapList, "Pattern tables applied to body lines."},
 	{"body_checks_size_limit", "51200", typeSize, "Bytes of each body part inspected by body_checks."},
 	{"canonical_classes", "envelope_sender, envelope_recipient, header_sender, header_recipient", typeList, "Addresses rewritten by canonical_maps."},

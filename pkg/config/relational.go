@@ -162,3 +162,32 @@ func cmpInt(x, y int64) int {
 	}
 	return 0
 }
+
+// BackwardsCompatible lists, as "name=value", the parameters that take a
+// default older than the current one because main.cf keeps an older
+// compatibility_level: those whose default depends on the level (a
+// "<level" expression), are not set, and whose value differs from the
+// one at level 3.6. Postfix logs each as a "backwards-compatible default
+// setting".
+func (c *Config) BackwardsCompatible() []string {
+	if _, set := c.Raw("compatibility_level"); !set {
+		return nil
+	}
+	current := c.Clone()
+	if err := current.Set("compatibility_level", "3.6"); err != nil {
+		return nil
+	}
+	var out []string
+	for _, p := range Params() {
+		if !strings.Contains(p.Default, "<level") {
+			continue
+		}
+		if _, set := c.Raw(p.Name); set {
+			continue
+		}
+		if v := c.Get(p.Name); v != current.Get(p.Name) {
+			out = append(out, p.Name+"="+v)
+		}
+	}
+	return out
+}
