@@ -371,7 +371,7 @@ func (e *eval) checkMailAccess(table, addr string, lc listCtx) status {
 }
 
 func (e *eval) mailAccess(table string, r resolved, lc listCtx) status {
-	bare := stripExtension(r.local, e.c.set.delimiters)
+	bare, _ := e.c.set.extensions.SplitExtension(r.local)
 	keys := []string{r.local + "@" + r.domain}
 	if bare != r.local {
 		keys = append(keys, bare+"@"+r.domain)
@@ -396,16 +396,4 @@ func (e *eval) mailAccess(table string, r resolved, lc listCtx) status {
 		}
 	}
 	return dunno
-}
-
-// stripExtension removes an address extension (user+ext → user) at the
-// first recipient_delimiter character after the first.
-func stripExtension(local, delims string) string {
-	if delims == "" || len(local) < 2 {
-		return local
-	}
-	if i := strings.IndexAny(local[1:], delims); i >= 0 {
-		return local[:i+1]
-	}
-	return local
 }

@@ -121,6 +121,20 @@ func TestLookupOrder(t *testing.T) {
 		{"sender with extension", "recipient_delimiter = +\nsmtpd_sender_restrictions = check_sender_access inline:{ x=y }\n",
 			func(f *Facts) { f.Sender = "User+Ext@Sub.Example.ORG" },
 			[]string{"user+ext@sub.example.org", "user@sub.example.org", "sub.example.org", "example.org", "org", "user+ext@", "user@"}},
+		// Regression (TestLookupOrder/reserved names keep their
+		// delimiter): the access lookup stripped extensions its own way,
+		// so owner-list, list-request and double-bounce were also looked
+		// up as owner, list and double, which Postfix's split_addr never
+		// does, nor splits at a leading delimiter.
+		{"reserved names keep their delimiter", "recipient_delimiter = -\nsmtpd_sender_restrictions = check_sender_access inline:{ x=y }\n",
+			func(f *Facts) { f.Sender = "owner-list@example.org" },
+			[]string{"owner-list@example.org", "example.org", "org", "owner-list@"}},
+		{"request address", "recipient_delimiter = -\nsmtpd_sender_restrictions = check_sender_access inline:{ x=y }\n",
+			func(f *Facts) { f.Sender = "list-request@example.org" },
+			[]string{"list-request@example.org", "example.org", "org", "list-request@"}},
+		{"leading delimiter", "recipient_delimiter = +\nsmtpd_sender_restrictions = check_sender_access inline:{ x=y }\n",
+			func(f *Facts) { f.Sender = "+a+b@example.org" },
+			[]string{"+a+b@example.org", "example.org", "org", "+a+b@"}},
 		{"dot-domain style", "parent_domain_matches_subdomains =\nsmtpd_sender_restrictions = check_sender_access inline:{ x=y }\n",
 			func(f *Facts) { f.Sender = "u@a.b.c" },
 			[]string{"u@a.b.c", "a.b.c", ".b.c", ".c", "u@"}},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/rewrite"
 )
 
 // tempfailAction is what a temporary DNS failure does
@@ -35,9 +36,11 @@ type settings struct {
 	percentHack, swapBang, dequote, resolveNull   bool
 	appendDotMydomain                             bool
 	myorigin, mydomain, delimiters, doubleBounce  string
-	softBounce                                    bool
-	relayFirst                                    bool
-	unknownAddrTempfail, unknownHeloTempfail      tempfailAction
+	// extensions splits address extensions as Postfix's split_addr.
+	extensions                               *rewrite.Settings
+	softBounce                               bool
+	relayFirst                               bool
+	unknownAddrTempfail, unknownHeloTempfail tempfailAction
 	// unverified holds the reject_unverified_* codes, texts and actions:
 	// [0] for senders, [1] for recipients.
 	unverified       [2]unverifiedSettings
@@ -183,6 +186,7 @@ func readSettings(cfg *config.Config) (settings, error) {
 	s.mydomain = strings.ToLower(strings.TrimSpace(param(cfg, "mydomain")))
 	s.delimiters = param(cfg, "recipient_delimiter")
 	s.doubleBounce = strings.ToLower(param(cfg, "double_bounce_sender"))
+	s.extensions = &rewrite.Settings{RecipientDelimiter: s.delimiters, DoubleBounceSender: s.doubleBounce}
 	for _, item := range splitWords(param(cfg, "parent_domain_matches_subdomains")) {
 		if strings.EqualFold(item, "smtpd_access_maps") {
 			s.parentMatches = true
