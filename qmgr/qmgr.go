@@ -95,6 +95,7 @@ type settings struct {
 	receiveOverrides       []string // receive_override_options, for mail from sendmail
 	activeLimit            int      // qmgr_message_active_limit
 	obsoleteFrom           bool     // header_from_format = obsolete
+	replaceStrayCR         bool     // cleanup_replace_stray_cr_lf
 	undisclosed            string   // undisclosed_recipients_header
 	mime                   message.MIMEChecks
 	submitACL              *userACL // authorized_submit_users; nil: everyone
@@ -174,6 +175,7 @@ func loadSettings(cfg *config.Config) settings {
 		deferTransports:       map[string]bool{},
 		activeLimit:           cfg.Int("qmgr_message_active_limit"),
 		obsoleteFrom:          strings.EqualFold(strings.TrimSpace(cfg.Get("header_from_format")), "obsolete"),
+		replaceStrayCR:        cfg.Bool("cleanup_replace_stray_cr_lf"),
 		undisclosed:           strings.TrimSpace(cfg.Get("undisclosed_recipients_header")),
 		mime:                  mimeChecks(cfg),
 	}

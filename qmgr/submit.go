@@ -244,6 +244,7 @@ func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader, che
 		MyHostname:          m.settings.myHostname,
 		MyOrigin:            m.settings.myOrigin,
 		ObsoleteFrom:        m.settings.obsoleteFrom,
+		ReplaceStrayCR:      m.settings.replaceStrayCR,
 		Now:                 env.Arrival,
 		Local:               s.local,
 		NoReceived:          s.dsn,

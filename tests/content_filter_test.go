@@ -112,13 +112,19 @@ func (f *scanFilter) serve(c net.Conn) {
 			if err != nil {
 				return
 			}
-			if err := f.send(from, to, body); err != nil {
-				reply("451 4.3.0 reinjection failed: " + err.Error())
-				continue
-			}
+			// Counted before the message goes back: once it is back it
+			// may be delivered, and the test read the count, before
+			// send returns.
 			f.mu.Lock()
 			f.scanned++
 			f.mu.Unlock()
+			if err := f.send(from, to, body); err != nil {
+				f.mu.Lock()
+				f.scanned--
+				f.mu.Unlock()
+				reply("451 4.3.0 reinjection failed: " + err.Error())
+				continue
+			}
 			reply("250 2.0.0 Ok: scanned and passed on")
 		case "QUIT":
 			reply("221 2.0.0 Bye")

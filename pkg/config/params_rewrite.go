@@ -26,6 +26,7 @@ var rewriteParams = []Param{
 	{"empty_address_recipient", "MAILER-DAEMON", typeString, "Recipient of mail addressed to the empty address."},
 	{"header_address_token_limit", "10240", typeInt, "Maximal number of tokens in one address header."},
 	{"header_checks", "", typeMapList, "Pattern tables applied to message headers."},
+	{"cleanup_replace_stray_cr_lf", "yes", typeBool, "Replace each CR in message content that is not followed by LF with a space when a message is queued, so that no <CR>.<CR> sequence reaches a server that would take it for the end of data (outbound SMTP smuggling). A bare LF is a line ending in tern's queue."},
 	{"header_from_format", "standard", typeString, "Form of the From: header qmgr adds to local mail without one: standard (\"Full Name <addr>\") or obsolete (\"addr (Full Name)\")."},
 	{"header_size_limit", "102400", typeSize, "Maximal bytes of one message header."},
 	{"hopcount_limit", "50", typeInt, "Maximal number of Received: headers before a message is bounced."},

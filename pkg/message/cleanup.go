@@ -26,6 +26,9 @@ type CleanupOptions struct {
 	ObsoleteFrom bool
 	Now          time.Time
 	Local        bool // submitted by sendmail (pickup) rather than SMTP
+	// ReplaceStrayCR turns each CR not followed by LF into a space:
+	// cleanup_replace_stray_cr_lf.
+	ReplaceStrayCR bool
 	// NoReceived adds no Received header: the mail system's own
 	// notification, which Postfix's bounce daemon gives cleanup directly.
 	NoReceived bool
@@ -159,7 +162,8 @@ type Result struct {
 }
 
 // Cleanup copies the message from r to w. It converts CRLF line endings to
-// LF (a bare CR is data and is kept), prepends a Received header and appends
+// LF (a stray CR becomes a space with ReplaceStrayCR, and is kept
+// otherwise), prepends a Received header and appends
 // to the header block the missing (Resent-)Message-Id and (Resent-)Date and,
 // for local submissions, (Resent-)From headers, in that order, as Postfix
 // does. Bcc, Resent-Bcc, Return-Path and Content-Length headers are
@@ -184,7 +188,7 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 	if err := rewriteHeaders(keep, &opt); err != nil {
 		return Result{}, err
 	}
-	lw := &lfWriter{w: bw}
+	lw := &lfWriter{w: bw, replaceCR: opt.ReplaceStrayCR}
 	for _, h := range opt.Prepend {
 		if !strings.ContainsAny(h, "\r\n") {
 			lw.putString(h + "\n")

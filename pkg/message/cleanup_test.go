@@ -194,6 +194,13 @@ func TestCleanup(t *testing.T) {
 			res:  Result{Hops: 1, MessageID: "<x@y>"},
 		},
 		{
+			name: "stray CRs replaced in header and body",
+			opt:  func(o *CleanupOptions) { o.ReplaceStrayCR = true },
+			in:   fullHdr + "X-A: 1\r2\r\n\r\nsmuggle\r.\r\nMAIL FROM:<x@y>\r\nlast\r",
+			want: rcvdSMTP + fullHdr + "X-A: 1 2\n\nsmuggle .\nMAIL FROM:<x@y>\nlast\n",
+			res:  Result{Hops: 1, MessageID: "<x@y>"},
+		},
+		{
 			name: "hops, delivered-to, content-length",
 			opt:  func(o *CleanupOptions) { o.HopcountLimit = 4 },
 			in: "Received: from a\n\tby b\nreceived: x\nRECEIVED: y\nDelivered-To: Bob@Example.COM\n" +
@@ -331,21 +338,30 @@ func TestCleanupStreamsBody(t *testing.T) {
 }
 
 func TestLFWriterSplitCRLF(t *testing.T) {
-	// Every split of the input into two chunks gives the same output.
-	in := "a\r\nb\rc\r\n\r\r\nd\r"
-	want := "a\nb\rc\n\r\nd\n"
-	for i := 0; i <= len(in); i++ {
-		var out bytes.Buffer
-		bw := bufioWriter(&out)
-		c := &lfWriter{w: bw}
-		c.write([]byte(in[:i]))
-		c.write([]byte(in[i:]))
-		c.finish()
-		if err := bw.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		if out.String() != want || c.n != int64(len(want)) {
-			t.Errorf("split %d: %q (n=%d), want %q", i, out.String(), c.n, want)
+	// Every split of the input into two chunks gives the same output;
+	// with replaceCR (cleanup_replace_stray_cr_lf) each stray CR is a
+	// space, wherever the split falls.
+	in := "a\r\nb\rc\r\n\r\r\nd\r.\r\re\r"
+	for _, tc := range []struct {
+		replaceCR bool
+		want      string
+	}{
+		{false, "a\nb\rc\n\r\nd\r.\r\re\n"},
+		{true, "a\nb c\n \nd .  e\n"},
+	} {
+		for i := 0; i <= len(in); i++ {
+			var out bytes.Buffer
+			bw := bufioWriter(&out)
+			c := &lfWriter{w: bw, replaceCR: tc.replaceCR}
+			c.write([]byte(in[:i]))
+			c.write([]byte(in[i:]))
+			c.finish()
+			if err := bw.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.want || c.n != int64(len(tc.want)) {
+				t.Errorf("replaceCR %v, split %d: %q (n=%d), want %q", tc.replaceCR, i, out.String(), c.n, tc.want)
+			}
 		}
 	}
 }

@@ -7,14 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
-// lfWriter writes text converting CRLF line endings to LF. A bare CR (one
-// not followed by LF) is kept as it is: it is data, not a line ending, and
-// Postfix keeps it too. A CR at the end of a chunk is held back until the
-// next chunk shows whether an LF follows.
+// lfWriter writes text converting CRLF line endings to LF. A stray CR
+// (one not followed by LF) becomes a space when replaceCR is set, as
+// Postfix's cleanup_replace_stray_cr_lf does against outbound SMTP
+// smuggling; otherwise it is kept as data. A CR at the end of a chunk is
+// held back until the next chunk shows whether an LF follows. (A bare LF
+// is a line ending in tern's queue files, so there is no stray LF.)
 type lfWriter struct {
 	w         *bufio.Writer
+	replaceCR bool
 	pendingCR bool
 	last      byte  // last byte written, if n > 0
 	n         int64 // bytes written
@@ -35,13 +39,16 @@ func (c *lfWriter) putString(s string) {
 	if len(s) == 0 {
 		return
 	}
+	if c.replaceCR && strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(s, "\r", " ")
+	}
 	c.eightBit = c.eightBit || has8BitString(s)
 	m, _ := c.w.WriteString(s)
 	c.n += int64(m)
 	c.last = s[len(s)-1]
 }
 
-// write converts and writes one chunk.
+// write converts and writes one chunk, in one scan for CRs.
 func (c *lfWriter) write(chunk []byte) {
 	if len(chunk) == 0 {
 		return
@@ -49,24 +56,32 @@ func (c *lfWriter) write(chunk []byte) {
 	if c.pendingCR {
 		c.pendingCR = false
 		if chunk[0] != '\n' {
-			c.putString("\r")
+			c.putString("\r") // stray; putString replaces it when asked
 		}
 	}
 	for {
-		i := bytes.Index(chunk, []byte("\r\n"))
-		if i < 0 {
-			break
+		i := bytes.IndexByte(chunk, '\r')
+		switch {
+		case i < 0:
+			c.put(chunk)
+			return
+		case i == len(chunk)-1:
+			c.put(chunk[:i])
+			c.pendingCR = true
+			return
+		case chunk[i+1] == '\n':
+			c.put(chunk[:i])
+			c.putString("\n")
+			chunk = chunk[i+2:]
+		case c.replaceCR:
+			c.put(chunk[:i])
+			c.putString(" ")
+			chunk = chunk[i+1:]
+		default:
+			c.put(chunk[:i+1])
+			chunk = chunk[i+1:]
 		}
-		c.put(chunk[:i])
-		c.putString("\n")
-		chunk = chunk[i+2:]
 	}
-	if n := len(chunk); n > 0 && chunk[n-1] == '\r' {
-		c.put(chunk[:n-1])
-		c.pendingCR = true
-		return
-	}
-	c.put(chunk)
 }
 
 // finish ends a non-empty text with a newline. A CR held back at the end
