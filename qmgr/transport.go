@@ -31,6 +31,11 @@ type transport struct {
 	ready   readyRing
 	busy    map[string]int
 	windows map[string]float64
+	// fb is the transport's slow-start feedback (feedback.go), and
+	// failCohorts each destination's failed pseudo-cohorts since it was
+	// last reached: 1/window per failed job, as Postfix counts them.
+	fb          feedbackSettings
+	failCohorts map[string]float64
 	// dead holds destinations that could not be reached even one job at
 	// a time, until when, and why: their jobs are deferred without a try.
 	dead map[string]deadDest
@@ -53,7 +58,7 @@ type transport struct {
 func newTransport(s *scheduler, name string) *transport {
 	t := &transport{s: s, name: name, queues: map[string]*destQueue{}, busy: map[string]int{},
 		windows: map[string]float64{}, dead: map[string]deadDest{}, notBefore: map[string]time.Time{},
-		rateDelay: s.m.rateDelay(name)}
+		rateDelay: s.m.rateDelay(name), fb: s.m.feedbackSettings(name), failCohorts: map[string]float64{}}
 	t.cond = sync.NewCond(&t.mu)
 	t.start = func() { go t.worker() }
 	return t
@@ -126,15 +131,18 @@ func (t *transport) window(dest string, limit int) int {
 	}
 	w, ok := t.windows[dest]
 	if !ok {
-		w = float64(t.s.m.settings.initialConcurrency)
+		w = t.fb.initial
 	}
 	return min(max(int(w), 1), limit)
 }
 
 // release ends a job and feeds its outcome back into the destination's
-// window: +1/window when the destination was reached, -1/window when it
-// was not (Postfix's default feedback), never below 1 nor above the
-// transport's limit.
+// window: up by the positive feedback when the destination was reached,
+// down by the negative one when it was not (both 1/window by default),
+// never below 1 nor above the transport's limit. Each failure also adds
+// 1/window to the destination's failed cohorts; at the failed cohort
+// limit (one window's worth of failures in a row, by default) the
+// destination is dead, as in Postfix.
 func (t *transport) release(j *job, results []agent.Result) {
 	limit := t.s.m.concurrencyLimit(t.name)
 	t.mu.Lock()
@@ -152,26 +160,26 @@ func (t *transport) releaseLocked(j *job, results []agent.Result, limit int) boo
 	if limit > 0 {
 		w, ok := t.windows[j.dest]
 		if !ok {
-			w = float64(t.s.m.settings.initialConcurrency)
+			w = t.fb.initial
 		}
 		switch feedback(results) {
 		case 1:
-			w = min(w+1/w, float64(limit))
+			w = min(w+t.fb.positive.at(w), float64(limit))
 			delete(t.dead, j.dest)
+			delete(t.failCohorts, j.dest)
 		case -1:
-			if w <= 1 && len(results) > 0 && !strings.HasPrefix(results[0].Text, suspendedText) {
-				// Not even one job at a time gets through: Postfix's
-				// dead destination, left alone until the next queue run.
-				t.dead[j.dest] = deadDest{until: time.Now().Add(t.s.m.settings.queueRunDelay), why: results[0]}
-			}
-			w = max(w-1/w, 1)
+			t.failed(j.dest, w, results)
+			w = max(w-t.fb.negative.at(w), 1)
 		}
 		t.windows[j.dest] = w
 	}
 	if t.busy[j.dest]--; t.busy[j.dest] <= 0 {
 		delete(t.busy, j.dest)
-		if t.windows[j.dest] <= float64(t.s.m.settings.initialConcurrency) {
+		if t.windows[j.dest] <= t.fb.initial {
 			delete(t.windows, j.dest) // back to the start: nothing to remember
+		}
+		if t.queues[j.dest] == nil {
+			delete(t.failCohorts, j.dest) // nothing waits for it
 		}
 	}
 	if t.rateDelay > 0 {
@@ -182,6 +190,24 @@ func (t *transport) releaseLocked(j *job, results []agent.Result, limit int) boo
 		return t.makeReady(q, limit)
 	}
 	return false
+}
+
+// failed counts a job that did not reach dest, whose window is w, as
+// 1/w of a failed cohort; at the transport's failed cohort limit dest is
+// dead: its jobs are deferred without a try until the next queue run
+// (Postfix's "delivery temporarily suspended"). Jobs deferred as
+// suspended do not count. t.mu is held.
+func (t *transport) failed(dest string, w float64, results []agent.Result) {
+	if len(results) == 0 || strings.HasPrefix(results[0].Text, suspendedText) {
+		return
+	}
+	c := t.failCohorts[dest] + 1/w
+	if t.fb.cohortLimit > 0 && c >= t.fb.cohortLimit-1e-9 {
+		t.dead[dest] = deadDest{until: time.Now().Add(t.s.m.settings.queueRunDelay), why: results[0]}
+		delete(t.failCohorts, dest)
+		return
+	}
+	t.failCohorts[dest] = c
 }
 
 // pause holds dest's next job back for the rate delay, after which the

@@ -527,14 +527,14 @@ func TestValueChecks(t *testing.T) {
 // unsupported; for other names they stay unknown.
 func TestServiceParamWarnings(t *testing.T) {
 	src := "policyd-spf_time_limit = 3600\ndovecot_destination_recipient_limit = 1\n" +
-		"amavis_initial_destination_concurrency = 1\nnosuchservice_time_limit = 5\n"
+		"amavis_delivery_slot_cost = 1\nnosuchservice_time_limit = 5\n"
 	c, err := Parse("/etc/tern/main.cf", strings.NewReader(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := c.WarningsWithServices([]string{"smtp", "policyd-spf", "dovecot", "amavis"})
 	want := []string{
-		"/etc/tern/main.cf:3: warning: amavis_initial_destination_concurrency is not supported by tern yet: the setting has no effect",
+		"/etc/tern/main.cf:3: warning: amavis_delivery_slot_cost is not supported by tern yet: the setting has no effect",
 		`/etc/tern/main.cf:4: warning: unknown parameter "nosuchservice_time_limit"`,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -141,6 +141,26 @@ func checkDigest(v string) error {
 	return errors.New("need md5, sha1 or sha256")
 }
 
+// ParseFeedback parses a destination concurrency feedback amount, as
+// Postfix's qmgr does: a number from 0 to 1, optionally followed by
+// "/concurrency" (perWindow: divided by the destination's window).
+func ParseFeedback(v string) (base float64, perWindow bool, err error) {
+	num, per, hasPer := strings.Cut(strings.TrimSpace(v), "/")
+	if hasPer && !strings.EqualFold(strings.TrimSpace(per), "concurrency") {
+		return 0, false, errors.New("need a number or number/concurrency")
+	}
+	base, err = strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || base < 0 || base > 1 {
+		return 0, false, errors.New("need a number from 0 to 1, or that over concurrency")
+	}
+	return base, hasPer, nil
+}
+
+func checkFeedback(v string) error {
+	_, _, err := ParseFeedback(v)
+	return err
+}
+
 // checkPostscreenAction checks a postscreen test's action; continue is
 // Postfix's old name for ignore.
 func checkPostscreenAction(v string) error {
@@ -204,9 +224,11 @@ var valueChecks = map[string]func(v string) error{
 		}
 		return nil
 	},
-	"postscreen_denylist_action": checkPostscreenAction,
-	"postscreen_dnsbl_action":    checkPostscreenAction,
-	"postscreen_greet_action":    checkPostscreenAction,
+	"default_destination_concurrency_positive_feedback": checkFeedback,
+	"default_destination_concurrency_negative_feedback": checkFeedback,
+	"postscreen_denylist_action":                        checkPostscreenAction,
+	"postscreen_dnsbl_action":                           checkPostscreenAction,
+	"postscreen_greet_action":                           checkPostscreenAction,
 	"postscreen_dnsbl_sites": func(v string) error {
 		for _, site := range splitList(v) {
 			zone, weight, hasWeight := strings.Cut(site, "*")
