@@ -21,10 +21,12 @@ var (
 )
 
 // namePattern is one name a server certificate may carry: exactly name,
-// or, with sub, any name below it.
+// or, with sub, any name below it. multi lets a certificate's wildcard
+// stand for several labels (tls_wildcard_matches_multiple_labels).
 type namePattern struct {
-	name string
-	sub  bool
+	name  string
+	sub   bool
+	multi bool
 }
 
 // certPatterns turns a match list (smtp_tls_*_cert_match, or a policy's
@@ -32,7 +34,7 @@ type namePattern struct {
 // t of dest: hostname is the server's name, nexthop the next-hop domain,
 // dot-nexthop any name below it; other words are names, a leading dot
 // meaning any name below.
-func certPatterns(match []string, dest destination, t target) []namePattern {
+func certPatterns(match []string, dest destination, t target, multi bool) []namePattern {
 	var out []namePattern
 	for _, m := range match {
 		m = strings.ToLower(strings.TrimSpace(m))
@@ -50,12 +52,16 @@ func certPatterns(match []string, dest destination, t target) []namePattern {
 			out = append(out, namePattern{name: m})
 		}
 	}
+	for i := range out {
+		out[i].multi = multi
+	}
 	return out
 }
 
 // matches reports whether certificate name cn (a DNS name of its subject
 // alternative names, perhaps "*.example.com") satisfies p. A wildcard
-// stands for one label.
+// stands for one label, or with p.multi for one or more, as with
+// Postfix's default tls_wildcard_matches_multiple_labels = yes.
 func (p namePattern) matches(cn string) bool {
 	cn = strings.ToLower(strings.TrimSuffix(cn, "."))
 	name := strings.TrimSuffix(p.name, ".")
@@ -63,6 +69,9 @@ func (p namePattern) matches(cn string) bool {
 		// *.rest covers one label below rest.
 		if p.sub {
 			return rest == name || strings.HasSuffix(rest, "."+name)
+		}
+		if p.multi {
+			return strings.HasSuffix(name, "."+rest) && len(name) > len(rest)+1
 		}
 		first, parent, ok := strings.Cut(name, ".")
 		return ok && first != "" && parent == rest
@@ -83,7 +92,9 @@ func certificateMatches(leaf *x509.Certificate, patterns []namePattern) bool {
 			if leaf.VerifyHostname(p.name) == nil {
 				return true
 			}
-			continue
+			if !p.multi {
+				continue
+			}
 		}
 		for _, cn := range leaf.DNSNames {
 			if p.matches(cn) {
@@ -106,7 +117,7 @@ func (a *Agent) verifyConfig(level client.TLSLevel, dest destination, t target, 
 			match = a.set.secureMatch
 		}
 	}
-	patterns := certPatterns(match, dest, t)
+	patterns := certPatterns(match, dest, t, a.set.wildcardMulti)
 	roots := a.set.rootCAs
 	return &tls.Config{ServerName: t.name, InsecureSkipVerify: true, //nolint:gosec // checked by VerifyConnection
 		MinVersion: max(a.set.tlsMandatoryMin, tls.VersionTLS12), ClientSessionCache: a.set.checkedSessions,

@@ -23,6 +23,9 @@ func TestNamePatternMatches(t *testing.T) {
 		{namePattern{name: "mx.example.com"}, "example.com", false},
 		{namePattern{name: "mx.example.com"}, "*.example.com", true},
 		{namePattern{name: "a.mx.example.com"}, "*.example.com", false}, // one label only
+		{namePattern{name: "a.mx.example.com", multi: true}, "*.example.com", true},
+		{namePattern{name: "example.com", multi: true}, "*.example.com", false},
+		{namePattern{name: "aexample.com", multi: true}, "*.example.com", false},
 		{namePattern{name: "example.com"}, "*.example.com", false},
 		{namePattern{name: "example.com", sub: true}, "mx.example.com", true},
 		{namePattern{name: "example.com", sub: true}, "a.b.example.com", true},
@@ -42,9 +45,9 @@ func TestNamePatternMatches(t *testing.T) {
 func TestCertPatterns(t *testing.T) {
 	dest := destination{host: "Example.COM", mx: true}
 	tg := target{name: "mx1.provider.net"}
-	got := certPatterns([]string{"hostname", "nexthop", "dot-nexthop", ".corp.example", "relay.example", ""}, dest, tg)
-	want := []namePattern{{"mx1.provider.net", false}, {"example.com", false}, {"example.com", true},
-		{"corp.example", true}, {"relay.example", false}}
+	got := certPatterns([]string{"hostname", "nexthop", "dot-nexthop", ".corp.example", "relay.example", ""}, dest, tg, true)
+	want := []namePattern{{"mx1.provider.net", false, true}, {"example.com", false, true}, {"example.com", true, true},
+		{"corp.example", true, true}, {"relay.example", false, true}}
 	if len(got) != len(want) {
 		t.Fatalf("certPatterns = %+v, want %+v", got, want)
 	}
@@ -96,15 +99,21 @@ func TestVerifyAndSecureNames(t *testing.T) {
 		{"secure: next hop", defaultSecureMatch, leafFor("example.com"), true, ""},
 		{"secure: below next hop", defaultSecureMatch, leafFor("mail.example.com"), true, ""},
 		{"policy match list", []string{".provider.net"}, leafFor("mx.provider.net"), true, ""},
+		// tls_wildcard_matches_multiple_labels: yes (Postfix's default)
+		// lets *.provider.net name mx.eu.provider.net; Go's own check,
+		// and "no", take one label only.
+		{"wildcard, several labels", []string{"mx.eu.provider.net"}, leafFor("*.provider.net"), true, ""},
+		{"wildcard, several labels, multi off", []string{"mx.eu.provider.net"}, leafFor("*.provider.net"), false, "match none of mx.eu.provider.net"},
 	}
 	for _, tt := range tests {
-		err := verifyChain([]*x509.Certificate{tt.leaf}, roots, certPatterns(tt.match, dest, tg), now)
+		multi := !strings.HasSuffix(tt.name, "multi off")
+		err := verifyChain([]*x509.Certificate{tt.leaf}, roots, certPatterns(tt.match, dest, tg, multi), now)
 		if (err == nil) != tt.ok || err != nil && !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("%s: %v, want ok %v (%q)", tt.name, err, tt.ok, tt.err)
 		}
 	}
 	other := x509.NewCertPool()
-	if err := verifyChain([]*x509.Certificate{leafFor("mx.provider.net")}, other, certPatterns(defaultVerifyMatch, dest, tg), now); err == nil ||
+	if err := verifyChain([]*x509.Certificate{leafFor("mx.provider.net")}, other, certPatterns(defaultVerifyMatch, dest, tg, true), now); err == nil ||
 		!strings.Contains(err.Error(), "not trusted") {
 		t.Errorf("an unknown authority: %v", err)
 	}

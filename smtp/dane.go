@@ -59,6 +59,7 @@ func (s *settings) loadDANE(cfg *config.Config, p string) error {
 	if s.secureMatch = cfg.List(p + "tls_secure_cert_match"); len(s.secureMatch) == 0 {
 		s.secureMatch = defaultSecureMatch
 	}
+	s.wildcardMulti = cfg.Bool("tls_wildcard_matches_multiple_labels")
 	if (s.tlsLevel == levelDane || s.tlsLevel == levelDaneOnly) && s.dnsLevel != dnsDNSSEC {
 		fallback := client.TLSMay
 		if s.tlsLevel == levelDaneOnly {

@@ -104,6 +104,8 @@ type settings struct {
 	// verifyMatch and secureMatch are smtp_tls_verify_cert_match and
 	// smtp_tls_secure_cert_match.
 	verifyMatch, secureMatch []string
+	// wildcardMulti is tls_wildcard_matches_multiple_labels.
+	wildcardMulti bool
 	// sendXforward is smtp_send_xforward_command (lmtp_...): XFORWARD
 	// to servers that offer it, as to a content filter.
 	sendXforward bool

@@ -81,6 +81,7 @@ var smtpParams = []Param{
 	{"smtp_tls_ciphers", "medium", typeString, "Cipher grade (tls_<grade>_cipherlist) for opportunistic smtp TLS: high and medium are Go's suites, or the grade's explicit list of suite names."},
 	{"smtp_tls_exclude_ciphers", "", typeList, "Ciphers smtp never uses (suite names, SHA1, AES128, AES256, CHACHA20, aECDSA, aRSA; keywords for what Go never offers need nothing)."},
 	{"smtp_tls_fingerprint_cert_match", "", typeList, "Certificate or public key fingerprints (digest smtp_tls_fingerprint_digest, hex pairs with colons) that the fingerprint TLS level accepts, when smtp_tls_policy_maps gives no match= for the destination."},
+	{"tls_wildcard_matches_multiple_labels", "yes", typeBool, "At the smtp and lmtp clients' verify and secure levels, a wildcard certificate name stands for one or more labels (*.example.com names mx.eu.example.com); no: for one label only. DANE-TA name checks always take one label."},
 	{"smtp_tls_fingerprint_digest", "${{$compatibility_level} <level {3.6} ? {md5} : {sha256}}", typeString, "Digest of the fingerprints of the fingerprint TLS level: md5, sha1 or sha256."},
 	{"smtp_tls_key_file", "$smtp_tls_cert_file", typeString, "PEM private key of smtp."},
 	{"smtp_send_xforward_command", "no", typeBool, "smtp sends XFORWARD (the original client's name, address, HELO, protocol, and the queue id) to servers that offer it, as to the smtpd that takes mail back from a content filter, so that its log and Received header name the original client."},
