@@ -118,6 +118,32 @@ func prepareDirs(queueDir string, o owner) error {
 	return chownQueueFiles(queueDir, known, o)
 }
 
+// prepareDirs creates the queue directories (prepareDirs) and
+// data_directory.
+func (l *loaded) prepareDirs() error {
+	if err := prepareDirs(l.queueDir, l.owner); err != nil {
+		return err
+	}
+	return prepareDataDir(l.cfg.Get("data_directory"), l.owner)
+}
+
+// prepareDataDir creates data_directory, where daemons keep files that
+// are not mail (smtpd's postscreen_cache_map), mode 0700, and, as root,
+// gives it to mail_owner, as Postfix's post-install does; an existing
+// one keeps its mode. Its contents are left alone.
+func prepareDataDir(dir string, o owner) error {
+	if dir == "" {
+		return nil
+	}
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("data_directory %q is not an absolute path", dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	return o.chown(dir)
+}
+
 // createQueueDB creates an empty queue.db when there is none: queue_directory
 // belongs to root, so qmgr, running as mail_owner, could not create it.
 func createQueueDB(queueDir string) error {

@@ -144,7 +144,7 @@ func (c *cli) check() int {
 	if code != 0 {
 		return code
 	}
-	if err := prepareDirs(l.queueDir, l.owner); err != nil {
+	if err := l.prepareDirs(); err != nil {
 		return c.fatalf(1, "%v", err)
 	}
 	return 0

@@ -214,7 +214,7 @@ func (m *master) start(cfg *config.Config) (err error) {
 		return err
 	}
 	m.queueDir = l.queueDir
-	if err := prepareDirs(l.queueDir, l.owner); err != nil {
+	if err := l.prepareDirs(); err != nil {
 		return err
 	}
 	if m.pid, err = lockPID(pidPath(l.queueDir)); err != nil {
@@ -308,7 +308,7 @@ func (m *master) reload() {
 		l, err = load(m.dir, cfg, m.opt, m.queueDir)
 	}
 	if err == nil {
-		err = prepareDirs(l.queueDir, l.owner)
+		err = l.prepareDirs()
 	}
 	if err != nil {
 		m.log.Errorf("reload: %v; keeping the running configuration", err)

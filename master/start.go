@@ -37,7 +37,7 @@ func (c *cli) start() int {
 	if code != 0 {
 		return code
 	}
-	if err := prepareDirs(l.queueDir, l.owner); err != nil {
+	if err := l.prepareDirs(); err != nil {
 		return c.fatalf(1, "%v", err)
 	}
 	if _, running, err := masterPID(pidPath(l.queueDir)); err != nil {

@@ -29,6 +29,33 @@ func testOwner(t *testing.T) owner {
 	return o
 }
 
+// TestPrepareDataDir: data_directory was never created, so smtpd could
+// not open postscreen_cache_map's file in it. start and check create it
+// (0700, mail_owner's as root) and leave an existing one's mode alone.
+func TestPrepareDataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "lib", "tern")
+	o := testOwner(t)
+	if err := prepareDataDir(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() || st.Mode().Perm() != 0o700 {
+		t.Fatalf("data_directory: %v, %v", st, err)
+	}
+	if err := os.Chmod(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := prepareDataDir(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o750 {
+		t.Errorf("an existing data_directory's mode changed to %v", st.Mode().Perm())
+	}
+	if err := prepareDataDir("lib/tern", o); err == nil {
+		t.Error("a relative data_directory was accepted")
+	}
+}
+
 func TestPrepareDirs(t *testing.T) {
 	q := filepath.Join(t.TempDir(), "spool", "tern")
 	o := testOwner(t)

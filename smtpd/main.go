@@ -44,6 +44,7 @@ func Main(args []string) int {
 	defer srv.Close()
 	daemon.SetCPULimit(d.Config)
 	srv.adoptQueueDir(d.Config)
+	srv.persistScreenCache(d.Config)
 	srv.maxConns = d.MaxProc
 	srv.stress.service = d.Service
 	ctx, stop := daemon.SignalContext()
@@ -175,6 +176,9 @@ func dovecotPath(cfg *config.Config) string {
 // Close releases the SASL back end and the restrictions' tables.
 func (srv *Server) Close() {
 	srv.cleanup.closeAll()
+	if srv.screen != nil {
+		srv.screen.Close()
+	}
 	if srv.policy != nil {
 		srv.policy.close()
 	}
@@ -183,6 +187,23 @@ func (srv *Server) Close() {
 	}
 	if srv.checker != nil {
 		_ = srv.checker.Close()
+	}
+}
+
+// persistScreenCache opens postscreen_cache_map's file for the
+// postscreen cache, once privileges are dropped, so that the file
+// belongs to mail_owner; when it can't be opened the cache stays in
+// memory, with a warning.
+func (srv *Server) persistScreenCache(cfg *config.Config) {
+	if srv.screen == nil {
+		return
+	}
+	path := screen.CachePath(cfg.Get("postscreen_cache_map"))
+	if path == "" {
+		return
+	}
+	if err := srv.screen.Persist(path, cfg.Duration("postscreen_cache_retention_time")); err != nil {
+		srv.log.Warnf("%v; the postscreen cache is kept in memory only", err)
 	}
 }
 

@@ -151,6 +151,35 @@ func TestPostscreenTests(t *testing.T) {
 	if m := in.mbox(rcpt); strings.Contains(m, "127.0.0.2") || strings.Contains(m, "127.0.0.5") {
 		t.Errorf("mail from a dropped client was delivered:\n%s", m)
 	}
+	checkRememberedAfterReload(t, in, addr, rcpt)
+}
+
+// checkRememberedAfterReload: a reload restarts smtpd; the clean client
+// 127.0.0.4, which passed before, is let through by the new process at
+// once (PASS OLD), through postscreen_cache_map's file.
+func checkRememberedAfterReload(t *testing.T, in *instance, addr, rcpt string) {
+	t.Helper()
+	passed := regexp.MustCompile(`postscreen\[(\d+)\]: PASS (NEW|OLD) \[127\.0\.0\.4\]`)
+	before := passed.FindStringSubmatch(in.log())
+	if before == nil {
+		t.Fatal("no pass for 127.0.0.4 before the reload")
+	}
+	in.run("tern", "reload")
+	waitFor(t, 20*time.Second, "a restarted smtpd to serve 127.0.0.4", func() bool {
+		if out, err := pythonSMTP(t, pyPlainSend, addr, "127.0.0.4", rcpt+"@example.tst", "after the reload"); err != nil {
+			t.Logf("send after the reload: %v\n%s", err, out)
+			return false
+		}
+		for _, m := range passed.FindAllStringSubmatch(in.log(), -1) {
+			if m[1] != before[1] {
+				if m[2] == "NEW" {
+					t.Fatalf("the restarted smtpd tested 127.0.0.4 again:\n%s", in.log())
+				}
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // dialTalker connects from local and says EHLO before its turn: it reads

@@ -177,6 +177,8 @@ var postscreenHonoured = map[string]bool{
 	"postscreen_pre_queue_limit":               true,
 	"postscreen_post_queue_limit":              true,
 	"postscreen_client_connection_count_limit": true,
+	"postscreen_cache_map":                     true,
+	"postscreen_cache_retention_time":          true,
 }
 
 // postscreenPrefix starts the names of postscreen(8)'s parameters, the

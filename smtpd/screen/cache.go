@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // cacheEntries bounds the clients remembered. Past it, expired entries
@@ -15,12 +17,16 @@ type passes struct {
 	greet, dnsbl time.Time
 }
 
-// cache remembers the clients that passed, in memory: after a restart
-// every client is tested once again. Postfix keeps it in
-// postscreen_cache_map so that it outlives postscreen.
+// cache remembers the clients that passed, in memory and, once Persist
+// has opened it, in the postscreen_cache_map file (persist.go).
 type cache struct {
 	mu      sync.Mutex
 	entries map[netip.Addr]passes
+	// file, when set, receives each pass through writes; written is
+	// closed when the writer has finished.
+	file    *bolt.DB
+	writes  chan passRecord
+	written chan struct{}
 }
 
 func newCache() *cache { return &cache{entries: map[netip.Addr]passes{}} }
@@ -39,7 +45,23 @@ func (c *cache) put(a netip.Addr, p passes, now time.Time) {
 	if !ok && len(c.entries) >= cacheEntries {
 		c.prune(now)
 	}
-	c.entries[a] = passes{greet: later(old.greet, p.greet), dnsbl: later(old.dnsbl, p.dnsbl)}
+	p = passes{greet: later(old.greet, p.greet), dnsbl: later(old.dnsbl, p.dnsbl)}
+	c.entries[a] = p
+	if c.file != nil {
+		select {
+		case c.writes <- passRecord{addr: a, p: p}:
+		default: // the file falls behind: this pass stays in memory only
+		}
+	}
+}
+
+// load takes in a pass read from the file.
+func (c *cache) load(a netip.Addr, p passes) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) < cacheEntries {
+		c.entries[a] = p
+	}
 }
 
 // prune drops expired entries, or all when none had; c.mu is held.

@@ -41,6 +41,9 @@ func New(set *Settings, lookup Lookup, log *maillog.Logger) *Screen {
 	return &Screen{set: set, lookup: lookup, log: log, cache: newCache(), now: time.Now, conns: map[netip.Addr]int{}}
 }
 
+// Close writes the passes waiting for the cache file and closes it.
+func (sc *Screen) Close() { sc.cache.close() }
+
 // Client is the connection under test and its endpoints.
 type Client struct {
 	Conn   net.Conn
@@ -108,7 +111,10 @@ func (sc *Screen) Check(ctx context.Context, c Client, greetWait time.Duration) 
 			v.Enforce = replyDenyEnforce
 		}
 	}
-	cached := sc.cache.get(addr)
+	var cached passes
+	if !sc.set.NoCache {
+		cached = sc.cache.get(addr)
+	}
 	t := tests{
 		greet: sc.set.Banner != "" && !start.Before(cached.greet),
 		dnsbl: len(sc.set.Sites) > 0 && !start.Before(cached.dnsbl),
@@ -201,7 +207,9 @@ func (sc *Screen) run(ctx context.Context, c Client, t tests, v Verdict, start t
 		}
 	}
 	if !failed {
-		sc.cache.put(c.Addr.Addr().Unmap(), pass, start)
+		if !sc.set.NoCache {
+			sc.cache.put(c.Addr.Addr().Unmap(), pass, start)
+		}
 		sc.log.Infof("PASS NEW %s", c.who())
 	}
 	return v

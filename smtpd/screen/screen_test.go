@@ -13,6 +13,7 @@ import (
 	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/netlist"
+	bolt "go.etcd.io/bbolt"
 )
 
 // conversation is a client connected to a screen on loopback.
@@ -388,4 +389,75 @@ func FuzzParseSite(f *testing.F) {
 			t.Errorf("%q parsed with no zone", s)
 		}
 	})
+}
+
+func TestCachePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"btree:/var/lib/tern/postscreen_cache":       "/var/lib/tern/postscreen_cache.db",
+		"proxy:btree:/var/lib/tern/postscreen_cache": "/var/lib/tern/postscreen_cache.db",
+		"lmdb:/x/cache": "/x/cache.db",
+		"  ":            "",
+	} {
+		if got := CachePath(in); got != want {
+			t.Errorf("CachePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCachePersists: a reload restarts smtpd, and with it the screen; a
+// client that passed is still let through at once by the next one,
+// through postscreen_cache_map's file. Entries expired for longer than
+// the retention time are dropped from the file.
+func TestCachePersists(t *testing.T) {
+	path := t.TempDir() + "/postscreen_cache.db"
+	set := &Settings{Banner: "b", GreetTTL: time.Hour}
+	first, log := newTestScreen(set, nil)
+	if err := first.Persist(path, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t)
+	if v := first.Check(context.Background(), c.server, testWait); v.Closed {
+		t.Fatalf("verdict %+v", v)
+	}
+	stale := netip.MustParseAddr("192.0.2.7")
+	first.cache.put(stale, passes{greet: time.Now().Add(-48 * time.Hour)}, time.Now())
+	first.Close()
+
+	second, log2 := newTestScreen(set, nil)
+	if err := second.Persist(path, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	checkQuickPass(t, second, "a client that passed before the restart")
+	second.Close()
+	if !strings.Contains(log.String(), "PASS NEW") || !strings.Contains(log2.String(), "PASS OLD") {
+		t.Errorf("want PASS NEW, then PASS OLD after the restart:\n%s\n%s", log, log2)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	k, _ := encodePass(stale, passes{})
+	_ = db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(cacheBucket).Get(k) != nil {
+			t.Error("an entry expired for longer than the retention time was kept")
+		}
+		if n := tx.Bucket(cacheBucket).Stats().KeyN; n != 1 {
+			t.Errorf("%d entries in the file, want the one client", n)
+		}
+		return nil
+	})
+}
+
+// TestNoCacheMap: with postscreen_cache_map empty, as in Postfix, no
+// client is remembered: each connection is tested.
+func TestNoCacheMap(t *testing.T) {
+	sc, log := newTestScreen(&Settings{Banner: "b", GreetTTL: time.Hour, NoCache: true}, nil)
+	for i := 0; i < 2; i++ {
+		c := dial(t)
+		sc.Check(context.Background(), c.server, testWait)
+	}
+	if n := strings.Count(log.String(), "PASS NEW"); n != 2 {
+		t.Errorf("%d PASS NEW lines, want 2:\n%s", n, log)
+	}
 }

@@ -76,6 +76,10 @@ type Settings struct {
 	GreetAction Action        // postscreen_greet_action
 	GreetTTL    time.Duration // postscreen_greet_ttl
 
+	// NoCache: postscreen_cache_map is empty, so no client is
+	// remembered and every one is tested at each connection.
+	NoCache bool
+
 	PreQueueLimit  int // postscreen_pre_queue_limit: clients under test
 	PostQueueLimit int // postscreen_post_queue_limit: clients waiting for a session slot
 	// ConnLimit is postscreen_client_connection_count_limit (0: none).
@@ -118,6 +122,7 @@ func Load(cfg *config.Config, mynetworks *netlist.List, opt maps.Options) (*Sett
 		PostQueueLimit: cfg.Int("postscreen_post_queue_limit"),
 		ConnLimit:      cfg.Int("postscreen_client_connection_count_limit"),
 		Respectful:     cfg.Bool("respectful_logging"),
+		NoCache:        strings.TrimSpace(cfg.Get("postscreen_cache_map")) == "",
 	}
 	if max := cfg.Duration("postscreen_dnsbl_max_ttl"); max > 0 && set.DNSBLTTL > max {
 		set.DNSBLTTL = max

@@ -1,0 +1,151 @@
+package screen
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The cache file keeps the clients that passed across smtpd's restarts
+// (a reload restarts every daemon): without it, every client would wait
+// out the greeting test again after each reload. It is a bbolt file at
+// the path of postscreen_cache_map ("btree:$data_directory/postscreen_cache"
+// gives $data_directory/postscreen_cache.db). Writes are not fsynced: a
+// pass lost in a crash only means one more test.
+
+// cacheBucket holds one record per client address: the times until which
+// its greeting and DNSBL passes count, in Unix seconds.
+var cacheBucket = []byte("postscreen")
+
+// pendingWrites bounds the passes waiting to be written; past it new ones
+// are kept in memory only.
+const pendingWrites = 1024
+
+// CachePath is the file that postscreen_cache_map names, "" for none
+// (an empty setting: no cache, as in Postfix). A proxy: prefix and the
+// table type are dropped.
+func CachePath(spec string) string {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return ""
+	}
+	spec = strings.TrimPrefix(spec, "proxy:")
+	if _, path, ok := strings.Cut(spec, ":"); ok {
+		spec = path
+	}
+	return spec + ".db"
+}
+
+// Persist backs sc's cache with the file at path: it loads the passes
+// that still count, drops those expired for longer than retention, and
+// writes each new pass to it. On error the cache stays in memory.
+func (sc *Screen) Persist(path string, retention time.Duration) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true})
+	if err != nil {
+		return fmt.Errorf("postscreen_cache_map %s: %w", path, err)
+	}
+	now := sc.now()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(cacheBucket)
+		if err != nil {
+			return err
+		}
+		var stale [][]byte
+		err = b.ForEach(func(k, v []byte) error {
+			a, p, ok := decodePass(k, v)
+			switch {
+			case !ok || now.Sub(later(p.greet, p.dnsbl)) > retention:
+				stale = append(stale, k)
+			case now.Before(p.greet) || now.Before(p.dnsbl):
+				sc.cache.load(a, p)
+			}
+			return nil
+		})
+		for _, k := range stale {
+			if err == nil {
+				err = b.Delete(k)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		_ = db.Close()
+		return fmt.Errorf("postscreen_cache_map %s: %w", path, err)
+	}
+	sc.cache.mu.Lock()
+	sc.cache.file = db
+	sc.cache.writes = make(chan passRecord, pendingWrites)
+	sc.cache.written = make(chan struct{})
+	sc.cache.mu.Unlock()
+	go sc.cache.writer(db, sc.log.Warnf)
+	return nil
+}
+
+// passRecord is a pass on its way to the file.
+type passRecord struct {
+	addr netip.Addr
+	p    passes
+}
+
+// writer writes passes to the file, a batch per transaction, until
+// writes is closed.
+func (c *cache) writer(db *bolt.DB, warnf func(string, ...any)) {
+	defer close(c.written)
+	for r := range c.writes {
+		batch := []passRecord{r}
+		for len(batch) < pendingWrites && len(c.writes) > 0 {
+			batch = append(batch, <-c.writes)
+		}
+		err := db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(cacheBucket)
+			for _, r := range batch {
+				k, v := encodePass(r.addr, r.p)
+				if err := b.Put(k, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			warnf("postscreen_cache_map %s: %v", db.Path(), err)
+		}
+	}
+}
+
+// close writes what waits and closes the file; passes after it stay in
+// memory.
+func (c *cache) close() {
+	c.mu.Lock()
+	db := c.file
+	c.file = nil
+	c.mu.Unlock()
+	if db == nil {
+		return
+	}
+	close(c.writes)
+	<-c.written
+	_ = db.Close()
+}
+
+func encodePass(a netip.Addr, p passes) (k, v []byte) {
+	k, _ = a.MarshalBinary()
+	v = make([]byte, 16)
+	binary.BigEndian.PutUint64(v, uint64(p.greet.Unix()))
+	binary.BigEndian.PutUint64(v[8:], uint64(p.dnsbl.Unix()))
+	return k, v
+}
+
+func decodePass(k, v []byte) (netip.Addr, passes, bool) {
+	var a netip.Addr
+	if a.UnmarshalBinary(k) != nil || !a.IsValid() || len(v) != 16 {
+		return a, passes{}, false
+	}
+	return a, passes{
+		greet: time.Unix(int64(binary.BigEndian.Uint64(v)), 0),
+		dnsbl: time.Unix(int64(binary.BigEndian.Uint64(v[8:])), 0),
+	}, true
+}
