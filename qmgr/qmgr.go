@@ -71,6 +71,7 @@ type settings struct {
 	maxLifetime            time.Duration
 	bounceLifetime         time.Duration
 	delayWarning           time.Duration
+	confirmDelayCleared    bool // confirm_delay_cleared
 	hopcountLimit          int
 	headerSizeLimit        int
 	dropHeaders            map[string]bool // message_drop_headers, lower case
@@ -148,6 +149,7 @@ func loadSettings(cfg *config.Config) settings {
 		maxLifetime:           cfg.Duration("maximal_queue_lifetime"),
 		bounceLifetime:        cfg.Duration("bounce_queue_lifetime"),
 		delayWarning:          cfg.Duration("delay_warning_time"),
+		confirmDelayCleared:   cfg.Bool("confirm_delay_cleared"),
 		hopcountLimit:         cfg.Int("hopcount_limit"),
 		headerSizeLimit:       cfg.Int("header_size_limit"),
 		dropHeaders:           lowerSet(cfg.List("message_drop_headers")),

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -351,4 +352,51 @@ func TestActiveLimit(t *testing.T) {
 	close(gate)
 	h.waitRequests(5)
 	h.waitEmpty()
+}
+
+// TestConfirmDelayCleared: confirm_delay_cleared was unknown. With it,
+// a recipient named in the sender's delay warning is confirmed with a
+// success notification once delivered; one delivered before the warning
+// is not. Without it, the sender hears nothing more after the warning.
+func TestConfirmDelayCleared(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(map[bool]string{true: "on", false: "off"}[on], func(t *testing.T) {
+			tries := map[string]int{}
+			var mu sync.Mutex
+			fa := &fakeAgent{answer: func(n int, r agentReq) []agent.Result {
+				if r.env.Sender == "" || r.rcpts[0].Address == "now@example.com" {
+					return allOK(r)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if tries[r.rcpts[0].Address]++; tries[r.rcpts[0].Address] < 3 {
+					return deferAll(r, "4.4.1", "connection refused")
+				}
+				return allOK(r)
+			}}
+			h := newMTA(t, fmt.Sprintf("delay_warning_time = 1ms\nconfirm_delay_cleared = %v\n", map[bool]string{true: "yes", false: "no"}[on]), fa)
+			h.submit(rcpts("now@example.com", "slow@example.com").Add("sender", "alice@example.com"), "Subject: slow\n\nx\n")
+			want := 1 // the delay warning
+			if on {
+				want = 2 // and the confirmation
+			}
+			var notes []agentReq
+			waitFor(t, "the notifications", func() bool {
+				notes = notifications(h.agent.requests(), "")
+				return len(notes) >= want
+			})
+			h.waitEmpty()
+			notes = notifications(h.agent.requests(), "")
+			if len(notes) != want {
+				t.Fatalf("%d notifications, want %d", len(notes), want)
+			}
+			if !on {
+				return
+			}
+			ds := parseReport(t, notes[1].body).parts["message/delivery-status"]
+			if !strings.Contains(ds, "Action: delivered") || !strings.Contains(ds, "slow@example.com") || strings.Contains(ds, "now@example.com") {
+				t.Errorf("confirmation:\n%s", ds)
+			}
+		})
+	}
 }

@@ -160,8 +160,9 @@ func (m *Manager) returnFailures(env *envelope.Envelope, now time.Time) bool {
 }
 
 // returnSuccesses sends one success notification (RFC 3461 NOTIFY=SUCCESS)
-// for the delivered recipients that asked for it and were not yet
-// reported: "delivered" for final delivery here, "relayed" for a hand-off
+// for the delivered recipients that asked for it, or, with
+// confirm_delay_cleared, were named in the sender's delay warning, and
+// were not yet reported: "delivered" for final delivery here, "relayed" for a hand-off
 // to a server that did not announce DSN (one that did took over the
 // request, see agent.Result.DSNPassed, and is not reported). A notification
 // that cannot be queued is logged and not tried again: the mail itself
@@ -170,7 +171,8 @@ func (m *Manager) returnSuccesses(env *envelope.Envelope, now time.Time) {
 	var reports []dsn.RecipientReport
 	for i := range env.Recipients {
 		rc := &env.Recipients[i]
-		if rc.Status != envelope.Delivered || rc.Notified || !wantsNotice(rc.Notify, envelope.NotifySuccess) {
+		wanted := wantsNotice(rc.Notify, envelope.NotifySuccess) || m.settings.confirmDelayCleared && rc.DelayWarned
+		if rc.Status != envelope.Delivered || rc.Notified || !wanted {
 			continue
 		}
 		action := dsn.Delivered
@@ -195,11 +197,12 @@ func (m *Manager) warnDelay(env *envelope.Envelope, now time.Time) {
 	}
 	var reports []dsn.RecipientReport
 	for _, i := range env.Pending() {
-		rc := env.Recipients[i]
+		rc := &env.Recipients[i]
 		if wantsNotice(rc.Notify, envelope.NotifyDelay) {
-			rep := recipientReport(rc, dsn.Delayed, now)
+			rep := recipientReport(*rc, dsn.Delayed, now)
 			rep.WillRetryUntil = env.Arrival.Add(m.lifetime(env))
 			reports = append(reports, rep)
+			rc.DelayWarned = true
 		}
 	}
 	env.WarnedDelay = true

@@ -41,6 +41,7 @@ var queueParams = []Param{
 	{"defer_transports", "", typeList, "Transports (master.cf service names) whose mail is deferred (\"deferred transport\") until a flush: sendmail -q, postqueue -f, or -s / -i for part of the queue."},
 	{"delay_logging_resolution_limit", "2", typeInt, "Digits after the decimal point in delay= log fields."},
 	{"delay_notice_recipient", "postmaster", typeString, "Recipient of delayed-mail notices to the postmaster."},
+	{"confirm_delay_cleared", "no", typeBool, "After a delay warning, tell the sender when each recipient it named is delivered (a success notification, as for NOTIFY=SUCCESS). Off by default, as in Postfix: the end of a long outage would send a burst of them."},
 	{"delay_warning_time", "0h", typeTimeH, "Send a delay warning to the sender after this time; 0 disables."},
 	{"double_bounce_sender", "double-bounce", typeString, "Sender address of postmaster notices; mail to it is discarded."},
 	{"enable_long_queue_ids", "no", typeBool, "Use long queue ids (tern always does; kept for compatibility)."},

@@ -32,15 +32,16 @@ const (
 
 // Recipient is one envelope recipient and its delivery state.
 type Recipient struct {
-	Address  string     `json:"a"`                // current (rewritten) address
-	Original string     `json:"o,omitempty"`      // address as first received
-	ORcpt    string     `json:"orcpt,omitempty"`  // RFC 3461 ORCPT, "type;address" with the address decoded
-	Notify   string     `json:"notify,omitempty"` // comma list of Notify* or ""
-	Status   RcptStatus `json:"s,omitempty"`
-	DSN      string     `json:"dsn,omitempty"`    // last enhanced status, e.g. 4.4.1
-	Reason   string     `json:"reason,omitempty"` // last result text, as mailq shows it
-	Relay    string     `json:"relay,omitempty"`  // agent/next hop of last attempt
-	Notified bool       `json:"nf,omitempty"`     // the sender was told of the failure
+	Address     string     `json:"a"`                // current (rewritten) address
+	Original    string     `json:"o,omitempty"`      // address as first received
+	ORcpt       string     `json:"orcpt,omitempty"`  // RFC 3461 ORCPT, "type;address" with the address decoded
+	Notify      string     `json:"notify,omitempty"` // comma list of Notify* or ""
+	Status      RcptStatus `json:"s,omitempty"`
+	DSN         string     `json:"dsn,omitempty"`    // last enhanced status, e.g. 4.4.1
+	Reason      string     `json:"reason,omitempty"` // last result text, as mailq shows it
+	Relay       string     `json:"relay,omitempty"`  // agent/next hop of last attempt
+	Notified    bool       `json:"nf,omitempty"`     // the sender was told of the failure
+	DelayWarned bool       `json:"dw,omitempty"`     // named in the sender's delay warning (confirm_delay_cleared)
 	// Diag and RemoteMTA are the remote server's reply and host name of
 	// the last attempt, for delivery status notifications.
 	Diag      string `json:"diag,omitempty"`
