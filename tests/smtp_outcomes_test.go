@@ -226,3 +226,24 @@ func TestOneConnectionForManyMessages(t *testing.T) {
 		t.Error("no delivery logged conn_use=N, though connections were reused")
 	}
 }
+
+// TestDeliveryStatusFilter: smtp_delivery_status_filter was unknown. A
+// pcre-style table turning the remote 550 5.1.1 into 4.1.1 makes the
+// smtp agent defer the recipient instead of bouncing it (the admin's
+// way through a provider's false blocks), logged with the new code; the
+// sender gets no bounce.
+func TestDeliveryStatusFilter(t *testing.T) {
+	sender := localUser(t)
+	filter := filepath.Join(readableTempDir(t), "smtp_dsn_filter")
+	writeFile(t, filter, "/^5\\.1\\.1 (.*)$/ 4.1.1 $1\n")
+	p := newRelayPair(t, "smtp_delivery_status_filter = regexp:"+filter)
+	code, out := p.sender.sendmail("Subject: filtered\n\nfiltered body\n", "-f", sender+"@example.tst", "nosuchuser@remote.tst")
+	if code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	deferred := regexp.MustCompile(`smtp\[\d+\]: \w+: to=<nosuchuser@remote\.tst>, relay=mx2\.remote\.tst\[127\.0\.0\.1\]:\d+, .*dsn=4\.1\.1, status=deferred \(host mx2\.remote\.tst\[127\.0\.0\.1\] said: 550 5\.1\.1 <nosuchuser@remote\.tst>:`)
+	waitFor(t, deliveryTimeout, "the filtered deferral", func() bool { return deferred.MatchString(p.sender.log()) })
+	if strings.Contains(p.sender.log(), "status=bounced") || strings.Contains(p.sender.mbox(sender), "Undelivered Mail") {
+		t.Errorf("the recipient was bounced despite the filter:\n%s", grepLines(p.sender.log(), "status="))
+	}
+}

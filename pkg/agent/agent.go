@@ -26,6 +26,7 @@ import (
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
 	"github.com/tern-mta/tern/pkg/maillog"
+	"github.com/tern-mta/tern/pkg/maps"
 )
 
 // Status is the outcome of one recipient's delivery attempt.
@@ -134,6 +135,8 @@ type Server struct {
 	Log       *maillog.Logger
 	SpoolDir  string // temporary files for bodies above MemLimit
 	MemLimit  int64  // bodies up to this size are held in memory
+	// Filter is the agent's delivery_status_filter; nil: none.
+	Filter *StatusFilter
 }
 
 // ServeConn reads one delivery request at a time from c and answers it,
@@ -177,7 +180,8 @@ func (s *Server) serve(ctx context.Context, c *ipc.Conn) error {
 		}
 		for i, r := range results {
 			if !r.Delegated {
-				LogResult(s.Log, req.Env, req.Recipients[i], r, start)
+				results[i] = s.Filter.Apply(r)
+				LogResult(s.Log, req.Env, req.Recipients[i], results[i], start)
 			}
 		}
 		if err := c.Send(ipc.FrameReply, encodeResults(results)); err != nil {
@@ -402,7 +406,13 @@ func (cl *Client) Deliver(env *envelope.Envelope, rcpts []envelope.Recipient, tr
 func ServeDaemon(d *daemon.Daemon, dl Deliverer, memLimit int64) int {
 	ctx, stop := daemon.SignalContext()
 	defer stop()
-	srv := &Server{Deliverer: dl, Log: d.Log, SpoolDir: os.TempDir(), MemLimit: memLimit}
+	filter, err := OpenStatusFilter(d.Name, d.Config.Get(d.Name+"_delivery_status_filter"), maps.Options{ConfigDir: d.ConfigDir}, d.Log)
+	if err != nil {
+		d.Log.Fatalf("%v", err)
+		return 1
+	}
+	defer filter.Close()
+	srv := &Server{Deliverer: dl, Log: d.Log, SpoolDir: os.TempDir(), MemLimit: memLimit, Filter: filter}
 	l := d.Listener(d.Service)
 	if l == nil && len(d.Listeners) > 0 {
 		l = d.Listeners[0].Listener
