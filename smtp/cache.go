@@ -27,6 +27,9 @@ type sessionCache struct {
 	// often, is closed instead of kept (zero: no limit).
 	reuseTime  time.Duration
 	reuseCount int
+	// noTLS is smtp_tls_connection_reuse = no: encrypted sessions are
+	// closed after their message, as Postfix's smtp does by default.
+	noTLS bool
 }
 
 func newSessionCache(limit time.Duration) *sessionCache {
@@ -51,10 +54,11 @@ func (c *sessionCache) take(key string) *cached {
 	return nil
 }
 
-// put keeps a session; with a zero limit, or past a reuse limit, it is
-// closed at once.
+// put keeps a session; with a zero limit, past a reuse limit, or
+// encrypted when TLS sessions are not reused, it is closed at once.
 func (c *sessionCache) put(key string, s cached) {
-	if c.limit <= 0 || c.reuseTime > 0 && s.s.Age() >= c.reuseTime || c.reuseCount > 0 && s.s.Transactions() >= c.reuseCount {
+	if c.limit <= 0 || c.reuseTime > 0 && s.s.Age() >= c.reuseTime || c.reuseCount > 0 && s.s.Transactions() >= c.reuseCount ||
+		c.noTLS && s.s.TLS() != nil {
 		_ = s.s.Close(context.Background())
 		return
 	}

@@ -80,7 +80,7 @@ func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
 	}
 	r.DeferNoMXAddress = cfg.Bool("smtp_defer_if_no_mx_address_found")
 	cache := newSessionCache(set.cacheTime)
-	cache.reuseTime, cache.reuseCount = set.reuseTime, set.reuseCount
+	cache.reuseTime, cache.reuseCount, cache.noTLS = set.reuseTime, set.reuseCount, !set.tlsReuse
 	queueDir, timeout := cfg.Get("queue_directory"), 1000*time.Second
 	delegate := func(transport, nexthop string, req *agent.Request) []agent.Result {
 		return agent.Delegate(queueDir, timeout, transport, nexthop, req, req.Recipients)

@@ -61,6 +61,7 @@ type settings struct {
 	cacheTime      time.Duration
 	reuseTime      time.Duration // smtp_connection_reuse_time_limit
 	reuseCount     int           // smtp_connection_reuse_count_limit
+	tlsReuse       bool          // smtp_tls_connection_reuse
 	authSoftBounce bool
 	// heloUnlessESMTP is smtp_always_send_ehlo = no: EHLO only when the
 	// greeting says ESMTP. skip5xxGreeting is smtp_skip_5xx_greeting: a
@@ -136,6 +137,7 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		cacheTime:      cfg.Duration("smtp_connection_cache_time_limit"),
 		reuseTime:      cfg.Duration("smtp_connection_reuse_time_limit"),
 		reuseCount:     cfg.Int("smtp_connection_reuse_count_limit"),
+		tlsReuse:       cfg.Bool(p + "tls_connection_reuse"),
 		timeouts: client.Timeouts{
 			Greeting: cfg.Duration("smtp_helo_timeout"), Helo: cfg.Duration("smtp_helo_timeout"),
 			StartTLS: cfg.Duration("smtp_starttls_timeout"), Mail: cfg.Duration("smtp_mail_timeout"),

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"net"
 	"regexp"
 	"strings"
@@ -192,4 +193,40 @@ func TestWrapperModeRelayhost(t *testing.T) {
 		t.Errorf("the message did not come through the smtps service:\n%s", receiver.log())
 	}
 	sender.waitLog("relay=127.0.0.3[127.0.0.3]:", deliveryTimeout)
+}
+
+// TestTLSConnectionReuse: smtp_tls_connection_reuse was unknown, and tern
+// reused encrypted connections whatever the setting. With yes (tern's
+// default) three messages in a row to a STARTTLS relayhost share one
+// connection; with no, as Postfix's default, each gets its own.
+func TestTLSConnectionReuse(t *testing.T) {
+	for _, tt := range []struct {
+		reuse    string
+		connects int
+	}{{"yes", 1}, {"no", 3}} {
+		t.Run(tt.reuse, func(t *testing.T) {
+			rcpt := localUser(t)
+			receiver, _ := smtpdInstance(t)
+			addr := receiver.smtpAddr("127.0.0.1:0")
+			sender := newInstance(t, options{master: senderMasterCF, main: append(append([]string{}, senderMain...),
+				"relayhost = ["+hostOf(t, addr)+"]:"+portOf(t, addr),
+				"smtp_tls_security_level = encrypt",
+				"smtp_connection_cache_time_limit = 30s",
+				"smtp_tls_connection_reuse = "+tt.reuse,
+			)})
+			sender.start()
+			for i := 1; i <= 3; i++ {
+				body := fmt.Sprintf("reuse body %d", i)
+				if code, out := sender.sendmail("Subject: reuse\n\n"+body+"\n", rcpt+"@example.tst"); code != 0 {
+					t.Fatalf("sendmail: %d %s", code, out)
+				}
+				receiver.waitMbox(rcpt, body)
+			}
+			connects := len(regexp.MustCompile(`tern/smtpd\[\d+\]: connect from localhost\[127\.0\.0\.1\]`).FindAllString(receiver.log(), -1))
+			tlsSessions := len(regexp.MustCompile(`tern/smtp\[\d+\]: \w+: to=<`+regexp.QuoteMeta(rcpt)+`@example\.tst>, relay=`).FindAllString(sender.log(), -1))
+			if connects != tt.connects || tlsSessions != 3 {
+				t.Errorf("%d connections for %d deliveries, want %d for 3", connects, tlsSessions, tt.connects)
+			}
+		})
+	}
 }

@@ -16,6 +16,7 @@ var lmtpParams = []Param{
 	{"lmtp_body_checks", "", typeMapList, "LMTP form of smtp_body_checks."},
 	{"lmtp_connection_cache_time_limit", "2s", typeTimeS, "LMTP form of smtp_connection_cache_time_limit."},
 	{"lmtp_connection_reuse_count_limit", "0", typeInt, "LMTP form of smtp_connection_reuse_count_limit."},
+	{"lmtp_tls_connection_reuse", "yes", typeBool, "LMTP form of smtp_tls_connection_reuse."},
 	{"lmtp_connection_reuse_time_limit", "300s", typeTimeS, "LMTP form of smtp_connection_reuse_time_limit."},
 	{"lmtp_data_done_timeout", "600s", typeTimeS, "LMTP form of smtp_data_done_timeout."},
 	{"lmtp_data_init_timeout", "120s", typeTimeS, "LMTP form of smtp_data_init_timeout."},

@@ -16,6 +16,7 @@ var smtpParams = []Param{
 	{"smtp_skip_quit_response", "yes", typeBool, "smtp sends QUIT without waiting for its reply."},
 	{"smtp_tls_chain_files", "", typeList, "PEM files of the smtp client's certificates, each a private key followed by its certificate chain; instead of smtp_tls_cert_file and smtp_tls_key_file."},
 	{"smtp_connection_reuse_count_limit", "0", typeInt, "How many messages smtp sends over one connection before it closes it; 0 means no limit."},
+	{"smtp_tls_connection_reuse", "yes", typeBool, "Keep TLS-encrypted connections for the next message to the same destination, as plain ones are (smtp_connection_cache_time_limit). Postfix's default is no, because its smtp processes can reuse a TLS connection only through tlsproxy(8); tern's smtp is one process and reuses them safely, so its default is yes. no closes an encrypted connection after its message."},
 	{"smtp_connection_reuse_time_limit", "300s", typeTimeS, "How long after it was opened smtp keeps reusing a connection."},
 	{"smtp_tls_servername", "hostname", typeString, "Name smtp sends in TLS SNI: hostname (the server's name; Postfix's default is empty), nexthop, a name, or empty for none."},
 	{"lmtp_connect_timeout", "0s", typeTimeS, "lmtp time limit for connecting; 0 means the system limit."},

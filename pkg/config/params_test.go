@@ -81,13 +81,14 @@ func TestPostfixDefaults(t *testing.T) {
 		"virtual_transport":                         "virtual",
 	}
 	tern := map[string]string{
-		"compatibility_level": "3.6",
-		"mail_name":           "tern",
-		"syslog_name":         "${multi_instance_name?{$multi_instance_name}:{tern}}",
-		"queue_directory":     "/var/spool/tern",
-		"data_directory":      "/var/lib/tern",
-		"daemon_directory":    "/usr/libexec/tern",
-		"config_directory":    "/etc/tern",
+		"compatibility_level":       "3.6",
+		"smtp_tls_connection_reuse": "yes",
+		"mail_name":                 "tern",
+		"syslog_name":               "${multi_instance_name?{$multi_instance_name}:{tern}}",
+		"queue_directory":           "/var/spool/tern",
+		"data_directory":            "/var/lib/tern",
+		"daemon_directory":          "/usr/libexec/tern",
+		"config_directory":          "/etc/tern",
 	}
 	for _, m := range []map[string]string{postfix, tern} {
 		for name, want := range m {
