@@ -17,7 +17,9 @@ type localFilter struct {
 	content io.Reader // the message as the milters left it
 	hold    bool      // a milter quarantined it
 	discard bool      // a milter discarded it
-	close   func()    // releases the spooled content
+	// filter and redirect are milter_header_checks' FILTER and REDIRECT.
+	filter, redirect string
+	close            func() // releases the spooled content
 }
 
 // filterLocal shows a message from sendmail to non_smtpd_milters, as
@@ -58,6 +60,9 @@ func (m *Manager) filterLocal(env *envelope.Envelope, body *limitReader) (*local
 		m.log.Infof("%s: milter-reject: END-OF-MESSAGE from local; from=<%s>: %s", env.ID, env.Sender, r)
 		return nil, &rejection{code: code, dsn: r.Enhanced, text: r.Text, smtp: r.Code}
 	}
+	for _, a := range m.milterChecks.Check(msg, m.log.Warnf) {
+		m.log.Infof("%s: %s: header %s from local; from=<%s>%s", env.ID, a.Action, a.Header, env.Sender, strings.TrimSuffix(": "+a.Text, ": "))
+	}
 	if msg.Discard {
 		sp.Close()
 		m.log.Infof("%s: milter-discard: END-OF-MESSAGE from local; from=<%s>: milter triggers DISCARD action", env.ID, env.Sender)
@@ -73,5 +78,5 @@ func (m *Manager) filterLocal(env *envelope.Envelope, body *limitReader) (*local
 	env.Sender, env.Recipients = msg.Sender, msg.Rcpts
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(msg.Write(pw)) }()
-	return &localFilter{content: pr, hold: msg.Hold, close: func() { pr.Close(); sp.Close() }}, nil
+	return &localFilter{content: pr, hold: msg.Hold, filter: msg.Filter, redirect: msg.Redirect, close: func() { pr.Close(); sp.Close() }}, nil
 }

@@ -188,7 +188,7 @@ func (m *Manager) inspectNotice(nenv *envelope.Envelope, draft io.Writer, rep ds
 			m.log.Warnf("%s: notification stopped by header or body checks; not sent", nenv.ID)
 			return queue.Incoming, false, nil
 		}
-		if err := m.applyCheckRouting(nenv, s, checks); err != nil {
+		if err := m.applyCheckRouting(nenv, s, checks.filter, checks.redirect); err != nil {
 			return queue.Incoming, false, err
 		}
 		hold = hold || checks.hold

@@ -46,8 +46,10 @@ type Manager struct {
 	router   *router
 	rewriter *addressRewriter
 	checks   *contentChecks // nil without header_checks and friends
-	// localMilters are non_smtpd_milters, for mail from sendmail.
+	// localMilters are non_smtpd_milters, for mail from sendmail, and
+	// milterChecks milter_header_checks (nil: none).
 	localMilters []*milters.Conf
+	milterChecks *milters.HeaderChecks
 	sched        *scheduler
 	// cleanupBuffers lends cleanup its I/O buffers from one message to
 	// the next.
@@ -282,6 +284,12 @@ func New(cfg *config.Config, log *maillog.Logger) (*Manager, error) {
 		return nil, err
 	}
 	if m.checks, err = newContentChecks(cfg); err != nil {
+		m.rewriter.close()
+		m.router.close()
+		q.Close()
+		return nil, err
+	}
+	if m.milterChecks, err = milters.OpenHeaderChecks(cfg.Get("milter_header_checks"), maps.Options{}); err != nil {
 		m.rewriter.close()
 		m.router.close()
 		q.Close()

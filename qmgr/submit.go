@@ -188,8 +188,11 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 		draft.Abort()
 		return env.ID, nil
 	}
-	if checks != nil {
-		if err := m.applyCheckRouting(env, s, checks); err != nil {
+	// milter_header_checks' routing first: the content checks' wins.
+	mf, mr := filter.routing()
+	cf, cr := checks.routing()
+	for _, r := range [][2]string{{mf, mr}, {cf, cr}} {
+		if err := m.applyCheckRouting(env, s, r[0], r[1]); err != nil {
 			draft.Abort()
 			return "", err
 		}
@@ -499,17 +502,33 @@ func redirect(env *envelope.Envelope, addr string) {
 	env.Recipients = []envelope.Recipient{{Address: addr, Original: addr}}
 }
 
-// applyCheckRouting applies the FILTER and REDIRECT actions of content
-// checks, which come after the envelope was rewritten: a redirect target
-// is rewritten and expanded on its own.
-func (m *Manager) applyCheckRouting(env *envelope.Envelope, s *submission, in *inspection) error {
-	if in.filter != "" {
-		env.Filter = in.filter
+// routing returns milter_header_checks' FILTER and REDIRECT targets.
+func (f *localFilter) routing() (filter, redirect string) {
+	if f == nil {
+		return "", ""
 	}
-	if in.redirect == "" {
+	return f.filter, f.redirect
+}
+
+// routing returns the content checks' FILTER and REDIRECT targets.
+func (in *inspection) routing() (filter, redirect string) {
+	if in == nil {
+		return "", ""
+	}
+	return in.filter, in.redirect
+}
+
+// applyCheckRouting applies the FILTER and REDIRECT actions of content
+// checks (and milter_header_checks), which come after the envelope was
+// rewritten: a redirect target is rewritten and expanded on its own.
+func (m *Manager) applyCheckRouting(env *envelope.Envelope, s *submission, filter, redirectTo string) error {
+	if filter != "" {
+		env.Filter = filter
+	}
+	if redirectTo == "" {
 		return nil
 	}
-	redirect(env, in.redirect)
+	redirect(env, redirectTo)
 	m.qualify(env)
 	if m.rewriter == nil || s.overrides["no_address_mappings"] {
 		return nil
@@ -521,7 +540,7 @@ func (m *Manager) applyCheckRouting(env *envelope.Envelope, s *submission, in *i
 	}
 	env.Recipients = env.Recipients[:0]
 	for _, a := range addrs {
-		env.Recipients = append(env.Recipients, envelope.Recipient{Address: a, Original: in.redirect})
+		env.Recipients = append(env.Recipients, envelope.Recipient{Address: a, Original: redirectTo})
 	}
 	return nil
 }

@@ -103,6 +103,9 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 		return nil, fmt.Errorf("smtpd_milter_maps: %w", err)
 	}
 	srv.openMilters = func(v string) ([]*milters.Conf, error) { return milters.OpenList(cfg, "smtpd_milter_maps", v) }
+	if srv.milterChecks, err = milters.OpenHeaderChecks(cfg.Get("milter_header_checks"), maps.Options{ConfigDir: configDir}); err != nil {
+		return nil, err
+	}
 	if (len(srv.milters) > 0 || len(srv.milterMaps) > 0) && set.proxy != nil {
 		log.Warnf("smtpd_milters are not applied with smtpd_proxy_filter: the filter's own smtpd can apply them")
 		srv.milters, srv.milterMaps = nil, nil
@@ -176,6 +179,7 @@ func dovecotPath(cfg *config.Config) string {
 // Close releases the SASL back end and the restrictions' tables.
 func (srv *Server) Close() {
 	srv.cleanup.closeAll()
+	srv.milterChecks.Close()
 	if srv.screen != nil {
 		srv.screen.Close()
 	}

@@ -23,6 +23,11 @@ func (s *session) filtered(q *queueSubmission) (*queueSubmission, reply.Reply) {
 	}
 	s.refreshMacros()
 	r := s.milt.Content(msg)
+	if r.IsZero() {
+		for _, a := range s.srv.milterChecks.Check(msg, s.srv.log.Warnf) {
+			s.logWhatsup(a.Action, restrict.EndOfData, "", strings.TrimSuffix("header "+a.Header+": "+a.Text, ": "))
+		}
+	}
 	switch {
 	case !r.IsZero():
 		s.logWhatsup("milter-reject", restrict.EndOfData, "", r.String())
@@ -37,6 +42,12 @@ func (s *session) filtered(q *queueSubmission) (*queueSubmission, reply.Reply) {
 	if msg.Hold && !s.tx.hold {
 		s.tx.hold = true
 		s.logWhatsup("milter-hold", restrict.EndOfData, "", "milter triggers HOLD action")
+	}
+	if msg.Filter != "" {
+		s.tx.filter = msg.Filter
+	}
+	if msg.Redirect != "" {
+		s.tx.redirect = msg.Redirect
 	}
 	s.tx.sender, s.tx.rcpts = msg.Sender, msg.Rcpts
 	out, err := s.srv.openQueue(s)

@@ -46,6 +46,8 @@ type Server struct {
 	contentReaders contentReaders
 	policy         *policyClient   // check_policy_service
 	milters        []*milters.Conf // smtpd_milters
+	// milterChecks is milter_header_checks; nil: none.
+	milterChecks *milters.HeaderChecks
 	// milterMaps is smtpd_milter_maps: per client address, DISABLE or a
 	// milter list, opened by openMilters and kept in milterLists.
 	milterMaps  []maps.Map

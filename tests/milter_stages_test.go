@@ -106,3 +106,25 @@ func TestMilterXclient(t *testing.T) {
 		t.Errorf("the milter was not told the XCLIENT address:\n%s", m)
 	}
 }
+
+// TestMilterHeaderChecks: milter_header_checks was unknown. The header
+// the libmilter milter adds (X-Milter-Stages) meets a HOLD rule: the
+// message waits in the hold queue instead of being delivered, and smtpd
+// logs why; the client's own header with the same text would not count.
+func TestMilterHeaderChecks(t *testing.T) {
+	rcpt := localUser(t)
+	sock := startStageMilter(t)
+	checks := filepath.Join(readableTempDir(t), "milter_header_checks")
+	writeFile(t, checks, "/^X-Milter-Stages: connect/ HOLD milter verdict\n")
+	in, _ := smtpdInstance(t, "smtpd_milters = "+sock, "milter_header_checks = regexp:"+checks)
+	out, err := swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--from", "a@remote.tst", "--to", rcpt+"@example.tst",
+		"--header", "Subject: held by a milter header", "--body", "held body")
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	in.waitLog("NOQUEUE: hold: END-OF-MESSAGE from localhost[127.0.0.1]: header X-Milter-Stages: connect helo mail rcpt: milter verdict;", 10*time.Second)
+	in.waitLog("(queue hold)", 10*time.Second)
+	if strings.Contains(in.mbox(rcpt), "held body") {
+		t.Errorf("the held message was delivered")
+	}
+}

@@ -6,6 +6,7 @@ var milterParams = []Param{
 	{"milter_command_timeout", "30s", typeTimeS, "Time limit for one milter command."},
 	{"milter_connect_timeout", "30s", typeTimeS, "Time limit for connecting to a milter."},
 	{"milter_content_timeout", "300s", typeTimeS, "Time limit for sending message content to a milter."},
+	{"milter_header_checks", "", typeMapList, "Tables applied to the header fields that smtpd_milters and non_smtpd_milters add or change (a spam milter's verdict), as header_checks are to the message's: DISCARD, FILTER, HOLD and REDIRECT, as in Postfix; other actions are warned about and ignored."},
 	{"milter_default_action", "tempfail", typeString, "What to do when a milter fails: accept, reject, tempfail or quarantine."},
 	{"milter_protocol", "6", typeString, "Milter protocol version."},
 	{"milter_macro_daemon_name", "$myhostname", typeString, "The {daemon_name} macro milters get; OpenDKIM's \"MTA ORIGINATING\" signs mail from a service with -o milter_macro_daemon_name=ORIGINATING."},

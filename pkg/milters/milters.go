@@ -193,7 +193,10 @@ func milterAddress(server, queueDir string) (network, address string, err error)
 // Field is one header field of a message under milter inspection:
 // its name and its value after the colon and the blanks that follow it,
 // continuation lines joined with "\n".
-type Field struct{ name, value string }
+type Field struct {
+	name, value string
+	byMilter    bool // added or changed by a milter (milter_header_checks)
+}
 
 // Message is a message as milters see and change it.
 type Message struct {
@@ -207,6 +210,9 @@ type Message struct {
 	newBody *bytes.Buffer
 	Hold    bool // a milter quarantined it
 	Discard bool // a milter discarded it
+	// Filter and Redirect are the FILTER and REDIRECT actions of
+	// milter_header_checks ("" for none).
+	Filter, Redirect string
 }
 
 // NewMessage is the message in sp, sent by sender to rcpts, as milters
@@ -383,10 +389,10 @@ func applyModifications(msg *Message, mods []milter.ModifyAction) {
 		case milter.ActionDelRcpt:
 			msg.deleteRcpt(strings.Trim(mod.Rcpt, "<>"))
 		case milter.ActionAddHeader:
-			msg.Header = append(msg.Header, Field{mod.HeaderName, mod.HeaderValue})
+			msg.Header = append(msg.Header, Field{mod.HeaderName, mod.HeaderValue, true})
 		case milter.ActionInsertHeader:
 			i := min(int(mod.HeaderIndex), len(msg.Header))
-			msg.Header = append(msg.Header[:i], append([]Field{{mod.HeaderName, mod.HeaderValue}}, msg.Header[i:]...)...)
+			msg.Header = append(msg.Header[:i], append([]Field{{mod.HeaderName, mod.HeaderValue, true}}, msg.Header[i:]...)...)
 		case milter.ActionChangeHeader:
 			msg.changeHeader(mod.HeaderName, int(mod.HeaderIndex), mod.HeaderValue)
 		case milter.ActionReplaceBody:
@@ -423,13 +429,13 @@ func (msg *Message) changeHeader(name string, index int, value string) {
 			if value == "" {
 				msg.Header = append(msg.Header[:i], msg.Header[i+1:]...)
 			} else {
-				msg.Header[i].value = value
+				msg.Header[i].value, msg.Header[i].byMilter = value, true
 			}
 			return
 		}
 	}
 	if value != "" {
-		msg.Header = append(msg.Header, Field{name, value})
+		msg.Header = append(msg.Header, Field{name, value, true})
 	}
 }
 
