@@ -270,16 +270,72 @@ func (a *Agent) targets(ctx context.Context, dest destination) ([]target, *agent
 		}
 	}
 	var out []target
+	var ips []netip.Addr
 	for _, h := range hosts {
 		for _, ip := range h.Addrs {
-			if a.set.addressLimit > 0 && len(out) >= a.set.addressLimit {
-				return out, nil
-			}
 			out = append(out, target{name: h.Name, canonical: h.Canonical, network: "tcp", addr: netip.AddrPortFrom(ip, uint16(dest.port)).String(),
 				secure: h.Secure})
+			ips = append(ips, ip)
 		}
 	}
-	return out, nil
+	return limitTargets(out, ips, a.set.addressLimit, a.set.balanceProtocols), nil
+}
+
+// limitTargets cuts the servers to smtp_mx_address_limit (0: no limit),
+// keeping their order. With balance (smtp_balance_inet_protocols), when
+// the list holds IPv4 and IPv6 addresses and is cut, each family keeps
+// half the limit (the first address's family the odd one, and either
+// the other's unused share), so that a destination whose IPv6 (or IPv4)
+// is broken is still reached over the other, as Postfix does.
+func limitTargets(ts []target, ips []netip.Addr, limit int, balance bool) []target {
+	if limit <= 0 || len(ts) <= limit {
+		return ts
+	}
+	if !balance {
+		return ts[:limit]
+	}
+	n6 := 0
+	for _, ip := range ips {
+		if ip.Unmap().Is6() {
+			n6++
+		}
+	}
+	n4 := len(ips) - n6
+	if n4 == 0 || n6 == 0 {
+		return ts[:limit]
+	}
+	first6 := ips[0].Unmap().Is6()
+	half, extra := limit/2, limit%2
+	b4, b6 := half, half
+	if first6 {
+		b6 += extra
+	} else {
+		b4 += extra
+	}
+	// A family with fewer addresses than its share leaves the rest to
+	// the other.
+	if n4 < b4 {
+		b6, b4 = b6+b4-n4, n4
+	}
+	if n6 < b6 {
+		b4, b6 = b4+b6-n6, n6
+	}
+	out := ts[:0:0]
+	for i, ip := range ips {
+		if ip.Unmap().Is6() {
+			if b6 == 0 {
+				continue
+			}
+			b6--
+		} else {
+			if b4 == 0 {
+				continue
+			}
+			b4--
+		}
+		out = append(out, ts[i])
+	}
+	return out
 }
 
 // open connects to one server and runs the session start (greeting,

@@ -24,16 +24,18 @@ import (
 // settings are the main.cf parameters of one smtp or lmtp service. The
 // lmtp agent reads the lmtp_* forms where Postfix has them.
 type settings struct {
-	lmtp           bool
-	queueDir       string
-	helo           string
-	port           int
-	addressLimit   int
-	sessionLimit   int
-	connectTimeout time.Duration
-	tlsLevel       client.TLSLevel
-	tlsPolicy      []maps.Map
-	rootCAs        *x509.CertPool
+	lmtp         bool
+	queueDir     string
+	helo         string
+	port         int
+	addressLimit int
+	// balanceProtocols is smtp_balance_inet_protocols.
+	balanceProtocols bool
+	sessionLimit     int
+	connectTimeout   time.Duration
+	tlsLevel         client.TLSLevel
+	tlsPolicy        []maps.Map
+	rootCAs          *x509.CertPool
 	// tlsMin and tlsMandatoryMin are smtp_tls_protocols (level may) and
 	// smtp_tls_mandatory_protocols (encrypt and above).
 	tlsMin, tlsMandatoryMin uint16
@@ -121,23 +123,24 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 		p = "lmtp_"
 	}
 	s := settings{
-		lmtp:           lmtp,
-		queueDir:       cfg.Get("queue_directory"),
-		helo:           cfg.Get("smtp_helo_name"),
-		addressLimit:   cfg.Int("smtp_mx_address_limit"),
-		sessionLimit:   cfg.Int("smtp_mx_session_limit"),
-		connectTimeout: cfg.Duration(p + "connect_timeout"),
-		saslEnable:     cfg.Bool(p + "sasl_auth_enable"),
-		sendXforward:   cfg.Bool(p + "send_xforward_command"),
-		noDowngrade:    cfg.Bool("disable_mime_output_conversion"),
-		noteStartTLS:   cfg.Bool(p + "tls_note_starttls_offer"),
-		senderAuth:     cfg.Bool("smtp_sender_dependent_authentication"),
-		tlsLogLevel:    cfg.Int(p + "tls_loglevel"),
-		delimiter:      cfg.Get("recipient_delimiter"),
-		cacheTime:      cfg.Duration("smtp_connection_cache_time_limit"),
-		reuseTime:      cfg.Duration("smtp_connection_reuse_time_limit"),
-		reuseCount:     cfg.Int("smtp_connection_reuse_count_limit"),
-		tlsReuse:       cfg.Bool(p + "tls_connection_reuse"),
+		lmtp:             lmtp,
+		queueDir:         cfg.Get("queue_directory"),
+		helo:             cfg.Get("smtp_helo_name"),
+		addressLimit:     cfg.Int("smtp_mx_address_limit"),
+		balanceProtocols: cfg.Bool(p + "balance_inet_protocols"),
+		sessionLimit:     cfg.Int("smtp_mx_session_limit"),
+		connectTimeout:   cfg.Duration(p + "connect_timeout"),
+		saslEnable:       cfg.Bool(p + "sasl_auth_enable"),
+		sendXforward:     cfg.Bool(p + "send_xforward_command"),
+		noDowngrade:      cfg.Bool("disable_mime_output_conversion"),
+		noteStartTLS:     cfg.Bool(p + "tls_note_starttls_offer"),
+		senderAuth:       cfg.Bool("smtp_sender_dependent_authentication"),
+		tlsLogLevel:      cfg.Int(p + "tls_loglevel"),
+		delimiter:        cfg.Get("recipient_delimiter"),
+		cacheTime:        cfg.Duration("smtp_connection_cache_time_limit"),
+		reuseTime:        cfg.Duration("smtp_connection_reuse_time_limit"),
+		reuseCount:       cfg.Int("smtp_connection_reuse_count_limit"),
+		tlsReuse:         cfg.Bool(p + "tls_connection_reuse"),
 		timeouts: client.Timeouts{
 			Greeting: cfg.Duration("smtp_helo_timeout"), Helo: cfg.Duration("smtp_helo_timeout"),
 			StartTLS: cfg.Duration("smtp_starttls_timeout"), Mail: cfg.Duration("smtp_mail_timeout"),

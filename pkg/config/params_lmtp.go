@@ -35,6 +35,7 @@ var lmtpParams = []Param{
 	{"lmtp_mail_timeout", "300s", typeTimeS, "LMTP form of smtp_mail_timeout."},
 	{"lmtp_mime_header_checks", "", typeMapList, "LMTP form of smtp_mime_header_checks."},
 	{"lmtp_min_data_rate", "500", typeInt, "LMTP form of smtp_min_data_rate."},
+	{"lmtp_balance_inet_protocols", "yes", typeBool, "LMTP form of smtp_balance_inet_protocols."},
 	{"lmtp_mx_address_limit", "5", typeInt, "LMTP form of smtp_mx_address_limit."},
 	{"lmtp_mx_session_limit", "2", typeInt, "LMTP form of smtp_mx_session_limit."},
 	{"lmtp_nested_header_checks", "", typeMapList, "LMTP form of smtp_nested_header_checks."},

@@ -57,6 +57,7 @@ var smtpParams = []Param{
 	{"smtp_host_lookup", "dns", typeList, "How smtp finds a host's addresses: dns, native (/etc/hosts and the system resolver), or both in the order given; MX records always come from DNS."},
 	{"smtp_line_length_limit", "998", typeInt, "smtp breaks longer content lines with CRLF SPACE; 0 means no limit."},
 	{"smtp_mail_timeout", "300s", typeTimeS, "smtp time limit for the reply to MAIL FROM."},
+	{"smtp_balance_inet_protocols", "yes", typeBool, "When smtp_mx_address_limit cuts a list of IPv4 and IPv6 addresses, keep half of it for each family, so that a destination whose IPv6 (or IPv4) connectivity is broken is still reached over the other."},
 	{"smtp_mx_address_limit", "5", typeInt, "Maximal addresses smtp tries per delivery."},
 	{"smtp_mx_session_limit", "2", typeInt, "Maximal SMTP sessions smtp opens per delivery."},
 	{"smtp_quit_timeout", "300s", typeTimeS, "smtp time limit for the reply to QUIT."},
