@@ -95,3 +95,17 @@ func FuzzParseMaster(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseFeedback: destination concurrency feedback values never crash
+// the parser, and what it accepts lies between 0 and 1.
+func FuzzParseFeedback(f *testing.F) {
+	for _, s := range []string{"1/concurrency", "0.5 / Concurrency", "1", "0", "2", "1/window", "-0.1", "", "NaN", "1e-3/concurrency"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		base, _, err := ParseFeedback(s)
+		if err == nil && !(base >= 0 && base <= 1) {
+			t.Errorf("%q accepted as %v", s, base)
+		}
+	})
+}

@@ -150,7 +150,7 @@ func ParseFeedback(v string) (base float64, perWindow bool, err error) {
 		return 0, false, errors.New("need a number or number/concurrency")
 	}
 	base, err = strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil || base < 0 || base > 1 {
+	if err != nil || !(base >= 0 && base <= 1) { // NaN too
 		return 0, false, errors.New("need a number from 0 to 1, or that over concurrency")
 	}
 	return base, hasPer, nil

@@ -461,3 +461,16 @@ func TestNoCacheMap(t *testing.T) {
 		t.Errorf("%d PASS NEW lines, want 2:\n%s", n, log)
 	}
 }
+
+// FuzzDecodePass: records read from the cache file, which another
+// program could have written, never crash the decoder.
+func FuzzDecodePass(f *testing.F) {
+	k, v := encodePass(netip.MustParseAddr("192.0.2.1"), passes{greet: time.Unix(1e9, 0)})
+	f.Add(k, v)
+	f.Add([]byte{}, []byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		if a, _, ok := decodePass(k, v); ok && !a.IsValid() {
+			t.Errorf("decoded an invalid address from %x", k)
+		}
+	})
+}
