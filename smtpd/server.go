@@ -64,7 +64,9 @@ type Server struct {
 // Serve accepts sessions on l until ctx ends. At most maxConns sessions
 // run at once (master.cf maxproc), on all of the service's listeners
 // together; further clients wait in the listen queue, as with Postfix's
-// process limit, and the service is stressed (stress.go).
+// process limit, and the service is stressed (stress.go). With
+// postscreen's tests (screen), each client is tested first and then
+// waits for a slot.
 func (srv *Server) Serve(ctx context.Context, l net.Listener) error {
 	slots := srv.sessionSlots()
 	go func() {
@@ -119,10 +121,8 @@ func (srv *Server) screenAndHandle(ctx context.Context, conn net.Conn, slots cha
 		_ = conn.Close()
 		return
 	}
-	server, _ := netip.ParseAddrPort(conn.LocalAddr().String())
-	lim := srv.stress.limits()
-	v := srv.screen.Check(ctx, screen.Client{Conn: conn, Addr: netip.AddrPortFrom(c.addr, uint16(c.port)), Server: server}, lim.greetWait)
-	if v.Closed {
+	v, ok := srv.screened(ctx, conn, c)
+	if !ok {
 		_ = conn.Close()
 		return
 	}
@@ -137,6 +137,22 @@ func (srv *Server) screenAndHandle(ctx context.Context, conn net.Conn, slots cha
 	if slots != nil {
 		<-slots
 	}
+}
+
+// screened runs the tests on client c of conn; ok is false when the
+// client is not to be served (dropped, gone, or a panic in the tests,
+// which ends only this client's turn, as in handle).
+func (srv *Server) screened(ctx context.Context, conn net.Conn, c client) (v screen.Verdict, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			srv.log.Errorf("panic in the postscreen tests of %s: %v; %s", c, r, stackLine(debug.Stack()))
+			ok = false
+		}
+	}()
+	server, _ := netip.ParseAddrPort(conn.LocalAddr().String())
+	v = srv.screen.Check(ctx, screen.Client{Conn: conn, Addr: netip.AddrPortFrom(c.addr, uint16(c.port)), Server: server},
+		srv.stress.limits().greetWait)
+	return v, !v.Closed
 }
 
 // takeSlot waits for a session slot for a client accepted on addr (it is
