@@ -246,4 +246,12 @@ func TestDeliveryStatusFilter(t *testing.T) {
 	if strings.Contains(p.sender.log(), "status=bounced") || strings.Contains(p.sender.mbox(sender), "Undelivered Mail") {
 		t.Errorf("the recipient was bounced despite the filter:\n%s", grepLines(p.sender.log(), "status="))
 	}
+	// A filter table that can't be opened is an error of tern check, at
+	// the agent's master.cf line, not a failure of the agent at start.
+	bad := newInstance(t, options{master: testMasterCF + "smtp unix - - n - - smtp\n",
+		main: []string{"smtp_delivery_status_filter = regexp:" + filter + ".missing"}})
+	msg, err := bad.command("tern", "check").CombinedOutput()
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 2 || !strings.Contains(string(msg), "smtp_delivery_status_filter: open regexp:"+filter+".missing") {
+		t.Errorf("tern check with a missing filter table: %v\n%s", err, msg)
+	}
 }

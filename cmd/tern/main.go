@@ -13,6 +13,7 @@ import (
 	"github.com/tern-mta/tern/local"
 	"github.com/tern-mta/tern/master"
 	"github.com/tern-mta/tern/pipe"
+	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/postconf"
 	"github.com/tern-mta/tern/pkg/postmap"
@@ -156,6 +157,18 @@ func masterOptions(stdout, stderr io.Writer) master.Options {
 	checks := map[string]master.CheckFunc{"smtpd": withoutArgs(smtpd.Check), "smtp": withoutArgs(smtp.Check),
 		"lmtp": withoutArgs(smtp.CheckLMTP), "virtual": withoutArgs(virtual.Check), "qmgr": withoutArgs(qmgr.Check),
 		"pipe": func(c *config.Config, _, service string, args []string) error { return pipe.Check(c, service, args) }}
+	// The delivery agents' status filters are checked too.
+	for _, name := range []string{"smtp", "lmtp", "virtual", "pipe", "local"} {
+		own := checks[name]
+		checks[name] = func(c *config.Config, dir, service string, args []string) error {
+			if own != nil {
+				if err := own(c, dir, service, args); err != nil {
+					return err
+				}
+			}
+			return agent.CheckStatusFilter(c, dir, name)
+		}
+	}
 	return master.Options{Daemons: have, Checks: checks, Stdout: stdout, Stderr: stderr}
 }
 

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/maps"
 )
@@ -90,4 +91,13 @@ func OpenStatusFilter(name, spec string, opt maps.Options, log *maillog.Logger) 
 		return nil, nil
 	}
 	return &StatusFilter{tables: tables, log: log}, nil
+}
+
+// CheckStatusFilter opens and closes the delivery_status_filter tables
+// of the agent named name, so that tern check and start report a bad one
+// with the others instead of the agent failing when it starts.
+func CheckStatusFilter(cfg *config.Config, configDir, name string) error {
+	f, err := OpenStatusFilter(name, cfg.Get(name+"_delivery_status_filter"), maps.Options{ConfigDir: configDir}, nil)
+	f.Close()
+	return err
 }
