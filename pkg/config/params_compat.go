@@ -87,10 +87,23 @@ var compatParams = []Param{
 	{"smtp_pix_workaround_maps", "", typeMapList, "Per-server Cisco PIX workarounds, which tern's client does not apply."},
 	{"smtp_pix_workaround_delay_time", "10s", typeTimeS, "Cisco PIX workaround delay, not applied by tern."},
 	{"smtp_pix_workaround_threshold_time", "500s", typeTimeS, "Cisco PIX workaround threshold, not applied by tern."},
+	{"lmtp_pix_workarounds", "disable_esmtp,delay_dotcrlf", typeList, "LMTP form of smtp_pix_workarounds."},
+	{"lmtp_pix_workaround_maps", "", typeMapList, "LMTP form of smtp_pix_workaround_maps."},
+	{"lmtp_pix_workaround_delay_time", "10s", typeTimeS, "LMTP form of smtp_pix_workaround_delay_time."},
+	{"lmtp_pix_workaround_threshold_time", "500s", typeTimeS, "LMTP form of smtp_pix_workaround_threshold_time."},
+	// Connection and session caching: tern's smtp keeps them itself.
+	{"smtp_connection_cache_on_demand", "yes", typeBool, "Postfix's smtp caches connections to a destination with mail waiting; tern's keeps every idle connection for smtp_connection_cache_time_limit, which is what that does."},
+	{"smtp_connection_cache_destinations", "", typeMapList, "Destinations whose connections Postfix caches permanently; tern's smtp caches every destination on demand."},
+	{"lmtp_connection_cache_on_demand", "yes", typeBool, "LMTP form of smtp_connection_cache_on_demand."},
+	{"lmtp_connection_cache_destinations", "", typeMapList, "LMTP form of smtp_connection_cache_destinations."},
+	{"smtp_tls_session_cache_timeout", "3600s", typeTimeS, "How long Postfix's smtp keeps a TLS session for resumption; tern's client keeps them in memory (with smtp_tls_session_cache_database set) for as long as the server's session ticket allows."},
+	{"lmtp_tls_session_cache_timeout", "3600s", typeTimeS, "LMTP form of smtp_tls_session_cache_timeout."},
 	// Client SASL: tern's smtp client has its own SASL, Postfix's Cyrus
 	// is the only type it has.
 	{"smtp_sasl_type", "cyrus", typeString, "SASL implementation of Postfix's smtp client (only cyrus); tern's client has its own PLAIN, LOGIN and CRAM-MD5."},
 	{"smtp_sasl_path", "", typeString, "Cyrus SASL configuration of Postfix's smtp client; tern's client needs none."},
+	{"lmtp_sasl_type", "cyrus", typeString, "LMTP form of smtp_sasl_type."},
+	{"lmtp_sasl_path", "", typeString, "LMTP form of smtp_sasl_path."},
 }
 
 // compatDoc returns the description of a compatParams name; ok is false
