@@ -6,6 +6,10 @@ SBINDIR ?= $(PREFIX)/sbin
 CONFDIR ?= /etc/tern
 RUNDIR  ?= $(CURDIR)/run
 
+# The peers the tests start (dovecot, smtp-sink, postfix, mariadbd) live in
+# the sbin directories, which an ordinary user's PATH often lacks.
+export PATH := $(PATH):/usr/local/sbin:/usr/sbin:/sbin
+
 .PHONY: all build test unit integration fuzz-smoke lint bench run stop install install-postfix-links clean
 
 all: build

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tern-mta/tern/internal/testutil"
 )
 
 // dovecotDir makes a folder for a Dovecot instance: a short path (unix
@@ -41,11 +43,7 @@ func runDovecot(t *testing.T, dir, body string, files map[string]string, socket 
 	var conf strings.Builder
 	fmt.Fprintf(&conf, "instance_name = tern-%s\n", filepath.Base(dir))
 	fmt.Fprintf(&conf, "base_dir = %s/run\nstate_dir = %s/state\nlog_path = %s/dovecot.log\n", dir, dir, dir)
-	if !isRoot() {
-		// Unprivileged, every Dovecot process runs as the test's user.
-		name := currentUser(t).Username
-		fmt.Fprintf(&conf, "default_internal_user = %s\ndefault_login_user = %s\n", name, name)
-	}
+	conf.WriteString(testutil.DovecotOwnerSettings(t))
 	conf.WriteString(body)
 	files["dovecot.conf"] = conf.String()
 	for name, content := range files {

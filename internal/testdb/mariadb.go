@@ -41,7 +41,8 @@ func mariaDBPrograms() (server, install string) {
 	return server, install
 }
 
-// StartMariaDB installs a data directory, starts mariadbd as user mysql,
+// StartMariaDB installs a data directory, starts mariadbd (as user mysql
+// when the tests run as root, else as the user running them),
 // waits until it answers, and creates database "testdb" with user
 // "testuser". The server stops when the test ends.
 func StartMariaDB(t testing.TB) *MariaDB {
@@ -50,24 +51,30 @@ func StartMariaDB(t testing.TB) *MariaDB {
 	if server == "" || install == "" {
 		missing(t, "MariaDB (mariadbd, mariadb-install-db; apt-get install mariadb-server)")
 	}
-	uid, gid := account(t, "mysql")
+	account := serverAccount(t, "mysql")
 	begin := time.Now()
-	dir := serverDir(t, uid, gid)
+	dir := serverDir(t, account)
 	m := &MariaDB{
 		Port: freePort(t), User: "testuser", Password: "testpass", DBName: "testdb",
 		SocketDir: dir, Socket: filepath.Join(dir, "mysqld.sock"),
 		DataDir: filepath.Join(dir, "data"), ErrorLog: filepath.Join(dir, "error.log"),
 	}
-	run(t, exec.Command(install, "--no-defaults", "--user=mysql", "--datadir="+m.DataDir,
+	var asUser []string // as root, the programs switch to user mysql themselves
+	if account.switchUser {
+		asUser = []string{"--user=mysql"}
+	}
+	installArgs := append([]string{"--no-defaults", "--datadir=" + m.DataDir,
 		"--auth-root-authentication-method=normal", "--skip-test-db",
-		"--innodb-flush-method=nosync", "--innodb-buffer-pool-size=16M"))
-	cmd := exec.Command(server, "--no-defaults", "--user=mysql",
-		"--datadir="+m.DataDir, "--socket="+m.Socket,
-		"--pid-file="+filepath.Join(dir, "mysqld.pid"), "--log-error="+m.ErrorLog,
-		"--port="+strconv.Itoa(m.Port), "--bind-address=127.0.0.1",
+		"--innodb-flush-method=nosync", "--innodb-buffer-pool-size=16M"}, asUser...)
+	run(t, exec.Command(install, installArgs...))
+	serverArgs := append([]string{"--no-defaults",
+		"--datadir=" + m.DataDir, "--socket=" + m.Socket,
+		"--pid-file=" + filepath.Join(dir, "mysqld.pid"), "--log-error=" + m.ErrorLog,
+		"--port=" + strconv.Itoa(m.Port), "--bind-address=127.0.0.1",
 		"--skip-log-bin", "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
 		"--innodb-flush-log-at-trx-commit=0", "--innodb-flush-method=nosync",
-		"--tmpdir="+dir)
+		"--tmpdir=" + dir}, asUser...)
+	cmd := exec.Command(server, serverArgs...)
 	proc, err := startProcess(cmd)
 	if err != nil {
 		t.Fatalf("testdb: %v", err)

@@ -61,7 +61,8 @@ func versionOf(bin string) int {
 	return n
 }
 
-// StartPostgres runs initdb and the server as user postgres, waits until
+// StartPostgres runs initdb and the server (as user postgres when the
+// tests run as root, else as the user running them), waits until
 // it answers, and creates database "testdb" owned by user "testuser".
 // Tables that Exec creates are readable and writable by that user. The
 // server stops when the test ends.
@@ -71,9 +72,9 @@ func StartPostgres(t testing.TB) *Postgres {
 	if bin == "" {
 		missing(t, "PostgreSQL (initdb, postgres; apt-get install postgresql)")
 	}
-	uid, gid := account(t, "postgres")
+	account := serverAccount(t, "postgres")
 	begin := time.Now()
-	dir := serverDir(t, uid, gid)
+	dir := serverDir(t, account)
 	p := &Postgres{
 		Port: freePort(t), User: "testuser", Password: "testpass", DBName: "testdb",
 		SocketDir: dir, DataDir: filepath.Join(dir, "data"), Log: filepath.Join(dir, "postgres.log"),
@@ -82,7 +83,7 @@ func StartPostgres(t testing.TB) *Postgres {
 		cmd := exec.Command(filepath.Join(bin, name), args...)
 		cmd.Dir = dir
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C", "LC_ALL=C"}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: account.credential()}
 		return cmd
 	}
 	run(t, asPostgres("initdb", "-D", p.DataDir, "-U", "postgres", "-E", "UTF8", "--locale=C",

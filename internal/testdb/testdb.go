@@ -66,9 +66,22 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// account looks up a system user for running a server.
-func account(t testing.TB, name string) (uid, gid int) {
+// serverUser is the account a database server runs as.
+type serverUser struct {
+	uid, gid int
+	// switchUser is set when the tests run as root: the servers refuse
+	// to run as root, so they run as their system user (uid, gid).
+	// Otherwise they run as the user running the tests.
+	switchUser bool
+}
+
+// serverAccount returns the account a server runs as: the system user
+// name when the tests run as root, else the user running the tests.
+func serverAccount(t testing.TB, name string) serverUser {
 	t.Helper()
+	if os.Geteuid() != 0 {
+		return serverUser{uid: os.Getuid(), gid: os.Getgid()}
+	}
 	u, err := user.Lookup(name)
 	if err != nil {
 		missing(t, "system user "+name)
@@ -78,14 +91,23 @@ func account(t testing.TB, name string) (uid, gid int) {
 	if err1 != nil || err2 != nil {
 		t.Fatalf("testdb: user %s: bad uid/gid %q/%q", name, u.Uid, u.Gid)
 	}
-	return uid, gid
+	return serverUser{uid: uid, gid: gid, switchUser: true}
 }
 
-// serverDir makes a directory in t.TempDir() owned by uid, and makes the
-// temp directories above it searchable so that the server user can reach
+// credential returns the SysProcAttr credential that runs a command as
+// u, or nil when no switch is needed.
+func (u serverUser) credential() *syscall.Credential {
+	if !u.switchUser {
+		return nil
+	}
+	return &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid)}
+}
+
+// serverDir makes a directory in t.TempDir() owned by the server's user,
+// and makes the temp directories above it searchable so that it can reach
 // it. Socket paths are limited to about 100 bytes, so when the temp
 // directory is too deep a shorter one is made under os.TempDir().
-func serverDir(t testing.TB, uid, gid int) string {
+func serverDir(t testing.TB, u serverUser) string {
 	t.Helper()
 	dir := t.TempDir()
 	if len(dir) > 60 {
@@ -104,7 +126,10 @@ func serverDir(t testing.TB, uid, gid int) string {
 			t.Fatalf("testdb: chmod %s: %v", d, err)
 		}
 	}
-	if err := os.Chown(dir, uid, gid); err != nil {
+	if !u.switchUser {
+		return dir
+	}
+	if err := os.Chown(dir, u.uid, u.gid); err != nil {
 		t.Fatalf("testdb: chown %s: %v", dir, err)
 	}
 	return dir

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tern-mta/tern/internal/testutil"
 )
 
 // realDovecot starts Dovecot's auth service in a temporary folder with a
@@ -87,15 +88,7 @@ func realDovecot(t *testing.T, users map[string]string) string {
 // dovecotConf is a configuration with nothing but the auth service.
 func dovecotConf(t *testing.T, dir, socket string) string {
 	t.Helper()
-	var owner string
-	if os.Geteuid() != 0 {
-		// Not root: every Dovecot process runs as us.
-		u, err := user.Current()
-		if err != nil {
-			t.Fatal(err)
-		}
-		owner = fmt.Sprintf("default_internal_user = %s\ndefault_login_user = %s\n", u.Username, u.Username)
-	}
+	owner := testutil.DovecotOwnerSettings(t)
 	return fmt.Sprintf(`instance_name = tern-sasl-test
 base_dir = %[1]s/run
 state_dir = %[1]s/state
