@@ -223,7 +223,7 @@ func TestRunEndToEnd(t *testing.T) {
 	for _, want := range []string{
 		"daemon started -- version 0.1, configuration " + dir,
 		"starting with: mail_owner = ",
-		"warning: " + filepath.Join(dir, "master.cf") + ":6: service tlsmgr: command tlsmgr is not needed by tern; entry ignored",
+		"]: " + filepath.Join(dir, "master.cf") + ":6: service tlsmgr: command tlsmgr is not needed by tern (smtpd and smtp keep their own TLS session caches); no process started",
 		"warning: " + filepath.Join(dir, "master.cf") + ":7: unsupported command spawn; service bad not started",
 		"fatal: the tern mail system is already running",
 		" exit status 3",

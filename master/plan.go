@@ -34,11 +34,28 @@ func classify(command string) (kind, string) {
 		return kindOwn, command
 	case postscreenCommand:
 		return kindOwn, "smtpd" // see servePostscreen
-	case "tlsmgr", "anvil", "scache", "verify", "proxymap", "proxywrite",
-		"postlog", "postlogd", "retry", "dnsblog", "tlsproxy":
+	}
+	if _, ok := builtIn[command]; ok {
 		return kindNotNeeded, ""
 	}
 	return kindUnsupported, ""
+}
+
+// builtIn names the Postfix helper daemons whose work tern's daemons do
+// themselves, with where it is done, for the note master logs about
+// their master.cf entries.
+var builtIn = map[string]string{
+	"tlsmgr":     "smtpd and smtp keep their own TLS session caches",
+	"tlsproxy":   "smtpd and smtp do TLS themselves",
+	"anvil":      "smtpd counts each client's connections and rates itself",
+	"scache":     "the smtp process keeps its own connection cache",
+	"verify":     "qmgr answers address verification",
+	"proxymap":   "each daemon opens its lookup tables itself",
+	"proxywrite": "each daemon opens its lookup tables itself",
+	"postlog":    "each daemon writes maillog_file itself",
+	"postlogd":   "each daemon writes maillog_file itself",
+	"retry":      "qmgr retries deferred mail itself",
+	"dnsblog":    "smtpd makes postscreen's DNS list lookups",
 }
 
 // sockSpec is one listening socket of a service.
@@ -90,10 +107,11 @@ func (e planEnv) has(daemon string) bool {
 }
 
 // makePlan turns master.cf entries into the processes to run. Entries tern
-// cannot serve are dropped with a warning, never silently.
-func makePlan(services []config.Service, env planEnv) ([]procSpec, []string) {
-	var procs []procSpec
-	var warns []string
+// cannot serve are dropped with a warning, never silently. Entries for
+// Postfix helpers whose work tern does inside its daemons start nothing:
+// they get a note, or a warning when they carry arguments or -o overrides
+// that therefore have no effect.
+func makePlan(services []config.Service, env planEnv) (procs []procSpec, warns, notes []string) {
 	qmgr := -1 // index of the folded process in procs
 	seen := map[string]string{}
 	behindPostscreen := postscreenTargets(services, env)
@@ -116,7 +134,11 @@ func makePlan(services []config.Service, env planEnv) ([]procSpec, []string) {
 		}
 		switch {
 		case k == kindNotNeeded:
-			warns = append(warns, fmt.Sprintf("%s: service %s: command %s is not needed by tern; entry ignored", where, s.Name, s.Command))
+			if len(s.Args) > 0 || len(s.Overrides) > 0 {
+				warns = append(warns, fmt.Sprintf("%s: service %s: command %s is not needed by tern (%s); its arguments and -o overrides have no effect", where, s.Name, s.Command, builtIn[s.Command]))
+			} else {
+				notes = append(notes, fmt.Sprintf("%s: service %s: command %s is not needed by tern (%s); no process started", where, s.Name, s.Command, builtIn[s.Command]))
+			}
 			continue
 		case k == kindUnsupported || !env.has(daemon):
 			warns = append(warns, fmt.Sprintf("%s: unsupported command %s; service %s not started", where, s.Command, s.Name))
@@ -154,7 +176,7 @@ func makePlan(services []config.Service, env planEnv) ([]procSpec, []string) {
 		}
 		p.Sockets = append(p.Sockets, socks...)
 	}
-	return procs, warns
+	return procs, warns, notes
 }
 
 func procFromService(s config.Service, daemon string, socks []sockSpec) procSpec {

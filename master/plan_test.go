@@ -78,9 +78,10 @@ func TestMakePlan(t *testing.T) {
 	lmtp := svc(9, "lmtp", "unix", true, "lmtp")
 	pickup := svc(10, "pickup", "fifo", false, "pickup")
 	dgram := svc(11, "postlog", "unix-dgram", false, "smtpd")
+	anvil := svc(12, "anvil", "unix", true, "anvil", "-v")
 
-	procs, warns := makePlan(
-		[]config.Service{smtp, cleanup, tlsmgr, qmgr, relay, pipe, flush, dupSMTP, lmtp, pickup, dgram},
+	procs, warns, notes := makePlan(
+		[]config.Service{smtp, cleanup, tlsmgr, qmgr, relay, pipe, flush, dupSMTP, lmtp, pickup, dgram, anvil},
 		planEnv{QueueDir: q, Interfaces: []string{"all"}, Protocols: protocols{true, true},
 			Daemons: map[string]bool{"qmgr": true, "smtpd": true, "smtp": true}},
 	)
@@ -102,21 +103,27 @@ func TestMakePlan(t *testing.T) {
 		t.Errorf("procs:\n got %+v\nwant %+v", procs, want)
 	}
 	wantWarns := []string{
-		"/etc/tern/master.cf:3: service tlsmgr: command tlsmgr is not needed by tern; entry ignored",
 		"/etc/tern/master.cf:6: unsupported command pipe; service maildrop not started",
 		"/etc/tern/master.cf:7: service flush: command arguments and -o overrides ignored: flush is served by the qmgr process",
 		"/etc/tern/master.cf:8: service 25: address :25 already used by service smtp; listener not started",
 		"/etc/tern/master.cf:9: unsupported command lmtp; service lmtp not started",
 		"/etc/tern/master.cf:10: service pickup: type fifo is served as a unix socket",
 		"/etc/tern/master.cf:11: service postlog: service type unix-dgram is not supported; service not started",
+		"/etc/tern/master.cf:12: service anvil: command anvil is not needed by tern (smtpd counts each client's connections and rates itself); its arguments and -o overrides have no effect",
 	}
 	if !reflect.DeepEqual(warns, wantWarns) {
 		t.Errorf("warnings:\n got %q\nwant %q", warns, wantWarns)
 	}
+	wantNotes := []string{
+		"/etc/tern/master.cf:3: service tlsmgr: command tlsmgr is not needed by tern (smtpd and smtp keep their own TLS session caches); no process started",
+	}
+	if !reflect.DeepEqual(notes, wantNotes) {
+		t.Errorf("notes:\n got %q\nwant %q", notes, wantNotes)
+	}
 }
 
 func TestMakePlanAllDaemons(t *testing.T) {
-	procs, warns := makePlan([]config.Service{
+	procs, warns, _ := makePlan([]config.Service{
 		svc(1, "cleanup", "unix", false, "cleanup"),
 		svc(2, "local", "unix", true, "local"),
 		svc(3, "virtual", "unix", true, "virtual"),

@@ -79,6 +79,7 @@ type loaded struct {
 	cfg      *config.Config
 	procs    []procSpec
 	warnings []string
+	notes    []string // logged as information, not warnings
 	owner    owner
 	queueDir string
 }
@@ -115,12 +116,12 @@ func load(dir string, cfg *config.Config, opt Options, queueDir string) (*loaded
 		l.warnings = append(l.warnings, plainWarning(w))
 	}
 	services = enabledServices(services, cfg.List("master_service_disable"))
-	procs, warns := makePlan(services, planEnv{
+	procs, warns, notes := makePlan(services, planEnv{
 		QueueDir: l.queueDir, Interfaces: cfg.List("inet_interfaces"), Protocols: proto, Daemons: daemons,
 		SmtpdServiceName: cfg.Get("smtpd_service_name"),
 		PostscreenProxy:  cfg.Get("postscreen_upstream_proxy_protocol"), PostscreenProxyTimeout: cfg.Get("postscreen_upstream_proxy_timeout"),
 	})
-	l.procs, l.warnings = procs, append(l.warnings, warns...)
+	l.procs, l.warnings, l.notes = procs, append(l.warnings, warns...), notes
 	for _, p := range l.procs {
 		if err := checkService(dir, cfg, p, opt.Checks[p.Daemon]); err != nil {
 			return nil, err
@@ -256,6 +257,9 @@ func (m *master) logConfig(l *loaded) {
 	}
 	for _, old := range l.cfg.BackwardsCompatible() {
 		m.log.Infof("using backwards-compatible default setting %s (compatibility_level = %s; set compatibility_level = 3.6 for the current default)", old, l.cfg.Get("compatibility_level"))
+	}
+	for _, n := range l.notes {
+		m.log.Infof("%s", n)
 	}
 	for _, w := range l.warnings {
 		m.log.Warnf("%s", w)

@@ -41,19 +41,19 @@ func TestPostscreenEntryServedBySmtpd(t *testing.T) {
 	for _, want := range []string{
 		"main.cf:",
 		"postscreen_pipelining_enable is not supported by tern yet: the setting has no effect",
-		"service dnsblog: command dnsblog is not needed by tern; entry ignored",
-		"service tlsproxy: command tlsproxy is not needed by tern; entry ignored",
 	} {
 		if !strings.Contains(check, want) {
 			t.Errorf("tern check lacks %q:\n%s", want, check)
 		}
 	}
-	for _, unwanted := range []string{"postscreen_access_list", "postscreen_greet_action", "no postscreen"} {
+	// The plain dnsblog and tlsproxy entries are notes at start, not warnings.
+	for _, unwanted := range []string{"postscreen_access_list", "postscreen_greet_action", "no postscreen", "dnsblog", "tlsproxy"} {
 		if strings.Contains(check, unwanted) {
 			t.Errorf("tern check warns about %s:\n%s", unwanted, check)
 		}
 	}
 	in.start()
+	in.waitLog("service dnsblog: command dnsblog is not needed by tern (smtpd makes postscreen's DNS list lookups); no process started", 5*time.Second)
 	addr := in.smtpAddr("127.0.0.1:0")
 	// The pass entry's -o smtpd_helo_required applies.
 	c := dialSMTP(t, addr)
@@ -219,7 +219,9 @@ s.quit()
 // ifmail, bsmtp and scalemail pipe entries name users most hosts lack,
 // which stopped tern from starting; its postlog entry's postlogd was
 // "unsupported". Unknown pipe users now defer those services'
-// deliveries instead, and postlogd is a helper tern does not need.
+// deliveries instead, and postlogd is a helper tern does not need. Its
+// seven helper entries then each drew a warning at every start; they are
+// now notes in the log, and tern check prints nothing.
 func TestDebianStockMasterCFChecks(t *testing.T) {
 	const stock = "/usr/share/postfix/master.cf.dist"
 	src, err := os.ReadFile(stock)
@@ -228,13 +230,9 @@ func TestDebianStockMasterCFChecks(t *testing.T) {
 	}
 	in := newInstance(t, options{master: string(src)})
 	out := in.run("tern", "check")
-	for _, want := range []string{"service postlog: command postlogd is not needed by tern; entry ignored",
-		"service tlsmgr: command tlsmgr is not needed by tern"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("tern check lacks %q:\n%s", want, out)
-		}
-	}
-	if strings.Contains(out, "unsupported") {
-		t.Errorf("tern check reports an unsupported entry:\n%s", out)
+	// Nothing to warn about: the helpers tern does not need are notes
+	// that master logs at start.
+	if strings.TrimSpace(out) != "" {
+		t.Errorf("tern check warns about the stock master.cf:\n%s", out)
 	}
 }
