@@ -18,28 +18,41 @@ const cmdExpFilter = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJK
 
 // once runs a delivery unless an identical one (same key) already ran in
 // this request; a repeat reuses the first outcome, as Postfix's duplicate
-// filter does.
-func (a *Agent) once(run *rcptRun, st state, key string, do func() agent.Result) {
+// filter does. For sendmail -bv (traceOnly) nothing runs: the outcome
+// says what would be done, such as "delivers to mailbox".
+func (a *Agent) once(run *rcptRun, st state, key, would string, do func() agent.Result) {
 	if !run.dups.first("done " + key) {
 		return
 	}
 	res, ok := run.rs.done[key]
 	if !ok {
-		res = do()
+		if run.rs.traceOnly {
+			res = agent.Result{Status: agent.OK, DSN: "2.0.0", Text: would}
+		} else {
+			res = do()
+		}
 		run.rs.done[key] = res
 		if !strings.EqualFold(st.addr, run.top.Address) {
 			a.cfg.Log.Infof("%s: to=<%s>, orig_to=<%s>, relay=local, status=%s (%s)",
-				run.rs.req.Env.ID, st.addr, run.top.Address, statusWord(res.Status), res.Text)
+				run.rs.req.Env.ID, st.addr, run.top.Address, statusWord(res.Status, run.rs.traceOnly), res.Text)
 		}
 	}
-	run.add(res)
+	run.add(st.addr, res)
 }
 
-func statusWord(s agent.Status) string {
-	switch s {
-	case agent.OK:
+// statusWord is the status= word of a delivery line; verifying, the
+// words of address verification.
+func statusWord(s agent.Status, verifying bool) string {
+	switch {
+	case verifying && s == agent.OK:
+		return "deliverable"
+	case verifying && s == agent.Defer:
+		return "deferred"
+	case verifying:
+		return "undeliverable"
+	case s == agent.OK:
 		return "sent"
-	case agent.Defer:
+	case s == agent.Defer:
 		return "deferred"
 	}
 	return "bounced"
@@ -123,10 +136,17 @@ func (a *Agent) mailbox(ctx context.Context, run *rcptRun, st state, u *User, rv
 	}
 	if err != nil {
 		a.cfg.Log.Warnf("%s: %v", run.rs.req.Env.ID, err)
-		run.add(agent.Deferf("4.3.0", "table lookup failure"))
+		run.add(st.addr, agent.Deferf("4.3.0", "table lookup failure"))
 		return
 	}
-	a.once(run, st, "mailbox "+u.Name, func() agent.Result {
+	would := "delivers to mailbox"
+	switch {
+	case command != "":
+		would = "delivers to command: " + command
+	case strings.HasSuffix(a.cfg.HomeMailbox, "/"):
+		would = "delivers to maildir"
+	}
+	a.once(run, st, "mailbox "+u.Name, would, func() agent.Result {
 		if command != "" {
 			job := a.newJob(run, st, KindCommand)
 			job.Command = command
@@ -165,7 +185,7 @@ func (a *Agent) mailbox(ctx context.Context, run *rcptRun, st state, u *User, rv
 // kin), which delivers and logs it; the result is marked Delegated so
 // that it is not logged twice.
 func (a *Agent) delegateMailbox(ctx context.Context, run *rcptRun, st state, service string) {
-	a.once(run, st, "transport "+strings.ToLower(st.addr), func() agent.Result {
+	a.once(run, st, "transport "+strings.ToLower(st.addr), "delivers to transport "+service, func() agent.Result {
 		transport, nexthop, _ := strings.Cut(service, ":")
 		if a.cfg.Delegate == nil {
 			return agent.Deferf("4.3.0", "mail transport %s: no way to reach it", transport)
@@ -196,7 +216,7 @@ func (a *Agent) spoolPrivs(u *User) (int, int) {
 // file delivers to /file/name (mbox format) or /maildir/.
 func (a *Agent) file(ctx context.Context, run *rcptRun, st state, path string) {
 	key := "file " + strconv.Itoa(st.privs.UID) + " " + path
-	a.once(run, st, key, func() agent.Result {
+	a.once(run, st, key, "delivers to file: "+path, func() agent.Result {
 		kind := KindFile
 		if strings.HasSuffix(path, "/") {
 			kind = KindMaildir
@@ -210,7 +230,7 @@ func (a *Agent) file(ctx context.Context, run *rcptRun, st state, path string) {
 // command delivers to |command.
 func (a *Agent) command(ctx context.Context, run *rcptRun, st state, cmd string) {
 	key := "command " + strconv.Itoa(st.privs.UID) + " " + cmd
-	a.once(run, st, key, func() agent.Result {
+	a.once(run, st, key, "delivers to command: "+cmd, func() agent.Result {
 		lp, domain := splitAddr(st.addr)
 		local := strings.ToLower(unquoteLocal(lp))
 		user, ext, delim := a.splitExt(local)

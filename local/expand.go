@@ -39,6 +39,9 @@ type rcptRun struct {
 	dups dupFilter // deliveries, aliases, .forward users and includes already done
 	subs []agent.Result
 	fwd  []fwdGroup
+	// traces lists each outcome with the address it was for, when the
+	// request asks for a trace report (sendmail -bv or -v).
+	traces []agent.TraceEntry
 }
 
 // fwdGroup is one message to forward: one sender, several recipients.
@@ -47,7 +50,13 @@ type fwdGroup struct {
 	rcpts  []string
 }
 
-func (r *rcptRun) add(res agent.Result) { r.subs = append(r.subs, res) }
+// add records the outcome of one destination that addr expanded to.
+func (r *rcptRun) add(addr string, res agent.Result) {
+	r.subs = append(r.subs, res)
+	if r.rs.tracing {
+		r.traces = append(r.traces, agent.TraceEntry{Address: addr, Status: res.Status, DSN: res.DSN, Text: res.Text})
+	}
+}
 
 func (r *rcptRun) forward(sender, addr string) {
 	key := "forward " + strings.ToLower(addr)
@@ -108,11 +117,11 @@ func (a *Agent) recipient(ctx context.Context, run *rcptRun, st state) {
 	st.level++
 	if st.level > maxNesting {
 		a.cfg.Log.Warnf("%s: recipient nesting limit exceeded for %s", run.rs.req.Env.ID, st.addr)
-		run.add(agent.Bouncef("5.4.6", "recipient nesting limit exceeded"))
+		run.add(st.addr, agent.Bouncef("5.4.6", "recipient nesting limit exceeded"))
 		return
 	}
 	if run.rs.loopInfo[strings.ToLower(st.addr)] {
-		run.add(agent.Bouncef("5.4.6", "mail forwarding loop for %s", st.addr))
+		run.add(st.addr, agent.Bouncef("5.4.6", "mail forwarding loop for %s", st.addr))
 		return
 	}
 	lp, domain := splitAddr(st.addr)
@@ -127,7 +136,7 @@ func (a *Agent) recipient(ctx context.Context, run *rcptRun, st state) {
 		localPart, ext, delim = user, "", ""
 	}
 	if user == "" {
-		run.add(agent.Bouncef("5.1.3", "null username in %q", st.addr))
+		run.add(st.addr, agent.Bouncef("5.1.3", "null username in %q", st.addr))
 		return
 	}
 	if a.expandAlias(ctx, run, st, localPart, "", "") {
@@ -153,12 +162,12 @@ func (a *Agent) localUser(ctx context.Context, run *rcptRun, st state, name, ext
 			return
 		}
 	}
-	u, ok := a.lookupUser(run, name)
+	u, ok := a.lookupUser(run, st, name)
 	if !ok {
 		return
 	}
 	if _, err := os.Stat(u.Home); err != nil && a.cfg.RequireHomeDirectory {
-		run.add(agent.Deferf("4.3.0", "cannot access home directory %s: %v", u.Home, errnoText(err)))
+		run.add(st.addr, agent.Deferf("4.3.0", "cannot access home directory %s: %v", u.Home, errnoText(err)))
 		return
 	}
 	rv := recipientVars{user: u, ext: ext, delim: delim, domain: domain, local: localPart}
@@ -178,7 +187,7 @@ func (a *Agent) unknownUser(ctx context.Context, run *rcptRun, st state, rv reci
 		transport, err := pick(name)
 		if err != nil {
 			a.cfg.Log.Warnf("%s: %v", run.rs.req.Env.ID, err)
-			run.add(agent.Deferf("4.3.0", "table lookup failure"))
+			run.add(st.addr, agent.Deferf("4.3.0", "table lookup failure"))
 			return
 		}
 		if transport != "" {
@@ -190,7 +199,7 @@ func (a *Agent) unknownUser(ctx context.Context, run *rcptRun, st state, rv reci
 		a.luserRelay(ctx, run, st, rv)
 		return
 	}
-	a.lookupUser(run, name) // records the bounce
+	a.lookupUser(run, st, name) // records the bounce
 }
 
 // luserRelay sends mail for a name without an account to luser_relay,
@@ -203,7 +212,7 @@ func (a *Agent) luserRelay(ctx context.Context, run *rcptRun, st state, rv recip
 	dest, _, ok := expandTemplate(a.cfg.LuserRelay, v)
 	if !ok || strings.TrimSpace(dest) == "" {
 		a.cfg.Log.Warnf("%s: luser_relay %q: bad expansion for %s", run.rs.req.Env.ID, a.cfg.LuserRelay, st.addr)
-		run.add(agent.Deferf("4.3.0", "luser_relay configuration error"))
+		run.add(st.addr, agent.Deferf("4.3.0", "luser_relay configuration error"))
 		return
 	}
 	next := st
@@ -211,16 +220,17 @@ func (a *Agent) luserRelay(ctx context.Context, run *rcptRun, st state, rv recip
 	a.recipient(ctx, run, next)
 }
 
-// lookupUser finds an account; on failure it records the outcome.
-func (a *Agent) lookupUser(run *rcptRun, name string) (*User, bool) {
+// lookupUser finds an account; on failure it records the outcome for
+// st.addr.
+func (a *Agent) lookupUser(run *rcptRun, st state, name string) (*User, bool) {
 	u, err := a.cfg.Users.Lookup(name)
 	switch {
 	case errors.Is(err, ErrNoUser):
-		run.add(agent.Bouncef("5.1.1", "unknown user: %q", name))
+		run.add(st.addr, agent.Bouncef("5.1.1", "unknown user: %q", name))
 		return nil, false
 	case err != nil:
 		a.cfg.Log.Warnf("error looking up passwd info for %s: %v", name, err)
-		run.add(agent.Deferf("4.0.0", "user lookup error"))
+		run.add(st.addr, agent.Deferf("4.0.0", "user lookup error"))
 		return nil, false
 	}
 	return u, true
@@ -242,7 +252,7 @@ func (a *Agent) expandAlias(ctx context.Context, run *rcptRun, st state, name, u
 	value, found, err := a.cfg.Aliases.Lookup(name)
 	if err != nil {
 		a.cfg.Log.Warnf("%s: alias database lookup of %s: %v", run.rs.req.Env.ID, name, err)
-		run.add(agent.Deferf("4.3.0", "alias database unavailable"))
+		run.add(st.addr, agent.Deferf("4.3.0", "alias database unavailable"))
 		return true
 	}
 	if !found {
@@ -251,7 +261,7 @@ func (a *Agent) expandAlias(ctx context.Context, run *rcptRun, st state, name, u
 	run.dups.add("alias " + name)
 	privs, err := a.defaultPrivs()
 	if err != nil {
-		run.add(agent.Deferf("4.3.5", "mail system configuration error"))
+		run.add(st.addr, agent.Deferf("4.3.5", "mail system configuration error"))
 		a.cfg.Log.Warnf("default_privs: %v", err)
 		return true
 	}
@@ -303,19 +313,19 @@ func (a *Agent) defaultPrivs() (*User, error) {
 func (a *Agent) targets(ctx context.Context, run *rcptRun, st state, ts []Target, unmatched, delim string) {
 	for _, t := range ts {
 		if ctx.Err() != nil {
-			run.add(agent.Deferf("4.3.0", "delivery interrupted: %v", ctx.Err()))
+			run.add(st.addr, agent.Deferf("4.3.0", "delivery interrupted: %v", ctx.Err()))
 			return
 		}
 		switch t.Kind {
 		case tCommand:
 			if !contains(a.cfg.AllowCommands, st.class) {
-				run.add(agent.Bouncef("5.7.1", "mail to command is restricted"))
+				run.add(st.addr, agent.Bouncef("5.7.1", "mail to command is restricted"))
 				continue
 			}
 			a.command(ctx, run, st, t.Value)
 		case tFile:
 			if !contains(a.cfg.AllowFiles, st.class) {
-				run.add(agent.Bouncef("5.7.1", "mail to file is restricted"))
+				run.add(st.addr, agent.Bouncef("5.7.1", "mail to file is restricted"))
 				continue
 			}
 			a.file(ctx, run, st, t.Value)
@@ -335,7 +345,7 @@ func (a *Agent) targets(ctx context.Context, run *rcptRun, st state, ts []Target
 func (a *Agent) directMailbox(ctx context.Context, run *rcptRun, st state, name string) {
 	lp, domain := splitAddr(name)
 	name = strings.ToLower(unquoteLocal(lp))
-	u, ok := a.lookupUser(run, name)
+	u, ok := a.lookupUser(run, st, name)
 	if !ok {
 		return
 	}

@@ -51,7 +51,7 @@ func openList(path string) ([]byte, *syscall.Stat_t, error) {
 // must be owned by that user or by root).
 func (a *Agent) include(ctx context.Context, run *rcptRun, st state, path, unmatched, delim string) {
 	if !strings.HasPrefix(path, "/") {
-		run.add(agent.Bouncef("5.3.5", "mail system configuration error: :include:%s is not an absolute path", path))
+		run.add(st.addr, agent.Bouncef("5.3.5", "mail system configuration error: :include:%s is not an absolute path", path))
 		return
 	}
 	if !run.dups.first("include " + path) {
@@ -60,13 +60,13 @@ func (a *Agent) include(ctx context.Context, run *rcptRun, st state, path, unmat
 	data, fst, err := openList(path)
 	if err != nil {
 		a.cfg.Log.Warnf("%s: cannot open include file %s: %v", run.rs.req.Env.ID, path, err)
-		run.add(agent.Deferf("4.3.0", "cannot open include file %s: %s", path, errnoText(err)))
+		run.add(st.addr, agent.Deferf("4.3.0", "cannot open include file %s: %s", path, errnoText(err)))
 		return
 	}
 	switch {
 	case st.fromUser:
 		if fst.Uid != 0 && int(fst.Uid) != st.privs.UID {
-			run.add(agent.Bouncef("5.7.1", "include file %s has bad owner uid %d", path, fst.Uid))
+			run.add(st.addr, agent.Bouncef("5.7.1", "include file %s has bad owner uid %d", path, fst.Uid))
 			return
 		}
 	case fst.Uid != 0:
@@ -140,9 +140,22 @@ func (a *Agent) dotForward(ctx context.Context, run *rcptRun, st state, rv recip
 
 // flushForwards submits one new message per envelope sender for all the
 // addresses the recipient's expansion forwards to.
+// For sendmail -bv nothing is forwarded: each address is reported.
 func (a *Agent) flushForwards(ctx context.Context, run *rcptRun) {
 	for _, g := range run.fwd {
-		run.add(a.forwardGroup(ctx, run, g))
+		if run.rs.traceOnly {
+			for _, addr := range g.rcpts {
+				run.add(addr, agent.Result{Status: agent.OK, DSN: "2.0.0", Text: "forwards to " + addr})
+			}
+			continue
+		}
+		res := a.forwardGroup(ctx, run, g)
+		run.subs = append(run.subs, res)
+		if run.rs.tracing {
+			for _, addr := range g.rcpts {
+				run.traces = append(run.traces, agent.TraceEntry{Address: addr, Status: res.Status, DSN: res.DSN, Text: res.Text})
+			}
+		}
 	}
 }
 

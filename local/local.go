@@ -211,7 +211,7 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 	rs := a.newRequestState(req)
 	out := make([]agent.Result, len(req.Recipients))
 	for i, rc := range req.Recipients {
-		if req.Env.Probe {
+		if req.Env.Probe && !rs.traceOnly {
 			out[i] = a.probe(rc)
 		} else {
 			out[i] = a.deliverTop(ctx, rs, rc)
@@ -228,7 +228,9 @@ func (a *Agent) deliverTop(ctx context.Context, rs *requestState, rc envelope.Re
 	st := state{addr: rc.Address, sender: rs.req.Env.Sender}
 	a.recipient(ctx, run, st)
 	a.flushForwards(ctx, run)
-	return run.combine()
+	res := run.combine()
+	res.Trace = run.traces
+	return res
 }
 
 // requestState is shared by all recipients of one request.
@@ -237,6 +239,9 @@ type requestState struct {
 	loopInfo map[string]bool         // lower-case Delivered-To values in the message
 	done     map[string]agent.Result // duplicate filter: delivery key -> outcome
 	crlf     bool                    // the content uses CRLF line ends
+	// tracing: each outcome is listed with its address for sendmail's
+	// report (-bv or -v); traceOnly (-bv): nothing is delivered.
+	tracing, traceOnly bool
 }
 
 func (a *Agent) newRequestState(req *agent.Request) *requestState {
@@ -248,6 +253,7 @@ func (a *Agent) newRequestState(req *agent.Request) *requestState {
 		req.Body = agent.NewMemBody(nil)
 	}
 	rs.loopInfo, rs.crlf = scanDeliveredTo(agent.Reader(req.Body))
+	rs.tracing, rs.traceOnly = req.Env.Trace != "", req.Env.Trace == envelope.TraceVerify
 	return rs
 }
 

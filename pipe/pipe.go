@@ -63,7 +63,7 @@ func (a *Agent) Deliver(ctx context.Context, req *agent.Request) []agent.Result 
 		}
 		return out
 	}
-	if req.Env.Probe {
+	if req.Env.Verifying() {
 		// Address verification: the command would be run; run nothing.
 		for i := range out {
 			out[i] = agent.Result{Status: agent.OK, DSN: "2.0.0", Text: "delivers to command: " + a.Service}

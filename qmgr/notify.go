@@ -130,7 +130,8 @@ func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientRep
 	if err := m.q.Commit(context.Background(), nenv, draft, state); err != nil {
 		return err
 	}
-	what := map[dsn.Action]string{dsn.Failed: "sender non-delivery notification", dsn.Delayed: "sender delay notification", dsn.Delivered: "sender delivery status notification"}[kind]
+	what := map[dsn.Action]string{dsn.Failed: "sender non-delivery notification", dsn.Delayed: "sender delay notification",
+		dsn.Delivered: "sender delivery status notification", dsn.Trace: "sender delivery status notification"}[kind]
 	switch {
 	case postmasterCopy && kind == dsn.Delayed:
 		what = "postmaster delay notification"

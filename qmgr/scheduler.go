@@ -10,6 +10,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/config"
+	"github.com/tern-mta/tern/pkg/dsn"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/postsuper"
 	"github.com/tern-mta/tern/pkg/queue"
@@ -60,6 +61,9 @@ type activeMsg struct {
 	skip atomic.Bool
 	// gone is closed once the scheduler has forgotten the message.
 	gone chan struct{}
+	// traces gathers the report that sendmail -bv or -v asked for
+	// (env.Trace) during the pass; guarded by mu.
+	traces []dsn.RecipientReport
 }
 
 // job is one delivery request: recipients of one message for one route.

@@ -32,6 +32,7 @@ func (m *Manager) record(msg *activeMsg, i int, res agent.Result, logged bool) {
 	if !logged {
 		agent.LogResult(m.log, msg.env, *rc, res, msg.started)
 	}
+	traceResult(msg, rc, res)
 }
 
 // settle decides a message's fate after a delivery pass: expire recipients
@@ -62,6 +63,7 @@ func (m *Manager) settle(msg *activeMsg, forget func(), op postsuper.Op) {
 		}
 		m.log.Infof("%s: from=<%s>, status=expired, returned to sender", env.ID, env.Sender)
 	}
+	m.sendTrace(msg, now)
 	bounced := m.returnFailures(env, now)
 	m.returnSuccesses(env, now)
 	if len(env.Pending()) == 0 && bounced {

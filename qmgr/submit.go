@@ -475,6 +475,15 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 		saslUser: req.Get("sasl_username"), saslHeader: req.Get("sasl_header") == "yes", prepend: req.All("prepend"),
 		hold: req.Get("hold") == "yes", redirect: req.Get("redirect")}
 	s.overrides = wordSet(req.All("override"))
+	// Only address verification makes probes, never a submission; only
+	// sendmail asks for a trace report (-bv, -v).
+	env.Probe = false
+	if !local || s.forward || !envelope.ValidTrace(env.Trace) {
+		if env.Trace != "" && local {
+			m.log.Warnf("submission with unknown report request %q: ignored", env.Trace)
+		}
+		env.Trace = ""
+	}
 	switch {
 	case local:
 		env.Protocol = "local"
@@ -482,6 +491,9 @@ func (m *Manager) submissionFrom(req ipc.Record, local bool) *submission {
 		s.prepend, s.hold, s.redirect = nil, false, "" // only smtpd's restrictions do these
 		// sendmail's word counts for nothing here: main.cf decides.
 		env.Filter = m.settings.contentFilter
+		if env.Trace == envelope.TraceVerify {
+			env.Filter = "" // sendmail -bv tests each recipient's own route
+		}
 		s.overrides = wordSet(m.settings.receiveOverrides)
 	case req.Get(attrOrigin) == "notice":
 		// The mail system's own notice: written locally (its Received

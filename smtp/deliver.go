@@ -581,7 +581,7 @@ func (a *Agent) message(req *agent.Request, generic *genericAddrs) func() client
 		}
 		m.Body = a.outgoing(req.Env.ID, m.Body)
 		m.SMTPUTF8 = !isASCII(m.Sender)
-		m.Probe = req.Env.Probe
+		m.Probe = req.Env.Verifying()
 		if a.set.sendXforward && !m.Probe {
 			m.XForward = xforwardAttrs(req.Env)
 		}

@@ -125,7 +125,7 @@ func (a *Agent) deliverOne(ctx context.Context, req *agent.Request, rc envelope.
 	if !found {
 		return agent.Bouncef("5.1.1", "unknown user: \"%s\"", user)
 	}
-	if req.Env.Probe {
+	if req.Env.Verifying() {
 		return agent.Result{Status: agent.OK, DSN: "2.0.0", Text: "delivers to maildir or mailbox"}
 	}
 	uid, bad := a.lookupID(a.cfg.UIDMaps, "virtual_uid_maps", "uid", user, a.cfg.MinimumUID)

@@ -91,6 +91,20 @@ type Result struct {
 	// from, this one included; above 1 it is logged as Postfix's
 	// conn_use=N. Not sent to the queue manager.
 	ConnUse int
+	// Trace lists what the recipient's delivery reached, one entry per
+	// alias member, file, command or forwarded address, for the report
+	// of sendmail -bv or -v (Envelope.Trace); empty when the recipient
+	// itself is the whole story.
+	Trace []TraceEntry
+}
+
+// TraceEntry is one destination that a recipient's delivery reached, and
+// its outcome.
+type TraceEntry struct {
+	Address string // the address delivered to, e.g. an alias member
+	Status  Status
+	DSN     string
+	Text    string // e.g. "delivers to command: /usr/bin/procmail"
 }
 
 // Deferf returns a Defer result with a formatted text.
@@ -206,7 +220,7 @@ var (
 // to start; c, r.Setup; d, the rest.
 func LogResult(log *maillog.Logger, env *envelope.Envelope, rc envelope.Recipient, r Result, start time.Time) {
 	status := statusWords[r.Status]
-	if env.Probe {
+	if env.Verifying() {
 		status = probeStatusWords[r.Status]
 	}
 	orig := ""
@@ -321,7 +335,31 @@ func encodeResults(rs []Result) ipc.Record {
 		}
 		rec = rec.Add("dsnpassed", passed)
 	}
+	for i, r := range rs {
+		for _, t := range r.Trace {
+			rec = rec.Add("trace", strings.Join([]string{strconv.Itoa(i), t.Address, t.Status.String(), t.DSN,
+				strings.ReplaceAll(t.Text, "\n", " ")}, "\x00"))
+		}
+	}
 	return rec
+}
+
+// decodeTrace adds the "trace" attributes of rec to the results they
+// belong to.
+func decodeTrace(rec ipc.Record, out []Result) error {
+	for _, v := range rec.All("trace") {
+		f := strings.SplitN(v, "\x00", 5)
+		if len(f) != 5 {
+			return fmt.Errorf("agent: bad trace %q", v)
+		}
+		i, err := strconv.Atoi(f[0])
+		st, ok := parseStatus(f[2])
+		if err != nil || i < 0 || i >= len(out) || !ok {
+			return fmt.Errorf("agent: bad trace %q", v)
+		}
+		out[i].Trace = append(out[i].Trace, TraceEntry{Address: f[1], Status: st, DSN: f[3], Text: f[4]})
+	}
+	return nil
 }
 
 func decodeResults(rec ipc.Record, n int) ([]Result, error) {
@@ -350,6 +388,9 @@ func decodeResults(rec ipc.Record, n int) ([]Result, error) {
 		if i < len(passed) {
 			out[i].DSNPassed = passed[i] == "1"
 		}
+	}
+	if err := decodeTrace(rec, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -3,7 +3,6 @@ package agent
 import (
 	"bytes"
 	"context"
-	"github.com/tern-mta/tern/internal/testutil"
 	"io"
 	"net"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tern-mta/tern/internal/testutil"
 
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
@@ -364,9 +365,35 @@ func TestEncodeResultsCarriesRemoteReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range in {
-		if got[i] != in[i] {
-			t.Errorf("result %d: got %+v, want %+v", i, got[i], in[i])
+	if !reflect.DeepEqual(got, in) {
+		t.Errorf("got %+v\nwant %+v", got, in)
+	}
+}
+
+// TestEncodeResultsCarriesTrace: the destinations of sendmail -bv and -v
+// reports reach the queue manager with the result they belong to.
+func TestEncodeResultsCarriesTrace(t *testing.T) {
+	in := []Result{
+		{Status: OK, DSN: "2.0.0", Text: "delivers to mailbox", Relay: "local"},
+		{Status: Bounce, DSN: "5.1.1", Text: "unknown user", Relay: "local", Trace: []TraceEntry{
+			{Address: "team@example.com", Status: OK, DSN: "2.0.0", Text: "delivers to command: /bin/cat"},
+			{Address: "nobody@example.com", Status: Bounce, DSN: "5.1.1", Text: `unknown user: "nobody"`},
+		}},
+		{Status: OK, DSN: "2.0.0", Text: "x", Relay: "local", Trace: []TraceEntry{
+			{Address: "a@remote.example", Status: OK, DSN: "2.0.0", Text: "forwards to a@remote.example"},
+		}},
+	}
+	got, err := decodeResults(encodeResults(in), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, in) {
+		t.Errorf("got %+v\nwant %+v", got, in)
+	}
+	for _, bad := range []string{"9\x00a\x00ok\x002.0.0\x00t", "x\x00a\x00ok\x002.0.0\x00t", "0\x00a\x00maybe\x002.0.0\x00t", "0\x00short"} {
+		rec := encodeResults(in[:1]).Add("trace", bad)
+		if _, err := decodeResults(rec, 1); err == nil {
+			t.Errorf("trace %q accepted", bad)
 		}
 	}
 }
@@ -474,6 +501,7 @@ func FuzzDecodeResults(f *testing.F) {
 	f.Add(ipc.Record{{Name: "result", Value: "defer"}, {Name: "result", Value: "bounce 5.1.1 no\nsuch"}}.Encode(nil), 2)
 	f.Add([]byte("\x06result\x03ok "), 1)
 	f.Add([]byte{}, 0)
+	f.Add(ipc.Record{{Name: "result", Value: "ok 2.0.0 x"}, {Name: "trace", Value: "0\x00a@b\x00bounce\x005.1.1\x00unknown\nuser"}}.Encode(nil), 1)
 	f.Fuzz(func(t *testing.T, payload []byte, n int) {
 		rec, err := ipc.DecodeRecord(payload)
 		if err != nil {
@@ -505,7 +533,10 @@ func FuzzDecodeResults(f *testing.F) {
 		for i := range got {
 			want := got[i]
 			want.Text = strings.ReplaceAll(want.Text, "\n", " ")
-			if again[i] != want {
+			for k := range want.Trace {
+				want.Trace[k].Text = strings.ReplaceAll(want.Trace[k].Text, "\n", " ")
+			}
+			if !reflect.DeepEqual(again[i], want) {
 				t.Fatalf("round trip %+v -> %+v", want, again[i])
 			}
 		}

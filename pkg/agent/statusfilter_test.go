@@ -3,6 +3,7 @@ package agent
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -40,7 +41,7 @@ func TestStatusFilter(t *testing.T) {
 		{Bouncef("5.1.1", "user unknown"), Bouncef("5.1.1", "user unknown"), "is not an enhanced status code and text"},
 	} {
 		got := f.Apply(tt.in)
-		if got != tt.want {
+		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("Apply(%+v) = %+v, want %+v", tt.in, got, tt.want)
 		}
 		if tt.warn != "" && !strings.Contains(log.String(), tt.warn) {

@@ -27,6 +27,17 @@ const (
 	Expanded  Action = "expanded"
 )
 
+// The actions of the report that sendmail -bv asks for, as Postfix
+// writes them (not RFC 3464 actions): what delivery would do.
+const (
+	Deliverable   Action = "deliverable"
+	Undeliverable Action = "undeliverable"
+)
+
+// Trace is the kind of the report that sendmail -bv or -v asks for
+// ("Mail Delivery Status Report"): each recipient has its own action.
+const Trace Action = "trace"
+
 // RecipientReport is what the notification says about one recipient.
 type RecipientReport struct {
 	FinalRecipient string
@@ -63,7 +74,7 @@ type Report struct {
 	// A SizeLimit of 0 returns any size.
 	OrigSize, SizeLimit int64
 	Recipients          []RecipientReport
-	Kind                Action // Failed (bounce), Delayed (warning) or Delivered (success)
+	Kind                Action // Failed (bounce), Delayed (warning), Delivered (success) or Trace
 	MailName            string // mail_name, "" means "tern"
 	// Copy marks the postmaster's copy of a sender's notification
 	// (notify_classes bounce or delay): Postfix's "Postmaster Copy:" and
@@ -104,8 +115,11 @@ func Write(w io.Writer, rep Report, orig io.Reader) error {
 		full := rep.Kind == Failed && !strings.EqualFold(rep.Ret, "HDRS") &&
 			(rep.SizeLimit <= 0 || rep.OrigSize <= rep.SizeLimit)
 		desc, ctype := "Undelivered Message", "message/rfc822"
-		if rep.Kind == Delivered {
+		switch rep.Kind {
+		case Delivered:
 			desc = "Delivered Message"
+		case Trace:
+			desc = "Message"
 		}
 		if !full {
 			desc, ctype = desc+" Headers", "text/rfc822-headers"
@@ -126,7 +140,7 @@ func Write(w io.Writer, rep Report, orig io.Reader) error {
 // normalise fills defaults and checks that a notification can be written.
 func normalise(rep *Report) error {
 	switch rep.Kind {
-	case Failed, Delayed, Delivered:
+	case Failed, Delayed, Delivered, Trace:
 	case Relayed, Expanded:
 		rep.Kind = Delivered
 	default:
@@ -166,6 +180,7 @@ var subjects = map[Action]string{
 	Failed:    "Undelivered Mail Returned to Sender",
 	Delayed:   "Delayed Mail (still being retried)",
 	Delivered: "Successful Mail Delivery Report",
+	Trace:     "Mail Delivery Status Report",
 }
 
 // copySubjects are the subjects of the postmaster's copies.

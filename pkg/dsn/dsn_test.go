@@ -215,6 +215,40 @@ func checkStatus(t *testing.T, body string, kind Action, extra map[string]string
 	})
 }
 
+// TestWriteTrace: the report of sendmail -bv or -v has Postfix's subject
+// and text, each recipient's own action, and the original headers only.
+func TestWriteTrace(t *testing.T) {
+	rep := baseReport(Trace)
+	rep.Recipients[0].Action, rep.Recipients[1].Action = Deliverable, Undeliverable
+	var out bytes.Buffer
+	if err := Write(&out, rep, strings.NewReader(origMsg)); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	p := parse(t, out.String())
+	if got := p.hdr.Get("Subject"); got != "Mail Delivery Status Report" {
+		t.Errorf("subject %q", got)
+	}
+	if !strings.Contains(p.bodies[0], "Enclosed is the mail delivery report that you requested.") {
+		t.Errorf("text:\n%s", p.bodies[0])
+	}
+	blocks := statusBlocks(t, p.bodies[1])
+	if len(blocks) != 3 || blocks[1].Get("Action") != "deliverable" || blocks[2].Get("Action") != "undeliverable" ||
+		blocks[2].Get("Status") != "5.0.0" {
+		t.Errorf("status blocks %v", blocks)
+	}
+	checkFields(t, "part 3", p.parts[2].Header, map[string]string{
+		"Content-Description": "Message Headers", "Content-Type": "text/rfc822-headers"})
+	// A recipient without an action of its own was delivered.
+	rep.Recipients[1].Action = ""
+	out.Reset()
+	if err := Write(&out, rep, nil); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if blocks := statusBlocks(t, parse(t, out.String()).bodies[1]); blocks[2].Get("Action") != "delivered" {
+		t.Errorf("default action %q", blocks[2].Get("Action"))
+	}
+}
+
 func TestWriteSanitises(t *testing.T) {
 	rep := baseReport(Failed)
 	rep.Recipients = []RecipientReport{{

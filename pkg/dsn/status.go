@@ -59,8 +59,11 @@ func recipientFields(b *strings.Builder, rep *Report, rr *RecipientReport) {
 // action returns the recipient's valid action, defaulting to the kind.
 func action(rep *Report, rr *RecipientReport) Action {
 	switch rr.Action {
-	case Failed, Delayed, Delivered, Relayed, Expanded:
+	case Failed, Delayed, Delivered, Relayed, Expanded, Deliverable, Undeliverable:
 		return rr.Action
+	}
+	if rep.Kind == Trace {
+		return Delivered
 	}
 	return rep.Kind
 }
@@ -72,7 +75,7 @@ func status(s string, act Action) string {
 		return s
 	}
 	switch act {
-	case Failed:
+	case Failed, Undeliverable:
 		return "5.0.0"
 	case Delayed:
 		return "4.0.0"

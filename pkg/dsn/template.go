@@ -27,13 +27,12 @@ type Template struct {
 type Templates map[Action]*Template
 
 // templateKinds maps the template names of bounce(5) to notification
-// kinds; verify_template is read and not used (tern has no address
-// verification).
+// kinds; verify_template shapes the reports of sendmail -bv and -v.
 var templateKinds = map[string]Action{
 	"failure_template": Failed,
 	"delay_template":   Delayed,
 	"success_template": Delivered,
-	"verify_template":  "",
+	"verify_template":  Trace,
 }
 
 // templateRef finds $name and ${name} references.
@@ -86,9 +85,7 @@ func ParseTemplates(r io.Reader, file string, lookup func(name string) (string, 
 		if err != nil {
 			return nil, err
 		}
-		if kind != "" {
-			out[kind] = t
-		}
+		out[kind] = t
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)

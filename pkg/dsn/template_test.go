@@ -33,7 +33,9 @@ Warnung nach $delay_warning_time_hours Stunden.
 EOT
 
 verify_template = <<EOF
-Subject: unused
+Subject: Your report
+
+Here is the report you asked for.
 EOF
 `
 
@@ -57,8 +59,11 @@ func TestParseTemplates(t *testing.T) {
 	if d := ts[Delayed]; d == nil || !strings.Contains(d.Text, "bis 5 Tage") || !strings.Contains(d.Text, "nach 4 Stunden") {
 		t.Errorf("delay template %+v", d)
 	}
-	if len(ts) != 2 {
-		t.Errorf("%d templates, want 2 (verify_template is not used)", len(ts))
+	if v := ts[Trace]; v == nil || v.Subject != "Your report" || v.Text != "Here is the report you asked for.\n" {
+		t.Errorf("verify template %+v", v)
+	}
+	if len(ts) != 3 {
+		t.Errorf("%d templates, want 3", len(ts))
 	}
 }
 

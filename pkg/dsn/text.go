@@ -45,6 +45,8 @@ func explanation(b *strings.Builder, rep *Report) {
 		fmt.Fprintf(b, "If you need help with this, write to %s and include this\n"+
 			"report. The headers of your message are attached below.\n\n",
 			oneLine(rep.Postmaster))
+	case Trace:
+		b.WriteString("Enclosed is the mail delivery report that you requested.\n\n")
 	default:
 		b.WriteString("Your message has been delivered to the recipients listed below,\n" +
 			"as you asked with a delivery status notification request.\n\n")

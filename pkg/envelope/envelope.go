@@ -78,6 +78,10 @@ type Envelope struct {
 	// agents find out whether each recipient would be taken and deliver
 	// nothing. It is not stored in the queue.
 	Probe bool `json:"-"`
+	// Trace is what sendmail -bv (TraceVerify) or -v (TraceRecord) asked
+	// for: a report mailed to the sender on each recipient, after the
+	// first delivery pass. "" for ordinary mail.
+	Trace string `json:"trace,omitempty"`
 	// Filter, when set, is the "transport:nexthop" that every recipient
 	// is sent to instead of its own route: Postfix's content_filter, or
 	// a FILTER action.
@@ -89,6 +93,23 @@ type Envelope struct {
 	NextAttempt time.Time `json:"next,omitempty"`
 	WarnedDelay bool      `json:"warned,omitempty"`
 }
+
+// Values of Envelope.Trace, as sendmail asks for them.
+const (
+	// TraceVerify (sendmail -bv): nothing is delivered; each recipient is
+	// routed and its agent says what it would do, as for a probe.
+	TraceVerify = "verify"
+	// TraceRecord (sendmail -v): the mail is delivered as usual and the
+	// outcome of the first attempt is reported.
+	TraceRecord = "record"
+)
+
+// ValidTrace reports whether t is a value of Envelope.Trace.
+func ValidTrace(t string) bool { return t == "" || t == TraceVerify || t == TraceRecord }
+
+// Verifying reports whether agents only find out whether they would take
+// the recipients, delivering nothing: an address probe or sendmail -bv.
+func (e *Envelope) Verifying() bool { return e.Probe || e.Trace == TraceVerify }
 
 // Pending returns the indexes of the recipients that still await delivery.
 func (e *Envelope) Pending() []int {
@@ -136,6 +157,7 @@ func (e *Envelope) Record() ipc.Record {
 	if e.Probe {
 		add("probe", "1")
 	}
+	add("trace", e.Trace)
 	if e.SubmitUID != 0 {
 		add("submit_uid", strconv.Itoa(e.SubmitUID))
 	}
@@ -159,6 +181,7 @@ func FromRecord(r ipc.Record) *Envelope {
 		Filter:     r.Get("filter"),
 		EightBit:   r.Get("8bit") == "1",
 		Probe:      r.Get("probe") == "1",
+		Trace:      r.Get("trace"),
 	}
 	if n, err := strconv.ParseInt(r.Get("arrival"), 10, 64); err == nil && n > 0 {
 		e.Arrival = time.Unix(0, n)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
@@ -35,12 +36,14 @@ func (r *runner) enqueue(o *options) error {
 	if !o.extract && len(rcpts) == 0 {
 		return fatal(ExUsage, "Recipient addresses must be specified on the command line or via the -t option")
 	}
-	if o.verbose == 1 {
-		r.warnf("-v: tern does not mail delivery status reports; the message is delivered as usual")
-	}
 	in := newLineReader(r.env.Stdin)
 	in.dotEnds, in.skipFrom = !o.ignoreDots, true
 	var head []byte
+	if o.verify {
+		// -bv: no message is read; a stand-in carries the recipients.
+		head = verifyMessage(rcpts)
+		in = newLineReader(strings.NewReader(""))
+	}
 	if o.extract {
 		var extracted []string
 		var err error
@@ -61,7 +64,41 @@ func (r *runner) enqueue(o *options) error {
 		}
 		return fatal(ExTempFail, "%s: %v", prefix(), err)
 	}
+	if trace(o) != "" {
+		to := who
+		if !o.senderSet {
+			to, _ = r.env.Whoami()
+		}
+		fmt.Fprintf(r.env.Stdout, "Mail Delivery Status Report will be mailed to <%s>.\n", to)
+	}
 	return nil
+}
+
+// trace is the report that -bv or -v asks for: what delivery would do
+// (nothing is delivered), or what the first delivery attempt did. More
+// than one -v asks for nothing more.
+func trace(o *options) string {
+	switch {
+	case o.verify:
+		return envelope.TraceVerify
+	case o.verbose > 0:
+		return envelope.TraceRecord
+	}
+	return ""
+}
+
+// verifyMessage is the message that sendmail -bv submits in place of one
+// read from standard input, as Postfix's: its headers name the
+// recipients, and it has no body.
+func verifyMessage(rcpts []string) []byte {
+	var b strings.Builder
+	b.WriteString("Subject: probe\n")
+	if len(rcpts) > 0 {
+		oneLine := strings.NewReplacer("\r", " ", "\n", " ")
+		b.WriteString("To: " + oneLine.Replace(strings.Join(rcpts, ", ")) + "\n")
+	}
+	b.WriteString("\n")
+	return []byte(b.String())
 }
 
 // resolveVERP gives -XV without delimiters default_verp_delimiters and
@@ -97,6 +134,7 @@ func submitRequest(o *options, sender string, rcpts []string) ipc.Record {
 		{Name: AttrRet, Value: o.ret},
 		{Name: AttrNotify, Value: o.notify},
 		{Name: AttrVERP, Value: o.verp},
+		{Name: AttrTrace, Value: trace(o)},
 	}
 	for _, a := range optional {
 		if a.Value != "" {

@@ -104,6 +104,57 @@ func TestEnqueueSubmits(t *testing.T) {
 	}
 }
 
+// TestTraceRequests: -bv submits a stand-in message naming the
+// recipients, without reading standard input, and -v the message read;
+// each asks for a report and says where it will be mailed.
+func TestTraceRequests(t *testing.T) {
+	tests := []struct {
+		name                string
+		args                []string
+		trace, body, sender string
+	}{
+		{"verify", []string{"-bv", "root", "team@example.com"}, "verify",
+			"Subject: probe\nTo: root, team@example.com\n\n", "<tester>"},
+		{"verify with sender", []string{"-bv", "-f", "bob@example.com", "root"}, "verify",
+			"Subject: probe\nTo: root\n\n", "<bob@example.com>"},
+		{"record", []string{"-v", "-oi", "root"}, "record", "Subject: hi\n\nbody\n", "<tester>"},
+		{"record, verbose too", []string{"-v", "-v", "-oi", "root"}, "record", "Subject: hi\n\nbody\n", "<tester>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := testEnv(t)
+			env.Whoami = func() (string, int) { return "tester", 1000 }
+			p := startPickup(t, env, okReply)
+			res := runMain(t, env, "sendmail", tt.args, "Subject: hi\n\nbody\n")
+			if res.code != 0 {
+				t.Fatalf("exit %d: %s", res.code, res.stderr)
+			}
+			if want := "Mail Delivery Status Report will be mailed to " + tt.sender + ".\n"; res.stdout != want {
+				t.Errorf("stdout %q, want %q", res.stdout, want)
+			}
+			subs := p.submissions(t, 1)
+			if len(subs) != 1 {
+				t.Fatalf("%d submissions", len(subs))
+			}
+			if got := subs[0].req.Get(AttrTrace); got != tt.trace {
+				t.Errorf("trace %q, want %q", got, tt.trace)
+			}
+			if subs[0].body != tt.body {
+				t.Errorf("body %q, want %q", subs[0].body, tt.body)
+			}
+		})
+	}
+	// Without -v or -bv: no report, nothing printed.
+	env := testEnv(t)
+	p := startPickup(t, env, okReply)
+	if res := runMain(t, env, "sendmail", []string{"-oi", "root"}, "x\n"); res.code != 0 || res.stdout != "" {
+		t.Errorf("plain: %+v", res)
+	}
+	if subs := p.submissions(t, 1); len(subs) != 1 || subs[0].req.Get(AttrTrace) != "" {
+		t.Errorf("plain submission asks for a report: %+v", subs)
+	}
+}
+
 func TestEnqueueLargeBody(t *testing.T) {
 	env := testEnv(t)
 	p := startPickup(t, env, okReply)

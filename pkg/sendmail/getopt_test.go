@@ -191,7 +191,7 @@ func TestParseOptionsErrors(t *testing.T) {
 		{[]string{"-bz"}, "unsupported: -bz"},
 		{[]string{"-b", ""}, "unsupported: -b"},
 		{[]string{"-Xlog"}, "unsupported: -Xl"},
-		{[]string{"-bv", "y"}, "-bv (address verification) is not supported by tern"},
+		{[]string{"-bv", "-t"}, "-t cannot be used with -bv: the recipients are given on the command line"},
 		{[]string{"-qX"}, "-qX is not implemented"},
 		{[]string{"-qR"}, "specify: -qRsitename"},
 		{[]string{"-qI"}, "specify: -qIqueueid"},

@@ -272,8 +272,8 @@ func (o *options) check() error {
 	if o.flushID != "" && o.mode != modeEnqueue {
 		return fatal(ExUsage, "-qI can be used only in delivery mode")
 	}
-	if o.verify {
-		return fatal(ExUsage, "-bv (address verification) is not supported by tern")
+	if o.verify && o.extract {
+		return fatal(ExUsage, "-t cannot be used with -bv: the recipients are given on the command line")
 	}
 	if len(o.args) == 0 {
 		return nil

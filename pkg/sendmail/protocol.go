@@ -99,6 +99,7 @@ const (
 	AttrDSN      = "dsn"
 	AttrFormat   = "format"
 	AttrSite     = "site"
+	AttrTrace    = "trace" // envelope.TraceVerify (-bv) or TraceRecord (-v)
 )
 
 // Values of the request and status attributes.

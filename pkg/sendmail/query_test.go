@@ -155,10 +155,6 @@ func TestOtherModes(t *testing.T) {
 	if res.code != ExUsage || !strings.HasPrefix(res.stderr, "sendmail: fatal: daemon mode") {
 		t.Errorf("-bd: %+v", res)
 	}
-	res = runMain(t, env, "sendmail", []string{"-v", "-oi", "u"}, "x\n") // falls back to maildrop
-	if res.code != 0 || !strings.Contains(res.stderr, "sendmail: warning: -v: tern does not mail delivery status reports") {
-		t.Errorf("-v: %+v", res)
-	}
 }
 
 func TestConfigDirectory(t *testing.T) {
