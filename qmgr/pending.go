@@ -81,6 +81,9 @@ func (t *transport) makeReady(q *destQueue, limit int) bool {
 // the back of the ring while it has jobs and room, so destinations take
 // turns.
 func (t *transport) next(limit int) *job {
+	if t.transportHeld() {
+		return nil // holdTransport's timer wakes a worker
+	}
 	for t.ready.len() > 0 {
 		q := t.ready.pop()
 		if t.busy[q.dest] >= t.window(q.dest, limit) {
@@ -88,6 +91,7 @@ func (t *transport) next(limit int) *job {
 		}
 		j := q.pop()
 		t.busy[q.dest]++
+		t.running++
 		if len(q.jobs) == 0 {
 			delete(t.queues, q.dest)
 		} else {

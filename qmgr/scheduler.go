@@ -470,14 +470,27 @@ func (m *Manager) concurrencyLimit(transport string) int {
 
 // rateDelay is transport_destination_rate_delay, else
 // default_destination_rate_delay: the pause between deliveries to one
-// destination. A bad value is warned about and taken as the default.
+// destination.
 func (m *Manager) rateDelay(transport string) time.Duration {
+	return m.transportDelay(transport, "destination_rate_delay")
+}
+
+// transportRateDelay is transport_transport_rate_delay, else
+// default_transport_rate_delay: the pause between deliveries over the
+// transport, whatever their destination.
+func (m *Manager) transportRateDelay(transport string) time.Duration {
+	return m.transportDelay(transport, "transport_rate_delay")
+}
+
+// transportDelay reads transport_suffix, else default_suffix. A bad
+// value is warned about and taken as the default.
+func (m *Manager) transportDelay(transport, suffix string) time.Duration {
 	def := time.Duration(0)
 	if m.cfg == nil {
 		return def
 	}
-	def = m.cfg.Duration("default_destination_rate_delay")
-	name := transport + "_destination_rate_delay"
+	def = m.cfg.Duration("default_" + suffix)
+	name := transport + "_" + suffix
 	v := m.cfg.Get(name)
 	if v == "" {
 		return def

@@ -45,8 +45,16 @@ type transport struct {
 	// ended, when notBefore says.
 	rateDelay time.Duration
 	notBefore map[string]time.Time
-	workers   int
-	idle      int // workers waiting for a job
+	// transportDelay is the transport rate delay
+	// (default_transport_rate_delay): with it the transport runs one job
+	// at a time, whatever its destination, and starts the next only
+	// transportDelay after the last ended (nextStart). running counts the
+	// jobs taken and not yet released.
+	transportDelay time.Duration
+	nextStart      time.Time
+	running        int
+	workers        int
+	idle           int // workers waiting for a job
 	// starting counts workers started that have not yet looked for a
 	// job: they will, so a wake-up need not start another.
 	starting int
@@ -58,7 +66,8 @@ type transport struct {
 func newTransport(s *scheduler, name string) *transport {
 	t := &transport{s: s, name: name, queues: map[string]*destQueue{}, busy: map[string]int{},
 		windows: map[string]float64{}, dead: map[string]deadDest{}, notBefore: map[string]time.Time{},
-		rateDelay: s.m.rateDelay(name), fb: s.m.feedbackSettings(name), failCohorts: map[string]float64{}}
+		rateDelay: s.m.rateDelay(name), transportDelay: s.m.transportRateDelay(name),
+		fb: s.m.feedbackSettings(name), failCohorts: map[string]float64{}}
 	t.cond = sync.NewCond(&t.mu)
 	t.start = func() { go t.worker() }
 	return t
@@ -173,6 +182,10 @@ func (t *transport) releaseLocked(j *job, results []agent.Result, limit int) boo
 		}
 		t.windows[j.dest] = w
 	}
+	t.running--
+	if t.transportDelay > 0 && len(results) > 0 && !strings.HasPrefix(results[0].Text, suspendedText) {
+		t.holdTransport() // after a delivery, not a job skipped or deferred unattempted
+	}
 	if t.busy[j.dest]--; t.busy[j.dest] <= 0 {
 		delete(t.busy, j.dest)
 		if t.windows[j.dest] <= t.fb.initial {
@@ -227,6 +240,25 @@ func (t *transport) pause(dest string, limit int) {
 			t.wake()
 		}
 	})
+}
+
+// holdTransport holds every job back for the transport rate delay, after
+// which a worker is woken if jobs are ready; t.mu is held.
+func (t *transport) holdTransport() {
+	t.nextStart = time.Now().Add(t.transportDelay)
+	time.AfterFunc(t.transportDelay, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if !t.stopped {
+			t.wake()
+		}
+	})
+}
+
+// transportHeld reports whether the transport rate delay keeps the next
+// job from starting now; t.mu is held.
+func (t *transport) transportHeld() bool {
+	return t.transportDelay > 0 && (t.running > 0 || time.Now().Before(t.nextStart))
 }
 
 // deadDest is a destination given up on for a while.

@@ -221,3 +221,61 @@ func TestDestinationRateDelay(t *testing.T) {
 	}
 	tr.stop()
 }
+
+// TestTransportRateDelay: default_transport_rate_delay and
+// transport_transport_rate_delay (Postfix 3.5) were warned about as
+// having no effect. With a delay the transport runs one job at a time,
+// whatever the destination, and starts the next only the delay after the
+// last ended; a skipped job holds nothing back.
+func TestTransportRateDelay(t *testing.T) {
+	cfg, err := config.Parse("main.cf", strings.NewReader("default_transport_rate_delay = 5s\nslow_transport_rate_delay = 150ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{cfg: cfg, log: maillog.NewWriter(io.Discard, "tern/qmgr"),
+		settings: settings{initialConcurrency: 5, defaultConcurrency: 20, processLimit: 10}}
+	if d := m.transportRateDelay("smtp"); d != 5*time.Second {
+		t.Errorf("transportRateDelay(smtp) = %v, want the default 5s", d)
+	}
+	tr := newTransport(&scheduler{m: m}, "slow")
+	tr.start = func() {} // no workers: the test takes jobs itself
+	for _, dest := range []string{"a.example", "b.example", "c.example"} {
+		tr.enqueue(&job{dest: dest})
+	}
+	take := func() *job {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return tr.next(20)
+	}
+	first := take()
+	if first == nil {
+		t.Fatal("no first job")
+	}
+	if other := take(); other != nil {
+		t.Fatalf("a second job (%s) ran beside the first", other.dest)
+	}
+	// A job that delivered nothing holds nothing back.
+	tr.release(first, nil)
+	skippedNext := take()
+	if skippedNext == nil {
+		t.Fatal("a skipped job held the transport back")
+	}
+	ended := time.Now()
+	tr.release(skippedNext, []agent.Result{{Status: agent.OK, Relay: "mx[192.0.2.1]:25"}})
+	if early := take(); early != nil {
+		t.Fatalf("job for %s started within the rate delay", early.dest)
+	}
+	var third *job
+	deadline := time.Now().Add(5 * time.Second)
+	for third == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		third = take()
+	}
+	if third == nil {
+		t.Fatalf("no job after the rate delay")
+	}
+	if waited := time.Since(ended); waited < 150*time.Millisecond {
+		t.Errorf("the next job came %v after the last ended, want at least 150ms", waited)
+	}
+	tr.stop()
+}

@@ -267,12 +267,12 @@ func (c *Config) WarningsWithRefs(extraValues ...string) []string {
 // master.cf service. tern honours these suffixes...
 var serviceSuffixes = []string{"_destination_concurrency_limit", "_destination_recipient_limit", "_time_limit",
 	"_destination_rate_delay", "_initial_destination_concurrency", "_destination_concurrency_failed_cohort_limit",
-	"_destination_concurrency_negative_feedback", "_destination_concurrency_positive_feedback"}
+	"_destination_concurrency_negative_feedback", "_destination_concurrency_positive_feedback", "_transport_rate_delay"}
 
 // ...and knows these, which it does not support yet.
 var unsupportedServiceSuffixes = []string{"_extra_recipient_limit", "_recipient_limit",
 	"_recipient_refill_limit", "_recipient_refill_delay", "_delivery_slot_cost", "_delivery_slot_discount",
-	"_delivery_slot_loan", "_minimum_delivery_slots", "_transport_rate_delay"}
+	"_delivery_slot_loan", "_minimum_delivery_slots"}
 
 // serviceParam says whether name is <service>_<suffix> for one of
 // services, and whether tern supports it.
