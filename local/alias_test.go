@@ -213,6 +213,29 @@ func TestDeliverAliases(t *testing.T) {
 			}
 		},
 	}, {
+		name: "child alias keeps the owner", rcpt: "list", sender: "s@x.org",
+		setup:  withAliases(memAliases{"list": "sub", "owner-list": "bob", "sub": "alice"}),
+		status: agent.OK, dsn: "2.0.0", text: "forwarded as FWD1",
+		check: func(t *testing.T, fx *fixture) {
+			if c := fx.fwd.calls; len(c) != 1 || c[0].sender != "owner-list@example.com" || strings.Join(c[0].rcpts, ",") != "alice@example.com" {
+				t.Fatalf("forward calls %+v", c)
+			}
+			wantCounts(map[string]int{"alice": 0})(t, fx)
+		},
+	}, {
+		name: "reset_owner_alias", rcpt: "list", sender: "s@x.org",
+		setup: func(fx *fixture) {
+			fx.cfg.ResetOwnerAlias = true
+			fx.cfg.Aliases = memAliases{"list": "sub", "owner-list": "bob", "sub": "alice"}
+		},
+		status: agent.OK, dsn: "2.0.0", text: "delivered to mailbox",
+		check: func(t *testing.T, fx *fixture) {
+			if c := fx.fwd.calls; len(c) != 0 {
+				t.Fatalf("forward calls %+v, want delivery at once", c)
+			}
+			wantCounts(map[string]int{"alice": 1})(t, fx)
+		},
+	}, {
 		name: "partial failure bounces the recipient", rcpt: "list",
 		setup:  withAliases(memAliases{"list": "alice, nosuch"}),
 		status: agent.Bounce, dsn: "5.1.1", text: `unknown user: "nosuch"`,

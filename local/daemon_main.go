@@ -67,6 +67,7 @@ func ConfigFrom(c *config.Config) (Config, func(), error) {
 		CommandTimeLimit:     c.Duration("command_time_limit"),
 		OwnerRequestSpecial:  c.Bool("owner_request_special"),
 		ExpandOwnerAlias:     c.Bool("expand_owner_alias"),
+		ResetOwnerAlias:      c.Bool("reset_owner_alias"),
 		LockMethods:          c.List("mailbox_delivery_lock"),
 		LockAttempts:         c.Int("deliver_lock_attempts"),
 		LockDelay:            c.Duration("deliver_lock_delay"),

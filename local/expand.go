@@ -268,6 +268,11 @@ func (a *Agent) expandAlias(ctx context.Context, run *rcptRun, st state, name, u
 	st.class, st.privs, st.fromUser = classAlias, privs, false
 	if sender, ok := a.ownerSender(name); ok {
 		st.sender, st.owner = sender, name
+	} else if a.cfg.ResetOwnerAlias {
+		// A child alias without an owner of its own: its local members
+		// are delivered at once rather than through a new queue file
+		// (errors still go to the parent's owner).
+		st.owner = ""
 	}
 	a.targets(ctx, run, st, ParseTargets(value), unmatched, delim)
 	return true

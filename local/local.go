@@ -144,6 +144,7 @@ type Config struct {
 	CommandTimeLimit    time.Duration // command_time_limit; 0 = 1000s
 	OwnerRequestSpecial bool          // owner_request_special
 	ExpandOwnerAlias    bool          // expand_owner_alias
+	ResetOwnerAlias     bool          // reset_owner_alias
 	LockMethods         []string      // mailbox_delivery_lock: fcntl, dotlock, flock
 	LockAttempts        int           // deliver_lock_attempts; 0 = 20
 	LockDelay           time.Duration // deliver_lock_delay; 0 = 1s
