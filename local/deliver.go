@@ -12,9 +12,10 @@ import (
 	"github.com/tern-mta/tern/pkg/command"
 )
 
-// cmdExpFilter is Postfix's command_expansion_filter: characters outside
-// it are replaced by "_" in the environment given to commands.
-const cmdExpFilter = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+// DefaultCommandExpansionFilter is Postfix's default
+// command_expansion_filter: characters outside it are replaced by "_" in
+// the environment given to commands.
+const DefaultCommandExpansionFilter = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 // once runs a delivery unless an identical one (same key) already ran in
 // this request; a repeat reuses the first outcome, as Postfix's duplicate
@@ -268,14 +269,14 @@ func (a *Agent) commandEnv(run *rcptRun, st state, u *User, rv recipientVars) []
 	env = append(env, "PATH=/usr/bin:/bin")
 	add := func(name, value string) {
 		if value != "" {
-			env = append(env, name+"="+censor(value))
+			env = append(env, name+"="+censor(value, a.cfg.commandFilter()))
 		}
 	}
 	add("HOME", u.Home)
 	add("LOGNAME", u.Name)
 	add("USER", u.Name)
 	add("SHELL", u.Shell)
-	env = append(env, "SENDER="+censor(st.sender))
+	env = append(env, "SENDER="+censor(st.sender, a.cfg.commandFilter()))
 	add("RECIPIENT", st.addr)
 	add("LOCAL", rv.local)
 	add("DOMAIN", rv.domain)
@@ -294,10 +295,11 @@ func exportedEnv(list []string, getenv func(string) string) []string {
 	return command.ExportedEnv(list, getenv)
 }
 
-// censor replaces characters outside command_expansion_filter with "_".
-func censor(s string) string {
+// censor replaces characters outside filter (command_expansion_filter)
+// with "_".
+func censor(s, filter string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 128 && strings.ContainsRune(cmdExpFilter, r) {
+		if r < 128 && strings.ContainsRune(filter, r) {
 			return r
 		}
 		return '_'

@@ -145,13 +145,16 @@ type Config struct {
 	OwnerRequestSpecial bool          // owner_request_special
 	ExpandOwnerAlias    bool          // expand_owner_alias
 	ResetOwnerAlias     bool          // reset_owner_alias
-	LockMethods         []string      // mailbox_delivery_lock: fcntl, dotlock, flock
-	LockAttempts        int           // deliver_lock_attempts; 0 = 20
-	LockDelay           time.Duration // deliver_lock_delay; 0 = 1s
-	StaleLockTime       time.Duration // stale_lock_time; 0 = 500s
-	Forward             Forwarder     // nil: forwarding defers
-	Users               UserDB        // nil = the system's accounts
-	Log                 Logger        // nil = no logging
+	// CommandExpansionFilter is command_expansion_filter: the characters
+	// kept in the environment of commands; "" means Postfix's default.
+	CommandExpansionFilter string
+	LockMethods            []string      // mailbox_delivery_lock: fcntl, dotlock, flock
+	LockAttempts           int           // deliver_lock_attempts; 0 = 20
+	LockDelay              time.Duration // deliver_lock_delay; 0 = 1s
+	StaleLockTime          time.Duration // stale_lock_time; 0 = 500s
+	Forward                Forwarder     // nil: forwarding defers
+	Users                  UserDB        // nil = the system's accounts
+	Log                    Logger        // nil = no logging
 	// Helper runs deliveries as other users; nil when not root: deliveries
 	// then run in-process as the current user.
 	Helper HelperSpawner
@@ -262,4 +265,12 @@ func (a *Agent) newRequestState(req *agent.Request) *requestState {
 func dirExists(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.IsDir()
+}
+
+// commandFilter is command_expansion_filter, or Postfix's default.
+func (c *Config) commandFilter() string {
+	if c.CommandExpansionFilter == "" {
+		return DefaultCommandExpansionFilter
+	}
+	return c.CommandExpansionFilter
 }

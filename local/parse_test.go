@@ -109,8 +109,15 @@ func TestSystemUsers(t *testing.T) {
 }
 
 func TestCommandEnvCensored(t *testing.T) {
-	if got := censor("a b;`rm`$x@y.org"); got != "a_b__rm__x@y.org" {
-		t.Fatalf("censor = %q", got)
+	for _, tt := range []struct{ filter, in, want string }{
+		{"", "a b;`rm`$x@y.org", "a_b__rm__x@y.org"}, // Postfix's default
+		{"abcxyz@.", "a b;`rm`$x@y.org", "a_b______x@y.___"},
+		{"abc ", "a b", "a b"},
+	} {
+		c := &Config{CommandExpansionFilter: tt.filter}
+		if got := censor(tt.in, c.commandFilter()); got != tt.want {
+			t.Errorf("filter %q: censor(%q) = %q, want %q", tt.filter, tt.in, got, tt.want)
+		}
 	}
 }
 

@@ -104,6 +104,24 @@ var compatParams = []Param{
 	{"smtp_sasl_path", "", typeString, "Cyrus SASL configuration of Postfix's smtp client; tern's client needs none."},
 	{"lmtp_sasl_type", "cyrus", typeString, "LMTP form of smtp_sasl_type."},
 	{"lmtp_sasl_path", "", typeString, "LMTP form of smtp_sasl_path."},
+	// Client knobs whose Postfix defaults are what tern's client does.
+	{"smtp_address_verify_target", "rcpt", typeString, "Where Postfix's address verification probes stop (rcpt or data); tern's stop after RCPT."},
+	{"lmtp_address_verify_target", "rcpt", typeString, "LMTP form of smtp_address_verify_target."},
+	{"smtp_send_dummy_mail_auth", "no", typeBool, "Postfix can send AUTH=<> in MAIL FROM for servers that need it; tern's client never adds an AUTH parameter."},
+	{"lmtp_send_dummy_mail_auth", "no", typeBool, "LMTP form of smtp_send_dummy_mail_auth."},
+	{"smtp_sasl_auth_cache_name", "", typeString, "Table where Postfix's smtp remembers failed SASL logins per server; tern's client keeps no such cache and tries the login each time."},
+	{"smtp_sasl_auth_cache_time", "90d", typeTimeD, "Lifetime of smtp_sasl_auth_cache_name entries; tern keeps no such cache."},
+	{"lmtp_sasl_auth_cache_name", "", typeString, "LMTP form of smtp_sasl_auth_cache_name."},
+	{"lmtp_sasl_auth_cache_time", "90d", typeTimeD, "LMTP form of smtp_sasl_auth_cache_time."},
+	{"smtp_dns_resolver_options", "", typeString, "Resolver options (res_defnames, res_dnsrch) of Postfix's smtp; tern's resolver looks names up as they are."},
+	{"lmtp_dns_resolver_options", "", typeString, "LMTP form of smtp_dns_resolver_options."},
+	{"smtp_dns_reply_filter", "", typeMapList, "Table that edits the DNS replies Postfix's smtp gets; tern's client uses them as they come."},
+	{"lmtp_dns_reply_filter", "", typeMapList, "LMTP form of smtp_dns_reply_filter."},
+	{"smtpd_dns_reply_filter", "", typeMapList, "Table that edits the DNS replies Postfix's smtpd gets; tern's smtpd uses them as they come."},
+	{"smtp_reply_filter", "", typeMapList, "Table that rewrites the replies of remote servers before Postfix's smtp reads them; tern's client reads them as they come."},
+	{"lmtp_reply_filter", "", typeMapList, "LMTP form of smtp_reply_filter."},
+	{"smtp_tls_trust_anchor_file", "", typeList, "Trust anchor files of Postfix's smtp for the verify and secure levels; tern verifies servers against smtp_tls_CAfile, smtp_tls_CApath and the system's roots."},
+	{"lmtp_tls_trust_anchor_file", "", typeList, "LMTP form of smtp_tls_trust_anchor_file."},
 }
 
 // compatDoc returns the description of a compatParams name; ok is false
