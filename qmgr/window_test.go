@@ -167,23 +167,31 @@ func TestDeadDestination(t *testing.T) {
 	}
 }
 
+// workerlessTransport returns a manager with main.cf lines mainCF and its
+// transport name, which starts no workers: the test takes jobs itself.
+func workerlessTransport(t *testing.T, mainCF, name string) (*Manager, *transport) {
+	t.Helper()
+	cfg, err := config.Parse("main.cf", strings.NewReader(mainCF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{cfg: cfg, log: maillog.NewWriter(io.Discard, "tern/qmgr"),
+		settings: settings{initialConcurrency: 5, defaultConcurrency: 20, processLimit: 10}}
+	tr := newTransport(&scheduler{m: m}, name)
+	tr.start = func() {}
+	return m, tr
+}
+
 // TestDestinationRateDelay: default_destination_rate_delay and
 // transport_destination_rate_delay were warned about as having no
 // effect. With a delay a destination runs one job at a time and its next
 // job becomes ready only the delay after the last ended; other
 // destinations are not held up.
 func TestDestinationRateDelay(t *testing.T) {
-	cfg, err := config.Parse("main.cf", strings.NewReader("default_destination_rate_delay = 5s\nslow_destination_rate_delay = 150ms\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Manager{cfg: cfg, log: maillog.NewWriter(io.Discard, "tern/qmgr"),
-		settings: settings{initialConcurrency: 5, defaultConcurrency: 20, processLimit: 10}}
+	m, tr := workerlessTransport(t, "default_destination_rate_delay = 5s\nslow_destination_rate_delay = 150ms\n", "slow")
 	if d := m.rateDelay("smtp"); d != 5*time.Second {
 		t.Errorf("rateDelay(smtp) = %v, want the default 5s", d)
 	}
-	tr := newTransport(&scheduler{m: m}, "slow")
-	tr.start = func() {} // no workers: the test takes jobs itself
 	if tr.rateDelay != 150*time.Millisecond {
 		t.Fatalf("rate delay %v", tr.rateDelay)
 	}
@@ -228,17 +236,10 @@ func TestDestinationRateDelay(t *testing.T) {
 // whatever the destination, and starts the next only the delay after the
 // last ended; a skipped job holds nothing back.
 func TestTransportRateDelay(t *testing.T) {
-	cfg, err := config.Parse("main.cf", strings.NewReader("default_transport_rate_delay = 5s\nslow_transport_rate_delay = 150ms\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Manager{cfg: cfg, log: maillog.NewWriter(io.Discard, "tern/qmgr"),
-		settings: settings{initialConcurrency: 5, defaultConcurrency: 20, processLimit: 10}}
+	m, tr := workerlessTransport(t, "default_transport_rate_delay = 5s\nslow_transport_rate_delay = 150ms\n", "slow")
 	if d := m.transportRateDelay("smtp"); d != 5*time.Second {
 		t.Errorf("transportRateDelay(smtp) = %v, want the default 5s", d)
 	}
-	tr := newTransport(&scheduler{m: m}, "slow")
-	tr.start = func() {} // no workers: the test takes jobs itself
 	for _, dest := range []string{"a.example", "b.example", "c.example"} {
 		tr.enqueue(&job{dest: dest})
 	}
