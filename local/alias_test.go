@@ -291,6 +291,24 @@ func TestDeliverDotForward(t *testing.T) {
 		status: agent.OK, dsn: "2.0.0", text: "delivered to mailbox",
 		check: wantCounts(map[string]int{"alice": 0, "bob": 1}),
 	}, {
+		// forward_expansion_filter: the extension's "*" and "'" become
+		// underscores before forward_path is expanded.
+		name: "extension characters filtered", rcpt: "alice+a*b'c@example.com",
+		setup: func(fx *fixture) {
+			fx.write(filepath.Join(fx.home("alice"), ".forward+a_b_c"), "\\bob\n", 0o644)
+			fx.write(filepath.Join(fx.home("alice"), ".forward"), "\\alice\n", 0o644)
+		},
+		status: agent.OK, dsn: "2.0.0", text: "delivered to mailbox",
+		check: wantCounts(map[string]int{"alice": 0, "bob": 1}),
+	}, {
+		name: "own filter keeps more", rcpt: "alice+a*b@example.com",
+		setup: func(fx *fixture) {
+			fx.cfg.ForwardExpansionFilter = DefaultExpansionFilter + "*"
+			fx.write(filepath.Join(fx.home("alice"), ".forward+a*b"), "\\bob\n", 0o644)
+		},
+		status: agent.OK, dsn: "2.0.0", text: "delivered to mailbox",
+		check: wantCounts(map[string]int{"alice": 0, "bob": 1}),
+	}, {
 		name: "command and file", rcpt: "alice",
 		setup: func(fx *fixture) {
 			h := fx.home("alice")

@@ -69,6 +69,8 @@ func ConfigFrom(c *config.Config) (Config, func(), error) {
 		ExpandOwnerAlias:       c.Bool("expand_owner_alias"),
 		ResetOwnerAlias:        c.Bool("reset_owner_alias"),
 		CommandExpansionFilter: c.Get("command_expansion_filter"),
+		ForwardExpansionFilter: c.Get("forward_expansion_filter"),
+		ExecDirExpansionFilter: c.Get("execution_directory_expansion_filter"),
 		LockMethods:            c.List("mailbox_delivery_lock"),
 		LockAttempts:           c.Int("deliver_lock_attempts"),
 		LockDelay:              c.Duration("deliver_lock_delay"),

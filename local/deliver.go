@@ -12,10 +12,12 @@ import (
 	"github.com/tern-mta/tern/pkg/command"
 )
 
-// DefaultCommandExpansionFilter is Postfix's default
-// command_expansion_filter: characters outside it are replaced by "_" in
-// the environment given to commands.
-const DefaultCommandExpansionFilter = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+// DefaultExpansionFilter is Postfix's default command_expansion_filter,
+// forward_expansion_filter and execution_directory_expansion_filter:
+// characters outside it are replaced by "_" in the environment given to
+// commands and in the $name values of forward_path and
+// command_execution_directory.
+const DefaultExpansionFilter = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 // once runs a delivery unless an identical one (same key) already ran in
 // this request; a repeat reuses the first outcome, as Postfix's duplicate
@@ -253,7 +255,7 @@ func (a *Agent) setCommandDir(job *Job, st state, rv recipientVars) *agent.Resul
 	if a.cfg.CommandDir == "" {
 		return nil
 	}
-	dir, _, ok := expandTemplate(a.cfg.CommandDir, templateVars(st, rv))
+	dir, _, ok := expandTemplate(a.cfg.CommandDir, templateVars(st, rv).censored(a.cfg.execDirFilter()))
 	if !ok || !strings.HasPrefix(dir, "/") {
 		r := agent.Deferf("4.3.5", "mail system configuration error: command_execution_directory %q does not give an absolute path", a.cfg.CommandDir)
 		return &r

@@ -94,4 +94,17 @@ func TestCommandExecutionDirectory(t *testing.T) {
 	}
 	res = fx.deliver("s@remote.org", testBody, "alice@example.com")
 	expect(t, res[0], agent.Defer, "4.3.0", "unable to change to command_execution_directory")
+
+	// execution_directory_expansion_filter: the extension's "*" becomes
+	// an underscore in $extension.
+	fx.cfg.CommandDir = filepath.Join(fx.dir, "work", "bob${extension}")
+	filtered := filepath.Join(fx.dir, "work", "bob_x")
+	if err := os.MkdirAll(filtered, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res = fx.deliver("s@remote.org", testBody, "bob+*x@example.com")
+	expect(t, res[0], agent.OK, "2.0.0", "delivered to command")
+	if got := strings.TrimSpace(fx.read(filepath.Join(fx.dir, "cwd"))); got != filtered {
+		t.Errorf("command ran in %q, want %q", got, filtered)
+	}
 }

@@ -85,6 +85,16 @@ func userByID(uid, gid int) *User {
 	return u
 }
 
+// censored returns v with the characters outside filter replaced by "_"
+// in each value, as Postfix's *_expansion_filter parameters ask.
+func (v vars) censored(filter string) vars {
+	out := make(vars, len(v))
+	for k, s := range v {
+		out[k] = censor(s, filter)
+	}
+	return out
+}
+
 // templateVars are the per-recipient $names of forward_path and
 // command_execution_directory.
 func templateVars(st state, rv recipientVars) vars {
@@ -101,7 +111,7 @@ func (a *Agent) dotForward(ctx context.Context, run *rcptRun, st state, rv recip
 	if len(a.cfg.ForwardPath) == 0 || !run.dups.first("forward "+rv.user.Name) {
 		return false
 	}
-	v := templateVars(st, rv)
+	v := templateVars(st, rv).censored(a.cfg.forwardFilter())
 	for _, tmpl := range a.cfg.ForwardPath {
 		path, used, ok := expandTemplate(tmpl, v)
 		if !ok || !strings.HasPrefix(path, "/") {

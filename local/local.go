@@ -146,8 +146,14 @@ type Config struct {
 	ExpandOwnerAlias    bool          // expand_owner_alias
 	ResetOwnerAlias     bool          // reset_owner_alias
 	// CommandExpansionFilter is command_expansion_filter: the characters
-	// kept in the environment of commands; "" means Postfix's default.
+	// kept in the environment of commands; ForwardExpansionFilter
+	// (forward_expansion_filter) and ExecDirExpansionFilter
+	// (execution_directory_expansion_filter) those kept in the $name
+	// values of forward_path and command_execution_directory. Any other
+	// becomes "_"; "" means Postfix's default.
 	CommandExpansionFilter string
+	ForwardExpansionFilter string
+	ExecDirExpansionFilter string
 	LockMethods            []string      // mailbox_delivery_lock: fcntl, dotlock, flock
 	LockAttempts           int           // deliver_lock_attempts; 0 = 20
 	LockDelay              time.Duration // deliver_lock_delay; 0 = 1s
@@ -268,9 +274,18 @@ func dirExists(path string) bool {
 }
 
 // commandFilter is command_expansion_filter, or Postfix's default.
-func (c *Config) commandFilter() string {
-	if c.CommandExpansionFilter == "" {
-		return DefaultCommandExpansionFilter
+func (c *Config) commandFilter() string { return orDefaultFilter(c.CommandExpansionFilter) }
+
+// forwardFilter is forward_expansion_filter, or Postfix's default.
+func (c *Config) forwardFilter() string { return orDefaultFilter(c.ForwardExpansionFilter) }
+
+// execDirFilter is execution_directory_expansion_filter, or Postfix's
+// default.
+func (c *Config) execDirFilter() string { return orDefaultFilter(c.ExecDirExpansionFilter) }
+
+func orDefaultFilter(f string) string {
+	if f == "" {
+		return DefaultExpansionFilter
 	}
-	return c.CommandExpansionFilter
+	return f
 }

@@ -32,6 +32,8 @@ var localParams = []Param{
 	{"mailbox_transport_maps", "", typeMapList, "Tables of mailbox_transport values per login name, for system users and names without an account alike."},
 	{"owner_request_special", "yes", typeBool, "Treat owner-x and x-request addresses specially."},
 	{"command_expansion_filter", "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", typeString, "Characters kept in the values local(8) puts in the environment of commands (SENDER, RECIPIENT, EXTENSION and the like); any other becomes an underscore."},
+	{"forward_expansion_filter", "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", typeString, "Characters kept in the $name values (user, extension, home and the like) that forward_path expands; any other becomes an underscore."},
+	{"execution_directory_expansion_filter", "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", typeString, "Characters kept in the $name values that command_execution_directory expands; any other becomes an underscore."},
 	{"reset_owner_alias", "no", typeBool, "When an alias with an owner- companion expands to a child alias without one: no keeps the parent's owner, so the child's local members are written to a new queue file (one member's temporary error does not repeat deliveries to the others); yes forgets it, and they are delivered at once, as Postfix before 2.8."},
 	{"prepend_delivered_header", "command, file, forward", typeList, "Deliveries that get a Delivered-To: header."},
 	{"recipient_delimiter", "", typeString, "Characters that separate a user name from an address extension."},
