@@ -57,17 +57,21 @@ type router struct {
 	// allowMinUser is allow_min_user: unless set, an address beginning
 	// with "-" goes to the error transport, whatever its route.
 	allowMinUser bool
+	// filterNexthop is default_filter_nexthop: the next hop of a content
+	// filter that names none ("" means the recipient's domain).
+	filterNexthop string
 }
 
 func newRouter(cfg *config.Config, opt maps.Options) (*router, error) {
 	r := &router{
-		localT:       parseRoute(cfg.Get("local_transport"), cfg.Get("myhostname")),
-		virtualT:     parseRoute(cfg.Get("virtual_transport"), ""),
-		relayT:       parseRoute(cfg.Get("relay_transport"), ""),
-		defaultT:     parseRoute(cfg.Get("default_transport"), ""),
-		delimiter:    cfg.Get("recipient_delimiter"),
-		allowMinUser: cfg.Bool("allow_min_user"),
-		relayhost:    strings.TrimSpace(cfg.Get("relayhost")),
+		localT:        parseRoute(cfg.Get("local_transport"), cfg.Get("myhostname")),
+		virtualT:      parseRoute(cfg.Get("virtual_transport"), ""),
+		relayT:        parseRoute(cfg.Get("relay_transport"), ""),
+		defaultT:      parseRoute(cfg.Get("default_transport"), ""),
+		delimiter:     cfg.Get("recipient_delimiter"),
+		allowMinUser:  cfg.Bool("allow_min_user"),
+		relayhost:     strings.TrimSpace(cfg.Get("relayhost")),
+		filterNexthop: strings.TrimSpace(cfg.Get("default_filter_nexthop")),
 		// Postfix's empty_address_relayhost_maps_lookup_key.
 		nullSenderKey:  cfg.Get("empty_address_relayhost_maps_lookup_key"),
 		nullDefaultKey: cfg.Get("empty_address_default_transport_maps_lookup_key"),
@@ -142,8 +146,8 @@ func parseRoute(v, defaultNexthop string) route {
 }
 
 // routeFor is the route of a recipient of env: its content filter when
-// the message has one (the next hop defaulting to the recipient's domain,
-// as in Postfix), else its own.
+// the message has one (the next hop defaulting to default_filter_nexthop,
+// else the recipient's domain, as in Postfix), else its own.
 func (r *router) routeFor(env *envelope.Envelope, addr string) (route, error) {
 	if !r.allowMinUser && envelope.LooksLikeOption(addr) {
 		// As Postfix's queue manager: a delivery agent or a pipe(8)
@@ -153,8 +157,11 @@ func (r *router) routeFor(env *envelope.Envelope, addr string) (route, error) {
 	if env.Filter == "" {
 		return r.resolve(addr, env.Sender)
 	}
-	_, domain := splitAddr(addr)
-	return parseRoute(env.Filter, domain), nil
+	hop := r.filterNexthop
+	if hop == "" {
+		_, hop = splitAddr(addr)
+	}
+	return parseRoute(env.Filter, hop), nil
 }
 
 // resolve returns the route of addr in mail from sender. A lookup table

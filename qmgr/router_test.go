@@ -333,6 +333,28 @@ func TestRouteMinUser(t *testing.T) {
 	}
 }
 
+// TestFilterNexthop: default_filter_nexthop was an unknown name. A
+// content filter that names no next hop goes to it, or, when it is
+// empty, to the recipient's domain; one with a next hop keeps it.
+func TestFilterNexthop(t *testing.T) {
+	bare := &envelope.Envelope{Filter: "scan:"}
+	named := &envelope.Envelope{Filter: "scan:[127.0.0.1]:10024"}
+	for _, tt := range []struct {
+		conf string
+		env  *envelope.Envelope
+		want route
+	}{
+		{"", bare, route{"scan", "example.org"}},
+		{"default_filter_nexthop = [127.0.0.1]:10025\n", bare, route{"scan", "[127.0.0.1]:10025"}},
+		{"default_filter_nexthop = [127.0.0.1]:10025\n", named, route{"scan", "[127.0.0.1]:10024"}},
+	} {
+		got, err := routerFor(t, tt.conf).routeFor(tt.env, "x@example.org")
+		if err != nil || got != tt.want {
+			t.Errorf("%q with filter %q: %+v, %v; want %+v", tt.conf, tt.env.Filter, got, err, tt.want)
+		}
+	}
+}
+
 // TestNoOriginalRecipient: enable_original_recipient was an unknown name.
 // With no, recipients keep no original address (no orig_to= in the
 // logs), as in Postfix.
