@@ -104,6 +104,16 @@ var compatParams = []Param{
 	{"smtp_sasl_path", "", typeString, "Cyrus SASL configuration of Postfix's smtp client; tern's client needs none."},
 	{"lmtp_sasl_type", "cyrus", typeString, "LMTP form of smtp_sasl_type."},
 	{"lmtp_sasl_path", "", typeString, "LMTP form of smtp_sasl_path."},
+	// Postfix's queue manager scheduling knobs: tern's takes the
+	// destinations with waiting mail in turn, without preemption.
+	{"default_delivery_slot_cost", "5", typeInt, "Tunes the preemption of Postfix's queue manager; tern's has none: the destinations with waiting mail take turns, one delivery each."},
+	{"default_delivery_slot_discount", "50", typeInt, "Tunes the preemption of Postfix's queue manager; tern's has none."},
+	{"default_delivery_slot_loan", "3", typeInt, "Tunes the preemption of Postfix's queue manager; tern's has none."},
+	{"default_minimum_delivery_slots", "3", typeInt, "Tunes the preemption of Postfix's queue manager; tern's has none."},
+	{"default_recipient_refill_limit", "100", typeInt, "Postfix's queue manager reads a message's recipients in slices of this size; tern's reads all of them at once."},
+	{"default_recipient_refill_delay", "5s", typeTimeS, "Postfix's wait before reading the next slice of recipients; tern's queue manager reads all of them at once."},
+	{"fault_injection_code", "0", typeInt, "Postfix's fault injection for its own tests; tern has none."},
+	{"cyrus_sasl_config_path", "", typeString, "Search path of Postfix's Cyrus SASL configuration; tern has no Cyrus SASL: its smtpd uses Dovecot or tern_sasl_password_maps, its client its own PLAIN, LOGIN and CRAM-MD5."},
 	// Client knobs whose Postfix defaults are what tern's client does.
 	{"smtp_address_verify_target", "rcpt", typeString, "Where Postfix's address verification probes stop (rcpt or data); tern's stop after RCPT."},
 	{"lmtp_address_verify_target", "rcpt", typeString, "LMTP form of smtp_address_verify_target."},
