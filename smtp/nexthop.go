@@ -99,9 +99,9 @@ func parseNexthop(hop string, lmtp bool, defaultPort int, queueDir string) (dest
 			d.port = p
 		}
 	} else {
-		host, port, found := strings.Cut(hostPart, ":")
+		host, port, _ := strings.Cut(hostPart, ":")
 		d.host = host
-		if found {
+		if port != "" { // "host:" keeps the default port, as "[host]:" does
 			p, err := parsePort(port)
 			if err != nil {
 				return destination{}, fmt.Errorf("next hop %q: %w", hop, err)
@@ -135,7 +135,7 @@ func parsePort(s string) (int, error) {
 		return 465, nil
 	}
 	n, err := net.LookupPort("tcp", s)
-	if err != nil {
+	if err != nil || n <= 0 || n > 65535 {
 		return 0, fmt.Errorf("unknown port %q", s)
 	}
 	return n, nil

@@ -20,6 +20,10 @@ func TestParseNexthop(t *testing.T) {
 		{"unix:/run/dovecot/lmtp", true, destination{network: "unix", path: "/run/dovecot/lmtp"}, false},
 		{"inet:127.0.0.1:24", true, destination{network: "tcp", host: "127.0.0.1", port: 24}, false},
 		{"mail.example.com", true, destination{network: "tcp", host: "mail.example.com", port: 25}, false},
+		// An empty port keeps the default, bracketed or not; FuzzParseNexthop
+		// found "0:" giving port 0 (testdata/fuzz).
+		{"relay.example:", false, destination{network: "tcp", host: "relay.example", port: 25, mx: true}, false},
+		{"[relay.example]:", false, destination{network: "tcp", host: "relay.example", port: 25}, false},
 		{"unix:/x", false, destination{}, true},
 		{"[oops", false, destination{}, true},
 		{"[a]b", false, destination{}, true},
