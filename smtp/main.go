@@ -68,6 +68,7 @@ func New(cfg *config.Config, configDir string, lmtp bool) (*Agent, error) {
 	}
 	r.Ordered = !cfg.Bool("smtp_randomize_addresses")
 	r.IgnoreMXLookupError = cfg.Bool("ignore_mx_lookup_error")
+	r.IDNA2003 = cfg.Bool("enable_idna2003_compatibility")
 	if err := hostLookup(r, cfg.List("smtp_host_lookup")); err != nil {
 		return nil, err
 	}

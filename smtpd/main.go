@@ -119,6 +119,7 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 	if err != nil {
 		return nil, fmt.Errorf("tern_dns_servers: %w", err)
 	}
+	dnsr.IDNA2003 = cfg.Bool("enable_idna2003_compatibility")
 	deps.DNSList = newDNSListCache(dnsr).lookup
 	if cfg.Bool("tern_postscreen") && !set.wrapperMode { // no plain-text teaser before TLS
 		sset, err := screen.Load(cfg, set.myNetworks, maps.Options{ConfigDir: configDir})

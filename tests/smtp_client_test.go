@@ -28,7 +28,7 @@ func newRelayPair(t *testing.T, senderMain ...string) *relayPair {
 	t.Helper()
 	receiver := newInstance(t, options{
 		master: testMasterCF + "127.0.0.1:0 inet n - n - - smtpd\n",
-		main: []string{"myhostname = mx.remote.tst", "mydestination = $myhostname, remote.tst",
+		main: []string{"myhostname = mx.remote.tst", "mydestination = $myhostname, remote.tst, bücher.tst",
 			"smtpd_error_sleep_time = 0"},
 	})
 	receiver.start()
@@ -45,6 +45,7 @@ mx1.remote.tst.  A 127.0.0.2
 mx2.remote.tst.  A 127.0.0.1
 nullmx.tst.      MX 0 .
 broken.tst.      MX 10 mx2.remote.tst.
+xn--bcher-kva.tst. MX 10 mx2.remote.tst.
 `)
 	dns.SetBehavior("broken.tst", mxtest.ServFail)
 	main := append([]string{
@@ -77,6 +78,21 @@ func TestSMTPClientDeliversToSecondMX(t *testing.T) {
 	if !strings.Contains(mbox, "by mx.remote.tst (tern) with ESMTP") {
 		t.Errorf("the receiver's Received header is missing:\n%s", mbox)
 	}
+}
+
+// TestSMTPClientUTF8Domain: mail to a UTF-8 domain bounced with
+// "Malformed domain name"; the client now asks DNS for the domain's ASCII
+// form (xn--bcher-kva.tst) and delivers over SMTPUTF8.
+func TestSMTPClientUTF8Domain(t *testing.T) {
+	rcpt := localUser(t)
+	p := newRelayPair(t)
+	code, out := p.sender.sendmail("Subject: umlaut\n\nidna body\n", rcpt+"@bücher.tst")
+	if code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	p.receiver.waitMbox(rcpt, "idna body")
+	want := regexp.MustCompile(`to=<` + rcpt + `@bücher\.tst>, relay=mx2\.remote\.tst\[127\.0\.0\.1\]:` + p.port + `, .*status=sent`)
+	waitFor(t, 10*time.Second, "the sent line", func() bool { return want.MatchString(p.sender.log()) })
 }
 
 func TestSMTPClientNullMXBounces(t *testing.T) {

@@ -20,7 +20,7 @@ const maxListText = 500
 // a TXT lookup that fails only leaves the text empty, and a malformed name
 // is not listed.
 func (r *Resolver) LookupList(ctx context.Context, name string) (addrs []netip.Addr, text string, err error) {
-	fqdn, cerr := canonical(name, "A")
+	fqdn, cerr := r.canonical(name, "A")
 	if cerr != nil {
 		return nil, "", nil // a name that can't exist is not listed
 	}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/idna"
 )
 
 // Bounds on what one lookup returns.
@@ -101,6 +102,10 @@ type Resolver struct {
 	// domain's own addresses, as for a domain without MX records,
 	// instead of deferring the mail.
 	IgnoreMXLookupError bool
+	// IDNA2003 is enable_idna2003_compatibility: UTF-8 domain names are
+	// turned into their ASCII form with IDNA2003's transitional mapping
+	// (German sharp s becomes "ss") rather than IDNA2008's.
+	IDNA2003 bool
 
 	mu  sync.Mutex
 	rnd *rand.Rand // random order among equals; nil: math/rand/v2's source
@@ -153,7 +158,7 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string) ([]Host, error) 
 		}
 		return []Host{h}, nil
 	}
-	name, err := canonical(domain, "MX")
+	name, err := r.canonical(domain, "MX")
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +204,7 @@ func (r *Resolver) LookupHost(ctx context.Context, name string) (Host, error) {
 	if strings.HasPrefix(bare, "[") && strings.HasSuffix(bare, "]") {
 		bare = bare[1 : len(bare)-1]
 	}
-	fqdn, err := canonical(bare, r.firstType())
+	fqdn, err := r.canonical(bare, r.firstType())
 	if err != nil {
 		return Host{}, err
 	}
@@ -520,11 +525,30 @@ func parseLiteral(s string) (netip.Addr, bool) {
 	return addr, true
 }
 
+// The profiles that turn a UTF-8 domain name into the ASCII form that DNS
+// is asked for (RFC 5891 section 5): IDNA2008 with UTS #46's mapping, or
+// its transitional form for enable_idna2003_compatibility.
+var (
+	idna2008 = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false))
+	idna2003 = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(true))
+)
+
 // canonical checks a domain name and returns it in lower case with one
-// trailing dot. A malformed name is an ErrNotFound error, as Postfix's
-// DNS_INVAL is a permanent failure.
-func canonical(domain, rrtype string) (string, *Error) {
+// trailing dot; a UTF-8 name (an address of an SMTPUTF8 message) is
+// turned into its ASCII form, xn-- labels, as Postfix does. A malformed
+// name is an ErrNotFound error, as Postfix's DNS_INVAL is a permanent
+// failure.
+func (r *Resolver) canonical(domain, rrtype string) (string, *Error) {
 	s := strings.ToLower(strings.TrimSuffix(domain, "."))
+	if !isASCII(s) {
+		profile := idna2008
+		if r.IDNA2003 {
+			profile = idna2003
+		}
+		if a, err := profile.ToASCII(s); err == nil {
+			s = a
+		}
+	}
 	if !validName(s) {
 		q := strconv.Quote(clip(domain))
 		return "", &Error{Class: ErrNotFound, Name: q, Type: rrtype,
@@ -532,6 +556,15 @@ func canonical(domain, rrtype string) (string, *Error) {
 				"Name service error for name=%s type=%s: Malformed domain name", q, rrtype)}
 	}
 	return s + ".", nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // validName reports whether s (without the trailing dot) is a host name

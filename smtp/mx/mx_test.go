@@ -628,3 +628,35 @@ func TestIgnoreMXLookupError(t *testing.T) {
 		t.Errorf("with the option: %+v, %v; want %+v", hosts, err, want)
 	}
 }
+
+// TestUTF8DomainNames: a UTF-8 recipient domain (an SMTPUTF8 message) was
+// "Malformed domain name", a permanent failure: mail to user@bücher.test
+// bounced. Its ASCII form (xn-- labels, IDNA2008) is now what DNS is
+// asked for, or, with enable_idna2003_compatibility, the transitional
+// form (ß as "ss"), as in Postfix.
+func TestUTF8DomainNames(t *testing.T) {
+	srv := mxtest.NewServer(t, `xn--bcher-kva.test. MX 10 mx.xn--bcher-kva.test.
+mx.xn--bcher-kva.test. A 192.0.2.7
+xn--strae-oqa.test. A 192.0.2.8
+strasse.test. A 192.0.2.9
+`)
+	r := newResolver(srv.Addr())
+	r.IPv6 = false
+	for _, domain := range []string{"bücher.test", "BÜCHER.test."} {
+		hosts, err := r.LookupMX(context.Background(), domain)
+		if err != nil || len(hosts) != 1 || hosts[0].Name != "mx.xn--bcher-kva.test" || hosts[0].Addrs[0] != netip.MustParseAddr("192.0.2.7") {
+			t.Errorf("LookupMX(%q) = %+v, %v", domain, hosts, err)
+		}
+	}
+	h, err := r.LookupHost(context.Background(), "[straße.test]")
+	if err != nil || h.Addrs[0] != netip.MustParseAddr("192.0.2.8") {
+		t.Errorf("IDNA2008 LookupHost = %+v, %v; want xn--strae-oqa.test's 192.0.2.8", h, err)
+	}
+	r.IDNA2003 = true
+	h, err = r.LookupHost(context.Background(), "straße.test")
+	if err != nil || h.Addrs[0] != netip.MustParseAddr("192.0.2.9") {
+		t.Errorf("IDNA2003 LookupHost = %+v, %v; want strasse.test's 192.0.2.9", h, err)
+	}
+	_, err = r.LookupMX(context.Background(), "b\xffcher.test")
+	checkErr(t, err, ErrNotFound, `Host or domain name not found. Name service error for name="b\xffcher.test" type=MX: Malformed domain name`)
+}

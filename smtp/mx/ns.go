@@ -18,7 +18,7 @@ const maxNSHosts = 20
 // values of class ErrNotFound (no name servers up to the root) or
 // ErrTemporary.
 func (r *Resolver) LookupNS(ctx context.Context, domain string) ([]Host, error) {
-	name, cerr := canonical(domain, "NS")
+	name, cerr := r.canonical(domain, "NS")
 	if cerr != nil {
 		return nil, cerr
 	}

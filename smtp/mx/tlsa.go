@@ -22,7 +22,7 @@ type TLSA struct {
 // RFC 7672 section 2.2 has a client skip the host. Records whose data
 // does not parse are left out.
 func (r *Resolver) LookupTLSA(ctx context.Context, host string, port int) (TLSA, error) {
-	name, err := canonical(fmt.Sprintf("_%d._tcp.%s", port, strings.TrimSuffix(host, ".")), "TLSA")
+	name, err := r.canonical(fmt.Sprintf("_%d._tcp.%s", port, strings.TrimSuffix(host, ".")), "TLSA")
 	if err != nil {
 		return TLSA{}, err
 	}
