@@ -29,7 +29,7 @@ func TestMainCheck(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("check: %d %s", code, out)
 	}
-	want := "tern: warning: " + filepath.Join(dir, "master.cf") + ":7: unsupported command spawn; service bad not started\n"
+	want := "tern: warning: " + filepath.Join(dir, "master.cf") + ":7: unsupported command qmqpd; service bad not started\n"
 	if !strings.Contains(out, want) {
 		t.Errorf("check output lacks %q:\n%s", want, out)
 	}

@@ -148,7 +148,7 @@ cleanup   unix n - n - 0 cleanup
 qmgr      unix n - n 300 1 qmgr
 relay     unix - - n - - smtp
 tlsmgr    unix - - n 1000? 1 tlsmgr
-bad       unix - - n - - spawn user=nobody argv=/bin/true
+bad       unix - - n - - qmqpd
 fail      unix - - n - - lmtp -o fake_fail=yes
 `
 
@@ -224,7 +224,7 @@ func TestRunEndToEnd(t *testing.T) {
 		"daemon started -- version 0.1, configuration " + dir,
 		"starting with: mail_owner = ",
 		"]: " + filepath.Join(dir, "master.cf") + ":6: service tlsmgr: command tlsmgr is not needed by tern (smtpd and smtp keep their own TLS session caches); no process started",
-		"warning: " + filepath.Join(dir, "master.cf") + ":7: unsupported command spawn; service bad not started",
+		"warning: " + filepath.Join(dir, "master.cf") + ":7: unsupported command qmqpd; service bad not started",
 		"fatal: the tern mail system is already running",
 		" exit status 3",
 		"lmtp: bad command startup -- throttling",

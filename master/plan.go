@@ -30,7 +30,7 @@ func classify(command string) (kind, string) {
 	case "qmgr", "oqmgr", "cleanup", "pickup", "showq", "bounce", "defer",
 		"trace", "trivial-rewrite", "flush", "discard", "error":
 		return kindFolded, qmgrDaemon
-	case "smtpd", "local", "smtp", "lmtp", "virtual", "pipe":
+	case "smtpd", "local", "smtp", "lmtp", "virtual", "pipe", "spawn":
 		return kindOwn, command
 	case postscreenCommand:
 		return kindOwn, "smtpd" // see servePostscreen

@@ -41,7 +41,8 @@ func TestClassify(t *testing.T) {
 		{"postlog", kindNotNeeded, ""},
 		{"postlogd", kindNotNeeded, ""}, // Debian's master.cf: postlog unix-dgram ... postlogd
 		{"pipe", kindOwn, "pipe"},
-		{"spawn", kindUnsupported, ""},
+		{"spawn", kindOwn, "spawn"},
+		{"qmqpd", kindUnsupported, ""},
 		{"postscreen", kindOwn, "smtpd"},
 		{"dnsblog", kindNotNeeded, ""},
 		{"tlsproxy", kindNotNeeded, ""},

@@ -22,6 +22,7 @@ import (
 	"github.com/tern-mta/tern/qmgr"
 	"github.com/tern-mta/tern/smtp"
 	"github.com/tern-mta/tern/smtpd"
+	"github.com/tern-mta/tern/spawn"
 	"github.com/tern-mta/tern/virtual"
 )
 
@@ -130,6 +131,7 @@ func daemons() map[string]func(args []string) int {
 		"lmtp":    lmtp.Main,
 		"virtual": virtual.Main,
 		"pipe":    pipe.Main,
+		"spawn":   spawn.Main,
 	}
 }
 
@@ -156,7 +158,8 @@ func masterOptions(stdout, stderr io.Writer) master.Options {
 	}
 	checks := map[string]master.CheckFunc{"smtpd": withoutArgs(smtpd.Check), "smtp": withoutArgs(smtp.Check),
 		"lmtp": withoutArgs(smtp.CheckLMTP), "virtual": withoutArgs(virtual.Check), "qmgr": withoutArgs(qmgr.Check),
-		"pipe": func(c *config.Config, _, service string, args []string) error { return pipe.Check(c, service, args) }}
+		"pipe":  func(c *config.Config, _, service string, args []string) error { return pipe.Check(c, service, args) },
+		"spawn": func(c *config.Config, _, service string, args []string) error { return spawn.Check(c, service, args) }}
 	// The delivery agents' status filters are checked too.
 	for _, name := range []string{"smtp", "lmtp", "virtual", "pipe", "local"} {
 		own := checks[name]
