@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tern-mta/tern/pkg/idn"
 	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/maps/tablefile"
 )
@@ -60,7 +61,7 @@ func (l *List) add(elems []string, opt maps.Options, depth int) error {
 			l.tables = append(l.tables, m)
 			l.entries = append(l.entries, entry{negate: neg, table: m})
 		default:
-			l.entries = append(l.entries, entry{negate: neg, name: normalize(e)})
+			l.entries = append(l.entries, entry{negate: neg, name: ascii(normalize(e))})
 		}
 	}
 	return nil
@@ -95,8 +96,9 @@ func (l *List) Match(domain string) (bool, error) {
 	if domain == "" {
 		return false, nil
 	}
+	asciiDomain := ascii(domain)
 	for _, e := range l.entries {
-		ok, err := l.matchEntry(e, domain)
+		ok, err := l.matchEntry(e, domain, asciiDomain)
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", l.param, err)
 		}
@@ -107,8 +109,11 @@ func (l *List) Match(domain string) (bool, error) {
 	return false, nil
 }
 
-func (l *List) matchEntry(e entry, domain string) (bool, error) {
+// matchEntry matches domain, whose ASCII form is asciiDomain, against e:
+// a name in its ASCII form, or a table keyed by either form.
+func (l *List) matchEntry(e entry, domain, asciiDomain string) (bool, error) {
 	if e.table == nil {
+		domain := asciiDomain
 		if e.name == domain {
 			return true, nil
 		}
@@ -117,7 +122,11 @@ func (l *List) matchEntry(e entry, domain string) (bool, error) {
 		}
 		return l.parent && strings.HasSuffix(domain, "."+e.name), nil
 	}
-	for _, key := range l.tableKeys(domain) {
+	keys := l.tableKeys(domain)
+	if asciiDomain != domain {
+		keys = append(keys, l.tableKeys(asciiDomain)...)
+	}
+	for _, key := range keys {
 		_, found, err := e.table.Lookup(key)
 		if err != nil || found {
 			return found, err
@@ -155,6 +164,15 @@ func (l *List) Close() error {
 // normalize lower-cases a domain and drops a trailing dot.
 func normalize(d string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+}
+
+// ascii is the ASCII form (xn-- labels) of a normalized domain or
+// pattern, as Postfix compares UTF-8 names: bücher.example in
+// mydestination matches mail for xn--bcher-kva.example and the other way
+// round. A name without one is kept as it is.
+func ascii(d string) string {
+	a, _ := idn.ToASCII(d, false)
+	return a
 }
 
 // ParentMatches reports whether param is named in the value of

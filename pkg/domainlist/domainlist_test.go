@@ -38,6 +38,14 @@ func TestMatch(t *testing.T) {
 		{"file entries", []string{file}, false, "other.example", true},
 		{"not listed", []string{"example.com", file}, false, "example.org", false},
 		{"empty domain", []string{"example.com"}, false, "", false},
+		// UTF-8 names match their ASCII form either way, as in Postfix.
+		{"UTF-8 domain, ASCII entry", []string{"xn--bcher-kva.example"}, false, "bücher.example", true},
+		{"ASCII domain, UTF-8 entry", []string{"BÜCHER.example"}, false, "xn--bcher-kva.example", true},
+		{"UTF-8 dot form", []string{".bücher.example"}, false, "mail.xn--bcher-kva.example", true},
+		{"UTF-8 parent matching", []string{"bücher.example"}, true, "mail.bücher.example", true},
+		{"UTF-8 table key", []string{"inline:{ bücher.example=1 }"}, false, "bücher.example", true},
+		{"ASCII table key, UTF-8 domain", []string{"inline:{ xn--bcher-kva.example=1 }"}, false, "bücher.example", true},
+		{"other UTF-8 domain", []string{"bücher.example"}, false, "bucher.example", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

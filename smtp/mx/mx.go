@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/idna"
+	"github.com/tern-mta/tern/pkg/idn"
 )
 
 // Bounds on what one lookup returns.
@@ -525,14 +525,6 @@ func parseLiteral(s string) (netip.Addr, bool) {
 	return addr, true
 }
 
-// The profiles that turn a UTF-8 domain name into the ASCII form that DNS
-// is asked for (RFC 5891 section 5): IDNA2008 with UTS #46's mapping, or
-// its transitional form for enable_idna2003_compatibility.
-var (
-	idna2008 = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false))
-	idna2003 = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(true))
-)
-
 // canonical checks a domain name and returns it in lower case with one
 // trailing dot; a UTF-8 name (an address of an SMTPUTF8 message) is
 // turned into its ASCII form, xn-- labels, as Postfix does. A malformed
@@ -540,14 +532,8 @@ var (
 // failure.
 func (r *Resolver) canonical(domain, rrtype string) (string, *Error) {
 	s := strings.ToLower(strings.TrimSuffix(domain, "."))
-	if !isASCII(s) {
-		profile := idna2008
-		if r.IDNA2003 {
-			profile = idna2003
-		}
-		if a, err := profile.ToASCII(s); err == nil {
-			s = a
-		}
+	if a, ok := idn.ToASCII(s, r.IDNA2003); ok {
+		s = a
 	}
 	if !validName(s) {
 		q := strconv.Quote(clip(domain))
@@ -556,15 +542,6 @@ func (r *Resolver) canonical(domain, rrtype string) (string, *Error) {
 				"Name service error for name=%s type=%s: Malformed domain name", q, rrtype)}
 	}
 	return s + ".", nil
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 // validName reports whether s (without the trailing dot) is a host name
