@@ -198,6 +198,10 @@ func (s *session) rcpt(ctx context.Context, arg string) reply.Reply {
 		s.logWhatsup("reject", restrict.Rcpt, addr, r.String())
 		return r
 	}
+	if r := s.deep.Rcpt(); !r.IsZero() {
+		s.logWhatsup("reject", restrict.Rcpt, addr, r.String())
+		return r
+	}
 	if !s.tx.discard {
 		if r := s.check(ctx, restrict.Rcpt, addr); !r.IsZero() {
 			return r

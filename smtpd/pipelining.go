@@ -3,6 +3,7 @@ package smtpd
 import (
 	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/reply"
+	"github.com/tern-mta/tern/smtpd/screen"
 )
 
 // Command pipelining (RFC 2920): after EHLO offered PIPELINING a client
@@ -38,6 +39,9 @@ func (s *session) unauthPipelining(verb string) bool {
 func (s *session) pipeliningViolation(verb string) bool {
 	s.pipelined = true
 	ahead, _ := s.br.Peek(min(s.br.Buffered(), 100))
+	if s.deepFail(screen.Pipelining, ahead) {
+		return true
+	}
 	s.srv.log.Infof("improper command pipelining after %s from %s: %s", verb, s.client, maillog.Escape(ahead))
 	if !s.srv.set.forbidUnauthPipelining {
 		return false
@@ -45,4 +49,24 @@ func (s *session) pipeliningViolation(verb string) bool {
 	s.send(reply.New(reply.CodeFailed, "5.5.0", "Error: SMTP protocol synchronization"))
 	s.closing = true
 	return true
+}
+
+// deepFail reports a failed postscreen deep protocol test (when the
+// session runs it) after the last command, with what the client sent:
+// under enforce every RCPT gets the test's reply; under drop the reply is
+// sent and deepFail returns true, the session ending.
+func (s *session) deepFail(t screen.DeepTest, sent []byte) bool {
+	after := s.last
+	if after == "" {
+		after = "CONNECT"
+	}
+	enforce, dropReply, drop := s.deep.Fail(t, after, sent)
+	if !enforce.IsZero() && s.screenReject.IsZero() {
+		s.screenReject = enforce
+	}
+	if drop {
+		s.send(dropReply)
+		s.closing = true
+	}
+	return drop
 }

@@ -239,6 +239,8 @@ func (srv *Server) serveClient(ctx context.Context, conn net.Conn, c client, v s
 	s := newSession(srv, conn, c, lim)
 	s.src.carry = v.Early
 	s.screenReject = v.Enforce
+	s.deep = v.Deep
+	defer s.deep.End()
 	s.serve(ctx)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/tern-mta/tern/pkg/milters"
 	"github.com/tern-mta/tern/pkg/reply"
 	"github.com/tern-mta/tern/smtpd/restrict"
+	"github.com/tern-mta/tern/smtpd/screen"
 )
 
 // client names the peer of a session as Postfix logs it: "name[addr]".
@@ -115,7 +116,9 @@ type session struct {
 	// screenReject is the reply every RCPT gets from a client that
 	// failed a postscreen test whose action is enforce.
 	screenReject reply.Reply
-	pipelined    bool
+	// deep, when set, runs postscreen's deep protocol tests (screen.Deep).
+	deep      *screen.Deep
+	pipelined bool
 	// pipeliningOK: the client said EHLO and was offered PIPELINING.
 	pipeliningOK bool
 	policy       *restrict.Session // nil: no restrictions (tests)
@@ -248,6 +251,9 @@ func (s *session) serve(ctx context.Context) {
 			log.Infof("< %s: %s", s.client, debugLine(line, tooLong))
 		}
 		s.record(debugLine(line, tooLong))
+		if bareLF && s.deepFail(screen.BareNewline, nil) {
+			continue // dropped: the loop ends and flushes the reply
+		}
 		switch {
 		case tooLong:
 			s.send(replyLineTooLong)
@@ -297,6 +303,9 @@ func (s *session) command(ctx context.Context, line string) {
 	h, ok := s.handler(cmd.verb)
 	if s.forbiddenCommand(cmd.verb, line, ok) {
 		// An HTTP or proxy request, or other non-SMTP talk.
+		if s.deepFail(screen.NonSMTPCommand, []byte(line)) {
+			return
+		}
 		s.srv.log.Warnf("non-SMTP command from %s: %.100s", s.client, line)
 		s.counts.add("unknown", false)
 		// 2.7.0: a policy status on a closing reply, as Postfix sends it.
@@ -455,7 +464,10 @@ func (s *session) hello(ctx context.Context, arg string, esmtp bool) reply.Reply
 // extensions lists the EHLO keywords this session offers.
 func (s *session) extensions() []string {
 	set := s.srv.set
-	ext := []string{"PIPELINING"}
+	var ext []string
+	if !s.deep.Tests(screen.Pipelining) { // the test needs a client not offered it
+		ext = append(ext, "PIPELINING")
+	}
 	if set.sizeLimit > 0 {
 		ext = append(ext, fmt.Sprintf("SIZE %d", set.sizeLimit))
 	} else {

@@ -28,19 +28,20 @@ tlsproxy  unix  -       -       n       -       0       tlsproxy
 // port 25 was not served at all ("unsupported command postscreen").
 // smtpd now serves the postscreen entry's port with the pass entry's
 // settings and runs postscreen's tests; tern check names only the
-// postscreen settings of tests tern does not do.
+// postscreen settings tern does not honour (those of postscreen's own SMTP
+// engine, whose part smtpd plays with its own settings).
 func TestPostscreenEntryServedBySmtpd(t *testing.T) {
 	rcpt := localUser(t)
 	in := newInstance(t, options{master: postscreenMasterCF, main: []string{
 		"compatibility_level = 2",
 		"postscreen_access_list = permit_mynetworks",
 		"postscreen_greet_action = enforce",
-		"postscreen_pipelining_enable = yes",
+		"postscreen_helo_required = yes",
 	}})
 	check := in.run("tern", "check")
 	for _, want := range []string{
 		"main.cf:",
-		"postscreen_pipelining_enable is not supported by tern yet: the setting has no effect",
+		"postscreen_helo_required is not supported by tern yet: the setting has no effect",
 	} {
 		if !strings.Contains(check, want) {
 			t.Errorf("tern check lacks %q:\n%s", want, check)
@@ -235,4 +236,75 @@ func TestDebianStockMasterCFChecks(t *testing.T) {
 	if strings.TrimSpace(out) != "" {
 		t.Errorf("tern check warns about the stock master.cf:\n%s", out)
 	}
+}
+
+// pyTrySend sends one message with Python's smtplib from a given local
+// address and prints "sent" or the refusal's code and text.
+const pyTrySend = `
+import smtplib, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = smtplib.SMTP(timeout=20, source_address=(sys.argv[2], 0))
+s.connect(host, int(port))
+try:
+    s.sendmail("sender@remote.tst", [sys.argv[3]], "Subject: deep\r\n\r\n" + sys.argv[4] + "\r\n")
+    print("sent")
+except smtplib.SMTPRecipientsRefused as e:
+    code, text = list(e.recipients.values())[0]
+    print("refused", code, text.decode())
+s.quit()
+`
+
+// TestPostscreenDeepTests: with postscreen's tests after the greeting
+// enabled (they were warned about as not supported), a new client gets
+// 450 4.3.2 at RCPT, as from Postfix's postscreen, and its retry is
+// delivered; the pass outlives a reload (postscreen_cache_map). A client
+// that sends an HTTP request is dropped with 521 and does not pass.
+func TestPostscreenDeepTests(t *testing.T) {
+	rcpt := localUser(t)
+	in := newInstance(t, options{master: postscreenMasterCF, main: []string{
+		"mynetworks = 127.0.0.1/32", // permit_mynetworks would let the clients through
+		"postscreen_greet_banner =",
+		"postscreen_pipelining_enable = yes",
+		"postscreen_non_smtp_command_enable = yes",
+		"postscreen_bare_newline_enable = yes",
+	}})
+	if out := in.run("tern", "check"); strings.Contains(out, "postscreen_") {
+		t.Errorf("tern check warns about the deep tests:\n%s", out)
+	}
+	in.start()
+	addr := in.smtpAddr("127.0.0.1:0")
+	out, err := pythonSMTP(t, pyTrySend, addr, "127.0.0.4", rcpt+"@example.tst", "first try")
+	if err != nil || !strings.Contains(out, "refused 450 4.3.2 Service currently unavailable") {
+		t.Fatalf("first try: %v\n%s", err, out)
+	}
+	out, err = pythonSMTP(t, pyTrySend, addr, "127.0.0.4", rcpt+"@example.tst", "second try")
+	if err != nil || !strings.Contains(out, "sent") {
+		t.Fatalf("second try: %v\n%s", err, out)
+	}
+	in.waitMbox(rcpt, "second try")
+
+	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.7")}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	c := &smtpConn{t: t, c: conn, br: bufio.NewReader(conn)}
+	c.expect("220 ")
+	c.cmd("GET / HTTP/1.0", "521 5.5.1 Protocol error")
+	in.waitLog("NON-SMTP COMMAND from [127.0.0.7]:", 5*time.Second)
+	for _, re := range []string{
+		`postscreen\[\d+\]: PASS NEW \[127\.0\.0\.4\]:\d+`,
+		`postscreen\[\d+\]: PASS OLD \[127\.0\.0\.4\]:\d+`,
+		`NOQUEUE: reject: RCPT from \S+\[127\.0\.0\.4\]: 450 4\.3\.2 Service currently unavailable`,
+	} {
+		if !regexp.MustCompile(re).MatchString(in.log()) {
+			t.Errorf("log lacks %s:\n%s", re, in.log())
+		}
+	}
+	if strings.Contains(in.log(), "PASS NEW [127.0.0.7]") {
+		t.Errorf("the client that failed passed:\n%s", in.log())
+	}
+	checkRememberedAfterReload(t, in, addr, rcpt)
 }

@@ -397,24 +397,25 @@ func TestUnsupportedParameterWarning(t *testing.T) {
 }
 
 // TestPostscreenParametersWarn: a Postfix main.cf tuned for postscreen
-// parses; the settings of the tests tern does (older names included)
-// draw nothing, and those of the deep protocol tests, which it does not
-// do, are reported when they would change something, older names
-// included.
+// parses; the settings of the tests tern does (older names included,
+// and the deep protocol tests since smtpd runs them) draw nothing, and
+// those of postscreen's own SMTP engine, which tern does not have, are
+// reported when they would change something, older names included.
 func TestPostscreenParametersWarn(t *testing.T) {
 	src := "postscreen_access_list = permit_mynetworks\n" +
 		"postscreen_dnsbl_sites = zen.spamhaus.org*3\n" +
 		"postscreen_blacklist_action = drop\n" +
 		"postscreen_greet_action = enforce\n" +
 		"postscreen_pipelining_enable = yes\n" +
-		"postscreen_whitelist_interfaces = !192.0.2.1, static:all\n"
+		"postscreen_whitelist_interfaces = !192.0.2.1, static:all\n" +
+		"postscreen_forbidden_commands = CONNECT\n"
 	c, err := Parse("/etc/tern/main.cf", strings.NewReader(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		"/etc/tern/main.cf:5: warning: postscreen_pipelining_enable is not supported by tern yet: the setting has no effect",
 		"/etc/tern/main.cf:6: warning: postscreen_whitelist_interfaces is not supported by tern yet: the setting has no effect",
+		"/etc/tern/main.cf:7: warning: postscreen_forbidden_commands is not supported by tern yet: the setting has no effect",
 	}
 	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Warnings() = %q\nwant %q", got, want)

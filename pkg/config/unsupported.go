@@ -179,6 +179,17 @@ var postscreenHonoured = map[string]bool{
 	"postscreen_client_connection_count_limit": true,
 	"postscreen_cache_map":                     true,
 	"postscreen_cache_retention_time":          true,
+	// The deep protocol tests, which smtpd runs in the session with
+	// smtpd_forbidden_commands as the non-SMTP commands.
+	"postscreen_pipelining_enable":       true,
+	"postscreen_pipelining_action":       true,
+	"postscreen_pipelining_ttl":          true,
+	"postscreen_non_smtp_command_enable": true,
+	"postscreen_non_smtp_command_action": true,
+	"postscreen_non_smtp_command_ttl":    true,
+	"postscreen_bare_newline_enable":     true,
+	"postscreen_bare_newline_action":     true,
+	"postscreen_bare_newline_ttl":        true,
 }
 
 // postscreenPrefix starts the names of postscreen(8)'s parameters, the

@@ -12,10 +12,15 @@ import (
 // are dropped, and all of them if none had expired.
 const cacheEntries = 100000
 
-// passes are the times until which a client's passed tests count.
+// passes are the times until which a client's passed tests count: the
+// greeting test, the DNS lists, and the deep protocol tests after the
+// greeting (deep.go).
 type passes struct {
-	greet, dnsbl time.Time
+	greet, dnsbl, deep time.Time
 }
+
+// until is when the last of p's passes ends.
+func (p passes) until() time.Time { return later(later(p.greet, p.dnsbl), p.deep) }
 
 // cache remembers the clients that passed, in memory and, once Persist
 // has opened it, in the postscreen_cache_map file (persist.go).
@@ -45,7 +50,7 @@ func (c *cache) put(a netip.Addr, p passes, now time.Time) {
 	if !ok && len(c.entries) >= cacheEntries {
 		c.prune(now)
 	}
-	p = passes{greet: later(old.greet, p.greet), dnsbl: later(old.dnsbl, p.dnsbl)}
+	p = passes{greet: later(old.greet, p.greet), dnsbl: later(old.dnsbl, p.dnsbl), deep: later(old.deep, p.deep)}
 	c.entries[a] = p
 	if c.file != nil {
 		select {
@@ -67,7 +72,7 @@ func (c *cache) load(a netip.Addr, p passes) {
 // prune drops expired entries, or all when none had; c.mu is held.
 func (c *cache) prune(now time.Time) {
 	for a, p := range c.entries {
-		if now.After(p.greet) && now.After(p.dnsbl) {
+		if now.After(p.until()) {
 			delete(c.entries, a)
 		}
 	}

@@ -58,9 +58,9 @@ func (sc *Screen) Persist(path string, retention time.Duration) error {
 		err = b.ForEach(func(k, v []byte) error {
 			a, p, ok := decodePass(k, v)
 			switch {
-			case !ok || now.Sub(later(p.greet, p.dnsbl)) > retention:
+			case !ok || now.Sub(p.until()) > retention:
 				stale = append(stale, k)
-			case now.Before(p.greet) || now.Before(p.dnsbl):
+			case now.Before(p.until()):
 				sc.cache.load(a, p)
 			}
 			return nil
@@ -133,19 +133,24 @@ func (c *cache) close() {
 
 func encodePass(a netip.Addr, p passes) (k, v []byte) {
 	k, _ = a.MarshalBinary()
-	v = make([]byte, 16)
+	v = make([]byte, 24)
 	binary.BigEndian.PutUint64(v, uint64(p.greet.Unix()))
 	binary.BigEndian.PutUint64(v[8:], uint64(p.dnsbl.Unix()))
+	binary.BigEndian.PutUint64(v[16:], uint64(p.deep.Unix()))
 	return k, v
 }
 
 func decodePass(k, v []byte) (netip.Addr, passes, bool) {
 	var a netip.Addr
-	if a.UnmarshalBinary(k) != nil || !a.IsValid() || len(v) != 16 {
+	if a.UnmarshalBinary(k) != nil || !a.IsValid() || len(v) != 16 && len(v) != 24 {
 		return a, passes{}, false
 	}
-	return a, passes{
+	p := passes{
 		greet: time.Unix(int64(binary.BigEndian.Uint64(v)), 0),
 		dnsbl: time.Unix(int64(binary.BigEndian.Uint64(v[8:])), 0),
-	}, true
+	}
+	if len(v) == 24 { // files written before the deep tests have 16 bytes
+		p.deep = time.Unix(int64(binary.BigEndian.Uint64(v[16:])), 0)
+	}
+	return a, p, true
 }

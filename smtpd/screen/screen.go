@@ -64,6 +64,8 @@ type Verdict struct {
 	// Early is what the client sent before its turn: the session reads
 	// it as the first input.
 	Early []byte
+	// Deep, when set, runs the deep protocol tests in the session.
+	Deep *Deep
 }
 
 // The replies of postscreen(8), with its texts.
@@ -118,9 +120,13 @@ func (sc *Screen) Check(ctx context.Context, c Client, greetWait time.Duration) 
 	t := tests{
 		greet: sc.set.Banner != "" && !start.Before(cached.greet),
 		dnsbl: len(sc.set.Sites) > 0 && !start.Before(cached.dnsbl),
+		deep:  sc.deepEnabled() && !start.Before(cached.deep),
 	}
 	if v.Enforce.IsZero() && !t.greet && !t.dnsbl {
-		sc.log.Infof("PASS OLD %s", c.who())
+		// With deep tests due, the session decides (Deep.End).
+		if v.Deep = sc.deep(c, cached, start); v.Deep == nil {
+			sc.log.Infof("PASS OLD %s", c.who())
+		}
 		return v
 	}
 	if sc.set.PreQueueLimit > 0 && int(sc.testing.Add(1)) > sc.set.PreQueueLimit {
@@ -130,11 +136,16 @@ func (sc *Screen) Check(ctx context.Context, c Client, greetWait time.Duration) 
 	} else if sc.set.PreQueueLimit > 0 {
 		defer sc.testing.Add(-1)
 	}
-	return sc.run(ctx, c, t, v, start, greetWait)
+	v = sc.run(ctx, c, t, v, start, greetWait)
+	if !v.Closed && v.Enforce.IsZero() {
+		v.Deep = sc.deep(c, cached, start)
+	}
+	return v
 }
 
-// tests are the tests a client is due for.
-type tests struct{ greet, dnsbl bool }
+// tests are the tests a client is due for; with deep, the deep protocol
+// tests in the session log PASS NEW when they pass (deep.go).
+type tests struct{ greet, dnsbl, deep bool }
 
 // run does the tests t, before the greeting; v holds the access list's
 // outcome.
@@ -210,7 +221,9 @@ func (sc *Screen) run(ctx context.Context, c Client, t tests, v Verdict, start t
 		if !sc.set.NoCache {
 			sc.cache.put(c.Addr.Addr().Unmap(), pass, start)
 		}
-		sc.log.Infof("PASS NEW %s", c.who())
+		if !t.deep {
+			sc.log.Infof("PASS NEW %s", c.who())
+		}
 	}
 	return v
 }

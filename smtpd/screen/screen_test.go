@@ -474,3 +474,24 @@ func FuzzDecodePass(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodePassFormats: a record of a cache file written before the deep
+// tests (16 bytes) still loads, without a deep pass; one written now (24
+// bytes) keeps all three.
+func TestDecodePassFormats(t *testing.T) {
+	a := netip.MustParseAddr("192.0.2.7")
+	p := passes{greet: time.Unix(1000, 0), dnsbl: time.Unix(2000, 0), deep: time.Unix(3000, 0)}
+	k, v := encodePass(a, p)
+	if len(v) != 24 {
+		t.Fatalf("record of %d bytes", len(v))
+	}
+	if got, gp, ok := decodePass(k, v); !ok || got != a || !gp.greet.Equal(p.greet) || !gp.dnsbl.Equal(p.dnsbl) || !gp.deep.Equal(p.deep) {
+		t.Errorf("decode = %v %+v %v", got, gp, ok)
+	}
+	if _, gp, ok := decodePass(k, v[:16]); !ok || !gp.greet.Equal(p.greet) || !gp.deep.IsZero() {
+		t.Errorf("old record: %+v %v", gp, ok)
+	}
+	if _, _, ok := decodePass(k, v[:20]); ok {
+		t.Error("a 20-byte record was accepted")
+	}
+}

@@ -11,7 +11,7 @@
 // process, so it runs these tests itself, before it takes a session slot;
 // a client it lets through goes straight on to the SMTP session. The
 // deep protocol tests after the greeting (pipelining, non-SMTP command,
-// bare newline) are not done.
+// bare newline) run in the session itself (deep.go).
 package screen
 
 import (
@@ -87,6 +87,17 @@ type Settings struct {
 	// Respectful is respectful_logging: ALLOWLISTED and DENYLISTED in
 	// the log rather than WHITELISTED and BLACKLISTED.
 	Respectful bool
+
+	// Deep holds the tests after the greeting (deep.go), each
+	// postscreen_<test>_enable, _action and _ttl.
+	Deep [deepTests]deepSetting
+}
+
+// deepSetting is one deep protocol test's settings.
+type deepSetting struct {
+	enable bool
+	action Action
+	ttl    time.Duration
 }
 
 // accessItem is one element of postscreen_access_list.
@@ -137,6 +148,14 @@ func Load(cfg *config.Config, mynetworks *netlist.List, opt maps.Options) (*Sett
 		{&set.GreetAction, "postscreen_greet_action"},
 	} {
 		if *a.dst, err = parseAction(a.name, cfg.Get(a.name)); err != nil {
+			return nil, err
+		}
+	}
+	for t := range deepTests {
+		name := "postscreen_" + deepNames[t]
+		d := &set.Deep[t]
+		d.enable, d.ttl = cfg.Bool(name+"_enable"), cfg.Duration(name+"_ttl")
+		if d.action, err = parseAction(name+"_action", cfg.Get(name+"_action")); err != nil {
 			return nil, err
 		}
 	}
