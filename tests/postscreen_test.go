@@ -41,7 +41,7 @@ func TestPostscreenEntryServedBySmtpd(t *testing.T) {
 	check := in.run("tern", "check")
 	for _, want := range []string{
 		"main.cf:",
-		"postscreen_helo_required is not supported by tern yet: the setting has no effect",
+		"postscreen_helo_required has no effect in tern: smtpd plays the part of postscreen's SMTP engine, with smtpd_helo_required",
 	} {
 		if !strings.Contains(check, want) {
 			t.Errorf("tern check lacks %q:\n%s", want, check)

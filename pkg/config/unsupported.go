@@ -112,6 +112,28 @@ var notNeeded = map[string]string{
 	"address_verify_map":                "address_verify_map is not used: tern keeps address verification results in memory, as Postfix does with an empty address_verify_map",
 	"debug_peer_level":                  "debug_peer_level is not used: tern logs the whole conversation of a debug_peer_list peer, whatever the level",
 	"smtpd_delay_open_until_valid_rcpt": "smtpd_delay_open_until_valid_rcpt = no is not supported: tern's smtpd opens a queue transaction only after a recipient is accepted, and a rejected client is logged with NOQUEUE",
+	// Settings of postscreen's own SMTP engine: tern's smtpd plays its
+	// part, with its own settings.
+	"postscreen_command_count_limit":    postscreenEngine("postscreen_command_count_limit", "smtpd_hard_error_limit and smtpd_junk_command_limit"),
+	"postscreen_command_time_limit":     postscreenEngine("postscreen_command_time_limit", "smtpd_timeout"),
+	"postscreen_watchdog_timeout":       postscreenEngine("postscreen_watchdog_timeout", "smtpd_timeout"),
+	"postscreen_disable_vrfy_command":   postscreenEngine("postscreen_disable_vrfy_command", "disable_vrfy_command"),
+	"postscreen_discard_ehlo_keywords":  postscreenEngine("postscreen_discard_ehlo_keywords", "smtpd_discard_ehlo_keywords"),
+	"postscreen_enforce_tls":            postscreenEngine("postscreen_enforce_tls", "smtpd_tls_security_level"),
+	"postscreen_use_tls":                postscreenEngine("postscreen_use_tls", "smtpd_tls_security_level"),
+	"postscreen_tls_security_level":     postscreenEngine("postscreen_tls_security_level", "smtpd_tls_security_level"),
+	"postscreen_forbidden_commands":     postscreenEngine("postscreen_forbidden_commands", "smtpd_forbidden_commands"),
+	"postscreen_helo_required":          postscreenEngine("postscreen_helo_required", "smtpd_helo_required"),
+	"postscreen_command_filter":         postscreenEngine("postscreen_command_filter", "smtpd_command_filter"),
+	"postscreen_reject_footer":          postscreenEngine("postscreen_reject_footer", "smtpd_reject_footer"),
+	"postscreen_cache_cleanup_interval": "postscreen_cache_cleanup_interval is not used: tern drops expired postscreen cache entries when smtpd starts and when the cache is full",
+}
+
+// postscreenEngine is the warning text for name, a setting of
+// postscreen's own SMTP engine, whose part tern's smtpd plays with its
+// setting instead.
+func postscreenEngine(name, instead string) string {
+	return name + " has no effect in tern: smtpd plays the part of postscreen's SMTP engine, with " + instead
 }
 
 // unsupportedText is the warning for an unsupported setting of name.
