@@ -186,3 +186,25 @@ func TestMailqWhenDown(t *testing.T) {
 		t.Errorf("mailq with the system down: err=%v out=%q", err, out)
 	}
 }
+
+// TestMyoriginFromMailnameFile: with Debian's "myorigin = /etc/mailname"
+// mail from a local user went out from user@/etc/mailname; the domain now
+// comes from the file, as in Debian's Postfix.
+func TestMyoriginFromMailnameFile(t *testing.T) {
+	rcpt := localUser(t)
+	in := newInstance(t, options{})
+	mailname := filepath.Join(in.conf, "mailname")
+	in.write("etc/mailname", "mailname.tst\n")
+	in.appendMain("myorigin = " + mailname)
+	in.start()
+	// An unqualified recipient would get @mailname.tst too, which is not
+	// local here.
+	if code, out := in.sendmail("Subject: origin\n\nfrom the mailname domain\n", rcpt+"@example.tst"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	in.waitMbox(rcpt, "from the mailname domain")
+	in.waitLog("from=<"+currentUser(t).Username+"@mailname.tst>", deliveryTimeout)
+	if box := in.mbox(rcpt); !strings.Contains(box, "From: "+currentUser(t).Username+"@mailname.tst") && !strings.Contains(box, "@mailname.tst>") {
+		t.Errorf("the From header does not carry the mailname domain:\n%s", box)
+	}
+}

@@ -46,6 +46,10 @@ type Config struct {
 	file     string
 	hostname string // system host name, for the myhostname default
 	vals     map[string]setting
+	// origin is the domain read from the file that myorigin names, as
+	// Debian's "myorigin = /etc/mailname" (see readOrigin); "" when
+	// myorigin is a domain.
+	origin string
 }
 
 // Defaults returns a Config with every parameter at its default.
@@ -85,10 +89,35 @@ func Parse(name string, r io.Reader) (*Config, error) {
 		}
 		c.vals[key] = setting{value: value, line: l.line}
 	}
+	if err := c.readOrigin(); err != nil {
+		return nil, &Error{File: name, Line: c.vals["myorigin"].line, Msg: err.Error()}
+	}
 	if err := c.validateAll(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// readOrigin reads the domain of a myorigin that names a file, as
+// Debian's Postfix does for the "myorigin = /etc/mailname" its installer
+// writes: the file's first line. It is read once, when main.cf is, so
+// that a daemon in a chroot or without privileges still has it.
+func (c *Config) readOrigin() error {
+	c.origin = ""
+	v, err := c.expandValue("myorigin")
+	if err != nil || !strings.HasPrefix(v, "/") {
+		return nil // an expansion error is validate's to report
+	}
+	data, err := os.ReadFile(v)
+	if err != nil {
+		return fmt.Errorf("myorigin = %s: %w", v, err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	if line = strings.TrimSpace(line); line == "" || strings.ContainsAny(line, " \t/@") {
+		return fmt.Errorf("myorigin = %s: the file's first line is not a domain: %q", v, line)
+	}
+	c.origin = line
+	return nil
 }
 
 // splitDefinition splits "name = value" into its trimmed parts.
@@ -199,11 +228,18 @@ func (c *Config) Set(name, value string) error {
 	}
 	old, had := c.vals[name]
 	c.vals[name] = setting{value: strings.TrimFunc(value, isSpaceRune)}
-	if err := c.validate(name); err != nil {
+	err := c.validate(name)
+	if err == nil && name == "myorigin" {
+		err = c.readOrigin()
+	}
+	if err != nil {
 		if had {
 			c.vals[name] = old
 		} else {
 			delete(c.vals, name)
+		}
+		if name == "myorigin" {
+			_ = c.readOrigin() // the old value's file, read before
 		}
 		return fmt.Errorf("set %s: %w", name, err)
 	}
@@ -212,7 +248,7 @@ func (c *Config) Set(name, value string) error {
 
 // Clone returns an independent copy of c.
 func (c *Config) Clone() *Config {
-	n := &Config{file: c.file, hostname: c.hostname, vals: make(map[string]setting, len(c.vals))}
+	n := &Config{file: c.file, hostname: c.hostname, vals: make(map[string]setting, len(c.vals)), origin: c.origin}
 	for k, v := range c.vals {
 		n.vals[k] = v
 	}

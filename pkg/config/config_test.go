@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -587,5 +588,44 @@ func TestUnreadParametersWarn(t *testing.T) {
 	}
 	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Warnings() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestMyoriginFromFile: Debian's installer writes "myorigin =
+// /etc/mailname", and its Postfix takes the domain from that file; tern
+// took the path for the domain, so local mail went out from
+// user@/etc/mailname. The file's first line is now the domain, read when
+// main.cf is; a file that cannot be read is an error at its line.
+func TestMyoriginFromFile(t *testing.T) {
+	dir := t.TempDir()
+	mailname := filepath.Join(dir, "mailname")
+	if err := os.WriteFile(mailname, []byte("mail.example.org\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("main.cf", strings.NewReader("myorigin = "+mailname+"\nbounce_notice_recipient = postmaster@$myorigin\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Get("myorigin"); got != "mail.example.org" {
+		t.Errorf("myorigin = %q, want the file's domain", got)
+	}
+	if got := c.Get("bounce_notice_recipient"); got != "postmaster@mail.example.org" {
+		t.Errorf("$myorigin expands to %q", got)
+	}
+	if nd := c.NonDefault(); !slices.Contains(nd, "myorigin = "+mailname) {
+		t.Errorf("NonDefault %q does not keep the path as written", nd)
+	}
+	if got := c.Clone().Get("myorigin"); got != "mail.example.org" {
+		t.Errorf("clone's myorigin = %q", got)
+	}
+	if err := c.Set("myorigin", filepath.Join(dir, "missing")); err == nil || c.Get("myorigin") != "mail.example.org" {
+		t.Errorf("Set to a missing file: %v; myorigin now %q", err, c.Get("myorigin"))
+	}
+	if err := c.Set("myorigin", "example.net"); err != nil || c.Get("myorigin") != "example.net" {
+		t.Errorf("Set to a domain: %v, %q", err, c.Get("myorigin"))
+	}
+	_, err = Parse("main.cf", strings.NewReader("\nmyorigin = "+filepath.Join(dir, "missing")+"\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "main.cf:2: myorigin = ") {
+		t.Errorf("missing file: %v, want an error at main.cf:2", err)
 	}
 }

@@ -62,6 +62,9 @@ func (e *expander) value(name string) (string, error) {
 	}
 	e.stack = append(e.stack, name)
 	defer func() { e.stack = e.stack[:len(e.stack)-1] }()
+	if name == "myorigin" && e.c.origin != "" {
+		return e.c.origin, nil // read from the file it names
+	}
 	if s, ok := e.c.vals[name]; ok {
 		return e.expand(s.value)
 	}

@@ -52,7 +52,7 @@ var coreParams = []Param{
 	{"myhostname", "", typeString, "Fully qualified host name; default: the system host name, with .localdomain appended when it has no dot."},
 	{"mynetworks", "", typeMapList, "Trusted client networks: addresses and address/length networks (IPv6 in brackets, [2001:db8::]/32), !pattern exclusions, /file/name files of more patterns and type:table tables searched with the client address (cidr: matches networks; the result is ignored), the first match deciding; a table that can't be searched defers the client (451 4.3.0). The same syntax serves smtpd_client_event_limit_exceptions and smtpd_forbid_bare_newline_exclusions. The default is computed from mynetworks_style (host: 127.0.0.0/8 [::1]/128, loopback only in tern)."},
 	{"mynetworks_style", "${{$compatibility_level} <level {2} ? {subnet} : {host}}", typeString, "How the default mynetworks is computed: host, subnet or class."},
-	{"myorigin", "$myhostname", typeString, "Domain appended to unqualified addresses of locally submitted mail."},
+	{"myorigin", "$myhostname", typeString, "Domain appended to unqualified addresses of locally submitted mail. An absolute path, as Debian's /etc/mailname, names a file whose first line is the domain, read when main.cf is, as Debian's Postfix does."},
 	{"newaliases_path", "/usr/bin/newaliases", typeString, "Path of the newaliases command."},
 	{"process_id_directory", "pid", typeString, "Queue subdirectory holding process id files."},
 	{"proxy_interfaces", "", typeList, "Addresses of proxies or NAT devices that forward mail to this host."},
