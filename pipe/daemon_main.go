@@ -39,13 +39,9 @@ func New(cfg *config.Config, service string, args []string) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit := cfg.Duration("command_time_limit")
-	if v, ok := cfg.Raw(service + "_time_limit"); ok {
-		d, err := config.ParseDuration(v, "s")
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%s_time_limit = %s: need a time", service, v)
-		}
-		limit = d
+	limit, err := command.ServiceTimeLimit(cfg, service)
+	if err != nil {
+		return nil, err
 	}
 	return &Agent{Set: set, Service: service, TimeLimit: limit, Delimiter: cfg.Get("recipient_delimiter"),
 		Env: command.ExportedEnv(cfg.List("export_environment"), os.Getenv)}, nil

@@ -24,10 +24,7 @@ func Main(args []string) int {
 	if s.User.UserErr != nil {
 		d.Log.Warnf("service %s: %v; its connections are closed until the user exists", d.Service, s.User.UserErr)
 	}
-	l := d.Listener(d.Service)
-	if l == nil && len(d.Listeners) > 0 {
-		l = d.Listeners[0].Listener
-	}
+	l := d.ServiceListener()
 	if l == nil {
 		d.Log.Fatalf("no listener passed by master")
 		return 1

@@ -454,10 +454,7 @@ func ServeDaemon(d *daemon.Daemon, dl Deliverer, memLimit int64) int {
 	}
 	defer filter.Close()
 	srv := &Server{Deliverer: dl, Log: d.Log, SpoolDir: os.TempDir(), MemLimit: memLimit, Filter: filter}
-	l := d.Listener(d.Service)
-	if l == nil && len(d.Listeners) > 0 {
-		l = d.Listeners[0].Listener
-	}
+	l := d.ServiceListener()
 	if l == nil {
 		d.Log.Fatalf("no listener passed by master")
 		return 1

@@ -7,13 +7,16 @@ package command
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/mailbox"
 )
 
@@ -150,4 +153,19 @@ func ExportedEnv(list []string, getenv func(string) string) []string {
 		}
 	}
 	return env
+}
+
+// ServiceTimeLimit is the time limit of a master.cf service's commands:
+// <service>_time_limit when main.cf (or -o) sets it, else
+// command_time_limit, as for Postfix's pipe(8) and spawn(8).
+func ServiceTimeLimit(cfg *config.Config, service string) (time.Duration, error) {
+	v, ok := cfg.Raw(service + "_time_limit")
+	if !ok {
+		return cfg.Duration("command_time_limit"), nil
+	}
+	d, err := config.ParseDuration(v, "s")
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s_time_limit = %s: need a time", service, v)
+	}
+	return d, nil
 }

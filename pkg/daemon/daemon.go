@@ -82,6 +82,18 @@ func (d *Daemon) Listener(name string) net.Listener {
 	return nil
 }
 
+// ServiceListener returns the listener of the daemon's own service, else
+// the first master passed, else nil.
+func (d *Daemon) ServiceListener() net.Listener {
+	if l := d.Listener(d.Service); l != nil {
+		return l
+	}
+	if len(d.Listeners) > 0 {
+		return d.Listeners[0].Listener
+	}
+	return nil
+}
+
 // Init performs the start-up contract for the daemon command name.
 func Init(name string) (*Daemon, error) {
 	return InitWith(name, nil)
