@@ -250,7 +250,7 @@ func TestNotifySuccessSendsDeliveryNotice(t *testing.T) {
 		out := allOK(r)
 		for i, rc := range r.rcpts {
 			if strings.HasPrefix(rc.Address, "remote") {
-				out[i].Relay = "mx.example.net[192.0.2.1]:25"
+				out[i].Relay, out[i].Relayed = "mx.example.net[192.0.2.1]:25", true
 			}
 			// A next hop that announced DSN took the request over.
 			out[i].DSNPassed = strings.HasPrefix(rc.Address, "dsnhop")

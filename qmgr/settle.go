@@ -22,6 +22,7 @@ func (m *Manager) record(msg *activeMsg, i int, res agent.Result, logged bool) {
 	switch res.Status {
 	case agent.OK:
 		rc.Status = envelope.Delivered
+		rc.Relayed = res.Relayed
 		// The next hop took the DSN request: its notices replace ours.
 		rc.Notified = rc.Notified || res.DSNPassed
 	case agent.Bounce:
@@ -178,7 +179,7 @@ func (m *Manager) returnSuccesses(env *envelope.Envelope, now time.Time) {
 			continue
 		}
 		action := dsn.Delivered
-		if strings.Contains(rc.Relay, "[") {
+		if rc.Relayed {
 			action = dsn.Relayed
 		}
 		reports = append(reports, recipientReport(*rc, action, now))

@@ -1,7 +1,6 @@
 package qmgr
 
 import (
-	"strings"
 	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
@@ -39,7 +38,7 @@ func traceResult(msg *activeMsg, rc *envelope.Recipient, res agent.Result) {
 	for _, e := range entries {
 		rr := dsn.RecipientReport{
 			FinalRecipient: e.Address,
-			Action:         traceAction(trace, e.Status, res.Relay),
+			Action:         traceAction(trace, e.Status, res.Relayed),
 			Status:         e.DSN,
 			Diagnostic:     e.Text,
 		}
@@ -55,7 +54,7 @@ func traceResult(msg *activeMsg, rc *envelope.Recipient, res agent.Result) {
 
 // traceAction is the report's action for an outcome: what would happen
 // (-bv) or what did (-v).
-func traceAction(trace string, st agent.Status, relay string) dsn.Action {
+func traceAction(trace string, st agent.Status, relayed bool) dsn.Action {
 	switch {
 	case trace == envelope.TraceVerify && st == agent.OK:
 		return dsn.Deliverable
@@ -65,7 +64,7 @@ func traceAction(trace string, st agent.Status, relay string) dsn.Action {
 		return dsn.Failed
 	case st == agent.Defer:
 		return dsn.Delayed
-	case strings.Contains(relay, "["):
+	case relayed:
 		return dsn.Relayed
 	}
 	return dsn.Delivered

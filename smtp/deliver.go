@@ -495,7 +495,9 @@ func (a *Agent) send(ctx context.Context, s *client.Session, peer string, dest d
 		switch {
 		case i < len(rr) && rr[i].Answered():
 			results[i] = recipientResult(peer, rr[i])
-			results[i].DSNPassed = dsnPassed && results[i].Status == agent.OK
+			ok := results[i].Status == agent.OK
+			results[i].DSNPassed = dsnPassed && ok
+			results[i].Relayed = ok && !dsnPassed && !a.set.assumeFinal
 		case dead:
 			results[i] = agent.Deferf(ce.Status, "%s", ce.Error())
 		default:

@@ -203,8 +203,8 @@ func TestDeliverDSNPassedOnlyWhenAnnounced(t *testing.T) {
 		dns := mxtest.NewServer(t, "dest.tst. MX 10 mx.dest.tst.\nmx.dest.tst. A 127.0.0.1\n")
 		a := testAgent(t, dns.Addr(), port)
 		res := a.Deliver(context.Background(), request("dest.tst", "ok@dest.tst", "gone@dest.tst"))
-		if res[0].Status != agent.OK || res[0].DSNPassed != announce {
-			t.Errorf("DSN announced %v: success %+v, want DSNPassed %v", announce, res[0], announce)
+		if res[0].Status != agent.OK || res[0].DSNPassed != announce || res[0].Relayed == announce {
+			t.Errorf("DSN announced %v: success %+v, want DSNPassed %v and Relayed %v", announce, res[0], announce, !announce)
 		}
 		if res[1].DSNPassed {
 			t.Errorf("DSN announced %v: a refused recipient is marked DSNPassed", announce)

@@ -24,7 +24,10 @@ import (
 // settings are the main.cf parameters of one smtp or lmtp service. The
 // lmtp agent reads the lmtp_* forms where Postfix has them.
 type settings struct {
-	lmtp         bool
+	lmtp bool
+	// assumeFinal is lmtp_assume_final: an LMTP server without DSN is
+	// taken to deliver, so successes are "delivered", not "relayed".
+	assumeFinal  bool
 	queueDir     string
 	helo         string
 	port         int
@@ -124,6 +127,7 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 	}
 	s := settings{
 		lmtp:             lmtp,
+		assumeFinal:      lmtp && cfg.Bool("lmtp_assume_final"),
 		queueDir:         cfg.Get("queue_directory"),
 		helo:             cfg.Get("smtp_helo_name"),
 		addressLimit:     cfg.Int("smtp_mx_address_limit"),

@@ -290,7 +290,7 @@ func TestLMTPForms(t *testing.T) {
 		"smtp_line_length_limit = 500\nlmtp_line_length_limit = 700\n"+
 			"smtp_sasl_password_maps = inline:{ [relay.example]:587=relay:r-pw }\n"+
 			"lmtp_sasl_password_maps = inline:{ [10.0.0.5]:24=dovecot:d-pw }\n"+
-			"smtp_mail_timeout = 9s\n"))
+			"smtp_mail_timeout = 9s\nlmtp_assume_final = yes\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,6 +304,10 @@ func TestLMTPForms(t *testing.T) {
 	lmtp, err := loadSettings(cfg.LMTPView(), t.TempDir(), true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// lmtp_assume_final is for LMTP only (smtp successes stay relayed).
+	if smtp.assumeFinal || !lmtp.assumeFinal {
+		t.Errorf("lmtp_assume_final: smtp %v, lmtp %v", smtp.assumeFinal, lmtp.assumeFinal)
 	}
 	if smtp.lineLimit != 500 || lmtp.lineLimit != 700 {
 		t.Errorf("line length limits: smtp %d, lmtp %d", smtp.lineLimit, lmtp.lineLimit)

@@ -79,6 +79,11 @@ type Result struct {
 	// are its duty (RFC 3461 section 4.1), so tern sends no "relayed"
 	// notice of its own.
 	DSNPassed bool
+	// Relayed is set on a success that handed the mail to a server which
+	// does not report on final delivery (smtp, and lmtp unless
+	// lmtp_assume_final): a success notice says "relayed", not
+	// "delivered" (RFC 3464 section 2.3.3).
+	Relayed bool
 	// Delegated is set when another agent delivered the recipient (local's
 	// mailbox_transport) and logged the delivery: it is not logged again.
 	Delegated bool
@@ -329,11 +334,14 @@ func encodeResults(rs []Result) ipc.Record {
 		rec = rec.Add("diag", strings.ReplaceAll(r.Diagnostic, "\n", " ")).Add("mta", r.RemoteMTA)
 	}
 	for _, r := range rs {
-		passed := ""
+		passed, relayed := "", ""
 		if r.DSNPassed {
 			passed = "1"
 		}
-		rec = rec.Add("dsnpassed", passed)
+		if r.Relayed {
+			relayed = "1"
+		}
+		rec = rec.Add("dsnpassed", passed).Add("relayed", relayed)
 	}
 	for i, r := range rs {
 		for _, t := range r.Trace {
@@ -367,7 +375,7 @@ func decodeResults(rec ipc.Record, n int) ([]Result, error) {
 	if len(vals) != n {
 		return nil, fmt.Errorf("agent: %d results for %d recipients", len(vals), n)
 	}
-	relays, diags, mtas, passed := rec.All("relay"), rec.All("diag"), rec.All("mta"), rec.All("dsnpassed")
+	relays, diags, mtas, passed, relayed := rec.All("relay"), rec.All("diag"), rec.All("mta"), rec.All("dsnpassed"), rec.All("relayed")
 	out := make([]Result, n)
 	for i, v := range vals {
 		f := strings.SplitN(v, " ", 3)
@@ -387,6 +395,9 @@ func decodeResults(rec ipc.Record, n int) ([]Result, error) {
 		}
 		if i < len(passed) {
 			out[i].DSNPassed = passed[i] == "1"
+		}
+		if i < len(relayed) {
+			out[i].Relayed = relayed[i] == "1"
 		}
 	}
 	if err := decodeTrace(rec, out); err != nil {

@@ -360,8 +360,9 @@ func TestEncodeResultsCarriesRemoteReply(t *testing.T) {
 		{Status: Bounce, DSN: "5.1.1", Text: "host mx[192.0.2.1] said: 550 5.1.1 gone", Relay: "mx[192.0.2.1]:25",
 			Diagnostic: "550 5.1.1 <u@x>: gone", RemoteMTA: "mx.example.net"},
 		{Status: OK, DSN: "2.0.0", Text: "250 queued", Relay: "mx[192.0.2.1]:25", DSNPassed: true},
+		{Status: OK, DSN: "2.0.0", Text: "250 queued", Relay: "mx[192.0.2.1]:25", Relayed: true},
 	}
-	got, err := decodeResults(encodeResults(in), 3)
+	got, err := decodeResults(encodeResults(in), 4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package config
 
 // smtpParams lists SMTP and LMTP client parameters (used by smtp and lmtp).
 var smtpParams = []Param{
+	{"lmtp_assume_final", "no", typeBool, "When an LMTP server announces no DSN, assume that it performs final delivery: success notices (NOTIFY=SUCCESS) say delivered instead of relayed. The default is Postfix's."},
 	{"ignore_mx_lookup_error", "no", typeBool, "When an MX query gets no answer (SERVFAIL, time-out), deliver to the domain's own addresses instead of deferring the mail (RFC 5321 wants the deferral)."},
 	{"best_mx_transport", "", typeString, "Transport (or transport:nexthop) that gets mail for which this host is the best MX, instead of its bouncing as a loop."},
 	{"disable_dns_lookups", "no", typeBool, "Old form of smtp_dns_support_level = disabled, used when that is empty."},

@@ -42,6 +42,7 @@ type Recipient struct {
 	Relay       string     `json:"relay,omitempty"`  // agent/next hop of last attempt
 	Notified    bool       `json:"nf,omitempty"`     // the sender was told of the failure
 	DelayWarned bool       `json:"dw,omitempty"`     // named in the sender's delay warning (confirm_delay_cleared)
+	Relayed     bool       `json:"rl,omitempty"`     // delivered to a server that does not report on final delivery (agent.Result.Relayed)
 	// Diag and RemoteMTA are the remote server's reply and host name of
 	// the last attempt, for delivery status notifications.
 	Diag      string `json:"diag,omitempty"`
