@@ -76,6 +76,7 @@ func queueDirs() []queueDirSpec {
 		{Name: "pid", Mode: 0o755},
 		{Name: "content", Mode: 0o700, MailOwned: true}, // qmgr: message content above the inline limit
 		{Name: "corrupt", Mode: 0o700, MailOwned: true}, // qmgr: unreadable maildrop files
+		{Name: "etc", Mode: 0o755},                      // chrooted daemons' view of /etc (chrootfiles.go)
 	}
 }
 
@@ -124,7 +125,23 @@ func (l *loaded) prepareDirs() error {
 	if err := prepareDirs(l.queueDir, l.owner); err != nil {
 		return err
 	}
+	if l.owner.Root && l.chrooted() {
+		if err := syncChrootFiles("/etc", l.queueDir); err != nil {
+			return err
+		}
+	}
 	return prepareDataDir(l.cfg.Get("data_directory"), l.owner)
+}
+
+// chrooted reports whether a planned daemon runs in the queue directory's
+// chroot.
+func (l *loaded) chrooted() bool {
+	for _, p := range l.procs {
+		if p.Chroot {
+			return true
+		}
+	}
+	return false
 }
 
 // prepareDataDir creates data_directory, where daemons keep files that

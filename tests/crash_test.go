@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -275,5 +276,39 @@ func TestChrootedQmgr(t *testing.T) {
 	in.waitLog(": removed", deliveryTimeout) // the mailbox is written before qmgr hears back
 	if out := in.run("mailq"); !strings.Contains(out, "Mail queue is empty") {
 		t.Errorf("mailq: %s", out)
+	}
+}
+
+// TestChrootedSmtpd: Debian's stock master.cf chroots smtpd
+// ("smtp inet n - y - - smtpd"). In the queue directory the jail had no
+// /etc: smtpd named every client "unknown" and refused local users as
+// unknown in the local recipient table. master now copies the files
+// Debian's Postfix copies there (hosts, resolv.conf, ...), and passwd and
+// group, which tern's smtpd reads itself where Postfix asks its proxymap.
+func TestChrootedSmtpd(t *testing.T) {
+	if !isRoot() {
+		t.Skip("chroot needs root")
+	}
+	rcpt := localUser(t)
+	in := newInstance(t, options{master: testMasterCF + "127.0.0.1:0 inet n - y - - smtpd\n",
+		main: []string{"alias_maps =", "local_recipient_maps = unix:passwd.byname"}})
+	in.start()
+	addr := in.smtpAddr("127.0.0.1:0")
+	waitFor(t, 10*time.Second, "smtpd chrooted into "+in.queue, func() bool {
+		pids := in.daemonPIDs("smtpd")
+		if len(pids) != 1 {
+			return false
+		}
+		root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pids[0]))
+		return err == nil && root == in.queue
+	})
+	if _, err := swaks(t, "--server", addr, "--from", "sender@remote.tst", "--to", rcpt+"@example.tst",
+		"--ehlo", "client.remote.tst", "--body", "through the jailed smtpd"); err != nil {
+		t.Fatalf("a local user was refused by the chrooted smtpd: %v\n%s", err, in.log())
+	}
+	in.waitMbox(rcpt, "through the jailed smtpd")
+	in.waitLog("connect from localhost[127.0.0.1]", deliveryTimeout)
+	if fi, err := os.Stat(filepath.Join(in.queue, "etc", "hosts")); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("etc/hosts in the jail: %v %v", fi, err)
 	}
 }
