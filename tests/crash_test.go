@@ -285,13 +285,15 @@ func TestChrootedQmgr(t *testing.T) {
 // unknown in the local recipient table. master now copies the files
 // Debian's Postfix copies there (hosts, resolv.conf, ...), and passwd and
 // group, which tern's smtpd reads itself where Postfix asks its proxymap.
+// An alias added with newaliases while smtpd ran in the jail was refused
+// too: the rebuilt aliases.db was out of the jail's reach; tables now
+// keep a handle on their directory.
 func TestChrootedSmtpd(t *testing.T) {
 	if !isRoot() {
 		t.Skip("chroot needs root")
 	}
 	rcpt := localUser(t)
-	in := newInstance(t, options{master: testMasterCF + "127.0.0.1:0 inet n - y - - smtpd\n",
-		main: []string{"alias_maps =", "local_recipient_maps = unix:passwd.byname"}})
+	in := newInstance(t, options{master: testMasterCF + "127.0.0.1:0 inet n - y - - smtpd\n"})
 	in.start()
 	addr := in.smtpAddr("127.0.0.1:0")
 	waitFor(t, 10*time.Second, "smtpd chrooted into "+in.queue, func() bool {
@@ -308,6 +310,14 @@ func TestChrootedSmtpd(t *testing.T) {
 	}
 	in.waitMbox(rcpt, "through the jailed smtpd")
 	in.waitLog("connect from localhost[127.0.0.1]", deliveryTimeout)
+	in.write("etc/aliases", "newlist: "+rcpt+"\n")
+	in.run("newaliases")
+	waitFor(t, 10*time.Second, "the jailed smtpd to take the new alias", func() bool {
+		_, err := swaks(t, "--server", addr, "--from", "sender@remote.tst", "--to", "newlist@example.tst",
+			"--ehlo", "client.remote.tst", "--body", "to the new alias")
+		return err == nil
+	})
+	in.waitMbox(rcpt, "to the new alias")
 	if fi, err := os.Stat(filepath.Join(in.queue, "etc", "hosts")); err != nil || fi.Mode().Perm() != 0o644 {
 		t.Errorf("etc/hosts in the jail: %v %v", fi, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -48,7 +49,59 @@ type fileID struct {
 }
 
 func statID(path string) (fileID, error) {
-	fi, err := os.Stat(path)
+	return tableFile{path: path}.statID()
+}
+
+// tableFile is a table's database file, reached through a handle on its
+// directory when one could be opened: a daemon that opened the table
+// before it chrooted into the queue directory (master.cf's chroot
+// column) still sees the file rebuilt under that name by newaliases or
+// tern map, where the path itself no longer leads anywhere.
+type tableFile struct {
+	path string
+	dir  *os.Root // nil: by path
+}
+
+// openTableFile returns the table file at path, with a handle on its
+// directory when the directory can be opened.
+func openTableFile(path string) tableFile {
+	t := tableFile{path: path}
+	if dir, err := os.OpenRoot(filepath.Dir(path)); err == nil {
+		t.dir = dir
+	}
+	return t
+}
+
+// stat and openFile go through the directory handle and, where that fails
+// (a symbolic link out of the directory, which the handle does not
+// follow), by path.
+func (t tableFile) stat() (os.FileInfo, error) {
+	if t.dir != nil {
+		if fi, err := t.dir.Stat(filepath.Base(t.path)); err == nil {
+			return fi, nil
+		}
+	}
+	return os.Stat(t.path)
+}
+
+// openFile is bolt's Options.OpenFile for t.
+func (t tableFile) openFile(_ string, flag int, mode os.FileMode) (*os.File, error) {
+	if t.dir != nil {
+		if f, err := t.dir.OpenFile(filepath.Base(t.path), flag, mode); err == nil {
+			return f, nil
+		}
+	}
+	return os.OpenFile(t.path, flag, mode)
+}
+
+func (t tableFile) close() {
+	if t.dir != nil {
+		t.dir.Close()
+	}
+}
+
+func (t tableFile) statID() (fileID, error) {
+	fi, err := t.stat()
 	if err != nil {
 		return fileID{}, err
 	}
@@ -63,6 +116,7 @@ func statID(path string) (fileID, error) {
 // re-opened when it has been replaced by a rebuild.
 type boltMap struct {
 	spec, path    string
+	file          tableFile
 	checkInterval time.Duration
 	lastCheck     atomic.Int64 // unix nanoseconds of the last stat
 
@@ -87,8 +141,10 @@ type boltView struct {
 
 func openBolt(spec, name string) (Map, error) {
 	bm := &boltMap{spec: spec, path: DBPath(name), checkInterval: defaultCheckInterval}
-	v, err := openView(bm.path)
+	bm.file = openTableFile(bm.path)
+	v, err := openView(bm.file)
 	if err != nil {
+		bm.file.close()
 		return nil, fmt.Errorf("open %s: %w", spec, err)
 	}
 	bm.view = v
@@ -96,16 +152,16 @@ func openBolt(spec, name string) (Map, error) {
 	return bm, nil
 }
 
-// openView opens the table file at path for lookups.
-func openView(path string) (*boltView, error) {
-	db, id, err := openReadOnly(path)
+// openView opens the table file for lookups.
+func openView(t tableFile) (*boltView, error) {
+	db, id, err := t.openReadOnly()
 	if err != nil {
 		return nil, err
 	}
 	tx, err := db.Begin(false)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, fmt.Errorf("open database %s: %w", t.path, err)
 	}
 	return &boltView{db: db, tx: tx, bucket: tx.Bucket([]byte(bucketName)), id: id}, nil
 }
@@ -122,18 +178,23 @@ func (v *boltView) close() error {
 // openReadOnly opens a table file read-only and returns the identity of the
 // version it opened.
 func openReadOnly(path string) (*bolt.DB, fileID, error) {
+	return tableFile{path: path}.openReadOnly()
+}
+
+func (t tableFile) openReadOnly() (*bolt.DB, fileID, error) {
+	path := t.path
 	for range 3 {
-		id, err := statID(path)
+		id, err := t.statID()
 		if err != nil {
 			return nil, fileID{}, fmt.Errorf("open database %s: %w", path, err)
 		}
-		db, err := bolt.Open(path, 0, &bolt.Options{ReadOnly: true, Timeout: openTimeout})
+		db, err := bolt.Open(path, 0, &bolt.Options{ReadOnly: true, Timeout: openTimeout, OpenFile: t.openFile})
 		if err != nil {
 			return nil, fileID{}, fmt.Errorf("open database %s: %w", path, err)
 		}
 		// The file may have been replaced between stat and open; make sure
 		// the identity matches the file actually opened.
-		if after, err := statID(path); err == nil && after == id {
+		if after, err := t.statID(); err == nil && after == id {
 			return db, id, nil
 		}
 		db.Close()
@@ -149,14 +210,14 @@ func (bm *boltMap) refresh() {
 	if now-last < int64(bm.checkInterval) || !bm.lastCheck.CompareAndSwap(last, now) {
 		return
 	}
-	id, err := statID(bm.path)
+	id, err := bm.file.statID()
 	bm.mu.RLock()
 	same := err != nil || bm.view == nil || id == bm.view.id
 	bm.mu.RUnlock()
 	if same {
 		return
 	}
-	v, err := openView(bm.path)
+	v, err := openView(bm.file)
 	if err != nil {
 		return
 	}
@@ -238,6 +299,7 @@ func (bm *boltMap) Close() error {
 	}
 	err := bm.view.close()
 	bm.view = nil
+	bm.file.close()
 	if err != nil {
 		return fmt.Errorf("close %s: %w", bm.spec, err)
 	}

@@ -155,6 +155,28 @@ func TestReopenAfterRebuild(t *testing.T) {
 	checkLookups(t, m, []lookupCase{{"k", "new", true}})
 }
 
+// TestReopenThroughDirectoryHandle: a daemon chrooted after opening its
+// tables (master.cf's chroot column) no longer reaches them by path, so a
+// table rebuilt by newaliases or tern map stayed at its old version. The
+// table keeps a handle on its directory: here the path goes away (the
+// directory is renamed) and the rebuild there is still seen.
+func TestReopenThroughDirectoryHandle(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := buildMap(t, dir, "aliases", "k old\n")
+	m := mustOpen(t, "hash:"+src)
+	m.(*boltMap).checkInterval = 0
+	moved := filepath.Join(root, "moved")
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	buildMap(t, moved, "aliases", "k new\n")
+	checkLookups(t, m, []lookupCase{{"k", "new", true}})
+}
+
 func TestAtomicRebuild(t *testing.T) {
 	dir := t.TempDir()
 	content := func(v string) string {
