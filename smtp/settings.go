@@ -258,6 +258,14 @@ func loadSettings(cfg *config.Config, configDir string, lmtp bool) (settings, er
 	if s.rootCAs, err = tlsconf.CertPool(cfg.Get("smtp_tls_CAfile"), cfg.Get("smtp_tls_CApath"), cfg.Bool("tls_append_default_CA")); err != nil {
 		return s, fmt.Errorf("smtp_tls_CAfile, smtp_tls_CApath: %w", err)
 	}
+	if s.rootCAs == nil {
+		// The system's authorities, read now: crypto/tls would read them
+		// at the first verification, when a chrooted smtp (master.cf's
+		// chroot column) no longer reaches /etc/ssl/certs.
+		if sys, err := x509.SystemCertPool(); err == nil {
+			s.rootCAs = sys
+		}
+	}
 	return s, nil
 }
 

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -417,5 +418,24 @@ func TestLegacyTLSLevel(t *testing.T) {
 		if got, err := tlsLevel(cfg, "smtp_"); err != nil || got != want {
 			t.Errorf("%q: %q, %v; want %q", conf, got, err, want)
 		}
+	}
+}
+
+// TestSystemRootsReadAtStart: without smtp_tls_CAfile or _CApath, the
+// system's authorities were left for crypto/tls to read at the first
+// verification, after a chrooted smtp (Debian's master.cf) had lost
+// /etc/ssl/certs, so the verify and secure levels failed every server.
+// They are read with the settings now.
+func TestSystemRootsReadAtStart(t *testing.T) {
+	if _, err := x509.SystemCertPool(); err != nil {
+		t.Skipf("no system CA certificates: %v", err)
+	}
+	cfg, err := config.Parse("main.cf", strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := loadSettings(cfg, t.TempDir(), false)
+	if err != nil || s.rootCAs == nil {
+		t.Errorf("rootCAs = %v, %v; want the system's, read now", s.rootCAs, err)
 	}
 }
