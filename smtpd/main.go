@@ -128,7 +128,8 @@ func New(cfg *config.Config, configDir string, log *maillog.Logger) (*Server, er
 		}
 		srv.screen = screen.New(sset, deps.DNSList, log.WithProgram("postscreen"))
 	}
-	deps.Verify = newVerifyClient(cfg).verify
+	srv.verify = newVerifyClient(cfg)
+	deps.Verify = srv.verify.verify
 	deps.ServerHosts = serverHosts(dnsr)
 	deps.OwnAddr = func(a netip.Addr) bool { return set.ownAddrs[a] }
 	deps.InetInterface = func(a netip.Addr) bool { return set.inetAddrs[a] }
@@ -158,9 +159,18 @@ func Check(cfg *config.Config, configDir string) error {
 }
 
 // adoptQueueDir takes queue_directory as the daemon sees it after start-up
-// ("/" in a chroot) for the cleanup socket and Dovecot's relative path.
+// ("/" in a chroot) for every socket named relative to it: the cleanup
+// socket, check_policy_service unix:private/..., the milters' unix:
+// sockets (Debian's unix:opendkim/opendkim.sock) and Dovecot's path.
 func (srv *Server) adoptQueueDir(cfg *config.Config) {
 	srv.set.queueDir = cfg.Get("queue_directory")
+	srv.policy.queueDir = srv.set.queueDir
+	srv.verify.socket = daemon.ServiceSocket(srv.set.queueDir, "cleanup")
+	if len(srv.milters) > 0 {
+		if ms, err := milters.Open(cfg, "smtpd_milters"); err == nil {
+			srv.milters = ms
+		}
+	}
 	if cfg.Bool("smtpd_sasl_auth_enable") && cfg.Get("smtpd_sasl_type") == "dovecot" {
 		_ = srv.sasl.Close()
 		srv.sasl = sasl.NewDovecotServer(dovecotPath(cfg), 30*time.Second)

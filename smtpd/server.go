@@ -45,6 +45,7 @@ type Server struct {
 	// contentReaders are the large readers sessions take for content.
 	contentReaders contentReaders
 	policy         *policyClient   // check_policy_service
+	verify         *verifyClient   // reject_unverified_*
 	milters        []*milters.Conf // smtpd_milters
 	// milterChecks is milter_header_checks; nil: none.
 	milterChecks *milters.HeaderChecks

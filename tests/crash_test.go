@@ -287,13 +287,24 @@ func TestChrootedQmgr(t *testing.T) {
 // group, which tern's smtpd reads itself where Postfix asks its proxymap.
 // An alias added with newaliases while smtpd ran in the jail was refused
 // too: the rebuilt aliases.db was out of the jail's reach; tables now
-// keep a handle on their directory.
+// keep a handle on their directory. And check_policy_service
+// unix:private/policy (Debian's policyd-spf) went to the socket's path
+// outside the jail: every message was deferred.
 func TestChrootedSmtpd(t *testing.T) {
 	if !isRoot() {
 		t.Skip("chroot needs root")
 	}
 	rcpt := localUser(t)
-	in := newInstance(t, options{master: testMasterCF + "127.0.0.1:0 inet n - y - - smtpd\n"})
+	dir := dovecotDir(t, "tern-jail-") // a folder that nobody can walk into
+	script := filepath.Join(dir, "policy.sh")
+	if err := os.WriteFile(script, []byte(spawnPolicy), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in := newInstance(t, options{
+		master: testMasterCF + "127.0.0.1:0 inet n - y - - smtpd\npolicy unix - n n - 0 spawn\n  user=nobody argv=/bin/sh " + script + "\n",
+		main: []string{"smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, check_policy_service unix:private/policy",
+			"mynetworks = 192.0.2.0/24", "smtpd_error_sleep_time = 0"},
+	})
 	in.start()
 	addr := in.smtpAddr("127.0.0.1:0")
 	waitFor(t, 10*time.Second, "smtpd chrooted into "+in.queue, func() bool {
@@ -318,6 +329,11 @@ func TestChrootedSmtpd(t *testing.T) {
 		return err == nil
 	})
 	in.waitMbox(rcpt, "to the new alias")
+	out, err := swaks(t, "--server", addr, "--from", "sender@remote.tst", "--to", "blocked@example.tst",
+		"--ehlo", "client.remote.tst", "--body", "refused by the policy")
+	if err == nil || !strings.Contains(out, "554 5.7.1 <blocked@example.tst>: Recipient address rejected: spawned policy says no") {
+		t.Errorf("the jailed smtpd did not reach the policy server: %v\n%s", err, out)
+	}
 	if fi, err := os.Stat(filepath.Join(in.queue, "etc", "hosts")); err != nil || fi.Mode().Perm() != 0o644 {
 		t.Errorf("etc/hosts in the jail: %v %v", fi, err)
 	}

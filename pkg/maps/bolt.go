@@ -48,10 +48,6 @@ type fileID struct {
 	size     int64
 }
 
-func statID(path string) (fileID, error) {
-	return tableFile{path: path}.statID()
-}
-
 // tableFile is a table's database file, reached through a handle on its
 // directory when one could be opened: a daemon that opened the table
 // before it chrooted into the queue directory (master.cf's chroot

@@ -30,12 +30,17 @@ import (
 // Conf is one smtpd_milters entry.
 type Conf struct {
 	name          string // as written, for logs
+	address       string // what the client dials: host:port, or a socket's path
 	client        *milter.Client
 	defaultAction string // milter_default_action: accept, reject, tempfail or quarantine
 	// macroDefaults is milter_macro_defaults: values of macros the
 	// session has none for.
 	macroDefaults map[milter.MacroName]string
 }
+
+// Address is what the milter's client dials: host:port, or a unix
+// socket's path (a relative unix: path taken from queue_directory).
+func (c *Conf) Address() string { return c.address }
 
 // Milter failure replies, as Postfix words them.
 var (
@@ -130,7 +135,7 @@ func newConf(cfg *config.Config, spec string) (*Conf, error) {
 	}
 	opts = append(opts, macroOptions(cfg)...)
 	client := milter.NewClient(network, address, opts...)
-	return &Conf{name: server, client: client, defaultAction: set.defaultAction, macroDefaults: defaults}, nil
+	return &Conf{name: server, address: address, client: client, defaultAction: set.defaultAction, macroDefaults: defaults}, nil
 }
 
 // protocolMask is what an MTA may ask a milter to skip in protocol
