@@ -261,14 +261,7 @@ func TestChrootedQmgr(t *testing.T) {
 	in := newInstance(t, options{master: chrooted})
 	in.start()
 	// qmgr chroots during its start-up: wait for it to be in the jail.
-	waitFor(t, 10*time.Second, "qmgr chrooted into "+in.queue, func() bool {
-		pids := in.daemonPIDs("qmgr")
-		if len(pids) != 1 {
-			return false
-		}
-		root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pids[0]))
-		return err == nil && root == in.queue
-	})
+	in.waitChrooted("qmgr")
 	if code, out := in.sendmail("Subject: jailed\n\nfrom the jail\n", rcpt); code != 0 {
 		t.Fatalf("sendmail: %d %s", code, out)
 	}
@@ -277,6 +270,20 @@ func TestChrootedQmgr(t *testing.T) {
 	if out := in.run("mailq"); !strings.Contains(out, "Mail queue is empty") {
 		t.Errorf("mailq: %s", out)
 	}
+}
+
+// waitChrooted waits until the instance's one daemon process of name has
+// changed its root to the queue directory (it does so during its start).
+func (in *instance) waitChrooted(name string) {
+	in.t.Helper()
+	waitFor(in.t, 10*time.Second, name+" chrooted into "+in.queue, func() bool {
+		pids := in.daemonPIDs(name)
+		if len(pids) != 1 {
+			return false
+		}
+		root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pids[0]))
+		return err == nil && root == in.queue
+	})
 }
 
 // TestChrootedSmtpd: Debian's stock master.cf chroots smtpd
@@ -307,14 +314,7 @@ func TestChrootedSmtpd(t *testing.T) {
 	})
 	in.start()
 	addr := in.smtpAddr("127.0.0.1:0")
-	waitFor(t, 10*time.Second, "smtpd chrooted into "+in.queue, func() bool {
-		pids := in.daemonPIDs("smtpd")
-		if len(pids) != 1 {
-			return false
-		}
-		root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pids[0]))
-		return err == nil && root == in.queue
-	})
+	in.waitChrooted("smtpd")
 	if _, err := swaks(t, "--server", addr, "--from", "sender@remote.tst", "--to", rcpt+"@example.tst",
 		"--ehlo", "client.remote.tst", "--body", "through the jailed smtpd"); err != nil {
 		t.Fatalf("a local user was refused by the chrooted smtpd: %v\n%s", err, in.log())
