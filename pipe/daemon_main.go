@@ -27,7 +27,11 @@ func Main(args []string) int {
 		return 1
 	}
 	if a.Set.UserErr != nil {
-		d.Log.Warnf("service %s: %v; its deliveries are deferred until the user exists", d.Service, a.Set.UserErr)
+		// Debian's stock master.cf names users most hosts lack (vmail,
+		// ftn, bsmtp, scalemail) for services mail rarely goes to: a
+		// note, as Postfix starts such a service only on demand; a
+		// delivery there is deferred, and logged, with the reason.
+		d.Log.Infof("service %s: %v; its deliveries are deferred until the user exists", d.Service, a.Set.UserErr)
 	}
 	return agent.ServeDaemon(d, a, bodyMemLimit)
 }
