@@ -163,6 +163,9 @@ func Check(cfg *config.Config, configDir string) error {
 // socket, check_policy_service unix:private/..., the milters' unix:
 // sockets (Debian's unix:opendkim/opendkim.sock) and Dovecot's path.
 func (srv *Server) adoptQueueDir(cfg *config.Config) {
+	if cfg.Get("queue_directory") == srv.set.queueDir {
+		return // not chrooted: every socket is already right
+	}
 	srv.set.queueDir = cfg.Get("queue_directory")
 	srv.policy.queueDir = srv.set.queueDir
 	srv.verify.socket = daemon.ServiceSocket(srv.set.queueDir, "cleanup")
