@@ -12,6 +12,7 @@ import (
 
 	"github.com/tern-mta/tern/pkg/dsn"
 	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/message"
 	"github.com/tern-mta/tern/pkg/queue"
 )
 
@@ -112,7 +113,12 @@ func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientRep
 		MailName:     s.mailName,
 		Copy:         postmasterCopy,
 		Template:     s.templates[kind],
+		SMTPUTF8:     env.SMTPUTF8,
 	}
+	// A report on SMTPUTF8 mail, or naming a UTF-8 address, asks for
+	// SMTPUTF8 itself, as Postfix's bounce(8) does; its To header names
+	// the addressee.
+	nenv.SMTPUTF8, nenv.UTF8Header = rep.Global(), message.Has8BitString(to)
 	if postmasterCopy {
 		rep.Ret = "HDRS"
 	}
@@ -123,9 +129,16 @@ func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientRep
 			draft.Abort()
 			return err
 		}
-	} else if err := dsn.Write(draft, rep, content); err != nil {
-		draft.Abort()
-		return fmt.Errorf("write notification: %w", err)
+	} else {
+		// The 8-bit flag makes the smtp client send BODY=8BITMIME or
+		// downgrade, as for any other message; it was left unset, so an
+		// 8-bit original went back to the sender's server unannounced.
+		ew := &message.EightBitWriter{W: draft}
+		if err := dsn.Write(ew, rep, content); err != nil {
+			draft.Abort()
+			return fmt.Errorf("write notification: %w", err)
+		}
+		nenv.EightBit = ew.EightBit
 	}
 	if err := m.q.Commit(context.Background(), nenv, draft, state); err != nil {
 		return err

@@ -120,6 +120,10 @@ type settings struct {
 	// deferTransports is defer_transports: transports whose mail waits
 	// until a flush (sendmail -q, postqueue -f and the partial forms).
 	deferTransports map[string]bool
+	// utf8Autodetect is smtputf8_autodetect_classes: the sources
+	// ("sendmail", "smtpd", "forward", "all") whose mail asks for
+	// SMTPUTF8 when its envelope or header has UTF-8.
+	utf8Autodetect map[string]bool
 }
 
 // mimeChecks reads the MIME limits and strict checks. A nesting problem
@@ -182,6 +186,7 @@ func loadSettings(cfg *config.Config) settings {
 		replaceStrayCR:        cfg.Bool("cleanup_replace_stray_cr_lf"),
 		undisclosed:           strings.TrimSpace(cfg.Get("undisclosed_recipients_header")),
 		mime:                  mimeChecks(cfg),
+		utf8Autodetect:        wordSet(cfg.List("smtputf8_autodetect_classes")),
 	}
 	for _, t := range cfg.List("defer_transports") {
 		s.deferTransports[t] = true

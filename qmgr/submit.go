@@ -199,6 +199,10 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	}
 	hold := s.hold || checks != nil && checks.hold || filter != nil && filter.hold
 	env.EightBit = res.EightBit
+	env.UTF8Header = res.UTF8Header
+	if !env.SMTPUTF8 && m.settings.autodetectUTF8(s) && (res.UTF8Header || !envelopeASCII(env)) {
+		env.SMTPUTF8 = true
+	}
 	if res.TooManyHops {
 		for i := range env.Recipients {
 			r := &env.Recipients[i]
@@ -559,6 +563,35 @@ func (m *Manager) applyCheckRouting(env *envelope.Envelope, s *submission, filte
 
 // wordSet is the set of the lower-cased words of a list parameter
 // (receive_override_options, internal_mail_filter_classes).
+// autodetectUTF8 reports whether smtputf8_autodetect_classes names the
+// source of s: such mail asks for SMTPUTF8 when its envelope or header
+// has UTF-8, as if the sender had asked (Postfix's cleanup).
+func (set *settings) autodetectUTF8(s *submission) bool {
+	class := "smtpd"
+	switch {
+	case s.forward:
+		class = "forward"
+	case s.notice:
+		class = "notify"
+	case s.local:
+		class = "sendmail"
+	}
+	return set.utf8Autodetect[class] || set.utf8Autodetect["all"]
+}
+
+// envelopeASCII reports whether env's sender and recipients are ASCII.
+func envelopeASCII(env *envelope.Envelope) bool {
+	if message.Has8BitString(env.Sender) {
+		return false
+	}
+	for _, r := range env.Recipients {
+		if message.Has8BitString(r.Address) {
+			return false
+		}
+	}
+	return true
+}
+
 func wordSet(words []string) map[string]bool {
 	if len(words) == 0 {
 		return nil // the usual case: no map for every message

@@ -582,7 +582,10 @@ func (a *Agent) message(req *agent.Request, generic *genericAddrs) func() client
 			m.Sender = generic.sender
 		}
 		m.Body = a.outgoing(req.Env.ID, m.Body)
-		m.SMTPUTF8 = !isASCII(m.Sender)
+		// The sender's request, or one the addresses need (a UTF-8
+		// address can go nowhere else).
+		m.SMTPUTF8 = req.Env.SMTPUTF8 || !isASCII(m.Sender)
+		m.UTF8Headers = req.Env.UTF8Header
 		m.Probe = req.Env.Verifying()
 		if a.set.sendXforward && !m.Probe {
 			m.XForward = xforwardAttrs(req.Env)

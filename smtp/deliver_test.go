@@ -28,11 +28,13 @@ import (
 type fakeMX struct {
 	greeting string
 	dsn      bool // announce DSN
+	utf8     bool // announce SMTPUTF8
 	rcpt     map[string]string
 	mu       sync.Mutex
 	conns    int
 	messages int
 	rsets    int
+	mails    []string // MAIL commands received
 }
 
 func (f *fakeMX) serve(t *testing.T, l net.Listener) {
@@ -58,11 +60,19 @@ func (f *fakeMX) session(c net.Conn) {
 		}
 		cmd := strings.ToUpper(strings.TrimSpace(line))
 		switch {
-		case strings.HasPrefix(cmd, "EHLO") && f.dsn:
-			fmt.Fprint(c, "250-fake\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n")
 		case strings.HasPrefix(cmd, "EHLO"):
-			fmt.Fprint(c, "250-fake\r\n250 ENHANCEDSTATUSCODES\r\n")
+			fmt.Fprint(c, "250-fake\r\n")
+			if f.dsn {
+				fmt.Fprint(c, "250-DSN\r\n")
+			}
+			if f.utf8 {
+				fmt.Fprint(c, "250-SMTPUTF8\r\n")
+			}
+			fmt.Fprint(c, "250 ENHANCEDSTATUSCODES\r\n")
 		case strings.HasPrefix(cmd, "MAIL"):
+			f.mu.Lock()
+			f.mails = append(f.mails, strings.TrimSpace(line))
+			f.mu.Unlock()
 			fmt.Fprint(c, "250 2.0.0 Ok\r\n")
 		case strings.HasPrefix(cmd, "RSET"):
 			f.mu.Lock()
@@ -209,6 +219,53 @@ func TestDeliverDSNPassedOnlyWhenAnnounced(t *testing.T) {
 		if res[1].DSNPassed {
 			t.Errorf("DSN announced %v: a refused recipient is marked DSNPassed", announce)
 		}
+	}
+}
+
+// TestDeliverPassesSMTPUTF8Request: the SMTPUTF8 request of the
+// envelope was dropped, so a message with a UTF-8 header went without
+// SMTPUTF8 to servers that offer it and to servers that do not. As in
+// Postfix, it is passed on where offered; where not, a message whose
+// header has UTF-8 bounces with 5.6.7 and an ASCII one goes as it is.
+func TestDeliverPassesSMTPUTF8Request(t *testing.T) {
+	tests := []struct {
+		name       string
+		offered    bool
+		utf8Header bool
+		status     agent.Status
+		dsn        string
+		mail       string
+	}{
+		{"offered", true, true, agent.OK, "", "MAIL FROM:<s@example.org> SMTPUTF8"},
+		{"not offered, UTF-8 header", false, true, agent.Bounce, "5.6.7", ""},
+		{"not offered, ASCII header", false, false, agent.OK, "", "MAIL FROM:<s@example.org>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mxs := &fakeMX{greeting: "220 fake ESMTP", utf8: tt.offered}
+			mxs.serve(t, l)
+			dns := mxtest.NewServer(t, "dest.tst. MX 10 mx.dest.tst.\nmx.dest.tst. A 127.0.0.1\n")
+			a := testAgent(t, dns.Addr(), l.Addr().(*net.TCPAddr).Port)
+			req := request("dest.tst", "ok@dest.tst")
+			req.Env.SMTPUTF8, req.Env.UTF8Header = true, tt.utf8Header
+			res := a.Deliver(context.Background(), req)
+			if res[0].Status != tt.status || tt.dsn != "" && res[0].DSN != tt.dsn {
+				t.Fatalf("result %+v, want status %v dsn %q", res[0], tt.status, tt.dsn)
+			}
+			mxs.mu.Lock()
+			defer mxs.mu.Unlock()
+			var got string
+			if len(mxs.mails) > 0 {
+				got = mxs.mails[0]
+			}
+			if got != tt.mail {
+				t.Errorf("MAIL command %q, want %q", got, tt.mail)
+			}
+		})
 	}
 }
 

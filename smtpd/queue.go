@@ -125,9 +125,13 @@ func (p *cleanupPool) closeAll() {
 func (srv *Server) request(s *session) ipc.Record {
 	tx := s.tx
 	name, addr, helo, proto := s.origin()
+	if tx.smtputf8 && s.fwd == nil {
+		proto = utf8Protocol(proto)
+	}
 	env := envelope.Envelope{
 		Sender: tx.sender, ClientName: name, ClientAddr: addr,
 		Helo: helo, Protocol: proto, EnvID: tx.envid, Ret: tx.ret, VERP: tx.verp,
+		SMTPUTF8: tx.smtputf8,
 	}
 	req := ipc.Record{{Name: "request", Value: "submit"}}
 	req = append(req, env.Record()...)
@@ -242,4 +246,14 @@ func cleanupReply(r ipc.Record) reply.Reply {
 		return reply.New(reply.CodeFailed, dsn, "Error: %s", text)
 	}
 	return reply.New(reply.CodeLocalError, reply.StatusTempSystem, "Error: %s", text)
+}
+
+// utf8Protocol is the protocol name of a transaction with SMTPUTF8 for
+// the Received header: UTF8SMTP, UTF8SMTPS, UTF8SMTPA or UTF8SMTPSA in
+// place of ESMTP... (RFC 6531 section 3.7.3).
+func utf8Protocol(proto string) string {
+	if rest, ok := strings.CutPrefix(proto, "ESMTP"); ok {
+		return "UTF8SMTP" + rest
+	}
+	return proto
 }

@@ -356,7 +356,7 @@ func (c *Config) WarningsWithServices(services []string, extraValues ...string) 
 				list = append(list, unknown{k, s.line, true, unsupportedText(k)})
 			}
 			if words := unhonouredWords(k, c.List(k)); len(words) > 0 {
-				list = append(list, unknown{k, s.line, true, fmt.Sprintf("%s: %s has no effect in tern", k, strings.Join(words, ", "))})
+				list = append(list, unknown{k, s.line, true, fmt.Sprintf("%s: %s %s no effect in tern", k, strings.Join(words, ", "), hasOrHave(len(words)))})
 			}
 			if text := c.crossWarning(k); text != "" {
 				list = append(list, unknown{k, s.line, true, text})
@@ -409,4 +409,12 @@ func (c *Config) referencedNames() map[string]bool {
 		refs[class] = true
 	}
 	return refs
+}
+
+// hasOrHave agrees the verb with a count of n words.
+func hasOrHave(n int) string {
+	if n == 1 {
+		return "has"
+	}
+	return "have"
 }

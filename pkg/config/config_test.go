@@ -460,6 +460,25 @@ func TestNotifyClassesWarning(t *testing.T) {
 	}
 }
 
+// TestSMTPUTF8AutodetectClassesWarning: the setting was warned about
+// as a whole; now only the classes tern has no source for are named.
+func TestSMTPUTF8AutodetectClassesWarning(t *testing.T) {
+	for src, want := range map[string][]string{
+		"smtputf8_autodetect_classes = sendmail, smtpd, forward, verify\n": nil,
+		"smtputf8_autodetect_classes = all\n":                              nil,
+		"smtputf8_autodetect_classes = sendmail, qmqpd, bounce\n": {
+			"main.cf:1: warning: smtputf8_autodetect_classes: qmqpd, bounce have no effect in tern"},
+	} {
+		c, err := Parse("main.cf", strings.NewReader(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Warnings(); len(got) != len(want) || len(want) > 0 && !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: Warnings() = %q, want %q", src, got, want)
+		}
+	}
+}
+
 // TestDANEWithoutDNSSECWarning: the dane levels without
 // smtp_dns_support_level = dnssec work as may and encrypt; tern check
 // says so at the line of the level.

@@ -104,7 +104,7 @@ var smtpdParams = []Param{
 	{"smtpd_sender_restrictions", "", typeList, "smtpd restrictions applied to MAIL FROM."},
 	{"smtpd_soft_error_limit", "10", typeInt, "After this many errors smtpd sleeps smtpd_error_sleep_time before each reply."},
 	{"smtpd_timeout", "${stress?{10}:{300}}s", typeTimeS, "smtpd time limit for a client command or data."},
-	{"smtputf8_autodetect_classes", "sendmail, verify", typeList, "Mail sources whose UTF-8 content is detected automatically."},
+	{"smtputf8_autodetect_classes", "sendmail, verify", typeList, "Mail sources whose mail asks for SMTPUTF8 (RFC 6531) when its envelope or header has UTF-8, as if the sender had asked: sendmail (local submissions), smtpd (SMTP clients that did not ask themselves), forward (.forward and alias copies that local sends on), verify (address probes: tern asks for SMTPUTF8 for any UTF-8 address), all. The smtp client then sends MAIL with SMTPUTF8 and refuses (5.6.7) a server that does not offer it when the envelope or header has UTF-8; notifications about such mail use RFC 6533's message/global types."},
 	{"smtputf8_enable", "${{$compatibility_level} <level {1} ? {no} : {yes}}", typeBool, "Support SMTPUTF8 (RFC 6531)."},
 	{"strict_smtputf8", "yes", typeBool, "smtpd refuses (553 5.6.7) a non-ASCII address in a transaction without SMTPUTF8, as RFC 6531 asks; Postfix's default is no, which accepts it. Applies only with smtputf8_enable = yes."},
 	{"strict_rfc821_envelopes", "no", typeBool, "smtpd requires the address of MAIL FROM and RCPT TO in angle brackets (501 5.1.7 or 5.1.3 otherwise); with no, a bare address is accepted as in Postfix."},

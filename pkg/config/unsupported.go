@@ -26,7 +26,6 @@ var unsupportedParams = map[string]bool{
 	"qmgr_message_recipient_limit":        true,
 	"resolve_numeric_domain":              true,
 	"smtpd_sasl_local_domain":             true,
-	"smtputf8_autodetect_classes":         true,
 	"transport_retry_time":                true,
 	"multi_instance_directories":          true,
 	"multi_instance_enable":               true,
@@ -223,9 +222,12 @@ const postscreenPrefix = "postscreen_"
 // them. notify_classes: qmgr sends postmaster copies of bounces and delay
 // warnings, and double bounces always; smtpd sends transcripts for
 // protocol, policy, resource and software problems; Postfix's data class
-// has no counterpart.
+// has no counterpart. smtputf8_autodetect_classes: tern has no QMQP
+// server, and its notifications take the SMTPUTF8 request of the
+// message they are about.
 var honouredWords = map[string][]string{
-	"notify_classes": {"bounce", "delay", "2bounce", "resource", "software", "protocol", "policy"},
+	"notify_classes":              {"bounce", "delay", "2bounce", "resource", "software", "protocol", "policy"},
+	"smtputf8_autodetect_classes": {"sendmail", "smtpd", "forward", "verify", "all"},
 }
 
 // unhonouredWords returns the words of name's value that tern does not

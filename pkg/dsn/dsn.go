@@ -1,6 +1,7 @@
 // Package dsn writes delivery status notifications in the multipart/report
 // format of RFC 3462 and RFC 3464, shaped as Postfix's bounce(8) writes
 // them: non-delivery reports (bounces), delay warnings and success notices.
+// Reports on SMTPUTF8 mail use the message/global types of RFC 6533.
 package dsn
 
 import (
@@ -83,6 +84,27 @@ type Report struct {
 	// Template, when set, gives the From and Subject headers and the
 	// explanation of the text part (bounce_template_file).
 	Template *Template
+	// SMTPUTF8 says the original message asked for SMTPUTF8: the report
+	// then uses the message/global types of RFC 6533, as it does when an
+	// address it names has UTF-8 (see Global).
+	SMTPUTF8 bool
+}
+
+// Global reports whether the notification uses RFC 6533's types
+// (message/global-delivery-status, message/global and
+// message/global-headers) and utf-8 address types: the original message
+// asked for SMTPUTF8, or an address in the report has UTF-8, which the
+// message/delivery-status and message/rfc822 types cannot carry.
+func (r *Report) Global() bool {
+	if r.SMTPUTF8 || !isASCII(r.Sender) || !isASCII(r.To) {
+		return true
+	}
+	for _, rr := range r.Recipients {
+		if !isASCII(rr.FinalRecipient) || !isASCII(rr.OriginalRecipient) {
+			return true
+		}
+	}
+	return false
 }
 
 // Write writes the complete notification message (headers and
@@ -90,7 +112,8 @@ type Report struct {
 // read from orig as it is stored in the queue (LF line endings) and copied
 // as a stream: as message/rfc822 for failures without RET=HDRS, otherwise
 // (RET=HDRS, delay warnings, success notices) only its headers as
-// text/rfc822-headers. orig may be nil: the third part is then left out.
+// text/rfc822-headers (message/global and message/global-headers when
+// the report is Global). orig may be nil: the third part is then left out.
 func Write(w io.Writer, rep Report, orig io.Reader) error {
 	if err := normalise(&rep); err != nil {
 		return err
@@ -108,13 +131,19 @@ func Write(w io.Writer, rep Report, orig io.Reader) error {
 	fmt.Fprintf(bw, "--%s\nContent-Description: Notification\n"+
 		"Content-Type: text/plain; charset=%s\n\n%s\n", boundary, cs, text)
 
+	global := rep.Global()
+	statusType, fullType, headersType := "message/delivery-status", "message/rfc822", "text/rfc822-headers"
+	if global {
+		// RFC 6533 sections 3, 5 and 6.
+		statusType, fullType, headersType = "message/global-delivery-status", "message/global", "message/global-headers"
+	}
 	fmt.Fprintf(bw, "--%s\nContent-Description: Delivery report\n"+
-		"Content-Type: message/delivery-status\n\n%s\n", boundary, deliveryStatus(&rep))
+		"Content-Type: %s\n\n%s\n", boundary, statusType, deliveryStatus(&rep))
 
 	if orig != nil {
 		full := rep.Kind == Failed && !strings.EqualFold(rep.Ret, "HDRS") &&
 			(rep.SizeLimit <= 0 || rep.OrigSize <= rep.SizeLimit)
-		desc, ctype := "Undelivered Message", "message/rfc822"
+		desc, ctype := "Undelivered Message", fullType
 		switch rep.Kind {
 		case Delivered:
 			desc = "Delivered Message"
@@ -122,7 +151,7 @@ func Write(w io.Writer, rep Report, orig io.Reader) error {
 			desc = "Message"
 		}
 		if !full {
-			desc, ctype = desc+" Headers", "text/rfc822-headers"
+			desc, ctype = desc+" Headers", headersType
 		}
 		fmt.Fprintf(bw, "--%s\nContent-Description: %s\nContent-Type: %s\n\n", boundary, desc, ctype)
 		if err := copyOriginal(bw, orig, full); err != nil {

@@ -283,7 +283,7 @@ func TestWriteSanitises(t *testing.T) {
 		}
 	}
 	checkFields(t, "recipient", blocks[1], map[string]string{
-		"Final-Recipient": `rfc822; j\x{F6}rg@example.de`, "Action": "relayed", "Status": "2.0.0",
+		"Final-Recipient": `utf-8; j\x{F6}rg@example.de`, "Action": "relayed", "Status": "2.0.0",
 		"Diagnostic-Code": "x-unix; 550 line one 550 line two Injected: yes " + strings.TrimSpace(strings.Repeat("word ", 60)),
 	})
 	if ct := p.parts[0].Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
@@ -380,19 +380,26 @@ print("ok")
 `
 
 func TestPythonParses(t *testing.T) {
+	pythonChecks(t, baseReport(Failed), origMsg, pyCheck)
+}
+
+// pythonChecks writes the notification of rep about orig and has
+// Python's email package read it with script, which prints "ok".
+func pythonChecks(t *testing.T, rep Report, orig, script string) {
+	t.Helper()
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("python3 not installed")
 	}
 	var out bytes.Buffer
-	if err := Write(&out, baseReport(Failed), strings.NewReader(origMsg)); err != nil {
+	if err := Write(&out, rep, strings.NewReader(orig)); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 	path := filepath.Join(t.TempDir(), "bounce.eml")
 	if err := os.WriteFile(path, out.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	res, err := exec.Command(py, "-c", pyCheck, path).CombinedOutput()
+	res, err := exec.Command(py, "-c", script, path).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(res)) != "ok" {
 		t.Fatalf("python email check: %v\n%s", err, res)
 	}
@@ -414,6 +421,9 @@ func FuzzWrite(f *testing.F) {
 		p := parse(t, out.String())
 		if len(p.parts) != 3 {
 			t.Fatalf("%d parts", len(p.parts))
+		}
+		if global := p.parts[1].Header.Get("Content-Type") == "message/global-delivery-status"; global != rep.Global() {
+			t.Fatalf("report part %q with Global() %v", p.parts[1].Header.Get("Content-Type"), rep.Global())
 		}
 		blocks := statusBlocks(t, p.bodies[1])
 		if len(blocks) != 3 {

@@ -21,7 +21,7 @@ func deliveryStatus(rep *Report) string {
 		writeField(&b, "Arrival-Date", message.FormatDate(rep.Arrival))
 	}
 	writeField(&b, "X-Tern-Queue-ID", rep.QueueID)
-	writeField(&b, "X-Tern-Sender", "rfc822; "+rep.Sender)
+	writeField(&b, "X-Tern-Sender", typedAddress("rfc822", rep.Sender))
 	for i := range rep.Recipients {
 		b.WriteString("\n")
 		recipientFields(&b, rep, &rep.Recipients[i])
@@ -33,9 +33,9 @@ func recipientFields(b *strings.Builder, rep *Report, rr *RecipientReport) {
 	act := action(rep, rr)
 	if rr.OriginalRecipient != "" {
 		typ, addr := originalRecipient(rr.OriginalRecipient)
-		writeField(b, "Original-Recipient", typ+"; "+addr)
+		writeField(b, "Original-Recipient", typedAddress(typ, addr))
 	}
-	writeField(b, "Final-Recipient", "rfc822; "+rr.FinalRecipient)
+	writeField(b, "Final-Recipient", typedAddress("rfc822", rr.FinalRecipient))
 	writeField(b, "Action", string(act))
 	writeField(b, "Status", status(rr.Status, act))
 	if rr.RemoteMTA != "" {
@@ -105,6 +105,16 @@ func originalRecipient(v string) (typ, addr string) {
 		return v[:i], strings.TrimSpace(v[i+1:])
 	}
 	return "rfc822", v
+}
+
+// typedAddress writes an address with its type: an rfc822 address with
+// UTF-8 is of RFC 6533's utf-8 type (section 3), which only the
+// message/global-delivery-status that Global picks for it may carry.
+func typedAddress(typ, addr string) string {
+	if strings.EqualFold(typ, "rfc822") && !isASCII(addr) {
+		typ = "utf-8"
+	}
+	return typ + "; " + addr
 }
 
 // remoteMTA gives a Remote-MTA value its "dns;" type when it has none.

@@ -75,6 +75,16 @@ type Envelope struct {
 	VERP string `json:"verp,omitempty"`
 	// EightBit: the content has 8-bit bytes (see message.Result).
 	EightBit bool `json:"8bit,omitempty"`
+	// SMTPUTF8: the sender asked for SMTPUTF8 (RFC 6531 section 3.4):
+	// MAIL with the SMTPUTF8 parameter, sendmail -SMTPUTF8, or UTF-8
+	// found in a local submission (smtputf8_autodetect_classes). The
+	// smtp client passes the request on, and notifications about the
+	// message use RFC 6533's message/global types.
+	SMTPUTF8 bool `json:"utf8,omitempty"`
+	// UTF8Header: the message header has UTF-8 (RFC 6532). With SMTPUTF8
+	// the message then cannot go to a server that does not offer it
+	// (Postfix's SMTPUTF8_FLAG_HEADER).
+	UTF8Header bool `json:"utf8hdr,omitempty"`
 	// Probe marks an address verification probe (reject_unverified_*):
 	// agents find out whether each recipient would be taken and deliver
 	// nothing. It is not stored in the queue.
@@ -155,6 +165,12 @@ func (e *Envelope) Record() ipc.Record {
 	if e.EightBit {
 		add("8bit", "1")
 	}
+	if e.SMTPUTF8 {
+		add("smtputf8", "1")
+	}
+	if e.UTF8Header {
+		add("utf8_header", "1")
+	}
 	if e.Probe {
 		add("probe", "1")
 	}
@@ -181,6 +197,8 @@ func FromRecord(r ipc.Record) *Envelope {
 		VERP:       r.Get("verp"),
 		Filter:     r.Get("filter"),
 		EightBit:   r.Get("8bit") == "1",
+		SMTPUTF8:   r.Get("smtputf8") == "1",
+		UTF8Header: r.Get("utf8_header") == "1",
 		Probe:      r.Get("probe") == "1",
 		Trace:      r.Get("trace"),
 	}

@@ -23,6 +23,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			ClientName: "mx.example.org", ClientAddr: "192.0.2.1", Helo: "mx",
 			Protocol: "ESMTP", SubmitUID: 1000, SubmitUser: "joe", FullName: "Joe User",
 			EnvID: "ENV1", Ret: "HDRS", Activated: arrival.Add(time.Second), EightBit: true,
+			SMTPUTF8: true, UTF8Header: true,
 		}},
 		{"root uid is left out", Envelope{ID: "4Ac0", Sender: "root@h", SubmitUID: 0, SubmitUser: "root"}},
 	}

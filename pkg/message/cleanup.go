@@ -152,6 +152,10 @@ type Result struct {
 	// EightBit is set when the message holds bytes with the high bit
 	// set; the smtp client sends it with BODY=8BITMIME or downgrades it.
 	EightBit bool
+	// UTF8Header is set when a header field kept or added has bytes
+	// with the high bit set: UTF-8 headers of RFC 6532, which need
+	// SMTPUTF8 when the sender asked for it.
+	UTF8Header bool
 	// ResentMessageID is the Resent-Message-Id value, found or added,
 	// when the message has Resent- headers.
 	ResentMessageID string
@@ -203,9 +207,11 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 	}
 	for _, f := range keep {
 		lw.putString(f.text + "\n")
+		res.UTF8Header = res.UTF8Header || Has8BitString(f.text)
 	}
 	for _, h := range missing(hb.fields, &opt, &res) {
 		lw.putString(h + "\n")
+		res.UTF8Header = res.UTF8Header || Has8BitString(h)
 	}
 	lw.putString("\n")
 	ms := &mimeState{checks: opt.MIME}

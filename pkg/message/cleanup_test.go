@@ -490,13 +490,15 @@ func TestCleanupRewritesHeaders(t *testing.T) {
 
 func TestCleanupDetectsEightBit(t *testing.T) {
 	tests := []struct {
-		name, in string
-		want     bool
+		name, in         string
+		want, wantHeader bool
 	}{
-		{"ascii", "Subject: plain\n\nhello\n", false},
-		{"8-bit body", "Subject: x\n\nGr\xc3\xbc\xc3\x9fe\n", true},
-		{"8-bit header", "Subject: K\xc3\xb6ln\n\nbody\n", true},
-		{"8-bit in a long body line", "Subject: x\n\n" + strings.Repeat("a", 100000) + "\xe9\n", true},
+		{"ascii", "Subject: plain\n\nhello\n", false, false},
+		{"8-bit body", "Subject: x\n\nGr\xc3\xbc\xc3\x9fe\n", true, false},
+		{"8-bit header", "Subject: K\xc3\xb6ln\n\nbody\n", true, true},
+		{"8-bit folded header", "Subject: x\n \xc3\xb6\n\nbody\n", true, true},
+		{"8-bit in a removed header", "Bcc: j\xc3\xb6rg@example.tst\nSubject: x\n\nbody\n", false, false},
+		{"8-bit in a long body line", "Subject: x\n\n" + strings.Repeat("a", 100000) + "\xe9\n", true, false},
 	}
 	for _, tt := range tests {
 		var out strings.Builder
@@ -506,6 +508,9 @@ func TestCleanupDetectsEightBit(t *testing.T) {
 		}
 		if res.EightBit != tt.want {
 			t.Errorf("%s: EightBit = %v, want %v", tt.name, res.EightBit, tt.want)
+		}
+		if res.UTF8Header != tt.wantHeader {
+			t.Errorf("%s: UTF8Header = %v, want %v", tt.name, res.UTF8Header, tt.wantHeader)
 		}
 	}
 }

@@ -42,7 +42,7 @@ func (c *lfWriter) putString(s string) {
 	if c.replaceCR && strings.IndexByte(s, '\r') >= 0 {
 		s = strings.ReplaceAll(s, "\r", " ")
 	}
-	c.eightBit = c.eightBit || has8BitString(s)
+	c.eightBit = c.eightBit || Has8BitString(s)
 	m, _ := c.w.WriteString(s)
 	c.n += int64(m)
 	c.last = s[len(s)-1]
@@ -131,7 +131,8 @@ func Has8Bit(b []byte) bool {
 	return false
 }
 
-func has8BitString(s string) bool {
+// Has8BitString reports whether s has a byte with the high bit set.
+func Has8BitString(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return true

@@ -108,7 +108,7 @@ func (m *mimeState) encodingDomain(mt, cte string) {
 
 // headerField checks one header field.
 func (m *mimeState) headerField(text string) {
-	if m.checks.Header8Bit && has8BitString(text) {
+	if m.checks.Header8Bit && Has8BitString(text) {
 		m.fail(MIME8BitHeader, text)
 	}
 }

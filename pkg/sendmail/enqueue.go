@@ -136,6 +136,9 @@ func submitRequest(o *options, sender string, rcpts []string) ipc.Record {
 		{Name: AttrVERP, Value: o.verp},
 		{Name: AttrTrace, Value: trace(o)},
 	}
+	if o.smtputf8 {
+		optional = append(optional, ipc.Attr{Name: AttrSMTPUTF8, Value: "1"})
+	}
 	for _, a := range optional {
 		if a.Value != "" {
 			req = append(req, a)

@@ -44,6 +44,14 @@ func TestEnqueueSubmits(t *testing.T) {
 			body:  "x\n",
 		},
 		{
+			// -SMTPUTF8 was refused as an unknown option -S.
+			name:  "-SMTPUTF8 asks for SMTPUTF8",
+			args:  []string{"-SMTPUTF8", "-f", "jörg@example.com", "müller@x"},
+			stdin: "Subject: Grüße\n\nx\n",
+			req:   "request=submit\nsender=jörg@example.com\nrcpt=müller@x\nsmtputf8=1\n",
+			body:  "Subject: Grüße\n\nx\n",
+		},
+		{
 			name:  "no -f: the server picks the sender",
 			args:  []string{"root"},
 			stdin: "Subject: cron\n\nout\n.\nlost\n",

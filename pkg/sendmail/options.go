@@ -33,6 +33,7 @@ type options struct {
 	verpSet    bool   // -XV, or -V with two VERP delimiters
 	verp       string // the delimiters given, "" for default_verp_delimiters
 	verpFlag   string // the form used, for messages: "-XV" or "-V"
+	smtputf8   bool   // -SMTPUTF8
 	verbose    int    // number of -v
 	verify     bool   // -bv
 	qtime      bool   // -q with an interval
@@ -85,7 +86,8 @@ func parseOptions(prog string, args []string) (*options, error) {
 }
 
 // special handles the words that Postfix treats before getopt: "-q" alone
-// (getopt would demand an argument) and the deprecated VERP forms of -V.
+// (getopt would demand an argument), -SMTPUTF8 and the deprecated VERP
+// forms of -V.
 func (o *options) special(g *getopt) bool {
 	w, ok := g.peek()
 	if !ok {
@@ -100,6 +102,8 @@ func (o *options) special(g *getopt) bool {
 		}
 	case w == "-XV":
 		o.setVERP("-XV", "")
+	case w == "-SMTPUTF8":
+		o.smtputf8 = true
 	case len(w) == 4 && strings.HasPrefix(w, "-V"):
 		o.setVERP("-V", w[2:])
 	case w == "-V" && g.ind+1 < len(g.args) && len(g.args[g.ind+1]) == 2:

@@ -21,6 +21,7 @@
 //	    envid=TEXT       optional, from -V (RFC 3461 ENVID)
 //	    ret=FULL|HDRS    optional, from -R
 //	    verp=XY          optional, from -XV: the two VERP delimiters
+//	    smtputf8=1       optional, from -SMTPUTF8 (RFC 6531)
 //	    notify=LIST      optional, from -N: "NEVER" or a comma list of
 //	                     SUCCESS, DELAY, FAILURE (applies to every rcpt)
 //	    flags=LIST       reserved, a comma list; this client sends none: it
@@ -100,6 +101,7 @@ const (
 	AttrFormat   = "format"
 	AttrSite     = "site"
 	AttrTrace    = "trace" // envelope.TraceVerify (-bv) or TraceRecord (-v)
+	AttrSMTPUTF8 = "smtputf8"
 )
 
 // Values of the request and status attributes.

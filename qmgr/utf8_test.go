@@ -1,0 +1,92 @@
+package qmgr
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tern-mta/tern/pkg/envelope"
+	"github.com/tern-mta/tern/pkg/ipc"
+)
+
+// TestSMTPUTF8RequestAndAutodetect: the SMTPUTF8 request was not kept
+// with the message, and smtputf8_autodetect_classes was only a name. A
+// request from smtpd or sendmail now stays with the envelope, and mail
+// from the sources that the setting names asks for SMTPUTF8 when its
+// header or envelope has UTF-8; the agents see both flags.
+func TestSMTPUTF8RequestAndAutodetect(t *testing.T) {
+	tests := []struct {
+		name, extra string
+		viaSMTPD    bool // through cleanup as smtpd submits; else pickup
+		request     bool // the client asked for SMTPUTF8
+		sender      string
+		subject     string
+		wantUTF8    bool
+		wantHeader  bool
+	}{
+		{"sendmail, UTF-8 header: autodetected", "", false, false, "", "Grüße", true, true},
+		// The From header that cleanup adds names the sender.
+		{"sendmail, UTF-8 sender: autodetected", "", false, false, "jörg@example.com", "plain", true, true},
+		{"sendmail, ASCII", "", false, false, "", "plain", false, false},
+		{"sendmail -SMTPUTF8, ASCII", "", false, true, "", "plain", true, false},
+		{"sendmail not a class", "smtputf8_autodetect_classes = smtpd", false, false, "", "Grüße", false, true},
+		{"smtpd, UTF-8 header, no request", "", true, false, "", "Grüße", false, true},
+		{"smtpd with SMTPUTF8", "", true, true, "", "plain", true, false},
+		{"smtpd a class", "smtputf8_autodetect_classes = smtpd", true, false, "", "Grüße", true, true},
+		{"all", "smtputf8_autodetect_classes = all", true, false, "", "Grüße", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newMTA(t, tt.extra, nil)
+			body := "Subject: " + tt.subject + "\n\nbody\n"
+			if tt.viaSMTPD {
+				env := &envelope.Envelope{Sender: "alice@remote.org", ClientName: "client.remote.org",
+					ClientAddr: "192.0.2.9", Helo: "client", Protocol: "ESMTP", SMTPUTF8: tt.request}
+				req := env.Record().Add("request", "submit").Add("rcpt", envelope.RcptRecord(envelope.Recipient{Address: "bob@example.com"}))
+				reply, c := h.call("cleanup", req, []byte(body))
+				c.Close()
+				if reply.Get("status") != "ok" {
+					t.Fatalf("cleanup refused: %v", reply)
+				}
+			} else {
+				req := rcpts("bob@example.com")
+				if tt.sender != "" {
+					req = append(ipc.Record{{Name: "sender", Value: tt.sender}}, req...)
+				}
+				if tt.request {
+					req = req.Add("smtputf8", "1")
+				}
+				h.submit(req, body)
+			}
+			got := h.waitRequests(1)[0].env
+			if got.SMTPUTF8 != tt.wantUTF8 || got.UTF8Header != tt.wantHeader {
+				t.Errorf("agent saw SMTPUTF8 %v, UTF8Header %v; want %v, %v", got.SMTPUTF8, got.UTF8Header, tt.wantUTF8, tt.wantHeader)
+			}
+		})
+	}
+}
+
+// TestBounceOfSMTPUTF8Mail: the bounce of a message that asked for
+// SMTPUTF8 uses RFC 6533's types and asks for SMTPUTF8 itself, and a
+// notification carrying an 8-bit original is marked 8-bit (it was not,
+// so the smtp client neither announced nor downgraded it).
+func TestBounceOfSMTPUTF8Mail(t *testing.T) {
+	h := newMTA(t, "", &fakeAgent{answer: bounceAnswer})
+	h.submit(rcpts("nobody@example.com").Add("sender", "alice@example.com"), "Subject: Grüße\n\nbody\n")
+	reqs := h.waitRequests(2)
+	h.waitEmpty()
+	nd := notifications(reqs, "")
+	if len(nd) != 1 {
+		t.Fatalf("%d notifications from <>", len(nd))
+	}
+	n := nd[0]
+	if !n.env.SMTPUTF8 || !n.env.EightBit {
+		t.Errorf("notification SMTPUTF8 %v, 8-bit %v; want both", n.env.SMTPUTF8, n.env.EightBit)
+	}
+	rep := parseReport(t, n.body)
+	if ds := rep.parts["message/global-delivery-status"]; !strings.Contains(ds, "Final-Recipient: rfc822; nobody@example.com") {
+		t.Errorf("no message/global-delivery-status part naming the recipient: %v", rep.parts)
+	}
+	if orig := rep.parts["message/global"]; !strings.Contains(orig, "Subject: Grüße") {
+		t.Errorf("no message/global part with the original: %v", rep.parts)
+	}
+}
