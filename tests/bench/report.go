@@ -121,23 +121,71 @@ func printRows(w io.Writer, title string, rows []metric, r runResults, withPostf
 	fmt.Fprintln(tw, "metric\tunit\ttern\tpostfix\ttern advantage\ttarget\tresult")
 	for _, m := range rows {
 		t, p := m.value(r.tern), m.value(r.postfix)
-		adv := t / p
-		if !m.higher {
-			adv = p / t
-		}
+		adv := m.advantage(r)
 		target, mark := "-", "-"
 		if m.target > 0 {
-			target = fmt.Sprintf(">= %gx", m.target)
-			mark = "PASS"
-			if !(adv >= m.target) {
-				mark = fmt.Sprintf("BELOW (%.0f%% of target)", 100*adv/m.target)
-				missed = true
-			}
+			target, mark = m.verdict(adv)
+			missed = missed || mark != "PASS"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f%s\t%s\t%s\n", m.label, m.unit, num(t), num(p), adv, m.adv, target, mark)
 	}
 	tw.Flush()
 	return missed
+}
+
+// advantage is tern's advantage over Postfix in r: tern/Postfix for a
+// figure where higher is better, Postfix/tern otherwise.
+func (m metric) advantage(r runResults) float64 {
+	t, p := m.value(r.tern), m.value(r.postfix)
+	if !m.higher {
+		return p / t
+	}
+	return t / p
+}
+
+// verdict names m's target and whether adv meets it.
+func (m metric) verdict(adv float64) (target, mark string) {
+	target = fmt.Sprintf(">= %gx", m.target)
+	if !(adv >= m.target) {
+		return target, fmt.Sprintf("BELOW (%.0f%% of target)", 100*adv/m.target)
+	}
+	return target, "PASS"
+}
+
+// printPairedAdvantages writes, for each figure with a target, tern's
+// advantage in each run and the median of those. A run measures both
+// systems back to back, so its ratio cancels much of what the machine
+// did between runs, which the medians of each system's figures do not.
+// It is shown beside the medians' table, whose verdicts stand.
+func printPairedAdvantages(w io.Writer, p plan, runs []runResults) {
+	var rows []metric
+	if p.core {
+		rows = append(rows, metrics()...)
+	}
+	if len(p.smtp) > 0 {
+		rows = append(rows, smtpMetrics(p.smtp)...)
+	}
+	if len(p.relay) > 0 {
+		rows = append(rows, relayMetrics(p.relay)...)
+	}
+	fmt.Fprintf(w, "\nmedian of the per-run advantages (each run measures both systems back to back):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "metric\tper run\tmedian\ttarget\tresult")
+	for _, m := range rows {
+		if m.target <= 0 {
+			continue
+		}
+		advs := make([]float64, len(runs))
+		each := make([]string, len(runs))
+		for i, r := range runs {
+			advs[i] = m.advantage(r)
+			each[i] = fmt.Sprintf("%.2f", advs[i])
+		}
+		med := median(advs)
+		target, mark := m.verdict(med)
+		fmt.Fprintf(tw, "%s\t%s\t%.2f%s\t%s\t%s\n", m.label, strings.Join(each, " "), med, m.adv, target, mark)
+	}
+	tw.Flush()
 }
 
 // num formats a figure with about three significant digits.

@@ -63,6 +63,9 @@ func run(ctx context.Context, cfg config, w io.Writer) (bool, error) {
 	}
 	if cfg.runs > 1 {
 		missed = printRun(w, fmt.Sprintf("median of %d runs", cfg.runs), p, medians(all), withPostfix)
+		if withPostfix {
+			printPairedAdvantages(w, p, all)
+		}
 	}
 	printFooter(w, withPostfix, p, cfg.runs, loadStart, runtime.NumCPU())
 	if mapsUsable(cfg) {

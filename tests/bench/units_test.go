@@ -258,3 +258,28 @@ func FuzzRewriteMasterCF(f *testing.F) {
 		}
 	})
 }
+
+// TestPairedAdvantages: the median of each run's ratio is printed beside
+// the ratio of the medians, which can differ when the machine's speed
+// drifts between runs.
+func TestPairedAdvantages(t *testing.T) {
+	runs := []runResults{
+		{tern: result{injectRate: 10}, postfix: result{injectRate: 2}},
+		{tern: result{injectRate: 4}, postfix: result{injectRate: 1}},
+		{tern: result{injectRate: 12}, postfix: result{injectRate: 3}},
+	}
+	var b bytes.Buffer
+	printPairedAdvantages(&b, plan{core: true}, runs)
+	var line string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(l, "sendmail injection rate") {
+			line = strings.Join(strings.Fields(l), " ")
+		}
+	}
+	if want := "sendmail injection rate 5.00 4.00 4.00 4.00x rate >= 5x BELOW (80% of target)"; line != want {
+		t.Errorf("line %q, want %q\n%s", line, want, b.String())
+	}
+	if strings.Contains(b.String(), "CPU per sendmail call") {
+		t.Errorf("a figure without a target is listed:\n%s", b.String())
+	}
+}
