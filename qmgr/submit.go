@@ -561,8 +561,6 @@ func (m *Manager) applyCheckRouting(env *envelope.Envelope, s *submission, filte
 	return nil
 }
 
-// wordSet is the set of the lower-cased words of a list parameter
-// (receive_override_options, internal_mail_filter_classes).
 // autodetectUTF8 reports whether smtputf8_autodetect_classes names the
 // source of s: such mail asks for SMTPUTF8 when its envelope or header
 // has UTF-8, as if the sender had asked (Postfix's cleanup).
@@ -592,6 +590,8 @@ func envelopeASCII(env *envelope.Envelope) bool {
 	return true
 }
 
+// wordSet is the set of the lower-cased words of a list parameter
+// (receive_override_options, internal_mail_filter_classes).
 func wordSet(words []string) map[string]bool {
 	if len(words) == 0 {
 		return nil // the usual case: no map for every message
