@@ -124,6 +124,9 @@ type settings struct {
 	// ("sendmail", "smtpd", "forward", "all") whose mail asks for
 	// SMTPUTF8 when its envelope or header has UTF-8.
 	utf8Autodetect map[string]bool
+	// smtputf8 is smtputf8_enable: with no, no message asks for
+	// SMTPUTF8 (requests and autodetection are ignored), as in Postfix.
+	smtputf8 bool
 }
 
 // mimeChecks reads the MIME limits and strict checks. A nesting problem
@@ -187,6 +190,7 @@ func loadSettings(cfg *config.Config) settings {
 		undisclosed:           strings.TrimSpace(cfg.Get("undisclosed_recipients_header")),
 		mime:                  mimeChecks(cfg),
 		utf8Autodetect:        wordSet(cfg.List("smtputf8_autodetect_classes")),
+		smtputf8:              cfg.Bool("smtputf8_enable"),
 	}
 	for _, t := range cfg.List("defer_transports") {
 		s.deferTransports[t] = true

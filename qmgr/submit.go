@@ -200,7 +200,10 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	hold := s.hold || checks != nil && checks.hold || filter != nil && filter.hold
 	env.EightBit = res.EightBit
 	env.UTF8Header = res.UTF8Header
-	if !env.SMTPUTF8 && m.settings.autodetectUTF8(s) && (res.UTF8Header || !envelopeASCII(env)) {
+	switch {
+	case !m.settings.smtputf8:
+		env.SMTPUTF8 = false
+	case !env.SMTPUTF8 && m.settings.autodetectUTF8(s) && (res.UTF8Header || !envelopeASCII(env)):
 		env.SMTPUTF8 = true
 	}
 	if res.TooManyHops {

@@ -33,6 +33,7 @@ func TestSMTPUTF8RequestAndAutodetect(t *testing.T) {
 		{"smtpd with SMTPUTF8", "", true, true, "", "plain", true, false},
 		{"smtpd a class", "smtputf8_autodetect_classes = smtpd", true, false, "", "Grüße", true, true},
 		{"all", "smtputf8_autodetect_classes = all", true, false, "", "Grüße", true, true},
+		{"smtputf8_enable = no: no request", "smtputf8_enable = no", false, true, "", "Grüße", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
