@@ -542,9 +542,13 @@ func hostName(peer string) string {
 // recipientResult maps one recipient's reply.
 func recipientResult(peer string, r client.RcptResult) agent.Result {
 	res := agent.Result{DSN: r.Reply.Enhanced, Relay: peer}
-	host := namaddr(peer)
-	if r.Reply.Code >= 400 {
+	text := r.Reply.Text
+	// A reason the client made up itself (no SMTPUTF8 offered, size
+	// limit) is no server's reply: it is logged and reported as it is,
+	// as Postfix does.
+	if r.Reply.Code >= 400 && r.Stage != "" {
 		res.Diagnostic, res.RemoteMTA = r.Reply.Text, hostName(peer)
+		text = fmt.Sprintf("host %s said: %s (in reply to %s command)", namaddr(peer), r.Reply.Text, r.Stage)
 	}
 	switch {
 	case r.Reply.Code >= 200 && r.Reply.Code < 300:
@@ -553,14 +557,12 @@ func recipientResult(peer string, r client.RcptResult) agent.Result {
 			res.DSN = "2.0.0"
 		}
 	case r.Reply.Code >= 500:
-		res.Status = agent.Bounce
-		res.Text = fmt.Sprintf("host %s said: %s (in reply to %s command)", host, r.Reply.Text, r.Stage)
+		res.Status, res.Text = agent.Bounce, text
 		if res.DSN == "" || res.DSN[0] != '5' {
 			res.DSN = "5.0.0"
 		}
 	default:
-		res.Status = agent.Defer
-		res.Text = fmt.Sprintf("host %s said: %s (in reply to %s command)", host, r.Reply.Text, r.Stage)
+		res.Status, res.Text = agent.Defer, text
 		if res.DSN == "" || res.DSN[0] != '4' {
 			res.DSN = "4.0.0"
 		}

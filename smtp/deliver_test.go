@@ -256,6 +256,11 @@ func TestDeliverPassesSMTPUTF8Request(t *testing.T) {
 			if res[0].Status != tt.status || tt.dsn != "" && res[0].DSN != tt.dsn {
 				t.Fatalf("result %+v, want status %v dsn %q", res[0], tt.status, tt.dsn)
 			}
+			// The client's own reason is not put in the server's mouth
+			// ("host ... said: ... (in reply to  command)").
+			if tt.status == agent.Bounce && (res[0].Text != "SMTPUTF8 is required, but was not offered by host mx.dest.tst[127.0.0.1]" || res[0].Diagnostic != "") {
+				t.Errorf("bounce text %q, diagnostic %q", res[0].Text, res[0].Diagnostic)
+			}
 			mxs.mu.Lock()
 			defer mxs.mu.Unlock()
 			var got string

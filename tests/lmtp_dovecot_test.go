@@ -160,3 +160,47 @@ func TestLMTPToDovecot(t *testing.T) {
 		t.Errorf("the bounce reports the delivered recipient:\n%s", mbox)
 	}
 }
+
+// TestSendmailUTF8HeaderToDovecotLMTP pins Postfix's behaviour with
+// Dovecot's LMTP server, which does not offer SMTPUTF8: with the default
+// smtputf8_autodetect_classes (sendmail, verify), mail from sendmail
+// whose header has raw UTF-8 asks for SMTPUTF8 and bounces there with
+// 5.6.7, as Postfix's does; without sendmail among the classes it is
+// delivered as it is, the workaround the man pages give.
+func TestSendmailUTF8HeaderToDovecotLMTP(t *testing.T) {
+	for _, tt := range []struct {
+		name, classes string
+		delivered     bool
+	}{
+		{"default classes: bounced", "", false},
+		{"classes verify: delivered", "smtputf8_autodetect_classes = verify", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sender := localUser(t)
+			dv := startDovecotLMTP(t, []string{"alice@virt.tst"}, mailUser(t))
+			main := []string{"transport_maps = inline:{ virt.tst=lmtp:unix:" + dv.socket + " }"}
+			if tt.classes != "" {
+				main = append(main, tt.classes)
+			}
+			in := newInstance(t, options{master: testMasterCF + "lmtp unix - - n - - lmtp\n", main: main})
+			in.start()
+			code, out := in.sendmail("Subject: Grüße aus Köln\n\nutf8 lmtp marker\n", "-f", sender+"@example.tst", "alice@virt.tst")
+			if code != 0 {
+				t.Fatalf("sendmail: %d %s", code, out)
+			}
+			if tt.delivered {
+				waitFor(t, deliveryTimeout, "the message in alice's Maildir", func() bool {
+					msgs := dv.maildirNew("alice", "virt.tst")
+					return len(msgs) == 1 && strings.Contains(msgs[0], "Subject: Grüße aus Köln")
+				})
+				return
+			}
+			waitFor(t, deliveryTimeout, "the 5.6.7 bounce", func() bool {
+				return strings.Contains(in.log(), "dsn=5.6.7, status=bounced (SMTPUTF8 is required, but was not offered by host")
+			})
+			if msgs := dv.maildirNew("alice", "virt.tst"); len(msgs) != 0 {
+				t.Errorf("the message was delivered as well")
+			}
+		})
+	}
+}
