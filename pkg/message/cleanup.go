@@ -152,8 +152,8 @@ type Result struct {
 	// EightBit is set when the message holds bytes with the high bit
 	// set; the smtp client sends it with BODY=8BITMIME or downgrades it.
 	EightBit bool
-	// UTF8Header is set when a header field kept or added has bytes
-	// with the high bit set: UTF-8 headers of RFC 6532, which need
+	// UTF8Header is set when a header field written (kept, prepended or
+	// added) has bytes with the high bit set: UTF-8 headers of RFC 6532, which need
 	// SMTPUTF8 when the sender asked for it.
 	UTF8Header bool
 	// ResentMessageID is the Resent-Message-Id value, found or added,
@@ -193,25 +193,28 @@ func Cleanup(r io.Reader, w io.Writer, opt CleanupOptions) (Result, error) {
 		return Result{}, err
 	}
 	lw := &lfWriter{w: bw, replaceCR: opt.ReplaceStrayCR}
+	// put writes one header field and notes UTF-8 in it.
+	put := func(h string) {
+		lw.putString(h + "\n")
+		res.UTF8Header = res.UTF8Header || Has8BitString(h)
+	}
 	for _, h := range opt.Prepend {
 		if !strings.ContainsAny(h, "\r\n") {
-			lw.putString(h + "\n")
+			put(h)
 		}
 	}
 	switch {
 	case opt.NoReceived:
 	case opt.Local:
-		lw.putString(receivedLocal(&opt) + "\n")
+		put(receivedLocal(&opt))
 	default:
-		lw.putString(ReceivedSMTP(&opt) + "\n")
+		put(ReceivedSMTP(&opt))
 	}
 	for _, f := range keep {
-		lw.putString(f.text + "\n")
-		res.UTF8Header = res.UTF8Header || Has8BitString(f.text)
+		put(f.text)
 	}
 	for _, h := range missing(hb.fields, &opt, &res) {
-		lw.putString(h + "\n")
-		res.UTF8Header = res.UTF8Header || Has8BitString(h)
+		put(h)
 	}
 	lw.putString("\n")
 	ms := &mimeState{checks: opt.MIME}

@@ -434,6 +434,9 @@ func FuzzCleanup(f *testing.F) {
 		if !strings.HasPrefix(s, "Received: ") || !strings.Contains(s, "\n\n") || !strings.HasSuffix(s, "\n") {
 			t.Fatalf("malformed output %q", s)
 		}
+		if header, _, _ := strings.Cut(s, "\n\n"); res.UTF8Header != Has8BitString(header) {
+			t.Fatalf("UTF8Header %v for the header %q", res.UTF8Header, header)
+		}
 		// Read a byte at a time, every CR and LF meets a buffer edge.
 		var slow bytes.Buffer
 		slowRes, err := Cleanup(iotest.OneByteReader(strings.NewReader(in)), &slow, opt)
@@ -600,5 +603,19 @@ func TestCleanupUndisclosedRecipients(t *testing.T) {
 		if got := strings.Contains(head+"\n", "\n"+line+"\n"); got != tt.want {
 			t.Errorf("%s: header added %v, want %v:\n%s", tt.name, got, tt.want, out.String())
 		}
+	}
+}
+
+// TestCleanupUTF8InPrependedHeader: a header that an access map's
+// PREPEND adds counts as the header's UTF-8 too.
+func TestCleanupUTF8InPrependedHeader(t *testing.T) {
+	opt := CleanupOptions{QueueID: "Q", MyHostname: "h", Now: time.Unix(0, 0), Prepend: []string{"X-Note: gepr\xc3\xbcft"}}
+	var out strings.Builder
+	res, err := Cleanup(strings.NewReader("Subject: plain\n\nbody\n"), &out, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.UTF8Header {
+		t.Errorf("UTF8Header false with a UTF-8 prepended header:\n%s", out.String())
 	}
 }
