@@ -61,6 +61,18 @@ func TestPostscreenDeepTestsFail(t *testing.T) {
 		{"non-SMTP command, dropped", "postscreen_non_smtp_command_enable = yes\n",
 			func(c *testClient) { c.cmd("GET / HTTP/1.0", "521 5.5.1 Protocol error") },
 			`NON-SMTP COMMAND from \[127\.0\.0\.1\]:\d+ after CONNECT: GET / HTTP/1\.0`},
+		// postscreen_forbidden_commands was warned about and
+		// smtpd_forbidden_commands used instead: a command only the
+		// former names fails the test (enforced: 550 at RCPT) and is
+		// otherwise just unknown to smtpd, which does not hang up.
+		{"postscreen_forbidden_commands, enforced",
+			"postscreen_non_smtp_command_enable = yes\npostscreen_non_smtp_command_action = enforce\npostscreen_forbidden_commands = XYZZY\n",
+			func(c *testClient) {
+				c.cmd("XYZZY plugh", "502 5.5.2 Error: command not recognized")
+				c.cmd("EHLO client.example", "250")
+				c.cmd("MAIL FROM:<a@remote.example>", "250")
+				c.cmd("RCPT TO:<user@example.tst>", "550 5.5.1 Protocol error")
+			}, `NON-SMTP COMMAND from \[127\.0\.0\.1\]:\d+ after CONNECT: XYZZY plugh`},
 		{"bare newline, enforced", "postscreen_bare_newline_enable = yes\npostscreen_bare_newline_action = enforce\nsmtpd_forbid_bare_newline = no\n",
 			func(c *testClient) {
 				c.send("EHLO client.example\n")

@@ -1,8 +1,10 @@
 package smtpd
 
 import (
+	"fmt"
 	"strings"
 
+	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/maps"
 	"github.com/tern-mta/tern/pkg/message"
 )
@@ -21,13 +23,45 @@ func (s *session) countJunk() {
 	}
 }
 
-// forbiddenCommand reports whether a command line ends the session: its
-// verb is in smtpd_forbidden_commands, or, for a command smtpd does not
-// know, it looks like a header field ("Subject: ...", a client that
-// skipped DATA) or a smtpd_forbidden_commands table matches its first
-// word, as in Postfix.
-func (s *session) forbiddenCommand(verb, line string, known bool) bool {
-	for _, f := range s.srv.set.forbidden {
+// commandList is a setting of forbidden (non-SMTP) commands:
+// smtpd_forbidden_commands, whose commands end the session, or
+// postscreen_forbidden_commands, whose commands fail postscreen's
+// non-SMTP command test.
+type commandList struct {
+	param string
+	words []string   // command names, upper case
+	maps  []maps.Map // type:table elements, searched with an unknown command's first word
+}
+
+// loadCommandList reads the value v of param: command names, and, as in
+// Postfix 3.7's default regexp:{{/^[^A-Z]/ Bogus}}, tables searched with
+// the first word of a command smtpd does not know.
+func loadCommandList(param, v string, opt maps.Options) (commandList, error) {
+	l := commandList{param: param}
+	words, err := maps.SplitSpecs(v)
+	if err != nil {
+		return l, fmt.Errorf("%s: %w", param, err)
+	}
+	for _, w := range words {
+		if !strings.Contains(w, ":") {
+			l.words = append(l.words, strings.ToUpper(w))
+			continue
+		}
+		m, err := maps.Open(w, opt)
+		if err != nil {
+			return l, fmt.Errorf("%s: %w", param, err)
+		}
+		l.maps = append(l.maps, m)
+	}
+	return l, nil
+}
+
+// matches reports whether a command line is in the list: its verb is
+// one of the names, or, for a command smtpd does not know, it looks like
+// a header field ("Subject: ...", a client that skipped DATA) or a table
+// matches its first word, as in Postfix.
+func (l *commandList) matches(verb, line string, known bool, log *maillog.Logger) bool {
+	for _, f := range l.words {
 		if verb == f || strings.HasPrefix(verb, f+":") {
 			return true
 		}
@@ -39,9 +73,9 @@ func (s *session) forbiddenCommand(verb, line string, known bool) bool {
 	if strings.Contains(first, ":") && message.ValidHeaderField(first) {
 		return true
 	}
-	for _, m := range s.srv.set.forbiddenMaps {
+	for _, m := range l.maps {
 		if _, found, err := m.Lookup(first); err != nil {
-			s.srv.log.Warnf("smtpd_forbidden_commands: %v", err)
+			log.Warnf("%s: %v", l.param, err)
 		} else if found {
 			return true
 		}

@@ -301,11 +301,12 @@ func (s *session) command(ctx context.Context, line string) {
 		return
 	}
 	h, ok := s.handler(cmd.verb)
-	if s.forbiddenCommand(cmd.verb, line, ok) {
+	set := &s.srv.set
+	if s.deep != nil && set.screenForbidden.matches(cmd.verb, line, ok, s.srv.log) && s.deepFail(screen.NonSMTPCommand, []byte(line)) {
+		return
+	}
+	if set.forbidden.matches(cmd.verb, line, ok, s.srv.log) {
 		// An HTTP or proxy request, or other non-SMTP talk.
-		if s.deepFail(screen.NonSMTPCommand, []byte(line)) {
-			return
-		}
 		s.srv.log.Warnf("non-SMTP command from %s: %.100s", s.client, line)
 		s.counts.add("unknown", false)
 		// 2.7.0: a policy status on a closing reply, as Postfix sends it.

@@ -48,8 +48,10 @@ type settings struct {
 	bareLF                 bareLFPolicy
 	bareLFCode             int
 	bareLFExempt           *netlist.List // smtpd_forbid_bare_newline_exclusions
-	forbidden              []string
-	forbiddenMaps          []maps.Map // the type:table elements of smtpd_forbidden_commands
+	forbidden              commandList   // smtpd_forbidden_commands
+	// screenForbidden is postscreen_forbidden_commands, the commands of
+	// postscreen's non-SMTP command test (by default the same).
+	screenForbidden        commandList
 	discardEhlo            map[string]bool
 	discardEhloMaps        []maps.Map // smtpd_discard_ehlo_keyword_address_maps
 	peernameLookup         bool
@@ -157,7 +159,10 @@ func loadSettings(cfg *config.Config, opt maps.Options) (settings, error) {
 	if s.mechFilter, err = parseMechanismFilter(cfg.List("smtpd_sasl_mechanism_filter"), opt); err != nil {
 		return s, err
 	}
-	if err := s.loadForbidden(cfg.Get("smtpd_forbidden_commands"), opt); err != nil {
+	if s.forbidden, err = loadCommandList("smtpd_forbidden_commands", cfg.Get("smtpd_forbidden_commands"), opt); err != nil {
+		return s, err
+	}
+	if s.screenForbidden, err = loadCommandList("postscreen_forbidden_commands", cfg.Get("postscreen_forbidden_commands"), opt); err != nil {
 		return s, err
 	}
 	s.notice = loadNoticeSettings(cfg)
@@ -277,26 +282,4 @@ func tlsLevel(cfg *config.Config) (string, error) {
 		return "may", nil
 	}
 	return "none", nil
-}
-
-// loadForbidden reads smtpd_forbidden_commands: command names, and, as in
-// Postfix 3.7's default regexp:{{/^[^A-Z]/ Bogus}}, tables searched with
-// the first word of a command smtpd does not know.
-func (s *settings) loadForbidden(v string, opt maps.Options) error {
-	words, err := maps.SplitSpecs(v)
-	if err != nil {
-		return fmt.Errorf("smtpd_forbidden_commands: %w", err)
-	}
-	for _, w := range words {
-		if !strings.Contains(w, ":") {
-			s.forbidden = append(s.forbidden, strings.ToUpper(w))
-			continue
-		}
-		m, err := maps.Open(w, opt)
-		if err != nil {
-			return fmt.Errorf("smtpd_forbidden_commands: %w", err)
-		}
-		s.forbiddenMaps = append(s.forbiddenMaps, m)
-	}
-	return nil
 }

@@ -416,7 +416,6 @@ func TestPostscreenParametersWarn(t *testing.T) {
 	}
 	want := []string{
 		"/etc/tern/main.cf:6: warning: postscreen_whitelist_interfaces is not supported by tern yet: the setting has no effect",
-		"/etc/tern/main.cf:7: warning: postscreen_forbidden_commands has no effect in tern: smtpd plays the part of postscreen's SMTP engine, with smtpd_forbidden_commands",
 	}
 	if got := c.Warnings(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Warnings() = %q\nwant %q", got, want)

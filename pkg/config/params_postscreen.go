@@ -30,7 +30,7 @@ var postscreenParams = []Param{
 	{"postscreen_dnsbl_threshold", "1", typeInt, "postscreen: DNSBL score that triggers postscreen_dnsbl_action."},
 	{"postscreen_dnsbl_timeout", "10s", typeTimeS, "postscreen: time limit of the DNSBL lookups."},
 	{"postscreen_enforce_tls", "$smtpd_enforce_tls", typeBool, "postscreen: require STARTTLS (obsolete form)."},
-	{"postscreen_forbidden_commands", "$smtpd_forbidden_commands", typeList, "postscreen: commands that end the session."},
+	{"postscreen_forbidden_commands", "$smtpd_forbidden_commands", typeList, "postscreen: the commands (and, as in smtpd_forbidden_commands, type:table elements searched with an unknown command's first word) that fail the non-SMTP command test (postscreen_non_smtp_command_enable); smtpd_forbidden_commands still decides which commands end the session."},
 	{"postscreen_greet_action", "ignore", typeString, "postscreen: action on a client that talks before its turn."},
 	{"postscreen_greet_banner", "$smtpd_banner", typeString, "postscreen: first part of the multi-line greeting."},
 	{"postscreen_greet_ttl", "1d", typeTimeD, "postscreen: how long a passed greeting test counts."},

@@ -10,8 +10,8 @@ import (
 
 // The deep protocol tests of postscreen(8) happen after the greeting:
 // a client that pipelines commands where it was not offered PIPELINING,
-// sends a non-SMTP command (postscreen_forbidden_commands, here the
-// session's smtpd_forbidden_commands) or ends a command with a bare
+// sends a non-SMTP command (postscreen_forbidden_commands, by default
+// smtpd_forbidden_commands) or ends a command with a bare
 // newline fails. Postfix's postscreen runs them in its own SMTP engine
 // and, since it cannot hand a session on halfway, answers a client that
 // passes with 450 4.3.2 at RCPT: the client comes back later and is let
