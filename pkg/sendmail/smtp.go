@@ -29,11 +29,12 @@ type smtpSession struct {
 	bw       *bufio.Writer
 	open     func(ipc.Record) (*sink, error)
 
-	inMail bool
-	sender string
-	rcpts  []string
-	errors int
-	done   bool
+	inMail   bool
+	sender   string
+	smtputf8 bool // MAIL had SMTPUTF8 (RFC 6531)
+	rcpts    []string
+	errors   int
+	done     bool
 }
 
 // smtp runs the -bs session.
@@ -114,7 +115,7 @@ func (s *smtpSession) fail(text string) {
 }
 
 func (s *smtpSession) reset() {
-	s.inMail, s.sender, s.rcpts = false, "", nil
+	s.inMail, s.sender, s.rcpts, s.smtputf8 = false, "", nil, false
 }
 
 // command dispatches one command line.
@@ -167,7 +168,7 @@ func (s *smtpSession) hello(arg string, extended bool) {
 	if s.limit > 0 {
 		size += " " + strconv.FormatInt(s.limit, 10)
 	}
-	for _, l := range []string{s.host, "PIPELINING", size, "8BITMIME"} {
+	for _, l := range []string{s.host, "PIPELINING", size, "8BITMIME", "SMTPUTF8"} {
 		s.reply("250-" + l)
 	}
 	s.reply("250 ENHANCEDSTATUSCODES")
@@ -208,6 +209,7 @@ func (s *smtpSession) mail(arg string) {
 		s.fail("501 5.5.4 Syntax: MAIL FROM:<address>")
 		return
 	}
+	utf8 := false
 	for _, p := range params {
 		name, value, _ := strings.Cut(p, "=")
 		switch strings.ToUpper(name) {
@@ -226,12 +228,18 @@ func (s *smtpSession) mail(arg string) {
 				s.fail("501 5.5.4 Unsupported BODY parameter value")
 				return
 			}
+		case "SMTPUTF8":
+			if value != "" || strings.Contains(p, "=") {
+				s.fail("501 5.5.4 Syntax: SMTPUTF8 takes no value")
+				return
+			}
+			utf8 = true
 		default:
 			s.fail("555 5.5.4 Unsupported option: " + name)
 			return
 		}
 	}
-	s.inMail, s.sender = true, addr
+	s.inMail, s.sender, s.smtputf8 = true, addr, utf8
 	s.reply("250 2.1.0 Ok")
 }
 
@@ -272,6 +280,9 @@ func (s *smtpSession) data(arg string) {
 	req := ipc.Record{{Name: AttrRequest, Value: RequestSubmit}, {Name: AttrSender, Value: s.sender}}
 	for _, rc := range s.rcpts {
 		req = req.Add(AttrRcpt, rc)
+	}
+	if s.smtputf8 {
+		req = req.Add(AttrSMTPUTF8, "1")
 	}
 	s.reset()
 	s.reply("354 End data with <CR><LF>.<CR><LF>")

@@ -39,7 +39,7 @@ func TestSMTPReplies(t *testing.T) {
 			input: "EHLO client\r\nQUIT\r\n",
 			limit: 1000,
 			want: []string{"220 mx.example ESMTP tern", "250-mx.example", "250-PIPELINING", "250-SIZE 1000",
-				"250-8BITMIME", "250 ENHANCEDSTATUSCODES", "221 2.0.0 Bye"},
+				"250-8BITMIME", "250-SMTPUTF8", "250 ENHANCEDSTATUSCODES", "221 2.0.0 Bye"},
 		},
 		{
 			name:  "HELO and a message",
@@ -186,7 +186,7 @@ func TestSMTPThroughPipes(t *testing.T) {
 	}
 	expect("220 mx.example ESMTP tern")
 	send("EHLO client.example\r\n")
-	expect("250-mx.example", "250-PIPELINING", "250-SIZE", "250-8BITMIME", "250 ENHANCEDSTATUSCODES")
+	expect("250-mx.example", "250-PIPELINING", "250-SIZE", "250-8BITMIME", "250-SMTPUTF8", "250 ENHANCEDSTATUSCODES")
 	send("MAIL FROM:<sender@example.com> BODY=8BITMIME\r\nRCPT TO:<r1@example.org>\r\nrcpt to: <r2@example.org>\r\nDATA\r\n")
 	expect("250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok", "354 End data with <CR><LF>.<CR><LF>")
 	send("Subject: t\r\n\r\n..leading dot\r\n.\r\n")
@@ -234,4 +234,27 @@ func FuzzBsSession(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSMTPUTF8InBsSession: sendmail -bs (Alpine's default way to send)
+// refused MAIL's SMTPUTF8 parameter as an unsupported option. It is
+// now announced and accepted, and the request goes to the queue with
+// the message.
+func TestSMTPUTF8InBsSession(t *testing.T) {
+	var reqs []ipc.Record
+	open := func(r ipc.Record) (*sink, error) {
+		reqs = append(reqs, r)
+		return discardOpen(r)
+	}
+	got := session("EHLO c\r\nMAIL FROM:<j\xc3\xb6rg@example.com> SMTPUTF8\r\nRCPT TO:<a@b>\r\nDATA\r\nhi\r\n.\r\n"+
+		"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nhi\r\n.\r\nMAIL FROM:<a@b> SMTPUTF8=x\r\nQUIT\r\n", open, 0)
+	if last := got[len(got)-2]; last != "501 5.5.4 Syntax: SMTPUTF8 takes no value" {
+		t.Errorf("SMTPUTF8=x answered %q", last)
+	}
+	if len(reqs) != 2 {
+		t.Fatalf("%d messages submitted, want 2:\n%q", len(reqs), got)
+	}
+	if reqs[0].Get(AttrSMTPUTF8) != "1" || reqs[1].Has(AttrSMTPUTF8) {
+		t.Errorf("smtputf8 attributes %q and %q, want 1 and none", reqs[0].Get(AttrSMTPUTF8), reqs[1].Get(AttrSMTPUTF8))
+	}
 }
