@@ -121,7 +121,7 @@ type settings struct {
 	// until a flush (sendmail -q, postqueue -f and the partial forms).
 	deferTransports map[string]bool
 	// utf8Autodetect is smtputf8_autodetect_classes: the sources
-	// ("sendmail", "smtpd", "forward", "all") whose mail asks for
+	// ("sendmail", "smtpd", "forward", "notify", "all") whose mail asks for
 	// SMTPUTF8 when its envelope or header has UTF-8.
 	utf8Autodetect map[string]bool
 	// smtputf8 is smtputf8_enable: with no, no message asks for

@@ -17,23 +17,26 @@ func TestSMTPUTF8RequestAndAutodetect(t *testing.T) {
 	tests := []struct {
 		name, extra string
 		viaSMTPD    bool // through cleanup as smtpd submits; else pickup
+		notice      bool // with viaSMTPD: one of smtpd's postmaster notices
 		request     bool // the client asked for SMTPUTF8
 		sender      string
 		subject     string
 		wantUTF8    bool
 		wantHeader  bool
 	}{
-		{"sendmail, UTF-8 header: autodetected", "", false, false, "", "Grüße", true, true},
+		{"sendmail, UTF-8 header: autodetected", "", false, false, false, "", "Grüße", true, true},
 		// The From header that cleanup adds names the sender.
-		{"sendmail, UTF-8 sender: autodetected", "", false, false, "jörg@example.com", "plain", true, true},
-		{"sendmail, ASCII", "", false, false, "", "plain", false, false},
-		{"sendmail -SMTPUTF8, ASCII", "", false, true, "", "plain", true, false},
-		{"sendmail not a class", "smtputf8_autodetect_classes = smtpd", false, false, "", "Grüße", false, true},
-		{"smtpd, UTF-8 header, no request", "", true, false, "", "Grüße", false, true},
-		{"smtpd with SMTPUTF8", "", true, true, "", "plain", true, false},
-		{"smtpd a class", "smtputf8_autodetect_classes = smtpd", true, false, "", "Grüße", true, true},
-		{"all", "smtputf8_autodetect_classes = all", true, false, "", "Grüße", true, true},
-		{"smtputf8_enable = no: no request", "smtputf8_enable = no", false, true, "", "Grüße", false, true},
+		{"sendmail, UTF-8 sender: autodetected", "", false, false, false, "jörg@example.com", "plain", true, true},
+		{"sendmail, ASCII", "", false, false, false, "", "plain", false, false},
+		{"sendmail -SMTPUTF8, ASCII", "", false, false, true, "", "plain", true, false},
+		{"sendmail not a class", "smtputf8_autodetect_classes = smtpd", false, false, false, "", "Grüße", false, true},
+		{"smtpd, UTF-8 header, no request", "", true, false, false, "", "Grüße", false, true},
+		{"smtpd with SMTPUTF8", "", true, false, true, "", "plain", true, false},
+		{"smtpd a class", "smtputf8_autodetect_classes = smtpd", true, false, false, "", "Grüße", true, true},
+		{"all", "smtputf8_autodetect_classes = all", true, false, false, "", "Grüße", true, true},
+		{"notice, not a class", "", true, true, false, "", "Grüße", false, true},
+		{"notice, notify a class", "smtputf8_autodetect_classes = notify", true, true, false, "", "Grüße", true, true},
+		{"smtputf8_enable = no: no request", "smtputf8_enable = no", false, false, true, "", "Grüße", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,6 +46,9 @@ func TestSMTPUTF8RequestAndAutodetect(t *testing.T) {
 				env := &envelope.Envelope{Sender: "alice@remote.org", ClientName: "client.remote.org",
 					ClientAddr: "192.0.2.9", Helo: "client", Protocol: "ESMTP", SMTPUTF8: tt.request}
 				req := env.Record().Add("request", "submit").Add("rcpt", envelope.RcptRecord(envelope.Recipient{Address: "bob@example.com"}))
+				if tt.notice {
+					req = req.Add("origin", "notice")
+				}
 				reply, c := h.call("cleanup", req, []byte(body))
 				c.Close()
 				if reply.Get("status") != "ok" {
