@@ -229,7 +229,7 @@ func (s *smtpSession) mail(arg string) {
 				return
 			}
 		case "SMTPUTF8":
-			if value != "" || strings.Contains(p, "=") {
+			if strings.Contains(p, "=") {
 				s.fail("501 5.5.4 Syntax: SMTPUTF8 takes no value")
 				return
 			}
