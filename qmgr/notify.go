@@ -114,6 +114,7 @@ func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientRep
 		Copy:         postmasterCopy,
 		Template:     s.templates[kind],
 		SMTPUTF8:     env.SMTPUTF8,
+		EightBit:     env.EightBit,
 	}
 	// A report on SMTPUTF8 mail, or naming a UTF-8 address, asks for
 	// SMTPUTF8 itself, as Postfix's bounce(8) does; its To header names

@@ -88,6 +88,11 @@ type Report struct {
 	// then uses the message/global types of RFC 6533, as it does when an
 	// address it names has UTF-8 (see Global).
 	SMTPUTF8 bool
+	// EightBit says the original message has 8-bit content: its part is
+	// labelled Content-Transfer-Encoding: 8bit (RFC 2045 section 6.1),
+	// so that the smtp client converts it for a server without 8BITMIME
+	// instead of passing 8-bit bytes in a part that claims 7bit.
+	EightBit bool
 }
 
 // Global reports whether the notification uses RFC 6533's types
@@ -129,7 +134,7 @@ func Write(w io.Writer, rep Report, orig io.Reader) error {
 		cs = t.Charset
 	}
 	fmt.Fprintf(bw, "--%s\nContent-Description: Notification\n"+
-		"Content-Type: text/plain; charset=%s\n\n%s\n", boundary, cs, text)
+		"Content-Type: text/plain; charset=%s\n%s\n%s\n", boundary, cs, encodingField(!isASCII(text)), text)
 
 	global := rep.Global()
 	statusType, fullType, headersType := "message/delivery-status", "message/rfc822", "text/rfc822-headers"
@@ -153,7 +158,7 @@ func Write(w io.Writer, rep Report, orig io.Reader) error {
 		if !full {
 			desc, ctype = desc+" Headers", headersType
 		}
-		fmt.Fprintf(bw, "--%s\nContent-Description: %s\nContent-Type: %s\n\n", boundary, desc, ctype)
+		fmt.Fprintf(bw, "--%s\nContent-Description: %s\nContent-Type: %s\n%s\n", boundary, desc, ctype, encodingField(rep.EightBit))
 		if err := copyOriginal(bw, orig, full); err != nil {
 			return fmt.Errorf("notification for %s: %w", rep.QueueID, err)
 		}
@@ -164,6 +169,15 @@ func Write(w io.Writer, rep Report, orig io.Reader) error {
 		return fmt.Errorf("write notification for %s: %w", rep.QueueID, err)
 	}
 	return nil
+}
+
+// encodingField is the Content-Transfer-Encoding field of a part with
+// 8-bit content, "" for one without.
+func encodingField(eightBit bool) string {
+	if eightBit {
+		return "Content-Transfer-Encoding: 8bit\n"
+	}
+	return ""
 }
 
 // normalise fills defaults and checks that a notification can be written.

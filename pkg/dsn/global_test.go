@@ -89,3 +89,34 @@ func TestPythonParsesGlobal(t *testing.T) {
 	rep.Recipients[0].FinalRecipient = "müller@bücher.example"
 	pythonChecks(t, rep, "From: jörg@example.com\nSubject: Grüße\n\nbody\n", pyCheckGlobal)
 }
+
+// TestWriteLabelsEightBitParts: the parts of a notification carried
+// 8-bit text without a Content-Transfer-Encoding, so that they claimed
+// 7bit (RFC 2045 section 6.1) and the smtp client's downgrade for a
+// server without 8BITMIME passed them on unconverted. A part with 8-bit
+// content now says 8bit; an ASCII one says nothing, as before.
+func TestWriteLabelsEightBitParts(t *testing.T) {
+	for _, eight := range []bool{false, true} {
+		rep := baseReport(Failed)
+		orig := origMsg
+		if eight {
+			rep.EightBit, rep.SMTPUTF8 = true, true
+			rep.Recipients[0].FinalRecipient = "müller@bücher.example"
+			orig = "Subject: Grüße\n\nbody\n"
+		}
+		var out bytes.Buffer
+		if err := Write(&out, rep, strings.NewReader(orig)); err != nil {
+			t.Fatal(err)
+		}
+		p := parse(t, out.String())
+		for _, i := range []int{0, 2} {
+			got := p.parts[i].Header.Get("Content-Transfer-Encoding")
+			if want := map[bool]string{true: "8bit"}[eight]; got != want {
+				t.Errorf("8-bit %v: part %d Content-Transfer-Encoding %q, want %q", eight, i, got, want)
+			}
+		}
+		if got := p.parts[1].Header.Get("Content-Transfer-Encoding"); got != "" {
+			t.Errorf("8-bit %v: the ASCII report part says %q", eight, got)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/tern-mta/tern/pkg/dsn"
 )
 
 func downgradeString(t testing.TB, in string) string {
@@ -187,4 +189,31 @@ func FuzzDowngrade(f *testing.F) {
 			t.Fatalf("round trip of %q gave %q via %q", body, dec, enc)
 		}
 	})
+}
+
+// TestDowngradeGlobalBounce: a bounce of SMTPUTF8 mail for a server
+// without 8BITMIME comes out 7-bit: its 8-bit parts, the text and the
+// message/global original (which RFC 6532 section 3.5 lets be encoded),
+// become quoted-printable. (Its addressee is ASCII: a UTF-8 one would
+// need SMTPUTF8, which such a server lacks anyway.)
+func TestDowngradeGlobalBounce(t *testing.T) {
+	rep := dsn.Report{ReportingMTA: "mx.example", QueueID: "Q1", Sender: "joerg@example.com", Kind: dsn.Failed,
+		SMTPUTF8: true, EightBit: true,
+		Recipients: []dsn.RecipientReport{{FinalRecipient: "müller@bücher.example", Status: "5.1.1", Diagnostic: "550 5.1.1 unknown"}}}
+	var b strings.Builder
+	if err := dsn.Write(&b, rep, strings.NewReader("Subject: Grüße\n\nKöln\n")); err != nil {
+		t.Fatal(err)
+	}
+	out := downgradeString(t, b.String())
+	for i := 0; i < len(out); i++ {
+		if out[i] >= 0x80 {
+			t.Fatalf("8-bit byte left at %d:\n%s", i, out)
+		}
+	}
+	if n := strings.Count(out, "Content-Transfer-Encoding: quoted-printable"); n != 2 {
+		t.Errorf("%d quoted-printable parts, want the text and the original:\n%s", n, out)
+	}
+	if !strings.Contains(out, "Subject: Gr=C3=BC=C3=9Fe") {
+		t.Errorf("the original's subject is not encoded:\n%s", out)
+	}
 }
