@@ -117,9 +117,11 @@ func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientRep
 		EightBit:     env.EightBit,
 	}
 	// A report on SMTPUTF8 mail, or naming a UTF-8 address, asks for
-	// SMTPUTF8 itself, as Postfix's bounce(8) does; its To header names
-	// the addressee.
-	nenv.SMTPUTF8, nenv.UTF8Header = rep.Global(), message.Has8BitString(to)
+	// SMTPUTF8 itself, as Postfix's bounce(8) does; with the bounce
+	// class of smtputf8_autodetect_classes, so does one whose header
+	// has UTF-8 (a template's From).
+	nenv.UTF8Header = rep.UTF8Header()
+	nenv.SMTPUTF8 = rep.Global() || nenv.UTF8Header && s.autodetects("bounce")
 	if postmasterCopy {
 		rep.Ret = "HDRS"
 	}

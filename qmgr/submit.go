@@ -577,6 +577,12 @@ func (set *settings) autodetectUTF8(s *submission) bool {
 	case s.local:
 		class = "sendmail"
 	}
+	return set.autodetects(class)
+}
+
+// autodetects reports whether smtputf8_autodetect_classes names class
+// (or all).
+func (set *settings) autodetects(class string) bool {
 	return set.utf8Autodetect[class] || set.utf8Autodetect["all"]
 }
 

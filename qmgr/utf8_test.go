@@ -1,6 +1,8 @@
 package qmgr
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -95,5 +97,32 @@ func TestBounceOfSMTPUTF8Mail(t *testing.T) {
 	}
 	if orig := rep.parts["message/global"]; !strings.Contains(orig, "Subject: Grüße") {
 		t.Errorf("no message/global part with the original: %v", rep.parts)
+	}
+}
+
+// TestBounceClassAutodetect: smtputf8_autodetect_classes = bounce was
+// warned about. A notification whose header has UTF-8 (here a
+// template's From) now asks for SMTPUTF8 with that class, and not
+// without it; the header flag is set either way.
+func TestBounceClassAutodetect(t *testing.T) {
+	tmpl := filepath.Join(t.TempDir(), "bounce.cf")
+	if err := os.WriteFile(tmpl, []byte("failure_template = <<EOF\nCharset: utf-8\nFrom: Zustellsystem <postmaster@x\u00e4mple.com>\nSubject: Unzustellbar\n\nNicht zugestellt.\nEOF\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, classes := range []string{"sendmail, verify", "bounce"} {
+		t.Run(classes, func(t *testing.T) {
+			h := newMTA(t, "bounce_template_file = "+tmpl+"\nsmtputf8_autodetect_classes = "+classes+"\n", &fakeAgent{answer: bounceAnswer})
+			h.submit(rcpts("nobody@example.com").Add("sender", "alice@example.com"), "Subject: plain\n\nbody\n")
+			reqs := h.waitRequests(2)
+			h.waitEmpty()
+			nd := notifications(reqs, "")
+			if len(nd) != 1 {
+				t.Fatalf("%d notifications", len(nd))
+			}
+			env := nd[0].env
+			if want := classes == "bounce"; env.SMTPUTF8 != want || !env.UTF8Header {
+				t.Errorf("notification SMTPUTF8 %v, UTF8Header %v; want %v, true", env.SMTPUTF8, env.UTF8Header, want)
+			}
+		})
 	}
 }

@@ -466,7 +466,9 @@ func TestSMTPUTF8AutodetectClassesWarning(t *testing.T) {
 		"smtputf8_autodetect_classes = sendmail, smtpd, forward, verify\n": nil,
 		"smtputf8_autodetect_classes = all\n":                              nil,
 		"smtputf8_autodetect_classes = sendmail, qmqpd, bounce\n": {
-			"main.cf:1: warning: smtputf8_autodetect_classes: qmqpd, bounce have no effect in tern"},
+			"main.cf:1: warning: smtputf8_autodetect_classes: qmqpd has no effect in tern"},
+		"smtputf8_autodetect_classes = qmqpd, QMQPD\n": {
+			"main.cf:1: warning: smtputf8_autodetect_classes: qmqpd, QMQPD have no effect in tern"},
 	} {
 		c, err := Parse("main.cf", strings.NewReader(src))
 		if err != nil {

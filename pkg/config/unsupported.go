@@ -223,12 +223,12 @@ const postscreenPrefix = "postscreen_"
 // warnings, and double bounces always; smtpd sends transcripts for
 // protocol, policy, resource and software problems; Postfix's data class
 // has no counterpart. smtputf8_autodetect_classes: tern has no QMQP
-// server, and its delivery status notifications take the SMTPUTF8
-// request of the message they are about (notify is smtpd's postmaster
-// notices).
+// server (notify is smtpd's postmaster notices, bounce the delivery
+// status notifications, which also take the request of the message they
+// are about).
 var honouredWords = map[string][]string{
 	"notify_classes":              {"bounce", "delay", "2bounce", "resource", "software", "protocol", "policy"},
-	"smtputf8_autodetect_classes": {"sendmail", "smtpd", "forward", "notify", "verify", "all"},
+	"smtputf8_autodetect_classes": {"sendmail", "smtpd", "forward", "notify", "bounce", "verify", "all"},
 }
 
 // unhonouredWords returns the words of name's value that tern does not

@@ -232,16 +232,33 @@ var copySubjects = map[Action]string{
 	Delayed: "Postmaster Warning: Delayed Mail",
 }
 
+// fromField is the From header's value: the template's, or From as
+// Postfix writes it, with "(Mail Delivery System)".
+func fromField(rep *Report) string {
+	if t := rep.Template; t != nil && t.From != "" {
+		return templateFrom(t.From, rep.ReportingMTA)
+	}
+	return oneLine(rep.From) + " (Mail Delivery System)"
+}
+
+// UTF8Header reports whether the notification's header will hold UTF-8:
+// a UTF-8 addressee, or a template's From with UTF-8 (a Subject with
+// UTF-8 is encoded, RFC 2047).
+func (r *Report) UTF8Header() bool {
+	to := r.To
+	if to == "" {
+		to = r.Sender
+	}
+	return !isASCII(fromField(r)) || !isASCII(to)
+}
+
 func writeHeaders(bw *bufio.Writer, rep *Report, boundary string) {
-	from := oneLine(rep.From) + " (Mail Delivery System)"
+	from := fromField(rep)
 	subject := subjects[rep.Kind]
 	if rep.Copy {
 		subject = copySubjects[rep.Kind]
 	}
 	if t := rep.Template; t != nil {
-		if t.From != "" {
-			from = templateFrom(t.From, rep.ReportingMTA)
-		}
 		switch {
 		case rep.Copy && t.PostmasterSubject != "":
 			subject = oneLine(t.PostmasterSubject)

@@ -120,3 +120,33 @@ func TestWriteLabelsEightBitParts(t *testing.T) {
 		}
 	}
 }
+
+func TestReportUTF8Header(t *testing.T) {
+	utf8From := &Template{From: "Zustellsystem <postmaster@x\u00e4mple.com>"}
+	utf8Subject := &Template{Subject: "Unzustellbar: Grüße"}
+	for _, tt := range []struct {
+		name string
+		edit func(*Report)
+		want bool
+	}{
+		{"ASCII", func(*Report) {}, false},
+		{"UTF-8 addressee", func(r *Report) { r.To = "jörg@example.com" }, true},
+		{"UTF-8 sender as addressee", func(r *Report) { r.Sender = "jörg@example.com" }, true},
+		{"template From with UTF-8", func(r *Report) { r.Template = utf8From }, true},
+		{"template Subject with UTF-8 (encoded)", func(r *Report) { r.Template = utf8Subject }, false},
+	} {
+		rep := baseReport(Failed)
+		tt.edit(&rep)
+		if got := rep.UTF8Header(); got != tt.want {
+			t.Errorf("%s: UTF8Header() = %v, want %v", tt.name, got, tt.want)
+		}
+		var out bytes.Buffer
+		if err := Write(&out, rep, nil); err != nil {
+			t.Fatal(err)
+		}
+		header, _, _ := strings.Cut(out.String(), "\n\n")
+		if has := !isASCII(header); has != tt.want {
+			t.Errorf("%s: the written header has UTF-8: %v, UTF8Header() %v", tt.name, has, tt.want)
+		}
+	}
+}
