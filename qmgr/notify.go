@@ -211,6 +211,9 @@ func (m *Manager) inspectNotice(nenv *envelope.Envelope, draft io.Writer, rep ds
 		hold = hold || checks.hold
 	}
 	nenv.EightBit = res.EightBit
+	// The header as the milters and checks left it.
+	nenv.UTF8Header = res.UTF8Header
+	nenv.SMTPUTF8 = nenv.SMTPUTF8 || res.UTF8Header && m.settings.autodetects("bounce")
 	if hold {
 		return queue.Hold, true, nil
 	}

@@ -126,3 +126,24 @@ func TestBounceClassAutodetect(t *testing.T) {
 		})
 	}
 }
+
+// TestFilteredBounceUTF8Header: a notification that goes through the
+// header checks (internal_mail_filter_classes = bounce) gets its header
+// flag from the header they leave, here with a UTF-8 field a PREPEND
+// added, and so asks for SMTPUTF8 with the bounce class.
+func TestFilteredBounceUTF8Header(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "checks")
+	if err := os.WriteFile(table, []byte("/^Subject: .*Returned to Sender/ PREPEND X-Note: gepr\u00fcft\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newMTA(t, "header_checks = regexp:"+table+"\ninternal_mail_filter_classes = bounce\nsmtputf8_autodetect_classes = bounce\n",
+		&fakeAgent{answer: bounceAnswer})
+	h.submit(rcpts("nobody@example.com").Add("sender", "alice@example.com"), "Subject: lost\n\nbody\n")
+	nd := notifications(h.waitRequests(2), "")
+	if len(nd) != 1 {
+		t.Fatalf("%d notifications", len(nd))
+	}
+	if env := nd[0].env; !env.UTF8Header || !env.SMTPUTF8 {
+		t.Errorf("notification UTF8Header %v, SMTPUTF8 %v; want both:\n%s", env.UTF8Header, env.SMTPUTF8, nd[0].body)
+	}
+}
