@@ -79,15 +79,7 @@ func TestSMTPUTF8RequestAndAutodetect(t *testing.T) {
 // notification carrying an 8-bit original is marked 8-bit (it was not,
 // so the smtp client neither announced nor downgraded it).
 func TestBounceOfSMTPUTF8Mail(t *testing.T) {
-	h := newMTA(t, "", &fakeAgent{answer: bounceAnswer})
-	h.submit(rcpts("nobody@example.com").Add("sender", "alice@example.com"), "Subject: Grüße\n\nbody\n")
-	reqs := h.waitRequests(2)
-	h.waitEmpty()
-	nd := notifications(reqs, "")
-	if len(nd) != 1 {
-		t.Fatalf("%d notifications from <>", len(nd))
-	}
-	n := nd[0]
+	n := bounceFor(t, "", "Grüße")
 	if !n.env.SMTPUTF8 || !n.env.EightBit {
 		t.Errorf("notification SMTPUTF8 %v, 8-bit %v; want both", n.env.SMTPUTF8, n.env.EightBit)
 	}
@@ -111,15 +103,7 @@ func TestBounceClassAutodetect(t *testing.T) {
 	}
 	for _, classes := range []string{"sendmail, verify", "bounce"} {
 		t.Run(classes, func(t *testing.T) {
-			h := newMTA(t, "bounce_template_file = "+tmpl+"\nsmtputf8_autodetect_classes = "+classes+"\n", &fakeAgent{answer: bounceAnswer})
-			h.submit(rcpts("nobody@example.com").Add("sender", "alice@example.com"), "Subject: plain\n\nbody\n")
-			reqs := h.waitRequests(2)
-			h.waitEmpty()
-			nd := notifications(reqs, "")
-			if len(nd) != 1 {
-				t.Fatalf("%d notifications", len(nd))
-			}
-			env := nd[0].env
+			env := bounceFor(t, "bounce_template_file = "+tmpl+"\nsmtputf8_autodetect_classes = "+classes+"\n", "plain").env
 			if want := classes == "bounce"; env.SMTPUTF8 != want || !env.UTF8Header {
 				t.Errorf("notification SMTPUTF8 %v, UTF8Header %v; want %v, true", env.SMTPUTF8, env.UTF8Header, want)
 			}
@@ -136,14 +120,24 @@ func TestFilteredBounceUTF8Header(t *testing.T) {
 	if err := os.WriteFile(table, []byte("/^Subject: .*Returned to Sender/ PREPEND X-Note: gepr\u00fcft\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := newMTA(t, "header_checks = regexp:"+table+"\ninternal_mail_filter_classes = bounce\nsmtputf8_autodetect_classes = bounce\n",
-		&fakeAgent{answer: bounceAnswer})
-	h.submit(rcpts("nobody@example.com").Add("sender", "alice@example.com"), "Subject: lost\n\nbody\n")
-	nd := notifications(h.waitRequests(2), "")
+	n := bounceFor(t, "header_checks = regexp:"+table+"\ninternal_mail_filter_classes = bounce\nsmtputf8_autodetect_classes = bounce\n", "lost")
+	if !n.env.UTF8Header || !n.env.SMTPUTF8 {
+		t.Errorf("notification UTF8Header %v, SMTPUTF8 %v; want both:\n%s", n.env.UTF8Header, n.env.SMTPUTF8, n.body)
+	}
+}
+
+// bounceFor runs a manager with the extra main.cf lines, has it bounce a
+// sendmail message with the given subject from alice@example.com, and
+// returns the one notification delivered.
+func bounceFor(t *testing.T, extra, subject string) agentReq {
+	t.Helper()
+	h := newMTA(t, extra, &fakeAgent{answer: bounceAnswer})
+	h.submit(rcpts("nobody@example.com").Add("sender", "alice@example.com"), "Subject: "+subject+"\n\nbody\n")
+	reqs := h.waitRequests(2)
+	h.waitEmpty()
+	nd := notifications(reqs, "")
 	if len(nd) != 1 {
-		t.Fatalf("%d notifications", len(nd))
+		t.Fatalf("%d notifications from <>", len(nd))
 	}
-	if env := nd[0].env; !env.UTF8Header || !env.SMTPUTF8 {
-		t.Errorf("notification UTF8Header %v, SMTPUTF8 %v; want both:\n%s", env.UTF8Header, env.SMTPUTF8, nd[0].body)
-	}
+	return nd[0]
 }
