@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -298,6 +299,14 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 func (in *instance) waitLog(s string, timeout time.Duration) {
 	in.t.Helper()
 	waitFor(in.t, timeout, fmt.Sprintf("log line %q", s), func() bool { return strings.Contains(in.log(), s) })
+}
+
+// waitLogMatch waits until the maillog matches re. A daemon's line about
+// a message may come after another daemon has already acted on it (smtpd
+// logs client= once qmgr has the message), so tests wait for it.
+func (in *instance) waitLogMatch(re *regexp.Regexp, timeout time.Duration) {
+	in.t.Helper()
+	waitFor(in.t, timeout, fmt.Sprintf("log line matching %q", re), func() bool { return re.MatchString(in.log()) })
 }
 
 // mbox reads a user's mailbox in the spool ("" when absent).
