@@ -211,9 +211,15 @@ func TestOneConnectionForManyMessages(t *testing.T) {
 			t.Errorf("message %d is missing", i)
 		}
 	}
+	// smtpd logs client= once qmgr has the message, which may be after
+	// its delivery: wait for the last line.
+	clientRE := regexp.MustCompile(`tern/smtpd\[\d+\]: \w+: client=localhost\[127\.0\.0\.1\]`)
+	waitFor(t, deliveryTimeout, fmt.Sprintf("%d client= lines at the receiver", messages), func() bool {
+		return len(clientRE.FindAllString(p.receiver.log(), -1)) >= messages
+	})
 	log := p.receiver.log()
 	connects := len(regexp.MustCompile(`tern/smtpd\[\d+\]: connect from localhost\[127\.0\.0\.1\]`).FindAllString(log, -1))
-	clients := len(regexp.MustCompile(`tern/smtpd\[\d+\]: \w+: client=localhost\[127\.0\.0\.1\]`).FindAllString(log, -1))
+	clients := len(clientRE.FindAllString(log, -1))
 	t.Logf("%d messages over %d connections (%d client= lines) in %v", messages, connects, clients, elapsed.Round(time.Millisecond))
 	if clients != messages {
 		t.Errorf("%d client= lines at the receiver, want %d", clients, messages)
