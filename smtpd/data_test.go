@@ -200,8 +200,6 @@ func TestReadDataRenewsDeadlineOnlyBeforeReads(t *testing.T) {
 }
 
 // BenchmarkReadData reads a 100 KB message of 80-byte lines, the shape
-
-// BenchmarkReadData reads a 100 KB message of 80-byte lines, the shape
 // smtp-source sends, into a sink that copies as the queue connection does.
 func BenchmarkReadData(b *testing.B) {
 	msg := strings.Repeat(strings.Repeat("x", 78)+"\r\n", 1280) + ".\r\n"
