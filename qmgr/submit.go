@@ -16,6 +16,7 @@ import (
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
+	"github.com/tern-mta/tern/pkg/maillog"
 	"github.com/tern-mta/tern/pkg/message"
 	"github.com/tern-mta/tern/pkg/queue"
 )
@@ -72,6 +73,11 @@ type submission struct {
 	// overrides are receive_override_options: no_address_mappings,
 	// no_header_body_checks (the service's, or main.cf's for sendmail).
 	overrides map[string]bool
+	// clientLog is smtpd's client= line (after the queue id) and
+	// smtpdLog the Logger that writes it as smtpd's: accept writes it
+	// once the message is queued, before qmgr's own lines about it.
+	clientLog string
+	smtpdLog  *maillog.Logger
 }
 
 // authenticatedSender is the SASL login name for the Received header, when
@@ -220,6 +226,9 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 	}
 	if err := m.q.Commit(context.WithoutCancel(ctx), env, draft, state); err != nil {
 		return "", &rejection{code: exTempFail, dsn: "4.3.0", text: "queue file write error"}
+	}
+	if s.clientLog != "" {
+		s.smtpdLog.Infof("%s: %s", env.ID, s.clientLog)
 	}
 	if s.local {
 		m.log.Infof("%s: uid=%d from=<%s>", env.ID, env.SubmitUID, env.Sender)
@@ -370,17 +379,57 @@ func (m *Manager) serveCleanup(ctx context.Context, c *ipc.Conn) {
 		m.log.Warnf("cleanup: refusing a connection from uid %d: not a tern daemon", cred.UID)
 		return
 	}
-	m.serveSubmit(ctx, c, false)
+	m.serveSubmit(ctx, c, false, &smtpdLogs{m: m, pid: int(cred.PID)})
+}
+
+// smtpdLogs gives the Loggers that write, as the smtpd on the other end
+// of a cleanup connection, its client= lines: its program name comes
+// with each request (smtpd names itself, e.g. tern/submission/smtpd), its
+// process id from the kernel. The last one is kept: a connection serves
+// one smtpd.
+type smtpdLogs struct {
+	m       *Manager
+	pid     int
+	program string
+	log     *maillog.Logger
+}
+
+// forProgram returns the Logger for program, which must look like a
+// daemon's name ("smtpd" replaces anything else).
+func (l *smtpdLogs) forProgram(program string) *maillog.Logger {
+	if !validProgram(program) {
+		program = l.m.log.WithProgram("smtpd").Program()
+	}
+	if l.log == nil || program != l.program {
+		l.program, l.log = program, l.m.log.As(program, l.pid)
+	}
+	return l.log
+}
+
+// validProgram reports whether s can be a daemon's name in a log line:
+// syslog_name parts and the daemon, such as tern/submission/smtpd.
+func validProgram(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-", c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // servePickup serves public/pickup: submissions from sendmail. The
 // submitter's identity comes from the kernel (SO_PEERCRED), never from the
 // client.
 func (m *Manager) servePickup(ctx context.Context, c *ipc.Conn) {
-	m.serveSubmit(ctx, c, true)
+	m.serveSubmit(ctx, c, true, nil)
 }
 
-func (m *Manager) serveSubmit(ctx context.Context, c *ipc.Conn, local bool) {
+// serveSubmit serves the submissions of one connection. smtpd, when
+// not nil, writes the client= lines of cleanup's submissions.
+func (m *Manager) serveSubmit(ctx context.Context, c *ipc.Conn, local bool, smtpd *smtpdLogs) {
 	// smtpd keeps connections open between messages; when qmgr stops, an
 	// idle one is closed at once, one in the middle of a submission is
 	// left to finish.
@@ -421,6 +470,9 @@ func (m *Manager) serveSubmit(ctx context.Context, c *ipc.Conn, local bool) {
 			return
 		}
 		s := m.submissionFrom(req, local)
+		if line := req.Get("log_client"); line != "" && smtpd != nil && !s.forward && !s.notice {
+			s.clientLog, s.smtpdLog = line, smtpd.forProgram(req.Get("log_program"))
+		}
 		if local {
 			cred, err := ipc.PeerCred(c.NetConn())
 			if err != nil {

@@ -165,7 +165,7 @@ func (srv *Server) request(s *session) ipc.Record {
 	if s.tls != nil && srv.set.tlsReceived {
 		req = req.Add("tls", tlsconf.Summary(s.tls))
 	}
-	return req
+	return req.Add("log_client", s.clientLog()).Add("log_program", srv.log.Program())
 }
 
 // Write streams content to qmgr. After a failure it swallows the rest,

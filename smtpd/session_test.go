@@ -55,7 +55,11 @@ func TestOneMessage(t *testing.T) {
 	if got := rcptOf(m); len(got) != 1 || got[0] != "user@example.tst" {
 		t.Errorf("recipients %v", got)
 	}
-	waitLog(t, ts, "QID1: client=unknown[127.0.0.1]")
+	// qmgr writes the client= line, under smtpd's name, once it has
+	// queued the message: the request carries the line and the name.
+	if got := [2]string{m.req.Get("log_client"), m.req.Get("log_program")}; got != [2]string{"client=unknown[127.0.0.1]", "tern/smtpd"} {
+		t.Errorf("client= line and program %q", got)
+	}
 	waitLog(t, ts, "disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5")
 }
 

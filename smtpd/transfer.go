@@ -126,17 +126,28 @@ func (s *session) finish(ctx context.Context, q *queueSubmission) reply.Reply {
 			return r
 		}
 	}
+	// qmgr logs the client= line (clientLog) as it queues the message.
 	id, r := q.finish()
 	if r.IsZero() {
-		line := fmt.Sprintf("%s: client=%s%s", id, s.client, s.forwardedLog())
-		if s.authUser != "" {
-			line += fmt.Sprintf(", sasl_method=%s, sasl_username=%s", s.authMech, s.authUser)
-		}
-		s.srv.log.Infof("%s", line)
 		s.junk = 0 // as Postfix: the junk count starts again after mail is queued
 		return reply.New(reply.CodeOK, reply.StatusOK, "Ok: queued as %s", id)
 	}
 	return r
+}
+
+// clientLog is the client= line of the transaction's message, after its
+// queue id: "client=name[addr]" with the forwarded attributes and the SASL
+// login, as Postfix's smtpd logs it. smtpd does not write it: qmgr does,
+// under smtpd's name and process id, once the message is queued and
+// before its own lines about it (Postfix's smtpd logs it first, knowing
+// the queue id from MAIL FROM on; tern's learns it only from qmgr's
+// answer, by when qmgr may have delivered the message).
+func (s *session) clientLog() string {
+	line := "client=" + s.client.String() + s.forwardedLog()
+	if s.authUser != "" {
+		line += fmt.Sprintf(", sasl_method=%s, sasl_username=%s", s.authMech, s.authUser)
+	}
+	return line
 }
 
 // chunking is the state of a BDAT transfer (RFC 3030).

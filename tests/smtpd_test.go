@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -305,5 +306,44 @@ func TestAuthenticatedSenderHeader(t *testing.T) {
 	in.waitMbox(rcpt, "authenticated body")
 	if !regexp.MustCompile(`\n\t\(Authenticated sender: alice\)\n\tby mail\.example\.tst \(tern\) with ESMTPSA id `).MatchString(in.mbox(rcpt)) {
 		t.Errorf("no (Authenticated sender: alice) in Received:\n%s", in.mbox(rcpt))
+	}
+}
+
+// TestClientLineComesFirst: smtpd's "ID: client=" line comes before the
+// queue manager's lines about the message and before its delivery, as in
+// Postfix's maillog, and is written as smtpd's (its name and process id,
+// those of its "connect from" line). It used to come once qmgr had
+// answered, often after the delivery (see TestSenderDependentRelayAndLogin).
+func TestClientLineComesFirst(t *testing.T) {
+	rcpt := localUser(t)
+	in, _ := smtpdInstance(t)
+	addr := in.smtpAddr("127.0.0.1:0")
+	for i := 0; i < 3; i++ {
+		if out, err := swaks(t, "--server", addr, "--from", "sender@remote.tst", "--to", rcpt+"@example.tst",
+			"--header", "Message-Id: <order-"+strconv.Itoa(i)+"@remote.tst>", "--body", "order body "+strconv.Itoa(i)); err != nil {
+			t.Fatalf("swaks: %v\n%s", err, out)
+		}
+	}
+	in.waitMbox(rcpt, "order body 2")
+	in.waitLog("removed", deliveryTimeout)
+	connect := regexp.MustCompile(`tern/smtpd\[(\d+)\]: connect from localhost\[127\.0\.0\.1\]`)
+	client := regexp.MustCompile(`(?m)tern/smtpd\[(\d+)\]: (\w+): client=localhost\[127\.0\.0\.1\]$`)
+	waitFor(t, deliveryTimeout, "3 removed lines", func() bool { return strings.Count(in.log(), ": removed\n") >= 3 })
+	log := in.log()
+	m := connect.FindStringSubmatch(log)
+	clients := client.FindAllStringSubmatchIndex(log, -1)
+	if m == nil || len(clients) != 3 {
+		t.Fatalf("want a connect line and 3 client= lines:\n%s", log)
+	}
+	for _, c := range clients {
+		pid, id := log[c[2]:c[3]], log[c[4]:c[5]]
+		if pid != m[1] {
+			t.Errorf("%s: client= line written as smtpd[%s], smtpd is %s", id, pid, m[1])
+		}
+		for _, later := range []string{id + ": message-id=<order-", id + ": from=<sender@remote.tst>", id + ": to=<" + rcpt + "@example.tst>", id + ": removed"} {
+			if i := strings.Index(log, later); i < c[0] {
+				t.Errorf("%q comes before the client= line:\n%s", later, log)
+			}
+		}
 	}
 }

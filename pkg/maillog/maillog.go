@@ -169,9 +169,21 @@ func facilityCode(name string) int {
 func (l *Logger) WithProgram(name string) *Logger {
 	opt := l.opt
 	if i := strings.LastIndexByte(opt.Program, '/'); i >= 0 {
-		opt.Program = opt.Program[:i+1] + name
-	} else {
-		opt.Program = name
+		name = opt.Program[:i+1] + name
 	}
+	return l.As(name, opt.PID)
+}
+
+// As returns a Logger writing to the same destination as the lines of
+// another process: program and pid are written as that process's. qmgr
+// writes smtpd's "client=" line about a message with it once the message
+// is queued, so that the line comes before qmgr's own about the message,
+// as in Postfix (whose smtpd has the queue id from MAIL FROM on).
+func (l *Logger) As(program string, pid int) *Logger {
+	if l == nil {
+		return nil
+	}
+	opt := l.opt
+	opt.Program, opt.PID = program, pid
 	return &Logger{opt: opt, w: l.w, syslog: l.syslog, priority: l.priority, now: l.now}
 }

@@ -43,6 +43,32 @@ func TestSyslogFormat(t *testing.T) {
 	}
 }
 
+// TestAsAndWithProgram: a Logger for another process's lines writes that
+// program and pid, to the same destination, in the same format (syslog's
+// too); WithProgram keeps the syslog_name part and the pid.
+func TestAsAndWithProgram(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 12, 4, 9, 8, 7, 0, time.UTC) }
+	var buf bytes.Buffer
+	qmgr := &Logger{opt: Options{Program: "tern/qmgr", Hostname: "mail", PID: 42}, w: &buf, now: now}
+	qmgr.As("tern/submission/smtpd", 4711).Infof("%s: client=%s", "4Xk2", "x[127.0.0.1]")
+	qmgr.WithProgram("verify").Infof("v")
+	qmgr.Infof("q")
+	want := "Dec  4 09:08:07 mail tern/submission/smtpd[4711]: 4Xk2: client=x[127.0.0.1]\n" +
+		"Dec  4 09:08:07 mail tern/verify[42]: v\n" +
+		"Dec  4 09:08:07 mail tern/qmgr[42]: q\n"
+	if buf.String() != want {
+		t.Errorf("got %q, want %q", buf.String(), want)
+	}
+	buf.Reset()
+	sys := &Logger{opt: Options{Program: "tern/qmgr", PID: 42}, w: &buf, syslog: true, priority: facilityCode("mail") * 8, now: now}
+	sys.As("tern/smtpd", 7).Infof("i")
+	if got, want := buf.String(), "<22>Dec  4 09:08:07 tern/smtpd[7]: i"; got != want {
+		t.Errorf("syslog: got %q, want %q", got, want)
+	}
+	var none *Logger
+	none.As("tern/smtpd", 7).Infof("a nil Logger stays silent")
+}
+
 func TestFileAppends(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
 	for i := 0; i < 2; i++ {
