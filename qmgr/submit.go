@@ -397,12 +397,13 @@ type smtpdLogs struct {
 // forProgram returns the Logger for program, which must look like a
 // daemon's name ("smtpd" replaces anything else).
 func (l *smtpdLogs) forProgram(program string) *maillog.Logger {
+	if l.log != nil && program == l.program {
+		return l.log // the usual case: the same smtpd's next message
+	}
 	if !validProgram(program) {
 		program = l.m.log.WithProgram("smtpd").Program()
 	}
-	if l.log == nil || program != l.program {
-		l.program, l.log = program, l.m.log.As(program, l.pid)
-	}
+	l.program, l.log = program, l.m.log.As(program, l.pid)
 	return l.log
 }
 
