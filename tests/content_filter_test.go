@@ -228,14 +228,17 @@ func TestContentFilterSendsMailThroughAFilter(t *testing.T) {
 	f := startScanFilter(t)
 	in := startFilteredInstance(t, f, "", "")
 	out, err := swaks(t, "--server", in.smtpAddr("127.0.0.1:0"), "--from", "someone@remote.tst",
-		"--to", rcpt+"@example.tst", "--body", "through the filter")
+		"--to", rcpt+"@example.tst", "--body", "remote mail through the filter")
 	if err != nil {
 		t.Fatalf("swaks: %v\n%s", err, out)
 	}
 	if code, out := in.sendmail("Subject: local\n\nlocal mail through the filter\n", rcpt); code != 0 {
 		t.Fatalf("sendmail: %d %s", code, out)
 	}
-	in.waitMbox(rcpt, "through the filter")
+	// Neither text may be a part of the other: each wait is for its own
+	// message (TestContentFilterSendsMailThroughAFilter once counted
+	// the mailbox after the local message alone had matched both).
+	in.waitMbox(rcpt, "remote mail through the filter")
 	in.waitMbox(rcpt, "local mail through the filter")
 	msgs := mboxMessages(in.mbox(rcpt))
 	if len(msgs) != 2 {
