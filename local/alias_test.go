@@ -137,7 +137,7 @@ func TestDeliverAliases(t *testing.T) {
 	}, {
 		name: "command time limit", rcpt: "prog",
 		setup: func(fx *fixture) {
-			fx.cfg.CommandTimeLimit = 200 * time.Millisecond
+			fx.cfg.CommandTimeLimit = 2 * time.Second // room for sh to start
 			fx.cfg.Aliases = memAliases{"prog": `"|echo start; sleep 30 & sleep 30"`}
 		},
 		status: agent.Bounce, dsn: "5.3.0", text: `Command time limit exceeded: "echo start; sleep 30 & sleep 30". Command output: start`,

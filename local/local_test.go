@@ -272,7 +272,9 @@ func TestDeliverConcurrentMbox(t *testing.T) {
 		t.Run(strings.Join(methods, ","), func(t *testing.T) {
 			fx := newFixture(t)
 			fx.cfg.LockMethods = methods
-			fx.cfg.LockAttempts = 2000
+			// Up to 30 s: the holder relocks within microseconds of
+			// unlocking, so a poller can miss many gaps in a row.
+			fx.cfg.LockAttempts = 30000
 			fx.cfg.LockDelay = time.Millisecond
 			errs := make(chan string, 100)
 			for w := 0; w < 2; w++ {

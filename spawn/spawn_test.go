@@ -90,7 +90,7 @@ func TestCommandSpeaksOverTheConnection(t *testing.T) {
 }
 
 func TestTimeLimitKillsTheCommand(t *testing.T) {
-	path, log := startServer(t, "echo up; sleep 30", 300*time.Millisecond, 0)
+	path, log := startServer(t, "echo up; sleep 30", 2*time.Second, 0) // room for sh to start
 	_, r := dial(t, path)
 	if got, _ := r.ReadString('\n'); got != "up\n" {
 		t.Fatalf("read %q", got)
@@ -102,7 +102,7 @@ func TestTimeLimitKillsTheCommand(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("the connection closed %v after the limit", d)
 	}
-	testutil.WaitFor(t, 5*time.Second, "the log line", func() bool { return strings.Contains(log.String(), "time limit of 300ms exceeded; killed") })
+	testutil.WaitFor(t, 5*time.Second, "the log line", func() bool { return strings.Contains(log.String(), "time limit of 2s exceeded; killed") })
 }
 
 // TestMaxProcBoundsCommands: with maxproc 1 a second client waits for the

@@ -73,12 +73,12 @@ func startSink(t *testing.T, flags ...string) (addr, dumpDir string) {
 	return "", ""
 }
 
-// readDumps returns what smtp-sink wrote, waiting briefly for it.
+// readDumps returns what smtp-sink wrote, waiting up to 10 s for it.
 func readDumps(t *testing.T, dir string, n int) string {
 	t.Helper()
 	var all string
 	done := 0
-	for i := 0; i < 40; i++ {
+	for i := 0; i < 200; i++ {
 		files, _ := filepath.Glob(filepath.Join(dir, "*"))
 		all, done = "", 0
 		for _, f := range files {

@@ -258,7 +258,7 @@ func TestTruncatedWithoutTCP(t *testing.T) {
 	srv := mxtest.NewServer(t, "t.test. A 192.0.2.1\n")
 	srv.SetBehavior("t.test", mxtest.TruncateNoTCP)
 	r := newResolver(srv.Addr())
-	r.Timeout = 300 * time.Millisecond
+	r.Timeout = 2 * time.Second // the UDP answer must come in time to be seen truncated
 	r.IPv6 = false
 	_, err := r.LookupHost(context.Background(), "t.test")
 	checkErr(t, err, ErrTemporary, "Host or domain name not found. Name service error for name=t.test type=A: Host not found, try again")
@@ -293,7 +293,7 @@ func TestServerFallback(t *testing.T) {
 	refusing.SetBehavior("fb.test", mxtest.Refused)
 	refusing.SetBehavior("mx.fb.test", mxtest.Refused)
 	r := newResolver(mxtest.NewSilent(t), refusing.Addr(), good.Addr())
-	r.Timeout = 200 * time.Millisecond
+	r.Timeout = time.Second // the silent server's wait, and the good one's answer
 	got, err := r.LookupMX(context.Background(), "fb.test")
 	if err != nil {
 		t.Fatalf("LookupMX: %v", err)

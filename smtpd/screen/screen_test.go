@@ -341,7 +341,8 @@ func TestScreenLimits(t *testing.T) {
 			sc, log := newTestScreen(&set, nil)
 			first, second := dial(t), dial(t)
 			done := make(chan Verdict, 1)
-			go func() { done <- sc.Check(context.Background(), first.server, time.Second) }()
+			// The first client's wait must outlast the second's check.
+			go func() { done <- sc.Check(context.Background(), first.server, 3*time.Second) }()
 			if got := first.readLine(t); got != "220-b\r\n" {
 				t.Fatalf("first client read %q", got)
 			}

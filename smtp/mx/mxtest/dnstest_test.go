@@ -9,7 +9,7 @@ import (
 
 func ask(t *testing.T, network, addr, name string, qtype uint16) (*dns.Msg, error) {
 	t.Helper()
-	c := &dns.Client{Net: network, Timeout: 500 * time.Millisecond}
+	c := &dns.Client{Net: network, Timeout: 2 * time.Second}
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	resp, _, err := c.Exchange(m, addr)
