@@ -93,6 +93,7 @@ func TestReferenceLocalDomainAliases(t *testing.T) {
 		return strings.Contains(in.mbox("userb"), "msg-for-a") && strings.Contains(in.mbox("userb"), "msg-for-c") &&
 			strings.Contains(in.mbox("usera"), "msg-for-a")
 	})
+	in.waitQueueEmpty()
 	if strings.Contains(in.mbox("usera"), "msg-for-c") || in.mbox("userc") != "" {
 		t.Errorf("userC's mail went beyond userB: usera=%q userc=%q", in.mbox("usera"), in.mbox("userc"))
 	}

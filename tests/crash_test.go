@@ -323,7 +323,7 @@ func TestChrootedSmtpd(t *testing.T) {
 	in.waitLog("connect from localhost[127.0.0.1]", deliveryTimeout)
 	in.write("etc/aliases", "newlist: "+rcpt+"\n")
 	in.run("newaliases")
-	waitFor(t, 10*time.Second, "the jailed smtpd to take the new alias", func() bool {
+	waitFor(t, deliveryTimeout, "the jailed smtpd to take the new alias", func() bool {
 		_, err := swaks(t, "--server", addr, "--from", "sender@remote.tst", "--to", "newlist@example.tst",
 			"--ehlo", "client.remote.tst", "--body", "to the new alias")
 		return err == nil

@@ -49,6 +49,8 @@ func TestETRN(t *testing.T) {
 	}
 	deferred := regexp.MustCompile(`to=<someone@backup\.tst>, .*status=deferred`)
 	waitFor(t, 20*time.Second, "the first deferral", func() bool { return deferred.MatchString(in.log()) })
+	// ETRN finds deferred mail only once qmgr has saved the deferral.
+	in.waitQueueListing([]string{"Connection refused"}, "mailq")
 
 	out, err := pythonSMTP(t, pyETRN, in.smtpAddr("127.0.0.1:0"), "backup.tst", "elsewhere.tst", "#queue")
 	if err != nil {

@@ -301,6 +301,68 @@ func (in *instance) waitLog(s string, timeout time.Duration) {
 	waitFor(in.t, timeout, fmt.Sprintf("log line %q", s), func() bool { return strings.Contains(in.log(), s) })
 }
 
+// waitDeferred waits until mailq lists each of ids as waiting in the
+// queue, neither in a delivery pass (*) nor held (!). qmgr saves a
+// deferral and its reason a moment after the agent has logged it; until
+// then a flush does not find the message and a listing lacks the reason.
+func (in *instance) waitDeferred(ids ...string) {
+	in.t.Helper()
+	waitFor(in.t, deliveryTimeout, fmt.Sprintf("mailq to list %v as deferred", ids), func() bool {
+		q := in.run("mailq")
+		for _, id := range ids {
+			if !strings.Contains(q, "\n"+id+" ") {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitQueueEmpty waits until mailq says the queue is empty: every
+// delivery, and any bounce of one, is over, so what a test then finds
+// missing will not come later.
+func (in *instance) waitQueueEmpty() {
+	in.t.Helper()
+	waitFor(in.t, deliveryTimeout, "an empty queue", func() bool {
+		return strings.Contains(in.run("mailq"), "Mail queue is empty")
+	})
+}
+
+// waitQueueListing runs a queue listing (mailq, tern queue list, ...)
+// until its output holds each of want, for the reason waitDeferred
+// gives, and returns that output.
+func (in *instance) waitQueueListing(want []string, name string, args ...string) string {
+	in.t.Helper()
+	var out string
+	waitFor(in.t, deliveryTimeout, fmt.Sprintf("%s %s to show %q", name, strings.Join(args, " "), want), func() bool {
+		out = in.run(name, args...)
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				return false
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// reload runs tern reload and waits until master has stopped the old
+// daemons: it logs the parameters it runs with once they are gone, so
+// what the test does next meets only daemons with the new configuration.
+func (in *instance) reload() {
+	in.t.Helper()
+	before := len(in.log())
+	in.run("tern", "reload")
+	waitFor(in.t, deliveryTimeout, "the reload to finish", func() bool {
+		log := in.log()
+		if len(log) < before {
+			before = 0 // the log was rotated
+		}
+		_, after, ok := strings.Cut(log[before:], "reload -- version")
+		return ok && strings.Contains(after, "starting with: ")
+	})
+}
+
 // waitLogMatch waits until the maillog matches re. A daemon's line about
 // a message may come after another daemon has already acted on it (smtpd
 // logs client= once qmgr has the message), so tests wait for it.

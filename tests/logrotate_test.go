@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestLogrotate: postfix logrotate had no tern equivalent, and
@@ -23,8 +22,8 @@ func TestLogrotate(t *testing.T) {
 	if code, out := in.sendmail("Subject: before\n\nbefore\n", rcpt); code != 0 {
 		t.Fatalf("sendmail: %d %s", code, out)
 	}
-	waitFor(t, 10*time.Second, "the first delivery", func() bool { return strings.Contains(in.mbox(rcpt), "Subject: before") })
-	in.waitLog("status=sent", 5*time.Second)
+	waitFor(t, deliveryTimeout, "the first delivery", func() bool { return strings.Contains(in.mbox(rcpt), "Subject: before") })
+	in.waitLog("status=sent", deliveryTimeout)
 	out := in.run("tern", "logrotate")
 	if !strings.Contains(out, "compressed with gzip") {
 		t.Errorf("logrotate said %q", out)
@@ -42,8 +41,8 @@ func TestLogrotate(t *testing.T) {
 	if code, out := in.sendmail("Subject: after\n\nafter\n", rcpt); code != 0 {
 		t.Fatalf("sendmail: %d %s", code, out)
 	}
-	waitFor(t, 10*time.Second, "the second delivery", func() bool { return strings.Contains(in.mbox(rcpt), "Subject: after") })
-	in.waitLog("status=sent", 5*time.Second)
+	waitFor(t, deliveryTimeout, "the second delivery", func() bool { return strings.Contains(in.mbox(rcpt), "Subject: after") })
+	in.waitLog("status=sent", deliveryTimeout)
 	// Each delivery is logged once, the first in the archive, the second
 	// in the new file.
 	if n := strings.Count(in.log(), "status=sent"); n != 1 {

@@ -36,14 +36,14 @@ func TestMailboxTransportToDovecot(t *testing.T) {
 			return false
 		})
 	}
-	if m := in.mbox(rcpt); m != "" {
-		t.Errorf("local wrote the system mailbox too:\n%s", m)
-	}
 	// The Maildirs fill before the agents log: wait until both messages
 	// have left the queue, after every delivery line.
 	waitFor(t, deliveryTimeout, "both messages removed from the queue", func() bool {
 		return strings.Count(in.log(), ": removed") >= 2
 	})
+	if m := in.mbox(rcpt); m != "" {
+		t.Errorf("local wrote the system mailbox too:\n%s", m)
+	}
 	log := in.log()
 	for _, to := range []string{rcpt + "@example.tst", "dovecotonly@example.tst"} {
 		sent := regexp.MustCompile(`tern/lmtp\[\d+\]: \w+: to=<` + regexp.QuoteMeta(to) + `>.*status=sent`)

@@ -153,7 +153,7 @@ func TestMilterDownDefaultAction(t *testing.T) {
 	}
 	in.appendMain("milter_default_action = accept")
 	in.run("tern", "reload")
-	waitFor(t, 10*time.Second, "the reloaded smtpd to accept", func() bool {
+	waitFor(t, deliveryTimeout, "the reloaded smtpd to accept", func() bool {
 		_, err := send()
 		return err == nil
 	})

@@ -75,6 +75,7 @@ func TestPostqueue(t *testing.T) {
 	waitFor(t, deliveryTimeout, "another attempt of "+ids[first]+" after postqueue -i", func() bool {
 		return attempts(ids[first]) > firstBefore
 	})
+	p.sender.waitDeferred(ids[first]) // a wrongly flushed third would have been tried by then
 	if attempts(ids[third]) != thirdBefore {
 		t.Errorf("postqueue -i %s also flushed %s", ids[first], ids[third])
 	}

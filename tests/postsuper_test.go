@@ -13,8 +13,8 @@ import (
 	"github.com/tern-mta/tern/smtp/mx/mxtest"
 )
 
-// deferredIDs waits for each recipient's deferral in the log and returns
-// the queue ids, by recipient.
+// deferredIDs waits for each recipient's deferral in the log, and until
+// qmgr has saved it, and returns the queue ids, by recipient.
 func deferredIDs(t *testing.T, in *instance, rcpts ...string) map[string]string {
 	t.Helper()
 	ids := map[string]string{}
@@ -28,6 +28,11 @@ func deferredIDs(t *testing.T, in *instance, rcpts ...string) map[string]string 
 		}
 		return true
 	})
+	var list []string
+	for _, id := range ids {
+		list = append(list, id)
+	}
+	in.waitDeferred(list...)
 	return ids
 }
 
@@ -54,9 +59,11 @@ func TestQueueHoldReleaseDeleteRequeue(t *testing.T) {
 	for _, id := range ids {
 		p.sender.waitLog(id+": placed on hold", 10*time.Second)
 	}
-	if q := p.sender.run("mailq"); strings.Count(q, "!") != 3 {
-		t.Errorf("mailq does not show three held messages:\n%s", q)
-	}
+	// A message held as its pass ends is logged as held just before it
+	// leaves the active set, so mailq may show it active for a moment.
+	waitFor(t, deliveryTimeout, "mailq to show three held messages", func() bool {
+		return strings.Count(p.sender.run("mailq"), "!") == 3
+	})
 	// The superuser reads a queued message as with postcat -q.
 	if out := p.sender.run("tern", "queue", "show", ids[kept]); !strings.Contains(out, "*** ENVELOPE RECORDS hold/"+ids[kept]+" ***") ||
 		!strings.Contains(out, "\nrecipient: "+kept+"\n") || !strings.Contains(out, "\nbody for "+kept+"\n") {
@@ -69,7 +76,7 @@ func TestQueueHoldReleaseDeleteRequeue(t *testing.T) {
 	// held mail alone.
 	p.dns.SetBehavior("broken.tst", mxtest.Answer)
 	p.receiver.run("tern", "conf", "-e", "mydestination = $myhostname, remote.tst, broken.tst")
-	p.receiver.run("tern", "reload")
+	p.receiver.reload()
 	p.sender.run("tern", "queue", "flush")
 
 	out = p.sender.run("postsuper", "-H", ids[kept])

@@ -79,6 +79,7 @@ func TestReferenceLocalDomainSetup(t *testing.T) {
 		return strings.Contains(b, "body-for-userA@example.tst") && strings.Contains(b, "body-for-userC@example.tst") &&
 			strings.Contains(in.mbox("usera"), "body-for-userA@example.tst")
 	})
+	in.waitQueueEmpty()
 	if in.mbox("userc") != "" {
 		t.Errorf("userC got mail its alias sends to userB only")
 	}

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestRejectUnverifiedRecipient: reject_unverified_recipient made tern
@@ -58,7 +57,7 @@ func TestRejectUnverifiedRecipient(t *testing.T) {
 	}
 	// Nothing but the one relayed message reached the inner server: the
 	// probes ended with RSET.
-	time.Sleep(200 * time.Millisecond)
+	inner.waitQueueEmpty()
 	if n := strings.Count(inner.log(), "status=sent"); n != 1 {
 		t.Errorf("the inner server delivered %d messages, want 1:\n%s", n, inner.log())
 	}
