@@ -97,12 +97,13 @@ type testMTA struct {
 func newMTA(t *testing.T, extra string, fa *fakeAgent) *testMTA {
 	t.Helper()
 	dir := t.TempDir()
-	for _, sub := range []string{"private", "public", "maildrop"} {
+	for _, sub := range []string{"private", "public", "maildrop", "data"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mainCF := fmt.Sprintf(`queue_directory = %s
+	mainCF := fmt.Sprintf(`queue_directory = %[1]s
+data_directory = %[1]s/data
 myhostname = mx.example.com
 myorigin = example.com
 mydestination = example.com, localhost
@@ -111,7 +112,7 @@ minimal_backoff_time = 100ms
 maximal_backoff_time = 100ms
 queue_run_delay = 100ms
 tern_queue_commit_delay = 1ms
-%s`, dir, extra)
+%[2]s`, dir, extra)
 	cfg, err := config.Parse("main.cf", strings.NewReader(mainCF))
 	if err != nil {
 		t.Fatalf("main.cf: %v", err)

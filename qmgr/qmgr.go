@@ -317,6 +317,8 @@ func (m *Manager) Run(ctx context.Context, listeners []daemon.Listener) error {
 	defer m.router.close()
 	defer m.rewriter.close()
 	defer m.checks.Close()
+	m.openVerifyCache()
+	defer m.verify.close()
 	moved, err := m.q.Recover()
 	if err != nil {
 		return fmt.Errorf("queue recovery: %w", err)
@@ -355,6 +357,19 @@ func (m *Manager) Run(ctx context.Context, listeners []daemon.Listener) error {
 	m.sched.run(ctx)
 	m.wg.Wait()
 	return nil
+}
+
+// openVerifyCache backs the address verification cache with the file
+// address_verify_map names; without one the results are kept in memory,
+// with a warning when the setting could not be honoured.
+func (m *Manager) openVerifyCache() {
+	path, err := verifyCachePath(m.cfg.Get("address_verify_map"))
+	if err == nil && path != "" {
+		err = m.verify.persist(path, m.log.Warnf)
+	}
+	if err != nil {
+		m.log.Warnf("%v; address verification results are kept in memory only", err)
+	}
 }
 
 // handlerFor maps a master.cf service name to the endpoint serving it.

@@ -13,6 +13,7 @@ import (
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
 	"github.com/tern-mta/tern/pkg/maps"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Address verification (Postfix's verify(8)): smtpd's
@@ -22,7 +23,8 @@ import (
 // routed as mail to it would be and its delivery agent is asked whether
 // it would take it (smtp and lmtp: MAIL and RCPT, then RSET; local and
 // virtual: the tables; pipe: yes), nothing being delivered. The cache is
-// kept in memory, as Postfix's with an empty address_verify_map.
+// kept in memory and, unless address_verify_map is empty, in a file that
+// outlives qmgr (verify_persist.go).
 
 // Verification results, as the verify request's reply names them.
 const (
@@ -71,6 +73,11 @@ type verifier struct {
 	// (address_verify_cache_cleanup_interval), so that the cache does
 	// not keep every address ever asked about.
 	nextSweep time.Time
+	// file, when address_verify_map names one, keeps the cache across
+	// restarts; writes feed its writer, which closes written when done.
+	file    *bolt.DB
+	writes  chan verifyRecord
+	written chan struct{}
 }
 
 func newVerifier(m *Manager, cfg *config.Config) *verifier {
@@ -174,6 +181,7 @@ func (v *verifier) sweep(now time.Time) {
 		}
 		if !e.probing && now.Sub(e.updated) >= expire {
 			delete(v.cache, k)
+			v.save(k, verifyEntry{})
 		}
 	}
 }
@@ -189,9 +197,11 @@ func (v *verifier) probe(addr, key string) {
 	e.probing = false
 	if status == verifyUndeliverable && !v.set.negativeCache {
 		delete(v.cache, key)
+		v.save(key, verifyEntry{})
 		return
 	}
 	e.status, e.text, e.updated = status, text, time.Now()
+	v.save(key, *e)
 }
 
 // run sends one probe and maps its outcome.

@@ -1,6 +1,8 @@
 package qmgr
 
 import (
+	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +139,127 @@ func TestProbeSender(t *testing.T) {
 	}
 	if got := probeSender("double-bounce@example.com", 0, t0); got != "double-bounce@example.com" {
 		t.Errorf("no ttl: %q", got)
+	}
+}
+
+// TestVerifyCacheOutlivesRestart: address_verify_map was warned about as
+// unused and the cache lived in qmgr's memory, so that after every reload
+// (which restarts qmgr) each address was "in progress" again and mail to
+// it deferred once. Its results now outlive a restart in the file it
+// names; an empty setting keeps them in memory only, as in Postfix.
+func TestVerifyCacheOutlivesRestart(t *testing.T) {
+	answer := func(_ int, r agentReq) []agent.Result {
+		if r.rcpts[0].Address == "joe@example.com" {
+			return []agent.Result{{Status: agent.OK, DSN: "2.0.0", Text: "delivers to mailbox"}}
+		}
+		return []agent.Result{agent.Bouncef("5.1.1", "unknown user")}
+	}
+	for _, tt := range []struct {
+		name, conf string
+		kept       bool
+		warning    string
+	}{
+		{"default file", "", true, ""},
+		{"proxy file", "address_verify_map = proxy:btree:$data_directory/verify\n", true, ""},
+		{"memory", "address_verify_map =\n", false, ""},
+		{"not a file", "address_verify_map = memcache:/etc/postfix/memcache.cf\n", false,
+			"address_verify_map = memcache:/etc/postfix/memcache.cf: tern keeps the cache in a btree:, hash: or lmdb: file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newMTA(t, tt.conf, &fakeAgent{answer: answer})
+			for _, addr := range []string{"joe@example.com", "nobody@example.com"} {
+				h.verifyQuery(addr)
+				waitFor(t, "an answer for "+addr, func() bool { st, _ := h.verifyQuery(addr); return st != verifyUnknown })
+			}
+			h.stop()
+			h.start()
+			st, text := h.verifyQuery("joe@example.com")
+			st2, _ := h.verifyQuery("nobody@example.com")
+			if tt.kept && (st != verifyDeliverable || text != "delivers to mailbox" || st2 != verifyUndeliverable) {
+				t.Errorf("after a restart: joe %s (%s), nobody %s; want the answers from before", st, text, st2)
+			}
+			if !tt.kept && (st != verifyUnknown || st2 != verifyUnknown) {
+				t.Errorf("after a restart: joe %s, nobody %s; want unknown (memory only)", st, st2)
+			}
+			if n := len(h.agent.requests()); tt.kept && n != 2 {
+				t.Errorf("%d probes, want the 2 from before the restart", n)
+			}
+			if tt.warning != "" && !strings.Contains(h.log.String(), tt.warning) {
+				t.Errorf("log lacks %q:\n%s", tt.warning, h.log.String())
+			}
+			if tt.warning == "" && strings.Contains(h.log.String(), "address_verify_map") {
+				t.Errorf("unexpected warning:\n%s", h.log.String())
+			}
+		})
+	}
+}
+
+// TestVerifyCacheFileDropsExpired: a result past its expiry is neither
+// loaded nor kept in the file; nor is one the sweep dropped.
+func TestVerifyCacheFileDropsExpired(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verify_cache.db")
+	now := time.Now()
+	set := verifySettings{negativeExpire: 3 * 24 * time.Hour, positiveExpire: 31 * 24 * time.Hour, cleanupInterval: time.Hour}
+	open := func() *verifier {
+		v := &verifier{cache: map[string]*verifyEntry{}, set: set}
+		if err := v.persist(path, t.Errorf); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v := open()
+	v.mu.Lock()
+	v.save("good@x", verifyEntry{status: verifyDeliverable, text: "ok", updated: now.Add(-10 * 24 * time.Hour)})
+	v.save("old@x", verifyEntry{status: verifyUndeliverable, text: "no", updated: now.Add(-4 * 24 * time.Hour)})
+	v.save("fresh@x", verifyEntry{status: verifyDeferred, text: "later", updated: now.Add(-time.Hour)})
+	v.save("gone@x", verifyEntry{status: verifyUndeliverable, text: "no", updated: now.Add(-time.Hour)})
+	v.save("gone@x", verifyEntry{})
+	v.mu.Unlock()
+	v.close()
+
+	v = open()
+	got := map[string]string{}
+	for k, e := range v.cache {
+		got[k] = e.status + " " + e.text
+	}
+	want := map[string]string{"good@x": "deliverable ok", "fresh@x": "deferred later"}
+	if !maps.Equal(got, want) {
+		t.Errorf("loaded %v, want %v", got, want)
+	}
+	if e := v.cache["good@x"]; e.updated.Unix() != now.Add(-10*24*time.Hour).Unix() {
+		t.Errorf("good@x updated %v", e.updated)
+	}
+	v.cache["fresh@x"].updated = now.Add(-4 * 24 * time.Hour)
+	v.mu.Lock()
+	v.sweep(now)
+	v.mu.Unlock()
+	v.close()
+
+	v = open()
+	if len(v.cache) != 1 || v.cache["good@x"] == nil {
+		t.Errorf("after the sweep the file holds %v, want good@x only", v.cache)
+	}
+	v.close()
+}
+
+func TestVerifyCachePath(t *testing.T) {
+	for spec, want := range map[string]string{
+		"":                              "",
+		"  ":                            "",
+		"btree:/var/lib/tern/verify":    "/var/lib/tern/verify.db",
+		"hash:/var/lib/tern/verify":     "/var/lib/tern/verify.db",
+		"lmdb:/var/lib/tern/verify":     "/var/lib/tern/verify.db",
+		"proxy:btree:/var/lib/t/verify": "/var/lib/t/verify.db",
+		"btree:relative":                "error",
+		"memcache:/etc/postfix/mc.cf":   "error",
+		"/var/lib/tern/verify":          "error",
+	} {
+		got, err := verifyCachePath(spec)
+		if err != nil {
+			got = "error"
+		}
+		if got != want {
+			t.Errorf("verifyCachePath(%q) = %q (%v), want %q", spec, got, err, want)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package tests
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -60,5 +62,23 @@ func TestRejectUnverifiedRecipient(t *testing.T) {
 	inner.waitQueueEmpty()
 	if n := strings.Count(inner.log(), "status=sent"); n != 1 {
 		t.Errorf("the inner server delivered %d messages, want 1:\n%s", n, inner.log())
+	}
+
+	// The answers outlive a reload, which restarts qmgr, in the file of
+	// address_verify_map (its default, in data_directory): with the inner
+	// server gone, so that no probe could succeed, the known recipient is
+	// still accepted and the unknown one still refused.
+	gw.reload()
+	inner.stop()
+	out, err = swaks(t, "--server", addr, "--quit-after", "RCPT", "--from", "someone@remote.tst", "--to", rcpt+"@corp.tst")
+	if err != nil || !strings.Contains(out, "<-  250 2.1.5") {
+		t.Errorf("after a reload the deliverable recipient was not accepted from the cache: %v\n%s", err, out)
+	}
+	out, _ = swaks(t, "--server", addr, "--quit-after", "RCPT", "--from", "someone@remote.tst", "--to", "nosuchuser@corp.tst")
+	if !strings.Contains(out, "<** 550 5.1.1 <nosuchuser@corp.tst>: Recipient address rejected: undeliverable address: host") {
+		t.Errorf("after a reload the undeliverable recipient was not refused from the cache:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(gw.dir, "data", "verify_cache.db")); err != nil {
+		t.Errorf("no cache file: %v", err)
 	}
 }

@@ -649,3 +649,25 @@ func TestMyoriginFromFile(t *testing.T) {
 		t.Errorf("missing file: %v, want an error at main.cf:2", err)
 	}
 }
+
+// TestAddressVerifyMapWarnings: address_verify_map drew a "not used"
+// warning at any value but empty. A file table, which qmgr now keeps its
+// cache in, draws none; another table still does, with the file and line.
+func TestAddressVerifyMapWarnings(t *testing.T) {
+	for src, want := range map[string][]string{
+		"address_verify_map = btree:/var/lib/postfix/verify_cache\n":      nil,
+		"address_verify_map = proxy:btree:$data_directory/verify_cache\n": nil,
+		"address_verify_map = lmdb:$data_directory/verify\n":              nil,
+		"address_verify_map =\n":                                          nil,
+		"address_verify_map = memcache:/etc/postfix/verify-memcache.cf\n": {"main.cf:1: warning: " + notNeeded["address_verify_map"]},
+		"address_verify_map = btree:verify_cache\n":                       {"main.cf:1: warning: " + notNeeded["address_verify_map"]},
+	} {
+		c, err := Parse("main.cf", strings.NewReader(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Warnings(); len(got)+len(want) > 0 && !reflect.DeepEqual(got, want) {
+			t.Errorf("%sWarnings() = %q, want %q", src, got, want)
+		}
+	}
+}

@@ -9,7 +9,7 @@ var queueParams = []Param{
 	{"address_verify_cache_cleanup_interval", "12h", typeTimeS, "Address verification: how often expired results are dropped from the cache (at least a minute apart)."},
 	{"address_verify_default_transport", "$default_transport", typeString, "Address verification: the default_transport of probes."},
 	{"address_verify_local_transport", "$local_transport", typeString, "Address verification: the local_transport of probes."},
-	{"address_verify_map", "btree:$data_directory/verify_cache", typeString, "Cache of address verification results; tern keeps them in qmgr's memory (lost when it restarts), as Postfix does when this is empty."},
+	{"address_verify_map", "btree:$data_directory/verify_cache", typeString, "Cache of address verification results, kept by qmgr in memory and in the file PATH.db for btree:PATH, hash:PATH or lmdb:PATH (tern's own format), so that it outlives a restart; empty: memory only, as in Postfix."},
 	{"address_verify_negative_cache", "yes", typeBool, "Address verification: cache failed probes."},
 	{"address_verify_negative_expire_time", "3d", typeTimeS, "Address verification: how long a failed result is kept."},
 	{"address_verify_negative_refresh_time", "3h", typeTimeS, "Address verification: when a failed result is probed again."},

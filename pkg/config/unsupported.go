@@ -95,10 +95,31 @@ var partlySupported = map[string]func(v string) bool{
 		}
 		return false
 	},
-	// An empty address_verify_map is Postfix's in-memory cache, as tern's.
-	"address_verify_map": func(v string) bool { return strings.TrimSpace(v) == "" },
+	// An empty address_verify_map is Postfix's in-memory cache; a file
+	// table is where qmgr keeps its cache.
+	"address_verify_map": func(v string) bool { _, err := AddressVerifyMapFile(v); return err == nil },
 	// Go's TLS server chooses the suite itself, as with preemption.
 	"tls_preempt_cipherlist": func(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "yes") },
+}
+
+// AddressVerifyMapFile is the file where qmgr keeps address verification
+// results for the address_verify_map setting spec (PATH.db for
+// btree:PATH, hash:PATH or lmdb:PATH, as Postfix names its file; a
+// proxy: prefix is dropped, as tern has no proxymap), or "" for an empty
+// one, which keeps them in memory. Another table is an error.
+func AddressVerifyMapFile(spec string) (string, error) {
+	spec = strings.TrimPrefix(strings.TrimSpace(spec), "proxy:")
+	if spec == "" {
+		return "", nil
+	}
+	typ, path, ok := strings.Cut(spec, ":")
+	switch {
+	case !ok || (typ != "btree" && typ != "hash" && typ != "lmdb"):
+		return "", fmt.Errorf("address_verify_map = %s: tern keeps the cache in a btree:, hash: or lmdb: file", spec)
+	case !strings.HasPrefix(path, "/") && !strings.HasPrefix(path, "$"):
+		return "", fmt.Errorf("address_verify_map = %s: the file must be given by an absolute path", spec)
+	}
+	return path + ".db", nil
 }
 
 // notNeeded holds, for unsupported parameters whose purpose tern's TLS
@@ -108,7 +129,7 @@ var notNeeded = map[string]string{
 	"smtpd_sasl_local_domain":           "smtpd_sasl_local_domain is not used: tern's SASL back ends (Dovecot, tern_sasl_password_maps) take the login name as the client gives it",
 	"proxy_read_maps":                   "proxy_read_maps is not used: tern has no proxymap, its daemons open proxy: tables themselves",
 	"proxy_write_maps":                  "proxy_write_maps is not used: tern has no proxymap, its daemons open proxy: tables themselves",
-	"address_verify_map":                "address_verify_map is not used: tern keeps address verification results in memory, as Postfix does with an empty address_verify_map",
+	"address_verify_map":                "address_verify_map: tern keeps address verification results in a btree:, hash: or lmdb: file given by an absolute path, or in memory when it is empty; with another table they are kept in memory",
 	"debug_peer_level":                  "debug_peer_level is not used: tern logs the whole conversation of a debug_peer_list peer, whatever the level",
 	"smtpd_delay_open_until_valid_rcpt": "smtpd_delay_open_until_valid_rcpt = no is not supported: tern's smtpd opens a queue transaction only after a recipient is accepted, and a rejected client is logged with NOQUEUE",
 	// Settings of postscreen's own SMTP engine: tern's smtpd plays its
