@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
+	"github.com/tern-mta/tern/pkg/cachefile"
 	"github.com/tern-mta/tern/pkg/config"
 	"github.com/tern-mta/tern/pkg/envelope"
 	"github.com/tern-mta/tern/pkg/ipc"
 	"github.com/tern-mta/tern/pkg/maps"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Address verification (Postfix's verify(8)): smtpd's
@@ -74,10 +74,8 @@ type verifier struct {
 	// not keep every address ever asked about.
 	nextSweep time.Time
 	// file, when address_verify_map names one, keeps the cache across
-	// restarts; writes feed its writer, which closes written when done.
-	file    *bolt.DB
-	writes  chan verifyRecord
-	written chan struct{}
+	// restarts.
+	file *cachefile.File
 }
 
 func newVerifier(m *Manager, cfg *config.Config) *verifier {

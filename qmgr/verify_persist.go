@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tern-mta/tern/pkg/cachefile"
 	"github.com/tern-mta/tern/pkg/config"
-	bolt "go.etcd.io/bbolt"
 )
 
 // The verify cache file keeps address verification results across
@@ -24,10 +24,6 @@ import (
 // of the result, then its status, a newline and its text.
 var verifyBucket = []byte("verify")
 
-// verifyPendingWrites bounds the results waiting to be written; past it
-// new ones are kept in memory only.
-const verifyPendingWrites = 1024
-
 // verifyCachePath is the file that address_verify_map names: "" for an
 // empty setting (memory only), an error for a table that is not a file.
 func verifyCachePath(spec string) (string, error) {
@@ -38,55 +34,26 @@ func verifyCachePath(spec string) (string, error) {
 	return path, err
 }
 
-// verifyRecord is a result on its way to the file; a zero entry deletes
-// the address.
-type verifyRecord struct {
-	key string
-	e   verifyEntry
-}
-
 // persist backs the cache with the file at path: it loads the results
 // that have not expired, drops the others, and writes each new result
 // to it, with warnf saying why a write failed. On error the cache stays
 // in memory.
 func (v *verifier) persist(path string, warnf func(string, ...any)) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true})
-	if err != nil {
-		return fmt.Errorf("address_verify_map %s: %w", path, err)
-	}
 	now := time.Now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	err = db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(verifyBucket)
-		if err != nil {
-			return err
+	f, err := cachefile.Open(path, verifyBucket, func(k, val []byte) bool {
+		e, ok := decodeVerifyEntry(val)
+		if !ok || !v.fresh(e, now) {
+			return false
 		}
-		var stale [][]byte
-		err = b.ForEach(func(k, val []byte) error {
-			e, ok := decodeVerifyEntry(val)
-			if !ok || !v.fresh(e, now) {
-				stale = append(stale, k)
-				return nil
-			}
-			v.cache[string(k)] = &e
-			return nil
-		})
-		for _, k := range stale {
-			if err == nil {
-				err = b.Delete(k)
-			}
-		}
-		return err
-	})
+		v.cache[string(k)] = &e
+		return true
+	}, func(format string, args ...any) { warnf("address_verify_map "+format, args...) })
 	if err != nil {
-		_ = db.Close()
 		return fmt.Errorf("address_verify_map %s: %w", path, err)
 	}
-	v.file = db
-	v.writes = make(chan verifyRecord, verifyPendingWrites)
-	v.written = make(chan struct{})
-	go writeVerifyResults(db, v.writes, v.written, warnf)
+	v.file = f
 	return nil
 }
 
@@ -99,61 +66,30 @@ func (v *verifier) fresh(e verifyEntry, now time.Time) bool {
 	return !e.updated.IsZero() && now.Sub(e.updated) < expire
 }
 
-// save queues the result of key (a zero e: its removal) for the file;
-// v.mu is held. A full queue drops it: the result stays in memory.
+// save queues the result of key for the file, a zero e its removal;
+// v.mu is held. When the file falls behind, the result stays in memory
+// only.
 func (v *verifier) save(key string, e verifyEntry) {
-	if v.writes == nil {
+	if v.file == nil {
 		return
 	}
-	select {
-	case v.writes <- verifyRecord{key: key, e: e}:
-	default:
+	var val []byte
+	if !e.updated.IsZero() {
+		val = encodeVerifyEntry(e)
 	}
-}
-
-// writeVerifyResults writes results to the file, a batch per
-// transaction, until writes is closed; then it closes written.
-func writeVerifyResults(db *bolt.DB, writes <-chan verifyRecord, written chan<- struct{}, warnf func(string, ...any)) {
-	defer close(written)
-	for r := range writes {
-		batch := []verifyRecord{r}
-		for len(batch) < verifyPendingWrites && len(writes) > 0 {
-			batch = append(batch, <-writes)
-		}
-		err := db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(verifyBucket)
-			for _, r := range batch {
-				var err error
-				if r.e.updated.IsZero() {
-					err = b.Delete([]byte(r.key))
-				} else {
-					err = b.Put([]byte(r.key), encodeVerifyEntry(r.e))
-				}
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			warnf("address_verify_map %s: %v", db.Path(), err)
-		}
-	}
+	v.file.Put([]byte(key), val)
 }
 
 // close writes what waits and closes the file; results after it stay in
 // memory.
 func (v *verifier) close() {
 	v.mu.Lock()
-	db, writes, written := v.file, v.writes, v.written
-	v.file, v.writes = nil, nil
+	f := v.file
+	v.file = nil
 	v.mu.Unlock()
-	if db == nil {
-		return
+	if f != nil {
+		f.Close()
 	}
-	close(writes)
-	<-written
-	_ = db.Close()
 }
 
 func encodeVerifyEntry(e verifyEntry) []byte {

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/tern-mta/tern/pkg/cachefile"
 )
 
 // cacheEntries bounds the clients remembered. Past it, expired entries
@@ -27,11 +27,8 @@ func (p passes) until() time.Time { return later(later(p.greet, p.dnsbl), p.deep
 type cache struct {
 	mu      sync.Mutex
 	entries map[netip.Addr]passes
-	// file, when set, receives each pass through writes; written is
-	// closed when the writer has finished.
-	file    *bolt.DB
-	writes  chan passRecord
-	written chan struct{}
+	// file, when set, receives each pass.
+	file *cachefile.File
 }
 
 func newCache() *cache { return &cache{entries: map[netip.Addr]passes{}} }
@@ -53,10 +50,8 @@ func (c *cache) put(a netip.Addr, p passes, now time.Time) {
 	p = passes{greet: later(old.greet, p.greet), dnsbl: later(old.dnsbl, p.dnsbl), deep: later(old.deep, p.deep)}
 	c.entries[a] = p
 	if c.file != nil {
-		select {
-		case c.writes <- passRecord{addr: a, p: p}:
-		default: // the file falls behind: this pass stays in memory only
-		}
+		// When the file falls behind, this pass stays in memory only.
+		c.file.Put(encodePass(a, p))
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/tern-mta/tern/pkg/cachefile"
 )
 
 // The cache file keeps the clients that passed across smtpd's restarts
@@ -20,10 +20,6 @@ import (
 // cacheBucket holds one record per client address: the times until which
 // its greeting and DNSBL passes count, in Unix seconds.
 var cacheBucket = []byte("postscreen")
-
-// pendingWrites bounds the passes waiting to be written; past it new ones
-// are kept in memory only.
-const pendingWrites = 1024
 
 // CachePath is the file that postscreen_cache_map names, "" for none
 // (an empty setting: no cache, as in Postfix). A proxy: prefix and the
@@ -44,91 +40,36 @@ func CachePath(spec string) string {
 // that still count, drops those expired for longer than retention, and
 // writes each new pass to it. On error the cache stays in memory.
 func (sc *Screen) Persist(path string, retention time.Duration) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true})
-	if err != nil {
-		return fmt.Errorf("postscreen_cache_map %s: %w", path, err)
-	}
 	now := sc.now()
-	err = db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(cacheBucket)
-		if err != nil {
-			return err
+	f, err := cachefile.Open(path, cacheBucket, func(k, v []byte) bool {
+		a, p, ok := decodePass(k, v)
+		switch {
+		case !ok || now.Sub(p.until()) > retention:
+			return false
+		case now.Before(p.until()):
+			sc.cache.load(a, p)
 		}
-		var stale [][]byte
-		err = b.ForEach(func(k, v []byte) error {
-			a, p, ok := decodePass(k, v)
-			switch {
-			case !ok || now.Sub(p.until()) > retention:
-				stale = append(stale, k)
-			case now.Before(p.until()):
-				sc.cache.load(a, p)
-			}
-			return nil
-		})
-		for _, k := range stale {
-			if err == nil {
-				err = b.Delete(k)
-			}
-		}
-		return err
-	})
+		return true
+	}, func(format string, args ...any) { sc.log.Warnf("postscreen_cache_map "+format, args...) })
 	if err != nil {
-		_ = db.Close()
 		return fmt.Errorf("postscreen_cache_map %s: %w", path, err)
 	}
 	sc.cache.mu.Lock()
-	sc.cache.file = db
-	sc.cache.writes = make(chan passRecord, pendingWrites)
-	sc.cache.written = make(chan struct{})
+	sc.cache.file = f
 	sc.cache.mu.Unlock()
-	go sc.cache.writer(db, sc.log.Warnf)
 	return nil
-}
-
-// passRecord is a pass on its way to the file.
-type passRecord struct {
-	addr netip.Addr
-	p    passes
-}
-
-// writer writes passes to the file, a batch per transaction, until
-// writes is closed.
-func (c *cache) writer(db *bolt.DB, warnf func(string, ...any)) {
-	defer close(c.written)
-	for r := range c.writes {
-		batch := []passRecord{r}
-		for len(batch) < pendingWrites && len(c.writes) > 0 {
-			batch = append(batch, <-c.writes)
-		}
-		err := db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(cacheBucket)
-			for _, r := range batch {
-				k, v := encodePass(r.addr, r.p)
-				if err := b.Put(k, v); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			warnf("postscreen_cache_map %s: %v", db.Path(), err)
-		}
-	}
 }
 
 // close writes what waits and closes the file; passes after it stay in
 // memory.
 func (c *cache) close() {
 	c.mu.Lock()
-	db := c.file
+	f := c.file
 	c.file = nil
 	c.mu.Unlock()
-	if db == nil {
-		return
+	if f != nil {
+		f.Close()
 	}
-	close(c.writes)
-	<-c.written
-	_ = db.Close()
 }
 
 func encodePass(a netip.Addr, p passes) (k, v []byte) {
