@@ -263,3 +263,21 @@ func TestVerifyCachePath(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeVerifyEntry: any bytes in the cache file decode without a
+// panic, and a record that decodes encodes back to the same bytes.
+func FuzzDecodeVerifyEntry(f *testing.F) {
+	f.Add(encodeVerifyEntry(verifyEntry{status: verifyDeliverable, text: "delivers to mailbox", updated: time.Unix(1_800_000_000, 0)}))
+	f.Add(encodeVerifyEntry(verifyEntry{status: verifyUndeliverable, text: "host x said: 550 5.1.1 no\nsuch user", updated: time.Unix(1, 0)}))
+	f.Add([]byte("12345678unknown\nx"))
+	f.Add([]byte("short"))
+	f.Fuzz(func(t *testing.T, val []byte) {
+		e, ok := decodeVerifyEntry(val)
+		if !ok {
+			return
+		}
+		if got := encodeVerifyEntry(e); string(got) != string(val) {
+			t.Errorf("decoded %q, encoded back as %q", val, got)
+		}
+	})
+}
