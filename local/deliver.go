@@ -27,38 +27,18 @@ func (a *Agent) once(run *rcptRun, st state, key, would string, do func() agent.
 	if !run.dups.first("done " + key) {
 		return
 	}
-	res, ok := run.rs.done[key]
-	if !ok {
-		if run.rs.traceOnly {
-			res = agent.Result{Status: agent.OK, DSN: "2.0.0", Text: would}
-		} else {
-			res = do()
-		}
-		run.rs.done[key] = res
-		if !strings.EqualFold(st.addr, run.top.Address) {
-			a.cfg.Log.Infof("%s: to=<%s>, orig_to=<%s>, relay=local, status=%s (%s)",
-				run.rs.req.Env.ID, st.addr, run.top.Address, statusWord(res.Status, run.rs.traceOnly), res.Text)
-		}
+	if res, ok := run.rs.done[key]; ok {
+		run.addQuiet(st.addr, res)
+		return
 	}
+	var res agent.Result
+	if run.rs.traceOnly {
+		res = agent.Result{Status: agent.OK, DSN: "2.0.0", Text: would}
+	} else {
+		res = do()
+	}
+	run.rs.done[key] = res
 	run.add(st.addr, res)
-}
-
-// statusWord is the status= word of a delivery line; verifying, the
-// words of address verification.
-func statusWord(s agent.Status, verifying bool) string {
-	switch {
-	case verifying && s == agent.OK:
-		return "deliverable"
-	case verifying && s == agent.Defer:
-		return "deferred"
-	case verifying:
-		return "undeliverable"
-	case s == agent.OK:
-		return "sent"
-	case s == agent.Defer:
-		return "deferred"
-	}
-	return "bounced"
 }
 
 // newJob fills in what every delivery job carries.
@@ -185,8 +165,8 @@ func (a *Agent) mailbox(ctx context.Context, run *rcptRun, st state, u *User, rv
 
 // delegateMailbox hands the delivery of st.addr to the service of
 // transport ("name" or "name:nexthop", from mailbox_transport and its
-// kin), which delivers and logs it; the result is marked Delegated so
-// that it is not logged twice.
+// kin), which delivers and logs it (agent.Delegate marks such results
+// Logged); a failure to reach it is local's to log.
 func (a *Agent) delegateMailbox(ctx context.Context, run *rcptRun, st state, service string) {
 	a.once(run, st, "transport "+strings.ToLower(st.addr), "delivers to transport "+service, func() agent.Result {
 		transport, nexthop, _ := strings.Cut(service, ":")
@@ -195,9 +175,7 @@ func (a *Agent) delegateMailbox(ctx context.Context, run *rcptRun, st state, ser
 		}
 		rcpt := run.top
 		rcpt.Address = st.addr
-		res := a.cfg.Delegate(ctx, transport, nexthop, run.rs.req, rcpt)
-		res.Delegated = true
-		return res
+		return a.cfg.Delegate(ctx, transport, nexthop, run.rs.req, rcpt)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tern-mta/tern/pkg/agent"
 	"github.com/tern-mta/tern/pkg/envelope"
@@ -51,7 +52,32 @@ type fwdGroup struct {
 }
 
 // add records the outcome of one destination that addr expanded to.
+// Like Postfix's local, it logs each outcome (see logOutcome), after the
+// delivery status filter.
 func (r *rcptRun) add(addr string, res agent.Result) {
+	res = r.filter(res)
+	r.logOutcome(addr, res)
+	r.record(addr, res)
+}
+
+// addQuiet records an outcome without logging it: a delivery the
+// request already made for another recipient, which Postfix's duplicate
+// filter passes over in silence.
+func (r *rcptRun) addQuiet(addr string, res agent.Result) {
+	r.record(addr, r.filter(res))
+}
+
+// filter applies local_delivery_status_filter to an outcome of local's
+// own; one that another agent logged has been through that agent's.
+func (r *rcptRun) filter(res agent.Result) agent.Result {
+	if res.Logged {
+		return res
+	}
+	return r.rs.req.StatusFilter.Apply(res)
+}
+
+// record keeps an outcome for the combined result and the trace report.
+func (r *rcptRun) record(addr string, res agent.Result) {
 	r.subs = append(r.subs, res)
 	if r.rs.tracing {
 		r.traces = append(r.traces, agent.TraceEntry{Address: addr, Status: res.Status, DSN: res.DSN, Text: res.Text})
@@ -72,14 +98,33 @@ func (r *rcptRun) forward(sender, addr string) {
 	r.fwd = append(r.fwd, fwdGroup{sender: sender, rcpts: []string{addr}})
 }
 
+// logOutcome logs one outcome as Postfix's local does, a line for each
+// mailbox, file, command, forwarded address or failure: "to=<addr>,
+// orig_to=<the request recipient as given>, relay=local, ..." with the
+// delays of the request, addr being the address whose delivery or
+// expansion it was (the alias, for its files and commands); orig_to is
+// left out when it is addr. One that another agent delivered and logged
+// is not logged again.
+func (r *rcptRun) logOutcome(addr string, res agent.Result) {
+	if res.Logged {
+		return
+	}
+	orig := r.top.Original
+	if orig == "" {
+		orig = r.top.Address
+	}
+	res.Relay = "local"
+	r.rs.log.Infof("%s", agent.FormatResult(r.rs.req.Env, envelope.Recipient{Address: addr, Original: orig}, res, r.rs.start, time.Now()))
+}
+
 // combine folds the outcomes into one result: any deferral defers the
-// recipient, else any bounce bounces it, else it was delivered. Only the
-// sole outcome of a delegated delivery stays unlogged by local.
+// recipient, else any bounce bounces it, else it was delivered. Each
+// outcome has its line already, so the result is marked Logged: the
+// recipient gets no line of its own, as in Postfix, unless nothing came
+// of it at all.
 func (r *rcptRun) combine() agent.Result {
 	res := r.fold()
-	if len(r.subs) > 1 {
-		res.Delegated = false
-	}
+	res.Logged = len(r.subs) > 0
 	return res
 }
 

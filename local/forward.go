@@ -159,7 +159,12 @@ func (a *Agent) flushForwards(ctx context.Context, run *rcptRun) {
 			}
 			continue
 		}
-		res := a.forwardGroup(ctx, run, g)
+		res := run.filter(a.forwardGroup(ctx, run, g))
+		// One outcome for the group; a line and a trace entry for each
+		// address, as Postfix logs "forwarded as ID" per recipient.
+		for _, addr := range g.rcpts {
+			run.logOutcome(addr, res)
+		}
 		run.subs = append(run.subs, res)
 		if run.rs.tracing {
 			for _, addr := range g.rcpts {
@@ -187,7 +192,5 @@ func (a *Agent) forwardGroup(ctx context.Context, run *rcptRun, g fwdGroup) agen
 		a.cfg.Log.Warnf("%s: forward to %s: %v", run.rs.req.Env.ID, strings.Join(g.rcpts, ", "), err)
 		return agent.Deferf("4.3.0", "cannot forward message: %v", err)
 	}
-	a.cfg.Log.Infof("%s: to=<%s>, relay=local, status=sent (forwarded as %s to %s)",
-		run.rs.req.Env.ID, run.top.Address, id, strings.Join(g.rcpts, ", "))
 	return agent.Result{Status: agent.OK, DSN: "2.0.0", Text: "forwarded as " + id}
 }

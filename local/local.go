@@ -252,10 +252,12 @@ type requestState struct {
 	// tracing: each outcome is listed with its address for sendmail's
 	// report (-bv or -v); traceOnly (-bv): nothing is delivered.
 	tracing, traceOnly bool
+	log                Logger
+	start              time.Time // of the request, for the delays of its lines
 }
 
 func (a *Agent) newRequestState(req *agent.Request) *requestState {
-	rs := &requestState{req: req, done: map[string]agent.Result{}}
+	rs := &requestState{req: req, done: map[string]agent.Result{}, log: a.cfg.Log, start: time.Now()}
 	if req.Env == nil {
 		req.Env = &envelope.Envelope{}
 	}

@@ -556,12 +556,12 @@ func TestBestMXTransport(t *testing.T) {
 		calls = append(calls, transport+":"+nexthop)
 		out := make([]agent.Result, len(req.Recipients))
 		for i := range out {
-			out[i] = agent.Result{Status: agent.OK, DSN: "2.0.0", Text: "delivered to mailbox", Delegated: true}
+			out[i] = agent.Result{Status: agent.OK, DSN: "2.0.0", Text: "delivered to mailbox", Logged: true}
 		}
 		return out
 	}
 	res := a.Deliver(context.Background(), request("self.tst", "u@self.tst", "v@self.tst"))
-	if len(calls) != 1 || calls[0] != "local:" || len(res) != 2 || res[0].Status != agent.OK || !res[1].Delegated {
+	if len(calls) != 1 || calls[0] != "local:" || len(res) != 2 || res[0].Status != agent.OK || !res[1].Logged {
 		t.Errorf("calls %v, results %+v", calls, res)
 	}
 }

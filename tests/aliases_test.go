@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,6 +70,25 @@ inclusion-target: %[2]s
 		t.Errorf("file delivery is not in mbox format:\n%s", b)
 	}
 	in.waitLog("orig_to=<team>", deliveryTimeout) // as given to sendmail, as Postfix logs it
+	// As in Postfix: a line, in full, for each delivery team led to
+	// (its command and file under team's own address), none for team as
+	// a whole.
+	in.waitQueueEmpty()
+	log := in.log()
+	for _, want := range []string{
+		"to=<" + rcpt + "@example.tst>, orig_to=<team>, relay=local, delay=%, dsn=2.0.0, status=sent (delivered to mailbox)",
+		"to=<team@example.tst>, orig_to=<team>, relay=local, delay=%, dsn=2.0.0, status=sent (delivered to command: cat > " + out + "/command.out)",
+		"to=<team@example.tst>, orig_to=<team>, relay=local, delay=%, dsn=2.0.0, status=sent (delivered to file: " + out + "/file.out)",
+	} {
+		before, after, _ := strings.Cut(regexp.QuoteMeta(want), "%")
+		re := regexp.MustCompile(`tern/local\[\d+\]: \w+: ` + before + `[\d.]+, delays=[\d./]+` + after + `\n`)
+		if n := len(re.FindAllString(log, -1)); n != 1 {
+			t.Errorf("%d lines like %q, want 1:\n%s", n, want, log)
+		}
+	}
+	if n := strings.Count(log, "to=<team@example.tst>"); n != 2 {
+		t.Errorf("%d lines for team itself, want 2 (command, file):\n%s", n, log)
+	}
 }
 
 // TestReferenceLocalDomainAliases runs the aliases file of the reference

@@ -84,9 +84,12 @@ type Result struct {
 	// lmtp_assume_final): a success notice says "relayed", not
 	// "delivered" (RFC 3464 section 2.3.3).
 	Relayed bool
-	// Delegated is set when another agent delivered the recipient (local's
-	// mailbox_transport) and logged the delivery: it is not logged again.
-	Delegated bool
+	// Logged is set when the recipient's delivery has its log lines
+	// already: written by another agent that delivered it (local's
+	// mailbox_transport, smtp's best_mx_transport), or by local for each
+	// address an alias or .forward expanded it to, as Postfix logs them.
+	// The agent server does not log it again.
+	Logged bool
 	// Setup is the time the agent spent before the transfer: DNS
 	// lookups, connecting, greeting, EHLO, TLS and AUTH (the c of
 	// Postfix's delays=a/b/c/d). It is logged by the agent and not sent
@@ -139,6 +142,10 @@ type Request struct {
 	Transport  string // master.cf service name, e.g. "local"
 	Nexthop    string // e.g. the domain, or "[mx.example.com]:25"
 	Body       Body
+	// StatusFilter is the agent's delivery status filter. The server
+	// applies it to each result it logs; a Deliverer that logs results
+	// itself (Result.Logged) applies it first.
+	StatusFilter *StatusFilter
 }
 
 // Deliverer is what an agent implements. It must return exactly one result
@@ -182,7 +189,7 @@ func (s *Server) serve(ctx context.Context, c *ipc.Conn) error {
 		if rec.Get("request") != "deliver" {
 			return fmt.Errorf("agent: unknown request %q", rec.Get("request"))
 		}
-		req := &Request{Env: envelope.FromRecord(rec), Transport: rec.Get("transport"), Nexthop: rec.Get("nexthop")}
+		req := &Request{Env: envelope.FromRecord(rec), Transport: rec.Get("transport"), Nexthop: rec.Get("nexthop"), StatusFilter: s.Filter}
 		for _, v := range rec.All("rcpt") {
 			req.Recipients = append(req.Recipients, envelope.ParseRcptRecord(v))
 		}
@@ -198,7 +205,7 @@ func (s *Server) serve(ctx context.Context, c *ipc.Conn) error {
 			return fmt.Errorf("agent: %d results for %d recipients", len(results), len(req.Recipients))
 		}
 		for i, r := range results {
-			if !r.Delegated {
+			if !r.Logged {
 				results[i] = s.Filter.Apply(r)
 				LogResult(s.Log, req.Env, req.Recipients[i], results[i], start)
 			}
@@ -224,6 +231,12 @@ var (
 // the queue manager taking the message in (env.Activated); b, from then
 // to start; c, r.Setup; d, the rest.
 func LogResult(log *maillog.Logger, env *envelope.Envelope, rc envelope.Recipient, r Result, start time.Time) {
+	log.Infof("%s", FormatResult(env, rc, r, start, time.Now()))
+}
+
+// FormatResult is the text of LogResult's line, for a delivery that
+// started at start and ended at now.
+func FormatResult(env *envelope.Envelope, rc envelope.Recipient, r Result, start, now time.Time) string {
 	status := statusWords[r.Status]
 	if env.Verifying() {
 		status = probeStatusWords[r.Status]
@@ -239,8 +252,8 @@ func LogResult(log *maillog.Logger, env *envelope.Envelope, rc envelope.Recipien
 	if r.ConnUse > 1 {
 		relay += ", conn_use=" + strconv.Itoa(r.ConnUse)
 	}
-	a, b, c, d := delays(env, r, start, time.Now())
-	log.Infof("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
+	a, b, c, d := delays(env, r, start, now)
+	return fmt.Sprintf("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
 		env.ID, rc.Address, orig, relay, seconds(a+b+c+d), seconds(a), seconds(b), seconds(c), seconds(d), r.DSN, status, r.Text)
 }
 

@@ -10,7 +10,7 @@ import (
 // Delegate hands rcpts of req to the delivery agent of the master.cf
 // service transport, over $queue_directory/private/TRANSPORT, with the
 // message's envelope and content, and returns that agent's results,
-// marked Delegated: it has logged them. A service that cannot be reached
+// marked Logged: it has logged them. A service that cannot be reached
 // defers them (local's mailbox_transport, smtp's best_mx_transport).
 func Delegate(queueDir string, timeout time.Duration, transport, nexthop string, req *Request, rcpts []envelope.Recipient) []Result {
 	fail := func(err error) []Result {
@@ -30,7 +30,7 @@ func Delegate(queueDir string, timeout time.Duration, transport, nexthop string,
 		return fail(err)
 	}
 	for i := range rs {
-		rs[i].Delegated = true
+		rs[i].Logged = true
 	}
 	return rs
 }
