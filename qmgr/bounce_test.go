@@ -101,6 +101,14 @@ func TestBounceToSender(t *testing.T) {
 		t.Errorf("the delivered recipient is reported:\n%s", ds)
 	}
 	h.waitLog(id + ": sender non-delivery notification: ")
+	// The notification's message-id line comes first, as Postfix's
+	// cleanup writes it before bounce names the notification.
+	nid := n.env.ID
+	want := nid + ": message-id=" + rep.header.Get("Message-Id") + "\n"
+	if log := h.log.String(); rep.header.Get("Message-Id") == "" || !strings.Contains(log, want) ||
+		strings.Index(log, want) > strings.Index(log, id+": sender non-delivery notification: "+nid) {
+		t.Errorf("want %q before the notification line:\n%s", want, log)
+	}
 }
 
 func TestBounceOfNullSender(t *testing.T) {

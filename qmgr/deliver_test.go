@@ -160,7 +160,7 @@ func TestCleanupForwardKeepsContent(t *testing.T) {
 	h := newMTA(t, "", nil)
 	env := &envelope.Envelope{Sender: "alice@remote.org"}
 	req := env.Record().Add("request", "submit").Add("origin", "forward").Add("rcpt", "carol@example.com")
-	content := "Received: by elsewhere\nSubject: fwd\n\nas is\n"
+	content := "Received: by elsewhere\nSubject: fwd\nMessage-ID:\n <orig.123@remote.org>\n\nas is\n"
 	reply, c := h.call("cleanup", req, []byte(content))
 	c.Close()
 	if reply.Get("status") != "ok" {
@@ -171,6 +171,11 @@ func TestCleanupForwardKeepsContent(t *testing.T) {
 		t.Errorf("forwarded content changed:\n%q\nwant\n%q", r.body, content)
 	}
 	h.waitEmpty()
+	// TestForwardedCopyLogsMessageID: the forwarded copy's message-id
+	// line was missing; Postfix's cleanup logs it for all mail.
+	if id := reply.Get("id"); !strings.Contains(h.log.String(), id+": message-id=<orig.123@remote.org>\n") {
+		t.Errorf("no message-id line for %q:\n%s", id, h.log.String())
+	}
 }
 
 func TestMessageSizeLimit(t *testing.T) {

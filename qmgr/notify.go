@@ -154,6 +154,8 @@ func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientRep
 	case from != "":
 		what = "postmaster non-delivery notification"
 	}
+	// As Postfix's cleanup, then bounce, log them.
+	m.log.Infof("%s: message-id=%s", nenv.ID, rep.MessageID())
 	m.log.Infof("%s: %s: %s", env.ID, what, nenv.ID)
 	if state == queue.Hold {
 		m.log.Infof("%s: from=<%s>, size=%d, nrcpt=1 (queue hold)", nenv.ID, nenv.Sender, nenv.Size)

@@ -1,6 +1,7 @@
 package qmgr
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -253,9 +254,12 @@ func (m *Manager) accept(ctx context.Context, s *submission, body io.Reader) (st
 
 func (m *Manager) cleanupContent(s *submission, w io.Writer, body io.Reader, checks *inspection) (message.Result, error) {
 	if s.forward {
+		// Queued as it is; only its Message-Id is read, for the log.
+		br := bufio.NewReaderSize(body, 64<<10)
+		id := message.PeekMessageID(br)
 		ew := &message.EightBitWriter{W: w}
-		n, err := io.Copy(ew, body)
-		return message.Result{Size: n, EightBit: ew.EightBit}, err
+		n, err := io.Copy(ew, br)
+		return message.Result{Size: n, EightBit: ew.EightBit, MessageID: id}, err
 	}
 	env := s.env
 	opt := message.CleanupOptions{

@@ -241,6 +241,13 @@ func fromField(rep *Report) string {
 	return oneLine(rep.From) + " (Mail Delivery System)"
 }
 
+// MessageID is the Message-Id of the notification:
+// "<YYYYMMDDhhmmss.QUEUEID.KIND@REPORTING-MTA>", from the original's
+// queue id and the kind of report.
+func (r *Report) MessageID() string {
+	return fmt.Sprintf("<%s.%s.%s@%s>", r.Now.UTC().Format("20060102150405"), oneLine(r.QueueID), r.Kind, oneLine(r.ReportingMTA))
+}
+
 // UTF8Header reports whether the notification's header will hold UTF-8:
 // a UTF-8 addressee, or a template's From with UTF-8 (a Subject with
 // UTF-8 is encoded, RFC 2047).
@@ -276,8 +283,7 @@ func writeHeaders(bw *bufio.Writer, rep *Report, boundary string) {
 	fmt.Fprintf(bw, "Content-Type: multipart/report; report-type=delivery-status;\n"+
 		"\tboundary=\"%s\"\n", boundary)
 	bw.WriteString("Content-Transfer-Encoding: 8bit\n")
-	fmt.Fprintf(bw, "Message-Id: <%s.%s.%s@%s>\n", rep.Now.UTC().Format("20060102150405"),
-		oneLine(rep.QueueID), rep.Kind, oneLine(rep.ReportingMTA))
+	fmt.Fprintf(bw, "Message-Id: %s\n", rep.MessageID())
 	fmt.Fprintf(bw, "Date: %s\n\n", message.FormatDate(rep.Now))
 }
 

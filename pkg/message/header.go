@@ -2,6 +2,7 @@ package message
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -130,4 +131,18 @@ func readHeader(r *bufio.Reader, limit int, skipFrom bool) (headerBlock, error) 
 			return hb, nil
 		}
 	}
+}
+
+// PeekMessageID returns the value of the Message-Id field in the header
+// at the start of br, "" when there is none, without consuming anything:
+// for the log line of mail queued as it is (a copy that local forwards),
+// as Postfix's cleanup logs it for all mail. Only what fits in br's
+// buffer is looked at.
+func PeekMessageID(br *bufio.Reader) string {
+	b, _ := br.Peek(br.Size())
+	if len(b) == 0 {
+		return ""
+	}
+	hb, _ := readHeader(bufio.NewReader(bytes.NewReader(b)), len(b), true)
+	return headerValue(hb.fields, "message-id")
 }
