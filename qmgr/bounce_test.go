@@ -306,8 +306,16 @@ func TestPostmasterCopyOfBounce(t *testing.T) {
 	if strings.Contains(copies[0].body, "secret body text") || !strings.Contains(copies[0].body, "Subject: lost") {
 		t.Errorf("the copy is not headers only:\n%s", copies[0].body)
 	}
-	if len(notifications(reqs, "")) != 1 {
-		t.Errorf("the sender's own bounce is missing")
+	own := notifications(reqs, "")
+	if len(own) != 1 {
+		t.Fatalf("the sender's own bounce is missing")
 	}
 	h.waitLog(id + ": postmaster non-delivery notification: ")
+	// TestNotificationsHaveTheirOwnMessageID: the sender's bounce and
+	// the postmaster's copy had one Message-Id (the original's queue id
+	// and the kind); each now has its own queue id's, as in Postfix.
+	ownID, copyID := parseReport(t, own[0].body).header.Get("Message-Id"), rep.header.Get("Message-Id")
+	if ownID == copyID || !strings.Contains(ownID, "."+own[0].env.ID+"@mx.example.com>") || !strings.Contains(copyID, "."+copies[0].env.ID+"@mx.example.com>") {
+		t.Errorf("Message-Ids %q (sender's, queued as %s) and %q (copy, %s), want each with its own queue id", ownID, own[0].env.ID, copyID, copies[0].env.ID)
+	}
 }

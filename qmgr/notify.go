@@ -98,23 +98,27 @@ func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientRep
 	rep := dsn.Report{
 		ReportingMTA: s.myHostname,
 		QueueID:      env.ID,
-		Arrival:      env.Arrival,
-		Now:          now,
-		Sender:       env.Sender,
-		To:           to,
-		From:         "MAILER-DAEMON@" + s.myHostname,
-		Postmaster:   "postmaster",
-		EnvID:        env.EnvID,
-		Ret:          env.Ret,
-		OrigSize:     env.Size,
-		SizeLimit:    s.bounceSizeLimit,
-		Recipients:   reports,
-		Kind:         kind,
-		MailName:     s.mailName,
-		Copy:         postmasterCopy,
-		Template:     s.templates[kind],
-		SMTPUTF8:     env.SMTPUTF8,
-		EightBit:     env.EightBit,
+		// The notification's own queue id, as Postfix's cleanup makes
+		// it: the sender's notice and the postmaster's copy of one
+		// failure had one Message-Id.
+		MessageID:  message.MessageID(now, nenv.ID, s.myHostname),
+		Arrival:    env.Arrival,
+		Now:        now,
+		Sender:     env.Sender,
+		To:         to,
+		From:       "MAILER-DAEMON@" + s.myHostname,
+		Postmaster: "postmaster",
+		EnvID:      env.EnvID,
+		Ret:        env.Ret,
+		OrigSize:   env.Size,
+		SizeLimit:  s.bounceSizeLimit,
+		Recipients: reports,
+		Kind:       kind,
+		MailName:   s.mailName,
+		Copy:       postmasterCopy,
+		Template:   s.templates[kind],
+		SMTPUTF8:   env.SMTPUTF8,
+		EightBit:   env.EightBit,
 	}
 	// A report on SMTPUTF8 mail, or naming a UTF-8 address, asks for
 	// SMTPUTF8 itself, as Postfix's bounce(8) does; with the bounce
@@ -155,7 +159,7 @@ func (m *Manager) queueNotice(env *envelope.Envelope, reports []dsn.RecipientRep
 		what = "postmaster non-delivery notification"
 	}
 	// As Postfix's cleanup, then bounce, log them.
-	m.log.Infof("%s: message-id=%s", nenv.ID, rep.MessageID())
+	m.log.Infof("%s: message-id=%s", nenv.ID, rep.MessageID)
 	m.log.Infof("%s: %s: %s", env.ID, what, nenv.ID)
 	if state == queue.Hold {
 		m.log.Infof("%s: from=<%s>, size=%d, nrcpt=1 (queue hold)", nenv.ID, nenv.Sender, nenv.Size)

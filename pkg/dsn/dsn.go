@@ -59,9 +59,12 @@ type RecipientReport struct {
 type Report struct {
 	ReportingMTA string // myhostname
 	QueueID      string // of the original message
-	Arrival      time.Time
-	Now          time.Time // zero means time.Now()
-	Sender       string    // original envelope sender
+	// MessageID is the notification's Message-Id value; "" makes one
+	// from QueueID and Kind (see ID).
+	MessageID string
+	Arrival   time.Time
+	Now       time.Time // zero means time.Now()
+	Sender    string    // original envelope sender
 	// To receives the notification; "" means Sender. (For a
 	// notification about a null-sender message, set To to the
 	// postmaster and leave Sender empty.)
@@ -241,10 +244,13 @@ func fromField(rep *Report) string {
 	return oneLine(rep.From) + " (Mail Delivery System)"
 }
 
-// MessageID is the Message-Id of the notification:
-// "<YYYYMMDDhhmmss.QUEUEID.KIND@REPORTING-MTA>", from the original's
-// queue id and the kind of report.
-func (r *Report) MessageID() string {
+// ID is the notification's Message-Id: MessageID, or else
+// "<YYYYMMDDhhmmss.QUEUEID.KIND@REPORTING-MTA>" from the original's queue
+// id and the kind of report.
+func (r *Report) ID() string {
+	if r.MessageID != "" {
+		return oneLine(r.MessageID)
+	}
 	return fmt.Sprintf("<%s.%s.%s@%s>", r.Now.UTC().Format("20060102150405"), oneLine(r.QueueID), r.Kind, oneLine(r.ReportingMTA))
 }
 
@@ -283,7 +289,7 @@ func writeHeaders(bw *bufio.Writer, rep *Report, boundary string) {
 	fmt.Fprintf(bw, "Content-Type: multipart/report; report-type=delivery-status;\n"+
 		"\tboundary=\"%s\"\n", boundary)
 	bw.WriteString("Content-Transfer-Encoding: 8bit\n")
-	fmt.Fprintf(bw, "Message-Id: %s\n", rep.MessageID())
+	fmt.Fprintf(bw, "Message-Id: %s\n", rep.ID())
 	fmt.Fprintf(bw, "Date: %s\n\n", message.FormatDate(rep.Now))
 }
 
